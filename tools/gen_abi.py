@@ -425,7 +425,9 @@ def render(model: Model, source: str) -> str:
         lines.append("")
     records = _ordered_records(model)
     for rec in records:
-        lines.append(f"class {rec.name}(ctypes.{rec.kind}):\n    pass")
+        # __slots__ = () makes a misspelt field an AttributeError instead of
+        # a silently ignored Python attribute (and a null pointer in C).
+        lines.append(f"class {rec.name}(ctypes.{rec.kind}):\n    __slots__ = ()")
     lines.append("")
     for name, expr in model.callbacks.items():
         lines.append(f"{name} = {expr}")

@@ -183,695 +183,695 @@ class PJRT_XlaTransform_PipelineStage(enum.IntEnum):
     PJRT_XlaTransform_PipelineStage_kPostScheduler = 1
 
 class PJRT_Extension_Base(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Api_Version(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Error_Destroy_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Error_Message_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Error_FunctionTable(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Error(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Error_GetCode_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Error_ForEachPayload_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class _PJRT_NamedValue_anon1(ctypes.Union):
-    pass
+    __slots__ = ()
 class PJRT_NamedValue(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Plugin_Initialize_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Plugin_Attributes_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Event_Destroy_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Event_IsReady_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Event_Error_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Event_Await_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Event_OnReady_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Event_Create_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Event_Set_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Memory_FunctionTable(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Memory(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_KeyValueGetCallback_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_KeyValueTryGetCallback_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_KeyValuePutCallback_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_Create_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_Destroy_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_PlatformName_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_ProcessIndex_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_PlatformVersion_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_TopologyDescription_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_Devices_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_AddressableDevices_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_LookupDevice_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_LookupAddressableDevice_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_ProcessInfo(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_UpdateGlobalProcessInfo_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_AddressableMemories_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Program(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_Compile_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_Load_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_DefaultDeviceAssignment_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_DmaMap_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_DmaUnmap_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_AsyncHostToDeviceTransferManager_Destroy_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_AsyncHostToDeviceTransferManager_TransferData_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_AsyncHostToDeviceTransferManager_RetrieveBuffer_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_AsyncHostToDeviceTransferManager_Device_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_AsyncHostToDeviceTransferManager_BufferCount_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_AsyncHostToDeviceTransferManager_BufferSize_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_AsyncHostToDeviceTransferManager_SetBufferError_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_AsyncHostToDeviceTransferManager_AddMetadata_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_MemoryLayout_Tiled(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_MemoryLayout_Strides(ctypes.Structure):
-    pass
+    __slots__ = ()
 class _PJRT_Buffer_MemoryLayout_anon2(ctypes.Union):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_MemoryLayout(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_AsyncHostToDeviceTransferManager_TransferLiteral_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_CreateUninitializedBuffer_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_CreateErrorBuffer_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_CreateAliasBuffer_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_FulfillAliasBuffer_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_BufferFromHostBuffer_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_CreateViewOfDeviceBuffer_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_ShapeSpec(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_CreateBuffersForAsyncHostToDevice_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_DeviceDescription_Id_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_DeviceDescription_ProcessIndex_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_DeviceDescription_Attributes_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_DeviceDescription_Kind_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_DeviceDescription_DebugString_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_DeviceDescription_ToString_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Device_GetDescription_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Device_IsAddressable_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Device_LocalHardwareId_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Device_AddressableMemories_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Device_DefaultMemory_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Device_MemoryStats_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Device_ClearMemoryStats_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Device_PoisonExecution_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Device_GetAttributes_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Device_CreateAsyncTrackingEvent_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_AsyncTrackingEvent_Destroy_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Memory_Id_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Memory_Kind_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Memory_Kind_Id_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Memory_DebugString_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Memory_ToString_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Memory_AddressableByDevices_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_ExecuteContext_Create_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_ExecuteContext_Destroy_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Executable_Destroy_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_LoadedExecutable_Destroy_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_LoadedExecutable_GetExecutable_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_LoadedExecutable_GetDeviceAssignment_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Executable_Name_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Executable_NumReplicas_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Executable_NumPartitions_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_LogicalDeviceIds(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_LoadedExecutable_AddressableDevices_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_LoadedExecutable_AddressableDeviceLogicalIds_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Executable_OptimizedProgram_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_LoadedExecutable_Delete_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_LoadedExecutable_IsDeleted_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Chunk(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_SendCallbackInfo(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_RecvCallbackInfo(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_HloOutputCallbackInfo(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_ExecuteOptions(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_LoadedExecutable_Execute_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Executable_NumOutputs_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Executable_SizeOfGeneratedCodeInBytes_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Executable_Fingerprint_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Executable_GetCostAnalysis_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Executable_GetCompiledMemoryStats_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Executable_OutputElementTypes_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Executable_OutputDimensions_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Executable_ParameterMemoryKinds_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Executable_OutputMemoryKinds_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Executable_Serialize_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Executable_GetCompileOptions_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_LoadOptions(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Executable_DeserializeAndLoad_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_LoadedExecutable_Fingerprint_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_Destroy_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_ElementType_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_Dimensions_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_UnpaddedDimensions_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_DynamicDimensionIndices_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_GetMemoryLayout_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_ToHostBuffer_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_OnDeviceSizeInBytes_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_Delete_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_IsDeleted_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_CopyRawToHost_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_CopyRawToHostFuture_Callback_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_CopyRawToHostFuture_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_CopyToDevice_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_CopyToMemory_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_Bitcast_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_IsOnCpu_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_Device_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_Memory_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_ReadyEvent_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_UnsafePointer_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_IncreaseExternalReferenceCount_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_DecreaseExternalReferenceCount_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_OpaqueDeviceMemoryDataPointer_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_DonateWithControlDependency_Callback_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Buffer_DonateWithControlDependency_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_CopyToDeviceStream_Destroy_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_CopyToDeviceStream_AddChunk_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_CopyToDeviceStream_TotalBytes_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_CopyToDeviceStream_GranuleSize_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_CopyToDeviceStream_CurrentBytes_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TopologyDescription_Create_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TopologyDescription_Destroy_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TopologyDescription_PlatformVersion_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TopologyDescription_PlatformName_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TopologyDescription_GetDeviceDescriptions_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TopologyDescription_Serialize_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TopologyDescription_Deserialize_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TopologyDescription_Attributes_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TopologyDescription_Fingerprint_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TopologyDescription_MakeCanonicalShapeForMemorySpace_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TopologyDescription_GetMemorySpaceKindIds_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Compile_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Api(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Client_RuntimeAbiVersion_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Executable_GetAbiVersion_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_RuntimeAbiVersion_Destroy_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_RuntimeAbiVersion_IsCompatibleWithRuntime_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_RuntimeAbiVersion_IsCompatibleWithExecutable_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_RuntimeAbiVersion_ToProto_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_RuntimeAbiVersion_PlatformId_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_ExecutableAbiVersion_Destroy_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_ExecutableAbiVersion_ToProto_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_ExecutableAbiVersion_PlatformId_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_RuntimeAbiVersion_FromProto_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_ExecutableAbiVersion_FromProto_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_AbiVersion_Extension(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Callback_Tpu_SliceBuilderArgs(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Callback_PrefatalArgs(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Callback_RegisterCallback_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Callback_InvokeCallback_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Callback_Extension(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Collectives_Destroy_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Collectives_CreateCommunicators_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Collectives_Communicator_Destroy_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Collectives_CpuExecutor(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Collectives_Communicator_AllReduce_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Collectives_Communicator_ReduceScatter_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Collectives_Communicator_AllGather_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Collectives_Communicator_CollectivePermute_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Collectives_Communicator_AllToAll_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Collectives_Communicator_ToString_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Collectives_Extension(ctypes.Structure):
-    pass
+    __slots__ = ()
 class JAX_CustomCallPartitioner_string(ctypes.Structure):
-    pass
+    __slots__ = ()
 class JAX_CustomCallPartitioner_aval(ctypes.Structure):
-    pass
+    __slots__ = ()
 class JAX_CustomCallPartitioner_version_and_error(ctypes.Structure):
-    pass
+    __slots__ = ()
 class JAX_CustomCallPartitioner_Partition_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class JAX_CustomCallPartitioner_InferShardingFromOperands_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class JAX_CustomCallPartitioner_PropagateUserSharding_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class JAX_CustomCallPartitioner_Callbacks(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Register_Custom_Partitioner_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Register_Batch_Partitionable_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Custom_Partitioner_Extension(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_DeviceEvent_FunctionTable(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_DeviceEvent(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_DeviceEventVector(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_DeviceEventPromise_FunctionTable(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_DeviceEventPromise(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_FFI_Type_Info(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_FFI_Type_Register_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_FFI_UserData(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_FFI_UserData_Add_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_FFI_Register_Handler_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_FFI(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Gpu_Register_Custom_Call_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Gpu_Custom_Call(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Layouts_MemoryLayout_Destroy_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Layouts_MemoryLayout_Serialize_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Layouts_PJRT_Buffer_MemoryLayout_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Layouts_PJRT_Client_GetDefaultLayout_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Layouts_PJRT_Topology_GetDefaultLayout_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Layouts_PJRT_Executable_GetOutputLayouts_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Layouts_PJRT_Executable_GetParameterLayouts_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Layouts_Extension(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_MultiSlice_Config_Destroy_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_MultiSlice_Config_NumSlices_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_MultiSlice_Config_SliceId_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_MultiSlice_Config_NumDevicesPerSlice_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_MultiSlice_Config_Serialize_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_MultiSlice_Extension(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_CreateClientContextFromPjRtClient_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_CreateDefaultClientContext_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_DeleteClientContext_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_CreateAoTConfig_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_CreateMultiSliceConfig_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_ClientContext_Initialize_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_ClientContext_UnblockPendingWork_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_ClientContext_MegascalePort_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_ProcessesInfo(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_CreateMegascaleCollectives_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_DeviceId_To_MegascaleId_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_MegascaleId_To_DeviceId_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_RegisterErrorHandler_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_UnregisterErrorHandler_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_ErrorAggregator_Create_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_ErrorAggregator_Delete_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_ErrorDigest_Delete_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_ErrorAggregator_AddError_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_ErrorAggregator_ProcessAndShutdown_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_ErrorAggregator_LogErrorDigest_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_ErrorAggregator_Size_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_ErrorAggregator_Active_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_GetInterfaceAddressesHelper_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_GetOrCreateRuntimeError_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Megascale_Extension(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_DeviceDescription_MemoryDescriptions_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_MemoryDescription_Kind_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_MemoryDescriptions_Extension(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_PhaseCompile_Get_Compiler_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_PhaseCompile_Destroy_Compiler_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_PhaseCompile_Run_Phase_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_PhaseCompile_Get_PhaseNames_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_PhaseCompile_C_Buffers_Destroy_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_PhaseCompile_Extension(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PLUGIN_Profiler_Error_Destroy_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PLUGIN_Profiler_Error_Message_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PLUGIN_Profiler_Error_GetCode_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PLUGIN_Profiler_Create_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PLUGIN_Profiler_Destroy_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PLUGIN_Profiler_Start_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PLUGIN_Profiler_Stop_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PLUGIN_Profiler_CollectData_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PLUGIN_Profiler_Consume_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PLUGIN_Profiler_ConsumeResult_Destroy_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PLUGIN_Profiler_Serialize_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PLUGIN_Profiler_Api(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Profiler_Extension(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_RawBuffer_FunctionTable(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_RawBuffer(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_RawBuffer_CreateRawAliasOfBuffer_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_RawBuffer_Destroy_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_RawBuffer_GetHostPointer_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_RawBuffer_GetOnDeviceSizeInBytes_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_RawBuffer_GetMemorySpace_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_RawBuffer_CopyRawDeviceToHost_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_RawBuffer_CopyRawHostToDevice_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_RawBuffer_Extension(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Shardings_PJRT_Executable_ParameterShardings_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Shardings_PJRT_Executable_OutputShardings_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Shardings_Extension(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Get_Stream_For_External_Ready_Events_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Wait_Until_Buffer_Ready_On_Stream_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Stream_Extension(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuExecutable_GetTargetArguments_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuExecutable_GetHloModuleWithConfig_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuExecutable_RunHloCostAnalysis_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuExecutable_GetCompiledMemoryStats_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuExecutable_SetTpuCompilationEnv_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuExecutable_GetTpuCompilationEnvFieldAsString_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuExecutable_IsTpuPredeterminedError_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuExecutable_Extension(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_Subslice_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_IsSubsliceTopology_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_SubsliceDeviceIdFromFullDeviceId_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_ReplaceHostBounds_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_IsEnhancedBarrierEnabled_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_HasLimitedIciConnectivity_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_IsReachableOverLimitedIci_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_ProcessCount_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_ChipsPerProcess_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_CoreCountPerChip_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_ChipCount_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_CoreCount_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_LogiDeviceCount_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_LogiDeviceCountPerProcess_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_LogiDeviceCountPerChip_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_CoreCountPerProcess_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_ProcessIds_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_LogiDeviceIdsOnProcess_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_ProcIdAndIdxOnProcForChip_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_ProcIdAndIdxOnProcForLogiDevice_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_ProcessCoordFromId_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_ChipIdFromCoord_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_LogiDeviceIdFromChipCoordAndIdx_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_ChipCoordAndIdxForLogiDevice_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_ChipsPerProcessBounds_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_ChipBounds_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_ProcessBounds_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_GetRoutingStrategy_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_SliceConfig(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_GetSliceConfig_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_GetSliceConfigs_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_GetDefaultPlatformConfig_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_TpuTopology_Extension(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Triton_Compile_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Triton(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_XlaTransform_string(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_XlaTransform_version_and_error(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_XlaTransform_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_XlaTransform_Callbacks(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Register_Xla_Transform_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Clear_Xla_Transform_Args(ctypes.Structure):
-    pass
+    __slots__ = ()
 class PJRT_Xla_Transform_Extension(ctypes.Structure):
-    pass
+    __slots__ = ()
 
 PJRT_Error_PayloadVisitor = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
 PJRT_CallbackError = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t)

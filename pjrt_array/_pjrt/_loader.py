@@ -1,0 +1,219 @@
+"""Finding, loading and negotiating with PJRT plugins.
+
+Discovery order (first wins for the default):
+
+1. an explicit path passed by the caller;
+2. ``PJRT_ARRAY_PLUGIN`` (one path, or several separated by ``os.pathsep``);
+3. installed plugin wheels: the ``xla_plugins`` and ``jax_plugins`` entry-point
+   groups, and the known CPU plugin packages below.
+
+Among installed CPU plugins the one with the highest PJRT API version is the
+default.  Loading is ``dlopen`` + ``GetPjrtApi``; ``PJRT_Plugin_Initialize`` is
+called exactly once per plugin per process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.metadata
+import importlib.util
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import _abi
+from ._api import Api, new_struct
+from .errors import PluginLoadError
+from .named_values import read_named_values
+
+__all__ = ["PluginInfo", "Plugin", "discover", "load_plugin", "default_plugin_info"]
+
+ENV_PLUGIN = "PJRT_ARRAY_PLUGIN"
+ENTRY_POINT_GROUPS = ("xla_plugins", "jax_plugins")
+# Wheels that ship a PJRT plugin without registering an entry point.
+KNOWN_PACKAGES = (
+    ("fastatomstruct_xla_cpu", "cpu"),
+    ("lammps_jax_pjrt_cpu", "cpu"),
+)
+_LIB_SUFFIXES = (".so", ".dylib", ".dll")
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """A plugin candidate: where it is, where it was found, what it is."""
+
+    path: str
+    source: str
+    platform: str
+    api_version: tuple[int, int] | None = None
+    error: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.error is None
+
+
+def _libraries_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*") if p.suffix in _LIB_SUFFIXES and p.is_file())
+
+
+def _platform_guess(*names: str) -> str:
+    text = " ".join(names).lower()
+    for key in ("cuda", "rocm", "tpu", "metal", "cpu"):
+        if key in text:
+            return "gpu" if key in ("cuda", "rocm") else key
+    return "unknown"
+
+
+def _module_folder(module: str) -> Path | None:
+    """The folder of an installed module, found without importing it."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(spec.origin).parent if spec.origin else None
+
+
+def _installed_candidates() -> list[tuple[str, str, str]]:
+    """(path, source, platform) of every plugin library installed as a package."""
+    found: list[tuple[str, str, str]] = []
+    for group in ENTRY_POINT_GROUPS:
+        for ep in importlib.metadata.entry_points(group=group):
+            folder = _module_folder(ep.value.split(":")[0])
+            for lib in _libraries_in(folder) if folder else []:
+                found.append((str(lib), f"entry point {group}:{ep.name}", _platform_guess(ep.name, lib.name)))
+    for package, platform in KNOWN_PACKAGES:
+        folder = _module_folder(package)
+        for lib in _libraries_in(folder) if folder else []:
+            found.append((str(lib), f"package {package}", platform))
+    return found
+
+
+def _describe(path: str, source: str, platform: str) -> PluginInfo:
+    try:
+        plugin = load_plugin(path, initialize=False)
+    except PluginLoadError as exc:
+        return PluginInfo(path, source, platform, None, str(exc))
+    return PluginInfo(plugin.path, source, platform, (plugin.api.major, plugin.api.minor))
+
+
+def discover(path: str | os.PathLike | None = None) -> list[PluginInfo]:
+    """Every plugin candidate, in discovery order, each probed for its API version."""
+    raw: list[tuple[str, str, str]] = []
+    if path is not None:
+        raw.append((os.fspath(path), "argument", _platform_guess(os.fspath(path))))
+    for entry in filter(None, os.environ.get(ENV_PLUGIN, "").split(os.pathsep)):
+        raw.append((entry, ENV_PLUGIN, _platform_guess(entry)))
+    raw.extend(_installed_candidates())
+    seen: set[str] = set()
+    infos = []
+    for p, source, platform in raw:
+        key = os.path.realpath(p)
+        if key not in seen:
+            seen.add(key)
+            infos.append(_describe(p, source, platform))
+    return infos
+
+
+def default_plugin_info(path: str | os.PathLike | None = None) -> PluginInfo:
+    """The plugin to use: an explicit one, else the newest installed CPU plugin."""
+    infos = discover(path)
+    explicit = [i for i in infos if i.source in ("argument", ENV_PLUGIN)]
+    if explicit:
+        if not explicit[0].usable:
+            raise PluginLoadError(explicit[0].error)
+        return explicit[0]
+    usable = [i for i in infos if i.usable]
+    cpu = [i for i in usable if i.platform == "cpu"]
+    pool = cpu or usable
+    if not pool:
+        looked = "\n  ".join(f"{i.path} ({i.source}): {i.error}" for i in infos) or "(nothing found)"
+        raise PluginLoadError(
+            "no usable PJRT plugin found. Looked in: an explicit path, $" + ENV_PLUGIN
+            + ", entry points " + ", ".join(ENTRY_POINT_GROUPS) + ", packages "
+            + ", ".join(p for p, _ in KNOWN_PACKAGES) + ".\n  " + looked
+            + "\nInstall one with `pip install xla-cpu-pjrt`."
+        )
+    return max(pool, key=lambda i: i.api_version or (0, 0))
+
+
+class Plugin:
+    """A loaded plugin: its library handle, its ``PJRT_Api`` and attributes."""
+
+    def __init__(self, path: str, lib: ctypes.CDLL, api: Api) -> None:
+        self.path = path
+        self.lib = lib
+        self.api = api
+        self._initialized = False
+        self._lock = threading.Lock()
+
+    def initialize(self) -> None:
+        """Call ``PJRT_Plugin_Initialize`` (once per process; later calls do nothing)."""
+        with self._lock:
+            if not self._initialized:
+                self.api.call("PJRT_Plugin_Initialize", new_struct(_abi.PJRT_Plugin_Initialize_Args))
+                self._initialized = True
+
+    @property
+    def version(self) -> tuple[int, int]:
+        """The plugin's PJRT API version ``(major, minor)``."""
+        return (self.api.major, self.api.minor)
+
+    def attributes(self) -> dict[str, object]:
+        """``PJRT_Plugin_Attributes``: e.g. ``xla_version``, ``stablehlo_current_version``."""
+        args = new_struct(_abi.PJRT_Plugin_Attributes_Args)
+        self.api.call("PJRT_Plugin_Attributes", args)
+        return read_named_values(args.attributes, args.num_attributes)
+
+    def __repr__(self) -> str:
+        return f"Plugin({self.path!r}, api={self.api.major}.{self.api.minor})"
+
+
+_PLUGINS: dict[str, Plugin] = {}
+_PLUGINS_LOCK = threading.Lock()
+
+
+def load_plugin(path: str | os.PathLike, *, initialize: bool = True) -> Plugin:
+    """Load (once) the plugin library at ``path`` and negotiate its API version."""
+    given = os.fspath(path)
+    real = os.path.realpath(given)
+    with _PLUGINS_LOCK:
+        plugin = _PLUGINS.get(real)
+        if plugin is None:
+            plugin = _PLUGINS[real] = _open(given, real)
+    if initialize:
+        plugin.initialize()
+    return plugin
+
+
+def _open(given: str, real: str) -> Plugin:
+    if not os.path.isfile(real):
+        raise PluginLoadError(f"PJRT plugin {given!r} does not exist (resolved to {real!r})")
+    try:
+        lib = ctypes.CDLL(real, mode=os.RTLD_LOCAL | os.RTLD_NOW)
+    except OSError as exc:
+        raise PluginLoadError(f"cannot load PJRT plugin {given!r}: {exc}") from None
+    try:
+        get_api = lib.GetPjrtApi
+    except AttributeError:
+        raise PluginLoadError(f"{given!r} is not a PJRT plugin: it has no GetPjrtApi symbol") from None
+    get_api.restype = ctypes.c_void_p
+    get_api.argtypes = []
+    address = get_api()
+    if not address:
+        raise PluginLoadError(f"GetPjrtApi of {given!r} returned a null PJRT_Api")
+    header = _abi.PJRT_Api.from_address(address)
+    if header.struct_size < _abi.PJRT_Api.pjrt_api_version.offset + _abi.PJRT_Api.pjrt_api_version.size:
+        raise PluginLoadError(f"{given!r}: PJRT_Api struct_size {header.struct_size} is too small")
+    major = header.pjrt_api_version.major_version
+    if major != _abi.PJRT_API_MAJOR:
+        raise PluginLoadError(
+            f"{given!r} implements PJRT API major version {major}; this binding speaks major "
+            f"version {_abi.PJRT_API_MAJOR} (minor up to {_abi.PJRT_API_MINOR})"
+        )
+    return Plugin(real, lib, Api(address, real))

@@ -1,0 +1,286 @@
+"""``PJRT_Buffer``: an array in device memory, owned by exactly one :class:`Buffer`."""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import _abi
+from ._api import new_struct
+from ._handles import int64s
+from .device import Device
+from .dtypes import from_numpy_dtype, to_numpy_dtype
+from .errors import ClosedError
+from .event import Event
+from .memory import Memory
+
+if TYPE_CHECKING:
+    from .client import Client
+
+__all__ = ["Buffer", "HOST_BUFFER_SEMANTICS"]
+
+_S = _abi.PJRT_HostBufferSemantics
+#: User-facing names of ``PJRT_HostBufferSemantics``.
+HOST_BUFFER_SEMANTICS = {
+    "copy": _S.PJRT_HostBufferSemantics_kImmutableOnlyDuringCall,
+    "until_transfer": _S.PJRT_HostBufferSemantics_kImmutableUntilTransferCompletes,
+    "zero_copy": _S.PJRT_HostBufferSemantics_kImmutableZeroCopy,
+    "mutable_zero_copy": _S.PJRT_HostBufferSemantics_kMutableZeroCopy,
+}
+
+# Destroy is the one call made for every temporary, so its argument block is
+# reused per thread instead of built per call.
+_tls = threading.local()
+
+
+def _destroy_args() -> Any:
+    args = getattr(_tls, "destroy", None)
+    if args is None:
+        args = _tls.destroy = new_struct(_abi.PJRT_Buffer_Destroy_Args)
+    return args
+
+
+class _HostView:
+    """Keeps a buffer and its external reference alive while numpy views it."""
+
+    __slots__ = ("__array_interface__", "_buffer")
+
+    def __init__(self, buffer: "Buffer", pointer: int, nbytes: int) -> None:
+        self._buffer = buffer
+        self.__array_interface__ = {"data": (pointer, True), "shape": (nbytes,), "typestr": "|u1", "version": 3}
+
+    def __del__(self) -> None:
+        buffer = self._buffer
+        if not buffer._client._closed and buffer._handle:
+            buffer._call("PJRT_Buffer_DecreaseExternalReferenceCount",
+                         _abi.PJRT_Buffer_DecreaseExternalReferenceCount_Args)
+
+
+class Buffer:
+    """A device buffer. Destroyed by ``close()``, garbage collection, or its client's close."""
+
+    __slots__ = ("_client", "_handle", "_dtype", "_shape", "_host_ref", "__weakref__")
+
+    def __init__(self, client: "Client", handle: int, dtype: np.dtype | None = None,
+                 shape: tuple[int, ...] | None = None, host_ref: object = None) -> None:
+        self._client = client
+        self._handle = handle
+        self._dtype = dtype
+        self._shape = shape
+        self._host_ref = host_ref  # a zero-copy upload's numpy array, kept while we live
+        client._buffers.add(handle)
+
+    # -- creation ----------------------------------------------------------------------
+    @classmethod
+    def from_numpy(cls, client: "Client", array: Any, device: Device | None = None, *,
+                   memory: Memory | None = None, semantics: str = "copy") -> "Buffer":
+        """Upload ``array`` to ``device`` (default: the client's first) or ``memory``.
+
+        ``semantics``: ``"copy"`` (the data is copied during the call),
+        ``"until_transfer"``, ``"zero_copy"`` (the device may alias the array's
+        memory; the array is kept alive and must not be mutated) or
+        ``"mutable_zero_copy"``.
+        """
+        if semantics not in HOST_BUFFER_SEMANTICS:
+            raise ValueError(f"semantics must be one of {sorted(HOST_BUFFER_SEMANTICS)}, got {semantics!r}")
+        array = np.asarray(array)
+        btype = from_numpy_dtype(array.dtype, "array")
+        if not array.flags.c_contiguous:
+            array = np.ascontiguousarray(array)
+        if device is not None and device._client is not client:
+            raise ValueError("device belongs to another client")
+        if memory is not None and memory._client is not client:
+            raise ValueError("memory belongs to another client")
+        args = new_struct(_abi.PJRT_Client_BufferFromHostBuffer_Args)
+        dims = (ctypes.c_int64 * max(array.ndim, 1))(*array.shape)
+        args.client = client.handle
+        args.data = array.ctypes.data
+        args.type = btype
+        args.dims = ctypes.addressof(dims)
+        args.num_dims = array.ndim
+        args.host_buffer_semantics = HOST_BUFFER_SEMANTICS[semantics]
+        if memory is not None:
+            args.memory = memory.handle
+        else:
+            args.device = (device or client.addressable_devices()[0]).handle
+        client.api.call("PJRT_Client_BufferFromHostBuffer", args)
+        keep = array if semantics != "copy" else None
+        buffer = cls(client, args.buffer, array.dtype, tuple(array.shape), keep)
+        if args.done_with_host_buffer:
+            done = Event(client.api, args.done_with_host_buffer)
+            if semantics == "until_transfer":
+                done.wait()
+                buffer._host_ref = None
+            done.close()
+        return buffer
+
+    # -- ownership ---------------------------------------------------------------------
+    @property
+    def handle(self) -> int:
+        if not self._handle:
+            raise ClosedError("this Buffer has been closed")
+        return self._client._live(self._handle)
+
+    @property
+    def client(self) -> "Client":
+        return self._client
+
+    def close(self) -> None:
+        """Destroy the buffer now (``PJRT_Buffer_Destroy``); later use raises."""
+        handle, self._handle = self._handle, 0
+        client = self._client
+        if handle and not client._closed:
+            client._buffers.discard(handle)
+            args = _destroy_args()
+            args.buffer = handle
+            client.api.check(client.api.raw("PJRT_Buffer_Destroy")(ctypes.addressof(args)))
+        self._host_ref = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - destructors must not raise
+            pass
+
+    def __enter__(self) -> "Buffer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, fn: str, args_type: type, **fields: Any) -> Any:
+        args = new_struct(args_type)
+        setattr(args, "src" if args_type is _abi.PJRT_Buffer_ToHostBuffer_Args else "buffer", self.handle)
+        for k, v in fields.items():
+            setattr(args, k, v)
+        self._client.api.call(fn, args)
+        return args
+
+    # -- facts -------------------------------------------------------------------------
+    @property
+    def element_type(self) -> _abi.PJRT_Buffer_Type:
+        return _abi.PJRT_Buffer_Type(self._call("PJRT_Buffer_ElementType", _abi.PJRT_Buffer_ElementType_Args).type)
+
+    @property
+    def dtype(self) -> np.dtype:
+        if self._dtype is None:
+            self._dtype = to_numpy_dtype(self.element_type)
+        return self._dtype
+
+    @property
+    def dimensions(self) -> tuple[int, ...]:
+        a = self._call("PJRT_Buffer_Dimensions", _abi.PJRT_Buffer_Dimensions_Args)
+        return int64s(a.dims, a.num_dims)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        if self._shape is None:
+            self._shape = self.dimensions
+        return self._shape
+
+    @property
+    def unpadded_dimensions(self) -> tuple[int, ...]:
+        a = self._call("PJRT_Buffer_UnpaddedDimensions", _abi.PJRT_Buffer_UnpaddedDimensions_Args)
+        return int64s(a.unpadded_dims, a.num_dims)
+
+    @property
+    def dynamic_dimension_indices(self) -> tuple[int, ...]:
+        a = self._call("PJRT_Buffer_DynamicDimensionIndices", _abi.PJRT_Buffer_DynamicDimensionIndices_Args)
+        if not a.num_dynamic_dims:
+            return ()
+        return tuple((ctypes.c_size_t * a.num_dynamic_dims).from_address(a.dynamic_dim_indices))
+
+    @property
+    def on_device_size_in_bytes(self) -> int:
+        return int(self._call("PJRT_Buffer_OnDeviceSizeInBytes",
+                              _abi.PJRT_Buffer_OnDeviceSizeInBytes_Args).on_device_size_in_bytes)
+
+    @property
+    def device(self) -> Device:
+        return Device(self._client, self._call("PJRT_Buffer_Device", _abi.PJRT_Buffer_Device_Args).device)
+
+    @property
+    def memory(self) -> Memory:
+        return Memory(self._client, self._call("PJRT_Buffer_Memory", _abi.PJRT_Buffer_Memory_Args).memory)
+
+    @property
+    def is_on_cpu(self) -> bool:
+        return bool(self._call("PJRT_Buffer_IsOnCpu", _abi.PJRT_Buffer_IsOnCpu_Args).is_on_cpu)
+
+    def delete(self) -> None:
+        """Free the device memory now (``PJRT_Buffer_Delete``); the handle stays valid."""
+        self._call("PJRT_Buffer_Delete", _abi.PJRT_Buffer_Delete_Args)
+
+    @property
+    def is_deleted(self) -> bool:
+        return bool(self._call("PJRT_Buffer_IsDeleted", _abi.PJRT_Buffer_IsDeleted_Args).is_deleted)
+
+    def ready_event(self) -> Event:
+        """An event that completes when the buffer's data is ready."""
+        return Event(self._client.api, self._call("PJRT_Buffer_ReadyEvent", _abi.PJRT_Buffer_ReadyEvent_Args).event)
+
+    def block_until_ready(self) -> "Buffer":
+        """Wait for the data; raise the error of the computation that produced it, if any."""
+        with self.ready_event() as event:
+            event.wait()
+        return self
+
+    # -- copies ------------------------------------------------------------------------
+    def copy_to_device(self, device: Device) -> "Buffer":
+        if device._client is not self._client:
+            raise ValueError("copy_to_device: the device belongs to another client")
+        a = self._call("PJRT_Buffer_CopyToDevice", _abi.PJRT_Buffer_CopyToDevice_Args, dst_device=device.handle)
+        return Buffer(self._client, a.dst_buffer, self._dtype, self._shape)
+
+    def copy_to_memory(self, memory: Memory) -> "Buffer":
+        if memory._client is not self._client:
+            raise ValueError("copy_to_memory: the memory belongs to another client")
+        a = self._call("PJRT_Buffer_CopyToMemory", _abi.PJRT_Buffer_CopyToMemory_Args, dst_memory=memory.handle)
+        return Buffer(self._client, a.dst_buffer, self._dtype, self._shape)
+
+    def to_numpy(self) -> np.ndarray:
+        """A host copy (``PJRT_Buffer_ToHostBuffer``, waiting on its event)."""
+        out = np.empty(self.shape, self.dtype)
+        a = self._call("PJRT_Buffer_ToHostBuffer", _abi.PJRT_Buffer_ToHostBuffer_Args,
+                       dst=out.ctypes.data, dst_size=out.nbytes)
+        with Event(self._client.api, a.event) as event:
+            event.wait()
+        return out
+
+    def numpy_view(self) -> np.ndarray:
+        """A read-only zero-copy view of a host-resident buffer's memory.
+
+        The buffer's external reference count is raised while the view (or any
+        array derived from it) lives, so the memory cannot be freed or moved.
+        Raises ValueError for a buffer that is not in host memory.
+        """
+        if not self.is_on_cpu:
+            raise ValueError("numpy_view needs a buffer in host memory; use to_numpy()")
+        self.block_until_ready()
+        pointer = self.unsafe_pointer()
+        self.increase_external_reference_count()
+        dtype, shape = self.dtype, self.shape
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        raw = np.asarray(_HostView(self, pointer, nbytes))
+        return raw.view(dtype).reshape(shape)
+
+    # -- unsafe ------------------------------------------------------------------------
+    def unsafe_pointer(self) -> int:
+        """UNSAFE: the device address of the data (valid only while an external reference is held)."""
+        return int(self._call("PJRT_Buffer_UnsafePointer", _abi.PJRT_Buffer_UnsafePointer_Args).buffer_pointer)
+
+    def increase_external_reference_count(self) -> None:
+        """UNSAFE: pin the buffer's memory for use outside PJRT."""
+        self._call("PJRT_Buffer_IncreaseExternalReferenceCount", _abi.PJRT_Buffer_IncreaseExternalReferenceCount_Args)
+
+    def decrease_external_reference_count(self) -> None:
+        """UNSAFE: release a pin taken with :meth:`increase_external_reference_count`."""
+        self._call("PJRT_Buffer_DecreaseExternalReferenceCount", _abi.PJRT_Buffer_DecreaseExternalReferenceCount_Args)
+
+    def __repr__(self) -> str:
+        if not self._handle or self._client._closed:
+            return "<pjrt Buffer closed>"
+        return f"<pjrt Buffer {self.dtype}{list(self.shape)}>"

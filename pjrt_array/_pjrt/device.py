@@ -1,0 +1,162 @@
+"""``PJRT_Device`` and ``PJRT_DeviceDescription``: borrowed handles of a client."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import _abi
+from ._api import new_struct
+from ._handles import handles, text
+from .named_values import read_named_values
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .memory import Memory
+
+__all__ = ["Device", "DeviceDescription"]
+
+
+class DeviceDescription:
+    """Static facts about a device (``PJRT_DeviceDescription_*``); borrowed from its client."""
+
+    __slots__ = ("_client", "_handle")
+
+    def __init__(self, client: "Client", handle: int) -> None:
+        self._client = client
+        self._handle = handle
+
+    def _get(self, fn: str, args_type: type) -> Any:
+        args = new_struct(args_type)
+        args.device_description = self._client._live(self._handle)
+        self._client.api.call(fn, args)
+        return args
+
+    @property
+    def id(self) -> int:
+        """Globally unique device id."""
+        return int(self._get("PJRT_DeviceDescription_Id", _abi.PJRT_DeviceDescription_Id_Args).id)
+
+    @property
+    def process_index(self) -> int:
+        """Index of the process this device belongs to."""
+        return int(self._get("PJRT_DeviceDescription_ProcessIndex",
+                             _abi.PJRT_DeviceDescription_ProcessIndex_Args).process_index)
+
+    @property
+    def kind(self) -> str:
+        """Device kind, e.g. ``"cpu"``."""
+        a = self._get("PJRT_DeviceDescription_Kind", _abi.PJRT_DeviceDescription_Kind_Args)
+        return text(a.device_kind, a.device_kind_size)
+
+    @property
+    def debug_string(self) -> str:
+        a = self._get("PJRT_DeviceDescription_DebugString", _abi.PJRT_DeviceDescription_DebugString_Args)
+        return text(a.debug_string, a.debug_string_size)
+
+    @property
+    def to_string(self) -> str:
+        a = self._get("PJRT_DeviceDescription_ToString", _abi.PJRT_DeviceDescription_ToString_Args)
+        return text(a.to_string, a.to_string_size)
+
+    @property
+    def attributes(self) -> dict[str, object]:
+        """Vendor attributes of the device (``PJRT_DeviceDescription_Attributes``)."""
+        a = self._get("PJRT_DeviceDescription_Attributes", _abi.PJRT_DeviceDescription_Attributes_Args)
+        return read_named_values(a.attributes, a.num_attributes)
+
+    def __str__(self) -> str:
+        return self.to_string
+
+
+class Device:
+    """A device of a client (a borrowed ``PJRT_Device*``; unusable once the client closes)."""
+
+    __slots__ = ("_client", "_handle", "_id")
+
+    def __init__(self, client: "Client", handle: int) -> None:
+        self._client = client
+        self._handle = handle
+        self._id: int | None = None
+
+    @property
+    def handle(self) -> int:
+        return self._client._live(self._handle)
+
+    @property
+    def client(self) -> "Client":
+        return self._client
+
+    def _call(self, fn: str, args_type: type) -> Any:
+        args = new_struct(args_type)
+        args.device = self.handle
+        self._client.api.call(fn, args)
+        return args
+
+    @property
+    def description(self) -> DeviceDescription:
+        a = self._call("PJRT_Device_GetDescription", _abi.PJRT_Device_GetDescription_Args)
+        return DeviceDescription(self._client, a.device_description)
+
+    @property
+    def id(self) -> int:
+        if self._id is None:
+            self._id = self.description.id
+        return self._id
+
+    @property
+    def process_index(self) -> int:
+        return self.description.process_index
+
+    @property
+    def kind(self) -> str:
+        return self.description.kind
+
+    @property
+    def debug_string(self) -> str:
+        return self.description.debug_string
+
+    @property
+    def attributes(self) -> dict[str, object]:
+        return self.description.attributes
+
+    @property
+    def is_addressable(self) -> bool:
+        return bool(self._call("PJRT_Device_IsAddressable", _abi.PJRT_Device_IsAddressable_Args).is_addressable)
+
+    @property
+    def local_hardware_id(self) -> int:
+        return int(self._call("PJRT_Device_LocalHardwareId",
+                              _abi.PJRT_Device_LocalHardwareId_Args).local_hardware_id)
+
+    def memories(self) -> list["Memory"]:
+        """Memories this device can address."""
+        from .memory import Memory
+        a = self._call("PJRT_Device_AddressableMemories", _abi.PJRT_Device_AddressableMemories_Args)
+        return [Memory(self._client, h) for h in handles(a.memories, a.num_memories)]
+
+    def default_memory(self) -> "Memory":
+        from .memory import Memory
+        return Memory(self._client, self._call("PJRT_Device_DefaultMemory",
+                                               _abi.PJRT_Device_DefaultMemory_Args).memory)
+
+    def memory_stats(self) -> dict[str, int]:
+        """``PJRT_Device_MemoryStats``: the statistics the plugin reports (set fields only)."""
+        a = self._call("PJRT_Device_MemoryStats", _abi.PJRT_Device_MemoryStats_Args)
+        out = {"bytes_in_use": int(a.bytes_in_use)}
+        for name, _ in _abi.PJRT_Device_MemoryStats_Args._fields_:
+            if name.endswith("_is_set") and getattr(a, name):
+                field = name[: -len("_is_set")]
+                out[field] = int(getattr(a, field))
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Device) and other._handle == self._handle and other._client is self._client
+
+    def __hash__(self) -> int:
+        return hash((id(self._client), self._handle))
+
+    def __str__(self) -> str:
+        return self.description.to_string
+
+    def __repr__(self) -> str:
+        return f"<pjrt Device {self.kind}:{self.id}>"

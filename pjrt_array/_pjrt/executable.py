@@ -1,0 +1,400 @@
+"""Compiled programs: ``PJRT_Executable`` (the program) and ``PJRT_LoadedExecutable``.
+
+``LoadedExecutable.execute`` is the hot path of the whole library.  Each
+executable keeps, per thread, a ready-made ``PJRT_LoadedExecutable_Execute_Args``
+with its argument and output pointer arrays, so a repeated call fills in
+pointers and calls: nothing is allocated but the output handles.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from . import _abi
+from ._api import new_struct
+from ._handles import c_bytes_address, handles, int64s, text
+from ._signature import parse_main_signature
+from .buffer import Buffer
+from .compile_options import CompileOptions
+from .device import Device
+from .dtypes import to_numpy_dtype
+from .errors import ClosedError
+from .event import Event
+
+if TYPE_CHECKING:
+    from .client import Client
+
+__all__ = ["Executable", "LoadedExecutable"]
+
+
+class Executable:
+    """The compiled program behind a :class:`LoadedExecutable` (owned ``PJRT_Executable*``)."""
+
+    def __init__(self, client: "Client", handle: int) -> None:
+        self._client = client
+        self._handle = handle
+
+    @property
+    def handle(self) -> int:
+        if not self._handle:
+            raise ClosedError("this Executable has been closed")
+        return self._client._live(self._handle)
+
+    def close(self) -> None:
+        handle, self._handle = self._handle, 0
+        if handle and not self._client._closed:
+            args = new_struct(_abi.PJRT_Executable_Destroy_Args)
+            args.executable = handle
+            self._client.api.call("PJRT_Executable_Destroy", args)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - destructors must not raise
+            pass
+
+    def _call(self, fn: str, args_type: type, **fields: Any) -> Any:
+        args = new_struct(args_type)
+        args.executable = self.handle
+        for k, v in fields.items():
+            setattr(args, k, v)
+        self._client.api.call(fn, args)
+        return args
+
+    @property
+    def name(self) -> str:
+        a = self._call("PJRT_Executable_Name", _abi.PJRT_Executable_Name_Args)
+        return text(a.executable_name, a.executable_name_size)
+
+    @property
+    def num_replicas(self) -> int:
+        return int(self._call("PJRT_Executable_NumReplicas", _abi.PJRT_Executable_NumReplicas_Args).num_replicas)
+
+    @property
+    def num_partitions(self) -> int:
+        return int(self._call("PJRT_Executable_NumPartitions",
+                              _abi.PJRT_Executable_NumPartitions_Args).num_partitions)
+
+    @property
+    def num_outputs(self) -> int:
+        return int(self._call("PJRT_Executable_NumOutputs", _abi.PJRT_Executable_NumOutputs_Args).num_outputs)
+
+    @property
+    def output_element_types(self) -> list[_abi.PJRT_Buffer_Type]:
+        a = self._call("PJRT_Executable_OutputElementTypes", _abi.PJRT_Executable_OutputElementTypes_Args)
+        raw = (ctypes.c_int * a.num_output_types).from_address(a.output_types) if a.num_output_types else []
+        return [_abi.PJRT_Buffer_Type(t) for t in raw]
+
+    @property
+    def output_dtypes(self) -> list[np.dtype]:
+        return [to_numpy_dtype(t) for t in self.output_element_types]
+
+    @property
+    def output_dimensions(self) -> list[tuple[int, ...]]:
+        a = self._call("PJRT_Executable_OutputDimensions", _abi.PJRT_Executable_OutputDimensions_Args)
+        sizes = (ctypes.c_size_t * a.num_outputs).from_address(a.dim_sizes) if a.num_outputs else []
+        flat = int64s(a.dims, sum(sizes))
+        out, start = [], 0
+        for n in sizes:
+            out.append(tuple(flat[start:start + n]))
+            start += n
+        return out
+
+    def _strings(self, fn: str, args_type: type, count: str) -> list[str]:
+        a = self._call(fn, args_type)
+        n = getattr(a, count)
+        if not n:
+            return []
+        sizes = (ctypes.c_size_t * n).from_address(a.memory_kind_sizes)
+        return [text(p, s) for p, s in zip(handles(a.memory_kinds, n), sizes)]
+
+    @property
+    def output_memory_kinds(self) -> list[str]:
+        return self._strings("PJRT_Executable_OutputMemoryKinds", _abi.PJRT_Executable_OutputMemoryKinds_Args,
+                             "num_outputs")
+
+    @property
+    def parameter_memory_kinds(self) -> list[str]:
+        return self._strings("PJRT_Executable_ParameterMemoryKinds",
+                             _abi.PJRT_Executable_ParameterMemoryKinds_Args, "num_parameters")
+
+    @property
+    def fingerprint(self) -> bytes:
+        a = self._call("PJRT_Executable_Fingerprint", _abi.PJRT_Executable_Fingerprint_Args)
+        return ctypes.string_at(a.executable_fingerprint, a.executable_fingerprint_size)
+
+    @property
+    def size_of_generated_code_in_bytes(self) -> int:
+        return int(self._call("PJRT_Executable_SizeOfGeneratedCodeInBytes",
+                              _abi.PJRT_Executable_SizeOfGeneratedCodeInBytes_Args).size_in_bytes)
+
+    def cost_analysis(self) -> dict[str, object]:
+        """Compiler cost estimates (``PJRT_Executable_GetCostAnalysis``), e.g. ``flops``."""
+        from .named_values import read_named_values
+        a = self._call("PJRT_Executable_GetCostAnalysis", _abi.PJRT_Executable_GetCostAnalysis_Args)
+        return read_named_values(a.properties, a.num_properties)
+
+    def compiled_memory_stats(self) -> dict[str, int]:
+        a = self._call("PJRT_Executable_GetCompiledMemoryStats", _abi.PJRT_Executable_GetCompiledMemoryStats_Args)
+        return {name: int(getattr(a, name)) for name, _ in _abi.PJRT_Executable_GetCompiledMemoryStats_Args._fields_[3:]}
+
+    def optimized_program(self) -> bytes:
+        """The optimized program (serialized HloModuleProto on XLA plugins)."""
+        program = new_struct(_abi.PJRT_Program)
+        fmt = b"hlo"
+        program.format = c_bytes_address(fmt)
+        program.format_size = len(fmt)
+        self._call("PJRT_Executable_OptimizedProgram", _abi.PJRT_Executable_OptimizedProgram_Args,
+                   program=ctypes.addressof(program))
+        out = ctypes.create_string_buffer(program.code_size)
+        program.code = ctypes.addressof(out)
+        self._call("PJRT_Executable_OptimizedProgram", _abi.PJRT_Executable_OptimizedProgram_Args,
+                   program=ctypes.addressof(program))
+        return out.raw[: program.code_size]
+
+    def _owned_bytes(self, fn: str, args_type: type, data: str, size: str, holder: str, deleter: str) -> bytes:
+        a = self._call(fn, args_type)
+        try:
+            return ctypes.string_at(getattr(a, data), getattr(a, size))
+        finally:
+            ctypes.CFUNCTYPE(None, ctypes.c_void_p)(getattr(a, deleter))(getattr(a, holder))
+
+    def serialize(self) -> bytes:
+        """Bytes for :meth:`Client.deserialize_executable` (same plugin and version only)."""
+        return self._owned_bytes("PJRT_Executable_Serialize", _abi.PJRT_Executable_Serialize_Args,
+                                 "serialized_bytes", "serialized_bytes_size", "serialized_executable",
+                                 "serialized_executable_deleter")
+
+    def compile_options(self) -> CompileOptions:
+        """The options it was compiled with (``PJRT_Executable_GetCompileOptions``), decoded."""
+        return CompileOptions.from_bytes(self._owned_bytes(
+            "PJRT_Executable_GetCompileOptions", _abi.PJRT_Executable_GetCompileOptions_Args,
+            "serialized_bytes", "serialized_bytes_size", "serialized_compile_options",
+            "serialized_compile_options_deleter"))
+
+
+class _ExecuteBlock:
+    """The reusable argument block of one executable on one thread."""
+
+    __slots__ = ("args", "outs", "call", "address", "_keep")
+
+    def __init__(self, exe: "LoadedExecutable", nargs: int, nouts: int) -> None:
+        self.args = (ctypes.c_void_p * max(nargs, 1))()
+        self.outs = (ctypes.c_void_p * max(nouts, 1))()
+        arg_lists = (ctypes.c_void_p * 1)(ctypes.addressof(self.args))
+        out_lists = (ctypes.c_void_p * 1)(ctypes.addressof(self.outs))
+        options = new_struct(_abi.PJRT_ExecuteOptions)
+        self.call = new_struct(_abi.PJRT_LoadedExecutable_Execute_Args)
+        self.call.executable = exe._handle
+        self.call.options = ctypes.addressof(options)
+        self.call.argument_lists = ctypes.addressof(arg_lists)
+        self.call.num_devices = 1
+        self.call.num_args = nargs
+        self.call.output_lists = ctypes.addressof(out_lists)
+        self.address = ctypes.addressof(self.call)
+        self._keep = (arg_lists, out_lists, options)
+
+
+class LoadedExecutable:
+    """A program loaded on a client's devices (owned ``PJRT_LoadedExecutable*``)."""
+
+    def __init__(self, client: "Client", handle: int, signature: list[tuple[tuple[int, ...], np.dtype]] | None = None):
+        self._client = client
+        self._handle = handle
+        client._executables.add(handle)
+        self._execute = client.api.raw("PJRT_LoadedExecutable_Execute")
+        self._blocks: dict[int, _ExecuteBlock] = {}
+        exe = self.executable
+        try:
+            self.output_dtypes = exe.output_dtypes
+            self.output_shapes = exe.output_dimensions
+        finally:
+            exe.close()
+        self.num_outputs = len(self.output_dtypes)
+        #: ``[(shape, dtype)]`` of the parameters when known (parsed from MLIR text).
+        self.signature = signature
+
+    # -- creation --------------------------------------------------------------------------
+    @classmethod
+    def compile(cls, client: "Client", program: str | bytes, options: CompileOptions | None = None,
+                format: str = "mlir") -> "LoadedExecutable":
+        """``PJRT_Client_Compile``; a malformed program raises with the plugin's diagnostics."""
+        if isinstance(program, str):
+            code = program.encode()
+        elif isinstance(program, (bytes, bytearray, memoryview)):
+            code = bytes(program)
+        else:
+            raise TypeError(f"program must be str or bytes, got {type(program).__name__}")
+        if format not in ("mlir", "hlo", "hlo_with_config"):
+            raise ValueError(f"format must be 'mlir', 'hlo' or 'hlo_with_config', got {format!r}")
+        if options is None:
+            options = CompileOptions()
+        elif not isinstance(options, CompileOptions):
+            raise TypeError(f"options must be CompileOptions, got {type(options).__name__}")
+        opts = options.to_bytes()
+        fmt = format.encode()
+        prog = new_struct(_abi.PJRT_Program)
+        prog.code = c_bytes_address(code)
+        prog.code_size = len(code)
+        prog.format = c_bytes_address(fmt)
+        prog.format_size = len(fmt)
+        args = new_struct(_abi.PJRT_Client_Compile_Args)
+        args.client = client.handle
+        args.program = ctypes.addressof(prog)
+        args.compile_options = c_bytes_address(opts)
+        args.compile_options_size = len(opts)
+        client.api.call("PJRT_Client_Compile", args)
+        signature = parse_main_signature(code.decode("utf-8", "replace")) if format == "mlir" else None
+        return cls(client, args.executable, signature)
+
+    @classmethod
+    def deserialize(cls, client: "Client", data: bytes) -> "LoadedExecutable":
+        """``PJRT_Executable_DeserializeAndLoad``."""
+        if not isinstance(data, (bytes, bytearray)):
+            raise TypeError(f"data must be bytes, got {type(data).__name__}")
+        data = bytes(data)
+        args = new_struct(_abi.PJRT_Executable_DeserializeAndLoad_Args)
+        args.client = client.handle
+        args.serialized_executable = c_bytes_address(data)
+        args.serialized_executable_size = len(data)
+        client.api.call("PJRT_Executable_DeserializeAndLoad", args)
+        return cls(client, args.loaded_executable)
+
+    # -- ownership -------------------------------------------------------------------------
+    @property
+    def handle(self) -> int:
+        if not self._handle:
+            raise ClosedError("this LoadedExecutable has been closed")
+        return self._client._live(self._handle)
+
+    @property
+    def client(self) -> "Client":
+        return self._client
+
+    def close(self) -> None:
+        """Destroy now (``PJRT_LoadedExecutable_Destroy``); later use raises."""
+        handle, self._handle = self._handle, 0
+        self._blocks = {}
+        if handle and not self._client._closed:
+            self._client._executables.discard(handle)
+            args = new_struct(_abi.PJRT_LoadedExecutable_Destroy_Args)
+            args.executable = handle
+            self._client.api.call("PJRT_LoadedExecutable_Destroy", args)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - destructors must not raise
+            pass
+
+    def _call(self, fn: str, args_type: type) -> Any:
+        args = new_struct(args_type)
+        args.executable = self.handle
+        self._client.api.call(fn, args)
+        return args
+
+    @property
+    def executable(self) -> Executable:
+        """The underlying :class:`Executable` (a new owned handle each time)."""
+        args = new_struct(_abi.PJRT_LoadedExecutable_GetExecutable_Args)
+        args.loaded_executable = self.handle
+        self._client.api.call("PJRT_LoadedExecutable_GetExecutable", args)
+        return Executable(self._client, args.executable)
+
+    def addressable_devices(self) -> list[Device]:
+        a = self._call("PJRT_LoadedExecutable_AddressableDevices", _abi.PJRT_LoadedExecutable_AddressableDevices_Args)
+        return [Device(self._client, h) for h in handles(a.addressable_devices, a.num_addressable_devices)]
+
+    def delete(self) -> None:
+        """Free the executable's device resources (``PJRT_LoadedExecutable_Delete``)."""
+        self._call("PJRT_LoadedExecutable_Delete", _abi.PJRT_LoadedExecutable_Delete_Args)
+
+    @property
+    def is_deleted(self) -> bool:
+        return bool(self._call("PJRT_LoadedExecutable_IsDeleted", _abi.PJRT_LoadedExecutable_IsDeleted_Args).is_deleted)
+
+    # -- execution -------------------------------------------------------------------------
+    def _check_arguments(self, buffers: Sequence[Buffer]) -> None:
+        for i, b in enumerate(buffers):
+            if not isinstance(b, Buffer):
+                raise TypeError(f"argument {i}: expected a Buffer, got {type(b).__name__}")
+            if b._client is not self._client:
+                raise ValueError(f"argument {i}: the buffer belongs to another client")
+        if self.signature is None:
+            return
+        if len(buffers) != len(self.signature):
+            raise TypeError(f"the program takes {len(self.signature)} arguments, got {len(buffers)}")
+        for i, (b, (shape, dtype)) in enumerate(zip(buffers, self.signature)):
+            if b.dtype != dtype or b.shape != shape:
+                raise TypeError(f"argument {i}: expected {dtype}{list(shape)}, got {b.dtype}{list(b.shape)}")
+
+    def execute(self, buffers: Sequence[Buffer], *, device: Device | None = None) -> list[Buffer]:
+        """Run on one device; returns the output buffers at once (work is asynchronous).
+
+        Arguments are checked (client, count, dtype, shape where known) before
+        the call.  ``device`` selects the device of a portable executable.
+        """
+        self._check_arguments(buffers)
+        if device is not None and device._client is not self._client:
+            raise ValueError("device belongs to another client")
+        outs = self.execute_handles([b.handle for b in buffers], device.handle if device else 0)
+        return [Buffer(self._client, h, d, s) for h, d, s in zip(outs, self.output_dtypes, self.output_shapes)]
+
+    def execute_handles(self, arg_handles: Sequence[int], device_handle: int = 0) -> list[int]:
+        """The unchecked fast path: raw ``PJRT_Buffer*`` in, raw ``PJRT_Buffer*`` out.
+
+        The caller owns the returned handles (wrap them in :class:`Buffer`).
+        """
+        tid = threading.get_ident()
+        block = self._blocks.get(tid)
+        if block is None:
+            if self._client._closed or not self._handle:
+                self.handle  # raises ClosedError
+            block = self._blocks[tid] = _ExecuteBlock(self, len(arg_handles), self.num_outputs)
+        elif block.call.num_args != len(arg_handles):
+            raise TypeError(f"the program takes {block.call.num_args} arguments, got {len(arg_handles)}")
+        block.args[: len(arg_handles)] = arg_handles
+        block.call.execute_device = device_handle
+        err = self._execute(block.address)
+        if err:
+            self._client.api.check(err)
+        return list(block.outs[: self.num_outputs])
+
+    def execute_sharded(self, argument_lists: Sequence[Sequence[Buffer]],
+                        with_events: bool = False) -> list[list[Buffer]] | tuple[list[list[Buffer]], list[Event]]:
+        """Run on every addressable device: one argument list per device, in device order."""
+        ndev = len(argument_lists)
+        nargs = len(argument_lists[0]) if ndev else 0
+        for lst in argument_lists:
+            if len(lst) != nargs:
+                raise ValueError("every device needs the same number of arguments")
+            self._check_arguments(lst)
+        arg_arrays = [(ctypes.c_void_p * max(nargs, 1))(*[b.handle for b in lst]) for lst in argument_lists]
+        out_arrays = [(ctypes.c_void_p * max(self.num_outputs, 1))() for _ in range(ndev)]
+        arg_lists = (ctypes.c_void_p * max(ndev, 1))(*[ctypes.addressof(a) for a in arg_arrays])
+        out_lists = (ctypes.c_void_p * max(ndev, 1))(*[ctypes.addressof(a) for a in out_arrays])
+        events = (ctypes.c_void_p * max(ndev, 1))()
+        options = new_struct(_abi.PJRT_ExecuteOptions)
+        args = new_struct(_abi.PJRT_LoadedExecutable_Execute_Args)
+        args.executable = self.handle
+        args.options = ctypes.addressof(options)
+        args.argument_lists = ctypes.addressof(arg_lists)
+        args.num_devices = ndev
+        args.num_args = nargs
+        args.output_lists = ctypes.addressof(out_lists)
+        if with_events:
+            args.device_complete_events = ctypes.addressof(events)
+        self._client.api.call("PJRT_LoadedExecutable_Execute", args)
+        results = [[Buffer(self._client, h, d, s) for h, d, s in
+                    zip(out[: self.num_outputs], self.output_dtypes, self.output_shapes)] for out in out_arrays]
+        if with_events:
+            return results, [Event(self._client.api, e) for e in events[:ndev]]
+        return results
+
+    def __repr__(self) -> str:
+        return "<pjrt LoadedExecutable closed>" if not self._handle else \
+            f"<pjrt LoadedExecutable outputs={self.num_outputs}>"

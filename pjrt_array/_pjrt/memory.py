@@ -1,0 +1,71 @@
+"""``PJRT_Memory``: a memory space of a client (borrowed handle)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import _abi
+from ._api import new_struct
+from ._handles import handles, text
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .device import Device
+
+__all__ = ["Memory"]
+
+
+class Memory:
+    """A memory space (``PJRT_Memory*``); unusable once its client closes."""
+
+    __slots__ = ("_client", "_handle")
+
+    def __init__(self, client: "Client", handle: int) -> None:
+        self._client = client
+        self._handle = handle
+
+    @property
+    def handle(self) -> int:
+        return self._client._live(self._handle)
+
+    def _call(self, fn: str, args_type: type) -> Any:
+        args = new_struct(args_type)
+        args.memory = self.handle
+        self._client.api.call(fn, args)
+        return args
+
+    @property
+    def id(self) -> int:
+        return int(self._call("PJRT_Memory_Id", _abi.PJRT_Memory_Id_Args).id)
+
+    @property
+    def kind(self) -> str:
+        a = self._call("PJRT_Memory_Kind", _abi.PJRT_Memory_Kind_Args)
+        return text(a.kind, a.kind_size)
+
+    @property
+    def kind_id(self) -> int:
+        return int(self._call("PJRT_Memory_Kind_Id", _abi.PJRT_Memory_Kind_Id_Args).kind_id)
+
+    @property
+    def debug_string(self) -> str:
+        a = self._call("PJRT_Memory_DebugString", _abi.PJRT_Memory_DebugString_Args)
+        return text(a.debug_string, a.debug_string_size)
+
+    def to_string(self) -> str:
+        a = self._call("PJRT_Memory_ToString", _abi.PJRT_Memory_ToString_Args)
+        return text(a.to_string, a.to_string_size)
+
+    def addressable_by_devices(self) -> list["Device"]:
+        from .device import Device
+        a = self._call("PJRT_Memory_AddressableByDevices", _abi.PJRT_Memory_AddressableByDevices_Args)
+        return [Device(self._client, h) for h in handles(a.devices, a.num_devices)]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Memory) and other._handle == self._handle and other._client is self._client
+
+    def __hash__(self) -> int:
+        return hash((id(self._client), self._handle))
+
+    def __repr__(self) -> str:
+        return f"<pjrt Memory {self.kind} id={self.id}>"
