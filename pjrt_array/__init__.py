@@ -1,0 +1,39 @@
+"""pjrt_array: an Array API 2025.12 namespace whose arrays live in PJRT buffers.
+
+``import pjrt_array as xp`` and write Array API code; each operation is
+lowered to StableHLO, compiled once, cached, and run asynchronously on the
+chosen device of whatever PJRT plugin is installed (CPU by default).
+"""
+
+import math as _math
+
+from . import _array, _dispatch
+from ._array import Array
+from ._devices import Device, plugins, set_default_plugin
+from ._dispatch import cache_clear, cache_info
+from ._dtypes import (bfloat16, bool, can_cast, complex64, complex128, finfo, float16, float32, float64,
+                      iinfo, int8, int16, int32, int64, isdtype, result_type, uint8, uint16, uint32, uint64)
+from ._info import __array_namespace_info__
+from .ops.creation import *  # noqa: F403
+from .ops.data_types import *  # noqa: F403
+from .ops.elementwise import *  # noqa: F403
+from .ops.indexing import *  # noqa: F403
+from .ops.linalg_core import *  # noqa: F403
+from .ops.manipulation import *  # noqa: F403
+from .ops.searching import *  # noqa: F403
+from .ops.sets import *  # noqa: F403
+from .ops.sorting import *  # noqa: F403
+from .ops.statistical import *  # noqa: F403
+from .ops.utility import *  # noqa: F403
+from . import fft, linalg  # noqa: E402  (after the functions they re-export)
+from .ops import indexing as _indexing
+
+__array_api_version__ = "2025.12"
+
+e = _math.e
+inf = _math.inf
+nan = _math.nan
+pi = _math.pi
+newaxis = None
+
+_array.bind_functions({**globals(), **vars(_indexing)})

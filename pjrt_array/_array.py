@@ -1,0 +1,313 @@
+"""The ``Array`` object: a PJRT buffer with its shape, dtype and device.
+
+Arrays are immutable values on the outside; in-place operators and
+``__setitem__`` compute a new buffer and rebind the Array to it.  Work is
+asynchronous: an Array returned by an operation may still be computing, and
+only host reads (``__array__``, ``__float__``, ``__bool__``, printing, DLPack)
+wait for it.  On a CPU device a host read is a zero-copy, read-only numpy
+view of the buffer's memory that keeps the buffer alive.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Iterator
+
+import numpy as np
+
+from . import _dtypes
+from ._devices import Device, as_device
+from ._pjrt import Buffer
+
+__all__ = ["Array"]
+
+_API_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12", "2025.12")
+
+
+class _DLDevice(enum.IntEnum):
+    CPU = 1
+    CUDA = 2
+    ROCM = 10
+
+
+class Array:
+    """An n-dimensional array stored in a PJRT buffer on one device."""
+
+    __slots__ = ("_buffer", "_aval", "_device", "_host", "__weakref__")
+    # numpy defers to our reflected operators instead of treating us as an object.
+    __array_ufunc__ = None
+
+    @classmethod
+    def _from_buffer(cls, buffer: Buffer, aval: tuple[tuple[int, ...], np.dtype], device: Device) -> "Array":
+        self = object.__new__(cls)
+        self._buffer = buffer
+        self._aval = aval
+        self._device = device
+        self._host = None
+        return self
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("Arrays are created with pjrt_array functions, e.g. pjrt_array.asarray(...)")
+
+    def _rebind(self, other: "Array") -> None:
+        """Make this Array refer to ``other``'s buffer (in-place operators, setitem)."""
+        self._buffer = other._buffer
+        self._aval = other._aval
+        self._device = other._device
+        self._host = None
+
+    # -- attributes -------------------------------------------------------------------
+    @property
+    def dtype(self) -> np.dtype:
+        """Data type of the elements."""
+        return self._aval[1]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Array dimensions."""
+        return self._aval[0]
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return len(self._aval[0])
+
+    @property
+    def size(self) -> int:
+        """Number of elements."""
+        n = 1
+        for d in self._aval[0]:
+            n *= d
+        return n
+
+    @property
+    def device(self) -> Device:
+        """The device the array lives on."""
+        return self._device
+
+    @property
+    def T(self) -> "Array":
+        """Transpose of a 2-D array."""
+        if self.ndim != 2:
+            raise ValueError(f"x.T requires a 2-D array, got {self.ndim}-D; use matrix_transpose or permute_dims")
+        from .ops.manipulation import permute_dims
+        return permute_dims(self, (1, 0))
+
+    @property
+    def mT(self) -> "Array":
+        """Transpose of the last two axes."""
+        from .ops.linalg_core import matrix_transpose
+        return matrix_transpose(self)
+
+    def __array_namespace__(self, /, *, api_version: str | None = None) -> Any:
+        if api_version is not None and api_version not in _API_VERSIONS:
+            raise ValueError(f"api_version {api_version!r} is not supported; use one of {_API_VERSIONS}")
+        import pjrt_array
+        return pjrt_array
+
+    # -- host access ------------------------------------------------------------------
+    def _numpy(self) -> np.ndarray:
+        """The host value: a zero-copy read-only view on CPU, else a copy (cached)."""
+        host = self._host
+        if host is None:
+            buffer = self._buffer
+            host = buffer.numpy_view() if self._device.platform == "cpu" else buffer.to_numpy()
+            host.flags.writeable = False
+            self._host = host
+        return host
+
+    def block_until_ready(self) -> "Array":
+        """Wait until the array's value is computed; raise the computation's error if any."""
+        self._buffer.block_until_ready()
+        return self
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        host = self._numpy()
+        if copy:
+            return np.array(host, dtype=dtype, copy=True)
+        if dtype is not None and np.dtype(dtype) != host.dtype:
+            if copy is False:
+                raise ValueError("converting to another dtype needs a copy, but copy=False")
+            return host.astype(dtype)
+        return host
+
+    def _scalar(self, kind: str) -> Any:
+        if self.ndim != 0:
+            raise TypeError(f"only 0-d arrays can be converted to Python {kind}; this array has shape {self.shape}")
+        return self._numpy()[()]
+
+    def __bool__(self) -> bool:
+        return bool(self._scalar("bool"))
+
+    def __int__(self) -> int:
+        value = self._scalar("int")
+        if _dtypes.is_complex(self.dtype):
+            raise TypeError("cannot convert a complex array to int")
+        return int(value)
+
+    def __float__(self) -> float:
+        value = self._scalar("float")
+        if _dtypes.is_complex(self.dtype):
+            raise TypeError("cannot convert a complex array to float; use real() or abs()")
+        return float(value)
+
+    def __complex__(self) -> complex:
+        return complex(self._scalar("complex"))
+
+    def __index__(self) -> int:
+        if not _dtypes.is_integer(self.dtype):
+            raise TypeError(f"only integer arrays can be used as an index, not {self.dtype}")
+        return int(self._scalar("int"))
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d array")
+        return self.shape[0]
+
+    def __iter__(self) -> Iterator["Array"]:
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __repr__(self) -> str:
+        body = np.array2string(self._numpy(), separator=", ", prefix="Array(")
+        extra = "" if self._device == _default_device_or_none() else f", device={self._device!r}"
+        return f"Array({body}, dtype={self.dtype}{extra})"
+
+    def __str__(self) -> str:
+        return str(self._numpy())
+
+    def __hash__(self) -> int:
+        raise TypeError("unhashable type: 'Array'")
+
+    # -- DLPack -----------------------------------------------------------------------
+    def __dlpack_device__(self) -> tuple[int, int]:
+        platform = self._device.platform
+        if platform == "cpu":
+            return (int(_DLDevice.CPU), 0)
+        kind = _DLDevice.ROCM if platform == "rocm" else _DLDevice.CUDA
+        return (int(kind), self._device.pjrt.local_hardware_id)
+
+    def __dlpack__(self, *, stream: Any = None, max_version: tuple[int, int] | None = None,
+                   dl_device: tuple[int, int] | None = None, copy: bool | None = None) -> Any:
+        """Export through DLPack (host memory: zero-copy and read-only where allowed)."""
+        if dl_device is not None and tuple(dl_device) != self.__dlpack_device__() \
+                and tuple(dl_device) != (int(_DLDevice.CPU), 0):
+            raise BufferError(f"cannot export to DLPack device {dl_device} from {self._device!r}")
+        on_host = self._device.platform == "cpu"
+        if not on_host and dl_device != (int(_DLDevice.CPU), 0):
+            raise BufferError(f"DLPack export from {self._device!r} is only supported to the host "
+                              "(pass dl_device=(1, 0) or use to_device)")
+        if not on_host and copy is False:
+            raise BufferError("exporting to the host needs a copy, but copy=False")
+        host = self._numpy()
+        legacy = max_version is None or tuple(max_version) < (1, 0)
+        if copy or legacy:
+            if copy is False:
+                raise BufferError("a read-only array cannot be exported without a copy to a DLPack "
+                                  "consumer that only speaks version 0.x")
+            host = host.copy()
+        kwargs: dict[str, Any] = {"stream": None}
+        if max_version is not None:
+            kwargs["max_version"] = max_version
+        return host.__dlpack__(**kwargs)
+
+    def to_device(self, device: Device, /, *, stream: Any = None) -> "Array":
+        """A copy of this array on ``device`` (the array itself if already there)."""
+        device = as_device(device)
+        if stream is not None:
+            raise ValueError("stream is not supported")
+        if device == self._device:
+            return self
+        if device.client is self._device.client:
+            buffer = self._buffer.copy_to_device(device.pjrt)
+        else:
+            buffer = device.client.buffer_from_numpy(self._numpy(), device.pjrt)
+        return Array._from_buffer(buffer, self._aval, device)
+
+
+def _default_device_or_none() -> Device | None:
+    from ._devices import _default
+    return _default[0] if _default else None
+
+
+# -- operators ----------------------------------------------------------------------------
+# Each operator forwards to the namespace function of the same meaning; the
+# functions live in ops/ and are bound here once, after both modules exist.
+
+_SCALARS = (bool, int, float, complex)
+
+
+def _is_operand(x: object) -> bool:
+    return isinstance(x, (Array, *_SCALARS, np.ndarray, np.generic))
+
+
+def _binary(fname: str, reflected: bool) -> Any:
+    def method(self: Array, other: Any) -> Any:
+        if not _is_operand(other):
+            return NotImplemented
+        fn = _FUNCS[fname]
+        return fn(other, self) if reflected else fn(self, other)
+    return method
+
+
+def _inplace(fname: str) -> Any:
+    def method(self: Array, other: Any) -> Array:
+        if not _is_operand(other):
+            return NotImplemented
+        result = _FUNCS[fname](self, other)
+        if result.dtype != self.dtype:
+            raise TypeError(f"in-place {fname} would change the dtype of the left operand "
+                            f"from {self.dtype} to {result.dtype}")
+        if result.shape != self.shape:
+            raise ValueError(f"in-place {fname} would change the shape of the left operand "
+                             f"from {self.shape} to {result.shape}")
+        self._rebind(result)
+        return self
+    return method
+
+
+def _unary(fname: str) -> Any:
+    def method(self: Array) -> Array:
+        return _FUNCS[fname](self)
+    return method
+
+
+_BINARY = {
+    "add": "add", "sub": "subtract", "mul": "multiply", "truediv": "divide", "floordiv": "floor_divide",
+    "mod": "remainder", "pow": "pow", "and": "bitwise_and", "or": "bitwise_or", "xor": "bitwise_xor",
+    "lshift": "bitwise_left_shift", "rshift": "bitwise_right_shift", "matmul": "matmul",
+}
+_COMPARE = {"eq": "equal", "ne": "not_equal", "lt": "less", "le": "less_equal", "gt": "greater",
+            "ge": "greater_equal"}
+_UNARY = {"neg": "negative", "pos": "positive", "abs": "abs", "invert": "bitwise_invert"}
+_FUNCS: dict[str, Any] = {}
+
+for _d, _f in _BINARY.items():
+    setattr(Array, f"__{_d}__", _binary(_f, False))
+    setattr(Array, f"__r{_d}__", _binary(_f, True))
+    setattr(Array, f"__i{_d}__", _inplace(_f))
+for _d, _f in _COMPARE.items():
+    setattr(Array, f"__{_d}__", _binary(_f, False))
+for _d, _f in _UNARY.items():
+    setattr(Array, f"__{_d}__", _unary(_f))
+
+
+def _getitem(self: Array, key: Any) -> Array:
+    return _FUNCS["getitem"](self, key)
+
+
+def _setitem(self: Array, key: Any, value: Any) -> None:
+    self._rebind(_FUNCS["setitem"](self, key, value))
+
+
+Array.__getitem__ = _getitem  # type: ignore[method-assign]
+Array.__setitem__ = _setitem  # type: ignore[method-assign]
+
+
+OPERATOR_FUNCTIONS = frozenset({*_BINARY.values(), *_COMPARE.values(), *_UNARY.values(), "getitem", "setitem"})
+
+
+def bind_functions(namespace: dict[str, Any]) -> None:
+    """Called by the package once every namespace function exists."""
+    _FUNCS.update({name: namespace[name] for name in OPERATOR_FUNCTIONS if name in namespace})

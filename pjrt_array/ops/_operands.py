@@ -1,0 +1,100 @@
+"""Turning function arguments into Array operands: scalars, devices, promotion.
+
+Python scalars are weakly typed (``x + 1`` keeps ``x.dtype``).  They become
+0-d device arrays that are cached per (value, dtype, device), so ``x * 2.0``
+in a loop neither compiles a new program per value nor uploads the scalar
+again.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import _dtypes
+from .._array import Array
+from .._devices import Device, as_device
+
+__all__ = ["scalar_array", "from_host", "binary_operands", "check_array", "same_device"]
+
+_SCALARS = (bool, int, float, complex)
+_scalar_cache: dict[tuple, Array] = {}
+_SCALAR_CACHE_SIZE = 512
+
+
+def from_host(value: np.ndarray, device: Device) -> Array:
+    """Upload a numpy array (copied) to ``device``."""
+    buffer = device.client.buffer_from_numpy(value, device.pjrt)
+    return Array._from_buffer(buffer, (tuple(value.shape), value.dtype), device)
+
+
+def _scalar_key(value: Any) -> Any:
+    # 0.0 == -0.0 and NaN != NaN: floats are keyed by their bits.
+    if isinstance(value, float):
+        return value.hex()
+    if isinstance(value, complex):
+        return (value.real.hex(), value.imag.hex())
+    return value
+
+
+def scalar_array(value: Any, dtype: np.dtype, device: Device) -> Array:
+    """A cached 0-d array holding the Python scalar ``value`` as ``dtype``."""
+    key = (type(value), _scalar_key(value), dtype, device)
+    cached = _scalar_cache.get(key)
+    if cached is None:
+        if len(_scalar_cache) >= _SCALAR_CACHE_SIZE:
+            _scalar_cache.clear()
+        if isinstance(value, float) and math.isinf(value) and _dtypes.is_integer(dtype):
+            raise OverflowError(f"cannot convert {value} to {dtype}")
+        cached = _scalar_cache[key] = from_host(np.asarray(value, dtype=dtype), device)
+    return cached
+
+
+def check_array(x: Any, argname: str = "x") -> Array:
+    """``x`` itself if it is an Array; TypeError naming ``argname`` otherwise."""
+    if not isinstance(x, Array):
+        raise TypeError(f"{argname} must be a pjrt_array Array, got {type(x).__name__}")
+    return x
+
+
+def same_device(*arrays: Array) -> Device:
+    """The common device of ``arrays``; ValueError if they live on different devices."""
+    device = arrays[0]._device
+    for a in arrays[1:]:
+        if a._device != device:
+            raise ValueError(f"arrays are on different devices ({device!r} and {a._device!r}); "
+                             "move one with to_device() first")
+    return device
+
+
+def _as_array(x: Any, argname: str, device: Device | None) -> Array | None:
+    """Arrays pass through; numpy values are uploaded; Python scalars give None."""
+    if isinstance(x, Array):
+        return x
+    if isinstance(x, (np.ndarray, np.generic)):
+        value = np.asarray(x)
+        _dtypes.as_dtype(value.dtype, argname)
+        return from_host(value, as_device(device))
+    if isinstance(x, _SCALARS):
+        return None
+    raise TypeError(f"{argname} must be an array or a Python scalar, got {type(x).__name__}")
+
+
+def binary_operands(x1: Any, x2: Any) -> tuple[Array, Array, np.dtype]:
+    """Both operands as Arrays on one device, and the promoted result dtype."""
+    a1 = _as_array(x1, "x1", x2._device if isinstance(x2, Array) else None)
+    a2 = _as_array(x2, "x2", a1._device if a1 is not None else None)
+    if a1 is None and a2 is None:
+        raise TypeError("at least one of x1 and x2 must be an array")
+    if a1 is None:
+        dtype = _dtypes.result_type(a2.dtype, x1)
+        _dtypes.check_scalar_fits(x1, dtype, "x1")
+        return scalar_array(x1, dtype, a2._device), a2, dtype
+    if a2 is None:
+        dtype = _dtypes.result_type(a1.dtype, x2)
+        _dtypes.check_scalar_fits(x2, dtype, "x2")
+        return a1, scalar_array(x2, dtype, a1._device), dtype
+    same_device(a1, a2)
+    return a1, a2, _dtypes.promote_types(a1.dtype, a2.dtype)

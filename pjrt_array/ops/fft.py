@@ -1,0 +1,3 @@
+"""fft functions of the Array API."""
+
+__all__: list[str] = []

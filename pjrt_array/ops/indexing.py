@@ -1,0 +1,3 @@
+"""indexing functions of the Array API."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""linalg functions of the Array API."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""linalg_core functions of the Array API."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""manipulation functions of the Array API."""
+
+__all__: list[str] = []

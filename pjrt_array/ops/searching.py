@@ -1,0 +1,3 @@
+"""searching functions of the Array API."""
+
+__all__: list[str] = []

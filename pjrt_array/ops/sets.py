@@ -1,0 +1,3 @@
+"""sets functions of the Array API."""
+
+__all__: list[str] = []

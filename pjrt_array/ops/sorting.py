@@ -1,0 +1,3 @@
+"""sorting functions of the Array API."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""statistical functions of the Array API."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""utility functions of the Array API."""
+
+__all__: list[str] = []
