@@ -1,17 +1,290 @@
-"""Array creation functions of the Array API (host data in, device arrays out)."""
+"""Array creation functions of the Array API.
+
+Values are generated on the device (iota, broadcast) from static shapes and
+0-d operands for the numbers, so ``full(shape, v)`` compiles once per shape
+and dtype, not once per ``v``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import math
+import operator
+from typing import Any, Sequence
 
 import numpy as np
 
 from .. import _dtypes
 from .._array import Array
 from .._devices import Device, as_device
-from ._operands import from_host
+from .._dispatch import run
+from ._builder import Builder, Value, tensor_type
+from ._lower import broadcast, constant, convert, dims_attr
+from ._operands import check_array, from_host, scalar_array
 
-__all__ = ["asarray"]
+__all__ = ["arange", "asarray", "empty", "empty_like", "eye", "from_dlpack", "full", "full_like", "linspace",
+           "meshgrid", "ones", "ones_like", "tril", "triu", "zeros", "zeros_like"]
+
+_SCALARS = (bool, int, float, complex)
+
+
+def _shape(shape: Any) -> tuple[int, ...]:
+    """Normalize a shape argument (int or sequence of non-negative ints)."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    try:
+        dims = tuple(operator.index(d) for d in shape)
+    except TypeError:
+        raise TypeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
+    if any(d < 0 for d in dims):
+        raise ValueError(f"shape must not have negative dimensions, got {dims}")
+    return dims
+
+
+def _fill_dtype(value: Any, dtype: Any) -> np.dtype:
+    if dtype is not None:
+        return _dtypes.as_dtype(dtype)
+    if isinstance(value, Array):
+        return value.dtype
+    if not isinstance(value, _SCALARS):
+        raise TypeError(f"fill_value must be a Python scalar, got {type(value).__name__}")
+    return {bool: _dtypes.bool, int: _dtypes.DEFAULT_INT, float: _dtypes.DEFAULT_FLOAT,
+            complex: _dtypes.DEFAULT_COMPLEX}[type(value)]
+
+
+def _broadcast_rule(b: Builder, v: Value, *, shape: tuple[int, ...]) -> Value:
+    return broadcast(b, v, shape)
+
+
+def full(shape: Any, fill_value: Any, *, dtype: Any = None, device: Device | None = None) -> Array:
+    """An array of ``shape`` filled with ``fill_value``."""
+    shape = _shape(shape)
+    dtype = _fill_dtype(fill_value, dtype)
+    device = as_device(device)
+    if isinstance(fill_value, Array):
+        value = fill_value
+    else:
+        if isinstance(fill_value, (float, complex)) and _dtypes.is_integer(dtype):
+            raise TypeError(f"fill_value {fill_value!r} cannot be represented as {dtype}")
+        if isinstance(fill_value, complex) and not _dtypes.is_complex(dtype):
+            raise TypeError(f"fill_value {fill_value!r} cannot be represented as {dtype}")
+        _dtypes.check_scalar_fits(fill_value, dtype, "fill_value")
+        value = scalar_array(fill_value, dtype, device)
+    return run(_broadcast_rule, (("shape", shape),), (value,), device)[0]
+
+
+def zeros(shape: Any, *, dtype: Any = None, device: Device | None = None) -> Array:
+    """An array of zeros (default dtype float64)."""
+    return full(shape, 0, dtype=_dtypes.as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT,
+                device=device)
+
+
+def ones(shape: Any, *, dtype: Any = None, device: Device | None = None) -> Array:
+    """An array of ones (default dtype float64)."""
+    return full(shape, 1, dtype=_dtypes.as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT,
+                device=device)
+
+
+def empty(shape: Any, *, dtype: Any = None, device: Device | None = None) -> Array:
+    """An uninitialized array; here it is zero-filled (the cheapest defined content)."""
+    return zeros(shape, dtype=dtype, device=device)
+
+
+def _like(x: Any, dtype: Any, device: Any) -> tuple[tuple[int, ...], np.dtype, Device]:
+    x = check_array(x)
+    return x.shape, _dtypes.as_dtype(dtype) if dtype is not None else x.dtype, \
+        x._device if device is None else as_device(device)
+
+
+def full_like(x: Any, /, fill_value: Any, *, dtype: Any = None, device: Device | None = None) -> Array:
+    """An array shaped like ``x`` filled with ``fill_value``."""
+    shape, dtype, device = _like(x, dtype, device)
+    return full(shape, fill_value, dtype=dtype, device=device)
+
+
+def zeros_like(x: Any, /, *, dtype: Any = None, device: Device | None = None) -> Array:
+    """Zeros shaped like ``x``."""
+    shape, dtype, device = _like(x, dtype, device)
+    return full(shape, 0, dtype=dtype, device=device)
+
+
+def ones_like(x: Any, /, *, dtype: Any = None, device: Device | None = None) -> Array:
+    """Ones shaped like ``x``."""
+    shape, dtype, device = _like(x, dtype, device)
+    return full(shape, 1, dtype=dtype, device=device)
+
+
+def empty_like(x: Any, /, *, dtype: Any = None, device: Device | None = None) -> Array:
+    """An uninitialized array shaped like ``x`` (zero-filled here)."""
+    return zeros_like(x, dtype=dtype, device=device)
+
+
+def _iota(b: Builder, shape: tuple[int, ...], dim: int, dtype: np.dtype) -> Value:
+    return b.op(f"stablehlo.iota dim = {dim} : {tensor_type(shape, dtype)}", shape, dtype)
+
+
+def _arange_rule(b: Builder, start: Value, step: Value, *, n: int, dtype: np.dtype) -> Value:
+    compute = np.dtype("float64") if _dtypes.is_float(dtype) and dtype != np.float64 else dtype
+    i = _iota(b, (n,), 0, compute)
+    step = broadcast(b, convert(b, step, compute), (n,))
+    start = broadcast(b, convert(b, start, compute), (n,))
+    t = b.op(f"stablehlo.multiply {i.name}, {step.name} : {i.type}", (n,), compute)
+    return convert(b, b.op(f"stablehlo.add {t.name}, {start.name} : {i.type}", (n,), compute), dtype)
+
+
+def arange(start: Any, /, stop: Any = None, step: Any = 1, *, dtype: Any = None,
+           device: Device | None = None) -> Array:
+    """Evenly spaced values in ``[start, stop)`` (numpy's length rule)."""
+    if stop is None:
+        start, stop = 0, start
+    for name, v in (("start", start), ("stop", stop), ("step", step)):
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            raise TypeError(f"{name} must be an int or float, got {type(v).__name__}")
+    if step == 0:
+        raise ValueError("step must not be zero")
+    if dtype is None:
+        dtype = _dtypes.DEFAULT_FLOAT if any(isinstance(v, float) for v in (start, stop, step)) \
+            else _dtypes.DEFAULT_INT
+    dtype = _dtypes.as_dtype(dtype)
+    n = max(0, math.ceil((stop - start) / step))
+    device = as_device(device)
+    compute = np.dtype("float64") if _dtypes.is_float(dtype) else dtype
+    _dtypes.check_scalar_fits(start, compute, "start")
+    _dtypes.check_scalar_fits(step, compute, "step")
+    args = (scalar_array(start, compute, device), scalar_array(step, compute, device))
+    return run(_arange_rule, (("n", n), ("dtype", dtype)), args, device)[0]
+
+
+def _linspace_rule(b: Builder, start: Value, stop: Value, *, num: int, endpoint: bool) -> Value:
+    dtype, shape = start.dtype, (num,)
+    div = (num - 1) if endpoint else num
+    i = convert(b, _iota(b, shape, 0, _dtypes.real_dtype(dtype)), dtype)
+    lo, hi = broadcast(b, start, shape), broadcast(b, stop, shape)
+    span = b.op(f"stablehlo.subtract {hi.name}, {lo.name} : {lo.type}", shape, dtype)
+    if div > 0:
+        d = constant(b, div, dtype, shape)
+        step = b.op(f"stablehlo.divide {span.name}, {d.name} : {lo.type}", shape, dtype)
+        t = b.op(f"stablehlo.multiply {i.name}, {step.name} : {lo.type}", shape, dtype)
+    else:
+        t = b.op(f"stablehlo.multiply {i.name}, {span.name} : {lo.type}", shape, dtype)
+    out = b.op(f"stablehlo.add {t.name}, {lo.name} : {lo.type}", shape, dtype)
+    if endpoint and num > 1:
+        # The last sample is exactly ``stop``, as in numpy.
+        last = _iota(b, shape, 0, np.dtype("int64"))
+        k = constant(b, num - 1, np.dtype("int64"), shape)
+        is_last = b.op(f"stablehlo.compare EQ, {last.name}, {k.name} : ({last.type}, {last.type}) -> "
+                       f"{tensor_type(shape, np.dtype(bool))}", shape, np.dtype(bool))
+        out = b.op(f"stablehlo.select {is_last.name}, {hi.name}, {out.name} : "
+                   f"{tensor_type(shape, np.dtype(bool))}, {lo.type}", shape, dtype)
+    return out
+
+
+def linspace(start: Any, stop: Any, /, num: int, *, dtype: Any = None, device: Device | None = None,
+             endpoint: bool = True) -> Array:
+    """``num`` evenly spaced samples from ``start`` to ``stop``."""
+    for name, v in (("start", start), ("stop", stop)):
+        if not isinstance(v, (int, float, complex)) or isinstance(v, bool):
+            raise TypeError(f"{name} must be a real or complex number, got {type(v).__name__}")
+    num = operator.index(num)
+    if num < 0:
+        raise ValueError(f"num must be non-negative, got {num}")
+    is_complex = isinstance(start, complex) or isinstance(stop, complex)
+    if dtype is None:
+        dtype = _dtypes.DEFAULT_COMPLEX if is_complex else _dtypes.DEFAULT_FLOAT
+    dtype = _dtypes.as_dtype(dtype)
+    if not _dtypes.isdtype(dtype, ("real floating", "complex floating")):
+        raise TypeError(f"linspace needs a floating dtype, got {dtype}")
+    if is_complex and not _dtypes.is_complex(dtype):
+        raise TypeError(f"complex start/stop need a complex dtype, got {dtype}")
+    device = as_device(device)
+    args = (scalar_array(start, dtype, device), scalar_array(stop, dtype, device))
+    return run(_linspace_rule, (("num", num), ("endpoint", bool(endpoint))), args, device)[0]
+
+
+def _eye_rule(b: Builder, *, n: int, m: int, k: int, dtype: np.dtype) -> Value:
+    return _band(b, None, (n, m), k, k, dtype)
+
+
+def _band(b: Builder, x: Value | None, shape: tuple[int, ...], lo: int | None, hi: int | None,
+          dtype: np.dtype) -> Value:
+    """Keep elements with ``lo <= col - row <= hi`` of ``x`` (or ones), zero elsewhere."""
+    i64, flag = np.dtype("int64"), np.dtype(bool)
+    rows = _iota(b, shape, len(shape) - 2, i64)
+    cols = _iota(b, shape, len(shape) - 1, i64)
+    diff = b.op(f"stablehlo.subtract {cols.name}, {rows.name} : {rows.type}", shape, i64)
+    keep = None
+    for bound, direction in ((lo, "GE"), (hi, "LE")):
+        if bound is None:
+            continue
+        c = constant(b, bound, i64, shape)
+        test = b.op(f"stablehlo.compare {direction}, {diff.name}, {c.name} : ({diff.type}, {diff.type}) -> "
+                    f"{tensor_type(shape, flag)}", shape, flag)
+        keep = test if keep is None else b.op(f"stablehlo.and {keep.name}, {test.name} : {test.type}",
+                                              shape, flag)
+    value = x if x is not None else constant(b, 1, dtype, shape)
+    zero = constant(b, 0, dtype, shape)
+    return b.op(f"stablehlo.select {keep.name}, {value.name}, {zero.name} : {tensor_type(shape, flag)}, "
+                f"{tensor_type(shape, dtype)}", shape, dtype)
+
+
+def eye(n_rows: int, n_cols: int | None = None, /, *, k: int = 0, dtype: Any = None,
+        device: Device | None = None) -> Array:
+    """A 2-D array with ones on the ``k``-th diagonal."""
+    n = operator.index(n_rows)
+    m = n if n_cols is None else operator.index(n_cols)
+    if n < 0 or m < 0:
+        raise ValueError(f"n_rows and n_cols must be non-negative, got {n}, {m}")
+    dtype = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT
+    return run(_eye_rule, (("n", n), ("m", m), ("k", operator.index(k)), ("dtype", dtype)), (),
+               as_device(device))[0]
+
+
+def _tri_rule(b: Builder, x: Value, *, lo: int | None, hi: int | None) -> Value:
+    return _band(b, x, x.shape, lo, hi, x.dtype)
+
+
+def tril(x: Any, /, *, k: int = 0) -> Array:
+    """The lower triangle (on and below the ``k``-th diagonal) of the last two axes."""
+    x = check_array(x)
+    if x.ndim < 2:
+        raise ValueError(f"tril needs an array of at least 2 dimensions, got {x.ndim}")
+    return run(_tri_rule, (("lo", None), ("hi", operator.index(k))), (x,), x._device)[0]
+
+
+def triu(x: Any, /, *, k: int = 0) -> Array:
+    """The upper triangle (on and above the ``k``-th diagonal) of the last two axes."""
+    x = check_array(x)
+    if x.ndim < 2:
+        raise ValueError(f"triu needs an array of at least 2 dimensions, got {x.ndim}")
+    return run(_tri_rule, (("lo", operator.index(k)), ("hi", None)), (x,), x._device)[0]
+
+
+def _meshgrid_rule(b: Builder, *xs: Value, indexing: str) -> tuple[Value, ...]:
+    sizes = [x.shape[0] for x in xs]
+    if indexing == "xy" and len(xs) >= 2:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    shape = tuple(sizes)
+    outs = []
+    for i, x in enumerate(xs):
+        dim = {0: 1, 1: 0}.get(i, i) if indexing == "xy" and len(xs) >= 2 else i
+        outs.append(b.op(f"stablehlo.broadcast_in_dim {x.name}, dims = {dims_attr([dim])} : "
+                         f"({x.type}) -> {tensor_type(shape, x.dtype)}", shape, x.dtype))
+    return tuple(outs)
+
+
+def meshgrid(*arrays: Any, indexing: str = "xy") -> list[Array]:
+    """Coordinate matrices from 1-D coordinate vectors."""
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"indexing must be 'xy' or 'ij', got {indexing!r}")
+    if not arrays:
+        return []
+    xs = [check_array(a, f"arrays[{i}]") for i, a in enumerate(arrays)]
+    for i, a in enumerate(xs):
+        if a.ndim != 1:
+            raise ValueError(f"arrays[{i}] must be 1-D, got shape {a.shape}")
+        if a.dtype != xs[0].dtype:
+            raise ValueError("meshgrid needs arrays of one dtype")
+    from ._operands import same_device
+    return run(_meshgrid_rule, (("indexing", indexing),), xs, same_device(*xs))
 
 
 def _host_value(obj: Any, dtype: np.dtype | None) -> np.ndarray:
@@ -34,6 +307,19 @@ def _host_value(obj: Any, dtype: np.dtype | None) -> np.ndarray:
     else:
         _dtypes.as_dtype(value.dtype, "obj")
     return value
+
+
+def from_dlpack(x: Any, /, *, device: Device | None = None, copy: bool | None = None) -> Array:
+    """An array from a DLPack producer (an object with ``__dlpack__``)."""
+    if isinstance(x, Array):
+        return asarray(x, device=device, copy=copy)
+    if not hasattr(x, "__dlpack__"):
+        raise TypeError(f"x must support the DLPack protocol (__dlpack__), got {type(x).__name__}")
+    try:
+        host = np.from_dlpack(x, copy=copy) if copy is not None else np.from_dlpack(x)
+    except (TypeError, RuntimeError) as exc:
+        raise BufferError(f"from_dlpack: cannot import {type(x).__name__}: {exc}") from None
+    return from_host(np.asarray(host), as_device(device))
 
 
 def asarray(obj: Any, /, *, dtype: Any = None, device: Device | None = None, copy: bool | None = None) -> Array:

@@ -1,3 +1,49 @@
-"""data_types functions of the Array API."""
+"""Data type functions that run on the device: ``astype``."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import _dtypes
+from .._array import Array
+from .._devices import Device
+from .._dispatch import run
+from ._builder import Builder, Value, tensor_type
+from ._lower import constant, convert
+from ._operands import check_array
+
+__all__ = ["astype"]
+
+
+def _astype_rule(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
+    if _dtypes.is_complex(x.dtype) and not _dtypes.is_complex(dtype):
+        # Complex -> real keeps the real part, as numpy does.
+        x = b.op(f"stablehlo.real {x.name} : ({x.type}) -> {tensor_type(x.shape, _dtypes.real_dtype(x.dtype))}",
+                 x.shape, _dtypes.real_dtype(x.dtype))
+    if dtype == np.bool_ and x.dtype != np.bool_:
+        zero = constant(b, 0, x.dtype, x.shape)
+        return b.op(f"stablehlo.compare NE, {x.name}, {zero.name} : ({x.type}, {x.type}) -> "
+                    f"{tensor_type(x.shape, dtype)}", x.shape, dtype)
+    return convert(b, x, dtype)
+
+
+def _copy_rule(b: Builder, x: Value) -> Value:
+    # An explicit copy must produce a new buffer; an identity program would alias.
+    zero = constant(b, 0 if x.dtype != np.bool_ else False, x.dtype, x.shape)
+    op = "or" if x.dtype == np.bool_ else "add"
+    return b.op(f"stablehlo.{op} {x.name}, {zero.name} : {x.type}", x.shape, x.dtype)
+
+
+def astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Device | None = None) -> Array:
+    """``x`` converted to ``dtype`` (a new array unless ``copy=False`` and nothing changes)."""
+    x = check_array(x)
+    dtype = _dtypes.as_dtype(dtype)
+    if device is not None and device != x._device:
+        return astype(x.to_device(device), dtype, copy=False)
+    if dtype == x.dtype:
+        if not copy:
+            return x
+        return run(_copy_rule, (), (x,), x._device)[0]
+    return run(_astype_rule, (("dtype", dtype),), (x,), x._device)[0]
