@@ -1,0 +1,37 @@
+"""Normalizing ``axis`` arguments (negative axes, tuples, None)."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+__all__ = ["normalize_axis", "normalize_axes", "AxisError"]
+
+
+class AxisError(ValueError, IndexError):
+    """An axis out of range (a ValueError and an IndexError, like numpy's AxisError)."""
+
+
+def normalize_axis(axis: Any, ndim: int, argname: str = "axis") -> int:
+    """``axis`` as a non-negative int below ``ndim``."""
+    try:
+        a = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"{argname} must be an int, got {type(axis).__name__}") from None
+    if not -ndim <= a < ndim:
+        raise AxisError(f"{argname} {a} is out of bounds for an array of dimension {ndim}")
+    return a % ndim if ndim else a
+
+
+def normalize_axes(axis: Any, ndim: int, argname: str = "axis") -> tuple[int, ...]:
+    """``axis`` (None, int or tuple of ints) as a sorted tuple of distinct non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, tuple):
+        axes = tuple(normalize_axis(a, ndim, argname) for a in axis)
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"{argname} contains repeated axes: {axis}")
+        return tuple(sorted(axes))
+    if ndim == 0 and operator.index(axis) in (0, -1):
+        raise AxisError(f"{argname} {axis} is out of bounds for a 0-d array")
+    return (normalize_axis(axis, ndim, argname),)
