@@ -32,6 +32,4 @@ def normalize_axes(axis: Any, ndim: int, argname: str = "axis") -> tuple[int, ..
         if len(set(axes)) != len(axes):
             raise ValueError(f"{argname} contains repeated axes: {axis}")
         return tuple(sorted(axes))
-    if ndim == 0 and operator.index(axis) in (0, -1):
-        raise AxisError(f"{argname} {axis} is out of bounds for a 0-d array")
     return (normalize_axis(axis, ndim, argname),)

@@ -8,7 +8,7 @@ import numpy as np
 
 from ._builder import Builder, Value, tensor_type
 
-__all__ = ["broadcast_shapes", "convert", "broadcast", "constant", "dims_attr"]
+__all__ = ["broadcast_shapes", "convert", "broadcast", "constant", "dims_attr", "i64_array"]
 
 
 def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
@@ -30,6 +30,11 @@ def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
 def dims_attr(dims: Sequence[int]) -> str:
     """``[0, 2]`` (the pretty-printed dimension list form)."""
     return "[" + ", ".join(str(int(d)) for d in dims) + "]"
+
+
+def i64_array(values: Sequence[int]) -> str:
+    """``array<i64: 1, 2>`` (the attribute form of generic ops)."""
+    return "array<i64" + (": " + ", ".join(str(int(v)) for v in values) if len(values) else "") + ">"
 
 
 def convert(b: Builder, v: Value, dtype: np.dtype) -> Value:

@@ -1,3 +1,196 @@
-"""statistical functions of the Array API."""
+"""Statistical functions: sum, prod, max, min, mean, var, std, cumulative_sum/prod."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+from .. import _dtypes
+from .._array import Array
+from .._dispatch import run
+from ._axes import normalize_axes, normalize_axis
+from ._builder import Builder, Value, tensor_type
+from ._lower import constant, convert, dims_attr
+from ._operands import check_array
+from ._reduce import identity, reduce, scan
+
+__all__ = ["cumulative_prod", "cumulative_sum", "max", "mean", "min", "prod", "std", "sum", "var"]
+
+_FLOATING = ("real floating", "complex floating")
+
+
+def _accumulator_dtype(x: Array, dtype: Any, name: str) -> np.dtype:
+    """The result dtype of sum/prod-like reductions (the standard's rules)."""
+    if dtype is not None:
+        dtype = _dtypes.as_dtype(dtype)
+        if not _dtypes.isdtype(dtype, "numeric"):
+            raise TypeError(f"{name}: dtype must be numeric, got {dtype}")
+        return dtype
+    if _dtypes.is_bool(x.dtype) or x.dtype in (_dtypes.int8, _dtypes.int16, _dtypes.int32):
+        return _dtypes.DEFAULT_INT
+    if x.dtype in (_dtypes.uint8, _dtypes.uint16, _dtypes.uint32):
+        return _dtypes.uint64
+    return x.dtype
+
+
+def _reduce_rule(b: Builder, x: Value, *, axes: tuple[int, ...], op: str, dtype: np.dtype,
+                 keepdims: bool) -> Value:
+    return reduce(b, convert(b, x, dtype), axes, op, keepdims)
+
+
+def _reduction(x: Any, axis: Any, keepdims: bool, op: str, dtype: np.dtype | None, name: str,
+               kinds: Any = ("bool", "numeric")) -> Array:
+    x = check_array(x)
+    if not _dtypes.isdtype(x.dtype, kinds):
+        raise TypeError(f"{name}: unsupported dtype {x.dtype}")
+    axes = normalize_axes(axis, x.ndim)
+    params = (("axes", axes), ("op", op), ("dtype", dtype or x.dtype), ("keepdims", bool(keepdims)))
+    return run(_reduce_rule, params, (x,), x._device)[0]
+
+
+def sum(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Array:
+    """Sum over ``axis`` (None: all axes); small integers accumulate in the default integer dtype."""
+    x = check_array(x)
+    return _reduction(x, axis, keepdims, "add", _accumulator_dtype(x, dtype, "sum"), "sum")
+
+
+def prod(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Array:
+    """Product over ``axis`` (None: all axes)."""
+    x = check_array(x)
+    return _reduction(x, axis, keepdims, "multiply", _accumulator_dtype(x, dtype, "prod"), "prod")
+
+
+def _extremum(x: Any, axis: Any, keepdims: bool, op: str, name: str) -> Array:
+    x = check_array(x)
+    axes = normalize_axes(axis, x.ndim)
+    if any(x.shape[a] == 0 for a in axes):
+        raise ValueError(f"{name}: zero-size reduction has no identity")
+    return _reduction(x, axes, keepdims, op, None, name, ("bool", "integral", "real floating"))
+
+
+def max(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Array:
+    """Maximum over ``axis``; NaN propagates. Empty reductions raise ValueError."""
+    return _extremum(x, axis, keepdims, "maximum", "max")
+
+
+def min(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Array:
+    """Minimum over ``axis``; NaN propagates. Empty reductions raise ValueError."""
+    return _extremum(x, axis, keepdims, "minimum", "min")
+
+
+def _moments_rule(b: Builder, x: Value, *, axes: tuple[int, ...], keepdims: bool, correction: float | None,
+                  root: bool) -> Value:
+    """Mean (``correction is None``) or variance/std of ``x`` over ``axes``."""
+    count = 1
+    for a in axes:
+        count *= x.shape[a]
+    total = reduce(b, x, axes, "add", keepdims=True)
+    n = constant(b, count, x.dtype, total.shape)
+    mean = b.op(f"stablehlo.divide {total.name}, {n.name} : {total.type}", total.shape, x.dtype)
+    if correction is None:
+        out = mean
+    else:
+        centered = b.op(f"stablehlo.subtract {x.name}, {broadcast_kept(b, mean, x.shape).name} : {x.type}",
+                        x.shape, x.dtype)
+        real = _dtypes.real_dtype(x.dtype)
+        if _dtypes.is_complex(x.dtype):
+            mag = b.op(f"stablehlo.abs {centered.name} : ({centered.type}) -> {tensor_type(x.shape, real)}",
+                       x.shape, real)
+        else:
+            mag = centered
+        sq = b.op(f"stablehlo.multiply {mag.name}, {mag.name} : {mag.type}", x.shape, real)
+        ss = reduce(b, sq, axes, "add", keepdims=True)
+        dof = constant(b, builtins.max(count - correction, 0), real, ss.shape)
+        out = b.op(f"stablehlo.divide {ss.name}, {dof.name} : {ss.type}", ss.shape, real)
+        if root:
+            out = b.op(f"stablehlo.sqrt {out.name} : {out.type}", out.shape, real)
+    if not keepdims:
+        shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+        out = b.op(f"stablehlo.reshape {out.name} : ({out.type}) -> {tensor_type(shape, out.dtype)}",
+                   shape, out.dtype)
+    return out
+
+
+def broadcast_kept(b: Builder, v: Value, shape: tuple[int, ...]) -> Value:
+    """Broadcast a keepdims result (same rank, ones on reduced axes) back to ``shape``."""
+    if v.shape == shape:
+        return v
+    squeezed = tuple(d for d, s in zip(v.shape, shape) if d == s)
+    keep = [i for i, (d, s) in enumerate(zip(v.shape, shape)) if d == s]
+    flat = b.op(f"stablehlo.reshape {v.name} : ({v.type}) -> {tensor_type(squeezed, v.dtype)}", squeezed, v.dtype)
+    return b.op(f"stablehlo.broadcast_in_dim {flat.name}, dims = {dims_attr(keep)} : "
+                f"({flat.type}) -> {tensor_type(shape, v.dtype)}", shape, v.dtype)
+
+
+def _moments(x: Any, axis: Any, keepdims: bool, correction: Any, root: bool, name: str) -> Array:
+    x = check_array(x)
+    if not _dtypes.isdtype(x.dtype, _FLOATING):
+        raise TypeError(f"{name}: needs a floating-point array, got {x.dtype}")
+    if correction is not None and (not isinstance(correction, (int, float)) or isinstance(correction, bool)):
+        raise TypeError(f"{name}: correction must be an int or float, got {correction!r}")
+    axes = normalize_axes(axis, x.ndim)
+    params = (("axes", axes), ("keepdims", bool(keepdims)),
+              ("correction", None if correction is None else float(correction)), ("root", root))
+    return run(_moments_rule, params, (x,), x._device)[0]
+
+
+def mean(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Array:
+    """Arithmetic mean over ``axis`` (NaN for empty reductions)."""
+    return _moments(x, axis, keepdims, None, False, "mean")
+
+
+def var(x: Any, /, *, axis: Any = None, correction: float = 0.0, keepdims: bool = False) -> Array:
+    """Variance over ``axis`` with ``correction`` degrees of freedom removed."""
+    if correction is None:
+        raise TypeError("var: correction must be a number")
+    return _moments(x, axis, keepdims, correction, False, "var")
+
+
+def std(x: Any, /, *, axis: Any = None, correction: float = 0.0, keepdims: bool = False) -> Array:
+    """Standard deviation over ``axis`` with ``correction`` degrees of freedom removed."""
+    if correction is None:
+        raise TypeError("std: correction must be a number")
+    return _moments(x, axis, keepdims, correction, True, "std")
+
+
+def _cumulative_rule(b: Builder, x: Value, *, axis: int, op: str, dtype: np.dtype, include_initial: bool) -> Value:
+    x = convert(b, x, dtype)
+    out = scan(b, x, axis, op)
+    if include_initial:
+        pad = constant(b, identity(op, dtype), dtype)
+        low = [0] * x.ndim
+        low[axis] = 1
+        zeros = [0] * x.ndim
+        shape = tuple(d + (i == axis) for i, d in enumerate(x.shape))
+        out = b.op(f"stablehlo.pad {out.name}, {pad.name}, low = {dims_attr(low)}, high = {dims_attr(zeros)}, "
+                   f"interior = {dims_attr(zeros)} : ({out.type}, {pad.type}) -> {tensor_type(shape, dtype)}",
+                   shape, dtype)
+    return out
+
+
+def _cumulative(x: Any, axis: Any, dtype: Any, include_initial: bool, op: str, name: str) -> Array:
+    x = check_array(x)
+    if axis is None:
+        if x.ndim > 1:
+            raise ValueError(f"{name}: axis is required for arrays of more than one dimension")
+        axis = 0
+    if x.ndim == 0:
+        raise ValueError(f"{name}: needs an array of at least one dimension")
+    axis = normalize_axis(axis, x.ndim)
+    out_dtype = _accumulator_dtype(x, dtype, name)
+    params = (("axis", axis), ("op", op), ("dtype", out_dtype), ("include_initial", bool(include_initial)))
+    return run(_cumulative_rule, params, (x,), x._device)[0]
+
+
+def cumulative_sum(x: Any, /, *, axis: int | None = None, dtype: Any = None,
+                   include_initial: bool = False) -> Array:
+    """Running sums along ``axis`` (optionally starting with the initial zero)."""
+    return _cumulative(x, axis, dtype, include_initial, "add", "cumulative_sum")
+
+
+def cumulative_prod(x: Any, /, *, axis: int | None = None, dtype: Any = None,
+                    include_initial: bool = False) -> Array:
+    """Running products along ``axis`` (optionally starting with the initial one)."""
+    return _cumulative(x, axis, dtype, include_initial, "multiply", "cumulative_prod")

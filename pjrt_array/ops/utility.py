@@ -1,3 +1,97 @@
-"""utility functions of the Array API."""
+"""Utility functions: ``all``, ``any``, ``diff``."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import builtins
+import operator
+from typing import Any
+
+import numpy as np
+
+from .. import _dtypes
+from .._array import Array
+from .._dispatch import run
+from ._axes import normalize_axes, normalize_axis
+from ._builder import Builder, Value, tensor_type
+from ._lower import constant, i64_array
+from ._operands import check_array, same_device
+from ._reduce import reduce
+
+__all__ = ["all", "any", "diff"]
+
+_BOOL = np.dtype(bool)
+
+
+def _truth_rule(b: Builder, x: Value, *, axes: tuple[int, ...], op: str, keepdims: bool) -> Value:
+    if x.dtype != _BOOL:
+        zero = constant(b, 0, x.dtype, x.shape)
+        x = b.op(f"stablehlo.compare NE, {x.name}, {zero.name} : ({x.type}, {x.type}) -> "
+                 f"{tensor_type(x.shape, _BOOL)}", x.shape, _BOOL)
+    return reduce(b, x, axes, op, keepdims)
+
+
+def _truth(x: Any, axis: Any, keepdims: bool, op: str) -> Array:
+    x = check_array(x)
+    axes = normalize_axes(axis, x.ndim)
+    return run(_truth_rule, (("axes", axes), ("op", op), ("keepdims", bool(keepdims))), (x,), x._device)[0]
+
+
+def all(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Array:
+    """Whether every element along ``axis`` is true (nonzero); True for empty input."""
+    return _truth(x, axis, keepdims, "and")
+
+
+def any(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Array:
+    """Whether some element along ``axis`` is true (nonzero); False for empty input."""
+    return _truth(x, axis, keepdims, "or")
+
+
+def _slice(b: Builder, x: Value, axis: int, start: int, stop: int) -> Value:
+    starts = [0] * x.ndim
+    limits = list(x.shape)
+    starts[axis], limits[axis] = start, stop
+    shape = tuple(lim - s for lim, s in zip(limits, starts))
+    return b.op(f'"stablehlo.slice"({x.name}) {{start_indices = {i64_array(starts)}, '
+                f"limit_indices = {i64_array(limits)}, strides = {i64_array([1] * x.ndim)}}} : "
+                f"({x.type}) -> {tensor_type(shape, x.dtype)}", shape, x.dtype)
+
+
+def _diff_rule(b: Builder, *parts: Value, axis: int, n: int) -> Value:
+    x = parts[0]
+    if len(parts) > 1:
+        shape = list(x.shape)
+        shape[axis] = sum(p.shape[axis] for p in parts)
+        x = b.op(f"stablehlo.concatenate {', '.join(p.name for p in parts)}, dim = {axis} : "
+                 f"({', '.join(p.type for p in parts)}) -> {tensor_type(shape, x.dtype)}", shape, x.dtype)
+    for _ in range(n):
+        length = x.shape[axis]
+        if length == 0:
+            break
+        hi, lo = _slice(b, x, axis, 1, length), _slice(b, x, axis, 0, length - 1)
+        op = "xor" if x.dtype == _BOOL else "subtract"  # bool differences are "not equal"
+        x = b.op(f"stablehlo.{op} {hi.name}, {lo.name} : {hi.type}", hi.shape, x.dtype)
+    return x
+
+
+def diff(x: Any, /, *, axis: int = -1, n: int = 1, prepend: Any = None, append: Any = None) -> Array:
+    """The ``n``-th discrete difference along ``axis``, after adding ``prepend``/``append``."""
+    x = check_array(x)
+    if x.ndim == 0:
+        raise ValueError("diff needs an array of at least one dimension")
+    axis = normalize_axis(axis, x.ndim)
+    n = operator.index(n)
+    if n < 0:
+        raise ValueError(f"n must be non-negative, got {n}")
+    parts = [x]
+    for name, extra in (("prepend", prepend), ("append", append)):
+        if extra is None:
+            continue
+        extra = check_array(extra, name)
+        if extra.ndim != x.ndim or builtins.any(e != s for i, (e, s) in enumerate(zip(extra.shape, x.shape)) if i != axis):
+            raise ValueError(f"{name} must have the shape of x except along axis {axis}, got {extra.shape}")
+        if _dtypes.promote_types(extra.dtype, x.dtype) != x.dtype:
+            raise TypeError(f"{name} dtype {extra.dtype} does not match x dtype {x.dtype}")
+        parts.insert(0 if name == "prepend" else len(parts), extra)
+    from .data_types import astype
+    parts = [p if p.dtype == x.dtype else astype(p, x.dtype) for p in parts]
+    return run(_diff_rule, (("axis", axis), ("n", n)), parts, same_device(*parts))[0]
