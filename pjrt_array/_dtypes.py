@@ -17,7 +17,7 @@ import numpy as np
 __all__ = [
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "bfloat16",
     "float32", "float64", "complex64", "complex128", "SUPPORTED_DTYPES", "REQUIRED_DTYPES",
-    "DEFAULT_FLOAT", "DEFAULT_INT", "DEFAULT_COMPLEX", "DEFAULT_INDEX", "as_dtype", "promote_types",
+    "DEFAULT_FLOAT", "DEFAULT_INT", "DEFAULT_COMPLEX", "DEFAULT_INDEX", "as_dtype", "default_dtype_of", "promote_types",
     "result_type", "can_cast", "finfo", "iinfo", "isdtype", "check_scalar_fits", "is_integer", "is_float",
     "is_complex", "is_bool", "real_dtype", "complex_dtype_for",
 ]
@@ -68,6 +68,11 @@ def complex_dtype_for(dtype: np.dtype) -> np.dtype:
 
 
 _PY_TYPES = {builtins.bool: bool, int: int64, float: float64, complex: complex128}
+
+
+def default_dtype_of(scalar: Any) -> np.dtype:
+    """The dtype a lone Python scalar gets: bool, int64, float64 or complex128."""
+    return _PY_TYPES[type(scalar)]
 
 
 def as_dtype(obj: Any, argname: str = "dtype") -> np.dtype:

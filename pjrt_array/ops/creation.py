@@ -47,8 +47,7 @@ def _fill_dtype(value: Any, dtype: Any) -> np.dtype:
         return value.dtype
     if not isinstance(value, _SCALARS):
         raise TypeError(f"fill_value must be a Python scalar, got {type(value).__name__}")
-    return {bool: _dtypes.bool, int: _dtypes.DEFAULT_INT, float: _dtypes.DEFAULT_FLOAT,
-            complex: _dtypes.DEFAULT_COMPLEX}[type(value)]
+    return _dtypes.default_dtype_of(value)
 
 
 def _broadcast_rule(b: Builder, v: Value, *, shape: tuple[int, ...]) -> Value:
