@@ -291,11 +291,15 @@ def _host_value(obj: Any, dtype: np.dtype | None) -> np.ndarray:
     if hasattr(obj, "__dlpack__") and not isinstance(obj, np.ndarray):
         value = np.from_dlpack(obj)
     else:
+        value = np.asarray(obj)
+    if value.dtype == object:
         try:
-            value = np.asarray(obj)
+            np.asarray(obj, dtype=np.int64)  # Python ints beyond int64 give object arrays
         except OverflowError:
-            raise OverflowError(f"obj: Python integer {obj!r} does not fit any supported integer dtype") from None
-    if value.dtype == object or value.dtype.kind in "USVMmO":
+            raise OverflowError("obj: a Python integer does not fit any supported integer dtype") from None
+        except (TypeError, ValueError):
+            pass
+    if value.dtype.kind in "USVMmO":
         raise TypeError(f"obj: cannot make an array from {type(obj).__name__} (numpy infers dtype {value.dtype})")
     if dtype is not None:
         if _dtypes.is_integer(dtype) and value.dtype.kind == "i" and value.size:

@@ -1,0 +1,41 @@
+"""Test helpers: numpy-oracle comparisons and hypothesis strategies for arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import pjrt_array as xp
+
+REAL_FLOATS = (np.float32, np.float64)
+INTS = (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64)
+COMPLEX = (np.complex64, np.complex128)
+
+
+def shapes(min_dims: int = 0, max_dims: int = 3, min_side: int = 0, max_side: int = 4) -> st.SearchStrategy:
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+
+
+def arrays(dtype, shape=None, *, allow_nan: bool = True, elements=None, **shape_kw) -> st.SearchStrategy:
+    """numpy arrays of ``dtype`` (a dtype or a strategy of dtypes) with small shapes."""
+    shape = shapes(**shape_kw) if shape is None else shape
+    if isinstance(dtype, st.SearchStrategy):
+        return dtype.flatmap(lambda d: arrays(d, shape, allow_nan=allow_nan, elements=elements))
+    if elements is None and np.dtype(dtype).kind == "f":
+        elements = st.floats(allow_nan=allow_nan, allow_infinity=allow_nan, width=np.dtype(dtype).itemsize * 8)
+    return hnp.arrays(dtype, shape, elements=elements)
+
+
+def assert_equal(actual, expected, *, rtol: float = 0.0, atol: float = 0.0, check_dtype: bool = True) -> None:
+    """``actual`` (a pjrt_array Array) equals the numpy ``expected`` (NaN == NaN, -0.0 == 0.0)."""
+    assert isinstance(actual, xp.Array), type(actual)
+    got = np.asarray(actual)
+    expected = np.asarray(expected)
+    assert got.shape == expected.shape, (got.shape, expected.shape)
+    if check_dtype:
+        assert got.dtype == expected.dtype, (got.dtype, expected.dtype)
+    if rtol or atol:
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol, equal_nan=True)
+    else:
+        np.testing.assert_array_equal(got, expected)
