@@ -18,14 +18,14 @@ __all__ = ["astype"]
 
 
 def _astype_rule(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
-    if _dtypes.is_complex(x.dtype) and not _dtypes.is_complex(dtype):
-        # Complex -> real keeps the real part, as numpy does.
-        x = b.op(f"stablehlo.real {x.name} : ({x.type}) -> {tensor_type(x.shape, _dtypes.real_dtype(x.dtype))}",
-                 x.shape, _dtypes.real_dtype(x.dtype))
     if dtype == np.bool_ and x.dtype != np.bool_:
         zero = constant(b, 0, x.dtype, x.shape)
         return b.op(f"stablehlo.compare NE, {x.name}, {zero.name} : ({x.type}, {x.type}) -> "
                     f"{tensor_type(x.shape, dtype)}", x.shape, dtype)
+    if _dtypes.is_complex(x.dtype) and not _dtypes.is_complex(dtype):
+        # Complex -> real keeps the real part, as numpy does.
+        real = _dtypes.real_dtype(x.dtype)
+        x = b.op(f"stablehlo.real {x.name} : ({x.type}) -> {tensor_type(x.shape, real)}", x.shape, real)
     return convert(b, x, dtype)
 
 
