@@ -8,7 +8,14 @@ Usage::
 ``HEADER_DIR`` is the folder holding ``pjrt_c_api.h`` and the extension headers
 (``pjrt_c_api_*_extension.h``).  Headers are included as ``"xla/..."``, so the
 include root defaults to the folder three levels above a ``.../xla/pjrt/c``
-directory; a flat folder works too (``xla/pjrt/c`` is mapped onto it).
+directory; a flat folder works too (``xla/pjrt/c`` is mapped onto it).  The
+extension headers kept under ``xla/pjrt/extensions/`` of the include root (or
+named ``*_extension.h`` in a flat folder) are parsed as well.
+
+Some extension headers are C++ around a C core (``extern "C"`` plus a trailing
+``namespace pjrt { ... }`` of helper declarations, and a few strongly typed
+integer ids such as ``xla::GlobalDeviceId``).  The C++ parts are removed and
+the ids mapped to their integer types before preprocessing.
 
 The headers are run through the system C preprocessor and parsed with
 pycparser.  Struct-size macros (``*_DEFINE_STRUCT_TRAITS(name, last_field)``)
@@ -52,6 +59,14 @@ TAGGED_STRUCT_RE = re.compile(r"^struct\s+(\w+)\s*\{", re.M)
 # C++-only headers (namespaces, constexpr) carry string constants only.
 CONSTEXPR_STR_RE = re.compile(r'constexpr\s+char\s+(\w+)\[\]\s*=\s*"([^"]*)"\s*;')
 INT_DEFINE_RE = re.compile(r"^#define\s+(PJRT_\w*VERSION\w*|PJRT_API_M\w+)\s+(\d+)\s*$", re.M)
+NAMESPACE_BLOCK_RE = re.compile(r"^namespace\s+\w+\s*\{.*?^\}\s*//\s*namespace\s+\w+[ \t]*$", re.M | re.S)
+INCLUDE_RE = re.compile(r'^#include\s+"([^"]+)"[ \t]*$', re.M)
+# Strongly typed ids (tsl IntType: a standard-layout wrapper of one integer)
+# that C++-flavoured extension headers use in their C structs.
+CPP_INT_TYPES = {
+    "xla::GlobalDeviceId": "int64_t",
+    "xla::CrossHostTransferKey": "int64_t",
+}
 
 # Minimal stand-ins for the C library headers: the PJRT headers only need
 # these typedefs, and pycparser cannot parse glibc's own headers.
@@ -70,6 +85,8 @@ FAKE_LIBC = {
     "stdbool.h": "#define bool _Bool\n#define true 1\n#define false 0\n",
     "assert.h": "",
 }
+FAKE_LIBC["cstddef"] = FAKE_LIBC["stddef.h"]
+FAKE_LIBC["cstdint"] = FAKE_LIBC["stdint.h"]
 
 SCALARS = {
     ("_Bool",): "ctypes.c_bool",
@@ -140,8 +157,10 @@ def _prepare_tree(header_dir: Path, include_root: Path | None, work: Path, model
     for rel, path in sorted(sources.items()):
         text = path.read_text()
         if re.search(r"^namespace\s", text, re.M):
-            model.strings.update(CONSTEXPR_STR_RE.findall(text))
-            continue
+            if 'extern "C"' not in text:
+                model.strings.update(CONSTEXPR_STR_RE.findall(text))
+                continue
+            text = _c_core(text, set(map(str, sources)))
         for m in TRAITS_RE.finditer(text):
             model.last_field[m.group(1)] = m.group(2)
         for m in API_SIZE_RE.finditer(text):
@@ -155,12 +174,28 @@ def _prepare_tree(header_dir: Path, include_root: Path | None, work: Path, model
         dest = work / "inc" / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(text)
-        if rel.parent == Path("xla/pjrt/c") and rel.name.startswith("pjrt_c_api"):
+        if _is_api_header(rel):
             names.append(str(rel))
     for name, body in FAKE_LIBC.items():
         (work / "libc").mkdir(exist_ok=True)
         (work / "libc" / name).write_text(body)
     return names
+
+
+def _is_api_header(rel: Path) -> bool:
+    """Whether a header declares (part of) the API: the core and every extension."""
+    if rel.parent == Path("xla/pjrt/c"):
+        return rel.name.startswith("pjrt_c_api") or rel.name.endswith("_extension.h")
+    return rel.parts[:3] == ("xla", "pjrt", "extensions") and rel.name.endswith("_extension.h")
+
+
+def _c_core(text: str, available: set[str]) -> str:
+    """The C part of a C++-flavoured header: no namespaces, no C++-only includes."""
+    text = NAMESPACE_BLOCK_RE.sub("", text)
+    text = INCLUDE_RE.sub(lambda m: m.group(0) if m.group(1) in available else "", text)
+    for cpp, c in CPP_INT_TYPES.items():
+        text = text.replace(cpp, c)
+    return text
 
 
 def _preprocess(work: Path, names: list[str]) -> str:
@@ -192,6 +227,15 @@ class Emitter:
     def is_function_typedef(self, name: str) -> bool:
         node = self.model.typedefs.get(name)
         return isinstance(node, c_ast.FuncDecl)
+
+    def function_pointer_typedef(self, node: c_ast.Node) -> str | None:
+        """The name of a ``typedef R (*name)(...)`` that ``node`` refers to, if any."""
+        if isinstance(node, c_ast.TypeDecl) and isinstance(node.type, c_ast.IdentifierType):
+            (name, *rest) = _names(node.type)
+            target = self.model.typedefs.get(name)
+            if not rest and isinstance(target, c_ast.PtrDecl) and isinstance(target.type, c_ast.FuncDecl):
+                return name
+        return None
 
     def ctype(self, node: c_ast.Node, owner: str, fname: str) -> str:
         if isinstance(node, c_ast.TypeDecl):
@@ -306,6 +350,14 @@ class Emitter:
                 fname = f"_u{len(rec.anonymous)}"
                 rec.anonymous.append(fname)
             ftype = decl.type
+            # Some extension tables name a pointer-to-function typedef
+            # (``PJRT_HostAllocator_Allocate allocate;``): a slot all the same.
+            pointer_typedef = self.function_pointer_typedef(ftype)
+            if is_table and pointer_typedef is not None:
+                self.function(pointer_typedef, self.model.typedefs[pointer_typedef].type)
+                slots.append((fname, pointer_typedef))
+                rec.fields.append((fname, "ctypes.c_void_p"))
+                continue
             if (
                 isinstance(ftype, c_ast.PtrDecl)
                 and isinstance(ftype.type, c_ast.TypeDecl)
@@ -326,19 +378,23 @@ class Emitter:
         if slots:
             self.model.slots[name] = slots
 
+    def function(self, name: str, func: c_ast.FuncDecl) -> None:
+        """Record an API function: its args struct and whether it returns an error."""
+        params = func.args.params if func.args else []
+        args_struct = None
+        if len(params) == 1 and isinstance(params[0].type, c_ast.PtrDecl):
+            target = params[0].type.type
+            if isinstance(target, c_ast.TypeDecl) and isinstance(target.type, c_ast.IdentifierType):
+                args_struct = _names(target.type)[0]
+        returns_error = isinstance(func.type, c_ast.PtrDecl)
+        self.model.functions[name] = (args_struct, returns_error)
+        self.model.header_of.setdefault(name, self.current_header)
+
     def typedef(self, node: c_ast.Typedef) -> None:
         self.model.typedefs[node.name] = node.type
         inner = node.type
         if isinstance(inner, c_ast.FuncDecl):
-            params = inner.args.params if inner.args else []
-            args_struct = None
-            if len(params) == 1 and isinstance(params[0].type, c_ast.PtrDecl):
-                target = params[0].type.type
-                if isinstance(target, c_ast.TypeDecl) and isinstance(target.type, c_ast.IdentifierType):
-                    args_struct = _names(target.type)[0]
-            returns_error = isinstance(inner.type, c_ast.PtrDecl)
-            self.model.functions[node.name] = (args_struct, returns_error)
-            self.model.header_of[node.name] = self.current_header
+            self.function(node.name, inner)
             return
         if isinstance(inner, c_ast.PtrDecl) and isinstance(inner.type, c_ast.FuncDecl):
             self.model.callbacks[node.name] = self.funcptr(inner.type, node.name, "")
@@ -460,6 +516,14 @@ def render(model: Model, source: str) -> str:
         lines.append(f"    {struct!r}: (")
         lines.extend(f"        {f!r}," for f, fn in slots)
         lines.append("    ),")
+    lines.append("}")
+    lines.append("")
+    lines.append("# The C function typedef behind each slot: table -> {slot: function}.")
+    lines.append("SLOT_FUNCTIONS = {")
+    for struct, slots in model.slots.items():
+        lines.append(f"    {struct!r}: {{")
+        lines.extend(f"        {f!r}: {fn!r}," for f, fn in slots)
+        lines.append("    },")
     lines.append("}")
     lines.append("")
     lines.append("# The header each struct, enum and function comes from.")

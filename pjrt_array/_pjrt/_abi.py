@@ -9,9 +9,13 @@ import enum
 PJRT_API_ABI_VERSION_EXTENSION_VERSION = 1
 PJRT_API_CALLBACK_EXTENSION_VERSION = 1
 PJRT_API_COLLECTIVES_EXTENSION_VERSION = 1
+PJRT_API_CROSS_HOST_TRANSFERS_EXTENSION_VERSION = 8
 PJRT_API_CUSTOM_PARTITIONER_EXTENSION_VERSION = 1
+PJRT_API_EXECUTABLE_METADATA_EXTENSION_VERSION = 1
 PJRT_API_FFI_EXTENSION_VERSION = 3
 PJRT_API_GPU_EXTENSION_VERSION = 2
+PJRT_API_HOST_ALLOCATOR_EXTENSION_VERSION = 0
+PJRT_API_HOST_MEMORY_ALLOCATOR_EXTENSION_VERSION = 0
 PJRT_API_LAYOUTS_EXTENSION_VERSION = 4
 PJRT_API_MAJOR = 0
 PJRT_API_MEGASCALE_EXTENSION_VERSION = 1
@@ -872,6 +876,40 @@ class PJRT_Clear_Xla_Transform_Args(ctypes.Structure):
     __slots__ = ()
 class PJRT_Xla_Transform_Extension(ctypes.Structure):
     __slots__ = ()
+class PJRT_Transfers_PJRT_Client_CrossHostSendBuffers_Args(ctypes.Structure):
+    __slots__ = ()
+class PJRT_Transfers_PJRT_Client_CrossHostReceiveBuffers_Args(ctypes.Structure):
+    __slots__ = ()
+class PJRT_Transfers_CrossHostRecvNotifierInfo(ctypes.Structure):
+    __slots__ = ()
+class PJRT_Transfers_PJRT_Client_MakeCrossHostReceiveBuffers_Args(ctypes.Structure):
+    __slots__ = ()
+class PJRT_Transfers_CrossHostRemoteSendCallbackInfo(ctypes.Structure):
+    __slots__ = ()
+class PJRT_Transfers_PJRT_Buffer_CopyToRemoteDevice_Args(ctypes.Structure):
+    __slots__ = ()
+class PJRT_CrossHostTransfers_Extension(ctypes.Structure):
+    __slots__ = ()
+class PJRT_ExecutableMetadata(ctypes.Structure):
+    __slots__ = ()
+class PJRT_ExecutableMetadata_GetExecutableMetadata_Args(ctypes.Structure):
+    __slots__ = ()
+class PJRT_ExecutableMetadata_DestroySerializedMetadata_Args(ctypes.Structure):
+    __slots__ = ()
+class PJRT_ExecutableMetadata_Extension(ctypes.Structure):
+    __slots__ = ()
+class PJRT_HostAllocator_GetPreferredAlignment_Args(ctypes.Structure):
+    __slots__ = ()
+class PJRT_HostAllocator_Allocate_Args(ctypes.Structure):
+    __slots__ = ()
+class PJRT_HostAllocator_Free_Args(ctypes.Structure):
+    __slots__ = ()
+class PJRT_HostAllocator_Extension(ctypes.Structure):
+    __slots__ = ()
+class PJRT_HostMemoryAllocator_Allocate_Args(ctypes.Structure):
+    __slots__ = ()
+class PJRT_HostMemoryAllocator_Extension(ctypes.Structure):
+    __slots__ = ()
 
 PJRT_Error_PayloadVisitor = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
 PJRT_CallbackError = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t)
@@ -889,6 +927,17 @@ PJRT_DeviceEvent_AndThen = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 PJRT_Megascale_ErrorHandler = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
 PJRT_Register_Xla_Transform_Fn = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)
 PJRT_Clear_Xla_Transform_Fn = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)
+PJRT_Transfers_CrossHostOnCanceledCallback = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+PJRT_Transfers_CrossHostSendCancelNotifier = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, PJRT_Transfers_CrossHostOnCanceledCallback, ctypes.c_void_p, ctypes.c_void_p)
+PJRT_Transfers_CrossHostRecvNotifier = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, PJRT_Transfers_CrossHostSendCancelNotifier, ctypes.c_void_p)
+PJRT_Transfers_CrossHostRemoteSendCallback = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_bool, ctypes.c_void_p)
+PJRT_Transfers_DescriptorDestructor = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+PJRT_ExecutableMetadata_GetExecutableMetadata = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)
+PJRT_ExecutableMetadata_DestroySerializedMetadata = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+PJRT_HostAllocator_GetPreferredAlignment = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)
+PJRT_HostAllocator_Allocate = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)
+PJRT_HostAllocator_Free = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)
+PJRT_HostMemoryAllocator_Allocate = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)
 
 PJRT_Extension_Base._fields_ = [
     ('struct_size', ctypes.c_size_t),
@@ -3592,8 +3641,134 @@ PJRT_Clear_Xla_Transform_Args._fields_ = [
 ]
 PJRT_Xla_Transform_Extension._fields_ = [
     ('base', PJRT_Extension_Base),
-    ('register_xla_transform', PJRT_Register_Xla_Transform_Fn),
-    ('clear_xla_transform', PJRT_Clear_Xla_Transform_Fn),
+    ('register_xla_transform', ctypes.c_void_p),
+    ('clear_xla_transform', ctypes.c_void_p),
+]
+PJRT_Transfers_PJRT_Client_CrossHostSendBuffers_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('client', ctypes.c_void_p),
+    ('num_buffers', ctypes.c_size_t),
+    ('buffers', ctypes.c_void_p),
+    ('dst_global_device_ids', ctypes.c_void_p),
+    ('transfer_keys', ctypes.c_void_p),
+    ('send_events', ctypes.c_void_p),
+    ('num_tasks', ctypes.c_size_t),
+    ('task_ids', ctypes.c_void_p),
+    ('incarnation_ids', ctypes.c_void_p),
+]
+PJRT_Transfers_PJRT_Client_CrossHostReceiveBuffers_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('client', ctypes.c_void_p),
+    ('num_shapes', ctypes.c_size_t),
+    ('shape_num_dims', ctypes.c_void_p),
+    ('num_dims', ctypes.c_void_p),
+    ('element_types', ctypes.c_void_p),
+    ('layouts', ctypes.c_void_p),
+    ('device', ctypes.c_void_p),
+    ('src_global_device_ids', ctypes.c_void_p),
+    ('transfer_keys', ctypes.c_void_p),
+    ('buffers', ctypes.c_void_p),
+    ('num_tasks', ctypes.c_size_t),
+    ('task_ids', ctypes.c_void_p),
+    ('incarnation_ids', ctypes.c_void_p),
+]
+PJRT_Transfers_CrossHostRecvNotifierInfo._fields_ = [
+    ('user_arg', ctypes.c_void_p),
+    ('notifier', PJRT_Transfers_CrossHostRecvNotifier),
+]
+PJRT_Transfers_PJRT_Client_MakeCrossHostReceiveBuffers_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('client', ctypes.c_void_p),
+    ('num_shapes', ctypes.c_size_t),
+    ('shape_num_dims', ctypes.c_void_p),
+    ('num_dims', ctypes.c_void_p),
+    ('element_types', ctypes.c_void_p),
+    ('layouts', ctypes.c_void_p),
+    ('device', ctypes.c_void_p),
+    ('notifier', PJRT_Transfers_CrossHostRecvNotifierInfo),
+    ('buffers', ctypes.c_void_p),
+    ('num_buffers', ctypes.c_size_t),
+    ('allow_cancel_notifier', ctypes.c_bool),
+]
+PJRT_Transfers_CrossHostRemoteSendCallbackInfo._fields_ = [
+    ('user_arg', ctypes.c_void_p),
+    ('on_done', PJRT_Transfers_CrossHostRemoteSendCallback),
+]
+PJRT_Transfers_PJRT_Buffer_CopyToRemoteDevice_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('buffer', ctypes.c_void_p),
+    ('event', ctypes.c_void_p),
+    ('serialized_descriptor', ctypes.c_void_p),
+    ('serialized_descriptor_size', ctypes.c_void_p),
+    ('on_done', PJRT_Transfers_CrossHostRemoteSendCallbackInfo),
+    ('descriptor_destructor', PJRT_Transfers_DescriptorDestructor),
+]
+PJRT_CrossHostTransfers_Extension._fields_ = [
+    ('base', PJRT_Extension_Base),
+    ('PJRT_Transfers_PJRT_Client_MakeCrossHostReceiveBuffers', ctypes.c_void_p),
+    ('PJRT_Transfers_PJRT_Buffer_CopyToRemoteDevice', ctypes.c_void_p),
+    ('PJRT_Transfers_PJRT_Client_CrossHostReceiveBuffers', ctypes.c_void_p),
+    ('PJRT_Transfers_PJRT_Client_CrossHostSendBuffers', ctypes.c_void_p),
+]
+PJRT_ExecutableMetadata._fields_ = [
+    ('serialized_metadata', ctypes.c_void_p),
+    ('serialized_metadata_size', ctypes.c_size_t),
+]
+PJRT_ExecutableMetadata_GetExecutableMetadata_Args._fields_ = [
+    ('executable', ctypes.c_void_p),
+    ('metadata', ctypes.c_void_p),
+]
+PJRT_ExecutableMetadata_DestroySerializedMetadata_Args._fields_ = [
+    ('metadata', ctypes.c_void_p),
+]
+PJRT_ExecutableMetadata_Extension._fields_ = [
+    ('base', PJRT_Extension_Base),
+    ('get_executable_metadata', ctypes.c_void_p),
+    ('destroy_serialized_metadata', ctypes.c_void_p),
+]
+PJRT_HostAllocator_GetPreferredAlignment_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('client', ctypes.c_void_p),
+    ('preferred_alignment', ctypes.c_size_t),
+]
+PJRT_HostAllocator_Allocate_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('client', ctypes.c_void_p),
+    ('size', ctypes.c_size_t),
+    ('alignment', ctypes.c_size_t),
+    ('ptr', ctypes.c_void_p),
+]
+PJRT_HostAllocator_Free_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('client', ctypes.c_void_p),
+    ('ptr', ctypes.c_void_p),
+]
+PJRT_HostAllocator_Extension._fields_ = [
+    ('base', PJRT_Extension_Base),
+    ('get_preferred_alignment', ctypes.c_void_p),
+    ('allocate', ctypes.c_void_p),
+    ('free', ctypes.c_void_p),
+]
+PJRT_HostMemoryAllocator_Allocate_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('client', ctypes.c_void_p),
+    ('size', ctypes.c_size_t),
+    ('numa_node', ctypes.c_int),
+    ('ptr', ctypes.c_void_p),
+    ('deleter', ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)),
+    ('deleter_arg', ctypes.c_void_p),
+]
+PJRT_HostMemoryAllocator_Extension._fields_ = [
+    ('base', PJRT_Extension_Base),
+    ('allocate', ctypes.c_void_p),
 ]
 
 def _size_through(struct, last_field):
@@ -3924,6 +4099,22 @@ PJRT_XlaTransform_Args_STRUCT_SIZE = _size_through(PJRT_XlaTransform_Args, 'chan
 PJRT_Register_Xla_Transform_Args_STRUCT_SIZE = _size_through(PJRT_Register_Xla_Transform_Args, 'callbacks')
 PJRT_Clear_Xla_Transform_Args_STRUCT_SIZE = _size_through(PJRT_Clear_Xla_Transform_Args, 'cleared')
 PJRT_Xla_Transform_Extension_STRUCT_SIZE = _size_through(PJRT_Xla_Transform_Extension, 'clear_xla_transform')
+PJRT_Transfers_PJRT_Client_CrossHostSendBuffers_Args_STRUCT_SIZE = _size_through(PJRT_Transfers_PJRT_Client_CrossHostSendBuffers_Args, 'incarnation_ids')
+PJRT_Transfers_PJRT_Client_CrossHostReceiveBuffers_Args_STRUCT_SIZE = _size_through(PJRT_Transfers_PJRT_Client_CrossHostReceiveBuffers_Args, 'incarnation_ids')
+PJRT_Transfers_CrossHostRecvNotifierInfo_STRUCT_SIZE = _size_through(PJRT_Transfers_CrossHostRecvNotifierInfo, 'notifier')
+PJRT_Transfers_PJRT_Client_MakeCrossHostReceiveBuffers_Args_STRUCT_SIZE = _size_through(PJRT_Transfers_PJRT_Client_MakeCrossHostReceiveBuffers_Args, 'allow_cancel_notifier')
+PJRT_Transfers_CrossHostRemoteSendCallbackInfo_STRUCT_SIZE = _size_through(PJRT_Transfers_CrossHostRemoteSendCallbackInfo, 'on_done')
+PJRT_Transfers_PJRT_Buffer_CopyToRemoteDevice_Args_STRUCT_SIZE = _size_through(PJRT_Transfers_PJRT_Buffer_CopyToRemoteDevice_Args, 'descriptor_destructor')
+PJRT_CrossHostTransfers_Extension_STRUCT_SIZE = _size_through(PJRT_CrossHostTransfers_Extension, 'PJRT_Transfers_PJRT_Client_CrossHostSendBuffers')
+PJRT_ExecutableMetadata_GetExecutableMetadata_Args_STRUCT_SIZE = _size_through(PJRT_ExecutableMetadata_GetExecutableMetadata_Args, 'metadata')
+PJRT_ExecutableMetadata_DestroySerializedMetadata_Args_STRUCT_SIZE = _size_through(PJRT_ExecutableMetadata_DestroySerializedMetadata_Args, 'metadata')
+PJRT_ExecutableMetadata_Extension_STRUCT_SIZE = _size_through(PJRT_ExecutableMetadata_Extension, 'destroy_serialized_metadata')
+PJRT_HostAllocator_GetPreferredAlignment_Args_STRUCT_SIZE = _size_through(PJRT_HostAllocator_GetPreferredAlignment_Args, 'preferred_alignment')
+PJRT_HostAllocator_Allocate_Args_STRUCT_SIZE = _size_through(PJRT_HostAllocator_Allocate_Args, 'ptr')
+PJRT_HostAllocator_Free_Args_STRUCT_SIZE = _size_through(PJRT_HostAllocator_Free_Args, 'ptr')
+PJRT_HostAllocator_Extension_STRUCT_SIZE = _size_through(PJRT_HostAllocator_Extension, 'free')
+PJRT_HostMemoryAllocator_Allocate_Args_STRUCT_SIZE = _size_through(PJRT_HostMemoryAllocator_Allocate_Args, 'deleter_arg')
+PJRT_HostMemoryAllocator_Extension_STRUCT_SIZE = _size_through(PJRT_HostMemoryAllocator_Extension, 'allocate')
 
 # Function typedefs: name -> (args struct name, returns PJRT_Error* / error pointer)
 FUNCTIONS = {
@@ -4198,6 +4389,18 @@ FUNCTIONS = {
     'PJRT_TpuTopology_GetSliceConfigs': ('PJRT_TpuTopology_GetSliceConfigs_Args', True),
     'PJRT_TpuTopology_GetDefaultPlatformConfig': ('PJRT_TpuTopology_GetDefaultPlatformConfig_Args', True),
     'PJRT_Triton_Compile': ('PJRT_Triton_Compile_Args', True),
+    'PJRT_Register_Xla_Transform_Fn': ('PJRT_Register_Xla_Transform_Args', True),
+    'PJRT_Clear_Xla_Transform_Fn': ('PJRT_Clear_Xla_Transform_Args', True),
+    'PJRT_Transfers_PJRT_Client_CrossHostSendBuffers': ('PJRT_Transfers_PJRT_Client_CrossHostSendBuffers_Args', True),
+    'PJRT_Transfers_PJRT_Client_CrossHostReceiveBuffers': ('PJRT_Transfers_PJRT_Client_CrossHostReceiveBuffers_Args', True),
+    'PJRT_Transfers_PJRT_Client_MakeCrossHostReceiveBuffers': ('PJRT_Transfers_PJRT_Client_MakeCrossHostReceiveBuffers_Args', True),
+    'PJRT_Buffer_CopyToRemoteDevice': ('PJRT_Transfers_PJRT_Buffer_CopyToRemoteDevice_Args', False),
+    'PJRT_ExecutableMetadata_GetExecutableMetadata': ('PJRT_ExecutableMetadata_GetExecutableMetadata_Args', True),
+    'PJRT_ExecutableMetadata_DestroySerializedMetadata': ('PJRT_ExecutableMetadata_DestroySerializedMetadata_Args', False),
+    'PJRT_HostAllocator_GetPreferredAlignment': ('PJRT_HostAllocator_GetPreferredAlignment_Args', True),
+    'PJRT_HostAllocator_Allocate': ('PJRT_HostAllocator_Allocate_Args', True),
+    'PJRT_HostAllocator_Free': ('PJRT_HostAllocator_Free_Args', True),
+    'PJRT_HostMemoryAllocator_Allocate': ('PJRT_HostMemoryAllocator_Allocate_Args', True),
 }
 
 # Function-pointer slots of each table struct, in declaration order.
@@ -4510,6 +4713,362 @@ SLOTS = {
     'PJRT_Triton': (
         'compile',
     ),
+    'PJRT_Xla_Transform_Extension': (
+        'register_xla_transform',
+        'clear_xla_transform',
+    ),
+    'PJRT_CrossHostTransfers_Extension': (
+        'PJRT_Transfers_PJRT_Client_MakeCrossHostReceiveBuffers',
+        'PJRT_Transfers_PJRT_Buffer_CopyToRemoteDevice',
+        'PJRT_Transfers_PJRT_Client_CrossHostReceiveBuffers',
+        'PJRT_Transfers_PJRT_Client_CrossHostSendBuffers',
+    ),
+    'PJRT_ExecutableMetadata_Extension': (
+        'get_executable_metadata',
+        'destroy_serialized_metadata',
+    ),
+    'PJRT_HostAllocator_Extension': (
+        'get_preferred_alignment',
+        'allocate',
+        'free',
+    ),
+    'PJRT_HostMemoryAllocator_Extension': (
+        'allocate',
+    ),
+}
+
+# The C function typedef behind each slot: table -> {slot: function}.
+SLOT_FUNCTIONS = {
+    'PJRT_Api': {
+        'PJRT_Error_Destroy': 'PJRT_Error_Destroy',
+        'PJRT_Error_Message': 'PJRT_Error_Message',
+        'PJRT_Error_GetCode': 'PJRT_Error_GetCode',
+        'PJRT_Plugin_Initialize': 'PJRT_Plugin_Initialize',
+        'PJRT_Plugin_Attributes': 'PJRT_Plugin_Attributes',
+        'PJRT_Event_Destroy': 'PJRT_Event_Destroy',
+        'PJRT_Event_IsReady': 'PJRT_Event_IsReady',
+        'PJRT_Event_Error': 'PJRT_Event_Error',
+        'PJRT_Event_Await': 'PJRT_Event_Await',
+        'PJRT_Event_OnReady': 'PJRT_Event_OnReady',
+        'PJRT_Client_Create': 'PJRT_Client_Create',
+        'PJRT_Client_Destroy': 'PJRT_Client_Destroy',
+        'PJRT_Client_PlatformName': 'PJRT_Client_PlatformName',
+        'PJRT_Client_ProcessIndex': 'PJRT_Client_ProcessIndex',
+        'PJRT_Client_PlatformVersion': 'PJRT_Client_PlatformVersion',
+        'PJRT_Client_Devices': 'PJRT_Client_Devices',
+        'PJRT_Client_AddressableDevices': 'PJRT_Client_AddressableDevices',
+        'PJRT_Client_LookupDevice': 'PJRT_Client_LookupDevice',
+        'PJRT_Client_LookupAddressableDevice': 'PJRT_Client_LookupAddressableDevice',
+        'PJRT_Client_AddressableMemories': 'PJRT_Client_AddressableMemories',
+        'PJRT_Client_Compile': 'PJRT_Client_Compile',
+        'PJRT_Client_DefaultDeviceAssignment': 'PJRT_Client_DefaultDeviceAssignment',
+        'PJRT_Client_BufferFromHostBuffer': 'PJRT_Client_BufferFromHostBuffer',
+        'PJRT_DeviceDescription_Id': 'PJRT_DeviceDescription_Id',
+        'PJRT_DeviceDescription_ProcessIndex': 'PJRT_DeviceDescription_ProcessIndex',
+        'PJRT_DeviceDescription_Attributes': 'PJRT_DeviceDescription_Attributes',
+        'PJRT_DeviceDescription_Kind': 'PJRT_DeviceDescription_Kind',
+        'PJRT_DeviceDescription_DebugString': 'PJRT_DeviceDescription_DebugString',
+        'PJRT_DeviceDescription_ToString': 'PJRT_DeviceDescription_ToString',
+        'PJRT_Device_GetDescription': 'PJRT_Device_GetDescription',
+        'PJRT_Device_IsAddressable': 'PJRT_Device_IsAddressable',
+        'PJRT_Device_LocalHardwareId': 'PJRT_Device_LocalHardwareId',
+        'PJRT_Device_AddressableMemories': 'PJRT_Device_AddressableMemories',
+        'PJRT_Device_DefaultMemory': 'PJRT_Device_DefaultMemory',
+        'PJRT_Device_MemoryStats': 'PJRT_Device_MemoryStats',
+        'PJRT_Memory_Id': 'PJRT_Memory_Id',
+        'PJRT_Memory_Kind': 'PJRT_Memory_Kind',
+        'PJRT_Memory_DebugString': 'PJRT_Memory_DebugString',
+        'PJRT_Memory_ToString': 'PJRT_Memory_ToString',
+        'PJRT_Memory_AddressableByDevices': 'PJRT_Memory_AddressableByDevices',
+        'PJRT_Executable_Destroy': 'PJRT_Executable_Destroy',
+        'PJRT_Executable_Name': 'PJRT_Executable_Name',
+        'PJRT_Executable_NumReplicas': 'PJRT_Executable_NumReplicas',
+        'PJRT_Executable_NumPartitions': 'PJRT_Executable_NumPartitions',
+        'PJRT_Executable_NumOutputs': 'PJRT_Executable_NumOutputs',
+        'PJRT_Executable_SizeOfGeneratedCodeInBytes': 'PJRT_Executable_SizeOfGeneratedCodeInBytes',
+        'PJRT_Executable_GetCostAnalysis': 'PJRT_Executable_GetCostAnalysis',
+        'PJRT_Executable_OutputMemoryKinds': 'PJRT_Executable_OutputMemoryKinds',
+        'PJRT_Executable_OptimizedProgram': 'PJRT_Executable_OptimizedProgram',
+        'PJRT_Executable_Serialize': 'PJRT_Executable_Serialize',
+        'PJRT_LoadedExecutable_Destroy': 'PJRT_LoadedExecutable_Destroy',
+        'PJRT_LoadedExecutable_GetExecutable': 'PJRT_LoadedExecutable_GetExecutable',
+        'PJRT_LoadedExecutable_AddressableDevices': 'PJRT_LoadedExecutable_AddressableDevices',
+        'PJRT_LoadedExecutable_Delete': 'PJRT_LoadedExecutable_Delete',
+        'PJRT_LoadedExecutable_IsDeleted': 'PJRT_LoadedExecutable_IsDeleted',
+        'PJRT_LoadedExecutable_Execute': 'PJRT_LoadedExecutable_Execute',
+        'PJRT_Executable_DeserializeAndLoad': 'PJRT_Executable_DeserializeAndLoad',
+        'PJRT_LoadedExecutable_Fingerprint': 'PJRT_LoadedExecutable_Fingerprint',
+        'PJRT_Buffer_Destroy': 'PJRT_Buffer_Destroy',
+        'PJRT_Buffer_ElementType': 'PJRT_Buffer_ElementType',
+        'PJRT_Buffer_Dimensions': 'PJRT_Buffer_Dimensions',
+        'PJRT_Buffer_UnpaddedDimensions': 'PJRT_Buffer_UnpaddedDimensions',
+        'PJRT_Buffer_DynamicDimensionIndices': 'PJRT_Buffer_DynamicDimensionIndices',
+        'PJRT_Buffer_GetMemoryLayout': 'PJRT_Buffer_GetMemoryLayout',
+        'PJRT_Buffer_OnDeviceSizeInBytes': 'PJRT_Buffer_OnDeviceSizeInBytes',
+        'PJRT_Buffer_Device': 'PJRT_Buffer_Device',
+        'PJRT_Buffer_Memory': 'PJRT_Buffer_Memory',
+        'PJRT_Buffer_Delete': 'PJRT_Buffer_Delete',
+        'PJRT_Buffer_IsDeleted': 'PJRT_Buffer_IsDeleted',
+        'PJRT_Buffer_CopyToDevice': 'PJRT_Buffer_CopyToDevice',
+        'PJRT_Buffer_ToHostBuffer': 'PJRT_Buffer_ToHostBuffer',
+        'PJRT_Buffer_IsOnCpu': 'PJRT_Buffer_IsOnCpu',
+        'PJRT_Buffer_ReadyEvent': 'PJRT_Buffer_ReadyEvent',
+        'PJRT_Buffer_UnsafePointer': 'PJRT_Buffer_UnsafePointer',
+        'PJRT_Buffer_IncreaseExternalReferenceCount': 'PJRT_Buffer_IncreaseExternalReferenceCount',
+        'PJRT_Buffer_DecreaseExternalReferenceCount': 'PJRT_Buffer_DecreaseExternalReferenceCount',
+        'PJRT_Buffer_OpaqueDeviceMemoryDataPointer': 'PJRT_Buffer_OpaqueDeviceMemoryDataPointer',
+        'PJRT_CopyToDeviceStream_Destroy': 'PJRT_CopyToDeviceStream_Destroy',
+        'PJRT_CopyToDeviceStream_AddChunk': 'PJRT_CopyToDeviceStream_AddChunk',
+        'PJRT_CopyToDeviceStream_TotalBytes': 'PJRT_CopyToDeviceStream_TotalBytes',
+        'PJRT_CopyToDeviceStream_GranuleSize': 'PJRT_CopyToDeviceStream_GranuleSize',
+        'PJRT_CopyToDeviceStream_CurrentBytes': 'PJRT_CopyToDeviceStream_CurrentBytes',
+        'PJRT_TopologyDescription_Create': 'PJRT_TopologyDescription_Create',
+        'PJRT_TopologyDescription_Destroy': 'PJRT_TopologyDescription_Destroy',
+        'PJRT_TopologyDescription_PlatformName': 'PJRT_TopologyDescription_PlatformName',
+        'PJRT_TopologyDescription_PlatformVersion': 'PJRT_TopologyDescription_PlatformVersion',
+        'PJRT_TopologyDescription_GetDeviceDescriptions': 'PJRT_TopologyDescription_GetDeviceDescriptions',
+        'PJRT_TopologyDescription_Serialize': 'PJRT_TopologyDescription_Serialize',
+        'PJRT_TopologyDescription_Attributes': 'PJRT_TopologyDescription_Attributes',
+        'PJRT_Compile': 'PJRT_Compile',
+        'PJRT_Executable_OutputElementTypes': 'PJRT_Executable_OutputElementTypes',
+        'PJRT_Executable_OutputDimensions': 'PJRT_Executable_OutputDimensions',
+        'PJRT_Buffer_CopyToMemory': 'PJRT_Buffer_CopyToMemory',
+        'PJRT_Client_CreateViewOfDeviceBuffer': 'PJRT_Client_CreateViewOfDeviceBuffer',
+        'PJRT_Executable_Fingerprint': 'PJRT_Executable_Fingerprint',
+        'PJRT_Client_TopologyDescription': 'PJRT_Client_TopologyDescription',
+        'PJRT_Executable_GetCompiledMemoryStats': 'PJRT_Executable_GetCompiledMemoryStats',
+        'PJRT_Memory_Kind_Id': 'PJRT_Memory_Kind_Id',
+        'PJRT_ExecuteContext_Create': 'PJRT_ExecuteContext_Create',
+        'PJRT_ExecuteContext_Destroy': 'PJRT_ExecuteContext_Destroy',
+        'PJRT_Buffer_CopyRawToHost': 'PJRT_Buffer_CopyRawToHost',
+        'PJRT_AsyncHostToDeviceTransferManager_Destroy': 'PJRT_AsyncHostToDeviceTransferManager_Destroy',
+        'PJRT_AsyncHostToDeviceTransferManager_TransferData': 'PJRT_AsyncHostToDeviceTransferManager_TransferData',
+        'PJRT_Client_CreateBuffersForAsyncHostToDevice': 'PJRT_Client_CreateBuffersForAsyncHostToDevice',
+        'PJRT_AsyncHostToDeviceTransferManager_RetrieveBuffer': 'PJRT_AsyncHostToDeviceTransferManager_RetrieveBuffer',
+        'PJRT_AsyncHostToDeviceTransferManager_Device': 'PJRT_AsyncHostToDeviceTransferManager_Device',
+        'PJRT_AsyncHostToDeviceTransferManager_BufferCount': 'PJRT_AsyncHostToDeviceTransferManager_BufferCount',
+        'PJRT_AsyncHostToDeviceTransferManager_BufferSize': 'PJRT_AsyncHostToDeviceTransferManager_BufferSize',
+        'PJRT_AsyncHostToDeviceTransferManager_SetBufferError': 'PJRT_AsyncHostToDeviceTransferManager_SetBufferError',
+        'PJRT_AsyncHostToDeviceTransferManager_AddMetadata': 'PJRT_AsyncHostToDeviceTransferManager_AddMetadata',
+        'PJRT_Client_DmaMap': 'PJRT_Client_DmaMap',
+        'PJRT_Client_DmaUnmap': 'PJRT_Client_DmaUnmap',
+        'PJRT_Client_CreateUninitializedBuffer': 'PJRT_Client_CreateUninitializedBuffer',
+        'PJRT_Client_UpdateGlobalProcessInfo': 'PJRT_Client_UpdateGlobalProcessInfo',
+        'PJRT_TopologyDescription_Deserialize': 'PJRT_TopologyDescription_Deserialize',
+        'PJRT_Client_CreateAliasBuffer': 'PJRT_Client_CreateAliasBuffer',
+        'PJRT_Client_FulfillAliasBuffer': 'PJRT_Client_FulfillAliasBuffer',
+        'PJRT_LoadedExecutable_GetDeviceAssignment': 'PJRT_LoadedExecutable_GetDeviceAssignment',
+        'PJRT_Client_CreateErrorBuffer': 'PJRT_Client_CreateErrorBuffer',
+        'PJRT_AsyncHostToDeviceTransferManager_TransferLiteral': 'PJRT_AsyncHostToDeviceTransferManager_TransferLiteral',
+        'PJRT_Buffer_CopyRawToHostFuture': 'PJRT_Buffer_CopyRawToHostFuture',
+        'PJRT_Device_PoisonExecution': 'PJRT_Device_PoisonExecution',
+        'PJRT_Device_CreateAsyncTrackingEvent': 'PJRT_Device_CreateAsyncTrackingEvent',
+        'PJRT_AsyncTrackingEvent_Destroy': 'PJRT_AsyncTrackingEvent_Destroy',
+        'PJRT_Executable_GetCompileOptions': 'PJRT_Executable_GetCompileOptions',
+        'PJRT_Buffer_DonateWithControlDependency': 'PJRT_Buffer_DonateWithControlDependency',
+        'PJRT_Event_Create': 'PJRT_Event_Create',
+        'PJRT_Event_Set': 'PJRT_Event_Set',
+        'PJRT_Device_GetAttributes': 'PJRT_Device_GetAttributes',
+        'PJRT_Client_Load': 'PJRT_Client_Load',
+        'PJRT_LoadedExecutable_AddressableDeviceLogicalIds': 'PJRT_LoadedExecutable_AddressableDeviceLogicalIds',
+        'PJRT_Buffer_Bitcast': 'PJRT_Buffer_Bitcast',
+        'PJRT_Error_ForEachPayload': 'PJRT_Error_ForEachPayload',
+        'PJRT_TopologyDescription_Fingerprint': 'PJRT_TopologyDescription_Fingerprint',
+        'PJRT_Executable_ParameterMemoryKinds': 'PJRT_Executable_ParameterMemoryKinds',
+        'PJRT_Device_ClearMemoryStats': 'PJRT_Device_ClearMemoryStats',
+        'PJRT_TopologyDescription_MakeCanonicalShapeForMemorySpace': 'PJRT_TopologyDescription_MakeCanonicalShapeForMemorySpace',
+        'PJRT_TopologyDescription_GetMemorySpaceKindIds': 'PJRT_TopologyDescription_GetMemorySpaceKindIds',
+    },
+    'PJRT_AbiVersion_Extension': {
+        'client_runtime_abi_version': 'PJRT_Client_RuntimeAbiVersion',
+        'executable_get_abi_version': 'PJRT_Executable_GetAbiVersion',
+        'runtime_abi_version_destroy': 'PJRT_RuntimeAbiVersion_Destroy',
+        'runtime_abi_version_is_compatible_with_runtime': 'PJRT_RuntimeAbiVersion_IsCompatibleWithRuntime',
+        'runtime_abi_version_is_compatible_with_executable': 'PJRT_RuntimeAbiVersion_IsCompatibleWithExecutable',
+        'runtime_abi_version_to_proto': 'PJRT_RuntimeAbiVersion_ToProto',
+        'runtime_abi_version_platform_id': 'PJRT_RuntimeAbiVersion_PlatformId',
+        'executable_abi_version_destroy': 'PJRT_ExecutableAbiVersion_Destroy',
+        'executable_abi_version_to_proto': 'PJRT_ExecutableAbiVersion_ToProto',
+        'executable_abi_version_platform_id': 'PJRT_ExecutableAbiVersion_PlatformId',
+        'runtime_abi_version_from_proto': 'PJRT_RuntimeAbiVersion_FromProto',
+        'executable_abi_version_from_proto': 'PJRT_ExecutableAbiVersion_FromProto',
+    },
+    'PJRT_Callback_Extension': {
+        'register_callback': 'PJRT_Register_Callback',
+        'invoke_callback': 'PJRT_Callback_InvokeCallback',
+    },
+    'PJRT_Collectives_Extension': {
+        'collectives_destroy': 'PJRT_Collectives_Destroy',
+        'collectives_create_communicators': 'PJRT_Collectives_CreateCommunicators',
+        'communicator_destroy': 'PJRT_Collectives_Communicator_Destroy',
+        'communicator_all_reduce': 'PJRT_Collectives_Communicator_AllReduce',
+        'communicator_reduce_scatter': 'PJRT_Collectives_Communicator_ReduceScatter',
+        'communicator_all_gather': 'PJRT_Collectives_Communicator_AllGather',
+        'communicator_collective_permute': 'PJRT_Collectives_Communicator_CollectivePermute',
+        'communicator_all_to_all': 'PJRT_Collectives_Communicator_AllToAll',
+        'communicator_to_string': 'PJRT_Collectives_Communicator_ToString',
+    },
+    'PJRT_Custom_Partitioner_Extension': {
+        'register_custom_partitioner': 'PJRT_Register_Custom_Partitioner',
+        'register_batch_partitionable': 'PJRT_Register_Batch_Partitionable',
+    },
+    'PJRT_FFI': {
+        'type_register': 'PJRT_FFI_Type_Register',
+        'user_data_add': 'PJRT_FFI_UserData_Add',
+        'register_handler': 'PJRT_FFI_Register_Handler',
+    },
+    'PJRT_Gpu_Custom_Call': {
+        'custom_call': 'PJRT_Gpu_Register_Custom_Call',
+    },
+    'PJRT_Layouts_Extension': {
+        'PJRT_Layouts_MemoryLayout_Destroy': 'PJRT_Layouts_MemoryLayout_Destroy',
+        'PJRT_Layouts_MemoryLayout_Serialize': 'PJRT_Layouts_MemoryLayout_Serialize',
+        'PJRT_Layouts_PJRT_Client_GetDefaultLayout': 'PJRT_Layouts_PJRT_Client_GetDefaultLayout',
+        'PJRT_Layouts_PJRT_Buffer_MemoryLayout': 'PJRT_Layouts_PJRT_Buffer_MemoryLayout',
+        'PJRT_Layouts_PJRT_Topology_GetDefaultLayout': 'PJRT_Layouts_PJRT_Topology_GetDefaultLayout',
+        'PJRT_Layouts_PJRT_Executable_GetOutputLayouts': 'PJRT_Layouts_PJRT_Executable_GetOutputLayouts',
+        'PJRT_Layouts_PJRT_Executable_GetParameterLayouts': 'PJRT_Layouts_PJRT_Executable_GetParameterLayouts',
+    },
+    'PJRT_MultiSlice_Extension': {
+        'config_destroy': 'PJRT_MultiSlice_Config_Destroy',
+        'config_num_slices': 'PJRT_MultiSlice_Config_NumSlices',
+        'config_slice_id': 'PJRT_MultiSlice_Config_SliceId',
+        'config_num_devices_per_slice': 'PJRT_MultiSlice_Config_NumDevicesPerSlice',
+        'config_serialize': 'PJRT_MultiSlice_Config_Serialize',
+    },
+    'PJRT_Megascale_Extension': {
+        'create_client_context_from_pjrt_client': 'PJRT_Megascale_CreateClientContextFromPjRtClient',
+        'create_default_client_context': 'PJRT_Megascale_CreateDefaultClientContext',
+        'delete_client_context': 'PJRT_Megascale_DeleteClientContext',
+        'create_aot_config': 'PJRT_Megascale_CreateAoTConfig',
+        'create_multi_slice_config': 'PJRT_Megascale_CreateMultiSliceConfig',
+        'client_context_initialize': 'PJRT_Megascale_ClientContext_Initialize',
+        'client_context_unblock_pending_work': 'PJRT_Megascale_ClientContext_UnblockPendingWork',
+        'client_context_megascale_port': 'PJRT_Megascale_ClientContext_MegascalePort',
+        'create_megascale_collectives': 'PJRT_Megascale_CreateMegascaleCollectives',
+        'device_id_to_megascale_id': 'PJRT_Megascale_DeviceId_To_MegascaleId',
+        'megascale_id_to_device_id': 'PJRT_Megascale_MegascaleId_To_DeviceId',
+        'register_megascale_error_handler': 'PJRT_Megascale_RegisterErrorHandler',
+        'unregister_megascale_error_handler': 'PJRT_Megascale_UnregisterErrorHandler',
+        'error_aggregator_create': 'PJRT_Megascale_ErrorAggregator_Create',
+        'error_aggregator_delete': 'PJRT_Megascale_ErrorAggregator_Delete',
+        'error_digest_delete': 'PJRT_Megascale_ErrorDigest_Delete',
+        'error_aggregator_add_error': 'PJRT_Megascale_ErrorAggregator_AddError',
+        'error_aggregator_process_and_shutdown': 'PJRT_Megascale_ErrorAggregator_ProcessAndShutdown',
+        'error_aggregator_log_error_digest': 'PJRT_Megascale_ErrorAggregator_LogErrorDigest',
+        'error_aggregator_size': 'PJRT_Megascale_ErrorAggregator_Size',
+        'error_aggregator_active': 'PJRT_Megascale_ErrorAggregator_Active',
+        'get_interface_addresses_helper': 'PJRT_Megascale_GetInterfaceAddressesHelper',
+        'get_or_create_runtime_error': 'PJRT_Megascale_GetOrCreateRuntimeError',
+    },
+    'PJRT_MemoryDescriptions_Extension': {
+        'PJRT_DeviceDescription_MemoryDescriptions': 'PJRT_DeviceDescription_MemoryDescriptions',
+        'PJRT_MemoryDescription_Kind': 'PJRT_MemoryDescription_Kind',
+    },
+    'PJRT_PhaseCompile_Extension': {
+        'phase_compile_get_compiler': 'PJRT_PhaseCompile_Get_Compiler',
+        'phase_compile_destroy_compiler': 'PJRT_PhaseCompile_Destroy_Compiler',
+        'phase_compile_run_phases': 'PJRT_PhaseCompile_Run_Phase',
+        'phase_compile_get_phase_names': 'PJRT_PhaseCompile_Get_PhaseNames',
+        'phase_compile_c_buffers_destroy': 'PJRT_PhaseCompile_C_Buffers_Destroy',
+    },
+    'PLUGIN_Profiler_Api': {
+        'error_destroy': 'PLUGIN_Profiler_Error_Destroy',
+        'error_message': 'PLUGIN_Profiler_Error_Message',
+        'error_get_code': 'PLUGIN_Profiler_Error_GetCode',
+        'create': 'PLUGIN_Profiler_Create',
+        'destroy': 'PLUGIN_Profiler_Destroy',
+        'start': 'PLUGIN_Profiler_Start',
+        'stop': 'PLUGIN_Profiler_Stop',
+        'collect_data': 'PLUGIN_Profiler_CollectData',
+        'consume': 'PLUGIN_Profiler_Consume',
+        'consume_result_destroy': 'PLUGIN_Profiler_ConsumeResult_Destroy',
+        'serialize': 'PLUGIN_Profiler_Serialize',
+    },
+    'PJRT_RawBuffer_Extension': {
+        'PJRT_RawBuffer_CreateRawAliasOfBuffer': 'PJRT_RawBuffer_CreateRawAliasOfBuffer',
+        'PJRT_RawBuffer_Destroy': 'PJRT_RawBuffer_Destroy',
+        'PJRT_RawBuffer_GetOnDeviceSizeInBytes': 'PJRT_RawBuffer_GetOnDeviceSizeInBytes',
+        'PJRT_RawBuffer_GetMemorySpace': 'PJRT_RawBuffer_GetMemorySpace',
+        'PJRT_RawBuffer_CopyRawHostToDevice': 'PJRT_RawBuffer_CopyRawHostToDevice',
+        'PJRT_RawBuffer_CopyRawDeviceToHost': 'PJRT_RawBuffer_CopyRawDeviceToHost',
+        'PJRT_RawBuffer_GetHostPointer': 'PJRT_RawBuffer_GetHostPointer',
+    },
+    'PJRT_Shardings_Extension': {
+        'PJRT_Shardings_PJRT_Executable_ParameterShardings': 'PJRT_Shardings_PJRT_Executable_ParameterShardings',
+        'PJRT_Shardings_PJRT_Executable_OutputShardings': 'PJRT_Shardings_PJRT_Executable_OutputShardings',
+    },
+    'PJRT_Stream_Extension': {
+        'get_stream': 'PJRT_Get_Stream_For_External_Ready_Events',
+        'wait_stream': 'PJRT_Wait_Until_Buffer_Ready_On_Stream',
+    },
+    'PJRT_TpuExecutable_Extension': {
+        'get_target_arguments': 'PJRT_TpuExecutable_GetTargetArguments',
+        'get_hlo_module_with_config': 'PJRT_TpuExecutable_GetHloModuleWithConfig',
+        'get_compiled_memory_stats': 'PJRT_TpuExecutable_GetCompiledMemoryStats',
+        'run_hlo_cost_analysis': 'PJRT_TpuExecutable_RunHloCostAnalysis',
+        'set_tpu_compilation_env': 'PJRT_TpuExecutable_SetTpuCompilationEnv',
+        'get_tpu_compilation_env_field_as_string': 'PJRT_TpuExecutable_GetTpuCompilationEnvFieldAsString',
+        'is_tpu_predetermined_error': 'PJRT_TpuExecutable_IsTpuPredeterminedError',
+    },
+    'PJRT_TpuTopology_Extension': {
+        'subslice': 'PJRT_TpuTopology_Subslice',
+        'is_subslice_topology': 'PJRT_TpuTopology_IsSubsliceTopology',
+        'subslice_device_id_from_full_device_id': 'PJRT_TpuTopology_SubsliceDeviceIdFromFullDeviceId',
+        'replace_host_bounds': 'PJRT_TpuTopology_ReplaceHostBounds',
+        'is_enhanced_barrier_enabled': 'PJRT_TpuTopology_IsEnhancedBarrierEnabled',
+        'has_limited_ici_connectivity': 'PJRT_TpuTopology_HasLimitedIciConnectivity',
+        'is_reachable_over_limited_ici': 'PJRT_TpuTopology_IsReachableOverLimitedIci',
+        'process_count': 'PJRT_TpuTopology_ProcessCount',
+        'chips_per_process': 'PJRT_TpuTopology_ChipsPerProcess',
+        'core_count_per_chip': 'PJRT_TpuTopology_CoreCountPerChip',
+        'chip_count': 'PJRT_TpuTopology_ChipCount',
+        'core_count': 'PJRT_TpuTopology_CoreCount',
+        'logical_device_count_per_process': 'PJRT_TpuTopology_LogiDeviceCountPerProcess',
+        'logical_device_count': 'PJRT_TpuTopology_LogiDeviceCount',
+        'logical_device_count_per_chip': 'PJRT_TpuTopology_LogiDeviceCountPerChip',
+        'core_count_per_process': 'PJRT_TpuTopology_CoreCountPerProcess',
+        'process_ids': 'PJRT_TpuTopology_ProcessIds',
+        'logical_device_ids_on_process': 'PJRT_TpuTopology_LogiDeviceIdsOnProcess',
+        'proc_id_and_idx_on_proc_for_chip': 'PJRT_TpuTopology_ProcIdAndIdxOnProcForChip',
+        'proc_id_and_idx_on_proc_for_logi_device': 'PJRT_TpuTopology_ProcIdAndIdxOnProcForLogiDevice',
+        'process_coord_from_id': 'PJRT_TpuTopology_ProcessCoordFromId',
+        'chip_id_from_coord': 'PJRT_TpuTopology_ChipIdFromCoord',
+        'logical_device_id_from_chip_coord_and_idx': 'PJRT_TpuTopology_LogiDeviceIdFromChipCoordAndIdx',
+        'chip_coord_and_idx_for_logi_device': 'PJRT_TpuTopology_ChipCoordAndIdxForLogiDevice',
+        'chips_per_process_bounds': 'PJRT_TpuTopology_ChipsPerProcessBounds',
+        'chip_bounds': 'PJRT_TpuTopology_ChipBounds',
+        'process_bounds': 'PJRT_TpuTopology_ProcessBounds',
+        'get_routing_strategy': 'PJRT_TpuTopology_GetRoutingStrategy',
+        'get_slice_config': 'PJRT_TpuTopology_GetSliceConfig',
+        'get_slice_configs': 'PJRT_TpuTopology_GetSliceConfigs',
+        'get_default_platform_config': 'PJRT_TpuTopology_GetDefaultPlatformConfig',
+    },
+    'PJRT_Triton': {
+        'compile': 'PJRT_Triton_Compile',
+    },
+    'PJRT_Xla_Transform_Extension': {
+        'register_xla_transform': 'PJRT_Register_Xla_Transform_Fn',
+        'clear_xla_transform': 'PJRT_Clear_Xla_Transform_Fn',
+    },
+    'PJRT_CrossHostTransfers_Extension': {
+        'PJRT_Transfers_PJRT_Client_MakeCrossHostReceiveBuffers': 'PJRT_Transfers_PJRT_Client_MakeCrossHostReceiveBuffers',
+        'PJRT_Transfers_PJRT_Buffer_CopyToRemoteDevice': 'PJRT_Buffer_CopyToRemoteDevice',
+        'PJRT_Transfers_PJRT_Client_CrossHostReceiveBuffers': 'PJRT_Transfers_PJRT_Client_CrossHostReceiveBuffers',
+        'PJRT_Transfers_PJRT_Client_CrossHostSendBuffers': 'PJRT_Transfers_PJRT_Client_CrossHostSendBuffers',
+    },
+    'PJRT_ExecutableMetadata_Extension': {
+        'get_executable_metadata': 'PJRT_ExecutableMetadata_GetExecutableMetadata',
+        'destroy_serialized_metadata': 'PJRT_ExecutableMetadata_DestroySerializedMetadata',
+    },
+    'PJRT_HostAllocator_Extension': {
+        'get_preferred_alignment': 'PJRT_HostAllocator_GetPreferredAlignment',
+        'allocate': 'PJRT_HostAllocator_Allocate',
+        'free': 'PJRT_HostAllocator_Free',
+    },
+    'PJRT_HostMemoryAllocator_Extension': {
+        'allocate': 'PJRT_HostMemoryAllocator_Allocate',
+    },
 }
 
 # The header each struct, enum and function comes from.
@@ -4555,6 +5114,7 @@ HEADER_OF = {
     'PJRT_Buffer_CopyToDevice_Args': 'pjrt_c_api.h',
     'PJRT_Buffer_CopyToMemory': 'pjrt_c_api.h',
     'PJRT_Buffer_CopyToMemory_Args': 'pjrt_c_api.h',
+    'PJRT_Buffer_CopyToRemoteDevice': 'pjrt_c_api_cross_host_transfers_extension.h',
     'PJRT_Buffer_DecreaseExternalReferenceCount': 'pjrt_c_api.h',
     'PJRT_Buffer_DecreaseExternalReferenceCount_Args': 'pjrt_c_api.h',
     'PJRT_Buffer_Delete': 'pjrt_c_api.h',
@@ -4696,6 +5256,7 @@ HEADER_OF = {
     'PJRT_CopyToDeviceStream_GranuleSize_Args': 'pjrt_c_api.h',
     'PJRT_CopyToDeviceStream_TotalBytes': 'pjrt_c_api.h',
     'PJRT_CopyToDeviceStream_TotalBytes_Args': 'pjrt_c_api.h',
+    'PJRT_CrossHostTransfers_Extension': 'pjrt_c_api_cross_host_transfers_extension.h',
     'PJRT_Custom_Partitioner_Extension': 'pjrt_c_api_custom_partitioner_extension.h',
     'PJRT_DeviceDescription_Attributes': 'pjrt_c_api.h',
     'PJRT_DeviceDescription_Attributes_Args': 'pjrt_c_api.h',
@@ -4773,6 +5334,12 @@ HEADER_OF = {
     'PJRT_ExecutableAbiVersion_PlatformId_Args': 'pjrt_c_api_abi_version_extension.h',
     'PJRT_ExecutableAbiVersion_ToProto': 'pjrt_c_api_abi_version_extension.h',
     'PJRT_ExecutableAbiVersion_ToProto_Args': 'pjrt_c_api_abi_version_extension.h',
+    'PJRT_ExecutableMetadata': 'executable_metadata_extension.h',
+    'PJRT_ExecutableMetadata_DestroySerializedMetadata': 'executable_metadata_extension.h',
+    'PJRT_ExecutableMetadata_DestroySerializedMetadata_Args': 'executable_metadata_extension.h',
+    'PJRT_ExecutableMetadata_Extension': 'executable_metadata_extension.h',
+    'PJRT_ExecutableMetadata_GetExecutableMetadata': 'executable_metadata_extension.h',
+    'PJRT_ExecutableMetadata_GetExecutableMetadata_Args': 'executable_metadata_extension.h',
     'PJRT_Executable_DeserializeAndLoad': 'pjrt_c_api.h',
     'PJRT_Executable_DeserializeAndLoad_Args': 'pjrt_c_api.h',
     'PJRT_Executable_Destroy': 'pjrt_c_api.h',
@@ -4833,7 +5400,17 @@ HEADER_OF = {
     'PJRT_Gpu_Register_Custom_Call_Args': 'pjrt_c_api_gpu_extension.h',
     'PJRT_HloOutputCallback': 'pjrt_c_api.h',
     'PJRT_HloOutputCallbackInfo': 'pjrt_c_api.h',
+    'PJRT_HostAllocator_Allocate': 'host_allocator_extension.h',
+    'PJRT_HostAllocator_Allocate_Args': 'host_allocator_extension.h',
+    'PJRT_HostAllocator_Extension': 'host_allocator_extension.h',
+    'PJRT_HostAllocator_Free': 'host_allocator_extension.h',
+    'PJRT_HostAllocator_Free_Args': 'host_allocator_extension.h',
+    'PJRT_HostAllocator_GetPreferredAlignment': 'host_allocator_extension.h',
+    'PJRT_HostAllocator_GetPreferredAlignment_Args': 'host_allocator_extension.h',
     'PJRT_HostBufferSemantics': 'pjrt_c_api.h',
+    'PJRT_HostMemoryAllocator_Allocate': 'host_memory_allocator_extension.h',
+    'PJRT_HostMemoryAllocator_Allocate_Args': 'host_memory_allocator_extension.h',
+    'PJRT_HostMemoryAllocator_Extension': 'host_memory_allocator_extension.h',
     'PJRT_KeyValueGetCallback': 'pjrt_c_api.h',
     'PJRT_KeyValueGetCallback_Args': 'pjrt_c_api.h',
     'PJRT_KeyValueGetCallback_ValueDeleter': 'pjrt_c_api.h',
@@ -5123,6 +5700,20 @@ HEADER_OF = {
     'PJRT_TpuTopology_SubsliceDeviceIdFromFullDeviceId': 'pjrt_c_api_tpu_topology_extension.h',
     'PJRT_TpuTopology_SubsliceDeviceIdFromFullDeviceId_Args': 'pjrt_c_api_tpu_topology_extension.h',
     'PJRT_TpuTopology_Subslice_Args': 'pjrt_c_api_tpu_topology_extension.h',
+    'PJRT_Transfers_CrossHostOnCanceledCallback': 'pjrt_c_api_cross_host_transfers_extension.h',
+    'PJRT_Transfers_CrossHostRecvNotifier': 'pjrt_c_api_cross_host_transfers_extension.h',
+    'PJRT_Transfers_CrossHostRecvNotifierInfo': 'pjrt_c_api_cross_host_transfers_extension.h',
+    'PJRT_Transfers_CrossHostRemoteSendCallback': 'pjrt_c_api_cross_host_transfers_extension.h',
+    'PJRT_Transfers_CrossHostRemoteSendCallbackInfo': 'pjrt_c_api_cross_host_transfers_extension.h',
+    'PJRT_Transfers_CrossHostSendCancelNotifier': 'pjrt_c_api_cross_host_transfers_extension.h',
+    'PJRT_Transfers_DescriptorDestructor': 'pjrt_c_api_cross_host_transfers_extension.h',
+    'PJRT_Transfers_PJRT_Buffer_CopyToRemoteDevice_Args': 'pjrt_c_api_cross_host_transfers_extension.h',
+    'PJRT_Transfers_PJRT_Client_CrossHostReceiveBuffers': 'pjrt_c_api_cross_host_transfers_extension.h',
+    'PJRT_Transfers_PJRT_Client_CrossHostReceiveBuffers_Args': 'pjrt_c_api_cross_host_transfers_extension.h',
+    'PJRT_Transfers_PJRT_Client_CrossHostSendBuffers': 'pjrt_c_api_cross_host_transfers_extension.h',
+    'PJRT_Transfers_PJRT_Client_CrossHostSendBuffers_Args': 'pjrt_c_api_cross_host_transfers_extension.h',
+    'PJRT_Transfers_PJRT_Client_MakeCrossHostReceiveBuffers': 'pjrt_c_api_cross_host_transfers_extension.h',
+    'PJRT_Transfers_PJRT_Client_MakeCrossHostReceiveBuffers_Args': 'pjrt_c_api_cross_host_transfers_extension.h',
     'PJRT_Triton': 'pjrt_c_api_triton_extension.h',
     'PJRT_Triton_Compile': 'pjrt_c_api_triton_extension.h',
     'PJRT_Triton_Compile_Args': 'pjrt_c_api_triton_extension.h',
