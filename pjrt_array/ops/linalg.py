@@ -1,3 +1,581 @@
-"""linalg functions of the Array API."""
+"""The ``linalg`` extension: decompositions, solves, norms — all as StableHLO.
 
-__all__: list[str] = []
+Decompositions use only what every XLA backend has (see ``_linalg_lower``):
+
+- ``qr``: XLA's Householder ``Qr``; ``solve``/``inv`` go through it
+  (``x = R⁻¹ Qᴴ b``), which is backward stable and needs no pivoting.
+- ``det``/``slogdet``: from the same QR, with ``det(Q)`` the product of the
+  reflectors' determinants ``1 - τ·vᴴv``.
+- ``svd``: eigenvectors ``V`` of ``AᴴA`` (Jacobi ``Eigh``), then a QR of ``AV``
+  whose ``R`` diagonal gives the singular values and whose ``Q`` gives ``U``
+  (an orthonormal completion where singular values vanish).
+
+Singular input to ``solve``/``inv`` gives ``inf``/``nan`` entries (the standard
+leaves this undefined); ``det`` gives 0 and ``slogdet`` gives ``(0, -inf)``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import operator
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .. import _dtypes
+from .._array import Array
+from .._dispatch import run
+from ._axes import normalize_axes, normalize_axis
+from ._builder import Builder, Value, tensor_type
+from ._linalg_lower import (abs_real, adjoint, band_mask, cholesky as _chol, diagonal as _diag, eigh as _eigh,
+                            householder_product, identity, matmul, qr as _qr, select, slice_last, triangular_solve)
+from ._lower import broadcast, broadcast_shapes, constant, convert, dims_attr, i64_array
+from ._operands import check_array, same_device
+from ._reduce import reduce
+from .sorting import sort_values
+
+__all__ = ["cholesky", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "matrix_norm", "matrix_power",
+           "matrix_rank", "outer", "pinv", "qr", "slogdet", "solve", "svd", "svdvals", "trace", "vector_norm"]
+
+_FLOATING = ("real floating", "complex floating")
+_BOOL = np.dtype(bool)
+
+
+class EighResult(NamedTuple):
+    eigenvalues: Array
+    eigenvectors: Array
+
+
+class QRResult(NamedTuple):
+    Q: Array
+    R: Array
+
+
+class SlogdetResult(NamedTuple):
+    sign: Array
+    logabsdet: Array
+
+
+class SVDResult(NamedTuple):
+    U: Array
+    S: Array
+    Vh: Array
+
+
+# -- argument checks ---------------------------------------------------------------------------
+
+def _matrices(x: Any, name: str, square: bool = False) -> Array:
+    x = check_array(x)
+    if x.ndim < 2:
+        raise ValueError(f"{name} needs an array of at least 2 dimensions, got shape {x.shape}")
+    if square and x.shape[-1] != x.shape[-2]:
+        raise ValueError(f"{name} needs square matrices, got shape {x.shape}")
+    if not _dtypes.isdtype(x.dtype, _FLOATING):
+        raise TypeError(f"{name} needs a floating-point array, got {x.dtype}")
+    return x
+
+
+def _one(rule: Any, params: tuple, *arrays: Array) -> Array:
+    return run(rule, params, arrays, same_device(*arrays))[0]
+
+
+# -- small rule helpers -------------------------------------------------------------------------
+
+def _mul(b: Builder, x: Value, y: Value) -> Value:
+    return b.op(f"stablehlo.multiply {x.name}, {y.name} : {x.type}", x.shape, x.dtype)
+
+
+def _scale_columns(b: Builder, x: Value, s: Value) -> Value:
+    """``x * s[..., None, :]``."""
+    dims = list(range(x.ndim - 2)) + [x.ndim - 1]
+    sb = b.op(f"stablehlo.broadcast_in_dim {s.name}, dims = {dims_attr(dims)} : ({s.type}) -> "
+              f"{tensor_type(x.shape, s.dtype)}", x.shape, s.dtype)
+    return _mul(b, x, convert(b, sb, x.dtype) if sb.dtype != x.dtype else sb)
+
+
+def _triu(b: Builder, x: Value) -> Value:
+    return select(b, band_mask(b, x.shape, 0, None), x, constant(b, 0, x.dtype, x.shape))
+
+
+def _pad_columns(b: Builder, x: Value, cols: int) -> Value:
+    if x.shape[-1] == cols:
+        return x
+    zero = constant(b, 0, x.dtype)
+    high = [0] * (x.ndim - 1) + [cols - x.shape[-1]]
+    shape = x.shape[:-1] + (cols,)
+    return b.op(f"stablehlo.pad {x.name}, {zero.name}, low = {dims_attr([0] * x.ndim)}, high = {dims_attr(high)}, "
+                f"interior = {dims_attr([0] * x.ndim)} : ({x.type}, {zero.type}) -> {tensor_type(shape, x.dtype)}",
+                shape, x.dtype)
+
+
+def _reverse_last(b: Builder, x: Value) -> Value:
+    return b.op(f"stablehlo.reverse {x.name}, dims = [{x.ndim - 1}] : {x.type}", x.shape, x.dtype)
+
+
+def _unit_phase(b: Builder, d: Value) -> Value:
+    """``d / |d|`` (1 where ``d == 0``), in ``d``'s dtype."""
+    mag = abs_real(b, d)
+    zero = constant(b, 0, mag.dtype, mag.shape)
+    is_zero = b.op(f"stablehlo.compare EQ, {mag.name}, {zero.name} : ({mag.type}, {mag.type}) -> "
+                   f"{tensor_type(mag.shape, _BOOL)}", mag.shape, _BOOL)
+    one = constant(b, 1, mag.dtype, mag.shape)
+    safe = select(b, is_zero, one, mag)
+    phase = b.op(f"stablehlo.divide {d.name}, {convert(b, safe, d.dtype).name} : {d.type}", d.shape, d.dtype)
+    return select(b, is_zero, constant(b, 1, d.dtype, d.shape), phase)
+
+
+def _qr_solve(b: Builder, a: Value, rhs: Value) -> Value:
+    """Solve ``a @ x = rhs`` (square ``a``) through Householder QR."""
+    packed, taus = _qr(b, a)
+    q = householder_product(b, packed, taus)
+    y = matmul(b, adjoint(b, q), rhs)
+    return triangular_solve(b, packed, y, lower=False)
+
+
+# -- decompositions ---------------------------------------------------------------------------
+
+def _cholesky_rule(b: Builder, x: Value, *, upper: bool) -> Value:
+    low = _chol(b, x)
+    return adjoint(b, low) if upper else low
+
+
+def cholesky(x: Any, /, *, upper: bool = False) -> Array:
+    """Cholesky factor of Hermitian positive-definite matrices (NaNs where not positive-definite)."""
+    x = _matrices(x, "cholesky", square=True)
+    return _one(_cholesky_rule, (("upper", bool(upper)),), x)
+
+
+def _qr_rule(b: Builder, x: Value, *, complete: bool) -> tuple[Value, Value]:
+    m, n = x.shape[-2:]
+    packed, taus = _qr(b, x)
+    if m > n:
+        if complete:
+            q = householder_product(b, _pad_columns(b, packed, m), taus)
+            return q, _triu(b, packed)
+        return householder_product(b, packed, taus), _triu(b, slice_last(b, packed, (0, n), (0, n)))
+    return householder_product(b, slice_last(b, packed, (0, m), (0, m)), taus), _triu(b, packed)
+
+
+def qr(x: Any, /, *, mode: str = "reduced") -> QRResult:
+    """QR decomposition; ``mode`` is ``"reduced"`` or ``"complete"``."""
+    x = _matrices(x, "qr")
+    if mode not in ("reduced", "complete"):
+        raise ValueError(f"mode must be 'reduced' or 'complete', got {mode!r}")
+    return QRResult(*run(_qr_rule, (("complete", mode == "complete"),), (x,), x._device))
+
+
+def _eigh_rule(b: Builder, x: Value, *, vectors: bool) -> Value | tuple[Value, Value]:
+    w, v = _eigh(b, x)
+    return (w, v) if vectors else w
+
+
+def eigh(x: Any, /) -> EighResult:
+    """Eigenvalues (ascending) and eigenvectors of Hermitian matrices (lower triangle used)."""
+    x = _matrices(x, "eigh", square=True)
+    return EighResult(*run(_eigh_rule, (("vectors", True),), (x,), x._device))
+
+
+def eigvalsh(x: Any, /) -> Array:
+    """Eigenvalues (ascending) of Hermitian matrices."""
+    x = _matrices(x, "eigvalsh", square=True)
+    return _one(_eigh_rule, (("vectors", False),), x)
+
+
+def _sort_desc_columns(b: Builder, s: Value, *mats: Value) -> list[Value]:
+    """Sort ``s`` descending along its last axis, permuting the columns of ``mats`` alike."""
+    keys = b.op(f"stablehlo.negate {s.name} : {s.type}", s.shape, s.dtype)
+    outs = [sort_values(b, [keys, s], s.ndim - 1)[1]]
+    for m in mats:
+        dims = list(range(m.ndim - 2)) + [m.ndim - 1]
+        kb = b.op(f"stablehlo.broadcast_in_dim {keys.name}, dims = {dims_attr(dims)} : ({keys.type}) -> "
+                  f"{tensor_type(m.shape, keys.dtype)}", m.shape, keys.dtype)
+        outs.append(sort_values(b, [kb, m], m.ndim - 1)[1])
+    return outs
+
+
+def _svd_tall(b: Builder, a: Value, full: bool, vectors: bool) -> tuple[Value, ...]:
+    """SVD of ``a`` with ``m >= n``: (U, s, V) with ``a = U diag(s) Vᴴ``."""
+    m, n = a.shape[-2:]
+    _, v = _eigh(b, matmul(b, adjoint(b, a), a))
+    v = _reverse_last(b, v)  # largest eigenvalues first
+    packed, taus = _qr(b, matmul(b, a, v))
+    d = _diag(b, packed)
+    s = abs_real(b, d)
+    if not vectors:
+        return (_sort_desc_columns(b, s)[0],)
+    q = householder_product(b, _pad_columns(b, packed, m) if full else packed, taus)
+    phase = _unit_phase(b, d)
+    if full and m > n:
+        ones = constant(b, 1, phase.dtype, phase.shape[:-1] + (m - n,))
+        phase = b.op(f"stablehlo.concatenate {phase.name}, {ones.name}, dim = {phase.ndim - 1} : "
+                     f"({phase.type}, {ones.type}) -> {tensor_type(phase.shape[:-1] + (m,), phase.dtype)}",
+                     phase.shape[:-1] + (m,), phase.dtype)
+    u = _scale_columns(b, q, phase)
+    if full and m > n:
+        s_sorted, v_sorted = _sort_desc_columns(b, s, v)
+        lead = slice_last(b, u, (0, m), (0, n))
+        rest = slice_last(b, u, (0, m), (n, m))
+        _, lead = _sort_desc_columns(b, s, lead)
+        u = b.op(f"stablehlo.concatenate {lead.name}, {rest.name}, dim = {u.ndim - 1} : "
+                 f"({lead.type}, {rest.type}) -> {u.type}", u.shape, u.dtype)
+        return u, s_sorted, v_sorted
+    s_sorted, u, v = _sort_desc_columns(b, s, u, v)
+    return u, s_sorted, v
+
+
+def _svd_rule(b: Builder, x: Value, *, full: bool, vectors: bool) -> tuple[Value, ...] | Value:
+    m, n = x.shape[-2:]
+    if m >= n:
+        out = _svd_tall(b, x, full, vectors)
+        return (out[0], out[1], adjoint(b, out[2])) if vectors else out[0]
+    out = _svd_tall(b, adjoint(b, x), full, vectors)  # xᴴ = U' S V'ᴴ, so x = V' S U'ᴴ
+    return (out[2], out[1], adjoint(b, out[0])) if vectors else out[0]
+
+
+def svd(x: Any, /, *, full_matrices: bool = True) -> SVDResult:
+    """Singular value decomposition ``x = U @ diag(S) @ Vh`` (S descending)."""
+    x = _matrices(x, "svd")
+    return SVDResult(*run(_svd_rule, (("full", bool(full_matrices)), ("vectors", True)), (x,), x._device))
+
+
+def svdvals(x: Any, /) -> Array:
+    """Singular values, descending."""
+    x = _matrices(x, "svdvals")
+    return _one(_svd_rule, (("full", False), ("vectors", False)), x)
+
+
+def _cutoff(b: Builder, s: Value, rtol: float | None, rtol_v: Value | None, m: int, n: int) -> Value:
+    """Singular values above ``rtol * max(s)`` (per matrix), as a boolean mask."""
+    smax = reduce(b, s, (s.ndim - 1,), "maximum", keepdims=True)
+    if rtol_v is not None:
+        tol = broadcast(b, convert(b, rtol_v, s.dtype), smax.shape[:-1])
+        tol = b.op(f"stablehlo.reshape {tol.name} : ({tol.type}) -> {smax.type}", smax.shape, s.dtype)
+    else:
+        value = builtins.max(m, n) * float(np.finfo(s.dtype).eps) if rtol is None else rtol
+        tol = constant(b, value, s.dtype, smax.shape)
+    limit = _bcast_last(b, _mul(b, tol, smax), s.shape)
+    return b.op(f"stablehlo.compare GT, {s.name}, {limit.name} : ({s.type}, {limit.type}) -> "
+                f"{tensor_type(s.shape, _BOOL)}", s.shape, _BOOL)
+
+
+def _bcast_last(b: Builder, v: Value, shape: tuple[int, ...]) -> Value:
+    """Broadcast ``v`` of shape ``(..., 1)`` to ``shape`` (same rank)."""
+    flat = b.op(f"stablehlo.reshape {v.name} : ({v.type}) -> {tensor_type(v.shape[:-1], v.dtype)}",
+                v.shape[:-1], v.dtype)
+    return b.op(f"stablehlo.broadcast_in_dim {flat.name}, dims = {dims_attr(range(len(shape) - 1))} : "
+                f"({flat.type}) -> {tensor_type(shape, v.dtype)}", shape, v.dtype)
+
+
+def _rank_rule(b: Builder, x: Value, *rtol_v: Value, rtol: float | None) -> Value:
+    m, n = x.shape[-2:]
+    s = _svd_rule(b, x, full=False, vectors=False)
+    keep = _cutoff(b, s, rtol, rtol_v[0] if rtol_v else None, m, n)
+    return reduce(b, convert(b, keep, np.dtype("int64")), (s.ndim - 1,), "add")
+
+
+def _rtol_args(x: Array, rtol: Any) -> tuple[tuple, tuple[Array, ...]]:
+    if rtol is None or isinstance(rtol, (int, float)) and not isinstance(rtol, bool):
+        return (("rtol", None if rtol is None else float(rtol)),), ()
+    rtol = check_array(rtol, "rtol")
+    if rtol.shape and broadcast_shapes(rtol.shape, x.shape[:-2]) != x.shape[:-2]:
+        raise ValueError(f"rtol of shape {rtol.shape} does not broadcast to the batch shape {x.shape[:-2]}")
+    return (("rtol", None),), (rtol,)
+
+
+def matrix_rank(x: Any, /, *, rtol: Any = None) -> Array:
+    """Number of singular values above ``rtol * largest`` (default rtol: max(M, N) * eps)."""
+    x = _matrices(x, "matrix_rank")
+    params, extra = _rtol_args(x, rtol)
+    return _one(_rank_rule, params, x, *extra)
+
+
+def _pinv_rule(b: Builder, x: Value, *rtol_v: Value, rtol: float | None) -> Value:
+    m, n = x.shape[-2:]
+    u, s, vh = _svd_rule(b, x, full=False, vectors=True)
+    keep = _cutoff(b, s, rtol, rtol_v[0] if rtol_v else None, m, n)
+    one = constant(b, 1, s.dtype, s.shape)
+    safe = select(b, keep, s, one)
+    inv = select(b, keep, b.op(f"stablehlo.divide {one.name}, {safe.name} : {s.type}", s.shape, s.dtype),
+                 constant(b, 0, s.dtype, s.shape))
+    return matmul(b, _scale_columns(b, adjoint(b, vh), inv), adjoint(b, u))
+
+
+def pinv(x: Any, /, *, rtol: Any = None) -> Array:
+    """Moore-Penrose pseudo-inverse (singular values below ``rtol * largest`` dropped)."""
+    x = _matrices(x, "pinv")
+    params, extra = _rtol_args(x, rtol)
+    return _one(_pinv_rule, params, x, *extra)
+
+
+# -- solves, inverses, determinants -------------------------------------------------------------
+
+def _solve_rule(b: Builder, a: Value, rhs: Value, *, vector: bool) -> Value:
+    if vector:
+        rhs = b.op(f"stablehlo.reshape {rhs.name} : ({rhs.type}) -> {tensor_type(rhs.shape + (1,), rhs.dtype)}",
+                   rhs.shape + (1,), rhs.dtype)
+    batch = broadcast_shapes(a.shape[:-2], rhs.shape[:-2])
+    a = broadcast(b, a, batch + a.shape[-2:])
+    rhs = broadcast(b, rhs, batch + rhs.shape[-2:])
+    dtype = _dtypes.promote_types(a.dtype, rhs.dtype)
+    out = _qr_solve(b, convert(b, a, dtype), convert(b, rhs, dtype))
+    if vector:
+        out = b.op(f"stablehlo.reshape {out.name} : ({out.type}) -> {tensor_type(out.shape[:-1], dtype)}",
+                   out.shape[:-1], dtype)
+    return out
+
+
+def solve(x1: Any, x2: Any, /) -> Array:
+    """Solve ``x1 @ x = x2`` for square ``x1`` (``x2`` a vector when 1-D)."""
+    x1 = _matrices(x1, "solve", square=True)
+    x2 = check_array(x2, "x2")
+    if not _dtypes.isdtype(x2.dtype, _FLOATING):
+        raise TypeError(f"solve needs floating-point arrays, got {x2.dtype}")
+    vector = x2.ndim == 1
+    rows = x2.shape[0] if vector else (x2.shape[-2] if x2.ndim >= 2 else None)
+    if rows != x1.shape[-1]:
+        raise ValueError(f"solve: x2 of shape {x2.shape} does not match x1 of shape {x1.shape}")
+    if not vector:
+        broadcast_shapes(x1.shape[:-2], x2.shape[:-2])
+    return _one(_solve_rule, (("vector", vector),), x1, x2)
+
+
+def _inv_rule(b: Builder, x: Value) -> Value:
+    return _qr_solve(b, x, identity(b, x.shape, x.dtype))
+
+
+def inv(x: Any, /) -> Array:
+    """Inverse of square matrices (inf/nan entries for singular input)."""
+    x = _matrices(x, "inv", square=True)
+    return _one(_inv_rule, (), x)
+
+
+def _det_parts(b: Builder, x: Value) -> tuple[Value, Value]:
+    """``det(Q)`` (unit modulus) and the diagonal of ``R`` for ``x = QR``."""
+    packed, taus = _qr(b, x)
+    n = x.shape[-1]
+    below = select(b, band_mask(b, x.shape, None, -1), packed, constant(b, 0, x.dtype, x.shape))
+    mag = abs_real(b, below)
+    norms = reduce(b, _mul(b, mag, mag), (x.ndim - 2,), "add")  # |v_i|² - 1 per column
+    one = constant(b, 1, norms.dtype, norms.shape)
+    vnorm = convert(b, b.op(f"stablehlo.add {norms.name}, {one.name} : {norms.type}", norms.shape, norms.dtype),
+                    x.dtype)
+    # det(I - τ v vᴴ) = 1 - τ vᴴv (matrix determinant lemma).
+    factors = b.op(f"stablehlo.subtract {constant(b, 1, x.dtype, taus.shape).name}, "
+                   f"{_mul(b, taus, vnorm).name} : {taus.type}", taus.shape, x.dtype)
+    det_q = reduce(b, factors, (taus.ndim - 1,), "multiply") if n else constant(b, 1, x.dtype, x.shape[:-2])
+    return det_q, _diag(b, packed)
+
+
+def _det_rule(b: Builder, x: Value) -> Value:
+    det_q, d = _det_parts(b, x)
+    return _mul(b, det_q, reduce(b, d, (d.ndim - 1,), "multiply"))
+
+
+def det(x: Any, /) -> Array:
+    """Determinant of square matrices."""
+    x = _matrices(x, "det", square=True)
+    return _one(_det_rule, (), x)
+
+
+def _slogdet_rule(b: Builder, x: Value) -> tuple[Value, Value]:
+    det_q, d = _det_parts(b, x)
+    mag = abs_real(b, d)
+    logabs = reduce(b, b.op(f"stablehlo.log {mag.name} : {mag.type}", mag.shape, mag.dtype), (d.ndim - 1,), "add")
+    phase = reduce(b, _unit_phase(b, d), (d.ndim - 1,), "multiply")
+    sign = _mul(b, det_q, phase)
+    zero = constant(b, 0, mag.dtype, mag.shape)
+    singular = reduce(b, b.op(f"stablehlo.compare EQ, {mag.name}, {zero.name} : ({mag.type}, {mag.type}) -> "
+                              f"{tensor_type(mag.shape, _BOOL)}", mag.shape, _BOOL), (d.ndim - 1,), "or")
+    sign = select(b, singular, constant(b, 0, sign.dtype, sign.shape), sign)
+    if not _dtypes.is_complex(x.dtype):
+        # A real sign is exactly ±1.
+        pos = b.op(f"stablehlo.compare GE, {sign.name}, {constant(b, 0, sign.dtype, sign.shape).name} : "
+                   f"({sign.type}, {sign.type}) -> {tensor_type(sign.shape, _BOOL)}", sign.shape, _BOOL)
+        unit = select(b, pos, constant(b, 1, sign.dtype, sign.shape), constant(b, -1, sign.dtype, sign.shape))
+        sign = select(b, singular, sign, unit)
+    return sign, logabs
+
+
+def slogdet(x: Any, /) -> SlogdetResult:
+    """Sign (unit modulus, 0 if singular) and natural log of |det| of square matrices."""
+    x = _matrices(x, "slogdet", square=True)
+    return SlogdetResult(*run(_slogdet_rule, (), (x,), x._device))
+
+
+def _power_rule(b: Builder, x: Value, *, n: int) -> Value:
+    if n < 0:
+        x = _inv_rule(b, x)
+        n = -n
+    result = None
+    base = x
+    while n:
+        if n & 1:
+            result = base if result is None else matmul(b, result, base)
+        n >>= 1
+        if n:
+            base = matmul(b, base, base)
+    return result if result is not None else identity(b, x.shape, x.dtype)
+
+
+def matrix_power(x: Any, n: int, /) -> Array:
+    """``x`` raised to the integer power ``n`` (negative: of the inverse)."""
+    x = check_array(x)
+    if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
+        raise ValueError(f"matrix_power needs square matrices, got shape {x.shape}")
+    n = operator.index(n)
+    if n < 0 and not _dtypes.isdtype(x.dtype, _FLOATING):
+        raise TypeError("matrix_power with a negative exponent needs a floating-point array")
+    return _one(_power_rule, (("n", n),), x)
+
+
+# -- norms, traces, products --------------------------------------------------------------------
+
+def _vector_norm_rule(b: Builder, x: Value, *, axes: tuple[int, ...], keepdims: bool, ord: float) -> Value:
+    mag = abs_real(b, x)
+    if ord == math.inf:
+        return reduce(b, mag, axes, "maximum", keepdims)
+    if ord == -math.inf:
+        return reduce(b, mag, axes, "minimum", keepdims)
+    if ord == 0:
+        nz = b.op(f"stablehlo.compare NE, {mag.name}, {constant(b, 0, mag.dtype, mag.shape).name} : "
+                  f"({mag.type}, {mag.type}) -> {tensor_type(mag.shape, _BOOL)}", mag.shape, _BOOL)
+        return reduce(b, convert(b, nz, mag.dtype), axes, "add", keepdims)
+    if ord == 1:
+        return reduce(b, mag, axes, "add", keepdims)
+    if ord == 2:
+        total = reduce(b, _mul(b, mag, mag), axes, "add", keepdims)
+        return b.op(f"stablehlo.sqrt {total.name} : {total.type}", total.shape, total.dtype)
+    p = constant(b, ord, mag.dtype, mag.shape)
+    powered = b.op(f"stablehlo.power {mag.name}, {p.name} : {mag.type}", mag.shape, mag.dtype)
+    total = reduce(b, powered, axes, "add", keepdims)
+    inv_p = constant(b, 1.0 / ord, mag.dtype, total.shape)
+    return b.op(f"stablehlo.power {total.name}, {inv_p.name} : {total.type}", total.shape, total.dtype)
+
+
+def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: float = 2) -> Array:
+    """Vector p-norm over ``axis`` (all axes when None)."""
+    x = check_array(x)
+    if not _dtypes.isdtype(x.dtype, _FLOATING):
+        raise TypeError(f"vector_norm needs a floating-point array, got {x.dtype}")
+    if not isinstance(ord, (int, float)) or isinstance(ord, bool):
+        raise TypeError(f"ord must be a number, got {ord!r}")
+    axes = normalize_axes(axis, x.ndim)
+    return _one(_vector_norm_rule, (("axes", axes), ("keepdims", bool(keepdims)), ("ord", float(ord))), x)
+
+
+def _matrix_norm_rule(b: Builder, x: Value, *, keepdims: bool, ord: Any) -> Value:
+    rows, cols = x.ndim - 2, x.ndim - 1
+    if ord == "fro":
+        out = _vector_norm_rule(b, x, axes=(rows, cols), keepdims=False, ord=2)
+    elif ord in ("nuc", 2, -2):
+        s = _svd_rule(b, x, full=False, vectors=False)
+        op = {"nuc": "add", 2: "maximum", -2: "minimum"}[ord]
+        out = reduce(b, s, (s.ndim - 1,), op)
+    else:
+        mag = abs_real(b, x)
+        summed_axis, then = (rows, "maximum" if ord == 1 else "minimum") if ord in (1, -1) else \
+            (cols, "maximum" if ord == math.inf else "minimum")
+        out = reduce(b, reduce(b, mag, (summed_axis,), "add"), (x.ndim - 2,), then)
+    if keepdims:
+        shape = out.shape + (1, 1)
+        out = b.op(f"stablehlo.reshape {out.name} : ({out.type}) -> {tensor_type(shape, out.dtype)}", shape, out.dtype)
+    return out
+
+
+def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Array:
+    """Matrix norm of the last two axes: 'fro', 'nuc', 1, -1, 2, -2, inf or -inf."""
+    x = _matrices(x, "matrix_norm")
+    if ord not in ("fro", "nuc", 1, -1, 2, -2, math.inf, -math.inf) or isinstance(ord, bool):
+        raise ValueError(f"unsupported matrix norm order {ord!r}")
+    if ord != "fro" and 0 in x.shape[-2:]:
+        raise ValueError(f"matrix_norm of order {ord!r} is not defined for empty matrices")
+    key = float(ord) if isinstance(ord, (int, float)) and abs(ord) == math.inf else ord
+    return _one(_matrix_norm_rule, (("keepdims", bool(keepdims)), ("ord", key)), x)
+
+
+def _diagonal_rule(b: Builder, x: Value, *, offset: int) -> Value:
+    return _diag(b, x, offset)
+
+
+def diagonal(x: Any, /, *, offset: int = 0) -> Array:
+    """The ``offset``-th diagonal of the last two axes."""
+    x = check_array(x)
+    if x.ndim < 2:
+        raise ValueError(f"diagonal needs an array of at least 2 dimensions, got shape {x.shape}")
+    return _one(_diagonal_rule, (("offset", operator.index(offset)),), x)
+
+
+def _trace_rule(b: Builder, x: Value, *, offset: int, dtype: np.dtype) -> Value:
+    d = _diag(b, convert(b, x, dtype), offset)
+    return reduce(b, d, (d.ndim - 1,), "add")
+
+
+def trace(x: Any, /, *, offset: int = 0, dtype: Any = None) -> Array:
+    """Sum of the ``offset``-th diagonal (integers accumulate as in ``sum``)."""
+    x = check_array(x)
+    if x.ndim < 2:
+        raise ValueError(f"trace needs an array of at least 2 dimensions, got shape {x.shape}")
+    from .statistical import _accumulator_dtype
+    out_dtype = _accumulator_dtype(x, dtype, "trace")
+    return _one(_trace_rule, (("offset", operator.index(offset)), ("dtype", out_dtype)), x)
+
+
+def _component(b: Builder, x: Value, axis: int, i: int) -> Value:
+    start = [0] * x.ndim
+    limit = list(x.shape)
+    start[axis], limit[axis] = i, i + 1
+    shape = tuple(l - s for l, s in zip(limit, start))
+    return b.op(f'"stablehlo.slice"({x.name}) {{start_indices = {i64_array(start)}, '
+                f"limit_indices = {i64_array(limit)}, strides = {i64_array([1] * x.ndim)}}} : "
+                f"({x.type}) -> {tensor_type(shape, x.dtype)}", shape, x.dtype)
+
+
+def _cross_rule(b: Builder, x: Value, y: Value, *, axis: int, dtype: np.dtype) -> Value:
+    shape = broadcast_shapes(x.shape, y.shape)
+    x, y = broadcast(b, convert(b, x, dtype), shape), broadcast(b, convert(b, y, dtype), shape)
+    ax = axis % len(shape)
+    xs = [_component(b, x, ax, i) for i in range(3)]
+    ys = [_component(b, y, ax, i) for i in range(3)]
+    parts = []
+    for i, j in ((1, 2), (2, 0), (0, 1)):
+        p = _mul(b, xs[i], ys[j])
+        q = _mul(b, xs[j], ys[i])
+        parts.append(b.op(f"stablehlo.subtract {p.name}, {q.name} : {p.type}", p.shape, dtype))
+    return b.op(f"stablehlo.concatenate {', '.join(p.name for p in parts)}, dim = {ax} : "
+                f"({', '.join(p.type for p in parts)}) -> {tensor_type(shape, dtype)}", shape, dtype)
+
+
+def cross(x1: Any, x2: Any, /, *, axis: int = -1) -> Array:
+    """Cross product of 3-element vectors along ``axis``."""
+    x1, x2 = check_array(x1, "x1"), check_array(x2, "x2")
+    if not _dtypes.isdtype(x1.dtype, "numeric") or not _dtypes.isdtype(x2.dtype, "numeric"):
+        raise TypeError("cross needs numeric arrays")
+    if x1.ndim != x2.ndim:
+        raise ValueError(f"cross needs arrays of the same rank, got shapes {x1.shape} and {x2.shape}")
+    a = normalize_axis(axis, x1.ndim)
+    if x1.shape[a] != 3 or x2.shape[a] != 3:
+        raise ValueError(f"cross needs 3 elements along axis {axis}, got shapes {x1.shape} and {x2.shape}")
+    broadcast_shapes(x1.shape, x2.shape)  # raises ValueError for incompatible shapes
+    dtype = _dtypes.promote_types(x1.dtype, x2.dtype)
+    return _one(_cross_rule, (("axis", a), ("dtype", dtype)), x1, x2)
+
+
+def _outer_rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
+    shape = (x.shape[0], y.shape[0])
+    xb = b.op(f"stablehlo.broadcast_in_dim {convert(b, x, dtype).name}, dims = [0] : "
+              f"({tensor_type(x.shape, dtype)}) -> {tensor_type(shape, dtype)}", shape, dtype)
+    yb = b.op(f"stablehlo.broadcast_in_dim {convert(b, y, dtype).name}, dims = [1] : "
+              f"({tensor_type(y.shape, dtype)}) -> {tensor_type(shape, dtype)}", shape, dtype)
+    return _mul(b, xb, yb)
+
+
+def outer(x1: Any, x2: Any, /) -> Array:
+    """Outer product of two 1-D arrays."""
+    x1, x2 = check_array(x1, "x1"), check_array(x2, "x2")
+    if x1.ndim != 1 or x2.ndim != 1:
+        raise ValueError(f"outer needs 1-D arrays, got shapes {x1.shape} and {x2.shape}")
+    dtype = _dtypes.promote_types(x1.dtype, x2.dtype)
+    if dtype == _BOOL:
+        raise TypeError("outer needs numeric arrays")
+    return _one(_outer_rule, (("dtype", dtype),), x1, x2)
