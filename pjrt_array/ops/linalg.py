@@ -551,12 +551,12 @@ def cross(x1: Any, x2: Any, /, *, axis: int = -1) -> Array:
     x1, x2 = check_array(x1, "x1"), check_array(x2, "x2")
     if not _dtypes.isdtype(x1.dtype, "numeric") or not _dtypes.isdtype(x2.dtype, "numeric"):
         raise TypeError("cross needs numeric arrays")
-    if x1.ndim != x2.ndim:
-        raise ValueError(f"cross needs arrays of the same rank, got shapes {x1.shape} and {x2.shape}")
-    a = normalize_axis(axis, x1.ndim)
-    if x1.shape[a] != 3 or x2.shape[a] != 3:
+    shape = broadcast_shapes(x1.shape, x2.shape)  # ValueError for incompatible shapes
+    # The axis counts from the end, so arrays of different rank agree on it.
+    neg = normalize_axis(axis, builtins.min(x1.ndim, x2.ndim)) - builtins.min(x1.ndim, x2.ndim)
+    if x1.shape[neg] != 3 or x2.shape[neg] != 3:
         raise ValueError(f"cross needs 3 elements along axis {axis}, got shapes {x1.shape} and {x2.shape}")
-    broadcast_shapes(x1.shape, x2.shape)  # raises ValueError for incompatible shapes
+    a = neg % len(shape)
     dtype = _dtypes.promote_types(x1.dtype, x2.dtype)
     return _one(_cross_rule, (("axis", a), ("dtype", dtype)), x1, x2)
 
