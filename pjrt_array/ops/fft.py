@@ -1,3 +1,329 @@
-"""fft functions of the Array API."""
+"""The ``fft`` extension: discrete Fourier transforms with ``stablehlo.fft``.
 
-__all__: list[str] = []
+Each transform runs along one axis at a time (moved last, transformed, moved
+back), so any number of axes works on every backend.  XLA's inverse
+transforms already divide by ``n``; ``norm`` rescales from there.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import _dtypes
+from .._array import Array
+from .._devices import Device, as_device
+from .._dispatch import run
+from ._axes import normalize_axis
+from ._builder import Builder, Value, tensor_type
+from ._lower import broadcast, constant, convert, dims_attr, i64_array
+from ._operands import check_array
+
+__all__ = ["fft", "ifft", "fftn", "ifftn", "rfft", "irfft", "rfftn", "irfftn", "hfft", "ihfft", "fftfreq",
+           "rfftfreq", "fftshift", "ifftshift"]
+
+_NORMS = ("backward", "ortho", "forward")
+
+
+def _resize(b: Builder, x: Value, axis: int, size: int) -> Value:
+    """Truncate or zero-pad ``x`` to ``size`` along ``axis``."""
+    have = x.shape[axis]
+    if have == size:
+        return x
+    shape = list(x.shape)
+    shape[axis] = size
+    if have > size:
+        limit = list(x.shape)
+        limit[axis] = size
+        return b.op(f'"stablehlo.slice"({x.name}) {{start_indices = {i64_array([0] * x.ndim)}, '
+                    f"limit_indices = {i64_array(limit)}, strides = {i64_array([1] * x.ndim)}}} : "
+                    f"({x.type}) -> {tensor_type(shape, x.dtype)}", tuple(shape), x.dtype)
+    zero = constant(b, 0, x.dtype)
+    high = [0] * x.ndim
+    high[axis] = size - have
+    zeros = dims_attr([0] * x.ndim)
+    return b.op(f"stablehlo.pad {x.name}, {zero.name}, low = {zeros}, high = {dims_attr(high)}, interior = {zeros} : "
+                f"({x.type}, {zero.type}) -> {tensor_type(shape, x.dtype)}", tuple(shape), x.dtype)
+
+
+def _swap_last(b: Builder, x: Value, axis: int) -> Value:
+    if axis == x.ndim - 1:
+        return x
+    perm = list(range(x.ndim))
+    perm[axis], perm[-1] = perm[-1], perm[axis]
+    shape = tuple(x.shape[p] for p in perm)
+    return b.op(f"stablehlo.transpose {x.name}, dims = {dims_attr(perm)} : ({x.type}) -> "
+                f"{tensor_type(shape, x.dtype)}", shape, x.dtype)
+
+
+def _scale(b: Builder, x: Value, factor: float) -> Value:
+    if factor == 1.0:
+        return x
+    c = constant(b, factor, x.dtype, x.shape)
+    return b.op(f"stablehlo.multiply {x.name}, {c.name} : {x.type}", x.shape, x.dtype)
+
+
+def _conj(b: Builder, x: Value) -> Value:
+    real = _dtypes.real_dtype(x.dtype)
+    rtype = tensor_type(x.shape, real)
+    re = b.op(f"stablehlo.real {x.name} : ({x.type}) -> {rtype}", x.shape, real)
+    im = b.op(f"stablehlo.imag {x.name} : ({x.type}) -> {rtype}", x.shape, real)
+    neg = b.op(f"stablehlo.negate {im.name} : {rtype}", x.shape, real)
+    return b.op(f"stablehlo.complex {re.name}, {neg.name} : {x.type}", x.shape, x.dtype)
+
+
+def _transform(b: Builder, x: Value, axis: int, kind: str, n: int, norm: str) -> Value:
+    """One 1-D transform of kind FFT/IFFT/RFFT/IRFFT with length ``n`` along ``axis``."""
+    complex_t = _dtypes.complex_dtype_for(_dtypes.real_dtype(x.dtype))
+    if kind == "RFFT":
+        x = _resize(b, x, axis, n)
+    elif kind == "IRFFT":
+        x = _resize(b, convert(b, x, complex_t), axis, n // 2 + 1)
+    else:
+        x = _resize(b, convert(b, x, complex_t), axis, n)
+    x = _swap_last(b, x, axis)
+    if kind == "RFFT":
+        out_shape, out_dtype = x.shape[:-1] + (n // 2 + 1,), complex_t
+    elif kind == "IRFFT":
+        out_shape, out_dtype = x.shape[:-1] + (n,), _dtypes.real_dtype(complex_t)
+    else:
+        out_shape, out_dtype = x.shape, complex_t
+    y = b.op(f"stablehlo.fft {x.name}, type = {kind}, length = [{n}] : ({x.type}) -> "
+             f"{tensor_type(out_shape, out_dtype)}", out_shape, out_dtype)
+    inverse = kind in ("IFFT", "IRFFT")
+    factor = {"backward": 1.0, "ortho": math.sqrt(n) if inverse else 1 / math.sqrt(n) if n else 1.0,
+              "forward": float(n) if inverse else 1 / n if n else 1.0}[norm]
+    return _swap_last(b, _scale(b, y, factor), axis)
+
+
+def _fft_rule(b: Builder, x: Value, *, steps: tuple[tuple[int, str, int], ...], norm: str,
+              conj_in: bool, conj_out: bool) -> Value:
+    if conj_in:
+        x = _conj(b, convert(b, x, _dtypes.complex_dtype_for(_dtypes.real_dtype(x.dtype))))
+    for axis, kind, n in steps:
+        x = _transform(b, x, axis, kind, n, norm)
+    return _conj(b, x) if conj_out else x
+
+
+def _check_norm(norm: str) -> None:
+    if norm not in _NORMS:
+        raise ValueError(f"norm must be one of {_NORMS}, got {norm!r}")
+
+
+def _check_input(x: Any, real: bool, name: str) -> Array:
+    x = check_array(x)
+    kinds = "real floating" if real else ("real floating", "complex floating")
+    if not _dtypes.isdtype(x.dtype, kinds):
+        raise TypeError(f"{name} needs a {'real ' if real else ''}floating-point array, got {x.dtype}")
+    if x.ndim == 0:
+        raise ValueError(f"{name} needs an array of at least one dimension")
+    return x
+
+
+def _length(n: Any, default: int, name: str) -> int:
+    if n is None:
+        return default
+    n = operator.index(n)
+    if n < 1:
+        raise ValueError(f"{name}: invalid number of data points {n}")
+    return n
+
+
+def _run_fft(x: Array, steps: list[tuple[int, str, int]], norm: str, conj_in: bool = False,
+             conj_out: bool = False) -> Array:
+    _check_norm(norm)
+    params = (("steps", tuple(steps)), ("norm", norm), ("conj_in", conj_in), ("conj_out", conj_out))
+    return run(_fft_rule, params, (x,), x._device)[0]
+
+
+def fft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Array:
+    """One-dimensional discrete Fourier transform."""
+    x = _check_input(x, False, "fft")
+    a = normalize_axis(axis, x.ndim)
+    return _run_fft(x, [(a, "FFT", _length(n, x.shape[a], "fft"))], norm)
+
+
+def ifft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Array:
+    """One-dimensional inverse discrete Fourier transform."""
+    x = _check_input(x, False, "ifft")
+    a = normalize_axis(axis, x.ndim)
+    return _run_fft(x, [(a, "IFFT", _length(n, x.shape[a], "ifft"))], norm)
+
+
+def _axes_and_sizes(x: Array, s: Any, axes: Any, name: str) -> list[tuple[int, int]]:
+    if axes is None:
+        axes = tuple(range(x.ndim)) if s is None else tuple(range(x.ndim - len(s), x.ndim))
+    axes = tuple(normalize_axis(a, x.ndim, "axes") for a in axes)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{name}: axes must be unique, got {axes}")
+    s = tuple(x.shape[a] for a in axes) if s is None else tuple(s)
+    if len(s) != len(axes):
+        raise ValueError(f"{name}: s and axes must have the same length")
+    s = tuple(x.shape[a] if v == -1 else operator.index(v) for v, a in zip(s, axes))
+    if any(v < 1 for v in s):
+        raise ValueError(f"{name}: invalid shape {s}")
+    return list(zip(axes, s))
+
+
+def fftn(x: Any, /, *, s: Sequence[int] | None = None, axes: Sequence[int] | None = None,
+         norm: str = "backward") -> Array:
+    """N-dimensional discrete Fourier transform over ``axes``."""
+    x = _check_input(x, False, "fftn")
+    return _run_fft(x, [(a, "FFT", n) for a, n in _axes_and_sizes(x, s, axes, "fftn")], norm)
+
+
+def ifftn(x: Any, /, *, s: Sequence[int] | None = None, axes: Sequence[int] | None = None,
+          norm: str = "backward") -> Array:
+    """N-dimensional inverse discrete Fourier transform over ``axes``."""
+    x = _check_input(x, False, "ifftn")
+    return _run_fft(x, [(a, "IFFT", n) for a, n in _axes_and_sizes(x, s, axes, "ifftn")], norm)
+
+
+def rfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Array:
+    """Discrete Fourier transform of real input (``n // 2 + 1`` outputs)."""
+    x = _check_input(x, True, "rfft")
+    a = normalize_axis(axis, x.ndim)
+    return _run_fft(x, [(a, "RFFT", _length(n, x.shape[a], "rfft"))], norm)
+
+
+def irfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Array:
+    """Inverse of ``rfft``: real output of length ``n`` (default ``2 * (m - 1)``)."""
+    x = _check_input(x, False, "irfft")
+    a = normalize_axis(axis, x.ndim)
+    return _run_fft(x, [(a, "IRFFT", _length(n, 2 * (x.shape[a] - 1), "irfft"))], norm)
+
+
+def rfftn(x: Any, /, *, s: Sequence[int] | None = None, axes: Sequence[int] | None = None,
+          norm: str = "backward") -> Array:
+    """N-dimensional transform of real input (the last axis is halved)."""
+    x = _check_input(x, True, "rfftn")
+    pairs = _axes_and_sizes(x, s, axes, "rfftn")
+    last_axis, last_n = pairs[-1]
+    return _run_fft(x, [(last_axis, "RFFT", last_n)] + [(a, "FFT", n) for a, n in pairs[:-1]], norm)
+
+
+def irfftn(x: Any, /, *, s: Sequence[int] | None = None, axes: Sequence[int] | None = None,
+           norm: str = "backward") -> Array:
+    """Inverse of ``rfftn``."""
+    x = _check_input(x, False, "irfftn")
+    if s is None:
+        axes_ = tuple(range(x.ndim)) if axes is None else axes
+        s = [x.shape[normalize_axis(a, x.ndim, "axes")] for a in axes_]
+        s[-1] = 2 * (s[-1] - 1)
+    pairs = _axes_and_sizes(x, s, axes, "irfftn")
+    last_axis, last_n = pairs[-1]
+    return _run_fft(x, [(a, "IFFT", n) for a, n in pairs[:-1]] + [(last_axis, "IRFFT", last_n)], norm)
+
+
+_SWAPPED = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
+
+
+def hfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Array:
+    """Transform of a Hermitian-symmetric signal (real output)."""
+    x = _check_input(x, False, "hfft")
+    _check_norm(norm)
+    a = normalize_axis(axis, x.ndim)
+    length = _length(n, 2 * (x.shape[a] - 1), "hfft")
+    return _run_fft(x, [(a, "IRFFT", length)], _SWAPPED[norm], conj_in=True)
+
+
+def ihfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Array:
+    """Inverse of ``hfft`` (real input, Hermitian output half)."""
+    x = _check_input(x, True, "ihfft")
+    _check_norm(norm)
+    a = normalize_axis(axis, x.ndim)
+    return _run_fft(x, [(a, "RFFT", _length(n, x.shape[a], "ihfft"))], _SWAPPED[norm], conj_out=True)
+
+
+def _freq_rule(b: Builder, d: Value, *, n: int, rfft: bool) -> Value:
+    dtype = d.dtype
+    count = n // 2 + 1 if rfft else n
+    i = b.op(f"stablehlo.iota dim = 0 : {tensor_type((count,), np.dtype('int64'))}", (count,), np.dtype("int64"))
+    if not rfft:
+        # [0, 1, ..., (n-1)//2, -(n//2), ..., -1]
+        half = constant(b, (n - 1) // 2, i.dtype, (count,))
+        over = b.op(f"stablehlo.compare GT, {i.name}, {half.name} : ({i.type}, {i.type}) -> "
+                    f"{tensor_type((count,), np.dtype(bool))}", (count,), np.dtype(bool))
+        shifted = b.op(f"stablehlo.subtract {i.name}, {constant(b, n, i.dtype, (count,)).name} : {i.type}",
+                       (count,), i.dtype)
+        i = b.op(f"stablehlo.select {over.name}, {shifted.name}, {i.name} : "
+                 f"{tensor_type((count,), np.dtype(bool))}, {i.type}", (count,), i.dtype)
+    f = convert(b, i, dtype)
+    spacing = broadcast(b, d, (count,))
+    nd = b.op(f"stablehlo.multiply {constant(b, n, dtype, (count,)).name}, {spacing.name} : {spacing.type}",
+              (count,), dtype)
+    return b.op(f"stablehlo.divide {f.name}, {nd.name} : {f.type}", (count,), dtype)
+
+
+def _freq(n: int, d: float, dtype: Any, device: Device | None, rfft: bool) -> Array:
+    n = operator.index(n)
+    if n < 1:
+        raise ValueError(f"n must be positive, got {n}")
+    if not isinstance(d, (int, float)) or isinstance(d, bool):
+        raise TypeError(f"d must be a number, got {d!r}")
+    dtype = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT
+    if not _dtypes.is_float(dtype):
+        raise TypeError(f"dtype must be a real floating-point dtype, got {dtype}")
+    from ._operands import scalar_array
+    device = as_device(device)
+    return run(_freq_rule, (("n", n), ("rfft", rfft)), (scalar_array(float(d), dtype, device),), device)[0]
+
+
+def fftfreq(n: int, /, *, d: float = 1.0, dtype: Any = None, device: Device | None = None) -> Array:
+    """Sample frequencies of ``fft`` for ``n`` points spaced ``d`` apart."""
+    return _freq(n, d, dtype, device, False)
+
+
+def rfftfreq(n: int, /, *, d: float = 1.0, dtype: Any = None, device: Device | None = None) -> Array:
+    """Sample frequencies of ``rfft`` (non-negative only)."""
+    return _freq(n, d, dtype, device, True)
+
+
+def _roll_rule(b: Builder, x: Value, *, shifts: tuple[tuple[int, int], ...]) -> Value:
+    for axis, k in shifts:
+        n = x.shape[axis]
+        k %= n if n else 1
+        if not k:
+            continue
+        limit_hi, start_lo = list(x.shape), [0] * x.ndim
+        start_lo[axis] = n - k
+        head_shape = list(x.shape)
+        head_shape[axis] = k
+        tail_limit = list(x.shape)
+        tail_limit[axis] = n - k
+        tail_shape = list(x.shape)
+        tail_shape[axis] = n - k
+        ones = i64_array([1] * x.ndim)
+        head = b.op(f'"stablehlo.slice"({x.name}) {{start_indices = {i64_array(start_lo)}, '
+                    f"limit_indices = {i64_array(limit_hi)}, strides = {ones}}} : "
+                    f"({x.type}) -> {tensor_type(head_shape, x.dtype)}", tuple(head_shape), x.dtype)
+        tail = b.op(f'"stablehlo.slice"({x.name}) {{start_indices = {i64_array([0] * x.ndim)}, '
+                    f"limit_indices = {i64_array(tail_limit)}, strides = {ones}}} : "
+                    f"({x.type}) -> {tensor_type(tail_shape, x.dtype)}", tuple(tail_shape), x.dtype)
+        x = b.op(f"stablehlo.concatenate {head.name}, {tail.name}, dim = {axis} : ({head.type}, {tail.type}) -> "
+                 f"{x.type}", x.shape, x.dtype)
+    return x
+
+
+def _shift(x: Any, axes: Any, inverse: bool) -> Array:
+    x = check_array(x)
+    if axes is None:
+        axes = tuple(range(x.ndim))
+    elif isinstance(axes, int):
+        axes = (axes,)
+    axes = tuple(normalize_axis(a, x.ndim, "axes") for a in axes)
+    shifts = tuple((a, -(x.shape[a] // 2) if inverse else x.shape[a] // 2) for a in axes)
+    return run(_roll_rule, (("shifts", shifts),), (x,), x._device)[0]
+
+
+def fftshift(x: Any, /, *, axes: Any = None) -> Array:
+    """Move the zero-frequency component to the center."""
+    return _shift(x, axes, False)
+
+
+def ifftshift(x: Any, /, *, axes: Any = None) -> Array:
+    """Inverse of ``fftshift``."""
+    return _shift(x, axes, True)
