@@ -1,4 +1,9 @@
-"""The parameter types of ``@main`` in StableHLO text, for checking execute arguments."""
+"""The parameter types of a program, for checking execute arguments before the call.
+
+Read from ``@main`` in StableHLO text, or, for a program without text (a
+deserialized executable, HLO input), from the ``host_program_shape`` of the
+optimized ``HloModuleProto`` the plugin reports.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import re
 
 import ml_dtypes  # noqa: F401 - registers bfloat16 with numpy's dtype lookup
 import numpy as np
+
+from .compile_options import _fields, _read_varint
 
 _MAIN_RE = re.compile(r"func\.func\s+(?:public\s+)?@main\s*\(")
 _ARG_RE = re.compile(r"%[\w.]+\s*:\s*tensor<")
@@ -45,3 +52,56 @@ def parse_main_signature(text: str) -> list[tuple[tuple[int, ...], np.dtype]] | 
     if len(out) != params.count("%"):
         return None  # a non-tensor or dynamic parameter: leave checking to the plugin
     return out
+
+
+#: XLA ``PrimitiveType`` (xla_data.proto) -> numpy dtype name, for the types a
+#: parameter check needs; a parameter of any other type disables the check.
+HLO_ELEMENT_TYPES = {
+    1: "bool", 2: "int8", 3: "int16", 4: "int32", 5: "int64", 6: "uint8", 7: "uint16", 8: "uint32",
+    9: "uint64", 10: "float16", 11: "float32", 12: "float64", 15: "complex64", 16: "bfloat16",
+    18: "complex128",
+}
+_LEN = 2
+
+
+def _field(data: bytes, number: int) -> bytes | None:
+    """The first length-delimited field ``number`` of a message."""
+    return next((v for n, w, v in _fields(data) if n == number and w == _LEN), None)  # type: ignore[misc]
+
+
+def _hlo_parameter(shape: bytes) -> tuple[tuple[int, ...], np.dtype] | None:
+    """``(dims, dtype)`` of a static array ``ShapeProto``; None for anything else."""
+    element, dims = None, []
+    for number, wire, value in _fields(shape):
+        if number == 2 and wire == 0:
+            element = value
+        elif number == 3 and wire == 0:
+            dims.append(value)
+        elif number == 3 and wire == _LEN:  # packed repeated int64
+            pos = 0
+            while pos < len(value):  # type: ignore[arg-type]
+                dim, pos = _read_varint(value, pos)  # type: ignore[arg-type]
+                dims.append(dim)
+        elif number == 6 and (any(value) if wire == _LEN else value):  # type: ignore[arg-type]
+            return None  # a dynamic dimension
+    if element not in HLO_ELEMENT_TYPES:
+        return None
+    return tuple(dims), np.dtype(HLO_ELEMENT_TYPES[element])  # type: ignore[index]
+
+
+def parse_hlo_signature(hlo: bytes) -> list[tuple[tuple[int, ...], np.dtype]] | None:
+    """``[(shape, dtype)]`` of the entry parameters of a serialized ``HloProto``.
+
+    ``HloProto.hlo_module`` (1) -> ``HloModuleProto.host_program_shape`` (4) ->
+    ``ProgramShapeProto.parameters`` (1).  None where any parameter is not a
+    static array of a known type, or the bytes are not such a message.
+    """
+    try:
+        module = _field(hlo, 1)
+        program_shape = _field(module, 4) if module is not None else None
+        if program_shape is None:
+            return None
+        params = [_hlo_parameter(v) for n, w, v in _fields(program_shape) if n == 1 and w == _LEN]  # type: ignore[arg-type]
+    except ValueError:  # not a well-formed message
+        return None
+    return None if any(p is None for p in params) else params  # type: ignore[return-value]

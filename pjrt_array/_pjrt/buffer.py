@@ -12,7 +12,7 @@ from . import _abi
 from ._api import new_struct
 from ._handles import int64s
 from .device import Device
-from .dtypes import from_numpy_dtype, to_numpy_dtype
+from .dtypes import from_numpy_dtype, require_known, to_numpy_dtype
 from .errors import ClosedError
 from .event import Event
 from .memory import Memory
@@ -88,6 +88,7 @@ class Buffer:
             raise ValueError(f"semantics must be one of {sorted(HOST_BUFFER_SEMANTICS)}, got {semantics!r}")
         array = np.asarray(array)
         btype = from_numpy_dtype(array.dtype, "array")
+        require_known(btype, client.api.minor, "array")
         if not array.flags.c_contiguous:
             array = np.ascontiguousarray(array)
         if device is not None and device._client is not client:

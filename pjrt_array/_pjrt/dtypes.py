@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _abi
 
-__all__ = ["BufferType", "to_numpy_dtype", "from_numpy_dtype", "SUB_BYTE_BITS"]
+__all__ = ["BufferType", "to_numpy_dtype", "from_numpy_dtype", "require_known", "SUB_BYTE_BITS", "INTRODUCED_IN"]
 
 BufferType = _abi.PJRT_Buffer_Type
 _B = BufferType
@@ -52,6 +52,27 @@ SUB_BYTE_BITS: dict[BufferType, int] = {
     _B.PJRT_Buffer_Type_S4: 4, _B.PJRT_Buffer_Type_U4: 4,
     _B.PJRT_Buffer_Type_F4E2M1FN: 4,
 }
+
+#: The PJRT API minor version whose enum added each newer buffer type (the
+#: changelog's "Added types ..." entries).  A plugin older than that does not
+#: know the value and may crash on it, so the binding refuses it first.  S2/U2
+#: have no changelog entry; they precede F8E4M3 in the enum, so 0.55 is safe.
+INTRODUCED_IN: dict[BufferType, int] = {
+    _B.PJRT_Buffer_Type_TOKEN: 50,
+    _B.PJRT_Buffer_Type_S2: 55, _B.PJRT_Buffer_Type_U2: 55,
+    _B.PJRT_Buffer_Type_F8E4M3: 55, _B.PJRT_Buffer_Type_F8E3M4: 55,
+    _B.PJRT_Buffer_Type_F8E8M0FNU: 63, _B.PJRT_Buffer_Type_F4E2M1FN: 63,
+    _B.PJRT_Buffer_Type_S1: 94, _B.PJRT_Buffer_Type_U1: 94,
+    _B.PJRT_Buffer_Type_F6E2M3FN: 114, _B.PJRT_Buffer_Type_F6E3M2FN: 114,
+}
+
+
+def require_known(buffer_type: BufferType, api_minor: int, argname: str = "dtype") -> None:
+    """TypeError naming ``argname`` if a plugin of API ``0.api_minor`` predates ``buffer_type``."""
+    since = INTRODUCED_IN.get(buffer_type, 0)
+    if api_minor < since:
+        raise TypeError(f"{argname}: dtype {_TO_NUMPY[int(buffer_type)]} ({buffer_type.name}) needs PJRT API "
+                        f"0.{since}; this plugin implements 0.{api_minor}")
 
 
 def to_numpy_dtype(buffer_type: int) -> np.dtype:

@@ -17,7 +17,7 @@ import numpy as np
 from . import _abi
 from ._api import new_struct
 from ._handles import c_bytes_address, handles, int64s, text
-from ._signature import parse_main_signature
+from ._signature import parse_hlo_signature, parse_main_signature
 from .buffer import Buffer
 from .compile_options import CompileOptions
 from .device import Device
@@ -212,10 +212,13 @@ class LoadedExecutable:
         try:
             self.output_dtypes = exe.output_dtypes
             self.output_shapes = exe.output_dimensions
+            if signature is None and exe._client.api.has("PJRT_Executable_OptimizedProgram"):
+                signature = parse_hlo_signature(exe.optimized_program())
         finally:
             exe.close()
         self.num_outputs = len(self.output_dtypes)
-        #: ``[(shape, dtype)]`` of the parameters when known (parsed from MLIR text).
+        #: ``[(shape, dtype)]`` of the parameters when known (from the MLIR text, else
+        #: from the optimized HLO), so that bad arguments fail before the call.
         self.signature = signature
 
     # -- creation --------------------------------------------------------------------------
@@ -351,12 +354,12 @@ class LoadedExecutable:
         """
         tid = threading.get_ident()
         block = self._blocks.get(tid)
-        if block is None:
+        # A block is sized by the call that built it; a call with another
+        # argument count gets a new one (the plugin rejects a wrong count).
+        if block is None or block.call.num_args != len(arg_handles):
             if self._client._closed or not self._handle:
                 self.handle  # raises ClosedError
             block = self._blocks[tid] = _ExecuteBlock(self, len(arg_handles), self.num_outputs)
-        elif block.call.num_args != len(arg_handles):
-            raise TypeError(f"the program takes {block.call.num_args} arguments, got {len(arg_handles)}")
         block.args[: len(arg_handles)] = arg_handles
         block.call.execute_device = device_handle
         err = self._execute(block.address)
