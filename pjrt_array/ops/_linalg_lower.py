@@ -74,8 +74,7 @@ def householder_product(b: Builder, packed: Value, taus: Value) -> Value:
                 f"({packed.type}, {taus.type}) -> {packed.type}", packed.shape, packed.dtype)
 
 
-def eigh(b: Builder, x: Value) -> tuple[Value, Value]:
-    """Eigenvalues (ascending, real) and eigenvectors (columns) of Hermitian ``x`` (lower triangle)."""
+def _eigh_raw(b: Builder, x: Value) -> tuple[Value, Value]:
     real = _dtypes.real_dtype(x.dtype)
     w_shape = x.shape[:-1]
     eps = float(np.finfo(real).eps)
@@ -83,6 +82,73 @@ def eigh(b: Builder, x: Value) -> tuple[Value, Value]:
                  f"({x.type}) -> ({x.type}, {tensor_type(w_shape, real)})",
                  [(x.shape, x.dtype), (w_shape, real)])
     return w, v
+
+
+def _refine_eigh(b: Builder, x: Value, v: Value) -> tuple[Value, Value]:
+    """One first-order correction of the eigenvectors ``v`` of Hermitian ``x``.
+
+    XLA's Jacobi ``Eigh`` stops when its (cancellation-prone) off-diagonal
+    estimate vanishes, leaving off-diagonal terms of about sqrt(eps)·|x|.  With
+    ``E = vᴴ x v`` and ``w = diag(E)``, eigenvector ``j`` moves by
+    ``Σᵢ E_ij / (w_j - w_i) vᵢ`` (pairs closer than sqrt(eps)·|x| are left alone);
+    a QR re-orthonormalizes and the Rayleigh quotients give the eigenvalues.
+    """
+    real = _dtypes.real_dtype(x.dtype)
+    e = matmul(b, adjoint(b, v), matmul(b, x, v))
+    diag_e = diagonal(b, e)
+    w = b.op(f"stablehlo.real {diag_e.name} : ({diag_e.type}) -> {tensor_type(diag_e.shape, real)}",
+             diag_e.shape, real) if _dtypes.is_complex(x.dtype) else diag_e
+    n = x.shape[-1]
+    dims_row = list(range(w.ndim - 1)) + [w.ndim]
+    dims_col = list(range(w.ndim))
+    wj = b.op(f"stablehlo.broadcast_in_dim {w.name}, dims = {dims_attr(dims_row)} : ({w.type}) -> "
+              f"{tensor_type(x.shape, real)}", x.shape, real)
+    wi = b.op(f"stablehlo.broadcast_in_dim {w.name}, dims = {dims_attr(dims_col)} : ({w.type}) -> "
+              f"{tensor_type(x.shape, real)}", x.shape, real)
+    gap = b.op(f"stablehlo.subtract {wj.name}, {wi.name} : {wj.type}", x.shape, real)
+    scale = reduce(b, abs_real(b, w), (w.ndim - 1,), "maximum", keepdims=True)
+    thr_c = constant(b, float(np.sqrt(np.finfo(real).eps)), real, scale.shape)
+    thr = b.op(f"stablehlo.multiply {scale.name}, {thr_c.name} : {scale.type}", scale.shape, real)
+    thr = b.op(f"stablehlo.broadcast_in_dim {thr.name}, dims = {dims_attr(dims_col)} : ({thr.type}) -> "
+               f"{tensor_type(x.shape, real)}", x.shape, real) if n else thr
+    far = b.op(f"stablehlo.compare GT, {abs_real(b, gap).name}, {thr.name} : ({gap.type}, {gap.type}) -> "
+               f"{tensor_type(x.shape, _BOOL)}", x.shape, _BOOL)
+    one = constant(b, 1, real, x.shape)
+    safe_gap = select(b, far, gap, one)
+    ratio = b.op(f"stablehlo.divide {e.name}, {_as(b, safe_gap, x.dtype).name} : {e.type}", x.shape, x.dtype)
+    step = select(b, far, ratio, constant(b, 0, x.dtype, x.shape))
+    moved = matmul(b, v, b.op(f"stablehlo.add {identity(b, x.shape, x.dtype).name}, {step.name} : {x.type}",
+                              x.shape, x.dtype))
+    packed, taus = qr(b, moved)
+    q = householder_product(b, packed, taus)
+    # Householder QR may flip a column's sign (phase): undo it from R's diagonal.
+    d = diagonal(b, packed)
+    mag = abs_real(b, d)
+    phase = b.op(f"stablehlo.divide {d.name}, {_as(b, mag, x.dtype).name} : {d.type}", d.shape, x.dtype)
+    phase_b = b.op(f"stablehlo.broadcast_in_dim {phase.name}, dims = {dims_attr(dims_row)} : ({phase.type}) -> "
+                   f"{x.type}", x.shape, x.dtype)
+    v = b.op(f"stablehlo.multiply {q.name}, {phase_b.name} : {x.type}", x.shape, x.dtype)
+    rq = diagonal(b, matmul(b, adjoint(b, v), matmul(b, x, v)))
+    w = b.op(f"stablehlo.real {rq.name} : ({rq.type}) -> {tensor_type(rq.shape, real)}", rq.shape, real) \
+        if _dtypes.is_complex(x.dtype) else rq
+    return w, v
+
+
+def _as(b: Builder, v: Value, dtype: np.dtype) -> Value:
+    if v.dtype == dtype:
+        return v
+    return b.op(f"stablehlo.convert {v.name} : ({v.type}) -> {tensor_type(v.shape, dtype)}", v.shape, dtype)
+
+
+def eigh(b: Builder, x: Value) -> tuple[Value, Value]:
+    """Eigenvalues (ascending, real) and eigenvectors (columns) of Hermitian ``x`` (lower triangle)."""
+    if x.shape[-1] <= 1:
+        return _eigh_raw(b, x)
+    lower = select(b, band_mask(b, x.shape, None, 0), x, constant(b, 0, x.dtype, x.shape))
+    strict = select(b, band_mask(b, x.shape, None, -1), x, constant(b, 0, x.dtype, x.shape))
+    hermitian = b.op(f"stablehlo.add {lower.name}, {adjoint(b, strict).name} : {x.type}", x.shape, x.dtype)
+    _, v = _eigh_raw(b, hermitian)
+    return _refine_eigh(b, hermitian, v)
 
 
 def cholesky(b: Builder, x: Value) -> Value:
