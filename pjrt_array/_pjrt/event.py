@@ -12,7 +12,6 @@ import asyncio
 import concurrent.futures
 import ctypes
 import itertools
-import sys
 import threading
 from typing import Callable, Generator, Optional
 
@@ -30,14 +29,13 @@ _pending_lock = threading.Lock()
 
 
 def _trampoline(error: int | None, user_arg: int | None) -> None:
-    # Runs on a plugin thread: never let an exception escape into C.
-    try:
-        with _pending_lock:
-            api, callback = _pending.pop(user_arg or 0)
-        exc = read_error(api, error) if error else None
-        callback(exc)
-    except BaseException:  # noqa: BLE001 - reported, never propagated into the plugin
-        sys.unraisablehook(sys.UnraisableHookArgs(*sys.exc_info(), None, _trampoline))  # type: ignore[attr-defined]
+    # Runs on a plugin thread (or inside PJRT_Event_OnReady).  An exception
+    # raised here never reaches the plugin: ctypes reports it through
+    # sys.unraisablehook ("Exception ignored on calling ctypes callback
+    # function") and returns to C.
+    with _pending_lock:
+        api, callback = _pending.pop(user_arg or 0)
+    callback(read_error(api, error) if error else None)
 
 
 _TRAMPOLINE = _abi.PJRT_Event_OnReadyCallback(_trampoline)
