@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from ._array import Array
 from ._pjrt import Buffer, CompileOptions, LoadedExecutable
 from .ops._builder import Rule, build_module
 
 if TYPE_CHECKING:
-    from ._array import Array
     from ._devices import Device
 
 __all__ = ["run", "cache_info", "cache_clear", "compile_rule"]
@@ -88,14 +88,18 @@ def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Devi
     return _Entry(exe, out_avals)
 
 
-def run(rule: Rule, params: tuple, args: Sequence["Array"], device: "Device") -> list["Array"]:
+def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device") -> list[Array]:
     """Execute ``rule`` on ``args`` (all on ``device``); returns the output Arrays.
 
     ``params`` is a hashable tuple of ``(name, value)`` pairs passed to the rule.
     """
-    from ._array import Array
-
-    key = (rule, params, device, *[a._aval for a in args])
+    n = len(args)
+    if n == 2:
+        key: tuple = (rule, params, device, args[0]._aval, args[1]._aval)
+    elif n == 1:
+        key = (rule, params, device, args[0]._aval)
+    else:
+        key = (rule, params, device, *[a._aval for a in args])
     entry = _entries.get(key)
     if entry is None:
         _stats.misses += 1
@@ -104,8 +108,11 @@ def run(rule: Rule, params: tuple, args: Sequence["Array"], device: "Device") ->
         _stats.hits += 1
     out = entry.exe.execute_handles([a._buffer._handle for a in args], device.handle)
     client = device.client
-    return [Array._from_buffer(Buffer(client, h, aval[1], aval[0]), aval, device)
-            for h, aval in zip(out, entry.out_avals)]
+    wrap = Array._from_buffer
+    if len(out) == 1:
+        aval = entry.out_avals[0]
+        return [wrap(Buffer(client, out[0], aval[1], aval[0]), aval, device)]
+    return [wrap(Buffer(client, h, aval[1], aval[0]), aval, device) for h, aval in zip(out, entry.out_avals)]
 
 
 def cache_info() -> dict[str, Any]:

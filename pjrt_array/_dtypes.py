@@ -246,12 +246,26 @@ _KIND_TESTS = {
 }
 
 
+_isdtype_cache: dict[tuple[np.dtype, Any], builtins.bool] = {}
+
+
 def isdtype(dtype: Any, kind: Any) -> builtins.bool:
     """Whether ``dtype`` is of ``kind`` (a dtype, a kind name, or a tuple of those)."""
+    try:
+        return _isdtype_cache[dtype, kind]  # every operation asks this; answer from memory
+    except (KeyError, TypeError):
+        pass
+    result = _isdtype(dtype, kind)
+    if len(_isdtype_cache) < 4096:
+        _isdtype_cache[dtype, kind] = result
+    return result
+
+
+def _isdtype(dtype: Any, kind: Any) -> builtins.bool:
     if not isinstance(dtype, np.dtype):
         raise TypeError(f"dtype must be a dtype, got {type(dtype).__name__}")
     if isinstance(kind, tuple):
-        return any(isdtype(dtype, k) for k in kind)
+        return any(_isdtype(dtype, k) for k in kind)
     if isinstance(kind, str):
         test = _KIND_TESTS.get(kind)
         if test is None:

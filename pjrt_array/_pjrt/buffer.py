@@ -40,23 +40,30 @@ def _destroy_args() -> Any:
     args = getattr(_tls, "destroy", None)
     if args is None:
         args = _tls.destroy = new_struct(_abi.PJRT_Buffer_Destroy_Args)
+        _tls.address = ctypes.addressof(args)
     return args
 
 
 class _HostView:
-    """Keeps a buffer and its external reference alive while numpy views it."""
+    """The base of a numpy view: holds one external reference of a buffer.
 
-    __slots__ = ("__array_interface__", "_buffer")
+    The client counts it (``Client._pin``), so neither ``Buffer.close()`` nor
+    ``Client.close()`` frees the memory while numpy can still read it; the
+    reference is released, and any destroy that waited is done, when numpy
+    drops its last array on this base.
+    """
 
-    def __init__(self, buffer: "Buffer", pointer: int, nbytes: int) -> None:
-        self._buffer = buffer
+    __slots__ = ("__array_interface__", "_client", "_handle", "_host_ref")
+
+    def __init__(self, client: "Client", handle: int, pointer: int, nbytes: int, host_ref: object) -> None:
+        self._client = client
+        self._handle = handle
+        self._host_ref = host_ref  # a zero-copy upload's array: the memory numpy reads
         self.__array_interface__ = {"data": (pointer, True), "shape": (nbytes,), "typestr": "|u1", "version": 3}
+        client._pin(handle)
 
     def __del__(self) -> None:
-        buffer = self._buffer
-        if not buffer._client._closed and buffer._handle:
-            buffer._call("PJRT_Buffer_DecreaseExternalReferenceCount",
-                         _abi.PJRT_Buffer_DecreaseExternalReferenceCount_Args)
+        self._client._unpin(self._handle)
 
 
 class Buffer:
@@ -135,9 +142,12 @@ class Buffer:
         client = self._client
         if handle and not client._closed:
             client._buffers.discard(handle)
-            args = _destroy_args()
-            args.buffer = handle
-            client.api.check(client.api.raw("PJRT_Buffer_Destroy")(ctypes.addressof(args)))
+            # With live numpy views the last view destroys it (Client._unpin).
+            if handle not in client._pins or not client._doom_if_pinned(handle):
+                _destroy_args().buffer = handle
+                err = client._destroy_buffer(_tls.address)
+                if err:
+                    client.api.check(err)
         self._host_ref = None
 
     def __del__(self) -> None:
@@ -262,10 +272,10 @@ class Buffer:
             raise ValueError("numpy_view needs a buffer in host memory; use to_numpy()")
         self.block_until_ready()
         pointer = self.unsafe_pointer()
-        self.increase_external_reference_count()
         dtype, shape = self.dtype, self.shape
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        raw = np.asarray(_HostView(self, pointer, nbytes))
+        self.increase_external_reference_count()
+        raw = np.asarray(_HostView(self._client, self.handle, pointer, nbytes, self._host_ref))
         return raw.view(dtype).reshape(shape)
 
     # -- unsafe ------------------------------------------------------------------------

@@ -58,6 +58,10 @@ class Client:
         self._closed = False
         self._buffers: set[int] = set()
         self._executables: set[int] = set()
+        # Numpy views (Buffer.numpy_view) alias buffer memory, so a buffer with
+        # live views, and the client under it, is destroyed when the last view goes.
+        self._pins: dict[int, int] = {}
+        self._doomed: set[int] = set()
         self._lock = threading.Lock()
         self._handle = 0
         values = NamedValueArray(options)
@@ -67,6 +71,7 @@ class Client:
         self._keep_alive = self._prepare_create(args, **create_kwargs)
         self.api.call("PJRT_Client_Create", args)
         self._handle = int(args.client)
+        self._destroy_buffer = self.api.raw("PJRT_Buffer_Destroy")  # the hottest call after execute
         self._devices: list[Device] | None = None
         _CLIENTS.add(self)
 
@@ -99,6 +104,9 @@ class Client:
             self._closed = True
             buffers, self._buffers = self._buffers, set()
             executables, self._executables = self._executables, set()
+            self._doomed |= buffers & self._pins.keys()
+            buffers -= self._doomed
+            viewed = bool(self._doomed)
         if _FORKED:  # the plugin's threads did not survive fork(): touch nothing
             return
         for h in buffers:
@@ -106,7 +114,41 @@ class Client:
         for h in executables:
             self._destroy("PJRT_LoadedExecutable_Destroy", _abi.PJRT_LoadedExecutable_Destroy_Args,
                           "executable", h)
-        self._destroy("PJRT_Client_Destroy", _abi.PJRT_Client_Destroy_Args, "client", self._handle)
+        if not viewed:
+            self._destroy("PJRT_Client_Destroy", _abi.PJRT_Client_Destroy_Args, "client", self._handle)
+
+    def _pin(self, buffer: int) -> None:
+        """Count a numpy view of ``buffer`` (its external reference is already taken)."""
+        with self._lock:
+            self._pins[buffer] = self._pins.get(buffer, 0) + 1
+
+    def _doom_if_pinned(self, buffer: int) -> bool:
+        """Whether ``buffer`` has live views; if so its destroy waits for the last one."""
+        with self._lock:
+            if buffer in self._pins:
+                self._doomed.add(buffer)
+                return True
+            return False
+
+    def _unpin(self, buffer: int) -> None:
+        """Drop a numpy view of ``buffer``; destroy what waited for it."""
+        with self._lock:
+            left = self._pins.pop(buffer) - 1
+            if left:
+                self._pins[buffer] = left
+            destroy = not left and buffer in self._doomed
+            if destroy:
+                self._doomed.discard(buffer)
+            last = destroy and self._closed and not self._doomed
+        if _FORKED:
+            return
+        release = new_struct(_abi.PJRT_Buffer_DecreaseExternalReferenceCount_Args)
+        release.buffer = buffer
+        self.api.call("PJRT_Buffer_DecreaseExternalReferenceCount", release)
+        if destroy:
+            self._destroy("PJRT_Buffer_Destroy", _abi.PJRT_Buffer_Destroy_Args, "buffer", buffer)
+        if last:
+            self._destroy("PJRT_Client_Destroy", _abi.PJRT_Client_Destroy_Args, "client", self._handle)
 
     def _destroy(self, fn: str, args_type: type, field: str, handle: int) -> None:
         args = new_struct(args_type)

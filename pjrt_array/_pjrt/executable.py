@@ -180,7 +180,7 @@ class Executable:
 class _ExecuteBlock:
     """The reusable argument block of one executable on one thread."""
 
-    __slots__ = ("args", "outs", "call", "address", "_keep")
+    __slots__ = ("args", "outs", "call", "address", "nargs", "device", "_keep")
 
     def __init__(self, exe: "LoadedExecutable", nargs: int, nouts: int) -> None:
         self.args = (ctypes.c_void_p * max(nargs, 1))()
@@ -196,6 +196,8 @@ class _ExecuteBlock:
         self.call.num_args = nargs
         self.call.output_lists = ctypes.addressof(out_lists)
         self.address = ctypes.addressof(self.call)
+        self.nargs = nargs
+        self.device = 0  # the execute_device currently in ``call``
         self._keep = (arg_lists, out_lists, options)
 
 
@@ -352,20 +354,23 @@ class LoadedExecutable:
 
         The caller owns the returned handles (wrap them in :class:`Buffer`).
         """
-        tid = threading.get_ident()
-        block = self._blocks.get(tid)
+        block = self._blocks.get(threading.get_ident())
+        n = len(arg_handles)
         # A block is sized by the call that built it; a call with another
         # argument count gets a new one (the plugin rejects a wrong count).
-        if block is None or block.call.num_args != len(arg_handles):
+        if block is None or block.nargs != n:
             if self._client._closed or not self._handle:
                 self.handle  # raises ClosedError
-            block = self._blocks[tid] = _ExecuteBlock(self, len(arg_handles), self.num_outputs)
-        block.args[: len(arg_handles)] = arg_handles
-        block.call.execute_device = device_handle
+            block = self._blocks[threading.get_ident()] = _ExecuteBlock(self, n, self.num_outputs)
+        args = block.args
+        for i in range(n):
+            args[i] = arg_handles[i]
+        if block.device != device_handle:
+            block.call.execute_device = block.device = device_handle
         err = self._execute(block.address)
         if err:
             self._client.api.check(err)
-        return list(block.outs[: self.num_outputs])
+        return block.outs[: self.num_outputs]
 
     def execute_sharded(self, argument_lists: Sequence[Sequence[Buffer]],
                         with_events: bool = False) -> list[list[Buffer]] | tuple[list[list[Buffer]], list[Event]]:

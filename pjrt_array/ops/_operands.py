@@ -84,6 +84,11 @@ def _as_array(x: Any, argname: str, device: Device | None) -> Array | None:
 
 def binary_operands(x1: Any, x2: Any) -> tuple[Array, Array, np.dtype]:
     """Both operands as Arrays on one device, and the promoted result dtype."""
+    if type(x1) is Array and type(x2) is Array:  # the common case, kept short
+        if x1._device is not x2._device and x1._device != x2._device:
+            same_device(x1, x2)
+        d1, d2 = x1._aval[1], x2._aval[1]
+        return x1, x2, d1 if d1 is d2 else _dtypes.promote_types(d1, d2)
     a1 = _as_array(x1, "x1", x2._device if isinstance(x2, Array) else None)
     a2 = _as_array(x2, "x2", a1._device if a1 is not None else None)
     if a1 is None and a2 is None:
