@@ -10,7 +10,7 @@ import math as _math
 from . import _array, _dispatch
 from ._array import Array
 from ._devices import Device, plugins, set_default_plugin
-from ._dispatch import cache_clear, cache_info
+from ._dispatch import cache_clear, cache_info, set_cache_size
 from ._dtypes import (bfloat16, bool, can_cast, complex64, complex128, finfo, float16, float32, float64,
                       iinfo, int8, int16, int32, int64, isdtype, result_type, uint8, uint16, uint32, uint64)
 from ._info import __array_namespace_info__

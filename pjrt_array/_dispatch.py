@@ -3,30 +3,35 @@
 ``run(rule, params, args, device)`` looks the tuple key
 ``(rule, params, device, input avals...)`` up in a dict: a hit goes straight
 to the executable's pre-built execute block and never builds text.  A miss
-lowers the rule to a module, fingerprints it (sha256 of module text, compile
-options and plugin platform + version) and takes the executable from the
-fingerprint cache, or compiles it.  Compilation of one fingerprint happens
-once even when several threads miss together.
+lowers the rule to a module and fingerprints it (sha256 of module text,
+compile options and plugin platform + version); the executable then comes
+from memory, else from the on-disk cache (``_disk_cache``), else from the
+compiler.  Compilation of one fingerprint happens once even when several
+threads miss together.  Both in-memory caches are bounded, least recently
+used first out (``set_cache_size``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from . import _disk_cache
 from ._array import Array
-from ._pjrt import Buffer, CompileOptions, LoadedExecutable
+from ._pjrt import Buffer, CompileOptions, LoadedExecutable, PjrtError
 from .ops._builder import Rule, build_module
 
 if TYPE_CHECKING:
     from ._devices import Device
 
-__all__ = ["run", "cache_info", "cache_clear", "compile_rule"]
+__all__ = ["run", "cache_info", "cache_clear", "compile_rule", "set_cache_size"]
 
 Aval = tuple[tuple[int, ...], np.dtype]
 
@@ -37,7 +42,9 @@ class CacheStats:
     misses: int = 0
     compiles: int = 0
     fingerprint_hits: int = 0
+    disk_hits: int = 0
     compile_time: float = 0.0
+    disk_load_time: float = 0.0
 
 
 class _Entry:
@@ -48,15 +55,63 @@ class _Entry:
         self.out_avals = out_avals
 
 
-_entries: dict[tuple, _Entry] = {}
-_by_fingerprint: dict[str, LoadedExecutable] = {}
+_entries: "OrderedDict[tuple, _Entry]" = OrderedDict()
+_by_fingerprint: "OrderedDict[str, LoadedExecutable]" = OrderedDict()
 _compile_locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 _stats = CacheStats()
+_max_entries = int(os.environ.get("PJRT_ARRAY_CACHE_ENTRIES", 4096))
+_disk = _disk_cache.default_cache()
+
+
+def set_cache_size(max_entries: int) -> None:
+    """Bound the in-memory executable caches (least recently used entries go first)."""
+    global _max_entries
+    if max_entries < 1:
+        raise ValueError(f"max_entries must be positive, got {max_entries}")
+    _max_entries = int(max_entries)
+    _trim()
+
+
+def _trim() -> None:
+    with _locks_guard:
+        while len(_entries) > _max_entries:
+            _entries.popitem(last=False)
+        while len(_by_fingerprint) > _max_entries:
+            _by_fingerprint.popitem(last=False)
 
 
 def _options(device: "Device") -> CompileOptions:
     return CompileOptions(num_replicas=1, num_partitions=1, device_assignment=((device.id,),))
+
+
+def _load_or_compile(client: Any, text: str, options: CompileOptions, fingerprint: str) -> LoadedExecutable:
+    """The executable from the disk cache, else freshly compiled (and stored there)."""
+    folder = None
+    if _disk is not None:
+        folder = _disk.folder(client.platform_name, client.platform_version, client.api.version)
+        payload = _disk.get(folder, fingerprint)
+        if payload is not None:
+            start = time.perf_counter()
+            try:
+                exe = client.deserialize_executable(payload)
+            except PjrtError:
+                exe = None  # written by an incompatible build after all: recompile and replace
+            if exe is not None:
+                _stats.disk_load_time += time.perf_counter() - start
+                _stats.disk_hits += 1
+                return exe
+    start = time.perf_counter()
+    exe = client.compile(text, options)
+    _stats.compile_time += time.perf_counter() - start
+    _stats.compiles += 1
+    if folder is not None:
+        try:
+            payload = exe.executable.serialize()
+        except PjrtError:
+            return exe  # a plugin without serialization still runs, uncached
+        _disk.put(folder, fingerprint, payload)
+    return exe
 
 
 def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Device") -> _Entry:
@@ -76,15 +131,15 @@ def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Devi
         with lock:
             exe = _by_fingerprint.get(fingerprint)
             if exe is None:
-                start = time.perf_counter()
-                exe = client.compile(text, options)
-                _stats.compile_time += time.perf_counter() - start
-                _stats.compiles += 1
+                exe = _load_or_compile(client, text, options, fingerprint)
                 _by_fingerprint[fingerprint] = exe
             else:
                 _stats.fingerprint_hits += 1
+        with _locks_guard:
+            _compile_locks.pop(fingerprint, None)
     else:
         _stats.fingerprint_hits += 1
+        _by_fingerprint.move_to_end(fingerprint)
     return _Entry(exe, out_avals)
 
 
@@ -104,8 +159,11 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device") -> l
     if entry is None:
         _stats.misses += 1
         entry = _entries[key] = compile_rule(rule, params, [a._aval for a in args], device)
+        if len(_entries) > _max_entries:
+            _trim()
     else:
         _stats.hits += 1
+        _entries.move_to_end(key)
     out = entry.exe.execute_handles([a._buffer._handle for a in args], device.handle)
     client = device.client
     wrap = Array._from_buffer
@@ -116,17 +174,26 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device") -> l
 
 
 def cache_info() -> dict[str, Any]:
-    """Statistics of the executable caches: hits, misses, compiles, compile time (s), sizes."""
+    """Statistics of the executable caches.
+
+    ``hits``/``misses``: lookups of the per-call key in memory; on a miss the
+    executable came from memory by fingerprint (``fingerprint_hits``), from
+    the disk cache (``disk_hits``) or from the compiler (``compiles``).
+    Times are in seconds.
+    """
     return {
-        "hits": _stats.hits, "misses": _stats.misses, "compiles": _stats.compiles,
-        "fingerprint_hits": _stats.fingerprint_hits, "compile_time": _stats.compile_time,
-        "entries": len(_entries), "executables": len(_by_fingerprint),
+        "hits": _stats.hits, "misses": _stats.misses, "fingerprint_hits": _stats.fingerprint_hits,
+        "disk_hits": _stats.disk_hits, "compiles": _stats.compiles, "compile_time": _stats.compile_time,
+        "disk_load_time": _stats.disk_load_time, "entries": len(_entries), "executables": len(_by_fingerprint),
+        "max_entries": _max_entries, "disk_dir": None if _disk is None else str(_disk.root),
     }
 
 
-def cache_clear() -> None:
-    """Drop every cached executable (they are destroyed once unreferenced)."""
+def cache_clear(*, disk: bool = False) -> None:
+    """Drop the in-memory executables (and the on-disk ones with ``disk=True``); reset statistics."""
+    global _stats
     _entries.clear()
     _by_fingerprint.clear()
-    global _stats
     _stats = CacheStats()
+    if disk and _disk is not None:
+        _disk.clear()

@@ -1,8 +1,13 @@
 """Shared test settings: hypothesis profiles sized for a 2-core machine."""
 
 import os
+import tempfile
 
 from hypothesis import HealthCheck, settings
+
+# The test run gets its own executable cache instead of the user's (set before
+# pjrt_array is imported anywhere).
+os.environ.setdefault("PJRT_ARRAY_CACHE_DIR", tempfile.mkdtemp(prefix="pjrt_array-test-cache-"))
 
 # Every new shape compiles a program (tens of ms), so examples are few by
 # default; HYPOTHESIS_PROFILE=thorough runs more.

@@ -192,6 +192,10 @@ def load_plugin(path: str | os.PathLike, *, initialize: bool = True) -> Plugin:
 
 
 def _open(given: str, real: str) -> Plugin:
+    # XLA plugins log through TSL, which reads this once; without it, loading a
+    # cached executable prints spurious CPU-feature "errors".  PJRT errors reach
+    # us as PJRT_Error values regardless.  Set it yourself to see XLA's logs.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if not os.path.isfile(real):
         raise PluginLoadError(f"PJRT plugin {given!r} does not exist (resolved to {real!r})")
     try:
