@@ -14,11 +14,13 @@ used first out (``set_cache_size``).
 from __future__ import annotations
 
 import hashlib
+import math
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -81,8 +83,35 @@ def _trim() -> None:
             _by_fingerprint.popitem(last=False)
 
 
-def _options(device: "Device") -> CompileOptions:
-    return CompileOptions(num_replicas=1, num_partitions=1, device_assignment=((device.id,),))
+# Compiler settings measured on the XLA CPU plugins (docs/benchmarks.md): the
+# fusion emitters double compile time without making these programs faster,
+# and for small inputs LLVM's optimizations cost more than they ever save.
+_FAST_COMPILE = (("xla_cpu_use_fusion_emitters", False),)
+_SMALL_PROGRAM = (("xla_backend_optimization_level", 0),)
+_SMALL_ELEMENTS = 1 << 16
+_NO_SUCH_OPTION = re.compile(r"No such compile option: '([\w.]+)'")
+_rejected_options: dict[int, set[str]] = {}
+
+
+def _options(device: "Device", avals: Sequence[Aval]) -> CompileOptions:
+    largest = max((math.prod(shape) for shape, _ in avals), default=0)
+    overrides = _FAST_COMPILE + (_SMALL_PROGRAM if largest <= _SMALL_ELEMENTS else ())
+    return CompileOptions(num_replicas=1, num_partitions=1, device_assignment=((device.id,),),
+                          env_option_overrides=dict(overrides))
+
+
+def _compile(client: Any, text: str, options: CompileOptions) -> LoadedExecutable:
+    """Compile, dropping tuning options this plugin does not know (remembered per plugin)."""
+    rejected = _rejected_options.setdefault(id(client.plugin), set())
+    while True:
+        overrides = {k: v for k, v in dict(options.env_option_overrides).items() if k not in rejected}
+        try:
+            return client.compile(text, replace(options, env_option_overrides=overrides))
+        except PjrtError as exc:
+            match = _NO_SUCH_OPTION.search(exc.message)
+            if match is None or match.group(1) not in overrides:
+                raise
+            rejected.add(match.group(1))
 
 
 def _load_or_compile(client: Any, text: str, options: CompileOptions, fingerprint: str) -> LoadedExecutable:
@@ -102,7 +131,7 @@ def _load_or_compile(client: Any, text: str, options: CompileOptions, fingerprin
                 _stats.disk_hits += 1
                 return exe
     start = time.perf_counter()
-    exe = client.compile(text, options)
+    exe = _compile(client, text, options)
     _stats.compile_time += time.perf_counter() - start
     _stats.compiles += 1
     if folder is not None:
@@ -117,7 +146,7 @@ def _load_or_compile(client: Any, text: str, options: CompileOptions, fingerprin
 def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Device") -> _Entry:
     """Lower, fingerprint and compile (or find) the program of one op."""
     text, out_avals = build_module(rule, dict(params), avals)
-    options = _options(device)
+    options = _options(device, avals)
     client = device.client
     digest = hashlib.sha256()
     digest.update(text.encode())
