@@ -107,11 +107,11 @@ class Event:
         """
         if not callable(callback):
             raise TypeError(f"callback must be callable, got {callback!r}")
+        args = new_struct(_abi.PJRT_Event_OnReady_Args)
+        args.event = self.handle  # before registering: a closed event must leave no entry
         key = next(_keys)
         with _pending_lock:
             _pending[key] = (self._api, callback)
-        args = new_struct(_abi.PJRT_Event_OnReady_Args)
-        args.event = self.handle
         args.callback = _TRAMPOLINE
         args.user_arg = key
         try:
