@@ -12,7 +12,7 @@ from . import _abi
 from ._api import new_struct
 from ._handles import int64s
 from .device import Device
-from .dtypes import from_numpy_dtype, require_known, to_numpy_dtype
+from .dtypes import SUB_BYTE_BITS, from_numpy_dtype, require_known, to_numpy_dtype
 from .errors import ClosedError
 from .event import Event
 from .memory import Memory
@@ -267,9 +267,17 @@ class Buffer:
         The buffer's external reference count is raised while the view (or any
         array derived from it) lives, so the memory cannot be freed or moved.
         Raises ValueError for a buffer that is not in host memory.
+
+        Sub-byte dtypes (int4, float4_e2m1fn, ...) are packed several to a
+        byte in device memory but one per byte in numpy, so for them this
+        returns a read-only copy instead of a view.
         """
         if not self.is_on_cpu:
             raise ValueError("numpy_view needs a buffer in host memory; use to_numpy()")
+        if from_numpy_dtype(self.dtype) in SUB_BYTE_BITS:
+            host = self.to_numpy()
+            host.flags.writeable = False
+            return host
         self.block_until_ready()
         pointer = self.unsafe_pointer()
         dtype, shape = self.dtype, self.shape
