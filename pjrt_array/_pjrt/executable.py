@@ -362,9 +362,12 @@ class LoadedExecutable:
             if self._client._closed or not self._handle:
                 self.handle  # raises ClosedError
             block = self._blocks[threading.get_ident()] = _ExecuteBlock(self, n, self.num_outputs)
-        args = block.args
-        for i in range(n):
-            args[i] = arg_handles[i]
+        if n == 1:
+            block.args[0] = arg_handles[0]
+        elif n == 2:
+            block.args[0], block.args[1] = arg_handles
+        else:
+            block.args[:n] = arg_handles
         if block.device != device_handle:
             block.call.execute_device = block.device = device_handle
         err = self._execute(block.address)

@@ -10,7 +10,7 @@ from .. import _dtypes
 from ._builder import Builder, Value, tensor_type
 from ._lower import constant, dims_attr, i64_array
 
-__all__ = ["reduce", "scan", "identity", "combine"]
+__all__ = ["reduce", "scan", "identity"]
 
 
 def identity(op: str, dtype: np.dtype) -> object:
@@ -27,30 +27,34 @@ def identity(op: str, dtype: np.dtype) -> object:
     return -np.inf if op == "maximum" else np.inf
 
 
-def combine(b: Builder, x: Value, y: Value, op: str) -> Value:
-    """``x op y`` element-wise; maximum/minimum of floats propagate NaN (XLA's may not)."""
-    if op in ("maximum", "minimum") and _dtypes.is_float(x.dtype):
-        flag = tensor_type(x.shape, np.dtype(bool))
-        direction = "GT" if op == "maximum" else "LT"
-        better = b.op(f"stablehlo.compare {direction}, {x.name}, {y.name} : ({x.type}, {y.type}) -> {flag}",
-                      x.shape, np.dtype(bool))
-        nan = b.op(f"stablehlo.compare NE, {x.name}, {x.name} : ({x.type}, {x.type}) -> {flag}",
-                   x.shape, np.dtype(bool))
-        pick = b.op(f"stablehlo.or {better.name}, {nan.name} : {flag}", x.shape, np.dtype(bool))
-        return b.op(f"stablehlo.select {pick.name}, {x.name}, {y.name} : {flag}, {x.type}", x.shape, x.dtype)
-    return b.op(f"stablehlo.{op} {x.name}, {y.name} : {x.type}", x.shape, x.dtype)
+def _plain_reduce(b: Builder, x: Value, axes: tuple[int, ...], op: str) -> Value:
+    init = constant(b, identity(op, x.dtype), x.dtype)
+    scalar = tensor_type((), x.dtype)
+    region = b.region([((), x.dtype), ((), x.dtype)],
+                      lambda r, a: [r.op(f"stablehlo.{op} {a[0].name}, {a[1].name} : {scalar}", (), x.dtype)])
+    shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+    return b.op(f'"stablehlo.reduce"({x.name}, {init.name}) {region} '
+                f"{{dimensions = {i64_array(axes)}}} : ({x.type}, {scalar}) -> {tensor_type(shape, x.dtype)}",
+                shape, x.dtype)
 
 
 def reduce(b: Builder, x: Value, axes: Sequence[int], op: str, keepdims: bool = False) -> Value:
-    """Reduce ``x`` over ``axes`` with the binary StableHLO ``op`` (add, multiply, maximum, ...)."""
+    """Reduce ``x`` over ``axes`` with the binary StableHLO ``op`` (add, multiply, maximum, ...).
+
+    Float maximum/minimum propagate NaN.  XLA:CPU's vectorized max/min reductions
+    may not, and a NaN-aware region would run scalar code, so the result of the
+    plain reduction is replaced by NaN where an ``x != x`` any-reduction says so.
+    """
     axes = tuple(axes)
-    init = constant(b, identity(op, x.dtype), x.dtype)
-    scalar = tensor_type((), x.dtype)
-    region = b.region([((), x.dtype), ((), x.dtype)], lambda r, a: [combine(r, a[0], a[1], op)])
-    shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
-    out = b.op(f'"stablehlo.reduce"({x.name}, {init.name}) {region} '
-               f"{{dimensions = {i64_array(axes)}}} : "
-               f"({x.type}, {scalar}) -> {tensor_type(shape, x.dtype)}", shape, x.dtype)
+    out = _plain_reduce(b, x, axes, op)
+    if op in ("maximum", "minimum") and _dtypes.is_float(x.dtype):
+        flag = np.dtype(bool)
+        nan_mask = b.op(f"stablehlo.compare NE, {x.name}, {x.name} : ({x.type}, {x.type}) -> "
+                        f"{tensor_type(x.shape, flag)}", x.shape, flag)
+        has_nan = _plain_reduce(b, nan_mask, axes, "or")
+        nan = constant(b, float("nan"), x.dtype, out.shape)
+        out = b.op(f"stablehlo.select {has_nan.name}, {nan.name}, {out.name} : {has_nan.type}, {out.type}",
+                   out.shape, x.dtype)
     if keepdims:
         kept = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
         out = b.op(f"stablehlo.reshape {out.name} : ({out.type}) -> {tensor_type(kept, x.dtype)}", kept, x.dtype)
@@ -80,6 +84,6 @@ def scan(b: Builder, x: Value, axis: int, op: str) -> Value:
     k = 1
     while k < n:
         shifted = _shift(b, x, axis, k, identity(op, x.dtype))
-        x = combine(b, x, shifted, op)
+        x = b.op(f"stablehlo.{op} {x.name}, {shifted.name} : {x.type}", x.shape, x.dtype)
         k *= 2
     return x
