@@ -111,7 +111,7 @@ class Array:
         host = self._host
         if host is None:
             buffer = self._buffer
-            host = buffer.numpy_view() if self._device.platform == "cpu" else buffer.to_numpy()
+            host = buffer.numpy_view(known_on_host=True) if self._device.platform == "cpu" else buffer.to_numpy()
             host.flags.writeable = False
             self._host = host
         return host

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import math
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -261,7 +262,7 @@ class Buffer:
             event.wait()
         return out
 
-    def numpy_view(self) -> np.ndarray:
+    def numpy_view(self, *, known_on_host: bool = False) -> np.ndarray:
         """A read-only zero-copy view of a host-resident buffer's memory.
 
         The buffer's external reference count is raised while the view (or any
@@ -270,9 +271,10 @@ class Buffer:
 
         Sub-byte dtypes (int4, float4_e2m1fn, ...) are packed several to a
         byte in device memory but one per byte in numpy, so for them this
-        returns a read-only copy instead of a view.
+        returns a read-only copy instead of a view.  ``known_on_host`` skips the
+        ``PJRT_Buffer_IsOnCpu`` query when the caller knows the device is the host.
         """
-        if not self.is_on_cpu:
+        if not known_on_host and not self.is_on_cpu:
             raise ValueError("numpy_view needs a buffer in host memory; use to_numpy()")
         if from_numpy_dtype(self.dtype) in SUB_BYTE_BITS:
             host = self.to_numpy()
@@ -281,7 +283,7 @@ class Buffer:
         self.block_until_ready()
         pointer = self.unsafe_pointer()
         dtype, shape = self.dtype, self.shape
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        nbytes = math.prod(shape) * dtype.itemsize
         self.increase_external_reference_count()
         raw = np.asarray(_HostView(self._client, self.handle, pointer, nbytes, self._host_ref))
         return raw.view(dtype).reshape(shape)

@@ -20,13 +20,30 @@ from .._devices import Device, as_device
 __all__ = ["scalar_array", "from_host", "binary_operands", "check_array", "same_device"]
 
 _SCALARS = (bool, int, float, complex)
+# XLA:CPU aliases host memory only at this alignment (measured on both CPU
+# plugins); numpy's own allocations are usually 16-byte aligned.
+_ZERO_COPY_ALIGNMENT = 64
 _scalar_cache: dict[tuple, Array] = {}
 _SCALAR_CACHE_SIZE = 512
 
 
-def from_host(value: np.ndarray, device: Device) -> Array:
-    """Upload a numpy array (copied) to ``device``."""
-    buffer = device.client.buffer_from_numpy(value, device.pjrt)
+def from_host(value: np.ndarray, device: Device, *, share: bool = False, must_share: bool = False) -> Array:
+    """Upload a numpy array to ``device``.
+
+    With ``share`` on a CPU device the buffer aliases ``value``'s memory (PJRT
+    zero-copy semantics; ``value`` is kept alive by the buffer) where the plugin
+    allows it.  ``must_share`` raises ValueError when the plugin copied anyway.
+    """
+    share = ((share or must_share) and device.platform == "cpu" and value.flags.c_contiguous
+             and value.ctypes.data % _ZERO_COPY_ALIGNMENT == 0)
+    if must_share and not share:
+        raise ValueError("copy=False: sharing host memory needs a C-contiguous array on a CPU device, "
+                         f"{_ZERO_COPY_ALIGNMENT}-byte aligned (this one is at offset "
+                         f"{value.ctypes.data % _ZERO_COPY_ALIGNMENT}); use copy=None to copy")
+    buffer = device.client.buffer_from_numpy(value, device.pjrt, semantics="zero_copy" if share else "copy")
+    if must_share and value.size and buffer.unsafe_pointer() != value.ctypes.data:
+        buffer.close()
+        raise ValueError("copy=False: the plugin needed a copy (e.g. for alignment)")
     return Array._from_buffer(buffer, (tuple(value.shape), value.dtype), device)
 
 

@@ -322,7 +322,8 @@ def from_dlpack(x: Any, /, *, device: Device | None = None, copy: bool | None = 
         host = np.from_dlpack(x, copy=copy) if copy is not None else np.from_dlpack(x)
     except (TypeError, RuntimeError) as exc:
         raise BufferError(f"from_dlpack: cannot import {type(x).__name__}: {exc}") from None
-    return from_host(np.asarray(host), as_device(device))
+    # DLPack exchanges share memory: keep sharing unless a copy is asked for.
+    return from_host(np.asarray(host), as_device(device), share=not copy, must_share=copy is False)
 
 
 def asarray(obj: Any, /, *, dtype: Any = None, device: Device | None = None, copy: bool | None = None) -> Array:
@@ -342,6 +343,9 @@ def asarray(obj: Any, /, *, dtype: Any = None, device: Device | None = None, cop
         out = astype(obj, dtype if dtype is not None else obj.dtype, copy=True)
         return out.to_device(target) if target != out._device else out
     target = as_device(device)
-    if copy is False:
-        raise ValueError("asarray(copy=False): host data is always copied to the device")
-    return from_host(_host_value(obj, dtype), target)
+    value = _host_value(obj, dtype)
+    if copy is False and not isinstance(obj, np.ndarray) and not hasattr(obj, "__dlpack__") \
+            and not isinstance(obj, memoryview):
+        raise ValueError("asarray(copy=False): Python objects always need a copy")
+    # Read-only host data cannot change under us, so it is shared rather than copied.
+    return from_host(value, target, share=copy is None and not value.flags.writeable, must_share=copy is False)
