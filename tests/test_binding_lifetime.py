@@ -229,6 +229,7 @@ def test_10000_create_execute_destroy_cycles_keep_rss_flat(client):
 
     keep = client.buffer_from_numpy(host)
     x_handle = keep.handle
+    pending_before = set(event_module._pending)
     buffers_before = len(client._buffers)
     cycles(1000)  # warm up allocator pools and caches
     gc.collect()
@@ -238,5 +239,5 @@ def test_10000_create_execute_destroy_cycles_keep_rss_flat(client):
     grown = rss_bytes() - before
     assert grown < 4 * 2**20, f"RSS grew by {grown / 2**20:.1f} MiB over 10,000 cycles"
     assert len(client._buffers) == buffers_before
-    assert not event_module._pending
+    assert set(event_module._pending) <= pending_before
     np.testing.assert_array_equal(keep.to_numpy(), host)
