@@ -137,6 +137,7 @@ class Model:
     constants: dict[str, int] = field(default_factory=dict)
     strings: dict[str, str] = field(default_factory=dict)
     header_of: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)  # struct tag -> typedef name, where they differ
 
 
 def _prepare_tree(header_dir: Path, include_root: Path | None, work: Path, model: Model) -> list[str]:
@@ -408,6 +409,7 @@ class Emitter:
                 self.record(t, node.name)
                 if t.name and t.name != node.name:
                     self.model.typedefs[t.name] = inner
+                    self.model.aliases[t.name] = node.name
 
     def visit(self, ast: c_ast.FileAST) -> None:
         for node in ast.ext:
@@ -500,9 +502,15 @@ def render(model: Model, source: str) -> str:
     lines.append("    member = getattr(struct, last_field)")
     lines.append("    return member.offset + member.size")
     lines.append("")
+    # A struct whose tag differs from its typedef (``struct PJRT_FFI_Extension``
+    # is ``PJRT_FFI``) is reachable under both names; traits macros use the tag.
+    for tag, name in sorted(model.aliases.items()):
+        if tag not in model.records:
+            lines.append(f"{tag} = {name}")
     for name, last in model.last_field.items():
-        if name in model.records:
-            lines.append(f"{name}_STRUCT_SIZE = _size_through({name}, {last!r})")
+        record = name if name in model.records else model.aliases.get(name)
+        if record in model.records:
+            lines.append(f"{name}_STRUCT_SIZE = _size_through({record}, {last!r})")
     lines.append("")
     lines.append("# Function typedefs: name -> (args struct name, returns PJRT_Error* / error pointer)")
     lines.append("FUNCTIONS = {")

@@ -3776,6 +3776,8 @@ def _size_through(struct, last_field):
     member = getattr(struct, last_field)
     return member.offset + member.size
 
+PJRT_FFI_Extension = PJRT_FFI
+PJRT_Triton_Extension = PJRT_Triton
 PLUGIN_Profiler_Error_Destroy_Args_STRUCT_SIZE = _size_through(PLUGIN_Profiler_Error_Destroy_Args, 'error')
 PLUGIN_Profiler_Error_Message_Args_STRUCT_SIZE = _size_through(PLUGIN_Profiler_Error_Message_Args, 'message_size')
 PLUGIN_Profiler_Error_GetCode_Args_STRUCT_SIZE = _size_through(PLUGIN_Profiler_Error_GetCode_Args, 'code')
@@ -3987,6 +3989,7 @@ PJRT_DeviceEventPromise_STRUCT_SIZE = _size_through(PJRT_DeviceEventPromise, 'vt
 PJRT_FFI_Type_Register_Args_STRUCT_SIZE = _size_through(PJRT_FFI_Type_Register_Args, 'type_info')
 PJRT_FFI_UserData_Add_Args_STRUCT_SIZE = _size_through(PJRT_FFI_UserData_Add_Args, 'user_data')
 PJRT_FFI_Register_Handler_Args_STRUCT_SIZE = _size_through(PJRT_FFI_Register_Handler_Args, 'traits')
+PJRT_FFI_Extension_STRUCT_SIZE = _size_through(PJRT_FFI, 'register_handler')
 PJRT_Gpu_Register_Custom_Call_Args_STRUCT_SIZE = _size_through(PJRT_Gpu_Register_Custom_Call_Args, 'handler_execute')
 PJRT_Gpu_Custom_Call_STRUCT_SIZE = _size_through(PJRT_Gpu_Custom_Call, 'custom_call')
 PJRT_Layouts_MemoryLayout_Destroy_Args_STRUCT_SIZE = _size_through(PJRT_Layouts_MemoryLayout_Destroy_Args, 'layout')
@@ -4095,6 +4098,7 @@ PJRT_TpuTopology_GetSliceConfigs_Args_STRUCT_SIZE = _size_through(PJRT_TpuTopolo
 PJRT_TpuTopology_GetDefaultPlatformConfig_Args_STRUCT_SIZE = _size_through(PJRT_TpuTopology_GetDefaultPlatformConfig_Args, 'num_trays')
 PJRT_TpuTopology_Extension_STRUCT_SIZE = _size_through(PJRT_TpuTopology_Extension, 'get_default_platform_config')
 PJRT_Triton_Compile_Args_STRUCT_SIZE = _size_through(PJRT_Triton_Compile_Args, 'out_path_size')
+PJRT_Triton_Extension_STRUCT_SIZE = _size_through(PJRT_Triton, 'compile')
 PJRT_XlaTransform_Args_STRUCT_SIZE = _size_through(PJRT_XlaTransform_Args, 'changed')
 PJRT_Register_Xla_Transform_Args_STRUCT_SIZE = _size_through(PJRT_Register_Xla_Transform_Args, 'callbacks')
 PJRT_Clear_Xla_Transform_Args_STRUCT_SIZE = _size_through(PJRT_Clear_Xla_Transform_Args, 'cleared')

@@ -4,7 +4,7 @@ Callback kinds (``PJRT_Callback_Type``): ``Tpu_SliceBuilder`` (a TPU slice
 failed; the callback gets the failure type) and ``Prefatal`` (the runtime is
 about to die; the callback gets the error code and message).  The Python
 callable receives those decoded values; an exception it raises is reported
-with ``sys.unraisablehook`` (the C signature has no error return).
+by ctypes through ``sys.unraisablehook`` (the C signature has no error return).
 :meth:`CallbackExtension.invoke` fires the registered callbacks of a kind,
 as the runtime would.
 """
@@ -12,7 +12,6 @@ as the runtime would.
 from __future__ import annotations
 
 import ctypes
-import sys
 from typing import Any, Callable
 
 from .. import _abi
@@ -46,11 +45,10 @@ def _decode(kind: int, args: int | None) -> tuple[Any, ...]:
 
 
 def _trampoline(args: int | None, user_arg: int | None) -> None:
-    try:
-        kind, fn = _registry.get(user_arg)  # type: ignore[misc]
-        fn(*_decode(kind, args))
-    except BaseException:  # noqa: BLE001 - nothing may unwind into the plugin
-        sys.unraisablehook(sys.UnraisableHookArgs(*sys.exc_info(), None, _trampoline))  # type: ignore[attr-defined]
+    # An exception escaping a ctypes callback is reported by ctypes through
+    # sys.unraisablehook; the plugin just sees the callback return.
+    kind, fn = _registry.get(user_arg)  # type: ignore[misc]
+    fn(*_decode(kind, args))
 
 
 _TRAMPOLINE = _abi.PJRT_Callback_Function(_trampoline)

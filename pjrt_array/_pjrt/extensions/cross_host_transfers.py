@@ -22,7 +22,6 @@ allocated with the C allocator, which both ways release.
 from __future__ import annotations
 
 import ctypes
-import sys
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
@@ -70,17 +69,12 @@ def _peek_error(api: Api, err: int | None) -> PjrtError | None:
     return error_class(code)(message, code)
 
 
-def _report(where: object) -> None:
-    sys.unraisablehook(sys.UnraisableHookArgs(*sys.exc_info(), None, where))  # type: ignore[attr-defined]
-
-
 def _on_canceled(error: int | None, user_arg: int | None) -> None:
-    try:
-        api, callback = _registry.get(user_arg)  # type: ignore[misc]
-        _registry.drop(user_arg)
-        callback(_peek_error(api, error))
-    except BaseException:  # noqa: BLE001 - nothing may unwind into the plugin
-        _report(_on_canceled)
+    # An exception escaping a ctypes callback is reported by ctypes through
+    # sys.unraisablehook; the plugin just sees the callback return.
+    api, callback = _registry.get(user_arg)  # type: ignore[misc]
+    _registry.drop(user_arg)
+    callback(_peek_error(api, error))
 
 
 _ON_CANCELED = _abi.PJRT_Transfers_CrossHostOnCanceledCallback(_on_canceled)
@@ -100,27 +94,25 @@ def _canceller(api: Api, notifier: Any, user_arg: int | None) -> Callable[..., N
 
 def _on_receive(error: int | None, descriptors: int | None, sizes: int | None, count: int, user_arg: int | None,
                 cancel_notifier: Any, cancel_user_arg: int | None) -> None:
-    try:
-        api, callback = _registry.get(user_arg)  # type: ignore[misc]
-        _registry.drop(user_arg)
-        found: list[bytes] = []
-        if count and descriptors and sizes:
-            ptrs = (ctypes.c_void_p * count).from_address(descriptors)
-            lens = (ctypes.c_size_t * count).from_address(sizes)
-            found = [ctypes.string_at(p, n) for p, n in zip(ptrs, lens)]
-        cancel = _canceller(api, cancel_notifier, cancel_user_arg) if cancel_notifier else None
-        callback(_peek_error(api, error), found, cancel)
-    except BaseException:  # noqa: BLE001 - nothing may unwind into the plugin
-        _report(_on_receive)
+    # An exception escaping a ctypes callback is reported by ctypes through
+    # sys.unraisablehook; the plugin just sees the callback return.
+    api, callback = _registry.get(user_arg)  # type: ignore[misc]
+    _registry.drop(user_arg)
+    found: list[bytes] = []
+    if count and descriptors and sizes:
+        ptrs = (ctypes.c_void_p * count).from_address(descriptors)
+        lens = (ctypes.c_size_t * count).from_address(sizes)
+        found = [ctypes.string_at(p, n) for p, n in zip(ptrs, lens)]
+    cancel = _canceller(api, cancel_notifier, cancel_user_arg) if cancel_notifier else None
+    callback(_peek_error(api, error), found, cancel)
 
 
 def _on_sent(error: int | None, sends_were_enqueued: bool, user_arg: int | None) -> None:
-    try:
-        api, callback = _registry.get(user_arg)  # type: ignore[misc]
-        _registry.drop(user_arg)
-        callback(_peek_error(api, error), bool(sends_were_enqueued))
-    except BaseException:  # noqa: BLE001 - nothing may unwind into the plugin
-        _report(_on_sent)
+    # An exception escaping a ctypes callback is reported by ctypes through
+    # sys.unraisablehook; the plugin just sees the callback return.
+    api, callback = _registry.get(user_arg)  # type: ignore[misc]
+    _registry.drop(user_arg)
+    callback(_peek_error(api, error), bool(sends_were_enqueued))
 
 
 def _free_descriptor(data: int | None, size: int | None) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import abc
 import ctypes
-import sys
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -71,18 +70,15 @@ def _avals(address: int | None, count: int) -> list[Aval]:
 
 def _run(kind: str, callbacks: int | None, address: int | None) -> None:
     """Call method ``kind`` of the partitioner behind ``callbacks`` on the args at ``address``."""
+    held: list[object] = []
+    args = _ARGS[kind].from_address(address)
     try:
-        held: list[object] = []
-        args = _ARGS[kind].from_address(address)
-        try:
-            partitioner = _registry.get(callbacks)
-            _FILL[kind](partitioner, args, held)
-            error = None
-        except BaseException as exc:  # noqa: BLE001 - reported to the plugin as an error
-            error = exc
-        publish(args.header, held, error)
-    except BaseException:  # noqa: BLE001 - nothing may unwind into the plugin
-        sys.unraisablehook(sys.UnraisableHookArgs(*sys.exc_info(), None, _run))  # type: ignore[attr-defined]
+        partitioner = _registry.get(callbacks)
+        _FILL[kind](partitioner, args, held)
+        error = None
+    except BaseException as exc:  # noqa: BLE001 - reported to the plugin as an error
+        error = exc
+    publish(args.header, held, error)
 
 
 def _fill_partition(p: CustomPartitioner, a: _abi.JAX_CustomCallPartitioner_Partition_Args, held: list) -> None:

@@ -31,8 +31,7 @@ class ProfilerApi:
     def __init__(self, address: int, owner: str) -> None:
         if not address:
             raise Unimplemented(f"{owner} has no profiler API (null profiler_api)")
-        self._table = FunctionTable(_abi.PLUGIN_Profiler_Api, address, f"profiler {_abi.PLUGIN_PROFILER_VERSION}",
-                                    owner)
+        self._table = FunctionTable(_abi.PLUGIN_Profiler_Api, address, "PLUGIN_Profiler_Api", owner)
         self._priv = self._table.table.priv
 
     def has(self, slot: str) -> bool:
@@ -62,8 +61,8 @@ class ProfilerApi:
         return error_class(code)(message, code)
 
     def _destroy_error(self, err: int) -> None:
-        self._table.raw("error_destroy")(ctypes.addressof(
-            self._args(_abi.PLUGIN_Profiler_Error_Destroy_Args, error=err)))
+        args = self._args(_abi.PLUGIN_Profiler_Error_Destroy_Args, error=err)
+        self._table.raw("error_destroy")(ctypes.addressof(args))
 
     def _call(self, slot: str, args: Any) -> Any:
         err = self._table.raw(slot)(ctypes.addressof(args))
@@ -120,8 +119,8 @@ class Profiler(Owned):
             return ctypes.string_at(s.serialized_bytes, s.serialized_size) if s.serialized_bytes else b""
         finally:
             if a.result:
-                self._api._table.raw("consume_result_destroy")(ctypes.addressof(self._api._args(
-                    _abi.PLUGIN_Profiler_ConsumeResult_Destroy_Args, consume_result=a.result)))
+                done = self._api._args(_abi.PLUGIN_Profiler_ConsumeResult_Destroy_Args, consume_result=a.result)
+                self._api._table.raw("consume_result_destroy")(ctypes.addressof(done))
 
 
 class ProfilerExtension(Extension):

@@ -9,7 +9,6 @@ through a C trampoline: an exception reaches the plugin as an error.
 from __future__ import annotations
 
 import ctypes
-import sys
 from typing import Callable, Optional
 
 from .. import _abi
@@ -32,20 +31,17 @@ _registry = Registry()
 
 
 def _transform(callbacks: int | None, address: int | None) -> None:
+    args = _abi.PJRT_XlaTransform_Args.from_address(address)
+    held: list[object] = []
     try:
-        args = _abi.PJRT_XlaTransform_Args.from_address(address)
-        held: list[object] = []
-        try:
-            result = _registry.get(callbacks)(read_string(args.hlo_module))  # type: ignore[operator]
-            args.changed = result is not None
-            if result is not None:
-                set_string(args.transformed_hlo_module, c_string(result, "transformed module"), held)
-            error = None
-        except BaseException as exc:  # noqa: BLE001 - reported to the plugin as an error
-            error = exc
-        publish(args.header, held, error)
-    except BaseException:  # noqa: BLE001 - nothing may unwind into the plugin
-        sys.unraisablehook(sys.UnraisableHookArgs(*sys.exc_info(), None, _transform))  # type: ignore[attr-defined]
+        result = _registry.get(callbacks)(read_string(args.hlo_module))  # type: ignore[operator]
+        args.changed = result is not None
+        if result is not None:
+            set_string(args.transformed_hlo_module, c_string(result, "transformed module"), held)
+        error = None
+    except BaseException as exc:  # noqa: BLE001 - reported to the plugin as an error
+        error = exc
+    publish(args.header, held, error)
 
 
 _FIELDS = dict(_Callbacks._fields_)
