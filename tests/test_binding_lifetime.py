@@ -132,6 +132,22 @@ def test_use_of_a_closed_executable_raises(client):
             use()
 
 
+def test_an_executable_outlives_a_dropped_loaded_executable(client):
+    e = client.compile(ADD_F32_4).executable  # the LoadedExecutable is dropped at once
+    gc.collect()
+    assert e.name == "main" and e.compiled_memory_stats()["argument_size_in_bytes"] == 32
+    assert e.serialize()
+
+
+def test_an_executable_refuses_use_after_its_loaded_executable_closed(client):
+    loaded = client.compile(ADD_F32_4)
+    e = loaded.executable
+    loaded.close()
+    with pytest.raises(P.ClosedError, match="LoadedExecutable of this Executable has been closed"):
+        e.name
+    e.close()
+
+
 def test_use_after_the_client_closed_raises(new_client):
     c = new_client()
     exe = c.compile(ADD_F32_4)

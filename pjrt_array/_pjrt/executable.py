@@ -31,17 +31,31 @@ if TYPE_CHECKING:
 __all__ = ["Executable", "LoadedExecutable"]
 
 
-class Executable:
-    """The compiled program behind a :class:`LoadedExecutable` (owned ``PJRT_Executable*``)."""
+# Fields PJRT_Executable_GetCompiledMemoryStats_Args gained later (the API
+# changelog); an older plugin leaves them zero, which would read as a real 0.
+_MEMORY_STATS_SINCE = {"peak_memory_in_bytes": 72, "total_size_in_bytes": 90, "total_allocation_bytes": 104,
+                       "indefinite_allocations": 104, "peak_unpadded_heap_bytes": 104}
 
-    def __init__(self, client: "Client", handle: int) -> None:
+
+class Executable:
+    """The compiled program behind a :class:`LoadedExecutable` (owned ``PJRT_Executable*``).
+
+    The CPU plugins' ``PJRT_Executable`` borrows from its loaded executable, so
+    it holds that :class:`LoadedExecutable` (keeping it from garbage
+    collection) and refuses use once it was closed.
+    """
+
+    def __init__(self, client: "Client", handle: int, loaded: "LoadedExecutable | None" = None) -> None:
         self._client = client
         self._handle = handle
+        self._loaded = loaded
 
     @property
     def handle(self) -> int:
         if not self._handle:
             raise ClosedError("this Executable has been closed")
+        if self._loaded is not None and not self._loaded._handle:
+            raise ClosedError("the LoadedExecutable of this Executable has been closed")
         return self._client._live(self._handle)
 
     def close(self) -> None:
@@ -139,8 +153,11 @@ class Executable:
         return read_named_values(a.properties, a.num_properties)
 
     def compiled_memory_stats(self) -> dict[str, int]:
+        """``PJRT_Executable_GetCompiledMemoryStats``: the fields the plugin's API version fills."""
         a = self._call("PJRT_Executable_GetCompiledMemoryStats", _abi.PJRT_Executable_GetCompiledMemoryStats_Args)
-        return {name: int(getattr(a, name)) for name, _ in _abi.PJRT_Executable_GetCompiledMemoryStats_Args._fields_[3:]}
+        minor = self._client.api.minor
+        return {name: int(getattr(a, name)) for name, _ in _abi.PJRT_Executable_GetCompiledMemoryStats_Args._fields_[3:]
+                if minor >= _MEMORY_STATS_SINCE.get(name, 0)}
 
     def optimized_program(self) -> bytes:
         """The optimized program (serialized HloModuleProto on XLA plugins)."""
@@ -308,7 +325,7 @@ class LoadedExecutable:
         args = new_struct(_abi.PJRT_LoadedExecutable_GetExecutable_Args)
         args.loaded_executable = self.handle
         self._client.api.call("PJRT_LoadedExecutable_GetExecutable", args)
-        return Executable(self._client, args.executable)
+        return Executable(self._client, args.executable, self)
 
     def addressable_devices(self) -> list[Device]:
         a = self._call("PJRT_LoadedExecutable_AddressableDevices", _abi.PJRT_LoadedExecutable_AddressableDevices_Args)
