@@ -12,7 +12,7 @@ import os
 import threading
 from typing import Any
 
-from ._pjrt import Client, default_plugin_info, discover, load_plugin
+from ._pjrt import Client, PjrtError, ResourceExhausted, default_plugin_info, discover, load_plugin
 from ._pjrt import Device as PjrtDevice
 from ._pjrt._loader import PluginInfo
 
@@ -52,8 +52,17 @@ class Device:
         return self.pjrt.kind
 
     def memory_stats(self) -> dict[str, int]:
-        """The plugin's memory statistics for this device (where it reports them)."""
-        return self.pjrt.memory_stats()
+        """The plugin's memory statistics for this device ({} where it reports none)."""
+        try:
+            return self.pjrt.memory_stats()
+        except PjrtError:
+            return {}
+
+    def out_of_memory(self, exc: ResourceExhausted) -> ResourceExhausted:
+        """``exc`` with this device and its memory statistics attached (``.device``, ``.memory_stats``)."""
+        exc.device = self
+        exc.memory_stats = self.memory_stats()
+        return exc
 
 
 class _State:

@@ -27,7 +27,7 @@ import numpy as np
 
 from . import _disk_cache
 from ._array import Array
-from ._pjrt import Buffer, CompileOptions, LoadedExecutable, PjrtError
+from ._pjrt import Buffer, CompileOptions, LoadedExecutable, PjrtError, ResourceExhausted
 from .ops._builder import Rule, build_module
 
 if TYPE_CHECKING:
@@ -168,7 +168,10 @@ def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Devi
             _compile_locks.pop(fingerprint, None)
     else:
         _stats.fingerprint_hits += 1
-        _by_fingerprint.move_to_end(fingerprint)
+        try:
+            _by_fingerprint.move_to_end(fingerprint)
+        except KeyError:  # evicted by another thread meanwhile
+            pass
     return _Entry(exe, out_avals)
 
 
@@ -192,8 +195,14 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device") -> l
             _trim()
     else:
         _stats.hits += 1
-        _entries.move_to_end(key)
-    out = entry.exe.execute_handles([a._buffer._handle for a in args], device.handle)
+        try:
+            _entries.move_to_end(key)
+        except KeyError:  # evicted by another thread meanwhile; the entry we hold still works
+            pass
+    try:
+        out = entry.exe.execute_handles([a._buffer._handle for a in args], device.handle)
+    except ResourceExhausted as exc:
+        raise device.out_of_memory(exc) from None
     client = device.client
     wrap = Array._from_buffer
     if len(out) == 1:

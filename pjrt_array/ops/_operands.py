@@ -16,6 +16,7 @@ import numpy as np
 from .. import _dtypes
 from .._array import Array
 from .._devices import Device, as_device
+from .._pjrt import ResourceExhausted
 
 __all__ = ["scalar_array", "from_host", "binary_operands", "check_array", "same_device"]
 
@@ -40,7 +41,10 @@ def from_host(value: np.ndarray, device: Device, *, share: bool = False, must_sh
         raise ValueError("copy=False: sharing host memory needs a C-contiguous array on a CPU device, "
                          f"{_ZERO_COPY_ALIGNMENT}-byte aligned (this one is at offset "
                          f"{value.ctypes.data % _ZERO_COPY_ALIGNMENT}); use copy=None to copy")
-    buffer = device.client.buffer_from_numpy(value, device.pjrt, semantics="zero_copy" if share else "copy")
+    try:
+        buffer = device.client.buffer_from_numpy(value, device.pjrt, semantics="zero_copy" if share else "copy")
+    except ResourceExhausted as exc:
+        raise device.out_of_memory(exc) from None
     if must_share and value.size and buffer.unsafe_pointer() != value.ctypes.data:
         buffer.close()
         raise ValueError("copy=False: the plugin needed a copy (e.g. for alignment)")
