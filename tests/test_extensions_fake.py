@@ -1042,6 +1042,29 @@ def test_ffi_handler_registration_arguments(fake):
         ext.register_handler("target", 0x5000, traits=2)
 
 
+def test_memory_descriptions_with_descriptions(fake, client):
+    kinds = {0xE0: b"device", 0xE1: b"pinned_host"}
+    table = (ctypes.c_void_p * 2)(*kinds)
+    fake.keep(table)
+    seen = []
+
+    def descriptions(a):
+        seen.append(a.device_description)
+        a.memory_descriptions, a.num_memory_descriptions, a.default_memory_index = ctypes.addressof(table), 2, 1
+
+    def kind(a):
+        data, size = fake.out_bytes(kinds[a.memory_description])
+        a.kind, a.kind_size, a.kind_id = data, size, a.memory_description - 0xE0
+
+    fake.add_extension(_abi.PJRT_MemoryDescriptions_Extension, T.PJRT_Extension_Type_MemoryDescriptions, {
+        "PJRT_DeviceDescription_MemoryDescriptions": descriptions, "PJRT_MemoryDescription_Kind": kind})
+    device = client.addressable_devices()[0]
+    found = X.MemoryDescriptions(fake.api).memory_descriptions(device)
+    assert found == [X.memory_descriptions.MemoryDescription("device", 0, False),
+                     X.memory_descriptions.MemoryDescription("pinned_host", 1, True)]
+    assert seen == [device.description._handle]
+
+
 def test_layouts_parameter_layouts_slot(fake, client):
     exe = client.compile("""func.func @main(%a: tensor<2x3xf32>) -> tensor<2x3xf32> {
   return %a : tensor<2x3xf32> }""")
