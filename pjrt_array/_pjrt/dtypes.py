@@ -1,8 +1,10 @@
 """``PJRT_Buffer_Type`` <-> numpy / ml_dtypes dtypes, both ways, for every type.
 
 Sub-byte types (int1/2/4, uint1/2/4, float4_e2m1fn) are one element per byte
-in numpy (ml_dtypes) and on the host side of a PJRT transfer; ``TOKEN`` has no
-host representation.
+in numpy (ml_dtypes) and on the host side of a PJRT transfer; the plugin packs
+them in device memory (both CPU plugins: 9 int4 values take 5 device bytes),
+so device bytes of these types are never viewed as numpy elements.  ``TOKEN``
+has no host representation.
 """
 
 from __future__ import annotations
