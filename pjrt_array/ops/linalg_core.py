@@ -1,3 +1,133 @@
-"""linalg_core functions of the Array API."""
+"""The linear algebra functions of the main namespace: matmul, matrix_transpose, tensordot, vecdot."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import operator
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import _dtypes
+from .._array import Array
+from .._dispatch import run
+from ._axes import normalize_axis
+from ._builder import Builder, Value, tensor_type
+from ._linalg_lower import conj
+from ._lower import broadcast, broadcast_shapes, convert, dims_attr
+from ._operands import check_array, same_device
+from ._reduce import reduce
+from .manipulation import reshape_value, transpose_value
+
+__all__ = ["matmul", "matrix_transpose", "tensordot", "vecdot"]
+
+
+def _numeric_pair(x1: Any, x2: Any, name: str) -> tuple[Array, Array, np.dtype]:
+    x1, x2 = check_array(x1, "x1"), check_array(x2, "x2")
+    same_device(x1, x2)
+    dtype = _dtypes.promote_types(x1.dtype, x2.dtype)
+    if not _dtypes.isdtype(dtype, "numeric"):
+        raise TypeError(f"{name} needs numeric arrays, got {x1.dtype} and {x2.dtype}")
+    return x1, x2, dtype
+
+
+def _dot(b: Builder, x: Value, y: Value, batch: int, contract: Sequence[tuple[int, int]]) -> Value:
+    """``dot_general`` with the first ``batch`` axes batched and ``contract`` pairs summed."""
+    bdims = list(range(batch))
+    lhs_c = [c for c, _ in contract]
+    rhs_c = [c for _, c in contract]
+    free_x = [d for i, d in enumerate(x.shape) if i >= batch and i not in lhs_c]
+    free_y = [d for i, d in enumerate(y.shape) if i >= batch and i not in rhs_c]
+    shape = tuple(x.shape[:batch]) + tuple(free_x) + tuple(free_y)
+    return b.op(f"stablehlo.dot_general {x.name}, {y.name}, batching_dims = {dims_attr(bdims)} x {dims_attr(bdims)}, "
+                f"contracting_dims = {dims_attr(lhs_c)} x {dims_attr(rhs_c)} : ({x.type}, {y.type}) -> "
+                f"{tensor_type(shape, x.dtype)}", shape, x.dtype)
+
+
+def _matmul_rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
+    x, y = convert(b, x, dtype), convert(b, y, dtype)
+    vec_x, vec_y = x.ndim == 1, y.ndim == 1
+    if vec_x:
+        x = reshape_value(b, x, (1,) + x.shape)
+    if vec_y:
+        y = reshape_value(b, y, y.shape + (1,))
+    batch = broadcast_shapes(x.shape[:-2], y.shape[:-2])
+    x = broadcast(b, x, batch + x.shape[-2:])
+    y = broadcast(b, y, batch + y.shape[-2:])
+    out = _dot(b, x, y, len(batch), [(x.ndim - 1, y.ndim - 2)])
+    final = out.shape[:-2] + (() if vec_x else out.shape[-2:-1]) + (() if vec_y else out.shape[-1:])
+    return reshape_value(b, out, final)
+
+
+def matmul(x1: Any, x2: Any, /) -> Array:
+    """Matrix product with numpy's rules for 1-D operands and broadcast batch axes."""
+    x1, x2, dtype = _numeric_pair(x1, x2, "matmul")
+    if x1.ndim == 0 or x2.ndim == 0:
+        raise ValueError("matmul does not accept 0-d arrays")
+    k1 = x1.shape[-1]
+    k2 = x2.shape[0] if x2.ndim == 1 else x2.shape[-2]
+    if k1 != k2:
+        raise ValueError(f"matmul: shapes {x1.shape} and {x2.shape} do not align ({k1} != {k2})")
+    broadcast_shapes(x1.shape[:-2], x2.shape[:-2])
+    return run(_matmul_rule, (("dtype", dtype),), (x1, x2), x1._device)[0]
+
+
+def _mt_rule(b: Builder, x: Value) -> Value:
+    perm = list(range(x.ndim))
+    perm[-2], perm[-1] = perm[-1], perm[-2]
+    return transpose_value(b, x, perm)
+
+
+def matrix_transpose(x: Any, /) -> Array:
+    """Transpose of the last two axes."""
+    x = check_array(x)
+    if x.ndim < 2:
+        raise ValueError(f"matrix_transpose needs at least 2 dimensions, got shape {x.shape}")
+    return run(_mt_rule, (), (x,), x._device)[0]
+
+
+def _tensordot_rule(b: Builder, x: Value, y: Value, *, pairs: tuple[tuple[int, int], ...], dtype: np.dtype) -> Value:
+    return _dot(b, convert(b, x, dtype), convert(b, y, dtype), 0, pairs)
+
+
+def tensordot(x1: Any, x2: Any, /, *, axes: Any = 2) -> Array:
+    """Sum of products over ``axes`` (an int N, or two sequences of axes)."""
+    x1, x2, dtype = _numeric_pair(x1, x2, "tensordot")
+    if isinstance(axes, int) and not isinstance(axes, bool):
+        n = operator.index(axes)
+        if n < 0 or n > x1.ndim or n > x2.ndim:
+            raise ValueError(f"axes={n} is out of range for shapes {x1.shape} and {x2.shape}")
+        a1, a2 = list(range(x1.ndim - n, x1.ndim)), list(range(n))
+    else:
+        try:
+            a1, a2 = (list(a) if isinstance(a, (list, tuple)) else [a] for a in axes)
+        except (TypeError, ValueError):
+            raise TypeError(f"axes must be an int or a pair of sequences, got {axes!r}") from None
+        if len(a1) != len(a2):
+            raise ValueError("axes: both sequences must have the same length")
+        a1 = [normalize_axis(a, x1.ndim, "axes") for a in a1]
+        a2 = [normalize_axis(a, x2.ndim, "axes") for a in a2]
+    for p, q in zip(a1, a2):
+        if x1.shape[p] != x2.shape[q]:
+            raise ValueError(f"tensordot: axis {p} of x1 ({x1.shape[p]}) and axis {q} of x2 ({x2.shape[q]}) differ")
+    return run(_tensordot_rule, (("pairs", tuple(zip(a1, a2))), ("dtype", dtype)), (x1, x2), x1._device)[0]
+
+
+def _vecdot_rule(b: Builder, x: Value, y: Value, *, axis: int, dtype: np.dtype) -> Value:
+    shape = broadcast_shapes(x.shape, y.shape)
+    x = broadcast(b, conj(b, convert(b, x, dtype)), shape)
+    y = broadcast(b, convert(b, y, dtype), shape)
+    prod = b.op(f"stablehlo.multiply {x.name}, {y.name} : {x.type}", shape, dtype)
+    return reduce(b, prod, (axis % len(shape),), "add")
+
+
+def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Array:
+    """Dot product of vectors along ``axis`` (the first operand conjugated)."""
+    x1, x2, dtype = _numeric_pair(x1, x2, "vecdot")
+    shape = broadcast_shapes(x1.shape, x2.shape)
+    if not shape:
+        raise ValueError("vecdot needs arrays of at least one dimension")
+    a = normalize_axis(axis, len(shape))
+    neg = a - len(shape)
+    if -neg > x1.ndim or -neg > x2.ndim or x1.shape[neg] != x2.shape[neg]:
+        raise ValueError(f"vecdot: axis {axis} does not have one size in shapes {x1.shape} and {x2.shape}")
+    return run(_vecdot_rule, (("axis", a), ("dtype", dtype)), (x1, x2), x1._device)[0]

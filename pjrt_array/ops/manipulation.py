@@ -1,3 +1,378 @@
-"""manipulation functions of the Array API."""
+"""Manipulation functions: shapes, axes, joins and splits — all StableHLO data movement."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import builtins
+import math
+import operator
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import _dtypes
+from .._array import Array
+from .._dispatch import run
+from ._axes import normalize_axes, normalize_axis
+from ._builder import Builder, Value, tensor_type
+from ._lower import broadcast, broadcast_shapes as _broadcast_shapes, convert, dims_attr, i64_array
+from ._operands import check_array, same_device
+
+__all__ = ["broadcast_arrays", "broadcast_shapes", "broadcast_to", "concat", "expand_dims", "flip", "moveaxis",
+           "permute_dims", "repeat", "reshape", "roll", "squeeze", "stack", "tile", "unstack"]
+
+
+def reshape_value(b: Builder, x: Value, shape: Sequence[int]) -> Value:
+    """``x`` with a new shape of the same size (no-op when equal)."""
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    return b.op(f"stablehlo.reshape {x.name} : ({x.type}) -> {tensor_type(shape, x.dtype)}", shape, x.dtype)
+
+
+def transpose_value(b: Builder, x: Value, perm: Sequence[int]) -> Value:
+    """``x`` with axes permuted (no-op for the identity)."""
+    perm = tuple(perm)
+    if perm == tuple(range(x.ndim)):
+        return x
+    shape = tuple(x.shape[p] for p in perm)
+    return b.op(f"stablehlo.transpose {x.name}, dims = {dims_attr(perm)} : ({x.type}) -> "
+                f"{tensor_type(shape, x.dtype)}", shape, x.dtype)
+
+
+def slice_value(b: Builder, x: Value, start: Sequence[int], limit: Sequence[int],
+                strides: Sequence[int] | None = None) -> Value:
+    """``x[start:limit:strides]`` per axis (non-negative bounds, positive strides)."""
+    strides = list(strides) if strides is not None else [1] * x.ndim
+    shape = tuple(builtins.max(0, -(-(lim - s) // st)) for s, lim, st in zip(start, limit, strides))
+    if shape == x.shape and all(s == 0 for s in start):
+        return x
+    return b.op(f'"stablehlo.slice"({x.name}) {{start_indices = {i64_array(start)}, '
+                f"limit_indices = {i64_array(limit)}, strides = {i64_array(strides)}}} : "
+                f"({x.type}) -> {tensor_type(shape, x.dtype)}", shape, x.dtype)
+
+
+def concat_values(b: Builder, parts: Sequence[Value], axis: int) -> Value:
+    """Concatenation of same-dtype ``parts`` along ``axis``."""
+    if len(parts) == 1:
+        return parts[0]
+    shape = list(parts[0].shape)
+    shape[axis] = sum(p.shape[axis] for p in parts)
+    return b.op(f"stablehlo.concatenate {', '.join(p.name for p in parts)}, dim = {axis} : "
+                f"({', '.join(p.type for p in parts)}) -> {tensor_type(shape, parts[0].dtype)}",
+                tuple(shape), parts[0].dtype)
+
+
+# -- reshape, axes ---------------------------------------------------------------------------
+
+def _reshape_rule(b: Builder, x: Value, *, shape: tuple[int, ...]) -> Value:
+    return reshape_value(b, x, shape)
+
+
+def _resolve_shape(shape: Any, size: int) -> tuple[int, ...]:
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    try:
+        dims = [operator.index(d) for d in shape]
+    except TypeError:
+        raise TypeError(f"shape must be a tuple of ints, got {shape!r}") from None
+    unknown = [i for i, d in enumerate(dims) if d == -1]
+    if len(unknown) > 1 or any(d < -1 for d in dims):
+        raise ValueError(f"invalid shape {tuple(dims)}")
+    if unknown:
+        known = math.prod(d for d in dims if d != -1)
+        if known == 0 or size % known:
+            raise ValueError(f"cannot reshape an array of size {size} into shape {tuple(dims)}")
+        dims[unknown[0]] = size // known
+    if math.prod(dims) != size:
+        raise ValueError(f"cannot reshape an array of size {size} into shape {tuple(dims)}")
+    return tuple(dims)
+
+
+def reshape(x: Any, /, shape: tuple[int, ...], *, copy: bool | None = None) -> Array:
+    """``x`` with a new shape (one dimension may be -1)."""
+    x = check_array(x)
+    shape = _resolve_shape(shape, x.size)
+    if copy is False:
+        # Buffers are immutable, so a reshape never needs to copy user-visible data,
+        # but a PJRT buffer has one shape: the new array is a new buffer.
+        raise ValueError("reshape(copy=False): a new shape needs a new buffer here")
+    if shape == x.shape and not copy:
+        return x
+    return run(_reshape_rule, (("shape", shape),), (x,), x._device)[0]
+
+
+def _transpose_rule(b: Builder, x: Value, *, perm: tuple[int, ...]) -> Value:
+    return transpose_value(b, x, perm)
+
+
+def permute_dims(x: Any, /, axes: tuple[int, ...]) -> Array:
+    """``x`` with its axes permuted."""
+    x = check_array(x)
+    perm = tuple(normalize_axis(a, x.ndim, "axes") for a in axes)
+    if sorted(perm) != list(range(x.ndim)):
+        raise ValueError(f"axes {tuple(axes)} is not a permutation of the {x.ndim} axes")
+    if perm == tuple(range(x.ndim)):
+        return x
+    return run(_transpose_rule, (("perm", perm),), (x,), x._device)[0]
+
+
+def moveaxis(x: Any, source: Any, destination: Any, /) -> Array:
+    """Move axes ``source`` to positions ``destination``."""
+    x = check_array(x)
+    src = (source,) if isinstance(source, int) else tuple(source)
+    dst = (destination,) if isinstance(destination, int) else tuple(destination)
+    if len(src) != len(dst):
+        raise ValueError("source and destination must have the same number of axes")
+    src = tuple(normalize_axis(a, x.ndim, "source") for a in src)
+    dst = tuple(normalize_axis(a, x.ndim, "destination") for a in dst)
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError("repeated axes in source or destination")
+    order = [a for a in range(x.ndim) if a not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return permute_dims(x, tuple(order))
+
+
+def expand_dims(x: Any, /, axis: Any = 0) -> Array:
+    """Insert size-one axes at ``axis`` (an int or tuple, counted in the result)."""
+    x = check_array(x)
+    axes = (axis,) if not isinstance(axis, tuple) else axis
+    ndim = x.ndim + len(axes)
+    positions = tuple(normalize_axis(a, ndim) for a in axes)
+    if len(set(positions)) != len(positions):
+        raise ValueError(f"repeated axes in {axis}")
+    shape = list(x.shape)
+    for p in sorted(positions):
+        shape.insert(p, 1)
+    return reshape(x, tuple(shape))
+
+
+def squeeze(x: Any, /, axis: Any) -> Array:
+    """Remove size-one axes ``axis``."""
+    x = check_array(x)
+    axes = normalize_axes(axis, x.ndim)
+    for a in axes:
+        if x.shape[a] != 1:
+            raise ValueError(f"cannot squeeze axis {a} of size {x.shape[a]}")
+    return reshape(x, tuple(d for i, d in enumerate(x.shape) if i not in axes))
+
+
+# -- broadcasting ------------------------------------------------------------------------------
+
+def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape that ``shapes`` broadcast to (ValueError if incompatible)."""
+    return _broadcast_shapes(*(tuple(operator.index(d) for d in s) for s in shapes))
+
+
+def _broadcast_rule(b: Builder, x: Value, *, shape: tuple[int, ...]) -> Value:
+    return broadcast(b, x, shape)
+
+
+def broadcast_to(x: Any, /, shape: tuple[int, ...]) -> Array:
+    """``x`` broadcast to ``shape``."""
+    x = check_array(x)
+    shape = tuple(operator.index(d) for d in shape)
+    if len(shape) < x.ndim or _broadcast_shapes(x.shape, shape) != shape:
+        raise ValueError(f"cannot broadcast shape {x.shape} to {shape}")
+    if shape == x.shape:
+        return x
+    return run(_broadcast_rule, (("shape", shape),), (x,), x._device)[0]
+
+
+def broadcast_arrays(*arrays: Array) -> list[Array]:
+    """The arrays broadcast against each other."""
+    xs = [check_array(a, f"arrays[{i}]") for i, a in enumerate(arrays)]
+    shape = _broadcast_shapes(*(a.shape for a in xs))
+    return [broadcast_to(a, shape) for a in xs]
+
+
+# -- joins and splits -----------------------------------------------------------------------------
+
+def _concat_rule(b: Builder, *parts: Value, axis: int, dtype: np.dtype, flat: bool) -> Value:
+    parts = [convert(b, p, dtype) for p in parts]
+    if flat:
+        parts = [reshape_value(b, p, (math.prod(p.shape),)) for p in parts]
+    return concat_values(b, parts, axis)
+
+
+def _joined(arrays: Any, name: str) -> tuple[list[Array], np.dtype]:
+    if not isinstance(arrays, (list, tuple)) or not arrays:
+        raise ValueError(f"{name} needs a non-empty sequence of arrays")
+    xs = [check_array(a, f"arrays[{i}]") for i, a in enumerate(arrays)]
+    same_device(*xs)
+    dtype = xs[0].dtype
+    for a in xs[1:]:
+        dtype = _dtypes.promote_types(dtype, a.dtype)
+    return xs, dtype
+
+
+def concat(arrays: Any, /, *, axis: int | None = 0) -> Array:
+    """Join arrays along an existing axis (flattened first when ``axis`` is None)."""
+    xs, dtype = _joined(arrays, "concat")
+    if axis is None:
+        return run(_concat_rule, (("axis", 0), ("dtype", dtype), ("flat", True)), xs, xs[0]._device)[0]
+    if xs[0].ndim == 0:
+        raise ValueError("concat needs arrays of at least one dimension (or axis=None)")
+    a = normalize_axis(axis, xs[0].ndim)
+    for x in xs[1:]:
+        if x.ndim != xs[0].ndim or any(p != q for i, (p, q) in enumerate(zip(x.shape, xs[0].shape)) if i != a):
+            raise ValueError(f"concat: shapes {xs[0].shape} and {x.shape} differ outside axis {a}")
+    return run(_concat_rule, (("axis", a), ("dtype", dtype), ("flat", False)), xs, xs[0]._device)[0]
+
+
+def stack(arrays: Any, /, *, axis: int = 0) -> Array:
+    """Join arrays of one shape along a new axis."""
+    xs, _ = _joined(arrays, "stack")
+    for x in xs[1:]:
+        if x.shape != xs[0].shape:
+            raise ValueError(f"stack needs arrays of one shape, got {xs[0].shape} and {x.shape}")
+    a = normalize_axis(axis, xs[0].ndim + 1)
+    return concat([expand_dims(x, axis=a) for x in xs], axis=a)
+
+
+def _unstack_rule(b: Builder, x: Value, *, axis: int) -> tuple[Value, ...]:
+    outs = []
+    shape = x.shape[:axis] + x.shape[axis + 1:]
+    for i in range(x.shape[axis]):
+        start = [0] * x.ndim
+        limit = list(x.shape)
+        start[axis], limit[axis] = i, i + 1
+        outs.append(reshape_value(b, slice_value(b, x, start, limit), shape))
+    return tuple(outs)
+
+
+def unstack(x: Any, /, *, axis: int = 0) -> tuple[Array, ...]:
+    """Split ``x`` along ``axis`` into a tuple of arrays."""
+    x = check_array(x)
+    if x.ndim == 0:
+        raise ValueError("unstack needs an array of at least one dimension")
+    a = normalize_axis(axis, x.ndim)
+    if x.shape[a] == 0:
+        return ()
+    return tuple(run(_unstack_rule, (("axis", a),), (x,), x._device))
+
+
+# -- reordering and repetition ------------------------------------------------------------------
+
+def _flip_rule(b: Builder, x: Value, *, axes: tuple[int, ...]) -> Value:
+    return b.op(f"stablehlo.reverse {x.name}, dims = {dims_attr(axes)} : {x.type}", x.shape, x.dtype)
+
+
+def flip(x: Any, /, *, axis: Any = None) -> Array:
+    """Reverse the order of elements along ``axis`` (all axes when None)."""
+    x = check_array(x)
+    axes = normalize_axes(axis, x.ndim)
+    if not axes:
+        return x
+    return run(_flip_rule, (("axes", axes),), (x,), x._device)[0]
+
+
+def _roll_rule(b: Builder, x: Value, *, shifts: tuple[tuple[int, int], ...], flat: bool) -> Value:
+    shape = x.shape
+    if flat:
+        x = reshape_value(b, x, (math.prod(shape),))
+    for axis, k in shifts:
+        n = x.shape[axis]
+        k = k % n if n else 0
+        if not k:
+            continue
+        head_start = [0] * x.ndim
+        head_start[axis] = n - k
+        tail_limit = list(x.shape)
+        tail_limit[axis] = n - k
+        x = concat_values(b, [slice_value(b, x, head_start, list(x.shape)),
+                              slice_value(b, x, [0] * x.ndim, tail_limit)], axis)
+    return reshape_value(b, x, shape)
+
+
+def roll(x: Any, /, shift: Any, *, axis: Any = None) -> Array:
+    """Shift elements along ``axis`` cyclically (over the flattened array when None)."""
+    x = check_array(x)
+    shifts = (shift,) if isinstance(shift, int) else tuple(shift)
+    if axis is None:
+        if len(shifts) != 1:
+            raise ValueError("roll with axis=None takes a single shift")
+        pairs = ((0, operator.index(shifts[0])),)
+        return run(_roll_rule, (("shifts", pairs), ("flat", True)), (x,), x._device)[0]
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    if len(shifts) == 1 and len(axes) > 1:
+        shifts = shifts * len(axes)
+    if len(shifts) != len(axes):
+        raise ValueError("shift and axis must have the same length")
+    pairs = tuple((normalize_axis(a, x.ndim), operator.index(s)) for a, s in zip(axes, shifts))
+    return run(_roll_rule, (("shifts", pairs), ("flat", False)), (x,), x._device)[0]
+
+
+def _tile_rule(b: Builder, x: Value, *, reps: tuple[int, ...]) -> Value:
+    ndim = builtins.max(len(reps), x.ndim)
+    reps = (1,) * (ndim - len(reps)) + reps
+    x = reshape_value(b, x, (1,) * (ndim - x.ndim) + x.shape)
+    # Broadcast to (r0, d0, r1, d1, ...) then merge each pair.
+    inter = tuple(v for r, d in zip(reps, x.shape) for v in (r, d))
+    dims = [2 * i + 1 for i in range(ndim)]
+    big = b.op(f"stablehlo.broadcast_in_dim {x.name}, dims = {dims_attr(dims)} : ({x.type}) -> "
+               f"{tensor_type(inter, x.dtype)}", inter, x.dtype)
+    return reshape_value(b, big, tuple(r * d for r, d in zip(reps, x.shape)))
+
+
+def tile(x: Any, repetitions: tuple[int, ...], /) -> Array:
+    """Repeat ``x`` as a whole along each axis."""
+    x = check_array(x)
+    reps = tuple(operator.index(r) for r in repetitions)
+    if any(r < 0 for r in reps):
+        raise ValueError(f"repetitions must be non-negative, got {reps}")
+    return run(_tile_rule, (("reps", reps),), (x,), x._device)[0]
+
+
+def _repeat_rule(b: Builder, x: Value, *, axis: int | None, count: int) -> Value:
+    if axis is None:
+        x = reshape_value(b, x, (math.prod(x.shape),))
+        axis = 0
+    # Each element repeated ``count`` times: broadcast a new axis after ``axis`` and merge.
+    inter = x.shape[:axis + 1] + (count,) + x.shape[axis + 1:]
+    dims = [i if i <= axis else i + 1 for i in range(x.ndim)]
+    big = b.op(f"stablehlo.broadcast_in_dim {x.name}, dims = {dims_attr(dims)} : ({x.type}) -> "
+               f"{tensor_type(inter, x.dtype)}", inter, x.dtype)
+    out = x.shape[:axis] + (x.shape[axis] * count,) + x.shape[axis + 1:]
+    return reshape_value(b, big, out)
+
+
+def repeat(x: Any, repeats: Any, /, *, axis: int | None = None) -> Array:
+    """Repeat each element ``repeats`` times (an int, or one count per element along ``axis``)."""
+    x = check_array(x)
+    if axis is not None:
+        axis = normalize_axis(axis, x.ndim)
+    if isinstance(repeats, Array):
+        if not _dtypes.is_integer(repeats.dtype):
+            raise TypeError(f"repeats must be an integer array, got {repeats.dtype}")
+        if repeats.ndim == 0:
+            repeats = int(repeats)
+        else:
+            return _repeat_array(x, repeats, axis)
+    count = operator.index(repeats)
+    if count < 0:
+        raise ValueError(f"repeats must be non-negative, got {count}")
+    return run(_repeat_rule, (("axis", axis), ("count", count)), (x,), x._device)[0]
+
+
+def _repeat_array(x: Array, repeats: Array, axis: int | None) -> Array:
+    """Per-element repeats: the output length depends on the data (read to the host)."""
+    from .indexing import take
+    from .searching import searchsorted
+    from .statistical import cumulative_sum, sum as total
+    n = x.size if axis is None else x.shape[axis]
+    if repeats.ndim != 1 or repeats.shape[0] not in (1, n):
+        raise ValueError(f"repeats of shape {repeats.shape} does not match {n} elements")
+    if repeats.shape[0] == 1:
+        return repeat(x, int(repeats[0]), axis=axis)
+    from .statistical import min as smallest
+    if n and int(smallest(repeats)) < 0:
+        raise ValueError("repeats must be non-negative")
+    length = int(total(repeats))
+    ends = cumulative_sum(repeats)
+    from .creation import arange
+    positions = arange(length, dtype=ends.dtype, device=x._device)
+    index = searchsorted(ends, positions, side="right")
+    if axis is None:
+        return take(reshape(x, (x.size,)), index, axis=0)
+    return take(x, index, axis=axis)
