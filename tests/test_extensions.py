@@ -228,8 +228,9 @@ def test_phase_compile_has_no_compiler_on_cpu(client):
 
 
 def test_phase_compile_functions_answer_without_a_compiler(client, topology):
-    """The three slots the CPU plugins fill, called for real: without a phase compiler they
-    report the plugin's error instead of crashing, and freeing no buffers is fine."""
+    """The three slots the CPU plugins fill, called for real (PJRT_PhaseCompile_Get_PhaseNames,
+    PJRT_PhaseCompile_Run_Phase, PJRT_PhaseCompile_C_Buffers_Destroy): without a phase compiler
+    they report the plugin's error instead of crashing, and freeing no buffers is fine."""
     ext = X.PhaseCompile(client)
     with pytest.raises(Internal, match="PJRT_PhaseCompile_Get_Phase_Names: phase compiler is null"):
         ext._phase_names(0)

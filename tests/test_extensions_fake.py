@@ -226,6 +226,8 @@ def test_profiler_fields_and_every_profiler_function(fake):
 
 
 def test_profiler_errors_use_the_profiler_error_functions(fake):
+    """A profiler error is read with PLUGIN_Profiler_Error_Message and PLUGIN_Profiler_Error_GetCode,
+    then freed with PLUGIN_Profiler_Error_Destroy."""
     table = _fake_profiler(fake, fail_start=True)
     api = profiler.ProfilerApi(ctypes.addressof(table), "test")
     with pytest.raises(P.FailedPrecondition, match="busy"):

@@ -27,22 +27,17 @@ class _AbiVersion(Owned):
         super().__init__(handle)
         self._ext = extension
 
-    def _release(self, handle: int) -> None:
-        self._ext._call(f"{self._kind}_abi_version_destroy",
-                        self._ext._slot_args(f"{self._kind}_abi_version_destroy", abi_version=handle))
+    def _slot(self, what: str, **fields: Any) -> Any:
+        slot = f"{self._kind}_abi_version_{what}"
+        return self._ext._call(slot, self._ext._slot_args(slot, **fields))
 
-    def to_proto(self) -> bytes:
-        """The serialized version proto (``..._ToProto``)."""
-        slot = f"{self._kind}_abi_version_to_proto"
-        a = self._ext._call(slot, self._ext._slot_args(slot, abi_version=self.handle))
+    def _to_proto(self) -> bytes:
+        a = self._slot("to_proto", abi_version=self.handle)
         return take_bytes(a.serialized_proto, a.serialized_proto_size, a.serialized_proto_holder,
                           a.serialized_proto_deleter)
 
-    @property
-    def platform_id(self) -> int:
-        """The platform the version belongs to (``..._PlatformId``)."""
-        slot = f"{self._kind}_abi_version_platform_id"
-        return int(self._ext._call(slot, self._ext._slot_args(slot, abi_version=self.handle)).platform_id)
+    def _platform_id(self) -> int:
+        return int(self._slot("platform_id", abi_version=self.handle).platform_id)
 
 
 class RuntimeAbiVersion(_AbiVersion):
@@ -51,9 +46,22 @@ class RuntimeAbiVersion(_AbiVersion):
     _what = "RuntimeAbiVersion"
     _kind = "runtime"
 
-    def _compatible(self, slot: str, **fields: Any) -> bool:
+    def _release(self, handle: int) -> None:
+        """``PJRT_RuntimeAbiVersion_Destroy``."""
+        self._slot("destroy", abi_version=handle)
+
+    def to_proto(self) -> bytes:
+        """The serialized version proto (``PJRT_RuntimeAbiVersion_ToProto``)."""
+        return self._to_proto()
+
+    @property
+    def platform_id(self) -> int:
+        """The platform the version belongs to (``PJRT_RuntimeAbiVersion_PlatformId``)."""
+        return self._platform_id()
+
+    def _compatible(self, what: str, **fields: Any) -> bool:
         try:
-            self._ext._call(slot, self._ext._slot_args(slot, abi_version=self.handle, **fields))
+            self._slot(what, abi_version=self.handle, **fields)
         except PjrtError as exc:
             self._ext.last_incompatibility = exc
             return False
@@ -61,12 +69,12 @@ class RuntimeAbiVersion(_AbiVersion):
 
     def is_compatible_with_runtime(self, other: "RuntimeAbiVersion") -> bool:
         """``PJRT_RuntimeAbiVersion_IsCompatibleWithRuntime``."""
-        return self._compatible("runtime_abi_version_is_compatible_with_runtime",
+        return self._compatible("is_compatible_with_runtime",
                                 other_abi_version=handle_of(other, RuntimeAbiVersion, "other"))
 
     def is_compatible_with_executable(self, executable: "ExecutableAbiVersion") -> bool:
         """``PJRT_RuntimeAbiVersion_IsCompatibleWithExecutable``."""
-        return self._compatible("runtime_abi_version_is_compatible_with_executable",
+        return self._compatible("is_compatible_with_executable",
                                 executable_abi_version=handle_of(executable, ExecutableAbiVersion, "executable"))
 
 
@@ -75,6 +83,19 @@ class ExecutableAbiVersion(_AbiVersion):
 
     _what = "ExecutableAbiVersion"
     _kind = "executable"
+
+    def _release(self, handle: int) -> None:
+        """``PJRT_ExecutableAbiVersion_Destroy``."""
+        self._slot("destroy", abi_version=handle)
+
+    def to_proto(self) -> bytes:
+        """The serialized version proto (``PJRT_ExecutableAbiVersion_ToProto``)."""
+        return self._to_proto()
+
+    @property
+    def platform_id(self) -> int:
+        """The platform the version belongs to (``PJRT_ExecutableAbiVersion_PlatformId``)."""
+        return self._platform_id()
 
 
 class AbiVersions(Extension):

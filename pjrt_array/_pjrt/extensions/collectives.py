@@ -86,6 +86,7 @@ class Collectives(Owned):
         self._ext = extension
 
     def _release(self, handle: int) -> None:
+        """``PJRT_Collectives_Destroy``."""
         self._ext._call("collectives_destroy", self._ext._slot_args("collectives_destroy", collectives=handle))
 
     def create_communicators(self, device_ids: Sequence[int], rank_ids: Sequence[int],
@@ -118,6 +119,7 @@ class Communicator(Owned):
         self._ext = extension
 
     def _release(self, handle: int) -> None:
+        """``PJRT_Collectives_Communicator_Destroy``."""
         self._ext._call("communicator_destroy", self._ext._slot_args("communicator_destroy", communicator=handle))
 
     def _run(self, slot: str, send: Any, recv: Any, count: int | None, executor: CpuExecutor | None,

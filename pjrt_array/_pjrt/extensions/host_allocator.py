@@ -62,6 +62,7 @@ class HostAllocation(HostMemory):
         self._ext = extension
 
     def _release(self, handle: int) -> None:
+        """``PJRT_HostAllocator_Free``."""
         self._ext._call("free", self._ext._args(_abi.PJRT_HostAllocator_Free_Args, client=self._client.handle,
                                                 ptr=handle))
 

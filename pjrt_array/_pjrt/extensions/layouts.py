@@ -79,7 +79,9 @@ class Layouts(Extension):
             self._destroy(layout)
 
     def buffer_layout(self, buffer: Any) -> Layout:
-        """The layout of a buffer in device memory (``PJRT_Layouts_PJRT_Buffer_MemoryLayout``)."""
+        """The layout of a buffer in device memory (``PJRT_Layouts_PJRT_Buffer_MemoryLayout``; the
+        plugin's layout is read with ``PJRT_Layouts_MemoryLayout_Serialize`` and freed with
+        ``PJRT_Layouts_MemoryLayout_Destroy``)."""
         from ..buffer import Buffer
         a = self._call("PJRT_Layouts_PJRT_Buffer_MemoryLayout",
                        self._args(_abi.PJRT_Layouts_PJRT_Buffer_MemoryLayout_Args,
@@ -88,7 +90,8 @@ class Layouts(Extension):
 
     def client_default_layout(self, client: Any, dtype: Any, shape: Sequence[int]) -> Layout:
         """The layout a client gives a new ``dtype``/``shape`` array
-        (``PJRT_Layouts_PJRT_Client_GetDefaultLayout``)."""
+        (``PJRT_Layouts_PJRT_Client_GetDefaultLayout``, then ``PJRT_Layouts_MemoryLayout_Serialize`` and
+        ``PJRT_Layouts_MemoryLayout_Destroy``)."""
         from ..client import Client
         dims, ndim = _dims(shape, "shape")
         a = self._call("PJRT_Layouts_PJRT_Client_GetDefaultLayout",
@@ -121,7 +124,8 @@ class Layouts(Extension):
             return [Layout(self._serialize(p)) for p in pointers]
 
     def output_layouts(self, executable: Any) -> list[Layout]:
-        """The layout of each output (``PJRT_Layouts_PJRT_Executable_GetOutputLayouts``)."""
+        """The layout of each output (``PJRT_Layouts_PJRT_Executable_GetOutputLayouts``; the executable
+        owns them, so they are only serialized with ``PJRT_Layouts_MemoryLayout_Serialize``)."""
         return self._borrowed("PJRT_Layouts_PJRT_Executable_GetOutputLayouts",
                               _abi.PJRT_Layouts_PJRT_Executable_GetOutputLayouts_Args, "num_outputs", executable)
 

@@ -39,15 +39,14 @@ _ON_ERROR = _abi.PJRT_Megascale_ErrorHandler(_on_error)
 
 
 class _MegascaleObject(Owned):
-    _destroy_slot = ""
     _field = ""
 
     def __init__(self, extension: "Megascale", handle: int) -> None:
         super().__init__(handle)
         self._ext = extension
 
-    def _release(self, handle: int) -> None:
-        self._ext._call(self._destroy_slot, self._ext._slot_args(self._destroy_slot, **{self._field: handle}))
+    def _destroy(self, slot: str, handle: int) -> None:
+        self._ext._call(slot, self._ext._slot_args(slot, **{self._field: handle}))
 
     def _get(self, slot: str, **fields: Any) -> Any:
         return self._ext._call(slot, self._ext._slot_args(slot, **{self._field: self.handle}, **fields))
@@ -57,8 +56,11 @@ class ClientContext(_MegascaleObject):
     """A Megascale client context (owned; ``PJRT_Megascale_DeleteClientContext`` on close)."""
 
     _what = "ClientContext"
-    _destroy_slot = "delete_client_context"
     _field = "client_context"
+
+    def _release(self, handle: int) -> None:
+        """``PJRT_Megascale_DeleteClientContext``."""
+        self._destroy("delete_client_context", handle)
 
     def initialize(self) -> None:
         """``PJRT_Megascale_ClientContext_Initialize``."""
@@ -78,16 +80,22 @@ class ErrorDigest(_MegascaleObject):
     """A digest of aggregated errors (owned; ``PJRT_Megascale_ErrorDigest_Delete`` on close)."""
 
     _what = "ErrorDigest"
-    _destroy_slot = "error_digest_delete"
     _field = "digest"
+
+    def _release(self, handle: int) -> None:
+        """``PJRT_Megascale_ErrorDigest_Delete``."""
+        self._destroy("error_digest_delete", handle)
 
 
 class ErrorAggregator(_MegascaleObject):
     """Collects errors from workers (owned; ``PJRT_Megascale_ErrorAggregator_Delete`` on close)."""
 
     _what = "ErrorAggregator"
-    _destroy_slot = "error_aggregator_delete"
     _field = "aggregator"
+
+    def _release(self, handle: int) -> None:
+        """``PJRT_Megascale_ErrorAggregator_Delete``."""
+        self._destroy("error_aggregator_delete", handle)
 
     def add_error(self, worker_id: str, serialized_error: bytes) -> None:
         """``PJRT_Megascale_ErrorAggregator_AddError``."""

@@ -44,8 +44,8 @@ class MemoryDescriptions(Extension):
         return text(a.kind, a.kind_size), int(a.kind_id)
 
     def memory_descriptions(self, device: Any) -> list[MemoryDescription]:
-        """Every memory kind of a device or device description
-        (``PJRT_DeviceDescription_MemoryDescriptions``), in the plugin's order."""
+        """Every memory kind of a device or device description, in the plugin's order
+        (``PJRT_DeviceDescription_MemoryDescriptions``, then ``PJRT_MemoryDescription_Kind`` of each)."""
         from ..device import Device, DeviceDescription
         if isinstance(device, Device):
             device = device.description

@@ -43,6 +43,7 @@ class MultiSliceConfig(Owned):
         return self._ext._call(slot, self._ext._slot_args(slot, config=self.handle))
 
     def _release(self, handle: int) -> None:
+        """``PJRT_MultiSlice_Config_Destroy``."""
         self._ext._call("config_destroy", self._ext._slot_args("config_destroy", config=handle))
 
     @property

@@ -86,17 +86,20 @@ class PhaseCompiler(Owned):
         self._ext = extension
 
     def _release(self, handle: int) -> None:
+        """``PJRT_PhaseCompile_Destroy_Compiler``."""
         self._ext._destroy_compiler(handle)
 
     def phase_names(self) -> list[str]:
-        """The phases in the order they are registered."""
+        """The phases in the order they are registered (``PJRT_PhaseCompile_Get_PhaseNames``; the
+        plugin's strings are freed with ``PJRT_PhaseCompile_C_Buffers_Destroy``)."""
         return self._ext._phase_names(self.handle)
 
     def run_phases(self, programs: Sequence[bytes], phases: Sequence[str], topology: Any,
                    options: CompileOptions | None = None) -> list[bytes]:
         """Run ``phases`` on serialized ``PjRtPartialProgramProto`` ``programs`` for a topology.
 
-        Returns the serialized output programs.
+        Returns the serialized output programs (``PJRT_PhaseCompile_Run_Phase``; the plugin's
+        buffers are freed with ``PJRT_PhaseCompile_C_Buffers_Destroy``).
         """
         if options is None:
             options = CompileOptions()

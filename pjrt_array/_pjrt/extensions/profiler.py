@@ -45,7 +45,8 @@ class ProfilerApi:
         return args
 
     def _error(self, err: int) -> PjrtError:
-        """The exception for a ``PLUGIN_Profiler_Error*``; the error is destroyed."""
+        """The exception for a ``PLUGIN_Profiler_Error*`` (``PLUGIN_Profiler_Error_Message``,
+        ``PLUGIN_Profiler_Error_GetCode``); the error is destroyed."""
         try:
             msg = self._args(_abi.PLUGIN_Profiler_Error_Message_Args, error=err)
             self._table.raw("error_message")(ctypes.addressof(msg))
@@ -61,6 +62,7 @@ class ProfilerApi:
         return error_class(code)(message, code)
 
     def _destroy_error(self, err: int) -> None:
+        """``PLUGIN_Profiler_Error_Destroy``."""
         args = self._args(_abi.PLUGIN_Profiler_Error_Destroy_Args, error=err)
         self._table.raw("error_destroy")(ctypes.addressof(args))
 
@@ -71,7 +73,7 @@ class ProfilerApi:
         return args
 
     def create(self, options: bytes | str = b"") -> "Profiler":
-        """A new profiler (``create``); ``options`` is a serialized ``tensorflow.ProfileOptions``."""
+        """A new profiler (``PLUGIN_Profiler_Create``); ``options`` is a serialized ``tensorflow.ProfileOptions``."""
         raw = c_string(options, "options")
         a = self._call("create", self._args(_abi.PLUGIN_Profiler_Create_Args, options=c_bytes_address(raw),
                                             options_size=len(raw)))
@@ -88,18 +90,19 @@ class Profiler(Owned):
         self._api = api
 
     def _release(self, handle: int) -> None:
+        """``PLUGIN_Profiler_Destroy``."""
         self._api._call("destroy", self._api._args(_abi.PLUGIN_Profiler_Destroy_Args, profiler=handle))
 
     def start(self) -> None:
-        """Start collecting (``start``)."""
+        """Start collecting (``PLUGIN_Profiler_Start``)."""
         self._api._call("start", self._api._args(_abi.PLUGIN_Profiler_Start_Args, profiler=self.handle))
 
     def stop(self) -> None:
-        """Stop collecting (``stop``)."""
+        """Stop collecting (``PLUGIN_Profiler_Stop``)."""
         self._api._call("stop", self._api._args(_abi.PLUGIN_Profiler_Stop_Args, profiler=self.handle))
 
     def collect_data(self) -> bytes:
-        """The collected trace as a serialized ``XSpace`` (``collect_data``, sized then filled)."""
+        """The collected trace as a serialized ``XSpace`` (``PLUGIN_Profiler_CollectData``, sized then filled)."""
         a = self._api._args(_abi.PLUGIN_Profiler_CollectData_Args, profiler=self.handle)
         self._api._call("collect_data", a)
         if not a.buffer_size_in_bytes:
@@ -110,8 +113,8 @@ class Profiler(Owned):
         return out.raw[: a.buffer_size_in_bytes]
 
     def consume(self) -> bytes:
-        """Take the collected data out of the profiler, serialized
-        (``consume``, then ``serialize`` and ``consume_result_destroy``)."""
+        """Take the collected data out of the profiler, serialized (``PLUGIN_Profiler_Consume``, then
+        ``PLUGIN_Profiler_Serialize`` and ``PLUGIN_Profiler_ConsumeResult_Destroy``)."""
         a = self._api._call("consume", self._api._args(_abi.PLUGIN_Profiler_Consume_Args, profiler=self.handle))
         try:
             s = self._api._call("serialize", self._api._args(_abi.PLUGIN_Profiler_Serialize_Args,

@@ -47,6 +47,7 @@ class RawBuffer(Owned):
         self._buffer = buffer
 
     def _release(self, handle: int) -> None:
+        """``PJRT_RawBuffer_Destroy``."""
         self._ext._call("PJRT_RawBuffer_Destroy", self._ext._args(_abi.PJRT_RawBuffer_Destroy_Args, buffer=handle))
 
     def _get(self, slot: str, args_type: type) -> Any:

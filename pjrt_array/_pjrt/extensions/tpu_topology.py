@@ -40,6 +40,7 @@ class Topology(Owned):
         self._api = api
 
     def _release(self, handle: int) -> None:
+        """``PJRT_TopologyDescription_Destroy`` (core API)."""
         args = new_struct(_abi.PJRT_TopologyDescription_Destroy_Args)
         args.topology = handle
         self._api.call("PJRT_TopologyDescription_Destroy", args)
