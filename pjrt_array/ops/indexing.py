@@ -32,7 +32,7 @@ from .._array import Array
 from .._dispatch import run
 from ._axes import normalize_axis
 from ._builder import Builder, Value, tensor_type
-from ._lower import broadcast, broadcast_shapes, convert, i64_array
+from ._lower import broadcast, broadcast_shapes, constant, convert, i64_array
 from ._operands import check_array, same_device, scalar_array
 from .manipulation import reshape_value, transpose_value
 
@@ -48,6 +48,8 @@ def take_rows(b: Builder, x: Value, idx: Value) -> Value:
     """``x[idx]`` along axis 0 for integer ``idx`` of any shape (clamped to the bounds)."""
     rest = x.shape[1:]
     shape = idx.shape + rest
+    if x.shape[0] == 0:  # nothing to gather from; callers reject non-empty indices
+        return constant(b, 0, x.dtype, shape)
     offset = list(range(idx.ndim, idx.ndim + len(rest)))
     return b.op(f'"stablehlo.gather"({x.name}, {idx.name}) {{dimension_numbers = #stablehlo.gather<'
                 f"offset_dims = [{', '.join(map(str, offset))}], collapsed_slice_dims = [0], start_index_map = [0], "
@@ -87,24 +89,31 @@ def _is_int(k: Any) -> bool:
     return isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_))
 
 
-def _as_index_array(k: Any, x: Array) -> Array | None:
-    """Integer or boolean index arrays as Arrays on ``x``'s device; None for basic parts."""
+def _as_index_array(k: Any, x: Array) -> Array | np.ndarray | None:
+    """Index arrays: device Arrays as they are, host ones as numpy (checked on the host
+    later); None for basic parts."""
     if isinstance(k, Array):
         if not (_dtypes.is_integer(k.dtype) or k.dtype == _BOOL):
             raise IndexError(f"arrays used as indices must be of integer or boolean type, not {k.dtype}")
         if k._device != x._device:
             raise ValueError(f"index array is on {k._device!r}, the indexed array on {x._device!r}")
         return k
-    if isinstance(k, (list, np.ndarray)) or isinstance(k, (np.bool_, bool)):
-        from .creation import asarray
+    if isinstance(k, (list, np.ndarray, np.bool_, bool)):
         value = np.asarray(k)
         if value.dtype != np.bool_ and not np.issubdtype(value.dtype, np.integer):
-            if value.size == 0:
-                value = value.astype(np.int64)
-            else:
+            if value.size:
                 raise IndexError(f"arrays used as indices must be of integer or boolean type, not {value.dtype}")
-        return asarray(value, device=x._device)
+            value = value.astype(np.int64)
+        return value
     return None
+
+
+def _is_array(p: Any) -> bool:
+    return isinstance(p, (Array, np.ndarray))
+
+
+def _is_mask(p: Any) -> bool:
+    return _is_array(p) and p.dtype == _BOOL
 
 
 def _expand_key(x: Array, key: Any) -> list[Any]:
@@ -127,12 +136,11 @@ def _expand_key(x: Array, key: Any) -> list[Any]:
             raise IndexError(f"only integers, slices, ellipsis, None and integer or boolean arrays are valid "
                              f"indices, not {type(k).__name__}")
         parts.append(arr)
-    consumed = sum(p.ndim if isinstance(p, Array) and p.dtype == _BOOL else 1
-                   for p in parts if p is not None and p is not Ellipsis)
+    consumed = sum(p.ndim if _is_mask(p) else 1 for p in parts if p is not None and p is not Ellipsis)
     if consumed > x.ndim:
         raise IndexError(f"too many indices for an array of dimension {x.ndim}")
-    if Ellipsis in [p for p in parts if not isinstance(p, Array)]:
-        i = next(i for i, p in enumerate(parts) if p is Ellipsis and not isinstance(p, Array))
+    if any(p is Ellipsis for p in parts):
+        i = next(i for i, p in enumerate(parts) if p is Ellipsis)
         parts[i:i + 1] = [slice(None)] * (x.ndim - consumed)
     else:
         parts += [slice(None)] * (x.ndim - consumed)
@@ -148,7 +156,7 @@ def _basic_rule(b: Builder, x: Value, *ints: Value, plan: tuple) -> Value:
         # Dynamic integer indices: one dynamic_slice of size 1 on those axes.
         starts, it = [], iter(ints)
         for p in axes:
-            starts.append(convert(b, next(it), _INDEX) if p[0] == "int" else
+            starts.append(_wrap_negative(b, next(it), p[1]) if p[0] == "int" else
                           b.op(f"stablehlo.constant dense<0> : {tensor_type((), _INDEX)}", (), _INDEX))
         sizes = [1 if p[0] == "int" else d for p, d in zip(axes, x.shape)]
         x = b.op(f"stablehlo.dynamic_slice {x.name}, {', '.join(s.name for s in starts)}, "
@@ -234,37 +242,37 @@ def _advanced_rule(b: Builder, x: Value, *idx: Value, axes: tuple[int, ...], fro
 def _getitem_advanced(x: Array, parts: list[Any]) -> Array:
     # Boolean masks become integer arrays (their shape depends on the data).
     expanded: list[Any] = []
+    axis = 0
     for p in parts:
-        if isinstance(p, Array) and p.dtype == _BOOL:
-            if p.ndim == 0:
-                expanded.append(p)
+        if _is_mask(p) and p.ndim and p.size == 0 and isinstance(p, np.ndarray):
+            # numpy accepts an empty mask of any shape: it selects nothing from its axes.
+            expanded.extend([np.zeros(0, np.int64)] * p.ndim)
+            axis += p.ndim
+            continue
+        if _is_mask(p) and p.ndim and tuple(p.shape) != x.shape[axis:axis + p.ndim]:
+            raise IndexError(f"boolean index of shape {tuple(p.shape)} does not match the indexed array's "
+                             f"axes {axis}..{axis + p.ndim - 1} of shape {x.shape[axis:axis + p.ndim]}")
+        axis += 0 if p is None else (p.ndim if _is_mask(p) else 1)
+        if _is_mask(p) and p.ndim:
+            if isinstance(p, np.ndarray):
+                expanded.extend(np.nonzero(p))  # a host mask is resolved on the host
             else:
                 from .searching import nonzero
                 expanded.extend(nonzero(p))
         else:
             expanded.append(p)
-    # 0-d booleans: True adds an axis of 1, False an axis of 0.
-    if any(isinstance(p, Array) and p.dtype == _BOOL for p in expanded):
-        mask = [p for p in expanded if isinstance(p, Array) and p.dtype == _BOOL]
-        keep = all(bool(m) for m in mask)
-        from .creation import zeros
-        rest = [None if isinstance(p, Array) and p.dtype == _BOOL else p for p in expanded]
-        first = next(i for i, p in enumerate(expanded) if isinstance(p, Array) and p.dtype == _BOOL)
-        rest = [p for i, p in enumerate(rest) if p is not None or i == first
-                or not (isinstance(expanded[i], Array) and expanded[i].dtype == _BOOL)]
-        out = getitem(x, tuple(rest))
-        return out if keep else zeros(out.shape[:first] + (0,) + out.shape[first + 1:], dtype=x.dtype,
-                                      device=x._device)
+    if any(_is_mask(p) for p in expanded):
+        return _getitem_scalar_masks(x, expanded)
     # Basic parts first (keeping every axis), then one gather for the integer arrays.
     basic, adv_axes, arrays, axis, out_axis = [], [], [], 0, 0
     for p in expanded:
         if p is None:
             basic.append(None)
             out_axis += 1
-        elif isinstance(p, Array) and p.ndim > 0:
+        elif _is_array(p) and p.ndim > 0:
             basic.append(slice(None))
             adv_axes.append(out_axis)
-            arrays.append(p)
+            arrays.append(_device_index(p, x, axis))
             axis += 1
             out_axis += 1
         elif isinstance(p, Array) or isinstance(p, int):
@@ -290,6 +298,41 @@ def _getitem_advanced(x: Array, parts: list[Any]) -> Array:
     return run(_advanced_rule, params, (sliced, *arrays), same_device(x, *arrays))[0]
 
 
+def _getitem_scalar_masks(x: Array, parts: list[Any]) -> Array:
+    """Keys with 0-d booleans: each is a new axis indexed by ``[0]`` (True) or ``[]`` (False).
+
+    The new axes are made first, then indexed in a second step; the other parts go
+    to the first step (exact numpy placement when they are basic or integers).
+    """
+    first_key, new_axes, out_axis = [], [], 0
+    for p in parts:
+        if _is_mask(p):
+            new_axes.append((out_axis, bool(p)))
+            first_key.append(None)
+            out_axis += 1
+        else:
+            first_key.append(p)
+            out_axis += 0 if isinstance(p, int) else 1
+    y = getitem(x, tuple(first_key))
+    keep = all(flag for _, flag in new_axes)
+    second = [slice(None)] * y.ndim
+    for pos, _ in new_axes:
+        second[pos] = np.zeros(1 if keep else 0, np.int64)
+    return getitem(y, tuple(second))
+
+
+def _device_index(p: Array | np.ndarray, x: Array, axis: int) -> Array:
+    """An integer index array on ``x``'s device; host arrays are bounds-checked first."""
+    if isinstance(p, Array):
+        return p
+    size = x.shape[axis]
+    if p.size and (p.min() < -size or p.max() >= size):
+        bad = p[(p < -size) | (p >= size)].flat[0]
+        raise IndexError(f"index {bad} is out of bounds for axis {axis} with size {size}")
+    from .creation import asarray
+    return asarray(p.astype(np.int64, copy=False), device=x._device)
+
+
 def _check_int(i: int, size: int, axis: int) -> int:
     if not -size <= i < size:
         raise IndexError(f"index {i} is out of bounds for axis {axis} with size {size}")
@@ -299,7 +342,7 @@ def _check_int(i: int, size: int, axis: int) -> int:
 def getitem(x: Array, key: Any) -> Array:
     """``x[key]`` (bound to ``Array.__getitem__``)."""
     parts = _expand_key(x, key)
-    if any(isinstance(p, Array) and (p.ndim > 0 or p.dtype == _BOOL) for p in parts):
+    if any(_is_array(p) and (p.ndim > 0 or p.dtype == _BOOL) for p in parts):
         return _getitem_advanced(x, parts)
     plan, ints = _basic_plan(x, parts)
     if all(p[0] == "slice" and p[1:] == (0, d, 1) for p, d in zip(plan, x.shape)) and len(plan) == x.ndim:
