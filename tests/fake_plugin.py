@@ -14,8 +14,13 @@ from __future__ import annotations
 import ctypes
 from typing import Any, Callable
 
+import pytest
+
+from pjrt_array import _pjrt as P
 from pjrt_array._pjrt import _abi
 from pjrt_array._pjrt._api import Api, struct_size
+
+from binding_support import CPU_PLUGINS
 
 _PROTOTYPE = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)
 Code = _abi.PJRT_Error_Code
@@ -128,3 +133,27 @@ class FakePlugin:
         fn = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(lambda p: self.calls.append(f"{name}:{p}"))
         self._keep.append(fn)
         return fn
+
+
+def function(field: object, prototype: type) -> object:
+    """A callable copy of a function-pointer field (the args struct holding it dies after the call)."""
+    return prototype(ctypes.cast(field, ctypes.c_void_p).value)
+
+
+def text(address: int, size: int) -> bytes:
+    """The ``size`` bytes at ``address`` (a string the wrapper passed in)."""
+    return ctypes.string_at(address, size)
+
+
+@pytest.fixture
+def fake() -> FakePlugin:
+    """A new fake plugin with an empty extension chain."""
+    return FakePlugin()
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A real CPU client: its handles (client, buffers, devices) go into the fake's args."""
+    c = P.Client(CPU_PLUGINS[0].path)
+    yield c
+    c.close()
