@@ -1,8 +1,13 @@
-"""Element-wise functions of the Array API: validation, promotion, lowering rules.
+"""Element-wise functions of the Array API: one table, one mechanism.
 
-Binary functions promote their operands (Python scalars are weak), and the
-rule converts and broadcasts inside the program, so a mixed-dtype or
-broadcasting call is still one executable and one dispatch.
+Each function is a row: the dtype kinds it accepts, how its result dtype
+follows from the promoted input dtype, and a lowering rule.  Binary
+functions promote their operands (Python scalars are weak) and the rule
+converts and broadcasts inside the program, so a mixed-dtype or broadcasting
+call is still one executable and one dispatch.  Integer inputs of functions
+that are only defined on floats compute in the default floating dtype, as in
+numpy.  Rules that need more than one StableHLO op (floor division, Python's
+remainder sign, NaN-propagating maximum, ...) live in ``_elementwise_rules``.
 """
 
 from __future__ import annotations
@@ -14,137 +19,173 @@ import numpy as np
 from .. import _dtypes
 from .._array import Array
 from .._dispatch import run
-from ._builder import Builder, Value, tensor_type
-from ._lower import broadcast, broadcast_shapes, convert
-from ._operands import binary_operands, check_array
+from . import _elementwise_rules as R
+from ._operands import binary_operands, check_array, scalar_array
 
-__all__ = ["add", "subtract", "multiply", "divide", "negative", "positive", "sin", "equal", "not_equal",
-           "less", "less_equal", "greater", "greater_equal"]
+_FLOATING = ("real floating", "complex floating")
+_REAL = ("integral", "real floating")
+_NUMERIC = "numeric"
+_INTEGRAL = "integral"
+_INT_BOOL = ("integral", "bool")
+_BOOL = "bool"
+_ANY = ("bool", "numeric")
 
-# -- rule factories ------------------------------------------------------------------------
-
-
-def _unary_rule(op: str) -> Callable[..., Value]:
-    def rule(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
-        x = convert(b, x, dtype)
-        return b.op(f"stablehlo.{op} {x.name} : {x.type}", x.shape, dtype)
-    rule.__name__ = f"unary_{op}"
-    return rule
-
-
-def _binary_rule(op: str) -> Callable[..., Value]:
-    def rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
-        shape = broadcast_shapes(x.shape, y.shape)
-        x = broadcast(b, convert(b, x, dtype), shape)
-        y = broadcast(b, convert(b, y, dtype), shape)
-        return b.op(f"stablehlo.{op} {x.name}, {y.name} : {tensor_type(shape, dtype)}", shape, dtype)
-    rule.__name__ = f"binary_{op}"
-    return rule
+# How the dtype a function computes in follows from the (promoted) input dtype.
+_SAME = "same"          # the input dtype
+_TO_FLOAT = "to_float"  # integers and bools compute in the default float dtype
+_TO_BOOL = "to_bool"    # a predicate: boolean result
+_TO_REAL = "to_real"    # complex -> its real component dtype (abs, real, imag)
 
 
-def _compare_rule(direction: str) -> Callable[..., Value]:
-    def rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
-        shape = broadcast_shapes(x.shape, y.shape)
-        x = broadcast(b, convert(b, x, dtype), shape)
-        y = broadcast(b, convert(b, y, dtype), shape)
-        return b.op(f"stablehlo.compare {direction}, {x.name}, {y.name} : "
-                    f"({x.type}, {y.type}) -> {tensor_type(shape, np.dtype(bool))}", shape, np.dtype(bool))
-    rule.__name__ = f"compare_{direction}"
-    return rule
+def _compute_dtype(dtype: np.dtype, mode: str) -> np.dtype:
+    if mode == _TO_FLOAT and not _dtypes.isdtype(dtype, _FLOATING):
+        return _dtypes.DEFAULT_FLOAT
+    return dtype
 
 
-# -- dispatch helpers ----------------------------------------------------------------------
-
-def _unary(rule: Callable[..., Value], x: Any, kinds: str, name: str) -> Array:
-    x = check_array(x)
-    if not _dtypes.isdtype(x.dtype, kinds):
-        raise TypeError(f"{name}: unsupported dtype {x.dtype} (expected {kinds})")
-    return run(rule, (("dtype", x.dtype),), (x,), x._device)[0]
-
-
-def _binary(rule: Callable[..., Value], x1: Any, x2: Any, kinds: str, name: str) -> Array:
-    a, b, dtype = binary_operands(x1, x2)
+def _check(name: str, dtype: np.dtype, kinds: Any) -> None:
     if not _dtypes.isdtype(dtype, kinds):
-        raise TypeError(f"{name}: unsupported dtype {dtype} (expected {kinds})")
-    return run(rule, (("dtype", dtype),), (a, b), a._device)[0]
+        raise TypeError(f"{name}: unsupported dtype {dtype}")
 
 
-_ADD, _SUB, _MUL, _DIV = (_binary_rule(o) for o in ("add", "subtract", "multiply", "divide"))
-_NEG, _SIN = _unary_rule("negate"), _unary_rule("sine")
-_EQ, _NE, _LT, _LE, _GT, _GE = (_compare_rule(d) for d in ("EQ", "NE", "LT", "LE", "GT", "GE"))
+def _unary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Callable[[Any], Array]:
+    def function(x: Any, /) -> Array:
+        x = check_array(x)
+        _check(name, x.dtype, kinds)
+        params = ((("dtype", _compute_dtype(x.dtype, mode)),))
+        return run(rule, params, (x,), x._device)[0]
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
+    return function
 
 
-def add(x1: Any, x2: Any, /) -> Array:
-    """Element-wise sum ``x1 + x2``."""
-    return _binary(_ADD, x1, x2, "numeric", "add")
+def _binary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Callable[[Any, Any], Array]:
+    def function(x1: Any, x2: Any, /) -> Array:
+        a, b, dtype = binary_operands(x1, x2)
+        _check(name, dtype, kinds)
+        return run(rule, (("dtype", _compute_dtype(dtype, mode)),), (a, b), a._device)[0]
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
+    return function
 
 
-def subtract(x1: Any, x2: Any, /) -> Array:
-    """Element-wise difference ``x1 - x2``."""
-    return _binary(_SUB, x1, x2, "numeric", "subtract")
+_UNARY = (
+    # name, rule, accepted kinds, dtype mode, docstring
+    ("abs", R.abs_, _NUMERIC, _SAME, "Absolute value (the magnitude, as a real dtype, for complex input)."),
+    ("acos", R.chlo("acos"), _ANY, _TO_FLOAT, "Inverse cosine."),
+    ("acosh", R.chlo("acosh"), _ANY, _TO_FLOAT, "Inverse hyperbolic cosine."),
+    ("asin", R.chlo("asin"), _ANY, _TO_FLOAT, "Inverse sine."),
+    ("asinh", R.chlo("asinh"), _ANY, _TO_FLOAT, "Inverse hyperbolic sine."),
+    ("atan", R.chlo("atan"), _ANY, _TO_FLOAT, "Inverse tangent."),
+    ("atanh", R.chlo("atanh"), _ANY, _TO_FLOAT, "Inverse hyperbolic tangent."),
+    ("bitwise_invert", R.not_, _INT_BOOL, _SAME, "Bitwise NOT (logical NOT for booleans)."),
+    ("ceil", R.rounding("ceil"), _REAL, _SAME, "Smallest integer-valued number not below x."),
+    ("conj", R.conj, _NUMERIC, _SAME, "Complex conjugate (the input itself for real dtypes)."),
+    ("cos", R.simple("cosine"), _ANY, _TO_FLOAT, "Cosine."),
+    ("cosh", R.chlo("cosh"), _ANY, _TO_FLOAT, "Hyperbolic cosine."),
+    ("exp", R.simple("exponential"), _ANY, _TO_FLOAT, "Exponential."),
+    ("expm1", R.simple("exponential_minus_one"), _ANY, _TO_FLOAT, "exp(x) - 1, accurate near zero."),
+    ("floor", R.rounding("floor"), _REAL, _SAME, "Largest integer-valued number not above x."),
+    ("imag", R.imag, _NUMERIC, _TO_REAL, "Imaginary part (zeros for real input)."),
+    ("isfinite", R.isfinite, _NUMERIC, _TO_BOOL, "Whether x is finite (neither infinite nor NaN)."),
+    ("isinf", R.isinf, _NUMERIC, _TO_BOOL, "Whether x is positive or negative infinity."),
+    ("isnan", R.isnan, _NUMERIC, _TO_BOOL, "Whether x is NaN."),
+    ("log", R.simple("log"), _ANY, _TO_FLOAT, "Natural logarithm."),
+    ("log1p", R.simple("log_plus_one"), _ANY, _TO_FLOAT, "log(1 + x), accurate near zero."),
+    ("log2", R.log_base(2.0), _ANY, _TO_FLOAT, "Base-2 logarithm."),
+    ("log10", R.log_base(10.0), _ANY, _TO_FLOAT, "Base-10 logarithm."),
+    ("logical_not", R.logical_not, _ANY, _TO_BOOL, "Logical NOT."),
+    ("negative", R.simple("negate"), _NUMERIC, _SAME, "Numerical negative, -x."),
+    ("real", R.real, _NUMERIC, _TO_REAL, "Real part (the input for real dtypes)."),
+    ("reciprocal", R.reciprocal, _ANY, _TO_FLOAT, "1 / x."),
+    ("round", R.round_, _NUMERIC, _SAME, "Round to the nearest integer, halves to even."),
+    ("sign", R.sign, _NUMERIC, _SAME, "Sign of x (x / |x| for complex, 0 at 0)."),
+    ("signbit", R.signbit, _REAL, _TO_BOOL, "Whether the sign bit is set (true for -0.0 and negative NaN)."),
+    ("sin", R.simple("sine"), _ANY, _TO_FLOAT, "Sine."),
+    ("sinh", R.chlo("sinh"), _ANY, _TO_FLOAT, "Hyperbolic sine."),
+    ("square", R.square, _NUMERIC, _SAME, "x * x."),
+    ("sqrt", R.simple("sqrt"), _ANY, _TO_FLOAT, "Square root."),
+    ("tan", R.chlo("tan"), _ANY, _TO_FLOAT, "Tangent."),
+    ("tanh", R.simple("tanh"), _ANY, _TO_FLOAT, "Hyperbolic tangent."),
+    ("trunc", R.rounding("trunc"), _REAL, _SAME, "Round towards zero."),
+)
 
+_BINARY = (
+    ("add", R.arith("add"), _NUMERIC, _SAME, "Element-wise sum x1 + x2."),
+    ("atan2", R.arith("atan2"), _REAL, _TO_FLOAT, "Angle of the point (x2, x1), quadrant-aware."),
+    ("bitwise_and", R.arith("and"), _INT_BOOL, _SAME, "Bitwise AND."),
+    ("bitwise_left_shift", R.shift_left, _INTEGRAL, _SAME, "x1 << x2 (0 once the shift reaches the bit width)."),
+    ("bitwise_or", R.arith("or"), _INT_BOOL, _SAME, "Bitwise OR."),
+    ("bitwise_right_shift", R.shift_right, _INTEGRAL, _SAME, "x1 >> x2 (arithmetic for signed integers)."),
+    ("bitwise_xor", R.arith("xor"), _INT_BOOL, _SAME, "Bitwise XOR."),
+    ("copysign", R.copysign, _REAL, _TO_FLOAT, "x1 with the sign of x2."),
+    ("divide", R.arith("divide"), _ANY, _TO_FLOAT, "True division x1 / x2."),
+    ("equal", R.compare("EQ"), _ANY, _SAME, "x1 == x2."),
+    ("floor_divide", R.floor_divide, _REAL, _SAME, "floor(x1 / x2); integer division by zero gives 0."),
+    ("greater", R.compare("GT"), ("bool",) + _REAL, _SAME, "x1 > x2."),
+    ("greater_equal", R.compare("GE"), ("bool",) + _REAL, _SAME, "x1 >= x2."),
+    ("hypot", R.hypot, _REAL, _TO_FLOAT, "sqrt(x1**2 + x2**2) without overflow or underflow."),
+    ("less", R.compare("LT"), ("bool",) + _REAL, _SAME, "x1 < x2."),
+    ("less_equal", R.compare("LE"), ("bool",) + _REAL, _SAME, "x1 <= x2."),
+    ("logaddexp", R.logaddexp, _REAL, _TO_FLOAT, "log(exp(x1) + exp(x2)) without overflow."),
+    ("logical_and", R.logical("and"), _ANY, _TO_BOOL, "Logical AND."),
+    ("logical_or", R.logical("or"), _ANY, _TO_BOOL, "Logical OR."),
+    ("logical_xor", R.logical("xor"), _ANY, _TO_BOOL, "Logical XOR."),
+    ("maximum", R.extremum("GT"), _REAL, _SAME, "Element-wise maximum; NaN if either is NaN."),
+    ("minimum", R.extremum("LT"), _REAL, _SAME, "Element-wise minimum; NaN if either is NaN."),
+    ("multiply", R.arith("multiply"), _NUMERIC, _SAME, "Element-wise product x1 * x2."),
+    ("nextafter", R.nextafter, "real floating", _SAME, "The next representable value after x1 towards x2."),
+    ("not_equal", R.compare("NE"), _ANY, _SAME, "x1 != x2."),
+    ("pow", R.power, _NUMERIC, _SAME, "x1 raised to x2."),
+    ("remainder", R.remainder, _REAL, _SAME, "Remainder with the sign of x2 (Python's %); by 0: 0 for integers."),
+    ("subtract", R.arith("subtract"), _NUMERIC, _SAME, "Element-wise difference x1 - x2."),
+)
 
-def multiply(x1: Any, x2: Any, /) -> Array:
-    """Element-wise product ``x1 * x2``."""
-    return _binary(_MUL, x1, x2, "numeric", "multiply")
-
-
-def divide(x1: Any, x2: Any, /) -> Array:
-    """Element-wise true division ``x1 / x2`` (integers divide as the default float)."""
-    a, b, dtype = binary_operands(x1, x2)
-    if not _dtypes.isdtype(dtype, ("real floating", "complex floating")):
-        dtype = _dtypes.DEFAULT_FLOAT
-    return run(_DIV, (("dtype", dtype),), (a, b), a._device)[0]
-
-
-def negative(x: Any, /) -> Array:
-    """Element-wise ``-x``."""
-    return _unary(_NEG, x, "numeric", "negative")
+for _row in _UNARY:
+    globals()[_row[0]] = _unary(*_row)
+for _row in _BINARY:
+    globals()[_row[0]] = _binary(*_row)
 
 
 def positive(x: Any, /) -> Array:
-    """Element-wise ``+x`` (the array itself)."""
+    """Numerical positive, +x (the array itself)."""
     x = check_array(x)
-    if not _dtypes.isdtype(x.dtype, "numeric"):
-        raise TypeError(f"positive: unsupported dtype {x.dtype}")
+    _check("positive", x.dtype, _NUMERIC)
     return x
 
 
-def sin(x: Any, /) -> Array:
-    """Element-wise sine."""
-    return _unary(_SIN, x, ("real floating", "complex floating"), "sin")
+def clip(x: Any, /, min: Any = None, max: Any = None) -> Array:
+    """``x`` limited to ``[min, max]`` (scalars or arrays; None leaves a side open)."""
+    x = check_array(x)
+    _check("clip", x.dtype, _REAL)
+    bounds = []
+    for argname, bound in (("min", min), ("max", max)):
+        if bound is None:
+            continue
+        if isinstance(bound, Array):
+            if bound._device != x._device:
+                raise ValueError(f"{argname} is on {bound._device!r}, x on {x._device!r}")
+            bounds.append((argname, bound if bound.dtype == x.dtype else _astype(bound, x.dtype)))
+        elif isinstance(bound, (int, float)) and not isinstance(bound, bool):
+            if _dtypes.is_integer(x.dtype) and isinstance(bound, float):
+                raise TypeError(f"{argname}={bound!r} is a float but x is {x.dtype}")
+            if _dtypes.is_integer(x.dtype):
+                info = np.iinfo(x.dtype)
+                bound = info.min if bound < info.min else info.max if bound > info.max else bound
+            bounds.append((argname, scalar_array(bound, x.dtype, x._device)))
+        else:
+            raise TypeError(f"{argname} must be an array, a real number or None, got {type(bound).__name__}")
+    if not bounds:
+        return x
+    which = tuple(name for name, _ in bounds)
+    return run(R.clip, (("which", which),), (x, *[v for _, v in bounds]), x._device)[0]
 
 
-def _compare(rule: Callable[..., Value], x1: Any, x2: Any) -> Array:
-    a, b, dtype = binary_operands(x1, x2)
-    return run(rule, (("dtype", dtype),), (a, b), a._device)[0]
+def _astype(x: Array, dtype: np.dtype) -> Array:
+    from .data_types import astype
+    return astype(x, dtype)
 
 
-def equal(x1: Any, x2: Any, /) -> Array:
-    """Element-wise ``x1 == x2``."""
-    return _compare(_EQ, x1, x2)
-
-
-def not_equal(x1: Any, x2: Any, /) -> Array:
-    """Element-wise ``x1 != x2``."""
-    return _compare(_NE, x1, x2)
-
-
-def less(x1: Any, x2: Any, /) -> Array:
-    """Element-wise ``x1 < x2``."""
-    return _compare(_LT, x1, x2)
-
-
-def less_equal(x1: Any, x2: Any, /) -> Array:
-    """Element-wise ``x1 <= x2``."""
-    return _compare(_LE, x1, x2)
-
-
-def greater(x1: Any, x2: Any, /) -> Array:
-    """Element-wise ``x1 > x2``."""
-    return _compare(_GT, x1, x2)
-
-
-def greater_equal(x1: Any, x2: Any, /) -> Array:
-    """Element-wise ``x1 >= x2``."""
-    return _compare(_GE, x1, x2)
+__all__ = sorted([row[0] for row in _UNARY + _BINARY] + ["positive", "clip"])

@@ -1,0 +1,341 @@
+"""Lowering rules of the element-wise functions.
+
+Each rule takes its operands and the ``dtype`` to compute in.  Binary rules
+broadcast and convert their operands first (``_prepare``).  Where StableHLO
+has no single op with numpy's semantics, the rule spells them out:
+Python-style ``floor_divide``/``remainder`` (and 0 for integer division by
+zero), NaN-propagating ``maximum``/``minimum``, ``hypot`` and ``logaddexp``
+without overflow.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+
+from .. import _dtypes
+from ._builder import Builder, Value, tensor_type
+from ._lower import broadcast, broadcast_shapes, constant, convert
+
+_BOOL = np.dtype(bool)
+Rule = Callable[..., Value]
+
+
+# -- small builders ---------------------------------------------------------------------------------
+
+def _op(b: Builder, name: str, *xs: Value, dtype: np.dtype | None = None) -> Value:
+    """``stablehlo.<name>`` on operands of one type, result of ``dtype`` (default: theirs)."""
+    x = xs[0]
+    out = x.dtype if dtype is None else np.dtype(dtype)
+    if out == x.dtype:
+        return b.op(f"stablehlo.{name} {', '.join(v.name for v in xs)} : {x.type}", x.shape, out)
+    return b.op(f"stablehlo.{name} {', '.join(v.name for v in xs)} : ({', '.join(v.type for v in xs)}) -> "
+                f"{tensor_type(x.shape, out)}", x.shape, out)
+
+
+def _cmp(b: Builder, direction: str, x: Value, y: Value) -> Value:
+    kind = "FLOAT" if _dtypes.isdtype(x.dtype, ("real floating", "complex floating")) else (
+        "SIGNED" if x.dtype.kind == "i" else "UNSIGNED")
+    return b.op(f"stablehlo.compare {direction}, {x.name}, {y.name}, {kind} : ({x.type}, {y.type}) -> "
+                f"{tensor_type(x.shape, _BOOL)}", x.shape, _BOOL)
+
+
+def _select(b: Builder, c: Value, x: Value, y: Value) -> Value:
+    return b.op(f"stablehlo.select {c.name}, {x.name}, {y.name} : {c.type}, {x.type}", x.shape, x.dtype)
+
+
+def _const(b: Builder, value: object, like: Value) -> Value:
+    return constant(b, value, like.dtype, like.shape)
+
+
+def _is_nan(b: Builder, x: Value) -> Value:
+    return _cmp(b, "NE", x, x)
+
+
+def _prepare(b: Builder, x: Value, y: Value, dtype: np.dtype) -> tuple[Value, Value]:
+    shape = broadcast_shapes(x.shape, y.shape)
+    return broadcast(b, convert(b, x, dtype), shape), broadcast(b, convert(b, y, dtype), shape)
+
+
+def _float(dtype: np.dtype) -> bool:
+    return _dtypes.isdtype(dtype, ("real floating", "complex floating"))
+
+
+def _parts(b: Builder, x: Value) -> tuple[Value, Value]:
+    real = _dtypes.real_dtype(x.dtype)
+    return _op(b, "real", x, dtype=real), _op(b, "imag", x, dtype=real)
+
+
+# -- unary rules -------------------------------------------------------------------------------------
+
+def simple(name: str) -> Rule:
+    """One StableHLO op of the same type."""
+    def rule(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
+        return _op(b, name, convert(b, x, dtype))
+    rule.__name__ = name
+    return rule
+
+
+def chlo(name: str) -> Rule:
+    """One CHLO op (XLA decomposes it for every backend)."""
+    def rule(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
+        x = convert(b, x, dtype)
+        return b.op(f'"chlo.{name}"({x.name}) : ({x.type}) -> {x.type}', x.shape, x.dtype)
+    rule.__name__ = name
+    return rule
+
+
+def rounding(kind: str) -> Rule:
+    """ceil/floor/trunc: the identity on integers."""
+    def rule(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
+        if not _float(dtype):
+            return x
+        if kind != "trunc":
+            return _op(b, kind, x)
+        negative = _cmp(b, "LT", x, _const(b, 0, x))
+        return _select(b, negative, _op(b, "ceil", x), _op(b, "floor", x))
+    rule.__name__ = kind
+    return rule
+
+
+def abs_(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
+    if x.dtype == _BOOL:
+        return x
+    return _op(b, "abs", x, dtype=_dtypes.real_dtype(x.dtype))
+
+
+def not_(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
+    return _op(b, "not", x)
+
+
+def conj(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
+    if not _dtypes.is_complex(x.dtype):
+        return x
+    re, im = _parts(b, x)
+    return b.op(f"stablehlo.complex {re.name}, {_op(b, 'negate', im).name} : {x.type}", x.shape, x.dtype)
+
+
+def real(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
+    return _parts(b, x)[0] if _dtypes.is_complex(x.dtype) else x
+
+
+def imag(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
+    return _parts(b, x)[1] if _dtypes.is_complex(x.dtype) else _const(b, 0, x)
+
+
+def isfinite(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
+    if _dtypes.is_complex(x.dtype):
+        re, im = _parts(b, x)
+        return _op(b, "and", isfinite(b, re, dtype=re.dtype), isfinite(b, im, dtype=im.dtype))
+    if not _dtypes.is_float(x.dtype):
+        return constant(b, True, _BOOL, x.shape)
+    return _op(b, "is_finite", x, dtype=_BOOL)
+
+
+def isinf(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
+    if _dtypes.is_complex(x.dtype):
+        re, im = _parts(b, x)
+        return _op(b, "or", isinf(b, re, dtype=re.dtype), isinf(b, im, dtype=im.dtype))
+    if not _dtypes.is_float(x.dtype):
+        return constant(b, False, _BOOL, x.shape)
+    return b.op(f'"chlo.is_inf"({x.name}) : ({x.type}) -> {tensor_type(x.shape, _BOOL)}', x.shape, _BOOL)
+
+
+def isnan(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
+    if not _float(x.dtype):
+        return constant(b, False, _BOOL, x.shape)
+    return _is_nan(b, x)
+
+
+def _truth(b: Builder, x: Value) -> Value:
+    return x if x.dtype == _BOOL else _cmp(b, "NE", x, _const(b, 0, x))
+
+
+def logical_not(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
+    return _op(b, "not", _truth(b, x))
+
+
+def log_base(base: float) -> Rule:
+    """log(x) / log(base)."""
+    def rule(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
+        x = convert(b, x, dtype)
+        return _op(b, "divide", _op(b, "log", x), _const(b, math.log(base), x))
+    rule.__name__ = f"log{int(base)}"
+    return rule
+
+
+def reciprocal(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
+    x = convert(b, x, dtype)
+    return _op(b, "divide", _const(b, 1, x), x)
+
+
+def round_(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
+    if _dtypes.is_complex(x.dtype):
+        re, im = _parts(b, x)
+        re, im = _op(b, "round_nearest_even", re), _op(b, "round_nearest_even", im)
+        return b.op(f"stablehlo.complex {re.name}, {im.name} : {x.type}", x.shape, x.dtype)
+    return _op(b, "round_nearest_even", x) if _dtypes.is_float(x.dtype) else x
+
+
+def sign(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
+    if x.dtype.kind == "u":
+        return _select(b, _cmp(b, "NE", x, _const(b, 0, x)), _const(b, 1, x), _const(b, 0, x))
+    return _op(b, "sign", x)
+
+
+def signbit(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
+    if not _dtypes.is_float(x.dtype):
+        return _cmp(b, "LT", x, _const(b, 0, x)) if x.dtype.kind == "i" else constant(b, False, _BOOL, x.shape)
+    bits = np.dtype(f"int{x.dtype.itemsize * 8}")
+    raw = b.op(f"stablehlo.bitcast_convert {x.name} : ({x.type}) -> {tensor_type(x.shape, bits)}", x.shape, bits)
+    return _cmp(b, "LT", raw, constant(b, 0, bits, x.shape))
+
+
+def square(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
+    return _op(b, "multiply", x, x)
+
+
+# -- binary rules -----------------------------------------------------------------------------------
+
+def arith(name: str) -> Rule:
+    """One StableHLO binary op on the promoted operands."""
+    def rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
+        return _op(b, name, *_prepare(b, x, y, dtype))
+    rule.__name__ = name
+    return rule
+
+
+def compare(direction: str) -> Rule:
+    def rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
+        return _cmp(b, direction, *_prepare(b, x, y, dtype))
+    rule.__name__ = f"compare_{direction}"
+    return rule
+
+
+def logical(name: str) -> Rule:
+    def rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
+        x, y = _prepare(b, x, y, dtype)
+        return _op(b, name, _truth(b, x), _truth(b, y))
+    rule.__name__ = f"logical_{name}"
+    return rule
+
+
+def shift_left(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
+    return _op(b, "shift_left", *_prepare(b, x, y, dtype))
+
+
+def shift_right(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
+    kind = "shift_right_arithmetic" if np.dtype(dtype).kind == "i" else "shift_right_logical"
+    return _op(b, kind, *_prepare(b, x, y, dtype))
+
+
+def copysign(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
+    x, y = _prepare(b, x, y, dtype)
+    magnitude = _op(b, "abs", x)
+    return _select(b, signbit(b, y, dtype=dtype), _op(b, "negate", magnitude), magnitude)
+
+
+def extremum(direction: str) -> Rule:
+    """maximum (GT) / minimum (LT); a NaN operand gives NaN."""
+    def rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
+        x, y = _prepare(b, x, y, dtype)
+        if not _float(dtype):
+            return _op(b, "maximum" if direction == "GT" else "minimum", x, y)
+        pick_x = _op(b, "or", _cmp(b, direction, x, y), _is_nan(b, x))
+        return _select(b, pick_x, x, y)
+    rule.__name__ = f"extremum_{direction}"
+    return rule
+
+
+def nextafter(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
+    x, y = _prepare(b, x, y, dtype)
+    return b.op(f'"chlo.next_after"({x.name}, {y.name}) : ({x.type}, {y.type}) -> {x.type}', x.shape, x.dtype)
+
+
+def power(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
+    return _op(b, "power", *_prepare(b, x, y, dtype))
+
+
+def _int_division(b: Builder, x: Value, y: Value) -> tuple[Value, Value, Value]:
+    """Quotient and remainder rounded towards -inf, and the divisor-is-zero mask."""
+    zero = _const(b, 0, x)
+    by_zero = _cmp(b, "EQ", y, zero)
+    safe = _select(b, by_zero, _const(b, 1, y), y)
+    q = _op(b, "divide", x, safe)
+    r = _op(b, "remainder", x, safe)
+    if x.dtype.kind == "i":
+        # Truncated -> floored: step down where the remainder and divisor differ in sign.
+        adjust = _op(b, "and", _cmp(b, "NE", r, zero), _cmp(b, "NE", _cmp(b, "LT", r, zero), _cmp(b, "LT", safe, zero)))
+        q = _select(b, adjust, _op(b, "subtract", q, _const(b, 1, q)), q)
+        r = _select(b, adjust, _op(b, "add", r, safe), r)
+    return q, r, by_zero
+
+
+def _float_mod(b: Builder, x: Value, y: Value) -> tuple[Value, Value]:
+    """numpy's ``divmod`` for floats: the floored remainder and the matching quotient."""
+    zero = _const(b, 0, x)
+    mod = _op(b, "remainder", x, y)  # C fmod: the sign of x
+    fix = _op(b, "and", _cmp(b, "NE", mod, zero), _cmp(b, "NE", signbit(b, mod, dtype=x.dtype),
+                                                        signbit(b, y, dtype=x.dtype)))
+    div = _op(b, "divide", _op(b, "subtract", x, mod), y)
+    div = _select(b, fix, _op(b, "subtract", div, _const(b, 1, div)), div)
+    mod = _select(b, fix, _op(b, "add", mod, y), mod)
+    # A zero remainder takes the sign of the divisor.
+    mod = _select(b, _cmp(b, "EQ", mod, zero), copysign(b, zero, y, dtype=x.dtype), mod)
+    floored = _op(b, "floor", div)
+    up = _cmp(b, "GT", _op(b, "subtract", div, floored), _const(b, 0.5, div))
+    floored = _select(b, up, _op(b, "add", floored, _const(b, 1, div)), floored)
+    # A zero quotient takes the sign of x / y; division by zero gives x / y itself.
+    quotient = _op(b, "divide", x, y)
+    floored = _select(b, _cmp(b, "EQ", div, zero), copysign(b, zero, quotient, dtype=x.dtype), floored)
+    floored = _select(b, _cmp(b, "EQ", y, zero), quotient, floored)
+    return floored, mod
+
+
+def floor_divide(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
+    x, y = _prepare(b, x, y, dtype)
+    if _dtypes.is_float(x.dtype):
+        return _float_mod(b, x, y)[0]
+    q, _, by_zero = _int_division(b, x, y)
+    return _select(b, by_zero, _const(b, 0, q), q)
+
+
+def remainder(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
+    x, y = _prepare(b, x, y, dtype)
+    if _dtypes.is_float(x.dtype):
+        return _float_mod(b, x, y)[1]
+    _, r, by_zero = _int_division(b, x, y)
+    return _select(b, by_zero, _const(b, 0, r), r)
+
+
+def hypot(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
+    x, y = _prepare(b, x, y, dtype)
+    ax, ay = _op(b, "abs", x), _op(b, "abs", y)
+    big = _op(b, "maximum", ax, ay)
+    small = _op(b, "minimum", ax, ay)
+    zero = _const(b, 0, big)
+    ratio = _select(b, _cmp(b, "EQ", big, zero), zero, _op(b, "divide", small, big))
+    root = _op(b, "sqrt", _op(b, "add", _const(b, 1, ratio), _op(b, "multiply", ratio, ratio)))
+    out = _op(b, "multiply", big, root)
+    out = _select(b, _op(b, "or", _is_nan(b, x), _is_nan(b, y)), _const(b, float("nan"), out), out)
+    infinite = _op(b, "or", isinf(b, x, dtype=dtype), isinf(b, y, dtype=dtype))
+    return _select(b, infinite, _const(b, float("inf"), out), out)
+
+
+def logaddexp(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
+    x, y = _prepare(b, x, y, dtype)
+    big = extremum("GT")(b, x, y, dtype=dtype)
+    gap = _op(b, "negate", _op(b, "abs", _op(b, "subtract", x, y)))
+    out = _op(b, "add", big, _op(b, "log_plus_one", _op(b, "exponential", gap)))
+    same = _cmp(b, "EQ", x, y)  # also the infinities, where x - y would be NaN
+    return _select(b, same, _op(b, "add", x, _const(b, math.log(2.0), x)), out)
+
+
+def clip(b: Builder, x: Value, *bounds: Value, which: tuple[str, ...]) -> Value:
+    shape = broadcast_shapes(x.shape, *(v.shape for v in bounds))
+    out = broadcast(b, x, shape)
+    for name, bound in zip(which, bounds):
+        out = extremum("GT" if name == "min" else "LT")(b, out, broadcast(b, bound, shape), dtype=x.dtype)
+    return out
