@@ -162,8 +162,8 @@ def test_memory_descriptions_of_devices(client):
     found = ext.memory_descriptions(device)
     assert found == ext.memory_descriptions(device.description)
     # The CPU plugins attach no memory descriptions to their device descriptions (the
-    # topology's device descriptions have none either), so PJRT_MemoryDescription_Kind
-    # is exercised against the fake plugin only.
+    # topology's device descriptions have none either), so the per-description kind query
+    # runs against the fake plugin only (tests/test_extensions_fake.py).
     assert found == []
     with pytest.raises(TypeError, match="device must be a Device or DeviceDescription"):
         ext.memory_descriptions(client)

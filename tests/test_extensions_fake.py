@@ -608,6 +608,7 @@ def test_ffi_handler_registration_arguments(fake):
 
 
 def test_memory_descriptions_with_descriptions(fake, client):
+    """The CPU plugins report no memory descriptions, so PJRT_MemoryDescription_Kind runs here only."""
     kinds = {0xE0: b"device", 0xE1: b"pinned_host"}
     table = (ctypes.c_void_p * 2)(*kinds)
     fake.keep(table)

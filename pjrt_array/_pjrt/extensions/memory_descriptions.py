@@ -45,7 +45,7 @@ class MemoryDescriptions(Extension):
 
     def memory_descriptions(self, device: Any) -> list[MemoryDescription]:
         """Every memory kind of a device or device description, in the plugin's order
-        (``PJRT_DeviceDescription_MemoryDescriptions``, then ``PJRT_MemoryDescription_Kind`` of each)."""
+        (``PJRT_DeviceDescription_MemoryDescriptions``, then :meth:`_kind` of each)."""
         from ..device import Device, DeviceDescription
         if isinstance(device, Device):
             device = device.description
