@@ -18,7 +18,7 @@ import pytest
 from pjrt_array._pjrt import _abi
 from pjrt_array._pjrt import extensions as X
 from pjrt_array._pjrt._api import new_struct
-from pjrt_array._pjrt.errors import Internal, InvalidArgument, Unimplemented
+from pjrt_array._pjrt.errors import Internal, InvalidArgument, NotFound, Unimplemented
 from pjrt_array._pjrt.extensions.ffi import user_data_count
 
 from binding_support import _shared_clients, client, compiled, plugin_info  # noqa: F401
@@ -216,6 +216,56 @@ def test_ffi_register_handler_queries_the_handler(client):
         ext.register_handler("x", 0)
     with pytest.raises(TypeError, match="handler must be a ctypes function or an address"):
         ext.register_handler("x", print)
+
+
+def _custom_call(target: str, ins: list[str], outs: list[str]) -> str:
+    params = ", ".join(f"%a{i}: {t}" for i, t in enumerate(ins))
+    args = ", ".join(f"%a{i}" for i in range(len(ins)))
+    results = ", ".join(outs)
+    names = ", ".join(f"%0#{i}" for i in range(len(outs))) if len(outs) > 1 else "%0"
+    count = f":{len(outs)}" if len(outs) > 1 else ""
+    return f"""func.func @main({params}) -> ({results}) {{
+  %0{count} = stablehlo.custom_call @{target}({args}) {{api_version = 4 : i32}} : ({", ".join(ins)}) -> ({results})
+  return {names} : {results}
+}}"""
+
+
+def test_python_ffi_handler_runs_in_a_program(client):
+    ext = X.FFI(client)
+    seen = []
+
+    def affine(x, y):
+        seen.append((x.dtype, x.shape, x.flags.writeable))
+        return 2 * x + y, x.sum()
+
+    target = f"pjrt_array_affine_{client.api.minor}"
+    ext.register_python_handler(target, affine)
+    exe = client.compile(_custom_call(target, ["tensor<2x3xf32>", "tensor<2x3xf32>"], ["tensor<2x3xf32>", "tensor<f32>"]))
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    b = np.full((2, 3), -0.5, np.float32)
+    twice, total = exe.execute([client.buffer_from_numpy(a), client.buffer_from_numpy(b)])
+    np.testing.assert_array_equal(twice.to_numpy(), 2 * a + b)
+    assert total.to_numpy() == np.float32(15)
+    assert seen == [(np.dtype(np.float32), (2, 3), False)]
+
+
+def test_python_ffi_handler_errors_fail_the_execution(client):
+    ext = X.FFI(client)
+    minor = client.api.minor
+
+    def broken(x):
+        raise KeyError("no such entry")
+
+    ext.register_python_handler(f"pjrt_array_broken_{minor}", broken)
+    ext.register_python_handler(f"pjrt_array_misshapen_{minor}", lambda x: np.zeros(5, np.int32))
+    for target, error, message in [(f"pjrt_array_broken_{minor}", NotFound, "KeyError: 'no such entry'"),
+                                   (f"pjrt_array_misshapen_{minor}", InvalidArgument,
+                                    r"result 0: the handler returned shape \(5,\), the program expects \(3,\)")]:
+        exe = client.compile(_custom_call(target, ["tensor<3xi32>"], ["tensor<3xi32>"]))
+        with pytest.raises(error, match=message):
+            exe.execute([client.buffer_from_numpy(np.arange(3, dtype=np.int32))])[0].to_numpy()
+    with pytest.raises(TypeError, match="fn must be callable"):
+        ext.register_python_handler("x", 3)
 
 
 # -- phase compile ---------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ TAGGED_ENUM_RE = re.compile(r"^enum\s+(\w+)\s*(?::\s*u?int32_t\s*)?\{", re.M)
 TAGGED_STRUCT_RE = re.compile(r"^struct\s+(\w+)\s*\{", re.M)
 # C++-only headers (namespaces, constexpr) carry string constants only.
 CONSTEXPR_STR_RE = re.compile(r'constexpr\s+char\s+(\w+)\[\]\s*=\s*"([^"]*)"\s*;')
-INT_DEFINE_RE = re.compile(r"^#define\s+(PJRT_\w*VERSION\w*|PJRT_API_M\w+)\s+(\d+)\s*$", re.M)
+INT_DEFINE_RE = re.compile(r"^#define\s+(PJRT_\w*VERSION\w*|PJRT_API_M\w+|XLA_FFI_API_M\w+)\s+(\d+)\s*$", re.M)
 NAMESPACE_BLOCK_RE = re.compile(r"^namespace\s+\w+\s*\{.*?^\}\s*//\s*namespace\s+\w+[ \t]*$", re.M | re.S)
 INCLUDE_RE = re.compile(r'^#include\s+"([^"]+)"[ \t]*$', re.M)
 # Strongly typed ids (tsl IntType: a standard-layout wrapper of one integer)
@@ -184,7 +184,10 @@ def _prepare_tree(header_dir: Path, include_root: Path | None, work: Path, model
 
 
 def _is_api_header(rel: Path) -> bool:
-    """Whether a header declares (part of) the API: the core and every extension."""
+    """Whether a header declares (part of) the API: the core, every extension, and the XLA FFI
+    C API (the calling convention of the handlers the FFI extension registers)."""
+    if rel == Path("xla/ffi/api/c_api.h"):
+        return True
     if rel.parent == Path("xla/pjrt/c"):
         return rel.name.startswith("pjrt_c_api") or rel.name.endswith("_extension.h")
     return rel.parts[:3] == ("xla", "pjrt", "extensions") and rel.name.endswith("_extension.h")

@@ -31,6 +31,8 @@ PJRT_API_TPU_EXECUTABLE_EXTENSION_VERSION = 1
 PJRT_API_TPU_TOPOLOGY_EXTENSION_VERSION = 1
 PJRT_API_TRITON_EXTENSION_VERSION = 2
 PJRT_API_XLA_TRANSFORM_EXTENSION_VERSION = 1
+XLA_FFI_API_MAJOR = 0
+XLA_FFI_API_MINOR = 3
 kExecutableCompatibilityCheckOnDeserialization = 'executable_compatibility_check_on_deserialization'
 kMaxInflightComputations = 'max_inflight_computations'
 kMaximumPremappedBufferSizeForTransfersInBytes = 'maximum_premapped_buffer_size_for_transfers_in_bytes'
@@ -150,6 +152,83 @@ class PJRT_HostBufferSemantics(enum.IntEnum):
 class PJRT_Buffer_MemoryLayout_Type(enum.IntEnum):
     PJRT_Buffer_MemoryLayout_Type_Tiled = 0
     PJRT_Buffer_MemoryLayout_Type_Strides = 1
+
+class XLA_FFI_Extension_Type(enum.IntEnum):
+    XLA_FFI_Extension_Metadata = 1
+
+class XLA_FFI_Error_Code(enum.IntEnum):
+    XLA_FFI_Error_Code_OK = 0
+    XLA_FFI_Error_Code_CANCELLED = 1
+    XLA_FFI_Error_Code_UNKNOWN = 2
+    XLA_FFI_Error_Code_INVALID_ARGUMENT = 3
+    XLA_FFI_Error_Code_DEADLINE_EXCEEDED = 4
+    XLA_FFI_Error_Code_NOT_FOUND = 5
+    XLA_FFI_Error_Code_ALREADY_EXISTS = 6
+    XLA_FFI_Error_Code_PERMISSION_DENIED = 7
+    XLA_FFI_Error_Code_RESOURCE_EXHAUSTED = 8
+    XLA_FFI_Error_Code_FAILED_PRECONDITION = 9
+    XLA_FFI_Error_Code_ABORTED = 10
+    XLA_FFI_Error_Code_OUT_OF_RANGE = 11
+    XLA_FFI_Error_Code_UNIMPLEMENTED = 12
+    XLA_FFI_Error_Code_INTERNAL = 13
+    XLA_FFI_Error_Code_UNAVAILABLE = 14
+    XLA_FFI_Error_Code_DATA_LOSS = 15
+    XLA_FFI_Error_Code_UNAUTHENTICATED = 16
+
+class XLA_FFI_DataType(enum.IntEnum):
+    XLA_FFI_DataType_INVALID = 0
+    XLA_FFI_DataType_PRED = 1
+    XLA_FFI_DataType_S1 = 30
+    XLA_FFI_DataType_S2 = 26
+    XLA_FFI_DataType_S4 = 21
+    XLA_FFI_DataType_S8 = 2
+    XLA_FFI_DataType_S16 = 3
+    XLA_FFI_DataType_S32 = 4
+    XLA_FFI_DataType_S64 = 5
+    XLA_FFI_DataType_U1 = 31
+    XLA_FFI_DataType_U2 = 27
+    XLA_FFI_DataType_U4 = 22
+    XLA_FFI_DataType_U8 = 6
+    XLA_FFI_DataType_U16 = 7
+    XLA_FFI_DataType_U32 = 8
+    XLA_FFI_DataType_U64 = 9
+    XLA_FFI_DataType_F16 = 10
+    XLA_FFI_DataType_F32 = 11
+    XLA_FFI_DataType_F64 = 12
+    XLA_FFI_DataType_BF16 = 16
+    XLA_FFI_DataType_C64 = 15
+    XLA_FFI_DataType_C128 = 18
+    XLA_FFI_DataType_TOKEN = 17
+    XLA_FFI_DataType_F8E5M2 = 19
+    XLA_FFI_DataType_F8E3M4 = 29
+    XLA_FFI_DataType_F8E4M3 = 28
+    XLA_FFI_DataType_F8E4M3FN = 20
+    XLA_FFI_DataType_F8E4M3B11FNUZ = 23
+    XLA_FFI_DataType_F8E5M2FNUZ = 24
+    XLA_FFI_DataType_F8E4M3FNUZ = 25
+    XLA_FFI_DataType_F4E2M1FN = 32
+    XLA_FFI_DataType_F8E8M0FNU = 33
+
+class XLA_FFI_ArgType(enum.IntEnum):
+    XLA_FFI_ArgType_BUFFER = 1
+
+class XLA_FFI_RetType(enum.IntEnum):
+    XLA_FFI_RetType_BUFFER = 1
+
+class XLA_FFI_AttrType(enum.IntEnum):
+    XLA_FFI_AttrType_ARRAY = 1
+    XLA_FFI_AttrType_DICTIONARY = 2
+    XLA_FFI_AttrType_SCALAR = 3
+    XLA_FFI_AttrType_STRING = 4
+
+class XLA_FFI_ExecutionStage(enum.IntEnum):
+    XLA_FFI_ExecutionStage_INSTANTIATE = 0
+    XLA_FFI_ExecutionStage_PREPARE = 1
+    XLA_FFI_ExecutionStage_INITIALIZE = 2
+    XLA_FFI_ExecutionStage_EXECUTE = 3
+
+class XLA_FFI_Handler_TraitsBits(enum.IntEnum):
+    XLA_FFI_HANDLER_TRAITS_COMMAND_BUFFER_COMPATIBLE = 1
 
 class PJRT_Callback_Type(enum.IntEnum):
     PJRT_Callback_Type_Unknown = 0
@@ -517,6 +596,74 @@ class PJRT_TopologyDescription_GetMemorySpaceKindIds_Args(ctypes.Structure):
 class PJRT_Compile_Args(ctypes.Structure):
     __slots__ = ()
 class PJRT_Api(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_Extension_Base(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_Api_Version(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_Error_Create_Args(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_Error_GetMessage_Args(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_Error_Destroy_Args(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_Buffer(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_ByteSpan(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_Scalar(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_Array(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_TypeId(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_TypeInfo(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_Future_Create_Args(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_Future_SetAvailable_Args(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_Future_SetError_Args(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_Args(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_Rets(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_Attrs(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_CallFrame(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_Handler_Bundle(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_Handler_Register_Args(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_Type_Register_Args(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_ExecutionContext_Get_Args(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_State_Set_Args(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_State_Get_Args(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_Stream_Get_Args(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_DeviceMemory_Allocate_Args(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_DeviceMemory_Free_Args(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_ThreadPool_Schedule_Args(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_ThreadPool_NumThreads_Args(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_RunId_Get_Args(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_DeviceOrdinal_Get_Args(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_Metadata(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_Metadata_Extension(ctypes.Structure):
+    __slots__ = ()
+class XLA_FFI_Api(ctypes.Structure):
     __slots__ = ()
 class PJRT_Client_RuntimeAbiVersion_Args(ctypes.Structure):
     __slots__ = ()
@@ -922,6 +1069,8 @@ PJRT_KeyValuePutCallback = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)
 PJRT_SendCallback = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_bool, ctypes.c_void_p)
 PJRT_RecvCallback = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 PJRT_HloOutputCallback = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int64, ctypes.c_void_p)
+XLA_FFI_Handler = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)
+XLA_FFI_Task = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 PJRT_Callback_Function = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 PJRT_DeviceEvent_AndThen = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 PJRT_Megascale_ErrorHandler = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
@@ -2320,6 +2469,236 @@ PJRT_Api._fields_ = [
     ('PJRT_Device_ClearMemoryStats', ctypes.c_void_p),
     ('PJRT_TopologyDescription_MakeCanonicalShapeForMemorySpace', ctypes.c_void_p),
     ('PJRT_TopologyDescription_GetMemorySpaceKindIds', ctypes.c_void_p),
+]
+XLA_FFI_Extension_Base._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('type', ctypes.c_int),
+    ('next', ctypes.c_void_p),
+]
+XLA_FFI_Api_Version._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('major_version', ctypes.c_int),
+    ('minor_version', ctypes.c_int),
+]
+XLA_FFI_Error_Create_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('message', ctypes.c_void_p),
+    ('errc', ctypes.c_int),
+]
+XLA_FFI_Error_GetMessage_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('error', ctypes.c_void_p),
+    ('message', ctypes.c_void_p),
+]
+XLA_FFI_Error_Destroy_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('error', ctypes.c_void_p),
+]
+XLA_FFI_Buffer._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('dtype', ctypes.c_int),
+    ('data', ctypes.c_void_p),
+    ('rank', ctypes.c_int64),
+    ('dims', ctypes.c_void_p),
+]
+XLA_FFI_ByteSpan._fields_ = [
+    ('ptr', ctypes.c_void_p),
+    ('len', ctypes.c_size_t),
+]
+XLA_FFI_Scalar._fields_ = [
+    ('dtype', ctypes.c_int),
+    ('value', ctypes.c_void_p),
+]
+XLA_FFI_Array._fields_ = [
+    ('dtype', ctypes.c_int),
+    ('size', ctypes.c_size_t),
+    ('data', ctypes.c_void_p),
+]
+XLA_FFI_TypeId._fields_ = [
+    ('type_id', ctypes.c_int64),
+]
+XLA_FFI_TypeInfo._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('deleter', ctypes.CFUNCTYPE(None, ctypes.c_void_p)),
+]
+XLA_FFI_Future_Create_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('future', ctypes.c_void_p),
+]
+XLA_FFI_Future_SetAvailable_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('future', ctypes.c_void_p),
+]
+XLA_FFI_Future_SetError_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('future', ctypes.c_void_p),
+    ('error', ctypes.c_void_p),
+]
+XLA_FFI_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('size', ctypes.c_int64),
+    ('types', ctypes.c_void_p),
+    ('args', ctypes.c_void_p),
+]
+XLA_FFI_Rets._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('size', ctypes.c_int64),
+    ('types', ctypes.c_void_p),
+    ('rets', ctypes.c_void_p),
+]
+XLA_FFI_Attrs._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('size', ctypes.c_int64),
+    ('types', ctypes.c_void_p),
+    ('names', ctypes.c_void_p),
+    ('attrs', ctypes.c_void_p),
+]
+XLA_FFI_CallFrame._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('api', ctypes.c_void_p),
+    ('ctx', ctypes.c_void_p),
+    ('stage', ctypes.c_int),
+    ('args', XLA_FFI_Args),
+    ('rets', XLA_FFI_Rets),
+    ('attrs', XLA_FFI_Attrs),
+    ('future', ctypes.c_void_p),
+]
+XLA_FFI_Handler_Bundle._fields_ = [
+    ('instantiate', XLA_FFI_Handler),
+    ('prepare', XLA_FFI_Handler),
+    ('initialize', XLA_FFI_Handler),
+    ('execute', XLA_FFI_Handler),
+]
+XLA_FFI_Handler_Register_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('name', XLA_FFI_ByteSpan),
+    ('platform', XLA_FFI_ByteSpan),
+    ('bundle', XLA_FFI_Handler_Bundle),
+    ('traits', ctypes.c_uint32),
+]
+XLA_FFI_Type_Register_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('name', XLA_FFI_ByteSpan),
+    ('type_id', ctypes.c_void_p),
+    ('type_info', ctypes.c_void_p),
+]
+XLA_FFI_ExecutionContext_Get_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('ctx', ctypes.c_void_p),
+    ('type_id', ctypes.c_void_p),
+    ('data', ctypes.c_void_p),
+]
+XLA_FFI_State_Set_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('ctx', ctypes.c_void_p),
+    ('stage', ctypes.c_int),
+    ('type_id', ctypes.c_void_p),
+    ('state', ctypes.c_void_p),
+]
+XLA_FFI_State_Get_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('ctx', ctypes.c_void_p),
+    ('stage', ctypes.c_int),
+    ('type_id', ctypes.c_void_p),
+    ('state', ctypes.c_void_p),
+]
+XLA_FFI_Stream_Get_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('ctx', ctypes.c_void_p),
+    ('stream', ctypes.c_void_p),
+]
+XLA_FFI_DeviceMemory_Allocate_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('ctx', ctypes.c_void_p),
+    ('size', ctypes.c_size_t),
+    ('alignment', ctypes.c_size_t),
+    ('data', ctypes.c_void_p),
+]
+XLA_FFI_DeviceMemory_Free_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('ctx', ctypes.c_void_p),
+    ('size', ctypes.c_size_t),
+    ('data', ctypes.c_void_p),
+]
+XLA_FFI_ThreadPool_Schedule_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('ctx', ctypes.c_void_p),
+    ('task', XLA_FFI_Task),
+    ('data', ctypes.c_void_p),
+]
+XLA_FFI_ThreadPool_NumThreads_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('ctx', ctypes.c_void_p),
+    ('num_threads', ctypes.c_void_p),
+]
+XLA_FFI_RunId_Get_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('ctx', ctypes.c_void_p),
+    ('run_id', ctypes.c_int64),
+]
+XLA_FFI_DeviceOrdinal_Get_Args._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('ctx', ctypes.c_void_p),
+    ('device_ordinal', ctypes.c_int32),
+]
+XLA_FFI_Metadata._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('api_version', XLA_FFI_Api_Version),
+    ('traits', ctypes.c_uint32),
+    ('state_type_id', XLA_FFI_TypeId),
+]
+XLA_FFI_Metadata_Extension._fields_ = [
+    ('extension_base', XLA_FFI_Extension_Base),
+    ('metadata', ctypes.c_void_p),
+]
+XLA_FFI_Api._fields_ = [
+    ('struct_size', ctypes.c_size_t),
+    ('extension_start', ctypes.c_void_p),
+    ('api_version', XLA_FFI_Api_Version),
+    ('internal_api', ctypes.c_void_p),
+    ('XLA_FFI_Error_Create', ctypes.c_void_p),
+    ('XLA_FFI_Error_GetMessage', ctypes.c_void_p),
+    ('XLA_FFI_Error_Destroy', ctypes.c_void_p),
+    ('XLA_FFI_Handler_Register', ctypes.c_void_p),
+    ('XLA_FFI_Stream_Get', ctypes.c_void_p),
+    ('XLA_FFI_Type_Register', ctypes.c_void_p),
+    ('XLA_FFI_ExecutionContext_Get', ctypes.c_void_p),
+    ('XLA_FFI_State_Set', ctypes.c_void_p),
+    ('XLA_FFI_State_Get', ctypes.c_void_p),
+    ('XLA_FFI_DeviceMemory_Allocate', ctypes.c_void_p),
+    ('XLA_FFI_DeviceMemory_Free', ctypes.c_void_p),
+    ('XLA_FFI_ThreadPool_Schedule', ctypes.c_void_p),
+    ('XLA_FFI_ThreadPool_NumThreads', ctypes.c_void_p),
+    ('XLA_FFI_Future_Create', ctypes.c_void_p),
+    ('XLA_FFI_Future_SetAvailable', ctypes.c_void_p),
+    ('XLA_FFI_Future_SetError', ctypes.c_void_p),
+    ('XLA_FFI_RunId_Get', ctypes.c_void_p),
+    ('XLA_FFI_DeviceOrdinal_Get', ctypes.c_void_p),
 ]
 PJRT_Client_RuntimeAbiVersion_Args._fields_ = [
     ('struct_size', ctypes.c_size_t),
@@ -3790,6 +4169,35 @@ PLUGIN_Profiler_Consume_Args_STRUCT_SIZE = _size_through(PLUGIN_Profiler_Consume
 PLUGIN_Profiler_ConsumeResult_Destroy_Args_STRUCT_SIZE = _size_through(PLUGIN_Profiler_ConsumeResult_Destroy_Args, 'consume_result')
 PLUGIN_Profiler_Serialize_Args_STRUCT_SIZE = _size_through(PLUGIN_Profiler_Serialize_Args, 'serialized_size')
 PLUGIN_Profiler_Api_STRUCT_SIZE = _size_through(PLUGIN_Profiler_Api, 'serialize')
+XLA_FFI_Extension_Base_STRUCT_SIZE = _size_through(XLA_FFI_Extension_Base, 'next')
+XLA_FFI_Api_Version_STRUCT_SIZE = _size_through(XLA_FFI_Api_Version, 'minor_version')
+XLA_FFI_Error_Create_Args_STRUCT_SIZE = _size_through(XLA_FFI_Error_Create_Args, 'errc')
+XLA_FFI_Error_GetMessage_Args_STRUCT_SIZE = _size_through(XLA_FFI_Error_GetMessage_Args, 'message')
+XLA_FFI_Error_Destroy_Args_STRUCT_SIZE = _size_through(XLA_FFI_Error_Destroy_Args, 'error')
+XLA_FFI_Buffer_STRUCT_SIZE = _size_through(XLA_FFI_Buffer, 'dims')
+XLA_FFI_TypeInfo_STRUCT_SIZE = _size_through(XLA_FFI_TypeInfo, 'deleter')
+XLA_FFI_Future_Create_Args_STRUCT_SIZE = _size_through(XLA_FFI_Future_Create_Args, 'extension_start')
+XLA_FFI_Future_SetAvailable_Args_STRUCT_SIZE = _size_through(XLA_FFI_Future_SetAvailable_Args, 'future')
+XLA_FFI_Future_SetError_Args_STRUCT_SIZE = _size_through(XLA_FFI_Future_SetError_Args, 'error')
+XLA_FFI_Args_STRUCT_SIZE = _size_through(XLA_FFI_Args, 'args')
+XLA_FFI_Rets_STRUCT_SIZE = _size_through(XLA_FFI_Rets, 'rets')
+XLA_FFI_Attrs_STRUCT_SIZE = _size_through(XLA_FFI_Attrs, 'attrs')
+XLA_FFI_CallFrame_STRUCT_SIZE = _size_through(XLA_FFI_CallFrame, 'attrs')
+XLA_FFI_Handler_Register_Args_STRUCT_SIZE = _size_through(XLA_FFI_Handler_Register_Args, 'traits')
+XLA_FFI_Type_Register_Args_STRUCT_SIZE = _size_through(XLA_FFI_Type_Register_Args, 'type_id')
+XLA_FFI_ExecutionContext_Get_Args_STRUCT_SIZE = _size_through(XLA_FFI_ExecutionContext_Get_Args, 'data')
+XLA_FFI_State_Set_Args_STRUCT_SIZE = _size_through(XLA_FFI_State_Set_Args, 'state')
+XLA_FFI_State_Get_Args_STRUCT_SIZE = _size_through(XLA_FFI_State_Get_Args, 'state')
+XLA_FFI_Stream_Get_Args_STRUCT_SIZE = _size_through(XLA_FFI_Stream_Get_Args, 'stream')
+XLA_FFI_DeviceMemory_Allocate_Args_STRUCT_SIZE = _size_through(XLA_FFI_DeviceMemory_Allocate_Args, 'data')
+XLA_FFI_DeviceMemory_Free_Args_STRUCT_SIZE = _size_through(XLA_FFI_DeviceMemory_Free_Args, 'data')
+XLA_FFI_ThreadPool_Schedule_Args_STRUCT_SIZE = _size_through(XLA_FFI_ThreadPool_Schedule_Args, 'data')
+XLA_FFI_ThreadPool_NumThreads_Args_STRUCT_SIZE = _size_through(XLA_FFI_ThreadPool_NumThreads_Args, 'num_threads')
+XLA_FFI_RunId_Get_Args_STRUCT_SIZE = _size_through(XLA_FFI_RunId_Get_Args, 'run_id')
+XLA_FFI_DeviceOrdinal_Get_Args_STRUCT_SIZE = _size_through(XLA_FFI_DeviceOrdinal_Get_Args, 'device_ordinal')
+XLA_FFI_Metadata_STRUCT_SIZE = _size_through(XLA_FFI_Metadata, 'traits')
+XLA_FFI_Metadata_Extension_STRUCT_SIZE = _size_through(XLA_FFI_Metadata_Extension, 'metadata')
+XLA_FFI_Api_STRUCT_SIZE = _size_through(XLA_FFI_Api, 'XLA_FFI_DeviceOrdinal_Get')
 PJRT_Extension_Base_STRUCT_SIZE = _size_through(PJRT_Extension_Base, 'next')
 PJRT_Api_Version_STRUCT_SIZE = _size_through(PJRT_Api_Version, 'minor_version')
 PJRT_Error_Destroy_Args_STRUCT_SIZE = _size_through(PJRT_Error_Destroy_Args, 'error')
@@ -4260,6 +4668,26 @@ FUNCTIONS = {
     'PJRT_TopologyDescription_MakeCanonicalShapeForMemorySpace': ('PJRT_TopologyDescription_MakeCanonicalShapeForMemorySpace_Args', True),
     'PJRT_TopologyDescription_GetMemorySpaceKindIds': ('PJRT_TopologyDescription_GetMemorySpaceKindIds_Args', True),
     'PJRT_Compile': ('PJRT_Compile_Args', True),
+    'XLA_FFI_Error_Create': ('XLA_FFI_Error_Create_Args', True),
+    'XLA_FFI_Error_GetMessage': ('XLA_FFI_Error_GetMessage_Args', False),
+    'XLA_FFI_Error_Destroy': ('XLA_FFI_Error_Destroy_Args', False),
+    'XLA_FFI_Future_Create': ('XLA_FFI_Future_Create_Args', True),
+    'XLA_FFI_Future_SetAvailable': ('XLA_FFI_Future_SetAvailable_Args', True),
+    'XLA_FFI_Future_SetError': ('XLA_FFI_Future_SetError_Args', True),
+    'XLA_FFI_Handler': ('XLA_FFI_CallFrame', True),
+    'XLA_FFI_Handler_Register': ('XLA_FFI_Handler_Register_Args', True),
+    'XLA_FFI_Type_Register': ('XLA_FFI_Type_Register_Args', True),
+    'XLA_FFI_ExecutionContext_Get': ('XLA_FFI_ExecutionContext_Get_Args', True),
+    'XLA_FFI_State_Set': ('XLA_FFI_State_Set_Args', True),
+    'XLA_FFI_State_Get': ('XLA_FFI_State_Get_Args', True),
+    'XLA_FFI_Stream_Get': ('XLA_FFI_Stream_Get_Args', True),
+    'XLA_FFI_DeviceMemory_Allocate': ('XLA_FFI_DeviceMemory_Allocate_Args', True),
+    'XLA_FFI_DeviceMemory_Free': ('XLA_FFI_DeviceMemory_Free_Args', True),
+    'XLA_FFI_Task': ('void', False),
+    'XLA_FFI_ThreadPool_Schedule': ('XLA_FFI_ThreadPool_Schedule_Args', True),
+    'XLA_FFI_ThreadPool_NumThreads': ('XLA_FFI_ThreadPool_NumThreads_Args', True),
+    'XLA_FFI_RunId_Get': ('XLA_FFI_RunId_Get_Args', True),
+    'XLA_FFI_DeviceOrdinal_Get': ('XLA_FFI_DeviceOrdinal_Get_Args', True),
     'PJRT_Client_RuntimeAbiVersion': ('PJRT_Client_RuntimeAbiVersion_Args', True),
     'PJRT_Executable_GetAbiVersion': ('PJRT_Executable_GetAbiVersion_Args', True),
     'PJRT_RuntimeAbiVersion_Destroy': ('PJRT_RuntimeAbiVersion_Destroy_Args', True),
@@ -4548,6 +4976,26 @@ SLOTS = {
         'PJRT_Device_ClearMemoryStats',
         'PJRT_TopologyDescription_MakeCanonicalShapeForMemorySpace',
         'PJRT_TopologyDescription_GetMemorySpaceKindIds',
+    ),
+    'XLA_FFI_Api': (
+        'XLA_FFI_Error_Create',
+        'XLA_FFI_Error_GetMessage',
+        'XLA_FFI_Error_Destroy',
+        'XLA_FFI_Handler_Register',
+        'XLA_FFI_Stream_Get',
+        'XLA_FFI_Type_Register',
+        'XLA_FFI_ExecutionContext_Get',
+        'XLA_FFI_State_Set',
+        'XLA_FFI_State_Get',
+        'XLA_FFI_DeviceMemory_Allocate',
+        'XLA_FFI_DeviceMemory_Free',
+        'XLA_FFI_ThreadPool_Schedule',
+        'XLA_FFI_ThreadPool_NumThreads',
+        'XLA_FFI_Future_Create',
+        'XLA_FFI_Future_SetAvailable',
+        'XLA_FFI_Future_SetError',
+        'XLA_FFI_RunId_Get',
+        'XLA_FFI_DeviceOrdinal_Get',
     ),
     'PJRT_AbiVersion_Extension': (
         'client_runtime_abi_version',
@@ -4882,6 +5330,26 @@ SLOT_FUNCTIONS = {
         'PJRT_Device_ClearMemoryStats': 'PJRT_Device_ClearMemoryStats',
         'PJRT_TopologyDescription_MakeCanonicalShapeForMemorySpace': 'PJRT_TopologyDescription_MakeCanonicalShapeForMemorySpace',
         'PJRT_TopologyDescription_GetMemorySpaceKindIds': 'PJRT_TopologyDescription_GetMemorySpaceKindIds',
+    },
+    'XLA_FFI_Api': {
+        'XLA_FFI_Error_Create': 'XLA_FFI_Error_Create',
+        'XLA_FFI_Error_GetMessage': 'XLA_FFI_Error_GetMessage',
+        'XLA_FFI_Error_Destroy': 'XLA_FFI_Error_Destroy',
+        'XLA_FFI_Handler_Register': 'XLA_FFI_Handler_Register',
+        'XLA_FFI_Stream_Get': 'XLA_FFI_Stream_Get',
+        'XLA_FFI_Type_Register': 'XLA_FFI_Type_Register',
+        'XLA_FFI_ExecutionContext_Get': 'XLA_FFI_ExecutionContext_Get',
+        'XLA_FFI_State_Set': 'XLA_FFI_State_Set',
+        'XLA_FFI_State_Get': 'XLA_FFI_State_Get',
+        'XLA_FFI_DeviceMemory_Allocate': 'XLA_FFI_DeviceMemory_Allocate',
+        'XLA_FFI_DeviceMemory_Free': 'XLA_FFI_DeviceMemory_Free',
+        'XLA_FFI_ThreadPool_Schedule': 'XLA_FFI_ThreadPool_Schedule',
+        'XLA_FFI_ThreadPool_NumThreads': 'XLA_FFI_ThreadPool_NumThreads',
+        'XLA_FFI_Future_Create': 'XLA_FFI_Future_Create',
+        'XLA_FFI_Future_SetAvailable': 'XLA_FFI_Future_SetAvailable',
+        'XLA_FFI_Future_SetError': 'XLA_FFI_Future_SetError',
+        'XLA_FFI_RunId_Get': 'XLA_FFI_RunId_Get',
+        'XLA_FFI_DeviceOrdinal_Get': 'XLA_FFI_DeviceOrdinal_Get',
     },
     'PJRT_AbiVersion_Extension': {
         'client_runtime_abi_version': 'PJRT_Client_RuntimeAbiVersion',
@@ -5752,4 +6220,66 @@ HEADER_OF = {
     'PLUGIN_Profiler_Start_Args': 'profiler_c_api.h',
     'PLUGIN_Profiler_Stop': 'profiler_c_api.h',
     'PLUGIN_Profiler_Stop_Args': 'profiler_c_api.h',
+    'XLA_FFI_Api': 'c_api.h',
+    'XLA_FFI_Api_Version': 'c_api.h',
+    'XLA_FFI_ArgType': 'c_api.h',
+    'XLA_FFI_Args': 'c_api.h',
+    'XLA_FFI_Array': 'c_api.h',
+    'XLA_FFI_AttrType': 'c_api.h',
+    'XLA_FFI_Attrs': 'c_api.h',
+    'XLA_FFI_Buffer': 'c_api.h',
+    'XLA_FFI_ByteSpan': 'c_api.h',
+    'XLA_FFI_CallFrame': 'c_api.h',
+    'XLA_FFI_DataType': 'c_api.h',
+    'XLA_FFI_DeviceMemory_Allocate': 'c_api.h',
+    'XLA_FFI_DeviceMemory_Allocate_Args': 'c_api.h',
+    'XLA_FFI_DeviceMemory_Free': 'c_api.h',
+    'XLA_FFI_DeviceMemory_Free_Args': 'c_api.h',
+    'XLA_FFI_DeviceOrdinal_Get': 'c_api.h',
+    'XLA_FFI_DeviceOrdinal_Get_Args': 'c_api.h',
+    'XLA_FFI_Error_Code': 'c_api.h',
+    'XLA_FFI_Error_Create': 'c_api.h',
+    'XLA_FFI_Error_Create_Args': 'c_api.h',
+    'XLA_FFI_Error_Destroy': 'c_api.h',
+    'XLA_FFI_Error_Destroy_Args': 'c_api.h',
+    'XLA_FFI_Error_GetMessage': 'c_api.h',
+    'XLA_FFI_Error_GetMessage_Args': 'c_api.h',
+    'XLA_FFI_ExecutionContext_Get': 'c_api.h',
+    'XLA_FFI_ExecutionContext_Get_Args': 'c_api.h',
+    'XLA_FFI_ExecutionStage': 'c_api.h',
+    'XLA_FFI_Extension_Base': 'c_api.h',
+    'XLA_FFI_Extension_Type': 'c_api.h',
+    'XLA_FFI_Future_Create': 'c_api.h',
+    'XLA_FFI_Future_Create_Args': 'c_api.h',
+    'XLA_FFI_Future_SetAvailable': 'c_api.h',
+    'XLA_FFI_Future_SetAvailable_Args': 'c_api.h',
+    'XLA_FFI_Future_SetError': 'c_api.h',
+    'XLA_FFI_Future_SetError_Args': 'c_api.h',
+    'XLA_FFI_Handler': 'c_api.h',
+    'XLA_FFI_Handler_Bundle': 'c_api.h',
+    'XLA_FFI_Handler_Register': 'c_api.h',
+    'XLA_FFI_Handler_Register_Args': 'c_api.h',
+    'XLA_FFI_Handler_TraitsBits': 'c_api.h',
+    'XLA_FFI_Metadata': 'c_api.h',
+    'XLA_FFI_Metadata_Extension': 'c_api.h',
+    'XLA_FFI_RetType': 'c_api.h',
+    'XLA_FFI_Rets': 'c_api.h',
+    'XLA_FFI_RunId_Get': 'c_api.h',
+    'XLA_FFI_RunId_Get_Args': 'c_api.h',
+    'XLA_FFI_Scalar': 'c_api.h',
+    'XLA_FFI_State_Get': 'c_api.h',
+    'XLA_FFI_State_Get_Args': 'c_api.h',
+    'XLA_FFI_State_Set': 'c_api.h',
+    'XLA_FFI_State_Set_Args': 'c_api.h',
+    'XLA_FFI_Stream_Get': 'c_api.h',
+    'XLA_FFI_Stream_Get_Args': 'c_api.h',
+    'XLA_FFI_Task': 'c_api.h',
+    'XLA_FFI_ThreadPool_NumThreads': 'c_api.h',
+    'XLA_FFI_ThreadPool_NumThreads_Args': 'c_api.h',
+    'XLA_FFI_ThreadPool_Schedule': 'c_api.h',
+    'XLA_FFI_ThreadPool_Schedule_Args': 'c_api.h',
+    'XLA_FFI_TypeId': 'c_api.h',
+    'XLA_FFI_TypeInfo': 'c_api.h',
+    'XLA_FFI_Type_Register': 'c_api.h',
+    'XLA_FFI_Type_Register_Args': 'c_api.h',
 }

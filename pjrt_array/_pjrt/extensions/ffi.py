@@ -14,12 +14,13 @@ from __future__ import annotations
 import ctypes
 import itertools
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from .. import _abi
 from .._handles import c_bytes_address
 from ._base import Extension, any_handle, c_string, function_address, keep_forever
 from ._chain import ExtensionType
+from .ffi_handler import python_handler
 
 __all__ = ["FFI", "HANDLER_TRAITS_COMMAND_BUFFER_COMPATIBLE"]
 
@@ -118,3 +119,9 @@ class FFI(Extension):
             _abi.PJRT_FFI_Register_Handler_Args, target_name=c_bytes_address(name), target_name_size=len(name),
             handler=address, platform_name=c_bytes_address(platform), platform_name_size=len(platform),
             traits=traits))
+
+    def register_python_handler(self, target_name: str, fn: Callable[..., Any], platform_name: str = "Host") -> None:
+        """Run ``fn(*inputs) -> outputs`` on host buffers for custom calls to ``target_name``
+        (a :func:`~pjrt_array._pjrt.extensions.ffi_handler.python_handler` registered with
+        ``PJRT_FFI_Register_Handler``; CPU plugins)."""
+        self.register_handler(target_name, python_handler(fn), platform_name)
