@@ -337,5 +337,11 @@ def clip(b: Builder, x: Value, *bounds: Value, which: tuple[str, ...]) -> Value:
     shape = broadcast_shapes(x.shape, *(v.shape for v in bounds))
     out = broadcast(b, x, shape)
     for name, bound in zip(which, bounds):
-        out = extremum("GT" if name == "min" else "LT")(b, out, broadcast(b, bound, shape), dtype=x.dtype)
+        bound = broadcast(b, bound, shape)
+        # Replace only what lies beyond the bound (so -0.0 stays -0.0 at a 0.0 bound, as in numpy);
+        # a NaN in x stays, a NaN bound gives NaN.
+        beyond = _cmp(b, "LT" if name == "min" else "GT", out, bound)
+        if _float(x.dtype):
+            beyond = _op(b, "or", beyond, _is_nan(b, bound))
+        out = _select(b, beyond, bound, out)
     return out
