@@ -122,7 +122,7 @@ def test_shifts_and_invert(data, dtype):
        lo=st.none() | st.sampled_from([-1.0, 0.0]), hi=st.none() | st.sampled_from([0.5, 2.0]))
 def test_clip(a, lo, hi):
     expected = a if lo is None and hi is None else np.clip(a, lo, hi)
-    _compare(xp.clip(xp.asarray(a), lo, hi), expected, 0)
+    assert_equal(xp.clip(xp.asarray(a), lo, hi), expected)  # the sign of a clipped zero is unspecified
     ints = np.arange(-3, 4, dtype=np.int8)
     _compare(xp.clip(xp.asarray(ints), -1000, 2), np.clip(ints, -128, 2).astype(np.int8), 0)
 
