@@ -1,0 +1,1 @@
+"""Runner for the official array-api-tests suite against pjrt_array (``python -m conformance``)."""
