@@ -202,11 +202,13 @@ class Array:
             raise BufferError("exporting to the host needs a copy, but copy=False")
         host = self._numpy()
         legacy = max_version is None or tuple(max_version) < (1, 0)
-        if copy or legacy:
-            if copy is False:
-                raise BufferError("a read-only array cannot be exported without a copy to a DLPack "
-                                  "consumer that only speaks version 0.x")
+        if copy:
             host = host.copy()
+        elif legacy:
+            # DLPack 0.x cannot mark memory read-only, so numpy refuses to export our
+            # read-only view; like other array libraries we hand out the buffer's memory
+            # anyway (consumers must not write to it).
+            host = np.asarray(_SharedMemory(host))
         kwargs: dict[str, Any] = {"stream": None}
         if max_version is not None:
             kwargs["max_version"] = max_version
@@ -224,6 +226,18 @@ class Array:
         else:
             buffer = device.client.buffer_from_numpy(self._numpy(), device.pjrt)
         return Array._from_buffer(buffer, self._aval, device)
+
+
+class _SharedMemory:
+    """A writable numpy-protocol alias of a read-only host view (for DLPack 0.x export)."""
+
+    __slots__ = ("__array_interface__", "_view")
+
+    def __init__(self, view: np.ndarray) -> None:
+        self._view = view  # keeps the buffer alive
+        interface = dict(view.__array_interface__)
+        interface["data"] = (interface["data"][0], False)
+        self.__array_interface__ = interface
 
 
 def _default_device_or_none() -> Device | None:

@@ -101,7 +101,7 @@ def rounding(kind: str) -> Rule:
 
 
 def abs_(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
-    if x.dtype == _BOOL:
+    if x.dtype == _BOOL or x.dtype.kind == "u":
         return x
     return _op(b, "abs", x, dtype=_dtypes.real_dtype(x.dtype))
 
@@ -182,6 +182,8 @@ def round_(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
 def sign(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
     if x.dtype.kind == "u":
         return _select(b, _cmp(b, "NE", x, _const(b, 0, x)), _const(b, 1, x), _const(b, 0, x))
+    if _dtypes.is_float(x.dtype):  # sign(-0.0) is +0, as the standard asks
+        return _select(b, _cmp(b, "EQ", x, _const(b, 0, x)), _const(b, 0, x), _op(b, "sign", x))
     return _op(b, "sign", x)
 
 
@@ -290,7 +292,9 @@ def _float_mod(b: Builder, x: Value, y: Value) -> tuple[Value, Value]:
     # A zero quotient takes the sign of x / y; division by zero gives x / y itself.
     quotient = _op(b, "divide", x, y)
     floored = _select(b, _cmp(b, "EQ", div, zero), copysign(b, zero, quotient, dtype=x.dtype), floored)
-    floored = _select(b, _cmp(b, "EQ", y, zero), quotient, floored)
+    # Division by zero, and an infinite operand, give x / y itself (the standard's special cases).
+    direct = _op(b, "or", _cmp(b, "EQ", y, zero), _op(b, "or", isinf(b, x, dtype=x.dtype), isinf(b, y, dtype=y.dtype)))
+    floored = _select(b, direct, quotient, floored)
     return floored, mod
 
 

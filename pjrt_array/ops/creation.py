@@ -270,12 +270,12 @@ def _meshgrid_rule(b: Builder, *xs: Value, indexing: str) -> tuple[Value, ...]:
     return tuple(outs)
 
 
-def meshgrid(*arrays: Any, indexing: str = "xy") -> list[Array]:
+def meshgrid(*arrays: Any, indexing: str = "xy") -> tuple[Array, ...]:
     """Coordinate matrices from 1-D coordinate vectors."""
     if indexing not in ("xy", "ij"):
         raise ValueError(f"indexing must be 'xy' or 'ij', got {indexing!r}")
     if not arrays:
-        return []
+        return ()
     xs = [check_array(a, f"arrays[{i}]") for i, a in enumerate(arrays)]
     for i, a in enumerate(xs):
         if a.ndim != 1:
@@ -283,7 +283,7 @@ def meshgrid(*arrays: Any, indexing: str = "xy") -> list[Array]:
         if a.dtype != xs[0].dtype:
             raise ValueError("meshgrid needs arrays of one dtype")
     from ._operands import same_device
-    return run(_meshgrid_rule, (("indexing", indexing),), xs, same_device(*xs))
+    return tuple(run(_meshgrid_rule, (("indexing", indexing),), xs, same_device(*xs)))
 
 
 def _host_value(obj: Any, dtype: np.dtype | None) -> np.ndarray:

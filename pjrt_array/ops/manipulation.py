@@ -179,11 +179,11 @@ def broadcast_to(x: Any, /, shape: tuple[int, ...]) -> Array:
     return run(_broadcast_rule, (("shape", shape),), (x,), x._device)[0]
 
 
-def broadcast_arrays(*arrays: Array) -> list[Array]:
+def broadcast_arrays(*arrays: Array) -> tuple[Array, ...]:
     """The arrays broadcast against each other."""
     xs = [check_array(a, f"arrays[{i}]") for i, a in enumerate(arrays)]
     shape = _broadcast_shapes(*(a.shape for a in xs))
-    return [broadcast_to(a, shape) for a in xs]
+    return tuple(broadcast_to(a, shape) for a in xs)
 
 
 # -- joins and splits -----------------------------------------------------------------------------
