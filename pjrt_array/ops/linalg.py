@@ -35,7 +35,7 @@ from ._operands import check_array, same_device
 from ._reduce import reduce
 from .sorting import sort_values
 
-__all__ = ["cholesky", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "matrix_norm", "matrix_power",
+__all__ = ["cholesky", "cross", "det", "diagonal", "eig", "eigh", "eigvals", "eigvalsh", "inv", "matrix_norm", "matrix_power",
            "matrix_rank", "outer", "pinv", "qr", "slogdet", "solve", "svd", "svdvals", "trace", "vector_norm"]
 
 _FLOATING = ("real floating", "complex floating")
@@ -43,6 +43,11 @@ _BOOL = np.dtype(bool)
 
 
 class EighResult(NamedTuple):
+    eigenvalues: Array
+    eigenvectors: Array
+
+
+class EigResult(NamedTuple):
     eigenvalues: Array
     eigenvectors: Array
 
@@ -148,13 +153,18 @@ def cholesky(x: Any, /, *, upper: bool = False) -> Array:
 
 def _qr_rule(b: Builder, x: Value, *, complete: bool) -> tuple[Value, Value]:
     m, n = x.shape[-2:]
-    packed, taus = _qr(b, x)
+    scaled, scale = _unit_scale(b, x)  # Householder norms of huge entries would overflow
+    packed, taus = _qr(b, scaled)
     if m > n:
         if complete:
-            q = householder_product(b, _pad_columns(b, packed, m), taus)
-            return q, _triu(b, packed)
-        return householder_product(b, packed, taus), _triu(b, slice_last(b, packed, (0, n), (0, n)))
-    return householder_product(b, slice_last(b, packed, (0, m), (0, m)), taus), _triu(b, packed)
+            q, r = householder_product(b, _pad_columns(b, packed, m), taus), _triu(b, packed)
+        else:
+            q, r = householder_product(b, packed, taus), _triu(b, slice_last(b, packed, (0, n), (0, n)))
+    else:
+        q, r = householder_product(b, slice_last(b, packed, (0, m), (0, m)), taus), _triu(b, packed)
+    factor = b.op(f"stablehlo.broadcast_in_dim {scale.name}, dims = {dims_attr(range(scale.ndim))} : "
+                  f"({scale.type}) -> {tensor_type(r.shape, scale.dtype)}", r.shape, scale.dtype)
+    return q, _mul(b, r, convert(b, factor, r.dtype))
 
 
 def qr(x: Any, /, *, mode: str = "reduced") -> QRResult:
@@ -174,6 +184,40 @@ def eigh(x: Any, /) -> EighResult:
     """Eigenvalues (ascending) and eigenvectors of Hermitian matrices (lower triangle used)."""
     x = _matrices(x, "eigh", square=True)
     return EighResult(*run(_eigh_rule, (("vectors", True),), (x,), x._device))
+
+
+def _general_eig(x: Array, vectors: bool) -> tuple[Array, ...]:
+    """``numpy.linalg.eig`` on the host: the one linalg function not lowered to StableHLO.
+
+    A non-symmetric eigensolver needs a shifted Hessenberg QR iteration with
+    deflation, which no XLA backend offers as a primitive; until it is written as
+    a ``stablehlo.while`` program, the matrices make a round trip through the host
+    (the results are put back on ``x``'s device).
+    """
+    from .creation import asarray
+    dtype = _dtypes.complex_dtype_for(_dtypes.real_dtype(x.dtype))
+    host = np.asarray(x)
+    if not np.isfinite(host).all():
+        raise ValueError("eig needs finite input")
+    if vectors:
+        w, v = np.linalg.eig(host)
+        return asarray(w.astype(dtype), device=x._device), asarray(v.astype(dtype), device=x._device)
+    return (asarray(np.linalg.eigvals(host).astype(dtype), device=x._device),)
+
+
+def eig(x: Any, /) -> EigResult:
+    """Eigenvalues and right eigenvectors (columns) of general square matrices, complex-valued.
+
+    Computed on the host with numpy (see ``_general_eig``); results live on ``x``'s device.
+    """
+    x = _matrices(x, "eig", square=True)
+    return EigResult(*_general_eig(x, True))
+
+
+def eigvals(x: Any, /) -> Array:
+    """Eigenvalues of general square matrices, complex-valued (computed on the host, see ``eig``)."""
+    x = _matrices(x, "eigvals", square=True)
+    return _general_eig(x, False)[0]
 
 
 def eigvalsh(x: Any, /) -> Array:
@@ -224,13 +268,34 @@ def _svd_tall(b: Builder, a: Value, full: bool, vectors: bool) -> tuple[Value, .
     return u, s_sorted, v
 
 
+def _unit_scale(b: Builder, x: Value) -> tuple[Value, Value]:
+    """``x / scale`` and ``scale = max|x|`` per matrix (1 for zero matrices): keeps ``xᴴx`` finite."""
+    mag = abs_real(b, x)
+    scale = reduce(b, mag, (x.ndim - 2, x.ndim - 1), "maximum", keepdims=True)
+    zero = constant(b, 0, scale.dtype, scale.shape)
+    scale = select(b, b.op(f"stablehlo.compare EQ, {scale.name}, {zero.name} : ({scale.type}, {scale.type}) -> "
+                           f"{tensor_type(scale.shape, _BOOL)}", scale.shape, _BOOL),
+                   constant(b, 1, scale.dtype, scale.shape), scale)
+    full = b.op(f"stablehlo.broadcast_in_dim {scale.name}, dims = {dims_attr(range(x.ndim))} : ({scale.type}) -> "
+                f"{tensor_type(x.shape, scale.dtype)}", x.shape, scale.dtype)
+    scaled = b.op(f"stablehlo.divide {x.name}, {convert(b, full, x.dtype).name} : {x.type}", x.shape, x.dtype)
+    return scaled, b.op(f"stablehlo.reshape {scale.name} : ({scale.type}) -> "
+                        f"{tensor_type(x.shape[:-2], scale.dtype)}", x.shape[:-2], scale.dtype)
+
+
 def _svd_rule(b: Builder, x: Value, *, full: bool, vectors: bool) -> tuple[Value, ...] | Value:
     m, n = x.shape[-2:]
+    x, scale = _unit_scale(b, x)
+    out = _svd_tall(b, x if m >= n else adjoint(b, x), full, vectors)  # xᴴ = U' S V'ᴴ: x = V' S U'ᴴ
+    s = out[1] if vectors else out[0]
+    dims = list(range(s.ndim - 1))
+    s = _mul(b, s, b.op(f"stablehlo.broadcast_in_dim {scale.name}, dims = {dims_attr(dims)} : ({scale.type}) -> "
+                        f"{s.type}", s.shape, s.dtype))
+    if not vectors:
+        return s
     if m >= n:
-        out = _svd_tall(b, x, full, vectors)
-        return (out[0], out[1], adjoint(b, out[2])) if vectors else out[0]
-    out = _svd_tall(b, adjoint(b, x), full, vectors)  # xᴴ = U' S V'ᴴ, so x = V' S U'ᴴ
-    return (out[2], out[1], adjoint(b, out[0])) if vectors else out[0]
+        return out[0], s, adjoint(b, out[2])
+    return out[2], s, adjoint(b, out[0])
 
 
 def svd(x: Any, /, *, full_matrices: bool = True) -> SVDResult:
