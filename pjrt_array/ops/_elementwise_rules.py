@@ -71,20 +71,20 @@ def _parts(b: Builder, x: Value) -> tuple[Value, Value]:
 # -- unary rules -------------------------------------------------------------------------------------
 
 def simple(name: str) -> Rule:
-    """One StableHLO op of the same type."""
+    """One StableHLO op of the same type (with the standard's complex special cases)."""
     def rule(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
         return _op(b, name, convert(b, x, dtype))
     rule.__name__ = name
-    return rule
+    return with_complex_cases(rule, name) if name in COMPLEX_CASES else rule
 
 
 def chlo(name: str) -> Rule:
-    """One CHLO op (XLA decomposes it for every backend)."""
+    """One CHLO op, decomposed by XLA for every backend (with the complex special cases)."""
     def rule(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
         x = convert(b, x, dtype)
         return b.op(f'"chlo.{name}"({x.name}) : ({x.type}) -> {x.type}', x.shape, x.dtype)
     rule.__name__ = name
-    return rule
+    return with_complex_cases(rule, name) if name in COMPLEX_CASES else rule
 
 
 def rounding(kind: str) -> Rule:
@@ -349,3 +349,71 @@ def clip(b: Builder, x: Value, *bounds: Value, which: tuple[str, ...]) -> Value:
             beyond = _op(b, "or", beyond, _is_nan(b, bound))
         out = _select(b, beyond, bound, out)
     return out
+
+
+# -- the standard's complex special cases ------------------------------------------------------------
+# XLA's complex functions follow C99 Annex G for finite input but not for every
+# NaN/infinity combination the standard lists.  Each table row is
+# (class of real part, class of imaginary part) -> (real, imaginary) of the result.
+
+_PI_2 = math.pi / 2
+_NAN, _INF = float("nan"), float("inf")
+COMPLEX_CASES: dict[str, tuple[tuple[str, str, float, float], ...]] = {
+    "acos": (("zero", "nan", _PI_2, _NAN), ("finite_nonzero", "nan", _NAN, _NAN)),
+    "acosh": (("+zero", "nan", _NAN, _PI_2),),
+    "asinh": (("nan", "+zero", _NAN, 0.0),),
+    "atanh": (("+zero", "nan", 0.0, _NAN), ("finite_nonzero", "nan", _NAN, _NAN), ("+inf", "nan", 0.0, _NAN),
+              ("nan", "finite", _NAN, _NAN), ("nan", "nan", _NAN, _NAN)),
+    "cosh": (("+zero", "+inf", _NAN, 0.0), ("+zero", "nan", _NAN, 0.0), ("+inf", "+inf", _INF, _NAN),
+             ("+inf", "nan", _INF, _NAN)),
+    "exponential": (("-inf", "+inf", 0.0, 0.0), ("+inf", "+inf", _INF, _NAN), ("-inf", "nan", 0.0, 0.0),
+                    ("+inf", "nan", _INF, _NAN)),
+    "exponential_minus_one": (("-inf", "+inf", -1.0, 0.0), ("+inf", "+inf", _INF, _NAN), ("-inf", "nan", -1.0, 0.0),
+                              ("+inf", "nan", _INF, _NAN)),
+    "log": (("finite", "nan", _NAN, _NAN), ("nan", "+inf", _INF, _NAN)),
+    "log_plus_one": (("nan", "+inf", _INF, _NAN), ("finite", "nan", _NAN, _NAN)),
+    "sinh": (("+zero", "+inf", 0.0, _NAN), ("+zero", "nan", 0.0, _NAN), ("+inf", "+inf", _INF, _NAN),
+             ("+inf", "nan", _INF, _NAN)),
+    "sqrt": (("finite", "nan", _NAN, _NAN), ("-inf", "nan", _NAN, _INF), ("+inf", "nan", _INF, _NAN)),
+    "tanh": (("+zero", "+inf", 0.0, _NAN), ("+zero", "nan", 0.0, _NAN), ("+inf", "finite_positive", 1.0, 0.0)),
+}
+
+
+def _classify(b: Builder, v: Value, cls: str) -> Value:
+    zero = _const(b, 0, v)
+    if cls == "nan":
+        return _is_nan(b, v)
+    if cls in ("+inf", "-inf"):
+        return _cmp(b, "EQ", v, _const(b, _INF if cls == "+inf" else -_INF, v))
+    if cls == "zero":
+        return _cmp(b, "EQ", v, zero)
+    if cls == "+zero":
+        return _op(b, "and", _cmp(b, "EQ", v, zero), _op(b, "not", signbit(b, v, dtype=v.dtype)))
+    finite = _op(b, "is_finite", v, dtype=_BOOL)
+    if cls == "finite":
+        return finite
+    if cls == "finite_nonzero":
+        return _op(b, "and", finite, _cmp(b, "NE", v, zero))
+    if cls == "finite_positive":
+        return _op(b, "and", finite, _cmp(b, "GT", v, zero))
+    raise ValueError(f"unknown value class {cls!r}")
+
+
+def with_complex_cases(base: Rule, name: str) -> Rule:
+    """``base`` with the standard's complex special cases for ``name`` applied to complex input."""
+    cases = COMPLEX_CASES[name]
+
+    def rule(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
+        out = base(b, x, dtype=dtype)
+        if not _dtypes.is_complex(out.dtype):
+            return out
+        x = convert(b, x, out.dtype)
+        re, im = _parts(b, x)
+        for re_cls, im_cls, re_val, im_val in cases:
+            hit = _op(b, "and", _classify(b, re, re_cls), _classify(b, im, im_cls))
+            value = b.op(f"stablehlo.complex {_const(b, re_val, re).name}, {_const(b, im_val, im).name} : {out.type}",
+                         out.shape, out.dtype)
+            out = _select(b, hit, value, out)
+        return out
+    rule.__name__ = f"{getattr(base, '__name__', name)}_special"
+    return rule
