@@ -184,6 +184,16 @@ def sign(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
         return _select(b, _cmp(b, "NE", x, _const(b, 0, x)), _const(b, 1, x), _const(b, 0, x))
     if _dtypes.is_float(x.dtype):  # sign(-0.0) is +0, as the standard asks
         return _select(b, _cmp(b, "EQ", x, _const(b, 0, x)), _const(b, 0, x), _op(b, "sign", x))
+    if _dtypes.is_complex(x.dtype):
+        # x / |x| is inf/inf for an infinite component: use the direction of the infinite part(s).
+        re, im = _parts(b, x)
+        inf_re, inf_im = isinf(b, re, dtype=re.dtype), isinf(b, im, dtype=im.dtype)
+        zero = _const(b, 0, re)
+        dir_re = _select(b, inf_re, _op(b, "sign", re), zero)
+        dir_im = _select(b, inf_im, _op(b, "sign", im), zero)
+        direction = b.op(f"stablehlo.complex {dir_re.name}, {dir_im.name} : {x.type}", x.shape, x.dtype)
+        toward = _op(b, "sign", direction)
+        return _select(b, _op(b, "or", inf_re, inf_im), toward, _op(b, "sign", x))
     return _op(b, "sign", x)
 
 
