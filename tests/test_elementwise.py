@@ -199,3 +199,15 @@ def test_bad_input():
         xp.add(xp.ones(2, device=devices[0]), xp.ones(2, device=devices[1]))
     with pytest.raises(TypeError):
         xp.clip(xp.ones(2), "a")
+
+
+def test_integer_power_wraps_like_numpy_for_large_exponents():
+    base = np.array([0, 2, 3, -3, 7], np.int64)
+    exponent = np.array([64, 64, 64, 5, 0], np.int64)
+    with np.errstate(all="ignore"):
+        expected = np.power(base, exponent)
+    _compare(xp.pow(xp.asarray(base), xp.asarray(exponent)), expected, 0)
+    _compare(xp.asarray(np.array([3, 200], np.uint8)) ** 5, np.power(np.array([3, 200], np.uint8), 5), 0)
+    # Negative exponents: numpy refuses; here 1 for base 1, +-1 for base -1, else 0.
+    _compare(xp.pow(xp.asarray(np.array([1, -1, -1, 2], np.int32)), xp.asarray(np.array([-2, -3, -2, -1], np.int32))),
+             np.array([1, -1, 1, 0], np.int32), 0)

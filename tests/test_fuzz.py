@@ -145,6 +145,9 @@ def _run_one(desc, ours, theirs, a, b):
     assert got_np.shape == expected.shape, f"{desc}: shape {got_np.shape} != numpy's {expected.shape}"
     if desc.startswith("astype") and a.dtype.kind in "fc":
         return  # out-of-range float -> integer casts are implementation-defined
+    inputs = [np.asarray(v) for v in args_np]
+    if any(v.dtype.kind == "c" and not np.isfinite(v).all() for v in inputs):
+        return  # the standard leaves most complex results of non-finite input unspecified
     if expected.dtype.kind in "fc":
         finite = np.isfinite(expected)
         if got_np.dtype.kind in "fc" and expected.size and finite.all() and np.abs(expected).max() < 1e30:

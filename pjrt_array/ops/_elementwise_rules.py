@@ -267,7 +267,32 @@ def nextafter(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
 
 
 def power(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
-    return _op(b, "power", *_prepare(b, x, y, dtype))
+    x, y = _prepare(b, x, y, dtype)
+    if _float(dtype) or dtype == _BOOL:
+        return _op(b, "power", x, y)
+    return _integer_power(b, x, y)
+
+
+def _integer_power(b: Builder, x: Value, y: Value) -> Value:
+    """Wrapping integer power by squaring over every exponent bit (XLA's own gives 1 for e >= 64).
+
+    A negative exponent gives 1 for base 1, ±1 for base -1 and 0 otherwise (numpy raises).
+    """
+    one, zero = _const(b, 1, x), _const(b, 0, x)
+    result, base, bits = one, x, x.dtype.itemsize * 8
+    for k in range(bits):
+        shift = _const(b, k, y)
+        bit = _op(b, "and", _op(b, "shift_right_logical", y, shift), _const(b, 1, y))
+        result = _select(b, _cmp(b, "NE", bit, _const(b, 0, y)), _op(b, "multiply", result, base), result)
+        if k + 1 < bits:
+            base = _op(b, "multiply", base, base)
+    if x.dtype.kind == "u":
+        return result
+    odd = _cmp(b, "NE", _op(b, "and", y, _const(b, 1, y)), _const(b, 0, y))
+    negative_result = _select(b, _cmp(b, "EQ", x, one), one,
+                              _select(b, _cmp(b, "EQ", x, _const(b, -1, x)),
+                                      _select(b, odd, _const(b, -1, x), one), zero))
+    return _select(b, _cmp(b, "LT", y, _const(b, 0, y)), negative_result, result)
 
 
 def _int_division(b: Builder, x: Value, y: Value) -> tuple[Value, Value, Value]:
