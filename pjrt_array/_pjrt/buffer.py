@@ -143,6 +143,11 @@ class Buffer:
         client = self._client
         if handle and not client._closed:
             client._buffers.discard(handle)
+            # Alias buffers (and what fulfilled them) abort the CPU plugins when destroyed: they are
+            # left to the process's end instead (see Client.create_alias_buffer).
+            if client._alias_handles and handle in client._alias_handles:
+                self._host_ref = None
+                return
             # With live numpy views the last view destroys it (Client._unpin).
             if handle not in client._pins or not client._doom_if_pinned(handle):
                 _destroy_args().buffer = handle
@@ -300,6 +305,101 @@ class Buffer:
     def decrease_external_reference_count(self) -> None:
         """UNSAFE: release a pin taken with :meth:`increase_external_reference_count`."""
         self._call("PJRT_Buffer_DecreaseExternalReferenceCount", _abi.PJRT_Buffer_DecreaseExternalReferenceCount_Args)
+
+    def opaque_device_memory_pointer(self) -> int:
+        """UNSAFE: the backend's opaque handle of the memory (``PJRT_Buffer_OpaqueDeviceMemoryDataPointer``)."""
+        return int(self._call("PJRT_Buffer_OpaqueDeviceMemoryDataPointer",
+                              _abi.PJRT_Buffer_OpaqueDeviceMemoryDataPointer_Args).device_memory_ptr or 0)
+
+    def memory_layout(self) -> dict[str, Any]:
+        """The device layout (``PJRT_Buffer_GetMemoryLayout``): ``{"type", "minor_to_major"|"byte_strides"}``."""
+        a = self._call("PJRT_Buffer_GetMemoryLayout", _abi.PJRT_Buffer_GetMemoryLayout_Args)
+        layout = a.layout
+        kind = _abi.PJRT_Buffer_MemoryLayout_Type(layout.type)
+        if kind == _abi.PJRT_Buffer_MemoryLayout_Type.PJRT_Buffer_MemoryLayout_Type_Tiled:
+            return {"type": "tiled", "minor_to_major": int64s(layout.tiled.minor_to_major,
+                                                              layout.tiled.minor_to_major_size)}
+        return {"type": "strides", "byte_strides": int64s(layout.strides.byte_strides,
+                                                          layout.strides.num_byte_strides)}
+
+    def copy_raw_to_host(self, offset: int = 0, size: int | None = None) -> bytes:
+        """Raw bytes of the on-device representation (``PJRT_Buffer_CopyRawToHost``)."""
+        size = self.on_device_size_in_bytes - offset if size is None else size
+        out = ctypes.create_string_buffer(max(size, 1))
+        a = self._call("PJRT_Buffer_CopyRawToHost", _abi.PJRT_Buffer_CopyRawToHost_Args,
+                       dst=ctypes.addressof(out), offset=offset, transfer_size=size)
+        with Event(self._client.api, a.event) as event:
+            event.wait()
+        return out.raw[:size]
+
+    def copy_raw_to_host_future(self, offset: int = 0, size: int | None = None) -> tuple[Event, Any]:
+        """Start a raw copy whose destination is given later (``PJRT_Buffer_CopyRawToHostFuture``).
+
+        Returns ``(event, deliver)``: call ``deliver(bytearray_of_size)`` (or ``deliver(None, error)``)
+        to provide the destination; the event completes when the bytes are there.
+        """
+        size = self.on_device_size_in_bytes - offset if size is None else size
+        a = self._call("PJRT_Buffer_CopyRawToHostFuture", _abi.PJRT_Buffer_CopyRawToHostFuture_Args,
+                       offset=offset, transfer_size=size)
+        ready, data = a.future_ready_callback, a.callback_data
+        used = []
+
+        def deliver(dst: Any, error: Any = None) -> None:
+            if used:
+                raise ValueError("deliver() was already called")
+            used.append(dst)
+            cb = new_struct(_abi.PJRT_Buffer_CopyRawToHostFuture_Callback_Args)
+            cb.callback_data = data
+            if error is not None:
+                message = error.message.encode()
+                used.append(message)
+                cb.error_code = int(error.code)
+                cb.error_message = ctypes.cast(ctypes.c_char_p(message), ctypes.c_void_p).value
+                cb.error_message_size = len(message)
+            else:
+                if len(dst) < size:
+                    raise ValueError(f"dst has {len(dst)} bytes, the copy needs {size}")
+                cb.dst = ctypes.addressof((ctypes.c_char * len(dst)).from_buffer(dst))
+            ctypes.CFUNCTYPE(None, ctypes.c_void_p)(ready)(ctypes.addressof(cb))
+
+        return Event(self._client.api, a.event), deliver
+
+    def donate_with_control_dependency(self) -> tuple["Buffer", Any]:
+        """A new buffer taking this one's memory once a dependency is met
+        (``PJRT_Buffer_DonateWithControlDependency``).  Returns ``(buffer, ready)``: call
+        ``ready()`` (or ``ready(error)``) to release it.
+        """
+        a = self._call("PJRT_Buffer_DonateWithControlDependency", _abi.PJRT_Buffer_DonateWithControlDependency_Args)
+        callback, data = a.dependency_ready_callback, a.callback_data
+        out = Buffer(self._client, a.out_buffer, self._dtype, self._shape)
+        fired = []
+
+        def ready(error: Any = None) -> None:
+            if fired:
+                raise ValueError("ready() was already called")
+            fired.append(True)
+            cb = new_struct(_abi.PJRT_Buffer_DonateWithControlDependency_Callback_Args)
+            cb.callback_data = data
+            if error is not None:
+                message = error.message.encode()
+                fired.append(message)
+                cb.error_code = int(error.code)
+                cb.error_message = ctypes.cast(ctypes.c_char_p(message), ctypes.c_void_p).value
+                cb.error_message_size = len(message)
+            ctypes.CFUNCTYPE(None, ctypes.c_void_p)(callback)(ctypes.addressof(cb))
+
+        return out, ready
+
+    def bitcast(self, dtype: Any, shape: Any = None) -> "Buffer":
+        """The same bytes viewed as another dtype/shape of equal size (``PJRT_Buffer_Bitcast``)."""
+        dtype = np.dtype(dtype)
+        shape = self.shape if shape is None else tuple(int(d) for d in shape)
+        btype = from_numpy_dtype(dtype, "dtype")
+        require_known(btype, self._client.api.minor, "dtype")
+        dims = (ctypes.c_int64 * max(len(shape), 1))(*shape)
+        a = self._call("PJRT_Buffer_Bitcast", _abi.PJRT_Buffer_Bitcast_Args, element_type=btype,
+                       dims=ctypes.addressof(dims), num_dims=len(shape))
+        return Buffer(self._client, a.out_buffer, dtype, shape)
 
     def __repr__(self) -> str:
         if not self._handle or self._client._closed:

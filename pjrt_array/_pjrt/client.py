@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import itertools
 import os
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
 from . import _abi
-from ._api import Api, new_struct
-from ._handles import handles, text
+from ._api import Api, new_struct, struct_size
+from ._handles import c_bytes_address, handles, text
 from ._loader import Plugin, default_plugin_info, load_plugin
 from .compile_options import CompileOptions
 from .device import Device
-from .errors import ClosedError
+from .dtypes import from_numpy_dtype, require_known
+from .errors import ClosedError, PjrtError
 from .memory import Memory
 from .named_values import NamedValue, NamedValueArray
 
@@ -57,6 +59,8 @@ class Client:
         self.api: Api = plugin.api
         self._closed = False
         self._buffers: set[int] = set()
+        self._unfulfilled_aliases: dict[int, int] = {}  # alias buffer handle -> fulfil token
+        self._alias_handles: set[int] = set()  # buffers never destroyed (see create_alias_buffer)
         self._executables: set[int] = set()
         # Numpy views (Buffer.numpy_view) alias buffer memory, so a buffer with
         # live views, and the client under it, is destroyed when the last view goes.
@@ -245,10 +249,157 @@ class Client:
         from .executable import LoadedExecutable
         return LoadedExecutable.deserialize(self, data)
 
+    # -- buffers made without host data, and other client services -----------------------------
+    def _shape_fields(self, shape: Sequence[int], dtype: Any, argname: str) -> tuple[Any, int, int]:
+        dims = (ctypes.c_int64 * max(len(shape), 1))(*[int(d) for d in shape])
+        btype = from_numpy_dtype(np.dtype(dtype), argname)
+        require_known(btype, self.api.minor, argname)
+        return dims, len(shape), int(btype)
+
+    def _buffer_out(self, handle: int, shape: Sequence[int], dtype: Any) -> "Buffer":
+        from .buffer import Buffer
+        return Buffer(self, handle, np.dtype(dtype), tuple(int(d) for d in shape))
+
+    def create_uninitialized_buffer(self, shape: Sequence[int], dtype: Any, device: Device | None = None, *,
+                                    memory: Memory | None = None) -> "Buffer":
+        """A buffer with undefined contents (``PJRT_Client_CreateUninitializedBuffer``)."""
+        dims, n, btype = self._shape_fields(shape, dtype, "dtype")
+        a = self._call("PJRT_Client_CreateUninitializedBuffer", _abi.PJRT_Client_CreateUninitializedBuffer_Args,
+                       shape_dims=ctypes.addressof(dims), shape_num_dims=n, shape_element_type=btype,
+                       device=(device or self.addressable_devices()[0]).handle if memory is None else 0,
+                       memory=memory.handle if memory is not None else 0)
+        return self._buffer_out(a.buffer, shape, dtype)
+
+    def create_error_buffer(self, error: PjrtError, shape: Sequence[int], dtype: Any, memory: Memory) -> "Buffer":
+        """A buffer whose use fails with ``error`` (``PJRT_Client_CreateErrorBuffer``)."""
+        dims, n, btype = self._shape_fields(shape, dtype, "dtype")
+        message = error.message.encode()
+        a = self._call("PJRT_Client_CreateErrorBuffer", _abi.PJRT_Client_CreateErrorBuffer_Args,
+                       error_code=int(error.code), error_message=c_bytes_address(message),
+                       error_message_size=len(message), shape_dims=ctypes.addressof(dims), shape_num_dims=n,
+                       shape_element_type=btype, memory=memory.handle)
+        return self._buffer_out(a.buffer, shape, dtype)
+
+    def create_alias_buffer(self, shape: Sequence[int], dtype: Any, memory: Memory) -> "Buffer":
+        """A placeholder buffer to bind later with :meth:`fulfill_alias_buffer`
+        (``PJRT_Client_CreateAliasBuffer``).
+
+        Destroying an alias buffer, or the buffer that fulfilled it, aborts the XLA
+        CPU plugins, so both are released only when the process ends.
+        """
+        dims, n, btype = self._shape_fields(shape, dtype, "dtype")
+        a = self._call("PJRT_Client_CreateAliasBuffer", _abi.PJRT_Client_CreateAliasBuffer_Args,
+                       memory=memory.handle, shape_dims=ctypes.addressof(dims), shape_num_dims=n,
+                       shape_element_type=btype)
+        self._unfulfilled_aliases[a.alias_buffer] = a.fulfill_alias_buffer_cb
+        self._alias_handles.add(a.alias_buffer)
+        return self._buffer_out(a.alias_buffer, shape, dtype)
+
+    def fulfill_alias_buffer(self, alias: "Buffer", buffer: "Buffer | None", error: PjrtError | None = None
+                             ) -> None:
+        """Bind ``alias`` to ``buffer``'s data, or fail it with ``error`` (``PJRT_Client_FulfillAliasBuffer``)."""
+        token = self._unfulfilled_aliases.pop(alias.handle, None)
+        if token is None:
+            raise ValueError("this buffer is not an unfulfilled alias of this client")
+        if buffer is not None:
+            self._alias_handles.add(buffer.handle)
+        message = b"" if error is None else error.message.encode()
+        self._call("PJRT_Client_FulfillAliasBuffer", _abi.PJRT_Client_FulfillAliasBuffer_Args,
+                   buffer=buffer.handle if buffer is not None else 0,
+                   status_code=0 if error is None else int(error.code),
+                   error_message=c_bytes_address(message), error_message_size=len(message),
+                   fulfill_alias_buffer_cb=token)
+
+    def create_view_of_device_buffer(self, pointer: int, shape: Sequence[int], dtype: Any,
+                                     device: Device | None = None, owner: object = None) -> "Buffer":
+        """UNSAFE: a buffer over existing device memory (``PJRT_Client_CreateViewOfDeviceBuffer``).
+
+        ``owner`` (e.g. the object that owns the memory) is kept alive until the
+        plugin deletes the view; the memory itself must stay valid that long.
+        """
+        dims, n, btype = self._shape_fields(shape, dtype, "dtype")
+        key = next(_view_keys)
+        _view_owners[key] = owner
+        try:
+            a = self._call("PJRT_Client_CreateViewOfDeviceBuffer", _abi.PJRT_Client_CreateViewOfDeviceBuffer_Args,
+                           device_buffer_ptr=pointer, dims=ctypes.addressof(dims), num_dims=n, element_type=btype,
+                           device=(device or self.addressable_devices()[0]).handle,
+                           on_delete_callback=_VIEW_DELETED, on_delete_callback_arg=key)
+        except BaseException:
+            _view_owners.pop(key, None)
+            raise
+        return self._buffer_out(a.buffer, shape, dtype)
+
+    def create_buffers_for_async_host_to_device(self, specs: Sequence[tuple[Sequence[int], Any]],
+                                                memory: Memory) -> Any:
+        """Buffers to fill later (``PJRT_Client_CreateBuffersForAsyncHostToDevice``)."""
+        from .transfer import AsyncHostToDeviceTransferManager
+        return AsyncHostToDeviceTransferManager.create(self, specs, memory)
+
+    def dma_map(self, array: np.ndarray) -> None:
+        """Register host memory for DMA (``PJRT_Client_DmaMap``); keep ``array`` alive until unmapped."""
+        self._call("PJRT_Client_DmaMap", _abi.PJRT_Client_DmaMap_Args, data=array.ctypes.data, size=array.nbytes)
+
+    def dma_unmap(self, array: np.ndarray) -> None:
+        """(``PJRT_Client_DmaUnmap``)."""
+        self._call("PJRT_Client_DmaUnmap", _abi.PJRT_Client_DmaUnmap_Args, data=array.ctypes.data)
+
+    def update_global_process_info(self, infos: Sequence[Mapping[str, Any]]) -> None:
+        """Tell the client about other processes (``PJRT_Client_UpdateGlobalProcessInfo``).
+
+        Each info: ``{"incarnation_id": int, "state": PJRT_ProcessState, "error": PjrtError | None}``.
+        """
+        array = (_abi.PJRT_ProcessInfo * max(len(infos), 1))()
+        keep = []
+        for slot, info in zip(array, infos):
+            slot.struct_size = struct_size(_abi.PJRT_ProcessInfo)
+            slot.incarnation_id = int(info.get("incarnation_id", 0))
+            slot.state = int(info.get("state", _abi.PJRT_ProcessState.PJRT_ProcessState_kConnected))
+            error = info.get("error")
+            if error is not None:
+                message = error.message.encode()
+                keep.append(message)
+                slot.error_code = int(error.code)
+                slot.error_message, slot.error_message_size = c_bytes_address(message), len(message)
+        self._call("PJRT_Client_UpdateGlobalProcessInfo", _abi.PJRT_Client_UpdateGlobalProcessInfo_Args,
+                   process_infos=ctypes.addressof(array), num_process_infos=len(infos))
+
+    def load(self, executable: Any, options: CompileOptions | None = None) -> "LoadedExecutable":
+        """Load a compiled :class:`Executable` (e.g. from ``PJRT_Compile``) (``PJRT_Client_Load``)."""
+        from .executable import LoadedExecutable
+        opts = (options or CompileOptions()).to_bytes()
+        a = self._call("PJRT_Client_Load", _abi.PJRT_Client_Load_Args, executable=executable.handle,
+                       compile_options=c_bytes_address(opts), compile_options_size=len(opts))
+        return LoadedExecutable(self, a.loaded_executable)
+
+    def topology_description(self) -> Any:
+        """The client's topology, borrowed (``PJRT_Client_TopologyDescription``)."""
+        from .topology import TopologyDescription
+        a = self._call("PJRT_Client_TopologyDescription", _abi.PJRT_Client_TopologyDescription_Args)
+        return TopologyDescription(self, a.topology, owned=False)
+
+    def create_execute_context(self) -> Any:
+        """A new :class:`ExecuteContext` (``PJRT_ExecuteContext_Create``)."""
+        from .execute_context import ExecuteContext
+        return ExecuteContext.create(self)
+
     def __repr__(self) -> str:
         if self._closed:
             return "<pjrt Client closed>"
         return f"<pjrt Client {self.platform_name} {self.platform_version!r} api={self.api.version}>"
+
+
+# Owners of device-buffer views, released when the plugin deletes the view (a
+# null on-delete callback aborts the CPU plugins).
+_view_owners: dict[int, object] = {}
+_view_keys = itertools.count(1)
+
+
+def _view_deleted(_pointer: int | None, key: int | None) -> None:
+    _view_owners.pop(key or 0, None)
+
+
+_VIEW_DELETED = dict(_abi.PJRT_Client_CreateViewOfDeviceBuffer_Args._fields_)["on_delete_callback"](_view_deleted)
 
 
 def _close_all() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+
 from typing import TYPE_CHECKING, Any
 
 from . import _abi
@@ -11,9 +13,10 @@ from .named_values import read_named_values
 
 if TYPE_CHECKING:
     from .client import Client
+    from .errors import PjrtError
     from .memory import Memory
 
-__all__ = ["Device", "DeviceDescription"]
+__all__ = ["Device", "DeviceDescription", "AsyncTrackingEvent"]
 
 
 class DeviceDescription:
@@ -149,6 +152,44 @@ class Device:
                 out[field] = int(getattr(a, field))
         return out
 
+    def clear_memory_stats(self) -> None:
+        """Reset peak statistics (``PJRT_Device_ClearMemoryStats``)."""
+        self._call("PJRT_Device_ClearMemoryStats", _abi.PJRT_Device_ClearMemoryStats_Args)
+
+    def get_attributes(self) -> dict[str, object]:
+        """Runtime attributes of the device (``PJRT_Device_GetAttributes``)."""
+        a = self._call("PJRT_Device_GetAttributes", _abi.PJRT_Device_GetAttributes_Args)
+        try:
+            return read_named_values(a.attributes, a.num_attributes)
+        finally:
+            if a.attributes_deleter:
+                ctypes.CFUNCTYPE(None, ctypes.c_void_p)(a.attributes_deleter)(a.device_attributes)
+
+    def poison_execution(self, launch_id: int, error: "PjrtError") -> bool:
+        """Make the running execution ``launch_id`` fail with ``error`` (``PJRT_Device_PoisonExecution``).
+
+        Returns whether an execution was poisoned.
+        """
+        message = error.message.encode()
+        args = new_struct(_abi.PJRT_Device_PoisonExecution_Args)
+        args.device = self.handle
+        args.launch_id = launch_id
+        args.error_code = int(error.code)
+        args.error_message = ctypes.cast(ctypes.c_char_p(message), ctypes.c_void_p).value
+        args.error_message_size = len(message)
+        self._client.api.call("PJRT_Device_PoisonExecution", args)
+        return bool(args.poisoned)
+
+    def create_async_tracking_event(self, description: str) -> "AsyncTrackingEvent":
+        """An event for profiling tools (``PJRT_Device_CreateAsyncTrackingEvent``)."""
+        text_ = description.encode()
+        args = new_struct(_abi.PJRT_Device_CreateAsyncTrackingEvent_Args)
+        args.device = self.handle
+        args.description = ctypes.cast(ctypes.c_char_p(text_), ctypes.c_void_p).value
+        args.description_size = len(text_)
+        self._client.api.call("PJRT_Device_CreateAsyncTrackingEvent", args)
+        return AsyncTrackingEvent(self._client, args.event)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Device) and other._handle == self._handle and other._client is self._client
 
@@ -160,3 +201,25 @@ class Device:
 
     def __repr__(self) -> str:
         return f"<pjrt Device {self.kind}:{self.id}>"
+
+
+class AsyncTrackingEvent:
+    """A device's tracking event, destroyed once (``PJRT_AsyncTrackingEvent_Destroy``)."""
+
+    def __init__(self, client: "Client", handle: int) -> None:
+        self._client = client
+        self._handle = handle
+
+    def close(self) -> None:
+        """(``PJRT_AsyncTrackingEvent_Destroy``)."""
+        handle, self._handle = self._handle, 0
+        if handle and not self._client._closed:
+            args = new_struct(_abi.PJRT_AsyncTrackingEvent_Destroy_Args)
+            args.event = handle
+            self._client.api.call("PJRT_AsyncTrackingEvent_Destroy", args)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - destructors must not raise
+            pass

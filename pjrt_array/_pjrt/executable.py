@@ -327,6 +327,34 @@ class LoadedExecutable:
         self._client.api.call("PJRT_LoadedExecutable_GetExecutable", args)
         return Executable(self._client, args.executable, self)
 
+    @property
+    def fingerprint(self) -> bytes:
+        """Deprecated in favour of ``executable.fingerprint`` (``PJRT_LoadedExecutable_Fingerprint``)."""
+        a = self._call("PJRT_LoadedExecutable_Fingerprint", _abi.PJRT_LoadedExecutable_Fingerprint_Args)
+        return ctypes.string_at(a.executable_fingerprint, a.executable_fingerprint_size)
+
+    def device_assignment(self) -> bytes:
+        """The serialized DeviceAssignmentProto (``PJRT_LoadedExecutable_GetDeviceAssignment``)."""
+        a = self._call("PJRT_LoadedExecutable_GetDeviceAssignment",
+                       _abi.PJRT_LoadedExecutable_GetDeviceAssignment_Args)
+        try:
+            return ctypes.string_at(a.serialized_bytes, a.serialized_bytes_size)
+        finally:
+            if a.serialized_device_assignment_deleter:
+                ctypes.CFUNCTYPE(None, ctypes.c_void_p)(a.serialized_device_assignment_deleter)(
+                    a.serialized_device_assignment)
+
+    def addressable_device_logical_ids(self) -> list[tuple[int, int]]:
+        """``(replica, partition)`` of each addressable device
+        (``PJRT_LoadedExecutable_AddressableDeviceLogicalIds``)."""
+        a = self._call("PJRT_LoadedExecutable_AddressableDeviceLogicalIds",
+                       _abi.PJRT_LoadedExecutable_AddressableDeviceLogicalIds_Args)
+        n = a.num_addressable_device_logical_ids
+        if not n:
+            return []
+        ids = (_abi.PJRT_LogicalDeviceIds * n).from_address(a.addressable_device_logical_ids)
+        return [(int(i.replica), int(i.partition)) for i in ids]
+
     def addressable_devices(self) -> list[Device]:
         a = self._call("PJRT_LoadedExecutable_AddressableDevices", _abi.PJRT_LoadedExecutable_AddressableDevices_Args)
         return [Device(self._client, h) for h in handles(a.addressable_devices, a.num_addressable_devices)]

@@ -1,0 +1,173 @@
+"""``PJRT_TopologyDescription``: the devices a program can be compiled for, without a client."""
+
+from __future__ import annotations
+
+import ctypes
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+
+from . import _abi
+from ._api import new_struct
+from ._handles import c_bytes_address, handles, text
+from .compile_options import CompileOptions
+from .device import DeviceDescription
+from .dtypes import from_numpy_dtype
+from .errors import ClosedError
+from .named_values import NamedValue, NamedValueArray, read_named_values
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .executable import Executable
+
+__all__ = ["TopologyDescription"]
+
+
+def _take_bytes(data: int, size: int, holder: int, deleter: int) -> bytes:
+    """Copy plugin-owned bytes, then release them with their deleter."""
+    try:
+        return ctypes.string_at(data, size)
+    finally:
+        if deleter:
+            ctypes.CFUNCTYPE(None, ctypes.c_void_p)(deleter)(holder)
+
+
+class TopologyDescription:
+    """A topology: owned (``create``/``deserialize``) or borrowed from a client.
+
+    A borrowed topology (``Client.topology_description()``) lives as long as its
+    client; an owned one is destroyed by ``close()`` or garbage collection.
+    """
+
+    def __init__(self, client: "Client", handle: int, owned: bool) -> None:
+        self._client = client
+        self._handle = handle
+        self._owned = owned
+
+    @classmethod
+    def create(cls, client: "Client", name: str = "", options: Mapping[str, NamedValue] | None = None
+               ) -> "TopologyDescription":
+        """A new topology by name and options (``PJRT_TopologyDescription_Create``)."""
+        key = name.encode()
+        values = NamedValueArray(options)
+        args = new_struct(_abi.PJRT_TopologyDescription_Create_Args)
+        args.topology_name = c_bytes_address(key)
+        args.topology_name_size = len(key)
+        args.create_options = values.address
+        args.num_options = values.count
+        client.api.call("PJRT_TopologyDescription_Create", args)
+        return cls(client, args.topology, True)
+
+    @classmethod
+    def deserialize(cls, client: "Client", data: bytes) -> "TopologyDescription":
+        """A topology from :meth:`serialize` bytes (``PJRT_TopologyDescription_Deserialize``)."""
+        data = bytes(data)
+        args = new_struct(_abi.PJRT_TopologyDescription_Deserialize_Args)
+        args.serialized_topology = c_bytes_address(data)
+        args.serialized_topology_size = len(data)
+        client.api.call("PJRT_TopologyDescription_Deserialize", args)
+        return cls(client, args.topology, True)
+
+    @property
+    def handle(self) -> int:
+        if not self._handle:
+            raise ClosedError("this TopologyDescription has been closed")
+        return self._client._live(self._handle)
+
+    def _call(self, fn: str, args_type: type, **fields: Any) -> Any:
+        args = new_struct(args_type)
+        args.topology = self.handle
+        for k, v in fields.items():
+            setattr(args, k, v)
+        self._client.api.call(fn, args)
+        return args
+
+    def close(self) -> None:
+        """Destroy an owned topology (``PJRT_TopologyDescription_Destroy``); no-op when borrowed."""
+        handle, self._handle = self._handle, 0
+        if handle and self._owned and not self._client._closed:
+            args = new_struct(_abi.PJRT_TopologyDescription_Destroy_Args)
+            args.topology = handle
+            self._client.api.call("PJRT_TopologyDescription_Destroy", args)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - destructors must not raise
+            pass
+
+    @property
+    def platform_name(self) -> str:
+        """(``PJRT_TopologyDescription_PlatformName``)."""
+        a = self._call("PJRT_TopologyDescription_PlatformName", _abi.PJRT_TopologyDescription_PlatformName_Args)
+        return text(a.platform_name, a.platform_name_size)
+
+    @property
+    def platform_version(self) -> str:
+        """(``PJRT_TopologyDescription_PlatformVersion``)."""
+        a = self._call("PJRT_TopologyDescription_PlatformVersion",
+                       _abi.PJRT_TopologyDescription_PlatformVersion_Args)
+        return text(a.platform_version, a.platform_version_size)
+
+    def device_descriptions(self) -> list[DeviceDescription]:
+        """Descriptions of every device (``PJRT_TopologyDescription_GetDeviceDescriptions``)."""
+        a = self._call("PJRT_TopologyDescription_GetDeviceDescriptions",
+                       _abi.PJRT_TopologyDescription_GetDeviceDescriptions_Args)
+        return [DeviceDescription(self._client, h) for h in handles(a.descriptions, a.num_descriptions)]
+
+    def serialize(self) -> bytes:
+        """Bytes for :meth:`deserialize` (``PJRT_TopologyDescription_Serialize``)."""
+        a = self._call("PJRT_TopologyDescription_Serialize", _abi.PJRT_TopologyDescription_Serialize_Args)
+        return _take_bytes(a.serialized_bytes, a.serialized_bytes_size, a.serialized_topology,
+                           a.serialized_topology_deleter)
+
+    def attributes(self) -> dict[str, object]:
+        """(``PJRT_TopologyDescription_Attributes``)."""
+        a = self._call("PJRT_TopologyDescription_Attributes", _abi.PJRT_TopologyDescription_Attributes_Args)
+        return read_named_values(a.attributes, a.num_attributes)
+
+    def fingerprint(self) -> int:
+        """A fingerprint of the topology (``PJRT_TopologyDescription_Fingerprint``)."""
+        return int(self._call("PJRT_TopologyDescription_Fingerprint",
+                              _abi.PJRT_TopologyDescription_Fingerprint_Args).fingerprint)
+
+    def memory_space_kind_ids(self) -> tuple[int, ...]:
+        """(``PJRT_TopologyDescription_GetMemorySpaceKindIds``)."""
+        a = self._call("PJRT_TopologyDescription_GetMemorySpaceKindIds",
+                       _abi.PJRT_TopologyDescription_GetMemorySpaceKindIds_Args)
+        if not a.num_memory_space_kind_ids:
+            return ()
+        return tuple((ctypes.c_int * a.num_memory_space_kind_ids).from_address(a.memory_space_kind_ids))
+
+    def canonical_shape_for_memory_space(self, memory_space_kind_id: int, shape: Sequence[int],
+                                         dtype: Any) -> bytes:
+        """Serialized ShapeProto (``PJRT_TopologyDescription_MakeCanonicalShapeForMemorySpace``)."""
+        dims = (ctypes.c_int64 * max(len(shape), 1))(*shape)
+        a = self._call("PJRT_TopologyDescription_MakeCanonicalShapeForMemorySpace",
+                       _abi.PJRT_TopologyDescription_MakeCanonicalShapeForMemorySpace_Args,
+                       memory_space_kind_id=memory_space_kind_id, dims=ctypes.addressof(dims), num_dims=len(shape),
+                       element_type=from_numpy_dtype(np.dtype(dtype)))
+        data = ctypes.string_at(a.serialized_shape, a.serialized_shape_size)
+        if a.serialized_shape_deleter:
+            ctypes.CFUNCTYPE(None, ctypes.c_char_p)(a.serialized_shape_deleter)(a.serialized_shape)
+        return data
+
+    def compile(self, program: str | bytes, options: CompileOptions | None = None, format: str = "mlir",
+                client: "Client | None" = None) -> "Executable":
+        """Compile for this topology without loading (``PJRT_Compile``)."""
+        from .executable import Executable
+        code = program.encode() if isinstance(program, str) else bytes(program)
+        opts = (options or CompileOptions()).to_bytes()
+        fmt = format.encode()
+        prog = new_struct(_abi.PJRT_Program)
+        prog.code, prog.code_size = c_bytes_address(code), len(code)
+        prog.format, prog.format_size = c_bytes_address(fmt), len(fmt)
+        a = self._call("PJRT_Compile", _abi.PJRT_Compile_Args, program=ctypes.addressof(prog),
+                       compile_options=c_bytes_address(opts), compile_options_size=len(opts),
+                       client=client.handle if client is not None else 0)
+        return Executable(self._client, a.executable)
+
+    def __repr__(self) -> str:
+        return f"<pjrt TopologyDescription {self.platform_name} {'owned' if self._owned else 'borrowed'}>"
+
+
