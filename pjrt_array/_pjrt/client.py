@@ -47,6 +47,8 @@ class Client:
             the default plugin (see :func:`pjrt_array._pjrt.discover`).
         options: client create options (``PJRT_NamedValue`` list), e.g.
             ``{"cpu_device_count": 2}``.
+        kv_store: for multi-process clients, a key-value store the plugin uses to
+            rendezvous (see :mod:`pjrt_array._pjrt.kv_store`).
     """
 
     def __init__(self, plugin: Plugin | str | os.PathLike | None = None,
@@ -79,11 +81,16 @@ class Client:
         self._devices: list[Device] | None = None
         _CLIENTS.add(self)
 
-    def _prepare_create(self, args: Any, **kwargs: Any) -> Any:
-        """Hook for subclasses/extensions to fill more create arguments."""
+    def _prepare_create(self, args: Any, kv_store: Any = None, **kwargs: Any) -> Any:
+        """Fill the create arguments beyond the options: the key-value store bridge."""
         if kwargs:
             raise TypeError(f"unexpected client options: {', '.join(kwargs)}")
-        return None
+        if kv_store is None:
+            return None
+        from .kv_store import KVBridge
+        bridge = KVBridge(kv_store)
+        bridge.fill(args)
+        return bridge
 
     # -- life cycle ---------------------------------------------------------------
     def _live(self, handle: int) -> int:

@@ -1,0 +1,128 @@
+"""Key-value store callbacks for multi-process clients (``PJRT_Client_Create``'s ``kv_*`` fields).
+
+A store is any object with this small protocol (bytes keys and values)::
+
+    get(key, timeout_ms) -> bytes      # block until the key exists; TimeoutError after timeout_ms
+    try_get(key) -> bytes | None       # no waiting; None when absent
+    put(key, value) -> None
+
+:class:`DictKVStore` is an in-process, thread-safe implementation.  Exceptions
+raised by a store become PJRT errors through the plugin's ``callback_error``
+function (``KeyError``/None -> NOT_FOUND, ``TimeoutError`` -> DEADLINE_EXCEEDED,
+anything else -> UNKNOWN); they never reach C.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+from typing import Any, Protocol
+
+from . import _abi
+from .errors import code_for_exception
+
+__all__ = ["KVStore", "DictKVStore", "KVBridge"]
+
+_CALLBACK_ERROR = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t)
+
+
+class KVStore(Protocol):
+    def get(self, key: bytes, timeout_ms: int) -> bytes: ...
+    def try_get(self, key: bytes) -> bytes | None: ...
+    def put(self, key: bytes, value: bytes) -> None: ...
+
+
+class DictKVStore:
+    """A thread-safe in-process key-value store."""
+
+    def __init__(self) -> None:
+        self._data: dict[bytes, bytes] = {}
+        self._changed = threading.Condition()
+
+    def put(self, key: bytes, value: bytes) -> None:
+        with self._changed:
+            self._data[bytes(key)] = bytes(value)
+            self._changed.notify_all()
+
+    def try_get(self, key: bytes) -> bytes | None:
+        with self._changed:
+            return self._data.get(bytes(key))
+
+    def get(self, key: bytes, timeout_ms: int) -> bytes:
+        deadline = time.monotonic() + max(timeout_ms, 0) / 1000
+        with self._changed:
+            while bytes(key) not in self._data:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"key {bytes(key)!r} did not appear within {timeout_ms} ms")
+                self._changed.wait(left)
+            return self._data[bytes(key)]
+
+
+class KVBridge:
+    """The C callbacks that connect a plugin to a :class:`KVStore` (kept alive with the client)."""
+
+    def __init__(self, store: KVStore) -> None:
+        for method in ("get", "try_get", "put"):
+            if not callable(getattr(store, method, None)):
+                raise TypeError(f"kv_store must have a callable {method}() (see pjrt_array._pjrt.kv_store)")
+        self.store = store
+        self._values: dict[int, Any] = {}
+        self._lock = threading.Lock()
+        self.get_callback = _abi.PJRT_KeyValueGetCallback(self._get)
+        self.try_get_callback = _abi.PJRT_KeyValueTryGetCallback(self._try_get)
+        self.put_callback = _abi.PJRT_KeyValuePutCallback(self._put)
+        self._deleter = dict(_abi.PJRT_KeyValueGetCallback_Args._fields_)["value_deleter_callback"](self._delete)
+        self._try_deleter = dict(_abi.PJRT_KeyValueTryGetCallback_Args._fields_)["value_deleter_callback"](
+            self._delete)
+
+    def fill(self, args: Any) -> None:
+        """Set the kv_* fields of ``PJRT_Client_Create_Args``."""
+        args.kv_get_callback = self.get_callback
+        args.kv_try_get_callback = self.try_get_callback
+        args.kv_put_callback = self.put_callback
+
+    def _fail(self, callback_error: int, exc: BaseException) -> int:
+        code, message = code_for_exception(exc)
+        data = message.encode()
+        return _CALLBACK_ERROR(callback_error)(int(code), data, len(data)) or 0
+
+    def _hand_out(self, args: Any, value: bytes, deleter: Any) -> None:
+        buffer = ctypes.create_string_buffer(value, len(value))
+        with self._lock:
+            self._values[ctypes.addressof(buffer)] = buffer  # until the plugin calls the deleter
+        args.value, args.value_size = ctypes.addressof(buffer), len(value)
+        args.value_deleter_callback = deleter
+
+    def _delete(self, value: int | None) -> None:
+        with self._lock:
+            self._values.pop(value or 0, None)
+
+    def _get(self, address: int | None) -> int:
+        args = _abi.PJRT_KeyValueGetCallback_Args.from_address(address)
+        try:
+            value = self.store.get(ctypes.string_at(args.key, args.key_size), int(args.timeout_in_ms))
+            self._hand_out(args, bytes(value), self._deleter)
+            return 0
+        except BaseException as exc:  # noqa: BLE001 - becomes a PJRT error, never crosses into C
+            return self._fail(args.callback_error, exc)
+
+    def _try_get(self, address: int | None) -> int:
+        args = _abi.PJRT_KeyValueTryGetCallback_Args.from_address(address)
+        try:
+            value = self.store.try_get(ctypes.string_at(args.key, args.key_size))
+            if value is None:
+                raise KeyError(f"key {ctypes.string_at(args.key, args.key_size)!r} not found")
+            self._hand_out(args, bytes(value), self._try_deleter)
+            return 0
+        except BaseException as exc:  # noqa: BLE001 - becomes a PJRT error
+            return self._fail(args.callback_error, exc)
+
+    def _put(self, address: int | None) -> int:
+        args = _abi.PJRT_KeyValuePutCallback_Args.from_address(address)
+        try:
+            self.store.put(ctypes.string_at(args.key, args.key_size), ctypes.string_at(args.value, args.value_size))
+            return 0
+        except BaseException as exc:  # noqa: BLE001 - becomes a PJRT error
+            return self._fail(args.callback_error, exc)
