@@ -19,7 +19,7 @@ t0 = time.perf_counter()
 import numpy as np
 import pjrt_array as xp
 x = xp.asarray(np.linspace(0, 1, 1000).reshape(10, 100))
-y = xp.linalg.matrix_norm(xp.sin(x) * 2.0 + x @ xp.matrix_transpose(x)) if hasattr(xp, "matrix_transpose") else xp.sum(xp.sin(x))
+y = xp.linalg.matrix_norm(xp.sin(x[:, :10]) * 2.0 + x @ xp.matrix_transpose(x))
 float(y)
 info = xp.cache_info()
 print(json.dumps({"seconds": time.perf_counter() - t0, "compiles": info["compiles"], "disk_hits": info["disk_hits"],
