@@ -396,7 +396,7 @@ _NAN, _INF = float("nan"), float("inf")
 COMPLEX_CASES: dict[str, tuple[tuple[str, str, float, float], ...]] = {
     "acos": (("zero", "nan", _PI_2, _NAN), ("finite_nonzero", "nan", _NAN, _NAN)),
     "acosh": (("+zero", "nan", _NAN, _PI_2),),
-    "asinh": (("nan", "+zero", _NAN, 0.0),),
+    "asinh": (("nan", "+zero", _NAN, 0.0), ("nan", "finite_nonzero", _NAN, _NAN)),
     "atanh": (("+zero", "nan", 0.0, _NAN), ("finite_nonzero", "nan", _NAN, _NAN), ("+inf", "nan", 0.0, _NAN),
               ("nan", "finite", _NAN, _NAN), ("nan", "nan", _NAN, _NAN)),
     "cosh": (("+zero", "+inf", _NAN, 0.0), ("+zero", "nan", _NAN, 0.0), ("+inf", "+inf", _INF, _NAN),

@@ -299,16 +299,15 @@ def _host_value(obj: Any, dtype: np.dtype | None) -> np.ndarray:
             raise OverflowError("obj: a Python integer does not fit any supported integer dtype") from None
         except (TypeError, ValueError):
             pass
-    if value.dtype.kind in "USVMmO":
-        raise TypeError(f"obj: cannot make an array from {type(obj).__name__} (numpy infers dtype {value.dtype})")
+    if value.dtype == object:
+        raise TypeError(f"obj: cannot make an array from {type(obj).__name__} (numpy infers dtype object)")
+    _dtypes.as_dtype(value.dtype, "obj")  # strings, datetimes, ... are refused here
     if dtype is not None:
         if _dtypes.is_integer(dtype) and value.dtype.kind == "i" and value.size:
             info = np.iinfo(dtype)
             if value.min() < info.min or value.max() > info.max:
                 raise OverflowError(f"obj: values out of range for {dtype}")
         value = value.astype(dtype, copy=False)
-    else:
-        _dtypes.as_dtype(value.dtype, "obj")
     return value
 
 

@@ -244,7 +244,7 @@ def _getitem_advanced(x: Array, parts: list[Any]) -> Array:
     expanded: list[Any] = []
     axis = 0
     for p in parts:
-        if _is_mask(p) and p.ndim and p.size == 0 and isinstance(p, np.ndarray):
+        if _is_mask(p) and p.ndim and math.prod(p.shape) == 0:
             # numpy accepts an empty mask of any shape: it selects nothing from its axes.
             expanded.extend([np.zeros(0, np.int64)] * p.ndim)
             axis += p.ndim
