@@ -395,7 +395,7 @@ _PI_2 = math.pi / 2
 _NAN, _INF = float("nan"), float("inf")
 COMPLEX_CASES: dict[str, tuple[tuple[str, str, float, float], ...]] = {
     "acos": (("zero", "nan", _PI_2, _NAN), ("finite_nonzero", "nan", _NAN, _NAN)),
-    "acosh": (("+zero", "nan", _NAN, _PI_2),),
+    "acosh": (("+zero", "nan", _NAN, _PI_2), ("finite_nonzero", "nan", _NAN, _NAN)),
     "asinh": (("nan", "+zero", _NAN, 0.0), ("nan", "finite_nonzero", _NAN, _NAN)),
     "atanh": (("+zero", "nan", 0.0, _NAN), ("finite_nonzero", "nan", _NAN, _NAN), ("+inf", "nan", 0.0, _NAN),
               ("nan", "finite", _NAN, _NAN), ("nan", "nan", _NAN, _NAN)),
