@@ -244,8 +244,9 @@ def _getitem_advanced(x: Array, parts: list[Any]) -> Array:
     expanded: list[Any] = []
     axis = 0
     for p in parts:
-        if _is_mask(p) and p.ndim and math.prod(p.shape) == 0:
-            # numpy accepts an empty mask of any shape: it selects nothing from its axes.
+        if _is_mask(p) and p.ndim and math.prod(p.shape) == 0 and all(
+                k in (d, 0) for k, d in zip(p.shape, x.shape[axis:axis + p.ndim])):
+            # An empty mask whose sizes match or are 0 selects nothing from its axes (as numpy).
             expanded.extend([np.zeros(0, np.int64)] * p.ndim)
             axis += p.ndim
             continue
