@@ -48,12 +48,26 @@ def _check(name: str, dtype: np.dtype, kinds: Any) -> None:
         raise TypeError(f"{name}: unsupported dtype {dtype}")
 
 
+def _params_for(name: str, kinds: Any, mode: str) -> Callable[[np.dtype], tuple]:
+    """The rule parameters for an input dtype, checked and built once per dtype (hot path)."""
+    cache: dict[np.dtype, tuple] = {}
+
+    def params(dtype: np.dtype) -> tuple:
+        found = cache.get(dtype)
+        if found is None:
+            _check(name, dtype, kinds)
+            found = cache[dtype] = (("dtype", _compute_dtype(dtype, mode)),)
+        return found
+    return params
+
+
 def _unary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Callable[[Any], Array]:
+    params = _params_for(name, kinds, mode)
+
     def function(x: Any, /) -> Array:
-        x = check_array(x)
-        _check(name, x.dtype, kinds)
-        params = ((("dtype", _compute_dtype(x.dtype, mode)),))
-        return run(rule, params, (x,), x._device)[0]
+        if type(x) is not Array:
+            x = check_array(x)
+        return run(rule, params(x._aval[1]), (x,), x._device)[0]
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = doc
@@ -61,10 +75,11 @@ def _unary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Callab
 
 
 def _binary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Callable[[Any, Any], Array]:
+    params = _params_for(name, kinds, mode)
+
     def function(x1: Any, x2: Any, /) -> Array:
         a, b, dtype = binary_operands(x1, x2)
-        _check(name, dtype, kinds)
-        return run(rule, (("dtype", _compute_dtype(dtype, mode)),), (a, b), a._device)[0]
+        return run(rule, params(dtype), (a, b), a._device)[0]
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = doc
