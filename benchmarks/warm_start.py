@@ -28,7 +28,7 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "compiles": info["compile
 
 
 def run(cache: str) -> dict:
-    env = {**os.environ, "PJRT_ARRAY_CACHE_DIR": cache, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "PJRT_ARRAY_CACHE_DIR": cache, "PJRT_ARRAY_CACHE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
     out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
