@@ -26,7 +26,10 @@ from .ops.sorting import *  # noqa: F403
 from .ops.statistical import *  # noqa: F403
 from .ops.utility import *  # noqa: F403
 from . import fft, linalg  # noqa: E402  (after the functions they re-export)
-from .ops import indexing as _indexing
+from .ops import (creation as _creation, data_types as _data_types, elementwise as _elementwise,
+                  indexing as _indexing, linalg_core as _linalg_core, manipulation as _manipulation,
+                  searching as _searching, sets as _sets, sorting as _sorting, statistical as _statistical,
+                  utility as _utility)
 
 __array_api_version__ = "2025.12"
 
@@ -35,5 +38,15 @@ inf = _math.inf
 nan = _math.nan
 pi = _math.pi
 newaxis = None
+
+__all__ = sorted({
+    *_creation.__all__, *_data_types.__all__, *_elementwise.__all__, *_indexing.__all__, *_linalg_core.__all__,
+    *_manipulation.__all__, *_searching.__all__, *_sets.__all__, *_sorting.__all__, *_statistical.__all__,
+    *_utility.__all__,
+    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "bfloat16",
+    "float32", "float64", "complex64", "complex128", "can_cast", "finfo", "iinfo", "isdtype", "result_type",
+    "e", "inf", "nan", "newaxis", "pi", "fft", "linalg", "Array", "Device", "__array_namespace_info__",
+    "__array_api_version__", "plugins", "set_default_plugin", "cache_info", "cache_clear", "set_cache_size",
+})
 
 _array.bind_functions({**globals(), **vars(_indexing)})

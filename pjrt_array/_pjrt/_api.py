@@ -17,7 +17,7 @@ import threading
 from typing import Any, Callable
 
 from . import _abi, _versions
-from .errors import PjrtError, Unimplemented, read_error
+from .errors import Unimplemented, read_error
 
 # ctypes releases the GIL around a CFUNCTYPE call, which lets plugin threads
 # run Python callbacks (event on-ready, KV store) while we wait in C.
