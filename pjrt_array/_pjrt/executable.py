@@ -420,9 +420,16 @@ class LoadedExecutable:
             self._client.api.check(err)
         return block.outs[: self.num_outputs]
 
-    def execute_sharded(self, argument_lists: Sequence[Sequence[Buffer]],
-                        with_events: bool = False) -> list[list[Buffer]] | tuple[list[list[Buffer]], list[Event]]:
-        """Run on every addressable device: one argument list per device, in device order."""
+    def execute_sharded(self, argument_lists: Sequence[Sequence[Buffer]], with_events: bool = False, *,
+                        non_donatable: Sequence[int] = (), context: Any = None, send: Any = None,
+                        recv: Any = None) -> list[list[Buffer]] | tuple[list[list[Buffer]], list[Event]]:
+        """Run on every addressable device: one argument list per device, in device order.
+
+        ``non_donatable``: argument indices the program must not donate; ``context``: an
+        :class:`ExecuteContext`; ``send``/``recv``: host channel handlers (see
+        :mod:`pjrt_array._pjrt.host_callbacks`); with handlers the call waits for completion,
+        so they can never run after their Python objects are gone.
+        """
         ndev = len(argument_lists)
         nargs = len(argument_lists[0]) if ndev else 0
         for lst in argument_lists:
@@ -435,6 +442,16 @@ class LoadedExecutable:
         out_lists = (ctypes.c_void_p * max(ndev, 1))(*[ctypes.addressof(a) for a in out_arrays])
         events = (ctypes.c_void_p * max(ndev, 1))()
         options = new_struct(_abi.PJRT_ExecuteOptions)
+        keep = (ctypes.c_int64 * max(len(non_donatable), 1))(*[int(i) for i in non_donatable])
+        options.non_donatable_input_indices = ctypes.addressof(keep)
+        options.num_non_donatable_input_indices = len(non_donatable)
+        if context is not None:
+            options.context = context.handle
+        callbacks = None
+        if send or recv:
+            from .host_callbacks import HostCallbacks
+            callbacks = HostCallbacks(self._client, send, recv, ndev)
+            callbacks.fill(options)
         args = new_struct(_abi.PJRT_LoadedExecutable_Execute_Args)
         args.executable = self.handle
         args.options = ctypes.addressof(options)
@@ -442,13 +459,17 @@ class LoadedExecutable:
         args.num_devices = ndev
         args.num_args = nargs
         args.output_lists = ctypes.addressof(out_lists)
-        if with_events:
+        if with_events or callbacks is not None:
             args.device_complete_events = ctypes.addressof(events)
         self._client.api.call("PJRT_LoadedExecutable_Execute", args)
         results = [[Buffer(self._client, h, d, s) for h, d, s in
                     zip(out[: self.num_outputs], self.output_dtypes, self.output_shapes)] for out in out_arrays]
+        done = [Event(self._client.api, e) for e in events[:ndev]] if args.device_complete_events else []
+        if callbacks is not None:
+            for event in done:
+                event.wait()  # the handlers must outlive every call the plugin makes to them
         if with_events:
-            return results, [Event(self._client.api, e) for e in events[:ndev]]
+            return results, done
         return results
 
     def __repr__(self) -> str:
