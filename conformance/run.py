@@ -91,6 +91,8 @@ def suite_commit(suite: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args, extra = parse_args(argv)
+    # pytest runs in the suite's folder: paths given relative to here must not move with it.
+    args.report, args.results, args.xfails = (str(Path(p).resolve()) for p in (args.report, args.results, args.xfails))
     try:
         suite = find_suite(args.suite)
     except SuiteError as exc:
