@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Sequence
 
 import numpy as np
 
 from ._builder import Builder, Value, tensor_type
 
-__all__ = ["broadcast_shapes", "convert", "broadcast", "constant", "dims_attr", "i64_array"]
+__all__ = ["broadcast_shapes", "convert", "broadcast", "constant", "dims_attr", "i64_array", "clamp_diagonal"]
 
 
 def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
@@ -30,6 +31,12 @@ def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
 def dims_attr(dims: Sequence[int]) -> str:
     """``[0, 2]`` (the pretty-printed dimension list form)."""
     return "[" + ", ".join(str(int(d)) for d in dims) + "]"
+
+
+def clamp_diagonal(k: object, rows: int, cols: int) -> int:
+    """Diagonal offset ``k`` limited to [-rows - 1, cols + 1]: beyond that every diagonal lies
+    outside the matrix (and a huge Python int would not fit the program's int64 constant)."""
+    return max(-rows - 1, min(cols + 1, operator.index(k)))
 
 
 def i64_array(values: Sequence[int]) -> str:

@@ -18,7 +18,7 @@ from .._array import Array
 from .._devices import Device, as_device
 from .._dispatch import run
 from ._builder import Builder, Value, tensor_type
-from ._lower import broadcast, constant, convert, dims_attr
+from ._lower import broadcast, clamp_diagonal, constant, convert, dims_attr
 from ._operands import check_array, from_host, scalar_array
 
 __all__ = ["arange", "asarray", "empty", "empty_like", "eye", "from_dlpack", "full", "full_like", "linspace",
@@ -233,8 +233,9 @@ def eye(n_rows: int, n_cols: int | None = None, /, *, k: int = 0, dtype: Any = N
     if n < 0 or m < 0:
         raise ValueError(f"n_rows and n_cols must be non-negative, got {n}, {m}")
     dtype = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT
-    return run(_eye_rule, (("n", n), ("m", m), ("k", operator.index(k)), ("dtype", dtype)), (),
+    return run(_eye_rule, (("n", n), ("m", m), ("k", clamp_diagonal(k, n, m)), ("dtype", dtype)), (),
                as_device(device))[0]
+
 
 
 def _tri_rule(b: Builder, x: Value, *, lo: int | None, hi: int | None) -> Value:
@@ -246,7 +247,7 @@ def tril(x: Any, /, *, k: int = 0) -> Array:
     x = check_array(x)
     if x.ndim < 2:
         raise ValueError(f"tril needs an array of at least 2 dimensions, got {x.ndim}")
-    return run(_tri_rule, (("lo", None), ("hi", operator.index(k))), (x,), x._device)[0]
+    return run(_tri_rule, (("lo", None), ("hi", clamp_diagonal(k, *x.shape[-2:]))), (x,), x._device)[0]
 
 
 def triu(x: Any, /, *, k: int = 0) -> Array:
@@ -254,7 +255,7 @@ def triu(x: Any, /, *, k: int = 0) -> Array:
     x = check_array(x)
     if x.ndim < 2:
         raise ValueError(f"triu needs an array of at least 2 dimensions, got {x.ndim}")
-    return run(_tri_rule, (("lo", operator.index(k)), ("hi", None)), (x,), x._device)[0]
+    return run(_tri_rule, (("lo", clamp_diagonal(k, *x.shape[-2:])), ("hi", None)), (x,), x._device)[0]
 
 
 def _meshgrid_rule(b: Builder, *xs: Value, indexing: str) -> tuple[Value, ...]:

@@ -30,7 +30,7 @@ from ._axes import normalize_axes, normalize_axis
 from ._builder import Builder, Value, tensor_type
 from ._linalg_lower import (abs_real, adjoint, band_mask, cholesky as _chol, diagonal as _diag, eigh as _eigh,
                             householder_product, identity, matmul, qr as _qr, select, slice_last, triangular_solve)
-from ._lower import broadcast, broadcast_shapes, constant, convert, dims_attr, i64_array
+from ._lower import broadcast, broadcast_shapes, clamp_diagonal, constant, convert, dims_attr, i64_array
 from ._operands import check_array, same_device
 from ._reduce import reduce
 from .sorting import sort_values
@@ -568,7 +568,7 @@ def diagonal(x: Any, /, *, offset: int = 0) -> Array:
     x = check_array(x)
     if x.ndim < 2:
         raise ValueError(f"diagonal needs an array of at least 2 dimensions, got shape {x.shape}")
-    return _one(_diagonal_rule, (("offset", operator.index(offset)),), x)
+    return _one(_diagonal_rule, (("offset", clamp_diagonal(offset, *x.shape[-2:])),), x)
 
 
 def _trace_rule(b: Builder, x: Value, *, offset: int, dtype: np.dtype) -> Value:
@@ -583,7 +583,7 @@ def trace(x: Any, /, *, offset: int = 0, dtype: Any = None) -> Array:
         raise ValueError(f"trace needs an array of at least 2 dimensions, got shape {x.shape}")
     from .statistical import _accumulator_dtype
     out_dtype = _accumulator_dtype(x, dtype, "trace")
-    return _one(_trace_rule, (("offset", operator.index(offset)), ("dtype", out_dtype)), x)
+    return _one(_trace_rule, (("offset", clamp_diagonal(offset, *x.shape[-2:])), ("dtype", out_dtype)), x)
 
 
 def _component(b: Builder, x: Value, axis: int, i: int) -> Value:
