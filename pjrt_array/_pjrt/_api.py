@@ -124,7 +124,7 @@ class Api(FunctionTable):
         return found
 
     def destroy_error(self, err: int) -> None:
-        """Destroy a ``PJRT_Error*`` without reading it."""
+        """Destroy a ``PJRT_Error*`` without reading it (``PJRT_Error_Destroy``)."""
         args = new_struct(_abi.PJRT_Error_Destroy_Args)
         args.error = err
         self.raw("PJRT_Error_Destroy")(ctypes.addressof(args))

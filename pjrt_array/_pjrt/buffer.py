@@ -85,7 +85,8 @@ class Buffer:
     @classmethod
     def from_numpy(cls, client: "Client", array: Any, device: Device | None = None, *,
                    memory: Memory | None = None, semantics: str = "copy") -> "Buffer":
-        """Upload ``array`` to ``device`` (default: the client's first) or ``memory``.
+        """Upload ``array`` to ``device`` (default: the client's first) or ``memory``
+        (``PJRT_Client_BufferFromHostBuffer``).
 
         ``semantics``: ``"copy"`` (the data is copied during the call),
         ``"until_transfer"``, ``"zero_copy"`` (the device may alias the array's
@@ -179,6 +180,7 @@ class Buffer:
     # -- facts -------------------------------------------------------------------------
     @property
     def element_type(self) -> _abi.PJRT_Buffer_Type:
+        """The ``PJRT_Buffer_Type`` of the elements (``PJRT_Buffer_ElementType``)."""
         return _abi.PJRT_Buffer_Type(self._call("PJRT_Buffer_ElementType", _abi.PJRT_Buffer_ElementType_Args).type)
 
     @property
@@ -189,6 +191,7 @@ class Buffer:
 
     @property
     def dimensions(self) -> tuple[int, ...]:
+        """The on-device dimensions (``PJRT_Buffer_Dimensions``)."""
         a = self._call("PJRT_Buffer_Dimensions", _abi.PJRT_Buffer_Dimensions_Args)
         return int64s(a.dims, a.num_dims)
 
@@ -200,11 +203,13 @@ class Buffer:
 
     @property
     def unpadded_dimensions(self) -> tuple[int, ...]:
+        """The dimensions without padding (``PJRT_Buffer_UnpaddedDimensions``)."""
         a = self._call("PJRT_Buffer_UnpaddedDimensions", _abi.PJRT_Buffer_UnpaddedDimensions_Args)
         return int64s(a.unpadded_dims, a.num_dims)
 
     @property
     def dynamic_dimension_indices(self) -> tuple[int, ...]:
+        """Indices of the dynamically sized dimensions (``PJRT_Buffer_DynamicDimensionIndices``)."""
         a = self._call("PJRT_Buffer_DynamicDimensionIndices", _abi.PJRT_Buffer_DynamicDimensionIndices_Args)
         if not a.num_dynamic_dims:
             return ()
@@ -212,19 +217,23 @@ class Buffer:
 
     @property
     def on_device_size_in_bytes(self) -> int:
+        """Bytes the buffer takes on its device (``PJRT_Buffer_OnDeviceSizeInBytes``)."""
         return int(self._call("PJRT_Buffer_OnDeviceSizeInBytes",
                               _abi.PJRT_Buffer_OnDeviceSizeInBytes_Args).on_device_size_in_bytes)
 
     @property
     def device(self) -> Device:
+        """The device holding the buffer (``PJRT_Buffer_Device``)."""
         return Device(self._client, self._call("PJRT_Buffer_Device", _abi.PJRT_Buffer_Device_Args).device)
 
     @property
     def memory(self) -> Memory:
+        """The memory holding the buffer (``PJRT_Buffer_Memory``)."""
         return Memory(self._client, self._call("PJRT_Buffer_Memory", _abi.PJRT_Buffer_Memory_Args).memory)
 
     @property
     def is_on_cpu(self) -> bool:
+        """Whether the data lives in host memory (``PJRT_Buffer_IsOnCpu``)."""
         return bool(self._call("PJRT_Buffer_IsOnCpu", _abi.PJRT_Buffer_IsOnCpu_Args).is_on_cpu)
 
     def delete(self) -> None:
@@ -233,10 +242,11 @@ class Buffer:
 
     @property
     def is_deleted(self) -> bool:
+        """Whether the device memory was freed or donated (``PJRT_Buffer_IsDeleted``)."""
         return bool(self._call("PJRT_Buffer_IsDeleted", _abi.PJRT_Buffer_IsDeleted_Args).is_deleted)
 
     def ready_event(self) -> Event:
-        """An event that completes when the buffer's data is ready."""
+        """An event that completes when the buffer's data is ready (``PJRT_Buffer_ReadyEvent``)."""
         return Event(self._client.api, self._call("PJRT_Buffer_ReadyEvent", _abi.PJRT_Buffer_ReadyEvent_Args).event)
 
     def block_until_ready(self) -> "Buffer":
@@ -247,12 +257,14 @@ class Buffer:
 
     # -- copies ------------------------------------------------------------------------
     def copy_to_device(self, device: Device) -> "Buffer":
+        """A copy on ``device`` of the same client (``PJRT_Buffer_CopyToDevice``)."""
         if device._client is not self._client:
             raise ValueError("copy_to_device: the device belongs to another client")
         a = self._call("PJRT_Buffer_CopyToDevice", _abi.PJRT_Buffer_CopyToDevice_Args, dst_device=device.handle)
         return Buffer(self._client, a.dst_buffer, self._dtype, self._shape)
 
     def copy_to_memory(self, memory: Memory) -> "Buffer":
+        """A copy in ``memory`` of the same client (``PJRT_Buffer_CopyToMemory``)."""
         if memory._client is not self._client:
             raise ValueError("copy_to_memory: the memory belongs to another client")
         a = self._call("PJRT_Buffer_CopyToMemory", _abi.PJRT_Buffer_CopyToMemory_Args, dst_memory=memory.handle)
@@ -295,15 +307,17 @@ class Buffer:
 
     # -- unsafe ------------------------------------------------------------------------
     def unsafe_pointer(self) -> int:
-        """UNSAFE: the device address of the data (valid only while an external reference is held)."""
+        """UNSAFE: the device address of the data, valid only while an external reference is held
+        (``PJRT_Buffer_UnsafePointer``)."""
         return int(self._call("PJRT_Buffer_UnsafePointer", _abi.PJRT_Buffer_UnsafePointer_Args).buffer_pointer)
 
     def increase_external_reference_count(self) -> None:
-        """UNSAFE: pin the buffer's memory for use outside PJRT."""
+        """UNSAFE: pin the buffer's memory for use outside PJRT (``PJRT_Buffer_IncreaseExternalReferenceCount``)."""
         self._call("PJRT_Buffer_IncreaseExternalReferenceCount", _abi.PJRT_Buffer_IncreaseExternalReferenceCount_Args)
 
     def decrease_external_reference_count(self) -> None:
-        """UNSAFE: release a pin taken with :meth:`increase_external_reference_count`."""
+        """UNSAFE: release a pin taken with :meth:`increase_external_reference_count`
+        (``PJRT_Buffer_DecreaseExternalReferenceCount``)."""
         self._call("PJRT_Buffer_DecreaseExternalReferenceCount", _abi.PJRT_Buffer_DecreaseExternalReferenceCount_Args)
 
     def opaque_device_memory_pointer(self) -> int:

@@ -53,6 +53,7 @@ class Client:
 
     def __init__(self, plugin: Plugin | str | os.PathLike | None = None,
                  options: Mapping[str, NamedValue] | None = None, **create_kwargs: Any) -> None:
+        """Create the client (``PJRT_Client_Create``); the class documents the arguments."""
         if plugin is None:
             plugin = default_plugin_info().path
         if not isinstance(plugin, Plugin):
@@ -108,7 +109,7 @@ class Client:
         return self._closed
 
     def close(self) -> None:
-        """Destroy every buffer and executable of this client, then the client."""
+        """Destroy every buffer and executable of this client, then the client (``PJRT_Client_Destroy``)."""
         with self._lock:
             if self._closed:
                 return
@@ -189,25 +190,28 @@ class Client:
 
     @property
     def platform_name(self) -> str:
+        """The platform, e.g. ``"cpu"`` (``PJRT_Client_PlatformName``)."""
         a = self._call("PJRT_Client_PlatformName", _abi.PJRT_Client_PlatformName_Args)
         return text(a.platform_name, a.platform_name_size)
 
     @property
     def platform_version(self) -> str:
+        """The plugin's platform version string (``PJRT_Client_PlatformVersion``)."""
         a = self._call("PJRT_Client_PlatformVersion", _abi.PJRT_Client_PlatformVersion_Args)
         return text(a.platform_version, a.platform_version_size)
 
     @property
     def process_index(self) -> int:
+        """This process's index among the client's processes (``PJRT_Client_ProcessIndex``)."""
         return int(self._call("PJRT_Client_ProcessIndex", _abi.PJRT_Client_ProcessIndex_Args).process_index)
 
     def devices(self) -> list[Device]:
-        """All devices, addressable or not."""
+        """All devices, addressable or not (``PJRT_Client_Devices``)."""
         a = self._call("PJRT_Client_Devices", _abi.PJRT_Client_Devices_Args)
         return [Device(self, h) for h in handles(a.devices, a.num_devices)]
 
     def addressable_devices(self) -> list[Device]:
-        """The devices this process can use (cached: the set never changes)."""
+        """The devices this process can use (cached: the set never changes) (``PJRT_Client_AddressableDevices``)."""
         if self._devices is None:
             a = self._call("PJRT_Client_AddressableDevices", _abi.PJRT_Client_AddressableDevices_Args)
             self._devices = [Device(self, h) for h in handles(a.addressable_devices, a.num_addressable_devices)]
@@ -215,17 +219,19 @@ class Client:
         return list(self._devices)
 
     def lookup_device(self, device_id: int) -> Device:
-        """The device with global id ``device_id``."""
+        """The device with global id ``device_id`` (``PJRT_Client_LookupDevice``)."""
         a = self._call("PJRT_Client_LookupDevice", _abi.PJRT_Client_LookupDevice_Args, id=device_id)
         return Device(self, a.device)
 
     def lookup_addressable_device(self, local_hardware_id: int) -> Device:
-        """The addressable device with local hardware id ``local_hardware_id``."""
+        """The addressable device with local hardware id ``local_hardware_id``
+        (``PJRT_Client_LookupAddressableDevice``)."""
         a = self._call("PJRT_Client_LookupAddressableDevice", _abi.PJRT_Client_LookupAddressableDevice_Args,
                        local_hardware_id=local_hardware_id)
         return Device(self, a.addressable_device)
 
     def addressable_memories(self) -> list[Memory]:
+        """The memories this process can address (``PJRT_Client_AddressableMemories``)."""
         a = self._call("PJRT_Client_AddressableMemories", _abi.PJRT_Client_AddressableMemories_Args)
         return [Memory(self, h) for h in handles(a.addressable_memories, a.num_addressable_memories)]
 

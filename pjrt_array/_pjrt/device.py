@@ -36,28 +36,30 @@ class DeviceDescription:
 
     @property
     def id(self) -> int:
-        """Globally unique device id."""
+        """Globally unique device id (``PJRT_DeviceDescription_Id``)."""
         return int(self._get("PJRT_DeviceDescription_Id", _abi.PJRT_DeviceDescription_Id_Args).id)
 
     @property
     def process_index(self) -> int:
-        """Index of the process this device belongs to."""
+        """Index of the process this device belongs to (``PJRT_DeviceDescription_ProcessIndex``)."""
         return int(self._get("PJRT_DeviceDescription_ProcessIndex",
                              _abi.PJRT_DeviceDescription_ProcessIndex_Args).process_index)
 
     @property
     def kind(self) -> str:
-        """Device kind, e.g. ``"cpu"``."""
+        """Device kind, e.g. ``"cpu"`` (``PJRT_DeviceDescription_Kind``)."""
         a = self._get("PJRT_DeviceDescription_Kind", _abi.PJRT_DeviceDescription_Kind_Args)
         return text(a.device_kind, a.device_kind_size)
 
     @property
     def debug_string(self) -> str:
+        """A verbose description (``PJRT_DeviceDescription_DebugString``)."""
         a = self._get("PJRT_DeviceDescription_DebugString", _abi.PJRT_DeviceDescription_DebugString_Args)
         return text(a.debug_string, a.debug_string_size)
 
     @property
     def to_string(self) -> str:
+        """A short description (``PJRT_DeviceDescription_ToString``)."""
         a = self._get("PJRT_DeviceDescription_ToString", _abi.PJRT_DeviceDescription_ToString_Args)
         return text(a.to_string, a.to_string_size)
 
@@ -97,6 +99,7 @@ class Device:
 
     @property
     def description(self) -> DeviceDescription:
+        """The device's static facts (``PJRT_Device_GetDescription``)."""
         a = self._call("PJRT_Device_GetDescription", _abi.PJRT_Device_GetDescription_Args)
         return DeviceDescription(self._client, a.device_description)
 
@@ -124,20 +127,23 @@ class Device:
 
     @property
     def is_addressable(self) -> bool:
+        """Whether this process can use the device (``PJRT_Device_IsAddressable``)."""
         return bool(self._call("PJRT_Device_IsAddressable", _abi.PJRT_Device_IsAddressable_Args).is_addressable)
 
     @property
     def local_hardware_id(self) -> int:
+        """The device's id within its process (``PJRT_Device_LocalHardwareId``)."""
         return int(self._call("PJRT_Device_LocalHardwareId",
                               _abi.PJRT_Device_LocalHardwareId_Args).local_hardware_id)
 
     def memories(self) -> list["Memory"]:
-        """Memories this device can address."""
+        """Memories this device can address (``PJRT_Device_AddressableMemories``)."""
         from .memory import Memory
         a = self._call("PJRT_Device_AddressableMemories", _abi.PJRT_Device_AddressableMemories_Args)
         return [Memory(self._client, h) for h in handles(a.memories, a.num_memories)]
 
     def default_memory(self) -> "Memory":
+        """The memory buffers go to by default (``PJRT_Device_DefaultMemory``)."""
         from .memory import Memory
         return Memory(self._client, self._call("PJRT_Device_DefaultMemory",
                                                _abi.PJRT_Device_DefaultMemory_Args).memory)

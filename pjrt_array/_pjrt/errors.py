@@ -88,7 +88,8 @@ class ClosedError(ValueError):
 
 
 def read_error(api: "Api", err: int) -> PjrtError:
-    """Build the exception for ``PJRT_Error* err`` and destroy ``err``."""
+    """Build the exception for ``PJRT_Error* err`` and destroy ``err``
+    (``PJRT_Error_Message``, ``PJRT_Error_GetCode``)."""
     try:
         msg_args = api.new(_abi.PJRT_Error_Message_Args)
         msg_args.error = err

@@ -78,7 +78,7 @@ class Event:
         self._api.call("PJRT_Event_Set", args)
 
     def is_ready(self) -> bool:
-        """Whether the work has completed (successfully or not)."""
+        """Whether the work has completed (successfully or not) (``PJRT_Event_IsReady``)."""
         args = new_struct(_abi.PJRT_Event_IsReady_Args)
         args.event = self.handle
         self._api.call("PJRT_Event_IsReady", args)
@@ -100,7 +100,7 @@ class Event:
         return read_error(self._api, err) if err else None
 
     def on_ready(self, callback: OnReady) -> None:
-        """Run ``callback(error_or_None)`` once ready, possibly on a plugin thread.
+        """Run ``callback(error_or_None)`` once ready, possibly on a plugin thread (``PJRT_Event_OnReady``).
 
         Exceptions raised by ``callback`` are reported through
         ``sys.unraisablehook``; they never reach the plugin.

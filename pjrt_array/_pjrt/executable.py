@@ -59,6 +59,7 @@ class Executable:
         return self._client._live(self._handle)
 
     def close(self) -> None:
+        """Destroy now (``PJRT_Executable_Destroy``); later use raises."""
         handle, self._handle = self._handle, 0
         if handle and not self._client._closed:
             args = new_struct(_abi.PJRT_Executable_Destroy_Args)
@@ -81,24 +82,29 @@ class Executable:
 
     @property
     def name(self) -> str:
+        """The program's name (``PJRT_Executable_Name``)."""
         a = self._call("PJRT_Executable_Name", _abi.PJRT_Executable_Name_Args)
         return text(a.executable_name, a.executable_name_size)
 
     @property
     def num_replicas(self) -> int:
+        """The number of replicas it was compiled for (``PJRT_Executable_NumReplicas``)."""
         return int(self._call("PJRT_Executable_NumReplicas", _abi.PJRT_Executable_NumReplicas_Args).num_replicas)
 
     @property
     def num_partitions(self) -> int:
+        """The number of partitions it was compiled for (``PJRT_Executable_NumPartitions``)."""
         return int(self._call("PJRT_Executable_NumPartitions",
                               _abi.PJRT_Executable_NumPartitions_Args).num_partitions)
 
     @property
     def num_outputs(self) -> int:
+        """The number of outputs (``PJRT_Executable_NumOutputs``)."""
         return int(self._call("PJRT_Executable_NumOutputs", _abi.PJRT_Executable_NumOutputs_Args).num_outputs)
 
     @property
     def output_element_types(self) -> list[_abi.PJRT_Buffer_Type]:
+        """The ``PJRT_Buffer_Type`` of each output (``PJRT_Executable_OutputElementTypes``)."""
         a = self._call("PJRT_Executable_OutputElementTypes", _abi.PJRT_Executable_OutputElementTypes_Args)
         raw = (ctypes.c_int * a.num_output_types).from_address(a.output_types) if a.num_output_types else []
         return [_abi.PJRT_Buffer_Type(t) for t in raw]
@@ -109,6 +115,7 @@ class Executable:
 
     @property
     def output_dimensions(self) -> list[tuple[int, ...]]:
+        """The shape of each output (``PJRT_Executable_OutputDimensions``)."""
         a = self._call("PJRT_Executable_OutputDimensions", _abi.PJRT_Executable_OutputDimensions_Args)
         sizes = (ctypes.c_size_t * a.num_outputs).from_address(a.dim_sizes) if a.num_outputs else []
         flat = int64s(a.dims, sum(sizes))
@@ -128,21 +135,25 @@ class Executable:
 
     @property
     def output_memory_kinds(self) -> list[str]:
+        """The memory kind of each output (``PJRT_Executable_OutputMemoryKinds``)."""
         return self._strings("PJRT_Executable_OutputMemoryKinds", _abi.PJRT_Executable_OutputMemoryKinds_Args,
                              "num_outputs")
 
     @property
     def parameter_memory_kinds(self) -> list[str]:
+        """The memory kind of each parameter (``PJRT_Executable_ParameterMemoryKinds``)."""
         return self._strings("PJRT_Executable_ParameterMemoryKinds",
                              _abi.PJRT_Executable_ParameterMemoryKinds_Args, "num_parameters")
 
     @property
     def fingerprint(self) -> bytes:
+        """An identifier of the compiled program (``PJRT_Executable_Fingerprint``)."""
         a = self._call("PJRT_Executable_Fingerprint", _abi.PJRT_Executable_Fingerprint_Args)
         return ctypes.string_at(a.executable_fingerprint, a.executable_fingerprint_size)
 
     @property
     def size_of_generated_code_in_bytes(self) -> int:
+        """Bytes of machine code (``PJRT_Executable_SizeOfGeneratedCodeInBytes``)."""
         return int(self._call("PJRT_Executable_SizeOfGeneratedCodeInBytes",
                               _abi.PJRT_Executable_SizeOfGeneratedCodeInBytes_Args).size_in_bytes)
 
@@ -160,7 +171,7 @@ class Executable:
                 if minor >= _MEMORY_STATS_SINCE.get(name, 0)}
 
     def optimized_program(self) -> bytes:
-        """The optimized program (serialized HloModuleProto on XLA plugins)."""
+        """The optimized program (serialized HloModuleProto on XLA plugins) (``PJRT_Executable_OptimizedProgram``)."""
         program = new_struct(_abi.PJRT_Program)
         fmt = b"hlo"
         program.format = c_bytes_address(fmt)
@@ -181,7 +192,8 @@ class Executable:
             ctypes.CFUNCTYPE(None, ctypes.c_void_p)(getattr(a, deleter))(getattr(a, holder))
 
     def serialize(self) -> bytes:
-        """Bytes for :meth:`Client.deserialize_executable` (same plugin and version only)."""
+        """Bytes for :meth:`Client.deserialize_executable`, same plugin and version only
+        (``PJRT_Executable_Serialize``)."""
         return self._owned_bytes("PJRT_Executable_Serialize", _abi.PJRT_Executable_Serialize_Args,
                                  "serialized_bytes", "serialized_bytes_size", "serialized_executable",
                                  "serialized_executable_deleter")
@@ -321,7 +333,8 @@ class LoadedExecutable:
 
     @property
     def executable(self) -> Executable:
-        """The underlying :class:`Executable` (a new owned handle each time)."""
+        """The underlying :class:`Executable`, a new owned handle each time
+        (``PJRT_LoadedExecutable_GetExecutable``)."""
         args = new_struct(_abi.PJRT_LoadedExecutable_GetExecutable_Args)
         args.loaded_executable = self.handle
         self._client.api.call("PJRT_LoadedExecutable_GetExecutable", args)
@@ -356,6 +369,7 @@ class LoadedExecutable:
         return [(int(i.replica), int(i.partition)) for i in ids]
 
     def addressable_devices(self) -> list[Device]:
+        """The devices it runs on (``PJRT_LoadedExecutable_AddressableDevices``)."""
         a = self._call("PJRT_LoadedExecutable_AddressableDevices", _abi.PJRT_LoadedExecutable_AddressableDevices_Args)
         return [Device(self._client, h) for h in handles(a.addressable_devices, a.num_addressable_devices)]
 
@@ -365,6 +379,7 @@ class LoadedExecutable:
 
     @property
     def is_deleted(self) -> bool:
+        """Whether :meth:`delete` freed it (``PJRT_LoadedExecutable_IsDeleted``)."""
         return bool(self._call("PJRT_LoadedExecutable_IsDeleted", _abi.PJRT_LoadedExecutable_IsDeleted_Args).is_deleted)
 
     # -- execution -------------------------------------------------------------------------
@@ -383,7 +398,8 @@ class LoadedExecutable:
                 raise TypeError(f"argument {i}: expected {dtype}{list(shape)}, got {b.dtype}{list(b.shape)}")
 
     def execute(self, buffers: Sequence[Buffer], *, device: Device | None = None) -> list[Buffer]:
-        """Run on one device; returns the output buffers at once (work is asynchronous).
+        """Run on one device (``PJRT_LoadedExecutable_Execute``); returns the output buffers at once
+        (work is asynchronous).
 
         Arguments are checked (client, count, dtype, shape where known) before
         the call.  ``device`` selects the device of a portable executable.
@@ -423,7 +439,8 @@ class LoadedExecutable:
     def execute_sharded(self, argument_lists: Sequence[Sequence[Buffer]], with_events: bool = False, *,
                         non_donatable: Sequence[int] = (), context: Any = None, send: Any = None,
                         recv: Any = None) -> list[list[Buffer]] | tuple[list[list[Buffer]], list[Event]]:
-        """Run on every addressable device: one argument list per device, in device order.
+        """Run on every addressable device (``PJRT_LoadedExecutable_Execute``): one argument list per
+        device, in device order.
 
         ``non_donatable``: argument indices the program must not donate; ``context``: an
         :class:`ExecuteContext`; ``send``/``recv``: host channel handlers (see
