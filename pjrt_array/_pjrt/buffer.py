@@ -12,6 +12,8 @@ import numpy as np
 from . import _abi
 from ._api import new_struct
 from ._handles import int64s
+from ._shapes import shape_and_type
+from .completion import Completion
 from .device import Device
 from .dtypes import SUB_BYTE_BITS, from_numpy_dtype, require_known, to_numpy_dtype
 from .errors import ClosedError
@@ -336,9 +338,17 @@ class Buffer:
         return {"type": "strides", "byte_strides": int64s(layout.strides.byte_strides,
                                                           layout.strides.num_byte_strides)}
 
+    def _raw_range(self, offset: int, size: int | None) -> tuple[int, int]:
+        """Checked ``(offset, size)`` of a raw copy; ``size`` None means to the end."""
+        total = self.on_device_size_in_bytes
+        size = total - offset if size is None else size
+        if not (0 <= offset <= total and 0 <= size <= total - offset):
+            raise ValueError(f"offset {offset} and size {size} must lie within the buffer's {total} bytes")
+        return offset, size
+
     def copy_raw_to_host(self, offset: int = 0, size: int | None = None) -> bytes:
         """Raw bytes of the on-device representation (``PJRT_Buffer_CopyRawToHost``)."""
-        size = self.on_device_size_in_bytes - offset if size is None else size
+        offset, size = self._raw_range(offset, size)
         out = ctypes.create_string_buffer(max(size, 1))
         a = self._call("PJRT_Buffer_CopyRawToHost", _abi.PJRT_Buffer_CopyRawToHost_Args,
                        dst=ctypes.addressof(out), offset=offset, transfer_size=size)
@@ -349,71 +359,53 @@ class Buffer:
     def copy_raw_to_host_future(self, offset: int = 0, size: int | None = None) -> tuple[Event, Any]:
         """Start a raw copy whose destination is given later (``PJRT_Buffer_CopyRawToHostFuture``).
 
-        Returns ``(event, deliver)``: call ``deliver(bytearray_of_size)`` (or ``deliver(None, error)``)
-        to provide the destination; the event completes when the bytes are there.
+        Returns ``(event, deliver)``.  Call ``deliver(dst)`` once with a writable,
+        C-contiguous buffer of at least ``size`` bytes (bytearray, numpy array, ...),
+        which is kept alive until the event is ready, or ``deliver(error=PjrtError)``
+        to fail the copy.  The event completes when the bytes are there; a
+        ``deliver`` dropped uncalled fails the copy with CANCELLED.
         """
-        size = self.on_device_size_in_bytes - offset if size is None else size
+        offset, size = self._raw_range(offset, size)
         a = self._call("PJRT_Buffer_CopyRawToHostFuture", _abi.PJRT_Buffer_CopyRawToHostFuture_Args,
                        offset=offset, transfer_size=size)
-        ready, data = a.future_ready_callback, a.callback_data
-        used = []
+        event = Event(self._client.api, a.event)
+        complete = Completion(self._client, _abi.PJRT_Buffer_CopyRawToHostFuture_Callback_Args,
+                              a.future_ready_callback, a.callback_data, "this raw copy's deliver()")
 
-        def deliver(dst: Any, error: Any = None) -> None:
-            if used:
-                raise ValueError("deliver() was already called")
-            used.append(dst)
-            cb = new_struct(_abi.PJRT_Buffer_CopyRawToHostFuture_Callback_Args)
-            cb.callback_data = data
+        def deliver(dst: Any = None, error: Any = None) -> None:
             if error is not None:
-                message = error.message.encode()
-                used.append(message)
-                cb.error_code = int(error.code)
-                cb.error_message = ctypes.cast(ctypes.c_char_p(message), ctypes.c_void_p).value
-                cb.error_message_size = len(message)
-            else:
-                if len(dst) < size:
-                    raise ValueError(f"dst has {len(dst)} bytes, the copy needs {size}")
-                cb.dst = ctypes.addressof((ctypes.c_char * len(dst)).from_buffer(dst))
-            ctypes.CFUNCTYPE(None, ctypes.c_void_p)(ready)(ctypes.addressof(cb))
+                complete(error)
+                return
+            view = memoryview(dst)
+            if view.readonly or not view.c_contiguous or view.nbytes < size:
+                raise ValueError(f"dst must be a writable C-contiguous buffer of at least {size} bytes")
+            target = (ctypes.c_char * view.nbytes).from_buffer(view.cast("B")) if view.nbytes else None
+            event.on_ready(lambda _error, _keep=(dst, view, target): None)  # the plugin writes until then
+            complete(dst=ctypes.addressof(target) if target is not None else 0)
 
-        return Event(self._client.api, a.event), deliver
+        return event, deliver
 
-    def donate_with_control_dependency(self) -> tuple["Buffer", Any]:
+    def donate_with_control_dependency(self) -> tuple["Buffer", Completion]:
         """A new buffer taking this one's memory once a dependency is met
         (``PJRT_Buffer_DonateWithControlDependency``).  Returns ``(buffer, ready)``: call
-        ``ready()`` (or ``ready(error)``) to release it.
+        ``ready()`` (or ``ready(error)``) once to release it; a ``ready`` dropped uncalled
+        fails it with CANCELLED.
         """
         a = self._call("PJRT_Buffer_DonateWithControlDependency", _abi.PJRT_Buffer_DonateWithControlDependency_Args)
-        callback, data = a.dependency_ready_callback, a.callback_data
-        out = Buffer(self._client, a.out_buffer, self._dtype, self._shape)
-        fired = []
-
-        def ready(error: Any = None) -> None:
-            if fired:
-                raise ValueError("ready() was already called")
-            fired.append(True)
-            cb = new_struct(_abi.PJRT_Buffer_DonateWithControlDependency_Callback_Args)
-            cb.callback_data = data
-            if error is not None:
-                message = error.message.encode()
-                fired.append(message)
-                cb.error_code = int(error.code)
-                cb.error_message = ctypes.cast(ctypes.c_char_p(message), ctypes.c_void_p).value
-                cb.error_message_size = len(message)
-            ctypes.CFUNCTYPE(None, ctypes.c_void_p)(callback)(ctypes.addressof(cb))
-
-        return out, ready
+        ready = Completion(self._client, _abi.PJRT_Buffer_DonateWithControlDependency_Callback_Args,
+                           a.dependency_ready_callback, a.callback_data, "this donation's ready()")
+        return Buffer(self._client, a.out_buffer, self._dtype, self._shape), ready
 
     def bitcast(self, dtype: Any, shape: Any = None) -> "Buffer":
-        """The same bytes viewed as another dtype/shape of equal size (``PJRT_Buffer_Bitcast``)."""
-        dtype = np.dtype(dtype)
-        shape = self.shape if shape is None else tuple(int(d) for d in shape)
-        btype = from_numpy_dtype(dtype, "dtype")
-        require_known(btype, self._client.api.minor, "dtype")
-        dims = (ctypes.c_int64 * max(len(shape), 1))(*shape)
+        """The same bytes viewed as another dtype/shape of equal size, in the default layout
+        (``PJRT_Buffer_Bitcast``).
+
+        The XLA CPU plugin moves the data into the new buffer: this one then reads as deleted.
+        """
+        array, dims, btype = shape_and_type(self.shape if shape is None else shape, dtype, self._client.api.minor)
         a = self._call("PJRT_Buffer_Bitcast", _abi.PJRT_Buffer_Bitcast_Args, element_type=btype,
-                       dims=ctypes.addressof(dims), num_dims=len(shape))
-        return Buffer(self._client, a.out_buffer, dtype, shape)
+                       dims=ctypes.addressof(array), num_dims=len(dims))
+        return Buffer(self._client, a.out_buffer, np.dtype(dtype), dims)
 
     def __repr__(self) -> str:
         if not self._handle or self._client._closed:

@@ -22,10 +22,10 @@ from . import _abi
 from ._api import Api, new_struct, struct_size
 from ._handles import c_bytes_address, handles, text
 from ._loader import Plugin, default_plugin_info, load_plugin
+from ._shapes import RowMajorLayout, shape_and_type
 from .compile_options import CompileOptions
 from .device import Device
-from .dtypes import from_numpy_dtype, require_known
-from .errors import ClosedError, PjrtError
+from .errors import ClosedError, PjrtError, error_fields
 from .memory import Memory
 from .named_values import NamedValue, NamedValueArray
 
@@ -263,35 +263,46 @@ class Client:
         return LoadedExecutable.deserialize(self, data)
 
     # -- buffers made without host data, and other client services -----------------------------
-    def _shape_fields(self, shape: Sequence[int], dtype: Any, argname: str) -> tuple[Any, int, int]:
-        dims = (ctypes.c_int64 * max(len(shape), 1))(*[int(d) for d in shape])
-        btype = from_numpy_dtype(np.dtype(dtype), argname)
-        require_known(btype, self.api.minor, argname)
-        return dims, len(shape), int(btype)
+    def _own_device(self, device: Device | None) -> Device:
+        """``device`` (default: the first addressable one), checked to be this client's."""
+        if device is None:
+            return self.addressable_devices()[0]
+        if not isinstance(device, Device) or device.client is not self:
+            raise ValueError(f"device must be a Device of this client, got {device!r}")
+        return device
 
-    def _buffer_out(self, handle: int, shape: Sequence[int], dtype: Any) -> "Buffer":
+    def _own_memory(self, memory: Memory) -> Memory:
+        """``memory``, checked to be this client's."""
+        if not isinstance(memory, Memory) or memory._client is not self:
+            raise ValueError(f"memory must be a Memory of this client, got {memory!r}")
+        return memory
+
+    def _buffer_out(self, handle: int, dims: tuple[int, ...], dtype: Any) -> "Buffer":
         from .buffer import Buffer
-        return Buffer(self, handle, np.dtype(dtype), tuple(int(d) for d in shape))
+        return Buffer(self, handle, np.dtype(dtype), dims)
 
     def create_uninitialized_buffer(self, shape: Sequence[int], dtype: Any, device: Device | None = None, *,
                                     memory: Memory | None = None) -> "Buffer":
         """A buffer with undefined contents (``PJRT_Client_CreateUninitializedBuffer``)."""
-        dims, n, btype = self._shape_fields(shape, dtype, "dtype")
+        array, dims, btype = shape_and_type(shape, dtype, self.api.minor)
+        layout = RowMajorLayout(len(dims))
         a = self._call("PJRT_Client_CreateUninitializedBuffer", _abi.PJRT_Client_CreateUninitializedBuffer_Args,
-                       shape_dims=ctypes.addressof(dims), shape_num_dims=n, shape_element_type=btype,
-                       device=(device or self.addressable_devices()[0]).handle if memory is None else 0,
-                       memory=memory.handle if memory is not None else 0)
-        return self._buffer_out(a.buffer, shape, dtype)
+                       shape_dims=ctypes.addressof(array), shape_num_dims=len(dims), shape_element_type=btype,
+                       shape_layout=layout.address,
+                       device=self._own_device(device).handle if memory is None else 0,
+                       memory=self._own_memory(memory).handle if memory is not None else 0)
+        return self._buffer_out(a.buffer, dims, dtype)
 
     def create_error_buffer(self, error: PjrtError, shape: Sequence[int], dtype: Any, memory: Memory) -> "Buffer":
         """A buffer whose use fails with ``error`` (``PJRT_Client_CreateErrorBuffer``)."""
-        dims, n, btype = self._shape_fields(shape, dtype, "dtype")
-        message = error.message.encode()
+        code, message = error_fields(error)
+        array, dims, btype = shape_and_type(shape, dtype, self.api.minor)
+        layout = RowMajorLayout(len(dims))  # without one, the 0.106 CPU plugin aborts reading the buffer
         a = self._call("PJRT_Client_CreateErrorBuffer", _abi.PJRT_Client_CreateErrorBuffer_Args,
-                       error_code=int(error.code), error_message=c_bytes_address(message),
-                       error_message_size=len(message), shape_dims=ctypes.addressof(dims), shape_num_dims=n,
-                       shape_element_type=btype, memory=memory.handle)
-        return self._buffer_out(a.buffer, shape, dtype)
+                       error_code=code, error_message=c_bytes_address(message),
+                       error_message_size=len(message), shape_dims=ctypes.addressof(array), shape_num_dims=len(dims),
+                       shape_element_type=btype, shape_layout=layout.address, memory=self._own_memory(memory).handle)
+        return self._buffer_out(a.buffer, dims, dtype)
 
     def create_alias_buffer(self, shape: Sequence[int], dtype: Any, memory: Memory) -> "Buffer":
         """A placeholder buffer to bind later with :meth:`fulfill_alias_buffer`
@@ -300,26 +311,33 @@ class Client:
         Destroying an alias buffer, or the buffer that fulfilled it, aborts the XLA
         CPU plugins, so both are released only when the process ends.
         """
-        dims, n, btype = self._shape_fields(shape, dtype, "dtype")
+        array, dims, btype = shape_and_type(shape, dtype, self.api.minor)
+        layout = RowMajorLayout(len(dims))  # without one, the 0.106 CPU plugin aborts reading the buffer
         a = self._call("PJRT_Client_CreateAliasBuffer", _abi.PJRT_Client_CreateAliasBuffer_Args,
-                       memory=memory.handle, shape_dims=ctypes.addressof(dims), shape_num_dims=n,
-                       shape_element_type=btype)
+                       memory=self._own_memory(memory).handle, shape_dims=ctypes.addressof(array),
+                       shape_num_dims=len(dims), shape_element_type=btype, shape_layout=layout.address)
         self._unfulfilled_aliases[a.alias_buffer] = a.fulfill_alias_buffer_cb
         self._alias_handles.add(a.alias_buffer)
-        return self._buffer_out(a.alias_buffer, shape, dtype)
+        return self._buffer_out(a.alias_buffer, dims, dtype)
 
     def fulfill_alias_buffer(self, alias: "Buffer", buffer: "Buffer | None", error: PjrtError | None = None
                              ) -> None:
-        """Bind ``alias`` to ``buffer``'s data, or fail it with ``error`` (``PJRT_Client_FulfillAliasBuffer``)."""
+        """Bind ``alias`` to ``buffer``'s data, or fail it with ``error`` (``PJRT_Client_FulfillAliasBuffer``).
+
+        Exactly one of ``buffer`` and ``error`` is given; each alias is fulfilled once.
+        """
+        if (buffer is None) == (error is None):
+            raise ValueError("fulfill_alias_buffer needs exactly one of buffer and error")
+        if buffer is not None and buffer._client is not self:
+            raise ValueError("buffer belongs to another client")
         token = self._unfulfilled_aliases.pop(alias.handle, None)
         if token is None:
             raise ValueError("this buffer is not an unfulfilled alias of this client")
         if buffer is not None:
             self._alias_handles.add(buffer.handle)
-        message = b"" if error is None else error.message.encode()
+        code, message = (0, b"") if error is None else error_fields(error)
         self._call("PJRT_Client_FulfillAliasBuffer", _abi.PJRT_Client_FulfillAliasBuffer_Args,
-                   buffer=buffer.handle if buffer is not None else 0,
-                   status_code=0 if error is None else int(error.code),
+                   buffer=buffer.handle if buffer is not None else 0, status_code=code,
                    error_message=c_bytes_address(message), error_message_size=len(message),
                    fulfill_alias_buffer_cb=token)
 
@@ -330,18 +348,21 @@ class Client:
         ``owner`` (e.g. the object that owns the memory) is kept alive until the
         plugin deletes the view; the memory itself must stay valid that long.
         """
-        dims, n, btype = self._shape_fields(shape, dtype, "dtype")
+        if isinstance(pointer, bool) or not isinstance(pointer, int) or pointer <= 0:
+            raise ValueError(f"pointer must be a non-null address (a positive int), got {pointer!r}")
+        array, dims, btype = shape_and_type(shape, dtype, self.api.minor)
+        device = self._own_device(device)
         key = next(_view_keys)
         _view_owners[key] = owner
         try:
             a = self._call("PJRT_Client_CreateViewOfDeviceBuffer", _abi.PJRT_Client_CreateViewOfDeviceBuffer_Args,
-                           device_buffer_ptr=pointer, dims=ctypes.addressof(dims), num_dims=n, element_type=btype,
-                           device=(device or self.addressable_devices()[0]).handle,
+                           device_buffer_ptr=pointer, dims=ctypes.addressof(array), num_dims=len(dims),
+                           element_type=btype, device=device.handle,
                            on_delete_callback=_VIEW_DELETED, on_delete_callback_arg=key)
         except BaseException:
             _view_owners.pop(key, None)
             raise
-        return self._buffer_out(a.buffer, shape, dtype)
+        return self._buffer_out(a.buffer, dims, dtype)
 
     def create_buffers_for_async_host_to_device(self, specs: Sequence[tuple[Sequence[int], Any]],
                                                 memory: Memory) -> Any:
@@ -351,11 +372,12 @@ class Client:
 
     def dma_map(self, array: np.ndarray) -> None:
         """Register host memory for DMA (``PJRT_Client_DmaMap``); keep ``array`` alive until unmapped."""
-        self._call("PJRT_Client_DmaMap", _abi.PJRT_Client_DmaMap_Args, data=array.ctypes.data, size=array.nbytes)
+        self._call("PJRT_Client_DmaMap", _abi.PJRT_Client_DmaMap_Args, data=_host_memory(array).ctypes.data,
+                   size=array.nbytes)
 
     def dma_unmap(self, array: np.ndarray) -> None:
-        """(``PJRT_Client_DmaUnmap``)."""
-        self._call("PJRT_Client_DmaUnmap", _abi.PJRT_Client_DmaUnmap_Args, data=array.ctypes.data)
+        """Unregister memory registered with :meth:`dma_map` (``PJRT_Client_DmaUnmap``)."""
+        self._call("PJRT_Client_DmaUnmap", _abi.PJRT_Client_DmaUnmap_Args, data=_host_memory(array).ctypes.data)
 
     def update_global_process_info(self, infos: Sequence[Mapping[str, Any]]) -> None:
         """Tell the client about other processes (``PJRT_Client_UpdateGlobalProcessInfo``).
@@ -364,22 +386,27 @@ class Client:
         """
         array = (_abi.PJRT_ProcessInfo * max(len(infos), 1))()
         keep = []
-        for slot, info in zip(array, infos):
+        for i, (slot, info) in enumerate(zip(array, infos)):
+            unknown = set(info) - {"incarnation_id", "state", "error"}
+            if unknown:
+                raise ValueError(f"infos[{i}]: unknown keys {sorted(unknown)}")
             slot.struct_size = struct_size(_abi.PJRT_ProcessInfo)
             slot.incarnation_id = int(info.get("incarnation_id", 0))
-            slot.state = int(info.get("state", _abi.PJRT_ProcessState.PJRT_ProcessState_kConnected))
+            # ValueError for a state the C API lacks
+            slot.state = _abi.PJRT_ProcessState(info.get("state", _abi.PJRT_ProcessState.PJRT_ProcessState_kConnected))
             error = info.get("error")
             if error is not None:
-                message = error.message.encode()
+                slot.error_code, message = error_fields(error, f"infos[{i}]['error']")
                 keep.append(message)
-                slot.error_code = int(error.code)
                 slot.error_message, slot.error_message_size = c_bytes_address(message), len(message)
         self._call("PJRT_Client_UpdateGlobalProcessInfo", _abi.PJRT_Client_UpdateGlobalProcessInfo_Args,
                    process_infos=ctypes.addressof(array), num_process_infos=len(infos))
 
     def load(self, executable: Any, options: CompileOptions | None = None) -> "LoadedExecutable":
         """Load a compiled :class:`Executable` (e.g. from ``PJRT_Compile``) (``PJRT_Client_Load``)."""
-        from .executable import LoadedExecutable
+        from .executable import Executable, LoadedExecutable
+        if not isinstance(executable, Executable) or executable._client is not self:
+            raise ValueError(f"executable must be an Executable of this client, got {executable!r}")
         opts = (options or CompileOptions()).to_bytes()
         a = self._call("PJRT_Client_Load", _abi.PJRT_Client_Load_Args, executable=executable.handle,
                        compile_options=c_bytes_address(opts), compile_options_size=len(opts))
@@ -400,6 +427,13 @@ class Client:
         if self._closed:
             return "<pjrt Client closed>"
         return f"<pjrt Client {self.platform_name} {self.platform_version!r} api={self.api.version}>"
+
+
+def _host_memory(array: np.ndarray) -> np.ndarray:
+    """``array`` if it is one contiguous block of host memory (what DMA mapping takes)."""
+    if not isinstance(array, np.ndarray) or not array.flags.c_contiguous:
+        raise TypeError("array must be a C-contiguous numpy array")
+    return array
 
 
 # Owners of device-buffer views, released when the plugin deletes the view (a

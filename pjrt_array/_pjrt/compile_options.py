@@ -21,7 +21,7 @@ import struct
 from dataclasses import dataclass, field, fields
 from typing import Any, Iterator, Mapping, Sequence, Union
 
-__all__ = ["CompileOptions", "EffortLevel", "Precision"]
+__all__ = ["CompileOptions", "EffortLevel", "Precision", "decode_device_assignment"]
 
 OverrideValue = Union[str, bool, int, float]
 
@@ -633,3 +633,11 @@ class CompileOptions:
 
 
 _DEFAULT = CompileOptions()
+
+
+def decode_device_assignment(data: bytes) -> tuple[tuple[int, ...], ...]:
+    """Device ids ``[replica][partition]`` of a serialized ``DeviceAssignmentProto``
+    (e.g. from ``PJRT_LoadedExecutable_GetDeviceAssignment``); malformed input raises ValueError."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}")
+    return _DeviceAssignment().finish("device_assignment", bytes(data))

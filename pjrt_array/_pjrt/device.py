@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from . import _abi
 from ._api import new_struct
 from ._handles import handles, text
+from .errors import error_fields
 from .named_values import read_named_values
 
 if TYPE_CHECKING:
@@ -176,11 +177,11 @@ class Device:
 
         Returns whether an execution was poisoned.
         """
-        message = error.message.encode()
+        code, message = error_fields(error)
         args = new_struct(_abi.PJRT_Device_PoisonExecution_Args)
         args.device = self.handle
         args.launch_id = launch_id
-        args.error_code = int(error.code)
+        args.error_code = code
         args.error_message = ctypes.cast(ctypes.c_char_p(message), ctypes.c_void_p).value
         args.error_message_size = len(message)
         self._client.api.call("PJRT_Device_PoisonExecution", args)

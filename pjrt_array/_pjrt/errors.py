@@ -19,7 +19,7 @@ __all__ = [
     "PjrtError", "Cancelled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound",
     "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted",
     "OutOfRange", "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated",
-    "PluginLoadError", "ClosedError", "error_class", "code_for_exception",
+    "PluginLoadError", "ClosedError", "error_class", "code_for_exception", "error_fields",
 ]
 
 Code = _abi.PJRT_Error_Code
@@ -125,3 +125,13 @@ def code_for_exception(exc: BaseException) -> tuple[Code, str]:
         if isinstance(exc, base):
             return code, message
     return Code.PJRT_Error_Code_UNKNOWN, message
+
+
+def error_fields(error: object, argname: str = "error") -> tuple[int, bytes]:
+    """``(code, message bytes)`` of ``error`` for the C API's error-in fields
+    (``error_code``, ``error_message``): it must be a :class:`PjrtError` with a code other than OK."""
+    if not isinstance(error, PjrtError):
+        raise TypeError(f"{argname} must be a PjrtError, got {type(error).__name__}")
+    if error.code == Code.PJRT_Error_Code_OK:
+        raise ValueError(f"{argname} must have an error code other than OK")
+    return int(error.code), error.message.encode()

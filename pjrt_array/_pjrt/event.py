@@ -17,7 +17,7 @@ from typing import Callable, Generator, Optional
 
 from . import _abi
 from ._api import Api, new_struct
-from .errors import ClosedError, PjrtError, read_error
+from .errors import ClosedError, PjrtError, error_fields, read_error
 
 __all__ = ["Event"]
 
@@ -69,8 +69,7 @@ class Event:
         args.event = self.handle
         message = b""
         if error is not None:
-            message = error.message.encode()
-            args.error_code = int(error.code)
+            args.error_code, message = error_fields(error)
             args.error_message = ctypes.cast(ctypes.c_char_p(message), ctypes.c_void_p).value
             args.error_message_size = len(message)
         else:

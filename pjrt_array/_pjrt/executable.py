@@ -19,7 +19,7 @@ from ._api import new_struct
 from ._handles import c_bytes_address, handles, int64s, text
 from ._signature import parse_hlo_signature, parse_main_signature
 from .buffer import Buffer
-from .compile_options import CompileOptions
+from .compile_options import CompileOptions, decode_device_assignment
 from .device import Device
 from .dtypes import to_numpy_dtype
 from .errors import ClosedError
@@ -346,12 +346,12 @@ class LoadedExecutable:
         a = self._call("PJRT_LoadedExecutable_Fingerprint", _abi.PJRT_LoadedExecutable_Fingerprint_Args)
         return ctypes.string_at(a.executable_fingerprint, a.executable_fingerprint_size)
 
-    def device_assignment(self) -> bytes:
-        """The serialized DeviceAssignmentProto (``PJRT_LoadedExecutable_GetDeviceAssignment``)."""
+    def device_assignment(self) -> tuple[tuple[int, ...], ...]:
+        """Device ids ``[replica][partition]`` it runs on (``PJRT_LoadedExecutable_GetDeviceAssignment``)."""
         a = self._call("PJRT_LoadedExecutable_GetDeviceAssignment",
                        _abi.PJRT_LoadedExecutable_GetDeviceAssignment_Args)
         try:
-            return ctypes.string_at(a.serialized_bytes, a.serialized_bytes_size)
+            return decode_device_assignment(ctypes.string_at(a.serialized_bytes, a.serialized_bytes_size))
         finally:
             if a.serialized_device_assignment_deleter:
                 ctypes.CFUNCTYPE(None, ctypes.c_void_p)(a.serialized_device_assignment_deleter)(

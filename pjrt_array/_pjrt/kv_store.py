@@ -83,7 +83,9 @@ class KVBridge:
         args.kv_try_get_callback = self.try_get_callback
         args.kv_put_callback = self.put_callback
 
-    def _fail(self, callback_error: int, exc: BaseException) -> int:
+    def _fail(self, callback_error: int | None, exc: BaseException) -> int:
+        if not callback_error:  # a plugin that gives no way to report: never call a null pointer
+            return 0
         code, message = code_for_exception(exc)
         data = message.encode()
         return _CALLBACK_ERROR(callback_error)(int(code), data, len(data)) or 0

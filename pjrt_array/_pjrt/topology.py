@@ -5,14 +5,12 @@ from __future__ import annotations
 import ctypes
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-import numpy as np
-
 from . import _abi
 from ._api import new_struct
 from ._handles import c_bytes_address, handles, text
+from ._shapes import shape_and_type
 from .compile_options import CompileOptions
 from .device import DeviceDescription
-from .dtypes import from_numpy_dtype
 from .errors import ClosedError
 from .named_values import NamedValue, NamedValueArray, read_named_values
 
@@ -142,11 +140,11 @@ class TopologyDescription:
     def canonical_shape_for_memory_space(self, memory_space_kind_id: int, shape: Sequence[int],
                                          dtype: Any) -> bytes:
         """Serialized ShapeProto (``PJRT_TopologyDescription_MakeCanonicalShapeForMemorySpace``)."""
-        dims = (ctypes.c_int64 * max(len(shape), 1))(*shape)
+        array, dims, btype = shape_and_type(shape, dtype, self._client.api.minor)
         a = self._call("PJRT_TopologyDescription_MakeCanonicalShapeForMemorySpace",
                        _abi.PJRT_TopologyDescription_MakeCanonicalShapeForMemorySpace_Args,
-                       memory_space_kind_id=memory_space_kind_id, dims=ctypes.addressof(dims), num_dims=len(shape),
-                       element_type=from_numpy_dtype(np.dtype(dtype)))
+                       memory_space_kind_id=memory_space_kind_id, dims=ctypes.addressof(array), num_dims=len(dims),
+                       element_type=btype)
         data = ctypes.string_at(a.serialized_shape, a.serialized_shape_size)
         if a.serialized_shape_deleter:
             ctypes.CFUNCTYPE(None, ctypes.c_char_p)(a.serialized_shape_deleter)(a.serialized_shape)
@@ -156,6 +154,8 @@ class TopologyDescription:
                 client: "Client | None" = None) -> "Executable":
         """Compile for this topology without loading (``PJRT_Compile``)."""
         from .executable import Executable
+        if client is not None and client.api is not self._client.api:
+            raise ValueError("client must be a client of this topology's plugin")
         code = program.encode() if isinstance(program, str) else bytes(program)
         opts = (options or CompileOptions()).to_bytes()
         fmt = format.encode()

@@ -9,32 +9,21 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from . import _abi
-from ._api import new_struct, struct_size
+from ._api import new_struct
 from ._owned import Owned
+from ._shapes import RowMajorLayout, dims_array, shape_and_type
 from .buffer import Buffer
 from .device import Device
 from .dtypes import from_numpy_dtype
+from .errors import PjrtError, error_fields
 from .event import Event
 from .named_values import NamedValueArray
 
 if TYPE_CHECKING:
     from .client import Client
-    from .errors import PjrtError
     from .memory import Memory
 
 __all__ = ["AsyncHostToDeviceTransferManager", "CopyToDeviceStream"]
-
-
-class row_major_layout:  # noqa: N801 - a small holder used like a function
-    """A ``PJRT_Buffer_MemoryLayout`` for dense row-major data of ``ndim`` dimensions (kept alive here)."""
-
-    def __init__(self, ndim: int) -> None:
-        self.minor_to_major = (ctypes.c_int64 * max(ndim, 1))(*range(ndim - 1, -1, -1))
-        self.struct = new_struct(_abi.PJRT_Buffer_MemoryLayout)
-        self.struct.type = _abi.PJRT_Buffer_MemoryLayout_Type.PJRT_Buffer_MemoryLayout_Type_Tiled
-        self.struct.tiled.struct_size = struct_size(_abi.PJRT_Buffer_MemoryLayout_Tiled)
-        self.struct.tiled.minor_to_major = ctypes.addressof(self.minor_to_major)
-        self.struct.tiled.minor_to_major_size = ndim
 
 
 class AsyncHostToDeviceTransferManager(Owned):
@@ -46,37 +35,47 @@ class AsyncHostToDeviceTransferManager(Owned):
     _destroy_fn = "PJRT_AsyncHostToDeviceTransferManager_Destroy"
     _destroy_args = _abi.PJRT_AsyncHostToDeviceTransferManager_Destroy_Args
     _destroy_field = "transfer_manager"
-    __slots__ = ("_specs", "_keep", "_done")
+    __slots__ = ("_specs", "_keep", "_done", "_retrieved")
 
     def __init__(self, client: "Client", handle: int, specs: list[tuple[tuple[int, ...], np.dtype]]) -> None:
         super().__init__(client, handle)
         self._specs = specs
         self._keep: list[Any] = []  # host data the plugin may read until its transfer is done
         self._done: set[int] = set()  # buffers whose last transfer or error was given
+        self._retrieved: set[int] = set()  # a second retrieval hands out a null buffer (a crash on use)
 
-    def _open_index(self, index: int) -> None:
-        """Check ``index``; the plugins abort on a second completion of one buffer."""
+    def _index(self, index: int) -> int:
+        """Check ``index`` before the plugin reads its tables with it (it does not check)."""
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"buffer index must be an int, got {index!r}")
         if not 0 <= index < len(self._specs):
             raise IndexError(f"buffer index {index} out of range for {len(self._specs)} buffers")
+        return int(index)
+
+    def _open_index(self, index: int) -> int:
+        """Check ``index``; the plugins abort on a second completion of one buffer."""
+        index = self._index(index)
         if index in self._done:
             raise ValueError(f"buffer {index} was already completed")
+        return index
 
     @classmethod
     def create(cls, client: "Client", specs: Sequence[tuple[Sequence[int], Any]], memory: "Memory"
                ) -> "AsyncHostToDeviceTransferManager":
         """(``PJRT_Client_CreateBuffersForAsyncHostToDevice``) one buffer per ``(shape, dtype)``."""
-        norm = [(tuple(int(d) for d in shape), np.dtype(dtype)) for shape, dtype in specs]
-        dims = [(ctypes.c_int64 * max(len(s), 1))(*s) for s, _ in norm]
-        array = (_abi.PJRT_ShapeSpec * max(len(norm), 1))()
-        for spec, d, (shape, dtype) in zip(array, dims, norm):
-            spec.dims, spec.num_dims = ctypes.addressof(d), len(shape)
-            spec.element_type = from_numpy_dtype(dtype, "specs")
+        if not specs:
+            raise ValueError("specs must list at least one (shape, dtype)")
+        fields = [shape_and_type(shape, dtype, client.api.minor) for shape, dtype in specs]
+        array = (_abi.PJRT_ShapeSpec * len(fields))()
+        for spec, (dims_c, dims, btype) in zip(array, fields):
+            spec.dims, spec.num_dims, spec.element_type = ctypes.addressof(dims_c), len(dims), btype
         args = new_struct(_abi.PJRT_Client_CreateBuffersForAsyncHostToDevice_Args)
         args.client = client.handle
-        args.shape_specs, args.num_shape_specs = ctypes.addressof(array), len(norm)
-        args.memory = memory.handle
+        args.shape_specs, args.num_shape_specs = ctypes.addressof(array), len(fields)
+        args.memory = client._own_memory(memory).handle
         client.api.call("PJRT_Client_CreateBuffersForAsyncHostToDevice", args)
-        return cls(client, args.transfer_manager, norm)
+        return cls(client, args.transfer_manager,
+                   [(dims, np.dtype(dtype)) for (_, dims, _), (_, dtype) in zip(fields, specs)])
 
     def close(self) -> None:
         """Destroy the manager (``PJRT_AsyncHostToDeviceTransferManager_Destroy``); retrieved buffers stay."""
@@ -87,37 +86,56 @@ class AsyncHostToDeviceTransferManager(Owned):
 
     def transfer_data(self, index: int, data: np.ndarray, offset: int = 0, is_last: bool = True) -> Event:
         """Copy raw bytes of ``data`` into buffer ``index`` at byte ``offset``
-        (``PJRT_AsyncHostToDeviceTransferManager_TransferData``); the event completes when done."""
+        (``PJRT_AsyncHostToDeviceTransferManager_TransferData``); the event completes when done.
+
+        The bytes must lie within the buffer.  A transfer the plugin fails leaves the
+        buffer closed to further transfers (the plugins count it as made).
+        """
         data = np.ascontiguousarray(data)
-        self._open_index(index)
+        index = self._open_index(index)
+        size = self.buffer_size(index)
+        if not 0 <= offset <= size - data.nbytes:  # the plugins' own refusal leaves them inconsistent
+            raise ValueError(f"{data.nbytes} bytes at offset {offset} do not fit buffer {index} of {size} bytes")
         self._keep.append(data)
-        a = self._manager_call("PJRT_AsyncHostToDeviceTransferManager_TransferData",
-                               _abi.PJRT_AsyncHostToDeviceTransferManager_TransferData_Args,
-                               buffer_index=index, data=data.ctypes.data, offset=offset,
-                               transfer_size=data.nbytes, is_last_transfer=is_last)
+        try:
+            a = self._manager_call("PJRT_AsyncHostToDeviceTransferManager_TransferData",
+                                   _abi.PJRT_AsyncHostToDeviceTransferManager_TransferData_Args,
+                                   buffer_index=index, data=data.ctypes.data, offset=offset,
+                                   transfer_size=data.nbytes, is_last_transfer=is_last)
+        except PjrtError:
+            self._done.add(index)
+            raise
         if is_last:
             self._done.add(index)
         return Event(self._client.api, a.done_with_h2d_transfer)
 
     def transfer_literal(self, index: int, data: np.ndarray) -> Event:
-        """Copy a whole array into buffer ``index`` (``PJRT_AsyncHostToDeviceTransferManager_TransferLiteral``)."""
+        """Copy a whole array of the buffer's shape and dtype into buffer ``index``
+        (``PJRT_AsyncHostToDeviceTransferManager_TransferLiteral``)."""
         data = np.ascontiguousarray(data)
-        self._open_index(index)
-        dims = (ctypes.c_int64 * max(data.ndim, 1))(*data.shape)
-        layout = row_major_layout(data.ndim)  # the plugins abort on a literal without a layout
+        index = self._open_index(index)
+        shape, dtype = self._specs[index]
+        if data.shape != shape or data.dtype != dtype:  # the plugin would reinterpret the bytes
+            raise ValueError(f"data is {data.dtype}{list(data.shape)}, buffer {index} is {dtype}{list(shape)}")
+        dims, _ = dims_array(data.shape, "data.shape")
+        layout = RowMajorLayout(data.ndim)  # the plugins abort on a literal without a layout
         self._keep += [data, dims, layout]  # type: ignore[list-item]
         a = self._manager_call("PJRT_AsyncHostToDeviceTransferManager_TransferLiteral",
                                _abi.PJRT_AsyncHostToDeviceTransferManager_TransferLiteral_Args,
                                buffer_index=index, data=data.ctypes.data, shape_dims=ctypes.addressof(dims),
                                shape_num_dims=data.ndim, shape_element_type=from_numpy_dtype(data.dtype, "data"),
-                               shape_layout=ctypes.addressof(layout.struct))
+                               shape_layout=layout.address)
         self._done.add(index)
         return Event(self._client.api, a.done_with_h2d_transfer)
 
     def retrieve_buffer(self, index: int) -> Buffer:
-        """The device buffer ``index`` (``PJRT_AsyncHostToDeviceTransferManager_RetrieveBuffer``)."""
+        """The device buffer ``index``, once per index (``PJRT_AsyncHostToDeviceTransferManager_RetrieveBuffer``)."""
+        index = self._index(index)
+        if index in self._retrieved:
+            raise ValueError(f"buffer {index} was already retrieved")
         a = self._manager_call("PJRT_AsyncHostToDeviceTransferManager_RetrieveBuffer",
                                _abi.PJRT_AsyncHostToDeviceTransferManager_RetrieveBuffer_Args, buffer_index=index)
+        self._retrieved.add(index)
         shape, dtype = self._specs[index]
         return Buffer(self._client, a.buffer_out, dtype, shape)
 
@@ -138,16 +156,16 @@ class AsyncHostToDeviceTransferManager(Owned):
         """On-device bytes of buffer ``index`` (``PJRT_AsyncHostToDeviceTransferManager_BufferSize``)."""
         return int(self._manager_call("PJRT_AsyncHostToDeviceTransferManager_BufferSize",
                                       _abi.PJRT_AsyncHostToDeviceTransferManager_BufferSize_Args,
-                                      buffer_index=index).buffer_size)
+                                      buffer_index=self._index(index)).buffer_size)
 
     def set_buffer_error(self, index: int, error: "PjrtError") -> None:
         """Fail buffer ``index`` (``PJRT_AsyncHostToDeviceTransferManager_SetBufferError``)."""
-        self._open_index(index)
-        message = error.message.encode()
+        code, message = error_fields(error)
+        index = self._open_index(index)
         self._keep.append(message)
         self._manager_call("PJRT_AsyncHostToDeviceTransferManager_SetBufferError",
                            _abi.PJRT_AsyncHostToDeviceTransferManager_SetBufferError_Args, buffer_index=index,
-                           error_code=int(error.code), error_message=ctypes.cast(message, ctypes.c_void_p).value,
+                           error_code=code, error_message=ctypes.cast(message, ctypes.c_void_p).value,
                            error_message_size=len(message))
         self._done.add(index)
 
