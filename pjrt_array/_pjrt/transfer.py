@@ -15,7 +15,7 @@ from ._shapes import RowMajorLayout, dims_array, shape_and_type
 from .buffer import Buffer
 from .device import Device
 from .dtypes import from_numpy_dtype
-from .errors import PjrtError, error_fields
+from .errors import ClosedError, PjrtError, error_fields
 from .event import Event
 from .named_values import NamedValueArray
 
@@ -181,15 +181,22 @@ class AsyncHostToDeviceTransferManager(Owned):
 
 
 class CopyToDeviceStream:
-    """The stream a recv callback gets during execution (borrowed; the callback may destroy it)."""
+    """The stream a recv handler gets during execution; it is destroyed when the handler returns."""
 
     def __init__(self, client: "Client", handle: int) -> None:
         self._client = client
         self._handle = handle
 
+    @property
+    def handle(self) -> int:
+        if not self._handle:
+            raise ClosedError("this CopyToDeviceStream has been closed (a recv handler's stream lives until "
+                              "the handler returns)")
+        return self._client._live(self._handle)
+
     def _stream_call(self, fn: str, args_type: type, **fields: Any) -> Any:
         args = new_struct(args_type)
-        args.stream = self._client._live(self._handle)
+        args.stream = self.handle
         for k, v in fields.items():
             setattr(args, k, v)
         self._client.api.call(fn, args)
