@@ -153,3 +153,35 @@ def test_bad_handler_tables_are_refused(streams):
         HostCallbacks(streams.client, None, {"1": lambda ch, s: None}, 1)
     with pytest.raises(TypeError, match="send handlers"):
         HostCallbacks(streams.client, {1: "not callable"}, None, 1)
+
+
+def test_send_handlers_through_the_filled_options(streams):
+    """The send table as the executor reads it: per device, ``num_send_ops`` entries whose
+    ``send_callback(chunk, callback_error, total, done, user_arg)`` reaches the channel's handler,
+    which owns (and frees) the chunk; a raising handler becomes the PJRT_CallbackError's error."""
+    got = []
+
+    def broken(channel, data, total, done):
+        raise KeyError("channel closed")
+
+    callbacks = HostCallbacks(streams.client, {7: lambda *a: got.append(a), 8: broken}, None, 2)
+    options = new_struct(_abi.PJRT_ExecuteOptions)
+    callbacks.fill(options)
+    assert options.num_send_ops == 2 and not options.num_recv_ops
+    made = []
+    callback_error = _abi.PJRT_CallbackError(lambda code, message, size: made.append(
+        (code, ctypes.string_at(message, size))) or 0xBAD)
+    freed = []
+    deleter = dict(_abi.PJRT_Chunk._fields_)["deleter"](lambda data, arg: freed.append(arg))
+    payload = ctypes.create_string_buffer(b"\x01\x02\x03", 3)
+    results = []
+    for table in (ctypes.c_void_p * 2).from_address(options.send_callbacks):
+        for info in (_abi.PJRT_SendCallbackInfo * options.num_send_ops).from_address(table):
+            chunk = _abi.PJRT_Chunk(ctypes.addressof(payload), 3, deleter, info.channel_id)
+            send = _abi.PJRT_SendCallback(ctypes.cast(info.send_callback, ctypes.c_void_p).value)
+            results.append(send(ctypes.addressof(chunk), ctypes.cast(callback_error, ctypes.c_void_p).value, 3,
+                                True, info.user_arg))
+    assert got == [(7, b"\x01\x02\x03", 3, True)] * 2
+    assert results == [None, 0xBAD] * 2  # success is a null PJRT_Error*
+    assert made == [(Code.PJRT_Error_Code_NOT_FOUND, b"KeyError: 'channel closed'")] * 2
+    assert freed == [7, 8, 7, 8]

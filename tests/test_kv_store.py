@@ -7,7 +7,7 @@ import pytest
 
 from pjrt_array._pjrt import Client, _abi
 from pjrt_array._pjrt._api import new_struct
-from pjrt_array._pjrt.kv_store import DictKVStore, KVBridge
+from pjrt_array._pjrt.kv_store import DictKVStore, FileKVStore, KVBridge
 
 # The plugin side of an error: PJRT_CallbackError(code, message, size) -> PJRT_Error*.
 RAISED: list[tuple[int, bytes]] = []
@@ -95,3 +95,48 @@ def test_client_accepts_a_store_and_rejects_a_non_store():
         assert isinstance(client._keep_alive, KVBridge)
     with pytest.raises(TypeError):
         Client(kv_store=object())
+
+
+def test_values_live_until_the_plugin_calls_the_deleter():
+    bridge = KVBridge(DictKVStore())
+    _put(bridge, b"k", b"value")
+    args = new_struct(_abi.PJRT_KeyValueGetCallback_Args)
+    args.key, args.key_size = ctypes.cast(ctypes.c_char_p(b"k"), ctypes.c_void_p).value, 1
+    args.timeout_in_ms = 100
+    args.callback_error = ctypes.cast(_callback_error, ctypes.c_void_p).value
+    assert not bridge.get_callback(ctypes.addressof(args))
+    assert len(bridge._values) == 1  # handed out: must stay valid while the plugin reads it
+    assert ctypes.string_at(args.value, args.value_size) == b"value"
+    args.value_deleter_callback(args.value)
+    assert not bridge._values
+
+
+def test_a_failure_without_a_callback_error_function_never_calls_null():
+    class Broken:
+        def get(self, key, timeout_ms):
+            raise RuntimeError("boom")
+
+        try_get = put = get
+
+    bridge = KVBridge(Broken())
+    args = new_struct(_abi.PJRT_KeyValuePutCallback_Args)  # callback_error left null
+    args.key, args.key_size = ctypes.cast(ctypes.c_char_p(b"k"), ctypes.c_void_p).value, 1
+    assert not bridge.put_callback(ctypes.addressof(args))
+
+
+def test_non_bytes_values_from_a_store_become_errors():
+    class Texty(DictKVStore):
+        def try_get(self, key):
+            return "text, not bytes"
+
+    RAISED.clear()
+    err, _ = _get(KVBridge(Texty()), b"k")
+    assert err == 0xE000 + _abi.PJRT_Error_Code.PJRT_Error_Code_UNKNOWN
+    assert b"TypeError" in RAISED[-1][1]
+
+
+def test_file_store_through_the_bridge(tmp_path):
+    writer, reader = KVBridge(FileKVStore(tmp_path)), KVBridge(FileKVStore(tmp_path))
+    assert not _put(writer, b"topology/0", b"\x01\x02")
+    assert _get(reader, b"topology/0", timeout_ms=1000) == (None, b"\x01\x02")
+    assert _get(reader, b"topology/1")[0] == 0xE000 + _abi.PJRT_Error_Code.PJRT_Error_Code_NOT_FOUND

@@ -6,7 +6,9 @@ A store is any object with this small protocol (bytes keys and values)::
     try_get(key) -> bytes | None       # no waiting; None when absent
     put(key, value) -> None
 
-:class:`DictKVStore` is an in-process, thread-safe implementation.  Exceptions
+:class:`DictKVStore` is an in-process, thread-safe implementation;
+:class:`FileKVStore` lets processes that share a directory (one machine, or a
+shared file system) rendezvous without a coordination service.  Exceptions
 raised by a store become PJRT errors through the plugin's ``callback_error``
 function (``KeyError``/None -> NOT_FOUND, ``TimeoutError`` -> DEADLINE_EXCEEDED,
 anything else -> UNKNOWN); they never reach C.
@@ -15,14 +17,18 @@ anything else -> UNKNOWN); they never reach C.
 from __future__ import annotations
 
 import ctypes
+import hashlib
+import os
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any, Protocol
 
 from . import _abi
 from .errors import code_for_exception
 
-__all__ = ["KVStore", "DictKVStore", "KVBridge"]
+__all__ = ["KVStore", "DictKVStore", "FileKVStore", "KVBridge"]
 
 _CALLBACK_ERROR = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t)
 
@@ -58,6 +64,49 @@ class DictKVStore:
                     raise TimeoutError(f"key {bytes(key)!r} did not appear within {timeout_ms} ms")
                 self._changed.wait(left)
             return self._data[bytes(key)]
+
+
+class FileKVStore:
+    """A key-value store in a directory: one file per key, written atomically (write, then rename).
+
+    Every process given the same ``directory`` sees the others' puts; a blocking
+    ``get`` polls for the key's file.  Keys are file names by their SHA-256.
+    """
+
+    _POLL_S = (0.001, 0.05)  # first and longest wait between polls
+
+    def __init__(self, directory: str | os.PathLike) -> None:
+        self.directory = Path(directory)
+        if not self.directory.is_dir():
+            raise ValueError(f"directory {str(self.directory)!r} does not exist")
+
+    def _path(self, key: bytes) -> Path:
+        return self.directory / hashlib.sha256(bytes(key)).hexdigest()
+
+    def put(self, key: bytes, value: bytes) -> None:
+        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".put-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(bytes(value))
+        os.replace(temporary, self._path(key))  # readers see the whole value or nothing
+
+    def try_get(self, key: bytes) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def get(self, key: bytes, timeout_ms: int) -> bytes:
+        deadline = time.monotonic() + max(timeout_ms, 0) / 1000
+        wait = self._POLL_S[0]
+        while True:
+            value = self.try_get(key)
+            if value is not None:
+                return value
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"key {bytes(key)!r} did not appear within {timeout_ms} ms")
+            time.sleep(min(wait, left))
+            wait = min(wait * 2, self._POLL_S[1])
 
 
 class KVBridge:
