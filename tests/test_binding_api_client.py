@@ -264,3 +264,20 @@ def test_errors_from_the_plugin_are_read_and_destroyed(client):
     assert "custom op 'this' is unknown" in info.value.message  # the plugin's parser diagnostic
     assert info.value.code != 0 and type(info.value) is not PjrtError  # the class of its code
     assert isinstance(info.value.payloads, dict)
+
+
+@pytest.mark.parametrize("replicas, partitions", [(0, 1), (1, 0), (-1, 1), (1.0, 1), (True, 1)])
+def test_default_device_assignment_of_no_devices_is_refused(client, replicas, partitions):
+    with pytest.raises(ValueError, match="positive int"):  # the plugins abort on 0 or fewer
+        client.default_device_assignment(replicas, partitions)
+
+
+@pytest.mark.parametrize("make", [
+    lambda c, m: c.create_error_buffer("not an error", (2,), np.float32, m),
+    lambda c, m: c.create_error_buffer(PjrtError("ok?", code=0), (2,), np.float32, m),
+    lambda c, m: c.create_buffers_for_async_host_to_device([((2,), np.float32)], m).set_buffer_error(0, "x"),
+    lambda c, m: c.update_global_process_info([{"error": ValueError("x")}]),
+])
+def test_errors_given_to_the_plugin_must_be_pjrt_errors(client, make):
+    with pytest.raises((TypeError, ValueError), match="PjrtError|other than OK"):
+        make(client, _memory(client))

@@ -25,6 +25,8 @@ def test_poison_execution_of_no_running_launch(client):
         device.poison_execution(1, ValueError("not a PJRT error"))
     with pytest.raises(ValueError, match="other than OK"):
         device.poison_execution(1, PjrtError("ok?", code=0))
+    with pytest.raises(ValueError, match="int32"):
+        device.poison_execution(2**31, InvalidArgument("poison"))
 
 
 def test_async_tracking_event(client):

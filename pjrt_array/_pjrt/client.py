@@ -237,6 +237,9 @@ class Client:
 
     def default_device_assignment(self, num_replicas: int, num_partitions: int) -> list[list[int]]:
         """Device ids as ``[replica][partition]`` (``PJRT_Client_DefaultDeviceAssignment``)."""
+        for name, count in (("num_replicas", num_replicas), ("num_partitions", num_partitions)):
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:  # the plugins abort on 0
+                raise ValueError(f"{name} must be a positive int, got {count!r}")
         n = num_replicas * num_partitions
         out = (ctypes.c_int * max(n, 1))()
         self._call("PJRT_Client_DefaultDeviceAssignment", _abi.PJRT_Client_DefaultDeviceAssignment_Args,

@@ -178,6 +178,8 @@ class Device:
         Returns whether an execution was poisoned.
         """
         code, message = error_fields(error)
+        if isinstance(launch_id, bool) or not isinstance(launch_id, int) or not -2**31 <= launch_id < 2**31:
+            raise ValueError(f"launch_id must be an int32, got {launch_id!r}")  # ctypes would wrap it silently
         args = new_struct(_abi.PJRT_Device_PoisonExecution_Args)
         args.device = self.handle
         args.launch_id = launch_id
