@@ -15,6 +15,7 @@ from typing import Any
 from ._pjrt import Client, PjrtError, ResourceExhausted, default_plugin_info, discover, load_plugin
 from ._pjrt import Device as PjrtDevice
 from ._pjrt._loader import PluginInfo
+from ._trace_state import state as _trace_state
 
 __all__ = ["Device", "default_device", "all_devices", "plugins", "set_default_plugin", "as_device", "client"]
 
@@ -122,9 +123,10 @@ def default_device() -> Device:
 
 
 def as_device(device: Any, argname: str = "device") -> Device:
-    """Validate a ``device=`` argument (None means the default device)."""
+    """Validate a ``device=`` argument (None: the traced program's device while tracing, else the default)."""
     if device is None:
-        return default_device()
+        trace = _trace_state.trace
+        return default_device() if trace is None else trace.device
     if isinstance(device, Device):
         if device.client.closed:
             raise ValueError(f"{argname}: {device!r} belongs to a closed client")

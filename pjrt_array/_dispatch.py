@@ -28,12 +28,13 @@ import numpy as np
 from . import _disk_cache
 from ._array import Array
 from ._pjrt import Buffer, CompileOptions, LoadedExecutable, PjrtError, ResourceExhausted
+from ._trace_state import state as _trace_state
 from .ops._builder import Rule, build_module
 
 if TYPE_CHECKING:
     from ._devices import Device
 
-__all__ = ["run", "cache_info", "cache_clear", "compile_rule", "set_cache_size"]
+__all__ = ["run", "cache_info", "cache_clear", "compile_rule", "compile_program", "set_cache_size"]
 
 Aval = tuple[tuple[int, ...], np.dtype]
 
@@ -93,9 +94,9 @@ _NO_SUCH_OPTION = re.compile(r"No such compile option: '([\w.]+)'")
 _rejected_options: dict[int, set[str]] = {}
 
 
-def _options(device: "Device", avals: Sequence[Aval]) -> CompileOptions:
+def _options(device: "Device", avals: Sequence[Aval], optimize: bool = False) -> CompileOptions:
     largest = max((math.prod(shape) for shape, _ in avals), default=0)
-    overrides = _FAST_COMPILE + (_SMALL_PROGRAM if largest <= _SMALL_ELEMENTS else ())
+    overrides = _FAST_COMPILE + (_SMALL_PROGRAM if largest <= _SMALL_ELEMENTS and not optimize else ())
     return CompileOptions(num_replicas=1, num_partitions=1, device_assignment=((device.id,),),
                           env_option_overrides=dict(overrides))
 
@@ -146,7 +147,16 @@ def _load_or_compile(client: Any, text: str, options: CompileOptions, fingerprin
 def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Device") -> _Entry:
     """Lower, fingerprint and compile (or find) the program of one op."""
     text, out_avals = build_module(rule, dict(params), avals)
-    options = _options(device, avals)
+    return _Entry(compile_program(text, avals, device), out_avals)
+
+
+def compile_program(text: str, avals: Sequence[Aval], device: "Device", *, optimize: bool = False) -> LoadedExecutable:
+    """The executable of a module (memory by fingerprint, else disk, else compiler).
+
+    ``avals`` are the parameters'; ``optimize`` keeps the compiler's full
+    optimization even for small inputs (whole programs with loops gain from it).
+    """
+    options = _options(device, avals, optimize)
     client = device.client
     digest = hashlib.sha256()
     digest.update(text.encode())
@@ -172,14 +182,19 @@ def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Devi
             _by_fingerprint.move_to_end(fingerprint)
         except KeyError:  # evicted by another thread meanwhile
             pass
-    return _Entry(exe, out_avals)
+    return exe
 
 
 def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device") -> list[Array]:
     """Execute ``rule`` on ``args`` (all on ``device``); returns the output Arrays.
 
     ``params`` is a hashable tuple of ``(name, value)`` pairs passed to the rule.
+    While a trace is active on this thread the op is recorded into it instead
+    (``_tracing.Trace.emit``: the same rule, written into the traced program).
     """
+    trace = _trace_state.trace
+    if trace is not None:
+        return trace.emit(rule, params, args, device)
     n = len(args)
     if n == 2:
         key: tuple = (rule, params, device, args[0]._aval, args[1]._aval)
