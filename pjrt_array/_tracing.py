@@ -59,12 +59,14 @@ def is_traced(*arrays: Any) -> bool:
 
 
 def refuse_traced(function: str, reason: str, *arrays: Any) -> None:
-    """Raise ConcretizationError when ``function`` meets a tracer (its output shape needs the data)."""
-    for a in arrays:
-        if isinstance(a, Tracer):
-            raise ConcretizationError(
-                f"{function} cannot be traced inside {a._trace.name!r}: {reason}. Call it outside the "
-                "jitted function, or use a fixed-size alternative (e.g. where() with a mask).")
+    """Raise ConcretizationError when ``function`` runs inside a trace (its output needs the data)."""
+    trace = state.trace
+    if trace is None:
+        trace = next((a._trace for a in arrays if isinstance(a, Tracer)), None)
+    if trace is not None:
+        raise ConcretizationError(
+            f"{function} cannot be traced inside {trace.name!r}: {reason}. Call it outside the jitted "
+            "function, or use a fixed-size alternative (e.g. where() with a mask).")
 
 
 def _escaped(self: "Tracer") -> Any:

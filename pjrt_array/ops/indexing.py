@@ -30,6 +30,7 @@ import numpy as np
 from .. import _dtypes
 from .._array import Array
 from .._dispatch import run
+from .._tracing import refuse_traced
 from ._axes import normalize_axis
 from ._builder import Builder, Value, tensor_type
 from ._lower import broadcast, broadcast_shapes, constant, convert, i64_array
@@ -255,6 +256,9 @@ def _getitem_advanced(x: Array, parts: list[Any]) -> Array:
                              f"axes {axis}..{axis + p.ndim - 1} of shape {x.shape[axis:axis + p.ndim]}")
         axis += 0 if p is None else (p.ndim if _is_mask(p) else 1)
         if _is_mask(p) and p.ndim:
+            if isinstance(p, Array):
+                refuse_traced("boolean-mask indexing", "the number of selected elements depends on the mask "
+                              "(use where(mask, x, fill) to keep the shape)", x, p)
             if isinstance(p, np.ndarray):
                 expanded.extend(np.nonzero(p))  # a host mask is resolved on the host
             else:

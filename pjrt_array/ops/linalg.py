@@ -26,6 +26,7 @@ import numpy as np
 from .. import _dtypes
 from .._array import Array
 from .._dispatch import run
+from .._tracing import refuse_traced
 from ._axes import normalize_axes, normalize_axis
 from ._builder import Builder, Value, tensor_type
 from ._linalg_lower import (abs_real, adjoint, band_mask, cholesky as _chol, diagonal as _diag, eigh as _eigh,
@@ -195,6 +196,7 @@ def _general_eig(x: Array, vectors: bool) -> tuple[Array, ...]:
     (the results are put back on ``x``'s device).
     """
     from .creation import asarray
+    refuse_traced("linalg.eig/eigvals", "they run on the host with numpy", x)
     dtype = _dtypes.complex_dtype_for(_dtypes.real_dtype(x.dtype))
     host = np.asarray(x)
     if not np.isfinite(host).all():
