@@ -53,16 +53,21 @@ class _Donated:
 class _Program:
     """One compiled signature: the executable and how to feed it and wrap its results."""
 
-    __slots__ = ("exe", "device", "scalars", "inputs", "out_avals", "out_tree", "donate", "name", "text")
+    __slots__ = ("exe", "device", "scalars", "inputs", "out_avals", "out_tree", "passthrough", "donate", "name",
+                 "text")
 
     def __init__(self, exe: Any, device: Device, scalars: list[np.dtype | None], inputs: list[Array],
-                 out_avals: list[tuple], out_tree: Any, donate: list[int], name: str, text: str) -> None:
+                 out_avals: list[tuple], out_tree: Any, passthrough: list[tuple[int, int]], donate: list[int],
+                 name: str, text: str) -> None:
         self.exe = exe
         self.device = device
         self.scalars = scalars if any(d is not None for d in scalars) else None
         self.inputs = inputs
         self.out_avals = out_avals
         self.out_tree = out_tree
+        #: (output leaf, parameter) of results that are an argument or captured Array unchanged:
+        #: returned as that very Array, as eager code would.
+        self.passthrough = passthrough
         self.donate = donate
         self.name = name
         self.text = text
@@ -77,28 +82,33 @@ class _Program:
                        for x, d in zip(leaves, self.scalars)]
         if self.inputs:
             handles += [x._buffer._handle for x in self.inputs]
-        if self.donate:
-            self._give_away(leaves)
+        donated = self._donated(leaves) if self.donate else None
         try:
             out = self.exe.execute_handles(handles, device.handle)
         except ResourceExhausted as exc:
             raise device.out_of_memory(exc) from None
+        if donated is not None:
+            gone = _Donated(self.name)
+            for x in donated:
+                x._buffer = gone
         client, wrap = device.client, Array._from_buffer
         arrays = [wrap(Buffer(client, h, aval[1], aval[0]), aval, device) for h, aval in zip(out, self.out_avals)]
+        if self.passthrough:
+            sources = [*leaves, *self.inputs]
+            for position, param in self.passthrough:
+                arrays.insert(position, sources[param])
         return _pytree.unflatten(self.out_tree, arrays)
 
-    def _give_away(self, leaves: Sequence[Any]) -> None:
-        """Donated Arrays lose their buffer to the call (the plugin reuses it for an output)."""
-        seen: set[int] = set()
-        for i in self.donate:
-            x = leaves[i]
-            if id(x._buffer) in seen:
-                raise ValueError(f"{self.name}: the same Array is donated twice")
-            seen.add(id(x._buffer))
-        gone = _Donated(self.name)
-        for i in self.donate:
-            leaves[i]._host = None  # our own host view would pin the memory
-            leaves[i]._buffer = gone
+    def _donated(self, leaves: Sequence[Any]) -> list[Array]:
+        """The donated Arrays, checked before the call (their buffers are the plugin's afterwards)."""
+        arrays = [leaves[i] for i in self.donate]
+        if len({id(x._buffer) for x in arrays}) != len(arrays):
+            raise ValueError(f"{self.name}: the same buffer is donated twice")
+        for x in arrays:
+            # Our cached host view pins the memory; drop it (a view the user still holds keeps
+            # the pin, and the plugin then copies instead of reusing the buffer).
+            x._host = None
+        return arrays
 
 
 class Lowered:
@@ -195,12 +205,13 @@ class Jitted:
         """The cache key of a call and the flat list of its dynamic leaves."""
         dynamic_args = tuple(a for i, a in enumerate(args) if i not in self._static_nums)
         dynamic_kwargs = {k: v for k, v in kwargs.items() if k not in self._static_names}
-        statics = tuple((i, a) for i, a in enumerate(args) if i in self._static_nums) + \
-            tuple(sorted((k, v) for k, v in kwargs.items() if k in self._static_names))
+        # The type is part of a static's identity: 3, 3.0 and True are equal but trace differently.
+        statics = tuple((i, type(a), a) for i, a in enumerate(args) if i in self._static_nums) + \
+            tuple((k, type(kwargs[k]), kwargs[k]) for k in sorted(kwargs) if k in self._static_names)
         try:
             hash(statics)
         except TypeError:
-            bad = next(n for n, v in statics if not _hashable(v))
+            bad = next(n for n, _, v in statics if not _hashable(v))
             raise TypeError(f"{self._name}: static argument {bad!r} must be hashable") from None
         leaves: list[Any] = []
         tree = _pytree.flatten((dynamic_args, dynamic_kwargs), leaves)
@@ -277,13 +288,21 @@ class Jitted:
             out_leaves: list[Any] = []
             out_tree = _pytree.flatten(out, out_leaves)
             try:
-                results = [trace.value_of(trace.lift(x)) for x in out_leaves]
+                values = [trace.value_of(trace.lift(x)) for x in out_leaves]
             except TypeError:
                 bad = next(x for x in out_leaves if not isinstance(x, (Array, *_SCALARS)))
                 raise TypeError(f"{self._name} must return arrays, Python scalars or tuples/lists/dicts of "
                                 f"them, got {type(bad).__name__}") from None
         trace.alive = False
         donate = self._donated_leaves(args, kwargs)
+        param_index = {p.name: i for i, p in enumerate(trace.params)}
+        results, passthrough = [], []
+        for position, v in enumerate(values):
+            i = param_index.get(v.name)
+            if i is not None and (i >= len(scalars) or scalars[i] is None) and i not in donate:
+                passthrough.append((position, i))
+            else:
+                results.append(v)
         aliases: dict[int, int] = {}
         for i in donate:
             for j, r in enumerate(results):
@@ -295,7 +314,7 @@ class Jitted:
         return {"text": main_module(builder, trace.params, results, aliases), "device": device,
                 "avals": [(p.shape, p.dtype) for p in trace.params], "scalars": scalars,
                 "inputs": trace.inputs, "out_avals": [(r.shape, r.dtype) for r in results],
-                "out_tree": out_tree, "donate": sorted(aliases), "key": key}
+                "out_tree": out_tree, "passthrough": passthrough, "donate": sorted(aliases), "key": key}
 
     def _donated_leaves(self, args: tuple, kwargs: dict) -> list[int]:
         """Indices (among the dynamic leaves) of the Array leaves of donated arguments."""
@@ -316,7 +335,7 @@ class Jitted:
         exe = _dispatch.compile_program(parts["text"], parts["avals"], parts["device"], optimize=True)
         self._stats["compiles"] += 1
         program = _Program(exe, parts["device"], parts["scalars"], parts["inputs"], parts["out_avals"],
-                           parts["out_tree"], parts["donate"], self._name, parts["text"])
+                           parts["out_tree"], parts["passthrough"], parts["donate"], self._name, parts["text"])
         self._programs[key] = program
         return program
 

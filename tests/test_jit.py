@@ -274,3 +274,17 @@ def test_device_handling():
     assert_equal(out, np.array([3.0]))
     created = xp.jit(lambda x: x + xp.zeros(1))(b)
     assert created.device == devices[1]
+
+
+def test_unchanged_arguments_come_back_as_the_same_arrays():
+    a, b = _a([1.0]), _a([2.0])
+    f = xp.jit(lambda x, y: (x, y + 1, x, b))
+    out = f(a, 3.0)
+    assert out[0] is a and out[2] is a and out[3] is b
+    assert_equal(out[1], np.array(4.0))
+    assert_equal(xp.jit(lambda s: s)(2.5), np.array(2.5))
+
+
+def test_static_values_equal_across_types_trace_separately():
+    f = xp.jit(lambda n: xp.full((2,), n), static_argnums=0)
+    assert f(3).dtype == xp.int64 and f(3.0).dtype == xp.float64 and f(True).dtype == xp.bool
