@@ -96,7 +96,7 @@ _rejected_options: dict[int, set[str]] = {}
 
 def _options(device: "Device", avals: Sequence[Aval], optimize: bool = False) -> CompileOptions:
     largest = max((math.prod(shape) for shape, _ in avals), default=0)
-    overrides = _FAST_COMPILE + (_SMALL_PROGRAM if largest <= _SMALL_ELEMENTS and not optimize else ())
+    overrides = () if optimize else _FAST_COMPILE + (_SMALL_PROGRAM if largest <= _SMALL_ELEMENTS else ())
     return CompileOptions(num_replicas=1, num_partitions=1, device_assignment=((device.id,),),
                           env_option_overrides=dict(overrides))
 
@@ -153,8 +153,9 @@ def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Devi
 def compile_program(text: str, avals: Sequence[Aval], device: "Device", *, optimize: bool = False) -> LoadedExecutable:
     """The executable of a module (memory by fingerprint, else disk, else compiler).
 
-    ``avals`` are the parameters'; ``optimize`` keeps the compiler's full
-    optimization even for small inputs (whole programs with loops gain from it).
+    ``avals`` are the parameters'; ``optimize`` keeps the compiler's defaults
+    (whole programs gain from its fusion emitters and full optimization: a
+    Monte Carlo reduction over 4M floats runs 2.6x faster; docs/jit.md).
     """
     options = _options(device, avals, optimize)
     client = device.client

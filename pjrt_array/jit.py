@@ -54,7 +54,7 @@ class _Program:
     """One compiled signature: the executable and how to feed it and wrap its results."""
 
     __slots__ = ("exe", "device", "scalars", "inputs", "out_avals", "out_tree", "passthrough", "donate", "name",
-                 "text")
+                 "text", "_plain", "_single", "_handle", "_client")
 
     def __init__(self, exe: Any, device: Device, scalars: list[np.dtype | None], inputs: list[Array],
                  out_avals: list[tuple], out_tree: Any, passthrough: list[tuple[int, int]], donate: list[int],
@@ -71,6 +71,20 @@ class _Program:
         self.donate = donate
         self.name = name
         self.text = text
+        # Pre-computed for the cached call: Arrays in, buffers straight to the executable.
+        self._plain = self.scalars is None and not inputs and not donate
+        self._single = out_tree is _pytree.LEAF and not passthrough
+        self._handle, self._client = device.handle, device.client
+
+    def call_arrays(self, args: Sequence[Array]) -> Any:
+        """The cached call with Arrays only (the hot path)."""
+        if not self._plain:
+            return self(args)
+        out = self.exe.execute_handles([x._buffer._handle for x in args], self._handle)
+        if self._single:
+            aval = self.out_avals[0]
+            return Array._from_buffer(Buffer(self._client, out[0], aval[1], aval[0]), aval, self.device)
+        return self._results(args, out)
 
     def __call__(self, leaves: Sequence[Any]) -> Any:
         device = self.device
@@ -84,14 +98,17 @@ class _Program:
             handles += [x._buffer._handle for x in self.inputs]
         donated = self._donated(leaves) if self.donate else None
         try:
-            out = self.exe.execute_handles(handles, device.handle)
+            out = self.exe.execute_handles(handles, self._handle)
         except ResourceExhausted as exc:
             raise device.out_of_memory(exc) from None
         if donated is not None:
             gone = _Donated(self.name)
             for x in donated:
                 x._buffer = gone
-        client, wrap = device.client, Array._from_buffer
+        return self._results(leaves, out)
+
+    def _results(self, leaves: Sequence[Any], out: Sequence[int]) -> Any:
+        client, device, wrap = self._client, self.device, Array._from_buffer
         arrays = [wrap(Buffer(client, h, aval[1], aval[0]), aval, device) for h, aval in zip(out, self.out_avals)]
         if self.passthrough:
             sources = [*leaves, *self.inputs]
@@ -169,6 +186,7 @@ class Jitted:
         # Calls with only Arrays, positionally, use a shorter key.
         self._plain = not nums and not names and not self._donate
         self._programs: dict[tuple, _Program] = {}
+        self._fast: dict[tuple, _Program] = {}  # avals of all-Array positional calls -> program
         self._locks: dict[tuple, threading.Lock] = {}
         self._guard = threading.Lock()
         self._stats = {"traces": 0, "compiles": 0, "hits": 0, "misses": 0}
@@ -183,22 +201,25 @@ class Jitted:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _trace_state.trace is not None:
             return self._fun(*args, **kwargs)  # nested jit: part of the enclosing program
-        if self._plain and args and not kwargs:
-            for a in args:
-                if type(a) is not Array:
-                    break
-            else:
-                device = args[0]._device
-                program = self._programs.get((device, *[a._aval for a in args]))
-                if program is not None and all(a._device is device for a in args):
+        if self._plain and not kwargs:
+            # Arrays only, by position: the key is their avals; one device check per argument.
+            program = self._fast.get(tuple([a._aval if type(a) is Array else None for a in args]))
+            if program is not None:
+                device = program.device
+                for a in args:
+                    if a._device is not device:
+                        break
+                else:
                     self._stats["hits"] += 1
-                    return program(args)
+                    return program.call_arrays(args)
         key, leaves = self._signature(args, kwargs)
         program = self._programs.get(key)
         if program is None:
             program = self._miss(key, args, kwargs)
         else:
             self._stats["hits"] += 1
+        if self._plain and not kwargs and all(type(a) is Array for a in args):
+            self._fast[tuple([a._aval for a in args])] = program
         return program(leaves)
 
     def _signature(self, args: tuple, kwargs: dict) -> tuple[tuple, list[Any]]:
@@ -239,8 +260,6 @@ class Jitted:
                                 f"of them (or static), got {type(x).__name__}")
         if device is None:
             device = as_device(None)
-        if self._plain and args and not kwargs and all(type(a) is Array for a in args):
-            return (device, *descs), leaves
         return (tree, statics, device, *descs), leaves
 
     def _miss(self, key: tuple, args: tuple, kwargs: dict) -> _Program:
@@ -353,6 +372,7 @@ class Jitted:
     def cache_clear(self) -> None:
         """Forget every compiled signature (the dispatcher's executable caches are kept)."""
         self._programs.clear()
+        self._fast.clear()
 
 
 def _ints(values: Any, argname: str) -> tuple[int, ...]:
