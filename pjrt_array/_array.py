@@ -18,6 +18,7 @@ import numpy as np
 from . import _dtypes
 from ._devices import Device, as_device
 from ._pjrt import Buffer
+from ._trace_state import state as _trace_state
 
 __all__ = ["Array"]
 
@@ -108,6 +109,9 @@ class Array:
     # -- host access ------------------------------------------------------------------
     def _numpy(self) -> np.ndarray:
         """The host value: a zero-copy read-only view on CPU, else a copy (cached)."""
+        recorder = _trace_state.fusion
+        if recorder is not None:  # a host read ends this thread's fusion segment (_fusion)
+            recorder.boundary()
         host = self._host
         if host is None:
             buffer = self._buffer
@@ -118,6 +122,9 @@ class Array:
 
     def block_until_ready(self) -> "Array":
         """Wait until the array's value is computed; raise the computation's error if any."""
+        recorder = _trace_state.fusion
+        if recorder is not None:
+            recorder.boundary()
         self._buffer.block_until_ready()
         return self
 

@@ -191,7 +191,8 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device") -> l
 
     ``params`` is a hashable tuple of ``(name, value)`` pairs passed to the rule.
     While a trace is active on this thread the op is recorded into it instead
-    (``_tracing.Trace.emit``: the same rule, written into the traced program).
+    (``_tracing.Trace.emit``: the same rule, written into the traced program);
+    with automatic fusion on, the thread's recorder may defer it (``_fusion``).
     """
     trace = _trace_state.trace
     if trace is not None:
@@ -215,6 +216,11 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device") -> l
             _entries.move_to_end(key)
         except KeyError:  # evicted by another thread meanwhile; the entry we hold still works
             pass
+    recorder = _trace_state.fusion
+    if recorder is not None:  # automatic fusion (_fusion): the op may be deferred into a graph
+        deferred = recorder.op(entry, rule, params, args, device)
+        if deferred is not None:
+            return deferred
     try:
         out = entry.exe.execute_handles([a._buffer._handle for a in args], device.handle)
     except ResourceExhausted as exc:
@@ -233,21 +239,29 @@ def cache_info() -> dict[str, Any]:
     ``hits``/``misses``: lookups of the per-call key in memory; on a miss the
     executable came from memory by fingerprint (``fingerprint_hits``), from
     the disk cache (``disk_hits``) or from the compiler (``compiles``).
-    Times are in seconds.
+    Times are in seconds.  ``fused_*``: automatic fusion (docs/fusion.md):
+    graphs sent to the compiler (``fused_graphs``), fused executables obtained
+    (``fused_compiles``), segments run by a fused program (``fused_hits``) or
+    op by op (``fused_replays``), graphs the compiler refused
+    (``fused_failures``) and ops that were deferred (``fused_deferred_ops``).
     """
+    from . import _fusion
     return {
         "hits": _stats.hits, "misses": _stats.misses, "fingerprint_hits": _stats.fingerprint_hits,
         "disk_hits": _stats.disk_hits, "compiles": _stats.compiles, "compile_time": _stats.compile_time,
         "disk_load_time": _stats.disk_load_time, "entries": len(_entries), "executables": len(_by_fingerprint),
         "max_entries": _max_entries, "disk_dir": None if _disk is None else str(_disk.root),
+        **_fusion.info(),
     }
 
 
 def cache_clear(*, disk: bool = False) -> None:
     """Drop the in-memory executables (and the on-disk ones with ``disk=True``); reset statistics."""
     global _stats
+    from . import _fusion
     _entries.clear()
     _by_fingerprint.clear()
     _stats = CacheStats()
+    _fusion.clear()
     if disk and _disk is not None:
         _disk.clear()

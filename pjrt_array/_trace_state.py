@@ -9,12 +9,14 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-__all__ = ["state"]
+__all__ = ["state", "_State"]
 
 
 class _State(threading.local):
     #: The innermost active ``_tracing.Trace`` of this thread, or None (eager).
     trace: Any = None
+    #: This thread's fusion recorder (``_fusion``); the class attribute is None while fusion is off.
+    fusion: Any = None
 
 
 state = _State()

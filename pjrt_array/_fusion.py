@@ -1,0 +1,386 @@
+"""Automatic fusion of eager code: op sequences that repeat run as one compiled program.
+
+Each thread cuts its stream of ops into *segments*: a segment ends at a host
+read (``Array._numpy``, ``block_until_ready``), when the ops move to another
+device, and at a size bound (after ``_BOUND`` ops, at the next op that starts
+the way the segment started, so that loop iterations line up; at ``2 * _BOUND``
+ops regardless).  A segment's *signature* is the sequence of the dispatcher's
+cache entries of its ops (one per rule, parameters and input avals), so
+recording costs one list append per op.
+
+* A segment whose first op starts no known hot signature runs eagerly, exactly
+  as without fusion (run-once code pays the append and nothing else).
+* Once a signature has been seen twice, a segment starting with its first op
+  is *deferred*: each op returns Arrays whose buffer is a :class:`_Pending`
+  stand-in, and the op is recorded as a node (rule, parameters, which inputs
+  are outside buffers and which are earlier nodes' outputs).
+* When a deferred segment ends -- or anything touches a pending buffer -- it
+  is flushed.  Only outputs still referenced are computed.  A graph
+  (signature, wiring, live outputs) whose signature has recurred is compiled
+  once as one ``@main`` -- the same lowering rules written into one builder,
+  through the dispatcher's compile path -- on a background thread; until that
+  executable is ready the graph replays op by op with the per-op executables.
+
+Python scalars reach ops as cached 0-d Arrays, so they are parameters of the
+fused program: a changing float never recompiles.  Shape and dtype errors
+still come from the call (the front end and the per-op entry run at record
+time); execution errors surface when the segment flushes, at the host read.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Sequence
+
+from . import _dispatch
+from ._array import Array
+from ._pjrt import Buffer, ResourceExhausted
+from ._program import block_argument, main_module
+from ._trace_state import _State, state
+from .ops._builder import Builder
+
+__all__ = ["set_fusion", "fusion_enabled", "info", "clear", "wait_for_compiles"]
+
+_BOUND = 64           # ops per segment before the stream is cut (see the module docstring)
+_HOT = 2              # a signature seen this many times makes its first op start deferred segments
+_MAX_SIGNATURES = 8192  # remembered signature counts (dropped all at once beyond this)
+
+_counts: dict[tuple, int] = {}   # signature -> times seen
+_hot: set[Any] = set()           # first entries of hot signatures
+_programs: dict[tuple, Any] = {}  # graph -> _Fused, a Future while compiling, or _FAILED
+_FAILED = object()
+_stats = {"graphs": 0, "compiles": 0, "hits": 0, "replays": 0, "failures": 0, "deferred_ops": 0}
+_worker: ThreadPoolExecutor | None = None
+_futures: list[Future] = []
+_guard = threading.Lock()
+_enabled = False
+
+
+class _Pending:
+    """The buffer of an Array computed by a deferred segment: any use flushes the segment."""
+
+    __slots__ = ("seg", "index", "buffer", "__weakref__")
+
+    def __init__(self, seg: "_Segment", index: int) -> None:
+        self.seg = seg
+        self.index = index
+        self.buffer: Buffer | None = None
+
+    def get(self) -> Buffer:
+        if self.buffer is None:
+            self.seg.flush()
+        return self.buffer  # type: ignore[return-value]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+
+class _Fused:
+    """A compiled graph: the executable and the avals of its outputs."""
+
+    __slots__ = ("exe", "out_avals", "passthrough")
+
+    def __init__(self, exe: Any, out_avals: list, passthrough: dict[int, int]) -> None:
+        self.exe = exe
+        self.out_avals = out_avals
+        self.passthrough = passthrough  # result position -> parameter it is, unchanged
+
+
+class _Segment:
+    """The ops of one deferred segment, recorded as a graph."""
+
+    __slots__ = ("device", "lock", "entries", "nodes", "sig", "params", "avals", "param_ids", "outs", "closed")
+
+    def __init__(self, device: Any) -> None:
+        self.device = device
+        self.lock = threading.RLock()
+        self.entries: list[Any] = []
+        self.nodes: list[tuple] = []     # (entry, rule, params, refs, first output index)
+        self.sig: list[Any] = []         # entry, then its input refs, per node (the graph's identity)
+        self.params: list[Buffer] = []   # outside buffers read by the segment, in first-use order
+        self.avals: list[tuple] = []
+        self.param_ids: dict[int, int] = {}
+        self.outs: list[weakref.ref] = []  # every node output's _Pending, weakly
+        self.closed = False
+
+    def record(self, entry: Any, rule: Any, params: tuple, args: Sequence[Array]) -> list[Array] | None:
+        """Record one op; its outputs are Arrays of pending buffers (None: run it eagerly)."""
+        bufs = [a._buffer for a in args]
+        for k, b in enumerate(bufs):
+            if type(b) is _Pending and b.seg is not self:
+                bufs[k] = b.get()  # another segment's value (another thread's, or flushed)
+        with self.lock:
+            if self.closed:
+                return None
+            refs = []
+            for a, b in zip(args, bufs):
+                if type(b) is _Pending:
+                    refs.append(b.index)
+                    continue
+                i = self.param_ids.get(id(b))
+                if i is None:
+                    i = self.param_ids[id(b)] = len(self.params)
+                    self.params.append(b)
+                    self.avals.append(a._aval)
+                refs.append(-1 - i)
+            start = len(self.outs)
+            device = self.device
+            result = []
+            for aval in entry.out_avals:
+                p = _Pending(self, len(self.outs))
+                self.outs.append(weakref.ref(p))
+                result.append(Array._from_buffer(p, aval, device))  # type: ignore[arg-type]
+            self.nodes.append((entry, rule, params, refs, start))
+            self.entries.append(entry)
+            self.sig.append(entry)
+            self.sig.extend(refs)
+            return result
+
+    def flush(self) -> None:
+        """Compute the outputs still referenced (fused if compiled, else op by op)."""
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+            pendings = [(i, r()) for i, r in enumerate(self.outs)]
+            live = [(i, p) for i, p in pendings if p is not None]
+            if live:
+                self._compute([i for i, _ in live], [p for _, p in live])
+            self.nodes, self.params, self.param_ids, self.outs = [], [], {}, []
+
+    def _compute(self, live: list[int], pendings: list[_Pending]) -> None:
+        _stats["deferred_ops"] += len(self.nodes)
+        graph = (tuple(self.sig), tuple(live))
+        program = _programs.get(graph)
+        if program is None and _counts.get(tuple(self.entries), 0) >= _HOT:
+            program = _submit(graph, self.nodes, self.avals, live, self.device)
+        if type(program) is _Fused:
+            _stats["hits"] += 1
+            buffers = _run_fused(program, self.params, self.device)
+        else:
+            _stats["replays"] += 1
+            buffers = _replay(self.nodes, self.params, live, self.device)
+        for p, b in zip(pendings, buffers):
+            p.buffer = b
+
+
+def _needed(nodes: Sequence[tuple], live: Sequence[int]) -> list[tuple]:
+    """The nodes that the live outputs depend on, in order."""
+    want = set(live)
+    keep = []
+    for node in reversed(nodes):
+        entry, _, _, refs, start = node
+        if any(start + j in want for j in range(len(entry.out_avals))):
+            keep.append(node)
+            want.update(r for r in refs if r >= 0)
+    keep.reverse()
+    return keep
+
+
+def _wrap(device: Any, handles: Sequence[int], avals: Sequence[tuple]) -> list[Buffer]:
+    client = device.client
+    return [Buffer(client, h, aval[1], aval[0]) for h, aval in zip(handles, avals)]
+
+
+def _replay(nodes: Sequence[tuple], params: Sequence[Buffer], live: Sequence[int], device: Any) -> list[Buffer]:
+    """Execute the needed nodes one by one with their per-op executables."""
+    nodes = _needed(nodes, live)
+    uses: dict[int, int] = {i: 1 for i in live}
+    for _, _, _, refs, _ in nodes:
+        for r in refs:
+            if r >= 0:
+                uses[r] = uses.get(r, 0) + 1
+    values: dict[int, Buffer] = {}
+    result: dict[int, Buffer] = {}
+    handle = device.handle
+    for entry, _, _, refs, start in nodes:
+        handles = [params[-1 - r]._handle if r < 0 else values[r]._handle for r in refs]
+        try:
+            out = entry.exe.execute_handles(handles, handle)
+        except ResourceExhausted as exc:
+            raise device.out_of_memory(exc) from None
+        for j, b in enumerate(_wrap(device, out, entry.out_avals)):
+            if start + j in uses:
+                values[start + j] = b
+        for r in refs:  # free intermediates after their last use
+            if r >= 0:
+                uses[r] -= 1
+                if uses[r] == 0:
+                    del values[r]
+        for j in range(len(out)):
+            if start + j in live and start + j in values:
+                result[start + j] = values[start + j]
+    return [result[i] for i in live]
+
+
+def _run_fused(program: _Fused, params: Sequence[Buffer], device: Any) -> list[Buffer]:
+    try:
+        out = program.exe.execute_handles([b._handle for b in params], device.handle)
+    except ResourceExhausted as exc:
+        raise device.out_of_memory(exc) from None
+    buffers = _wrap(device, out, program.out_avals)
+    for position, param in program.passthrough.items():
+        buffers.insert(position, params[param])
+    return buffers
+
+
+def _build(nodes: Sequence[tuple], avals: Sequence[tuple], live: Sequence[int]) -> tuple[str, list, dict]:
+    """The fused module: the needed nodes' rules written into one builder."""
+    b = Builder()
+    args = [block_argument(b, shape, dtype) for shape, dtype in avals]
+    values: dict[int, Any] = {}
+    for entry, rule, params, refs, start in _needed(nodes, live):
+        out = rule(b, *[args[-1 - r] if r < 0 else values[r] for r in refs], **dict(params))
+        for j, v in enumerate(out if isinstance(out, (tuple, list)) else [out]):
+            values[start + j] = v
+    arg_index = {a.name: i for i, a in enumerate(args)}
+    results, passthrough = [], {}
+    for position, i in enumerate(live):
+        v = values[i]
+        if v.name in arg_index:
+            passthrough[position] = arg_index[v.name]
+        else:
+            results.append(v)
+    return main_module(b, args, results), [(r.shape, r.dtype) for r in results], passthrough
+
+
+def _compile(graph: tuple, nodes: Sequence[tuple], avals: Sequence[tuple], live: Sequence[int], device: Any) -> None:
+    try:
+        text, out_avals, passthrough = _build(nodes, avals, live)
+        exe = _dispatch.compile_program(text, avals, device, optimize=True)
+    except Exception:  # a graph the compiler refuses keeps running op by op
+        _stats["failures"] += 1
+        _programs[graph] = _FAILED
+        return
+    _stats["compiles"] += 1
+    _programs[graph] = _Fused(exe, out_avals, passthrough)
+
+
+def _submit(graph: tuple, nodes: Sequence[tuple], avals: Sequence[tuple], live: Sequence[int], device: Any) -> Any:
+    """Start compiling ``graph`` in the background (once); returns the placeholder."""
+    global _worker
+    with _guard:
+        found = _programs.get(graph)
+        if found is not None:
+            return found
+        if _worker is None:
+            _worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pjrt_array-fusion")
+        _stats["graphs"] += 1
+        future = _worker.submit(_compile, graph, list(nodes), list(avals), list(live), device)
+        # the future stays the placeholder until _compile replaces it
+        _programs.setdefault(graph, future)
+        _futures.append(future)
+        if len(_futures) > 64:
+            _futures[:] = [f for f in _futures if not f.done()]
+        return _programs[graph]
+
+
+class _Recorder:
+    """One thread's op stream: the current segment's signature, eager or deferred."""
+
+    __slots__ = ("entries", "device", "seg")
+
+    def __init__(self) -> None:
+        self.entries: list[Any] = []
+        self.device: Any = None
+        self.seg: _Segment | None = None
+
+    def op(self, entry: Any, rule: Any, params: tuple, args: Sequence[Array], device: Any) -> list[Array] | None:
+        """Note an op about to run; returns its deferred outputs, or None to run it eagerly."""
+        if not _enabled:
+            self.end()
+            del state.fusion
+            return None
+        seg = self.seg
+        entries = self.entries if seg is None else seg.entries
+        n = len(entries)
+        if n and (device is not self.device or (seg is not None and seg.closed)
+                  or (n >= _BOUND and (entry is entries[0] or n >= 2 * _BOUND))):
+            self.end()
+            n = 0
+        if not n:
+            self.device = device
+            if entry in _hot:
+                seg = self.seg = _Segment(device)
+        if seg is None:
+            self.entries.append(entry)
+            return None
+        return seg.record(entry, rule, params, args)
+
+    def end(self) -> None:
+        """Close the current segment: count its signature and flush it if deferred."""
+        seg = self.seg
+        entries = self.entries if seg is None else seg.entries
+        if not entries:
+            return
+        self.entries, self.seg = [], None
+        if seg is not None:
+            seg.flush()
+        signature = tuple(entries)
+        count = _counts.get(signature, 0) + 1
+        if len(_counts) >= _MAX_SIGNATURES:
+            _counts.clear()
+        _counts[signature] = count
+        if count == _HOT:
+            _hot.add(entries[0])
+
+    def boundary(self) -> None:
+        """A host read: the segment ends here."""
+        self.end()
+
+
+class _Start:
+    """The class-level ``state.fusion`` while fusion is on: gives each thread its own recorder."""
+
+    def op(self, entry: Any, rule: Any, params: tuple, args: Sequence[Array], device: Any) -> list[Array] | None:
+        recorder = state.fusion = _Recorder()
+        return recorder.op(entry, rule, params, args, device)
+
+    def boundary(self) -> None:
+        pass
+
+
+def set_fusion(enabled: bool) -> None:
+    """Turn automatic fusion of repeated eager op sequences on or off (all threads)."""
+    global _enabled
+    recorder = state.fusion
+    if recorder is not None:
+        recorder.boundary()
+    _enabled = bool(enabled)
+    _State.fusion = _Start() if _enabled else None
+
+
+def fusion_enabled() -> bool:
+    """Whether automatic fusion is on."""
+    return _enabled
+
+
+def wait_for_compiles() -> None:
+    """Block until the background compiles submitted so far are done (tests, benchmarks)."""
+    with _guard:
+        futures = list(_futures)
+    for f in futures:
+        f.result()
+
+
+def info() -> dict[str, int]:
+    """Fusion statistics for ``cache_info()``."""
+    return {"fused_graphs": _stats["graphs"], "fused_compiles": _stats["compiles"], "fused_hits": _stats["hits"],
+            "fused_replays": _stats["replays"], "fused_failures": _stats["failures"],
+            "fused_deferred_ops": _stats["deferred_ops"]}
+
+
+def clear() -> None:
+    """Forget signatures and fused programs; reset the statistics."""
+    wait_for_compiles()
+    _counts.clear()
+    _hot.clear()
+    _programs.clear()
+    for k in _stats:
+        _stats[k] = 0
+
+
+set_fusion(os.environ.get("PJRT_ARRAY_FUSION", "1") != "0")
