@@ -92,14 +92,12 @@ class _Fused:
 class _Segment:
     """The ops of one deferred segment, recorded as a graph."""
 
-    __slots__ = ("device", "lock", "entries", "nodes", "sig", "params", "avals", "param_ids", "outs", "closed")
+    __slots__ = ("device", "lock", "nodes", "params", "avals", "param_ids", "outs", "closed")
 
     def __init__(self, device: Any) -> None:
         self.device = device
         self.lock = threading.RLock()
-        self.entries: list[Any] = []
-        self.nodes: list[tuple] = []     # (entry, rule, params, refs, first output index)
-        self.sig: list[Any] = []         # entry, then its input refs, per node (the graph's identity)
+        self.nodes: list[tuple] = []     # (entry, rule, params, input refs, first output index)
         self.params: list[Buffer] = []   # outside buffers read by the segment, in first-use order
         self.avals: list[tuple] = []
         self.param_ids: dict[int, int] = {}
@@ -108,36 +106,47 @@ class _Segment:
 
     def record(self, entry: Any, rule: Any, params: tuple, args: Sequence[Array]) -> list[Array] | None:
         """Record one op; its outputs are Arrays of pending buffers (None: run it eagerly)."""
-        bufs = [a._buffer for a in args]
-        for k, b in enumerate(bufs):
-            if type(b) is _Pending and b.seg is not self:
-                bufs[k] = b.get()  # another segment's value (another thread's, or flushed)
         with self.lock:
             if self.closed:
                 return None
             refs = []
-            for a, b in zip(args, bufs):
+            for a in args:
+                b = a._buffer
                 if type(b) is _Pending:
-                    refs.append(b.index)
-                    continue
+                    if b.seg is self:
+                        refs.append(b.index)
+                        continue
+                    if b.buffer is None:
+                        break  # another segment's value, not computed yet: below, without our lock
+                    b = b.buffer
                 i = self.param_ids.get(id(b))
                 if i is None:
                     i = self.param_ids[id(b)] = len(self.params)
                     self.params.append(b)
                     self.avals.append(a._aval)
                 refs.append(-1 - i)
-            start = len(self.outs)
-            device = self.device
-            result = []
-            for aval in entry.out_avals:
-                p = _Pending(self, len(self.outs))
-                self.outs.append(weakref.ref(p))
-                result.append(Array._from_buffer(p, aval, device))  # type: ignore[arg-type]
-            self.nodes.append((entry, rule, params, refs, start))
-            self.entries.append(entry)
-            self.sig.append(entry)
-            self.sig.extend(refs)
-            return result
+            else:
+                outs = self.outs
+                start = len(outs)
+                device = self.device
+                self.nodes.append((entry, rule, params, refs, start))
+                avals = entry.out_avals
+                if len(avals) == 1:
+                    p = _Pending(self, start)
+                    outs.append(weakref.ref(p))
+                    return [Array._from_buffer(p, avals[0], device)]  # type: ignore[arg-type]
+                result = []
+                for aval in avals:
+                    p = _Pending(self, len(outs))
+                    outs.append(weakref.ref(p))
+                    result.append(Array._from_buffer(p, aval, device))  # type: ignore[arg-type]
+                return result
+        b.get()  # another thread's open segment (or one flushed meanwhile): compute it, then retry
+        return self.record(entry, rule, params, args)
+
+    def signature(self) -> tuple:
+        """The ops' dispatcher entries, in order (what the recorder counts)."""
+        return tuple([node[0] for node in self.nodes])
 
     def flush(self) -> None:
         """Compute the outputs still referenced (fused if compiled, else op by op)."""
@@ -149,13 +158,15 @@ class _Segment:
             live = [(i, p) for i, p in pendings if p is not None]
             if live:
                 self._compute([i for i, _ in live], [p for _, p in live])
-            self.nodes, self.params, self.param_ids, self.outs = [], [], {}, []
+            # The nodes stay for the recorder to count the signature; the buffers go.
+            self.params, self.param_ids, self.outs = [], {}, []
 
     def _compute(self, live: list[int], pendings: list[_Pending]) -> None:
         _stats["deferred_ops"] += len(self.nodes)
-        graph = (tuple(self.sig), tuple(live))
+        # The graph: each op's entry and where its inputs come from, and which outputs are live.
+        graph = (tuple([x for node in self.nodes for x in (node[0], *node[3])]), tuple(live))
         program = _programs.get(graph)
-        if program is None and _counts.get(tuple(self.entries), 0) >= _HOT:
+        if program is None and _counts.get(self.signature(), 0) >= _HOT:
             program = _submit(graph, self.nodes, self.avals, live, self.device)
         if type(program) is _Fused:
             _stats["hits"] += 1
@@ -295,10 +306,16 @@ class _Recorder:
             del state.fusion
             return None
         seg = self.seg
-        entries = self.entries if seg is None else seg.entries
-        n = len(entries)
-        if n and (device is not self.device or (seg is not None and seg.closed)
-                  or (n >= _BOUND and (entry is entries[0] or n >= 2 * _BOUND))):
+        if seg is None:
+            entries = self.entries
+            n = len(entries)
+            first = entries[0] if n else None
+        else:
+            n = len(seg.nodes)
+            first = seg.nodes[0][0] if n else None
+            if seg.closed:  # flushed early: something needed one of its values
+                n = -1
+        if n and (n < 0 or device is not self.device or (n >= _BOUND and (entry is first or n >= 2 * _BOUND))):
             self.end()
             n = 0
         if not n:
@@ -311,21 +328,22 @@ class _Recorder:
         return seg.record(entry, rule, params, args)
 
     def end(self) -> None:
-        """Close the current segment: count its signature and flush it if deferred."""
+        """Close the current segment: flush it if deferred, and count its signature."""
         seg = self.seg
-        entries = self.entries if seg is None else seg.entries
-        if not entries:
-            return
-        self.entries, self.seg = [], None
-        if seg is not None:
+        if seg is None:
+            signature = tuple(self.entries)
+        else:
+            signature = seg.signature()
             seg.flush()
-        signature = tuple(entries)
+        self.entries, self.seg = [], None
+        if not signature:
+            return
         count = _counts.get(signature, 0) + 1
         if len(_counts) >= _MAX_SIGNATURES:
             _counts.clear()
         _counts[signature] = count
         if count == _HOT:
-            _hot.add(entries[0])
+            _hot.add(signature[0])
 
     def boundary(self) -> None:
         """A host read: the segment ends here."""
