@@ -42,7 +42,7 @@ from ._program import block_argument, main_module
 from ._trace_state import _State, state
 from .ops._builder import Builder
 
-__all__ = ["set_fusion", "fusion_enabled", "info", "clear", "wait_for_compiles"]
+__all__ = ["set_fusion", "fusion_enabled", "configure", "info", "clear", "wait_for_compiles"]
 
 _BOUND = 64           # ops per segment before the stream is cut (see the module docstring)
 _HOT = 2              # a signature seen this many times makes its first op start deferred segments
@@ -166,7 +166,7 @@ class _Segment:
         # The graph: each op's entry and where its inputs come from, and which outputs are live.
         graph = (tuple([x for node in self.nodes for x in (node[0], *node[3])]), tuple(live))
         program = _programs.get(graph)
-        if program is None and _counts.get(self.signature(), 0) >= _HOT:
+        if program is None and _counts.get(self.signature(), 0) >= max(_HOT, 1):
             program = _submit(graph, self.nodes, self.avals, live, self.device)
         if type(program) is _Fused:
             _stats["hits"] += 1
@@ -320,7 +320,7 @@ class _Recorder:
             n = 0
         if not n:
             self.device = device
-            if entry in _hot:
+            if entry in _hot or not _HOT:
                 seg = self.seg = _Segment(device)
         if seg is None:
             self.entries.append(entry)
@@ -369,6 +369,22 @@ def set_fusion(enabled: bool) -> None:
         recorder.boundary()
     _enabled = bool(enabled)
     _State.fusion = _Start() if _enabled else None
+
+
+def configure(*, hot: int | None = None, bound: int | None = None) -> tuple[int, int]:
+    """Tune the policy (tests, benchmarks): ``hot`` is how many sightings of a signature make
+    segments starting like it deferred and its graphs compiled (0: defer every segment, compile
+    graphs seen before); ``bound``
+    is the segment size.  Returns the previous ``(hot, bound)``."""
+    global _HOT, _BOUND
+    previous = (_HOT, _BOUND)
+    if hot is not None:
+        _HOT = int(hot)
+    if bound is not None:
+        if bound < 1:
+            raise ValueError(f"bound must be positive, got {bound}")
+        _BOUND = int(bound)
+    return previous
 
 
 def fusion_enabled() -> bool:

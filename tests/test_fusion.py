@@ -1,0 +1,387 @@
+"""Automatic fusion of eager code (pjrt_array._fusion): results equal numpy's, compiles happen once
+per recurring graph, every host read flushes, mutations and errors keep eager semantics, threads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import pjrt_array as xp
+from pjrt_array import _fusion
+
+
+@pytest.fixture(autouse=True)
+def fusion_on():
+    was = xp.fusion_enabled()
+    previous = _fusion.configure(hot=2, bound=64)
+    xp.set_fusion(True)
+    _fusion.clear()
+    yield
+    _fusion.wait_for_compiles()
+    xp.set_fusion(was)
+    _fusion.configure(hot=previous[0], bound=previous[1])
+
+
+def fused(key: str) -> int:
+    return xp.cache_info()[f"fused_{key}"]
+
+
+def repeat(fn, times: int):
+    """Call ``fn`` ``times`` times, letting background compiles finish in between; the results."""
+    out = []
+    for _ in range(times):
+        out.append(fn())
+        _fusion.wait_for_compiles()
+    return out
+
+
+def is_pending(x: xp.Array) -> bool:
+    return type(x._buffer) is _fusion._Pending and x._buffer.buffer is None
+
+
+# -- realistic loops: fused results equal numpy's ----------------------------------------------------
+
+def logistic(m, x, y, w, steps=30):
+    for _ in range(steps):
+        p = 1.0 / (1.0 + m.exp(-m.matmul(x, w)))
+        w = w - 0.1 * m.matmul(x.T, p - y) / x.shape[0]
+    return w
+
+
+def rk4(m, y, steps=40, dt=0.01):
+    def f(y):
+        return m.stack([10.0 * (y[1] - y[0]), y[0] * (28.0 - y[2]) - y[1], y[0] * y[1] - (8.0 / 3.0) * y[2]])
+    for _ in range(steps):
+        k1 = f(y)
+        k2 = f(y + 0.5 * dt * k1)
+        k3 = f(y + 0.5 * dt * k2)
+        k4 = f(y + dt * k3)
+        y = y + (dt / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+    return y
+
+
+def newton_sqrt(m, a, tol=1e-12):
+    """A value-dependent loop: a host read (float) every iteration."""
+    x = a * 0.5 + 0.5
+    while float(m.max(m.abs(x * x - a))) > tol:
+        x = 0.5 * (x + a / x)
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_logistic_regression_loop_equals_numpy(dtype):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 5)).astype(dtype)
+    y = (x[:, 0] > 0).astype(dtype)
+    w = np.zeros(5, dtype)
+    expected = logistic(np, x, y, w)
+    X, Y, W = xp.asarray(x), xp.asarray(y), xp.asarray(w)
+    for got in repeat(lambda: np.asarray(logistic(xp, X, Y, W)), 6):
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    assert fused("hits") > 0 and fused("compiles") >= 1
+
+
+def test_rk4_loop_equals_numpy():
+    y0 = np.array([1.0, 1.0, 1.0])
+    expected = rk4(np, y0)
+    Y = xp.asarray(y0)
+    for got in repeat(lambda: np.asarray(rk4(xp, Y)), 5):
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert fused("hits") > 0
+
+
+def test_value_dependent_loop_equals_numpy():
+    a = np.linspace(1.0, 50.0, 7)
+    for got in repeat(lambda: np.asarray(newton_sqrt(xp, xp.asarray(a))), 3):
+        np.testing.assert_allclose(got, np.sqrt(a), rtol=1e-12)
+    assert fused("hits") > 0
+
+
+def test_integer_and_boolean_ops_fuse_exactly():
+    a = np.arange(-20, 20, dtype=np.int32)
+    A = xp.asarray(a)
+
+    def step():
+        b = (A * 3) // 7 - (A % 5)
+        return np.asarray(xp.where(b > 0, b << 1, -b)), bool(xp.any(b == 2))
+    want_b = (a * 3) // 7 - (a % 5)
+    for got, flag in repeat(step, 5):
+        np.testing.assert_array_equal(got, np.where(want_b > 0, want_b << 1, -want_b))
+        assert flag == bool(np.any(want_b == 2))
+    assert fused("hits") >= 1
+
+
+def test_edge_values_survive_fusion():
+    a = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 1e308, -1e-310])
+    A = xp.asarray(a)
+    with np.errstate(all="ignore"):
+        want = np.exp(a) * 2.0 - np.sqrt(np.abs(a))
+    for got in repeat(lambda: np.asarray(xp.exp(A) * 2.0 - xp.sqrt(xp.abs(A))), 5):
+        np.testing.assert_array_equal(got, want)
+        assert np.signbit(got[3]) == np.signbit(want[3])
+    assert fused("hits") >= 1
+
+
+def test_empty_and_zero_d_arrays():
+    e, s = xp.asarray(np.zeros((0, 3))), xp.asarray(2.5)
+    for got_e, got_s in repeat(lambda: (np.asarray(xp.sum(e * 2.0 + 1.0, axis=0)), float(s * s + 1.0)), 5):
+        np.testing.assert_array_equal(got_e, np.zeros(3))
+        assert got_s == 7.25
+
+
+# -- the decision: one compile per recurring graph, scalars are parameters ------------------------
+
+def test_recurrence_triggers_exactly_one_fused_compile():
+    a = xp.asarray(np.arange(6.0))
+
+    def step():
+        return float(xp.sum(xp.sin(a) * a + 1.0))
+    results = repeat(step, 8)
+    assert results == [pytest.approx(float(np.sum(np.sin(np.arange(6.0)) * np.arange(6.0) + 1.0)))] * 8
+    assert fused("compiles") == 1 and fused("graphs") == 1
+    assert fused("hits") >= 4
+
+
+def test_run_once_code_is_never_deferred_or_compiled():
+    a = xp.asarray(np.arange(5.0))
+    float(xp.sum(xp.cos(a) - a))
+    float(xp.sum(xp.tan(a) * 2.0))
+    assert fused("deferred_ops") == 0 and fused("compiles") == 0
+
+
+def test_changing_python_floats_do_not_recompile():
+    a = xp.asarray(np.linspace(0.0, 1.0, 9))
+    values = [0.5, 1.25, -3.0, 7.0, 1e-3, 2.0, 9.5, -0.25]
+    got = []
+    for s in values:
+        got.append(np.asarray(a * s + s * s))
+        _fusion.wait_for_compiles()
+    for s, g in zip(values, got):
+        np.testing.assert_allclose(g, np.linspace(0.0, 1.0, 9) * s + s * s, rtol=1e-15)
+    assert fused("compiles") == 1 and fused("hits") >= 4
+
+
+def test_float32_weak_scalars_keep_the_array_dtype():
+    a = xp.asarray(np.ones(4, np.float32))
+    for got in repeat(lambda: np.asarray(a * 0.1 + 2), 5):
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, np.ones(4, np.float32) * np.float32(0.1) + np.float32(2))
+
+
+def test_a_new_shape_is_a_new_graph():
+    for n in (3, 3, 3, 3, 5, 5, 5, 5):
+        a = xp.asarray(np.arange(float(n)))
+        assert float(xp.sum(a * a)) == sum(i * i for i in range(n))
+        _fusion.wait_for_compiles()
+    assert fused("compiles") == 2
+
+
+# -- host reads flush ------------------------------------------------------------------------------
+
+def _pending_scalar(value: float) -> xp.Array:
+    """A 0-d Array that is still pending (its sequence has been made hot first)."""
+    base = xp.asarray(value)
+    for _ in range(3):
+        float((base * 1.0) + 0.0)
+    out = (base * 1.0) + 0.0
+    assert is_pending(out)
+    return out
+
+
+@pytest.mark.parametrize("read, expected", [
+    (np.asarray, np.asarray(3.0)),
+    (bool, True),
+    (float, 3.0),
+    (int, 3),
+    (complex, 3 + 0j),
+    (repr, "Array(3., dtype=float64)"),
+    (str, "3.0"),
+    (lambda x: np.from_dlpack(x), np.asarray(3.0)),
+    (lambda x: np.asarray(x.block_until_ready()), np.asarray(3.0)),
+    (lambda x: np.asarray(x.to_device(x.device)), np.asarray(3.0)),
+])
+def test_every_host_read_flushes(read, expected):
+    got = read(_pending_scalar(3.0))
+    if isinstance(expected, np.ndarray):
+        np.testing.assert_array_equal(got, expected)
+    else:
+        assert got == expected
+
+
+def test_index_flushes():
+    base = xp.asarray(2)
+    for _ in range(3):
+        int(base * 1 + 0)
+    out = base * 1 + 0
+    assert is_pending(out)
+    assert list(range(10))[out] == 2 and out.__index__() == 2
+
+
+def test_jit_and_eager_ops_take_pending_inputs():
+    a = xp.asarray(np.arange(4.0))
+    for _ in range(3):
+        np.asarray(a * 2.0 - 1.0)
+    b = a * 2.0 - 1.0
+    assert is_pending(b)
+    np.testing.assert_array_equal(np.asarray(xp.jit(lambda v: v * v)(b)), (np.arange(4.0) * 2 - 1) ** 2)
+    xp.set_fusion(False)
+    c = a * 2.0 - 1.0
+    assert not is_pending(c)
+
+
+def test_dead_intermediates_are_not_computed_but_live_ones_are():
+    a = xp.asarray(np.arange(3.0))
+    for _ in range(3):
+        t = a + 1.0
+        u = t * 2.0
+        float(xp.sum(u))
+    t = a + 1.0
+    u = t * 2.0
+    del t
+    np.testing.assert_array_equal(np.asarray(u), (np.arange(3.0) + 1) * 2)
+
+
+# -- mutation --------------------------------------------------------------------------------------
+
+def test_mutating_an_input_after_recording_does_not_change_the_result():
+    def step(a):
+        b = a * 2.0
+        a += 100.0  # after b was recorded
+        a[0] = -1.0
+        return b, a
+    outs = []
+    for _ in range(5):
+        a = xp.asarray(np.arange(3.0))
+        b, a = step(a)
+        outs.append((np.asarray(b), np.asarray(a)))
+        _fusion.wait_for_compiles()
+    for b, a in outs:
+        np.testing.assert_array_equal(b, np.arange(3.0) * 2)
+        np.testing.assert_array_equal(a, [-1.0, 101.0, 102.0])
+
+
+def test_setitem_and_inplace_on_pending_arrays():
+    base = xp.asarray(np.ones(4))
+    for _ in range(4):
+        x = base * 3.0
+        x[1] = 0.0
+        x *= 2.0
+        got = np.asarray(x)
+        np.testing.assert_array_equal(got, [6.0, 0.0, 6.0, 6.0])
+        _fusion.wait_for_compiles()
+
+
+# -- errors keep eager timing ------------------------------------------------------------------------
+
+def test_shape_and_dtype_errors_raise_at_the_call_while_deferring():
+    a, b = xp.asarray(np.ones(3)), xp.asarray(np.ones(4))
+    for _ in range(3):
+        float(xp.sum(a * 2.0))
+    x = a * 2.0
+    assert is_pending(x)
+    with pytest.raises(ValueError):
+        x + b
+    with pytest.raises(TypeError):
+        xp.bitwise_and(x, x)
+    assert float(xp.sum(x)) == 6.0
+
+
+def test_a_refused_call_leaves_the_deferred_values_intact():
+    a = xp.asarray(np.ones((2, 3)))
+    for _ in range(3):
+        np.asarray(a + 1.0)
+    x = a + 1.0
+    assert is_pending(x)
+    with pytest.raises(ValueError, match="matmul"):
+        xp.matmul(x, x)
+    np.testing.assert_array_equal(np.asarray(x), np.full((2, 3), 2.0))
+
+
+def test_a_graph_the_compiler_refuses_keeps_running_op_by_op(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise RuntimeError("refused")
+    monkeypatch.setattr(_fusion._dispatch, "compile_program", refuse)
+    a = xp.asarray(np.arange(3.0))
+    for got in repeat(lambda: np.asarray(a * 2.0 + 1.0), 6):
+        np.testing.assert_array_equal(got, np.arange(3.0) * 2 + 1)
+    assert fused("failures") == 1 and fused("compiles") == 0 and fused("replays") >= 3
+
+
+# -- threads ---------------------------------------------------------------------------------------
+
+def test_eight_threads_give_numpys_answers():
+    rng = np.random.default_rng(1)
+    data = [rng.standard_normal((50, 4)) for _ in range(8)]
+    expected = [logistic(np, d, (d[:, 0] > 0).astype(float), np.zeros(4), steps=10) for d in data]
+    results: dict[int, list] = {}
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            X = xp.asarray(data[i])
+            Y, W = xp.asarray((data[i][:, 0] > 0).astype(float)), xp.asarray(np.zeros(4))
+            results[i] = [np.asarray(logistic(xp, X, Y, W, steps=10)) for _ in range(4)]
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for i in range(8):
+        for got in results[i]:
+            np.testing.assert_allclose(got, expected[i], rtol=1e-12)
+
+
+def test_a_pending_array_read_from_another_thread():
+    a = xp.asarray(np.arange(5.0))
+    for _ in range(3):
+        np.asarray(a * a + 1.0)
+    b = a * a + 1.0
+    assert is_pending(b)
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(np.asarray(b + 1.0)))
+    t.start()
+    t.join()
+    np.testing.assert_array_equal(seen[0], np.arange(5.0) ** 2 + 2)
+    np.testing.assert_array_equal(np.asarray(b), np.arange(5.0) ** 2 + 1)
+
+
+# -- the switch ----------------------------------------------------------------------------------
+
+def test_set_fusion_off_runs_eagerly():
+    xp.set_fusion(False)
+    assert not xp.fusion_enabled()
+    a = xp.asarray(np.arange(3.0))
+    for _ in range(4):
+        b = a + 1.0
+        assert not is_pending(b)
+        np.asarray(b)
+    assert fused("deferred_ops") == 0
+
+
+@pytest.mark.parametrize("value, enabled", [("0", False), ("1", True)])
+def test_environment_variable_read_at_import(value, enabled):
+    code = "import pjrt_array as xp; print(xp.fusion_enabled())"
+    env = {**os.environ, "PJRT_ARRAY_FUSION": value}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert out.stdout.strip() == str(enabled)
+
+
+def test_configure_refuses_a_bad_bound():
+    with pytest.raises(ValueError, match="bound"):
+        _fusion.configure(bound=0)
+
+
+def test_cache_info_reports_fusion():
+    info = xp.cache_info()
+    for key in ("fused_graphs", "fused_compiles", "fused_hits"):
+        assert key in info and isinstance(info[key], int)
