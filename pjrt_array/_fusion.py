@@ -166,7 +166,8 @@ class _Segment:
         # The graph: each op's entry and where its inputs come from, and which outputs are live.
         graph = (tuple([x for node in self.nodes for x in (node[0], *node[3])]), tuple(live))
         program = _programs.get(graph)
-        if program is None and _counts.get(self.signature(), 0) >= max(_HOT, 1):
+        # One op is already one executable: only longer graphs are worth a compile.
+        if program is None and len(self.nodes) > 1 and _counts.get(self.signature(), 0) >= max(_HOT, 1):
             program = _submit(graph, self.nodes, self.avals, live, self.device)
         if type(program) is _Fused:
             _stats["hits"] += 1

@@ -1,0 +1,3 @@
+from fusion_namespace import reuse
+
+globals().update(reuse("test_linalg"))
