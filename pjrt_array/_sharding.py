@@ -279,7 +279,9 @@ def place(value: np.ndarray, sharding: NamedSharding, argname: str = "x") -> Arr
     sharding.check_shape(value.shape, argname)
     buffers = []
     for device, (index, _) in zip(sharding.mesh.device_list, sharding.indices(value.shape)):
-        block = np.ascontiguousarray(value[index])
+        block = np.asarray(value[index])
+        if not block.flags.c_contiguous:
+            block = block.copy()
         buffers.append(device.client.buffer_from_numpy(block, device.pjrt))
     return wrap(buffers, (tuple(value.shape), value.dtype), sharding)
 
