@@ -242,5 +242,7 @@ def cache_clear(*, disk: bool = False) -> None:
     _entries.clear()
     _by_fingerprint.clear()
     _stats = CacheStats()
+    from ._spmd import clear
+    clear()
     if disk and _disk is not None:
         _disk.clear()

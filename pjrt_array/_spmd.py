@@ -19,6 +19,7 @@ devices.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -36,7 +37,7 @@ from ._pjrt.compile_options import _fields, _read_varint
 from ._sharding import Mesh, NamedSharding, wrap
 from .ops._builder import Rule, build_module
 
-__all__ = ["run_sharded", "reshard", "annotate_main", "parse_op_sharding", "common_device"]
+__all__ = ["run_sharded", "reshard", "annotate_main", "parse_op_sharding", "common_device", "clear"]
 
 Aval = tuple[tuple[int, ...], np.dtype]
 _REPLICATED = "{replicated}"
@@ -58,6 +59,12 @@ class _Program:
 
 _programs: dict[tuple, _Program] = {}
 _replicas: "weakref.WeakKeyDictionary[Any, dict[Device, Any]]" = weakref.WeakKeyDictionary()
+
+
+def clear() -> None:
+    """Forget the compiled SPMD programs and replicated copies (``cache_clear``)."""
+    _programs.clear()
+    _replicas.clear()
 
 
 def common_device(arrays: Sequence[Array]) -> Device:
@@ -91,13 +98,14 @@ def _replicated(x: Array, order: tuple[Device, ...]) -> list[Any]:
     return [source if d == x._device else copies[d] for d in order]
 
 
-def _hlo_sharding(sharding: NamedSharding, ndim: int, positions: dict[Device, int]) -> str:
-    """The HLO sharding text of ``sharding`` for the partition numbering ``positions``."""
+@functools.lru_cache(maxsize=1024)
+def _hlo_sharding(sharding: NamedSharding, ndim: int, mesh: Mesh) -> str:
+    """The HLO sharding text of ``sharding`` in a program whose partitions are ``mesh``'s devices."""
     if ndim == 0 or sharding.is_fully_replicated:
         return _REPLICATED
     tiles = sharding.tiles()
     devices = sharding.mesh.device_list
-    ids = [positions[devices[int(m)]] for m in tiles.flat]
+    ids = [mesh._positions[devices[int(m)]] for m in tiles.flat]
     replicas = tiles.shape[-1]
     dims = tiles.shape if replicas > 1 else tiles.shape[:-1]
     suffix = " last_tile_dim_replicate" if replicas > 1 else ""
@@ -225,7 +233,7 @@ def _compile(rule: Rule, params: tuple, avals: list[Aval], arg_hlo: list[str], o
         out = out * len(out_avals) if len(out) == 1 else out
         for (shape, _), s in zip(out_avals, out):
             s.check_shape(shape, "result")
-        out_hlo = [_hlo_sharding(s, len(shape), mesh._positions) for (shape, _), s in zip(out_avals, out)]
+        out_hlo = [_hlo_sharding(s, len(shape), mesh) for (shape, _), s in zip(out_avals, out)]
     text = annotate_main(text, arg_hlo, out_hlo)
     options = replace(_options(order[0], avals), num_partitions=len(order), use_spmd_partitioning=True,
                       device_assignment=(tuple(d.id for d in order),),
@@ -260,11 +268,14 @@ def run_sharded(rule: Rule, params: tuple, args: Sequence[Array], device: Any) -
         else:
             by_device = dict(zip(s.mesh.device_list, a._buffer.buffers))  # type: ignore[attr-defined]
             per_arg.append([by_device[d] for d in order])
-            arg_hlo.append(_hlo_sharding(s, a.ndim, mesh._positions))
+            arg_hlo.append(_hlo_sharding(s, a.ndim, mesh))
     avals = [a._aval for a in args]
     key = (rule, params, mesh, *avals, *arg_hlo, device if requested else None)
     program = _programs.get(key)
     if program is None:
+        from ._dispatch import cache_info
+        if len(_programs) >= cache_info()["max_entries"]:
+            del _programs[next(iter(_programs))]  # the oldest first
         program = _programs[key] = _compile(rule, params, avals, arg_hlo, requested, mesh)
     lists = [[buffers[p] for buffers in per_arg] for p in program.partitions]
     outs = program.exe.execute_sharded(lists)
