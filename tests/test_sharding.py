@@ -268,6 +268,17 @@ def test_basic_indexing(case, key):
         np.testing.assert_array_equal(np.asarray(shard.data), a[key][shard.index])
 
 
+@pytest.mark.parametrize("case", ["rows4", "both22"])
+def test_index_arrays(case):
+    a = values()
+    x = xp.asarray(a, device=sharding(case))
+    devices = xp.__array_namespace_info__().devices()
+    idx = xp.asarray([0, 3, 5], device=devices[1])
+    np.testing.assert_array_equal(np.asarray(x[idx]), a[[0, 3, 5]])
+    np.testing.assert_array_equal(np.asarray(xp.take(x, idx, axis=1)), a[:, [0, 3, 5]])
+    np.testing.assert_array_equal(np.asarray(x[x > 0.5]), a[a > 0.5])
+
+
 def test_setitem_keeps_the_sharding():
     s = sharding("both22")
     a = values()
