@@ -160,9 +160,9 @@ def parse_op_sharding(data: bytes) -> np.ndarray | list | None:
     if kind == _REPLICATED_TYPE:
         return None
     if kind == _TUPLE_TYPE:
-        return [parse_op_sharding(v) for n, w, v in fields if n == _TUPLE and w == 2]
+        return [parse_op_sharding(bytes(v)) for n, w, v in fields if n == _TUPLE and w == 2]
     if kind != _OTHER_TYPE or any(t != _REPLICATED_TYPE for t in _ints(fields, _LAST_TILE_DIMS)):
-        raise NotImplementedError(f"XLA chose a sharding of type {kind} for an output, which pjrt_array "
+        raise NotImplementedError(f"XLA chose a sharding of type {kind!r} for an output, which pjrt_array "
                                   "cannot represent")
     dims = _ints(fields, _TILE_DIMS)
     iota = _ints(fields, _IOTA_DIMS)
@@ -278,7 +278,7 @@ def run_sharded(rule: Rule, params: tuple, args: Sequence[Array], device: Any) -
             del _programs[next(iter(_programs))]  # the oldest first
         program = _programs[key] = _compile(rule, params, avals, arg_hlo, requested, mesh)
     lists = [[buffers[p] for buffers in per_arg] for p in program.partitions]
-    outs = program.exe.execute_sharded(lists)
+    outs: list = program.exe.execute_sharded(lists)  # type: ignore[assignment]
     results = []
     for k, (aval, sharding) in enumerate(zip(program.out_avals, program.out_shardings)):
         by_device = {order[p]: out[k] for p, out in zip(program.partitions, outs)}

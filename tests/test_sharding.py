@@ -319,6 +319,57 @@ def test_sort_and_cumulative_sum_along_a_sharded_axis(case):
     np.testing.assert_allclose(np.asarray(xp.cumulative_sum(x, axis=0)), np.cumsum(a, axis=0), rtol=1e-12)
 
 
+# -- every other family of functions ---------------------------------------------------------------
+_A = values() + 4 * np.eye(8)
+OTHERS = {
+    "inv": lambda x, v: (xp.linalg.inv(x), np.linalg.inv(_A)),
+    "qr_r": lambda x, v: (abs(xp.linalg.qr(x).R), abs(np.linalg.qr(_A).R)),
+    "eigvalsh": lambda x, v: (xp.linalg.eigvalsh(x + x.T), np.linalg.eigvalsh(_A + _A.T)),
+    "solve": lambda x, v: (xp.linalg.solve(x, v[:, None]), np.linalg.solve(_A, _A[0][:, None])),
+    "cholesky": lambda x, v: (xp.linalg.cholesky(x @ x.T), np.linalg.cholesky(_A @ _A.T)),
+    "argsort": lambda x, v: (xp.argsort(x, axis=1), np.argsort(_A, axis=1, kind="stable")),
+    "argmax": lambda x, v: (xp.argmax(x, axis=0), np.argmax(_A, axis=0)),
+    "std": lambda x, v: (xp.std(x, axis=0), np.std(_A, axis=0)),
+    "any": lambda x, v: (xp.any(x > 0.9, axis=1), np.any(_A > 0.9, axis=1)),
+    "diff": lambda x, v: (xp.diff(x, axis=0), np.diff(_A, axis=0)),
+    "stack": lambda x, v: (xp.stack([x, x]), np.stack([_A, _A])),
+    "unstack": lambda x, v: (xp.unstack(x)[3], _A[3]),
+    "tile": lambda x, v: (xp.tile(x, (2, 1)), np.tile(_A, (2, 1))),
+    "repeat": lambda x, v: (xp.repeat(x, 2, axis=0), np.repeat(_A, 2, axis=0)),
+    "roll": lambda x, v: (xp.roll(x, 3, axis=0), np.roll(_A, 3, axis=0)),
+    "flip": lambda x, v: (xp.flip(x, axis=1), np.flip(_A, axis=1)),
+    "tril": lambda x, v: (xp.tril(x), np.tril(_A)),
+    "tensordot": lambda x, v: (xp.tensordot(x, x, axes=2), np.tensordot(_A, _A, axes=2)),
+    "vecdot": lambda x, v: (xp.vecdot(x, x), np.sum(_A * _A, axis=-1)),
+    "unique_values": lambda x, v: (xp.unique_values(xp.round(x)), np.unique(np.round(_A))),
+    "nonzero": lambda x, v: (xp.nonzero(x > 0.9)[0], np.nonzero(_A > 0.9)[0]),
+    "count_nonzero": lambda x, v: (xp.count_nonzero(x > 0.5), np.count_nonzero(_A > 0.5)),
+    "searchsorted": lambda x, v: (xp.searchsorted(xp.sort(v), v), np.searchsorted(np.sort(_A[0]), _A[0])),
+    "isin": lambda x, v: (xp.isin(x, v), np.isin(_A, _A[0])),
+    "meshgrid": lambda x, v: (xp.meshgrid(v, v)[0], np.meshgrid(_A[0], _A[0])[0]),
+    "expand_dims": lambda x, v: (xp.expand_dims(x, axis=1), _A[:, None]),
+    "squeeze": lambda x, v: (xp.squeeze(x[:, :1], axis=1), _A[:, 0]),
+    "broadcast_to": lambda x, v: (xp.broadcast_to(v, (8, 8)), np.broadcast_to(_A[0], (8, 8))),
+    "astype": lambda x, v: (xp.astype(x, xp.float32), _A.astype(np.float32)),
+    "cumulative_prod": lambda x, v: (xp.cumulative_prod(x, axis=1), np.cumprod(_A, axis=1)),
+    "rfft": lambda x, v: (xp.fft.rfft(x, axis=1), np.fft.rfft(_A, axis=1)),
+    "fftshift": lambda x, v: (xp.fft.fftshift(x), np.fft.fftshift(_A)),
+    "take_along_axis": lambda x, v: (xp.take_along_axis(x, xp.argsort(x, axis=1), axis=1), np.sort(_A, axis=1)),
+    "matrix_transpose": lambda x, v: (xp.matrix_transpose(x), _A.T),
+    "outer": lambda x, v: (xp.linalg.outer(v, v), np.outer(_A[0], _A[0])),
+    "trace": lambda x, v: (xp.linalg.trace(x), np.trace(_A)),
+}
+
+
+@pytest.mark.parametrize("name", OTHERS)
+def test_other_functions_accept_sharded_inputs(name):
+    s = sharding("both22")
+    x = xp.asarray(_A, device=s)
+    v = xp.asarray(_A[0], device=xp.NamedSharding(s.mesh, ("x",)))
+    got, expected = OTHERS[name](x, v)
+    np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-9, atol=1e-12)
+
+
 # -- resharding and creation -----------------------------------------------------------------------
 @pytest.mark.parametrize("src, dst", [("rows4", "cols4"), ("both22", "rows22"), ("rows22", "both22")])
 def test_to_device_reshards(src, dst):
