@@ -46,14 +46,17 @@ class Mesh:
             raise TypeError(f"axis_names must be non-empty strings, got {names!r}")
         if len(set(names)) != len(names):
             raise ValueError(f"axis_names must be distinct, got {names!r}")
-        grid = np.empty(np.shape(np.asarray(devices, dtype=object)), dtype=object)
-        grid[...] = np.asarray(devices, dtype=object)
+        grid = np.array(devices, dtype=object)  # a copy: the mesh never changes under us
         if grid.ndim != len(names):
             raise ValueError(f"devices form a {grid.ndim}-D grid {grid.shape} but {len(names)} axis names "
                              f"were given: {names!r}")
         if grid.size == 0:
             raise ValueError("a mesh needs at least one device")
-        flat = tuple(as_device(d, "devices") if isinstance(d, Device) else _not_a_device(d) for d in grid.flat)
+        flat = tuple(grid.flat)
+        for d in flat:
+            if not isinstance(d, Device):
+                raise TypeError(f"devices must be pjrt_array Devices, got {type(d).__name__}")
+            as_device(d, "devices")  # refuses a device of a closed client
         if len(set(flat)) != len(flat):
             raise ValueError("devices of a mesh must be distinct")
         if any(d.client is not flat[0].client for d in flat):
@@ -86,10 +89,6 @@ class Mesh:
     def __repr__(self) -> str:
         ids = np.vectorize(lambda d: d.id, otypes=[int])(self.devices).tolist()
         return f"Mesh(shape={self.shape}, device_ids={ids})"
-
-
-def _not_a_device(d: object) -> Device:
-    raise TypeError(f"devices must be pjrt_array Devices, got {type(d).__name__}")
 
 
 def make_mesh(shape: Sequence[int], axis_names: Sequence[str], devices: Sequence[Device] | None = None) -> Mesh:

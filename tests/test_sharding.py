@@ -253,8 +253,9 @@ def test_reshape_and_permute_dims(case):
     x = xp.asarray(a, device=sharding(case))
     assert_sharded(xp.permute_dims(x, (1, 0)), a.T)
     assert_sharded(x.T @ x, a.T @ a, split=False)
-    np.testing.assert_array_equal(np.asarray(xp.reshape(x, (64,))), a.reshape(64))
-    np.testing.assert_array_equal(np.asarray(xp.reshape(x, (2, 4, 8))), a.reshape(2, 4, 8))
+    # XLA keeps rows split through a reshape; columns cannot stay contiguous blocks of a vector.
+    assert_sharded(xp.reshape(x, (64,)), a.reshape(64), split=case != "cols4")
+    assert_sharded(xp.reshape(x, (2, 4, 8)), a.reshape(2, 4, 8))
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -263,7 +264,7 @@ def test_basic_indexing(case, key):
     a = values()
     x = xp.asarray(a, device=sharding(case))
     out = x[key]
-    np.testing.assert_array_equal(np.asarray(out), a[key])
+    assert_sharded(out, a[key], split=False)  # an integer index may drop the split dimension
     for shard in out.addressable_shards:  # uneven blocks are trimmed to their extent
         np.testing.assert_array_equal(np.asarray(shard.data), a[key][shard.index])
 
@@ -294,7 +295,7 @@ def test_concat(case, axis):
     a, b = values(), values(seed=1)
     s = sharding(case)
     out = xp.concat([xp.asarray(a, device=s), xp.asarray(b, device=s)], axis=axis)
-    np.testing.assert_array_equal(np.asarray(out), np.concatenate([a, b], axis=axis))
+    assert_sharded(out, np.concatenate([a, b], axis=axis))
 
 
 @pytest.mark.parametrize("case", CASES)
