@@ -13,7 +13,7 @@ describes it, on a mesh of the same devices shaped like XLA's tiles).
 
 The rule for mixing: a single-device Array (and so any Python scalar or numpy
 value) combined with sharded Arrays is replicated: copied to every device of
-the mesh.  Sharded Arrays combined in one op must live on the same set of
+the mesh (copies of arrays of up to 1024 elements are kept for reuse).  Sharded Arrays combined in one op must live on the same set of
 devices.
 """
 
@@ -41,6 +41,7 @@ __all__ = ["run_sharded", "reshard", "annotate_main", "parse_op_sharding", "comm
 
 Aval = tuple[tuple[int, ...], np.dtype]
 _REPLICATED = "{replicated}"
+_CACHED_REPLICA_ELEMENTS = 1024
 
 
 class _Program:
@@ -84,14 +85,17 @@ def _check_same_devices(meshes: Sequence[Mesh]) -> None:
 
 
 def _replicated(x: Array, order: tuple[Device, ...]) -> list[Any]:
-    """``x``'s buffer copied to every device of ``order`` (the copies are cached, keyed weakly by
-    the buffer, so a cached scalar is copied once)."""
+    """``x``'s buffer copied to every device of ``order``.  The copies of small arrays (cached
+    scalars above all) are kept, keyed weakly by the buffer, so they are copied once; large
+    ones are copied per op rather than held in memory several times over."""
     source = x._buffer
     if order[0].client is not x._device.client:
         raise ValueError(f"{x._device!r} belongs to another client than the mesh's devices")
     copies = _replicas.get(source)
     if copies is None:
-        copies = _replicas[source] = {}
+        copies = {}
+        if x.size <= _CACHED_REPLICA_ELEMENTS:
+            _replicas[source] = copies
     for d in order:
         if d != x._device and d not in copies:
             copies[d] = source.copy_to_device(d.pjrt)

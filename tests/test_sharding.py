@@ -192,6 +192,15 @@ def test_mixing_with_scalars_numpy_and_single_device_arrays(case):
     assert_sharded(x, a + 1.0)
 
 
+def test_replicas_of_small_operands_are_kept_and_large_ones_are_not():
+    from pjrt_array import _spmd
+    x = xp.asarray(np.ones((64, 64)), device=sharding("rows4"))
+    small, large = xp.asarray(np.arange(64.0)), xp.asarray(np.ones((64, 64)))
+    assert_sharded(x + small, 1 + np.arange(64.0)[None, :].repeat(64, 0))
+    assert_sharded(x + large, np.full((64, 64), 2.0))
+    assert small._buffer in _spmd._replicas and large._buffer not in _spmd._replicas
+
+
 def test_mixing_sharded_arrays_on_other_devices_raises():
     devices = xp.__array_namespace_info__().devices()
     left = xp.asarray(values((4,)), device=xp.NamedSharding(xp.make_mesh((2,), ("x",), devices[:2]), ("x",)))
