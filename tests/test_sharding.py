@@ -185,6 +185,8 @@ def test_mixing_with_scalars_numpy_and_single_device_arrays(case):
     assert_sharded(y - x, b - a)
     assert_sharded(x + y[0], a + b[0])
     assert_sharded(xp.where(x > 0.5, x, y), np.where(a > 0.5, a, b))
+    first = xp.asarray(a, device=xp.__array_namespace_info__().devices()[1])
+    assert_sharded(xp.concat([first, y, x]), np.concatenate([a, b, a]))  # sharded operand last
     assert_sharded(xp.clip(x, 0.2, y), np.clip(a, 0.2, b))
     assert_sharded(xp.positive(x), a)
     x += 1.0  # in-place operators keep the sharding

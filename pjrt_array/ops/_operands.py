@@ -100,11 +100,11 @@ def same_device(*arrays: Array) -> Device:
     With sharded arrays among them the others are replicated over the mesh when the op
     runs (``_spmd``); the mesh's first device is returned.
     """
+    if any(a._sharding is not None for a in arrays):
+        from .._spmd import common_device
+        return common_device(arrays)
     device = arrays[0]._device
     for a in arrays[1:]:
-        if a._sharding is not None or arrays[0]._sharding is not None:
-            from .._spmd import common_device
-            return common_device(arrays)
         if a._device != device:
             raise ValueError(f"arrays are on different devices ({device!r} and {a._device!r}); "
                              "move one with to_device() first")
