@@ -8,8 +8,11 @@ import inspect
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pjrt_array as xp
+from helpers import arrays, assert_equal
 from pjrt_array.ops import elementwise as _elementwise
 
 pytestmark = pytest.mark.skipif(len(xp.__array_namespace_info__().devices()) < 4,
@@ -122,6 +125,22 @@ def test_place_and_assemble(case, dtype):
         assert sh.data.device == sh.device
         np.testing.assert_array_equal(np.asarray(sh.data), a[sh.index])
     assert sorted({sh.replica_id for sh in shards}) == list(range(4 // int(np.prod(s.tile_counts))))
+
+
+@settings(max_examples=15)
+@given(data=st.data(), case=st.sampled_from(sorted(CASES)),
+       dtype=st.sampled_from([np.float32, np.float64, np.int16, np.uint8, np.bool_]))
+def test_place_any_divisible_shape_and_edge_values(data, case, dtype):
+    # Shapes that split evenly (empty blocks included), values with nan, inf and -0.0.
+    shape = (4 * data.draw(st.integers(0, 3)), 4 * data.draw(st.integers(1, 2)))
+    a = data.draw(arrays(dtype, st.just(shape)))
+    x = xp.asarray(a, device=sharding(case))
+    assert_equal(x, a)
+    for shard in x.addressable_shards:
+        assert_equal(shard.data, a[shard.index])
+    assert_equal(x == x, a == a)
+    if dtype != np.bool_:
+        assert_equal(-x, -a)
 
 
 def test_place_0d_and_replicated():
