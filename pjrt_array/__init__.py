@@ -26,7 +26,7 @@ from .ops.sets import *  # noqa: F403
 from .ops.sorting import *  # noqa: F403
 from .ops.statistical import *  # noqa: F403
 from .ops.utility import *  # noqa: F403
-from . import fft, linalg  # noqa: E402  (after the functions they re-export)
+from . import distributed, fft, linalg  # noqa: E402  (after the functions they re-export)
 from .ops import (creation as _creation, data_types as _data_types, elementwise as _elementwise,
                   indexing as _indexing, linalg_core as _linalg_core, manipulation as _manipulation,
                   searching as _searching, sets as _sets, sorting as _sorting, statistical as _statistical,
@@ -48,7 +48,7 @@ __all__ = sorted({
     "float32", "float64", "complex64", "complex128", "can_cast", "finfo", "iinfo", "isdtype", "result_type",
     "e", "inf", "nan", "newaxis", "pi", "fft", "linalg", "Array", "Device", "__array_namespace_info__",
     "__array_api_version__", "plugins", "set_default_plugin", "cache_info", "cache_clear", "set_cache_size",
-    "Mesh", "NamedSharding", "Shard", "make_mesh", "to_device",
+    "Mesh", "NamedSharding", "Shard", "make_mesh", "to_device", "distributed",
 })
 
 _array.bind_functions({**globals(), **vars(_indexing)})
