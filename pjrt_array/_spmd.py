@@ -191,7 +191,7 @@ def _output_tiles(exe: LoadedExecutable, count: int) -> list[np.ndarray | None]:
     parsed = parse_op_sharding(sharding) if sharding else None
     if isinstance(parsed, list):
         return parsed
-    return [parsed] * count if count == 1 or parsed is None else [parsed]
+    return [parsed] * count  # one sharding given for all outputs
 
 
 def _specs(mesh: Mesh, ndim: int) -> Any:
