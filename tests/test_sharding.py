@@ -450,3 +450,39 @@ def test_xla_chosen_sharding_on_another_mesh_shape():
     out = xp.reshape(x, (4, 8))
     np.testing.assert_array_equal(np.asarray(out), a.reshape(4, 8))
     assert set(out.sharding.mesh.device_list) == set(x.sharding.mesh.device_list)
+
+
+# -- reading XLA's shardings and writing the program's -------------------------------------------
+def _op_sharding(kind, dims=(), devices=(), replicate_last=False, iota=(), perm=(), tuple_=()) -> bytes:
+    from pjrt_array._pjrt.compile_options import _len_field, _packed_field, _varint_field
+    out = _varint_field(1, kind) + _packed_field(3, dims) + _packed_field(4, devices)
+    out += b"".join(_len_field(5, t) for t in tuple_)
+    out += _varint_field(6, int(replicate_last)) + _packed_field(9, iota) + _packed_field(10, perm)
+    return out
+
+
+def test_parse_op_sharding():
+    from pjrt_array._spmd import parse_op_sharding
+    assert parse_op_sharding(b"") is None  # replicated
+    tiles = parse_op_sharding(_op_sharding(3, (2, 1, 2), (0, 2, 1, 3), replicate_last=True))
+    np.testing.assert_array_equal(tiles, [[[0, 2]], [[1, 3]]])
+    tiles = parse_op_sharding(_op_sharding(3, (2, 2), iota=(2, 2), perm=(1, 0)))
+    np.testing.assert_array_equal(tiles, [[[0], [2]], [[1], [3]]])
+    both = parse_op_sharding(_op_sharding(2, tuple_=(b"", _op_sharding(3, (4,), (3, 2, 1, 0)))))
+    assert both[0] is None and both[1].ravel().tolist() == [3, 2, 1, 0]
+    with pytest.raises(NotImplementedError, match="type 4"):
+        parse_op_sharding(_op_sharding(4))
+
+
+def test_annotate_main():
+    from pjrt_array._spmd import annotate_main
+    text = ("module {\n  func.func public @main(%arg0: tensor<4xf32>, %arg1: tensor<f32>) -> "
+            "(tensor<4xf32>) {\n    return %arg0 : tensor<4xf32>\n  }\n}\n")
+    out = annotate_main(text, ["{devices=[4]0,1,2,3}", "{replicated}"], ["{replicated}"])
+    assert ('@main(%arg0: tensor<4xf32> {mhlo.sharding = "{devices=[4]0,1,2,3}"}, '
+            '%arg1: tensor<f32> {mhlo.sharding = "{replicated}"}) -> '
+            '(tensor<4xf32> {mhlo.sharding = "{replicated}"})') in out
+    with pytest.raises(ValueError, match="one sharding per argument"):
+        annotate_main(text, ["{replicated}"], None)
+    with pytest.raises(ValueError, match="@main"):
+        annotate_main("module {}", [], None)
