@@ -45,17 +45,20 @@ _CACHED_REPLICA_ELEMENTS = 1024
 
 
 class _Program:
-    """A compiled SPMD program: executable, output avals and shardings, and the partition
-    that each position of the executable's device list runs."""
+    """A compiled SPMD program: executable, output avals and shardings, the partition that
+    each position of the executable's device list runs, and for each output where in that
+    list the buffer of each of its mesh's devices comes from."""
 
-    __slots__ = ("exe", "out_avals", "out_shardings", "partitions")
+    __slots__ = ("exe", "out_avals", "out_shardings", "partitions", "out_positions")
 
     def __init__(self, exe: LoadedExecutable, out_avals: list[Aval], out_shardings: list[NamedSharding],
-                 partitions: list[int]) -> None:
+                 partitions: list[int], order: tuple[Device, ...]) -> None:
         self.exe = exe
         self.out_avals = out_avals
         self.out_shardings = out_shardings
         self.partitions = partitions
+        where = {order[p]: j for j, p in enumerate(partitions)}
+        self.out_positions = [[where[d] for d in s.mesh.device_list] for s in out_shardings]
 
 
 _programs: dict[tuple, _Program] = {}
@@ -247,7 +250,7 @@ def _compile(rule: Rule, params: tuple, avals: list[Aval], arg_hlo: list[str], o
         tiles = _output_tiles(exe, len(out_avals))
         out = [_as_named(t, len(shape), mesh, order) for t, (shape, _) in zip(tiles, out_avals)]
     partitions = [p for _, p in exe.addressable_device_logical_ids()]
-    return _Program(exe, out_avals, out, partitions)
+    return _Program(exe, out_avals, out, partitions, order)
 
 
 def run_sharded(rule: Rule, params: tuple, args: Sequence[Array], device: Any) -> list[Array]:
@@ -270,8 +273,11 @@ def run_sharded(rule: Rule, params: tuple, args: Sequence[Array], device: Any) -
             per_arg.append(_replicated(a, order))
             arg_hlo.append(_REPLICATED)
         else:
-            by_device = dict(zip(s.mesh.device_list, a._buffer.buffers))  # type: ignore[attr-defined]
-            per_arg.append([by_device[d] for d in order])
+            buffers = a._buffer.buffers  # type: ignore[attr-defined]
+            if s.mesh.device_list != order:  # another mesh of the same devices
+                by_device = dict(zip(s.mesh.device_list, buffers))
+                buffers = [by_device[d] for d in order]
+            per_arg.append(buffers)
             arg_hlo.append(_hlo_sharding(s, a.ndim, mesh))
     avals = [a._aval for a in args]
     key = (rule, params, mesh, *avals, *arg_hlo, device if requested else None)
@@ -283,11 +289,8 @@ def run_sharded(rule: Rule, params: tuple, args: Sequence[Array], device: Any) -
         program = _programs[key] = _compile(rule, params, avals, arg_hlo, requested, mesh)
     lists = [[buffers[p] for buffers in per_arg] for p in program.partitions]
     outs: list = program.exe.execute_sharded(lists)  # type: ignore[assignment]
-    results = []
-    for k, (aval, sharding) in enumerate(zip(program.out_avals, program.out_shardings)):
-        by_device = {order[p]: out[k] for p, out in zip(program.partitions, outs)}
-        results.append(wrap([by_device[d] for d in sharding.mesh.device_list], aval, sharding))
-    return results
+    return [wrap([outs[j][k] for j in positions], aval, sharding) for k, (aval, sharding, positions)
+            in enumerate(zip(program.out_avals, program.out_shardings, program.out_positions))]
 
 
 def _identity(b: Any, x: Any) -> Any:
