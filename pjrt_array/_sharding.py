@@ -236,6 +236,14 @@ class ShardedBuffers:
         self.aval = aval
         self.buffers = tuple(buffers)
 
+    @property
+    def _handle(self) -> int:
+        # Code that is not sharding-aware reaches for the one buffer of an Array: say why not.
+        raise TypeError("this operation does not support sharded arrays (one buffer per device); "
+                        "gather with x.to_device(device) first")
+
+    handle = _handle
+
     def block_until_ready(self) -> "ShardedBuffers":
         for b in self.buffers:
             b.block_until_ready()

@@ -151,6 +151,12 @@ def test_place_0d_and_replicated():
     assert_sharded(r, values((4, 3)), split=False)
 
 
+def test_code_that_needs_one_buffer_says_so():
+    x = xp.asarray(values(), device=sharding("rows4"))
+    with pytest.raises(TypeError, match="sharded"):
+        x._buffer.handle
+
+
 def test_single_device_shards():
     x = xp.asarray([1.0, 2.0])
     assert x.sharding is None
