@@ -11,6 +11,7 @@ The functions left eager, with the reason, are in :data:`UNWRAPPED`.
 
 from __future__ import annotations
 
+import builtins
 import functools
 import types
 from typing import Any, Callable
@@ -34,7 +35,7 @@ def _holds_array(value: Any) -> bool:
     if isinstance(value, _xp.Array):
         return True
     if isinstance(value, (tuple, list)):
-        return any(_holds_array(v) for v in value)
+        return builtins.any(_holds_array(v) for v in value)
     return False
 
 
@@ -56,7 +57,8 @@ def jit_wrapped(fn: Callable) -> Callable:
             return fn(*args, **kwargs)  # an array of repeats: data-dependent length
         nums = tuple(i for i, a in enumerate(args) if not _holds_array(a))
         names = tuple(sorted(k for k, v in kwargs.items() if not _holds_array(v)))
-        if not all(_hashable(args[i]) for i in nums) or not all(_hashable(kwargs[k]) for k in names):
+        if not builtins.all(_hashable(args[i]) for i in nums) or \
+                not builtins.all(_hashable(kwargs[k]) for k in names):
             return fn(*args, **kwargs)  # unhashable host data (a list): a creation from the host
         f = jitted.get((nums, names))
         if f is None:
@@ -76,6 +78,7 @@ def wrap_namespace(module: Any) -> dict[str, Any]:
     return out
 
 
+# The namespace's names shadow builtins (all, any, abs, ...) from here on: code above uses builtins.
 globals().update(wrap_namespace(_xp))
 linalg = types.ModuleType("linalg")
 linalg.__dict__.update(wrap_namespace(_xp.linalg))
