@@ -18,6 +18,7 @@ from ._info import __array_namespace_info__
 from ._control_flow import cond, fori_loop, while_loop
 from ._tracing import ConcretizationError
 from .jit import jit
+from ._sharding import Mesh, NamedSharding, Shard, make_mesh, to_device
 from .ops.creation import *  # noqa: F403
 from .ops.data_types import *  # noqa: F403
 from .ops.elementwise import *  # noqa: F403
@@ -29,7 +30,7 @@ from .ops.sets import *  # noqa: F403
 from .ops.sorting import *  # noqa: F403
 from .ops.statistical import *  # noqa: F403
 from .ops.utility import *  # noqa: F403
-from . import fft, linalg  # noqa: E402  (after the functions they re-export)
+from . import distributed, fft, linalg  # noqa: E402  (after the functions they re-export)
 from .ops import (creation as _creation, data_types as _data_types, elementwise as _elementwise,
                   indexing as _indexing, linalg_core as _linalg_core, manipulation as _manipulation,
                   searching as _searching, sets as _sets, sorting as _sorting, statistical as _statistical,
@@ -52,6 +53,7 @@ __all__ = sorted({
     "e", "inf", "nan", "newaxis", "pi", "fft", "linalg", "Array", "Device", "__array_namespace_info__",
     "__array_api_version__", "plugins", "set_default_plugin", "cache_info", "cache_clear", "set_cache_size",
     "jit", "fori_loop", "while_loop", "cond", "ConcretizationError", "set_fusion", "fusion_enabled",
+    "Mesh", "NamedSharding", "Shard", "make_mesh", "to_device", "distributed",
 })
 
 _array.bind_functions({**globals(), **vars(_indexing)})

@@ -21,20 +21,19 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from . import _disk_cache
 from ._array import Array
+from ._devices import Device
 from ._pjrt import Buffer, CompileOptions, LoadedExecutable, PjrtError, ResourceExhausted
 from ._trace_state import state as _trace_state
 from .ops._builder import Rule, build_module
 
-if TYPE_CHECKING:
-    from ._devices import Device
-
-__all__ = ["run", "cache_info", "cache_clear", "compile_rule", "compile_program", "set_cache_size"]
+__all__ = ["run", "cache_info", "cache_clear", "compile_rule", "compile_text", "program_options",
+           "set_cache_size"]
 
 Aval = tuple[tuple[int, ...], np.dtype]
 
@@ -94,11 +93,18 @@ _NO_SUCH_OPTION = re.compile(r"No such compile option: '([\w.]+)'")
 _rejected_options: dict[int, set[str]] = {}
 
 
-def _options(device: "Device", avals: Sequence[Aval], optimize: bool = False) -> CompileOptions:
+def _options(device: "Device", avals: Sequence[Aval]) -> CompileOptions:
     largest = max((math.prod(shape) for shape, _ in avals), default=0)
-    overrides = () if optimize else _FAST_COMPILE + (_SMALL_PROGRAM if largest <= _SMALL_ELEMENTS else ())
+    overrides = _FAST_COMPILE + (_SMALL_PROGRAM if largest <= _SMALL_ELEMENTS else ())
     return CompileOptions(num_replicas=1, num_partitions=1, device_assignment=((device.id,),),
                           env_option_overrides=dict(overrides))
+
+
+def program_options(device: "Device") -> CompileOptions:
+    """Compile options of a whole traced program: the compiler's defaults.  Unlike single ops,
+    whole programs gain from the fusion emitters and full optimization (a Monte Carlo
+    reduction over 4M floats runs 2.6x faster; docs/jit.md)."""
+    return CompileOptions(num_replicas=1, num_partitions=1, device_assignment=((device.id,),))
 
 
 def _compile(client: Any, text: str, options: CompileOptions) -> LoadedExecutable:
@@ -147,18 +153,11 @@ def _load_or_compile(client: Any, text: str, options: CompileOptions, fingerprin
 def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Device") -> _Entry:
     """Lower, fingerprint and compile (or find) the program of one op."""
     text, out_avals = build_module(rule, dict(params), avals)
-    return _Entry(compile_program(text, avals, device), out_avals)
+    return _Entry(compile_text(device.client, text, _options(device, avals)), out_avals)
 
 
-def compile_program(text: str, avals: Sequence[Aval], device: "Device", *, optimize: bool = False) -> LoadedExecutable:
-    """The executable of a module (memory by fingerprint, else disk, else compiler).
-
-    ``avals`` are the parameters'; ``optimize`` keeps the compiler's defaults
-    (whole programs gain from its fusion emitters and full optimization: a
-    Monte Carlo reduction over 4M floats runs 2.6x faster; docs/jit.md).
-    """
-    options = _options(device, avals, optimize)
-    client = device.client
+def compile_text(client: Any, text: str, options: CompileOptions) -> LoadedExecutable:
+    """The executable of a module: from memory by fingerprint, else the disk cache, else compiled."""
     digest = hashlib.sha256()
     digest.update(text.encode())
     digest.update(options.to_bytes())
@@ -191,19 +190,27 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device") -> l
 
     ``params`` is a hashable tuple of ``(name, value)`` pairs passed to the rule.
     While a trace is active on this thread the op is recorded into it instead
-    (``_tracing.Trace.emit``: the same rule, written into the traced program);
-    with automatic fusion on, the thread's recorder may defer it (``_fusion``).
+    (``_tracing.Trace.emit``: the same rule, written into the traced program).
+    A sharded argument, or a ``NamedSharding`` as ``device``, makes it an SPMD
+    program over the mesh (``_spmd.run_sharded``).  With automatic fusion on,
+    the thread's recorder may defer the op into a graph (``_fusion``).
     """
     trace = _trace_state.trace
     if trace is not None:
         return trace.emit(rule, params, args, device)
     n = len(args)
     if n == 2:
+        sharded = args[0]._sharding is not None or args[1]._sharding is not None
         key: tuple = (rule, params, device, args[0]._aval, args[1]._aval)
     elif n == 1:
+        sharded = args[0]._sharding is not None
         key = (rule, params, device, args[0]._aval)
     else:
+        sharded = any(a._sharding is not None for a in args)
         key = (rule, params, device, *[a._aval for a in args])
+    if sharded or type(device) is not Device:
+        from ._spmd import run_sharded
+        return run_sharded(rule, params, args, device)
     entry = _entries.get(key)
     if entry is None:
         _stats.misses += 1
@@ -263,5 +270,7 @@ def cache_clear(*, disk: bool = False) -> None:
     _by_fingerprint.clear()
     _stats = CacheStats()
     _fusion.clear()
+    from ._spmd import clear
+    clear()
     if disk and _disk is not None:
         _disk.clear()

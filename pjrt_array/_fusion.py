@@ -262,7 +262,7 @@ def _build(nodes: Sequence[tuple], avals: Sequence[tuple], live: Sequence[int]) 
 def _compile(graph: tuple, nodes: Sequence[tuple], avals: Sequence[tuple], live: Sequence[int], device: Any) -> None:
     try:
         text, out_avals, passthrough = _build(nodes, avals, live)
-        exe = _dispatch.compile_program(text, avals, device, optimize=True)
+        exe = _dispatch.compile_text(device.client, text, _dispatch.program_options(device))
     except Exception:  # a graph the compiler refuses keeps running op by op
         _stats["failures"] += 1
         _programs[graph] = _FAILED

@@ -89,6 +89,7 @@ class Tracer(Array):
         self._value = value
         self._aval = (value.shape, value.dtype)
         self._device = device
+        self._sharding = None
         self._weak = weak
         return self
 
@@ -200,6 +201,8 @@ class Trace:
         if found is not None:
             return found[1]
         if self.parent is None:
+            if x._sharding is not None:
+                raise TypeError(f"{self.name}: a sharded Array cannot be captured by a traced function yet")
             self._check_device(x._device)
             value = Value(self.builder.fresh(), x.shape, x.dtype)
             self.params.append(value)

@@ -240,6 +240,9 @@ class Jitted:
         descs: list[Any] = []
         for i, x in enumerate(leaves):
             if isinstance(x, Array):
+                if x._sharding is not None:
+                    raise TypeError(f"{self._name}: sharded Arrays are not supported by jit yet (argument leaf "
+                                    f"{i}); run the function eagerly, which runs each op as an SPMD program")
                 if device is None:
                     device = x._device
                 elif x._device is not device and x._device != device:
@@ -351,7 +354,8 @@ class Jitted:
         return out
 
     def _install(self, key: tuple, parts: dict[str, Any]) -> _Program:
-        exe = _dispatch.compile_program(parts["text"], parts["avals"], parts["device"], optimize=True)
+        device = parts["device"]
+        exe = _dispatch.compile_text(device.client, parts["text"], _dispatch.program_options(device))
         self._stats["compiles"] += 1
         program = _Program(exe, parts["device"], parts["scalars"], parts["inputs"], parts["out_avals"],
                            parts["out_tree"], parts["passthrough"], parts["donate"], self._name, parts["text"])

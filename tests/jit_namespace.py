@@ -1,86 +1,23 @@
-"""The namespace with every array function jit-wrapped, and a loader that reruns a test module on it.
+"""Rerunning a test module with its ``xp`` jit-wrapped (``conformance/jit_namespace.py``).
 
-``JXP`` looks like ``pjrt_array``: each function call is ``jit(f)`` with every
-argument that holds no Array static, so the existing tests (numpy is their
-oracle) check the traced program of each function against the same
-expectations as the eager one.  ``reuse("test_x")`` executes a fresh copy of
-``tests/test_x.py`` whose ``xp`` is ``JXP`` and returns its tests and fixtures.
+``reuse("test_x")`` executes a fresh copy of ``tests/test_x.py`` whose ``xp``
+is the jit-wrapped namespace and returns its tests and fixtures, so the
+existing tests (numpy is their oracle) check the traced program of every
+function against the same expectations as the eager one.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import pathlib
-import types
 from typing import Any
 
-import pjrt_array as xp
+from hypothesis import settings
 
-# Not wrapped, with the reason.
-DATA_DEPENDENT = {  # the output shape depends on the values: refused under jit (tested in test_jit.py)
-    "nonzero", "unique_all", "unique_counts", "unique_inverse", "unique_values", "eig", "eigvals",
-}
-HOST_INTERCHANGE = {"asarray", "from_dlpack"}  # they make device arrays from host data (copy/sharing rules)
-NOT_ARRAY_FUNCTIONS = {  # return dtypes, info objects or settings, not arrays
-    "isdtype", "result_type", "can_cast", "finfo", "iinfo", "__array_namespace_info__", "plugins",
-    "set_default_plugin", "cache_info", "cache_clear", "set_cache_size", "jit", "fori_loop", "while_loop",
-    "cond", "ConcretizationError", "Array", "Device",
-}
-UNWRAPPED = DATA_DEPENDENT | HOST_INTERCHANGE | NOT_ARRAY_FUNCTIONS
+from conformance import jit_namespace as JXP
 
-
-def _holds_array(value: Any) -> bool:
-    if isinstance(value, xp.Array):
-        return True
-    if isinstance(value, (tuple, list)):
-        return any(_holds_array(v) for v in value)
-    return False
-
-
-def _hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
-
-
-class _Wrapped:
-    """``fn`` called through ``jit`` with the Array-free arguments static."""
-
-    def __init__(self, fn: Any) -> None:
-        self._fn = fn
-        self._jitted: dict[tuple, Any] = {}
-        self.__name__ = getattr(fn, "__name__", "f")
-        self.__doc__ = fn.__doc__
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self.__name__ == "repeat" and len(args) > 1 and isinstance(args[1], xp.Array):
-            return self._fn(*args, **kwargs)  # array repeats: data-dependent length
-        nums = tuple(i for i, a in enumerate(args) if not _holds_array(a))
-        names = tuple(sorted(k for k, v in kwargs.items() if not _holds_array(v)))
-        if not all(_hashable(args[i]) for i in nums) or not all(_hashable(kwargs[k]) for k in names):
-            return self._fn(*args, **kwargs)  # unhashable host data (lists): a creation from the host
-        jitted = self._jitted.get((nums, names))
-        if jitted is None:
-            jitted = self._jitted[(nums, names)] = xp.jit(self._fn, static_argnums=nums, static_argnames=names)
-        return jitted(*args, **kwargs)
-
-
-def _namespace(module: Any) -> types.SimpleNamespace:
-    ns = types.SimpleNamespace()
-    for name in dir(module):
-        value = getattr(module, name)
-        if callable(value) and not isinstance(value, type) and name not in UNWRAPPED and not name.startswith("_"):
-            value = _Wrapped(value)
-        setattr(ns, name, value)
-    return ns
-
-
-JXP = _namespace(xp)
-JXP.linalg = _namespace(xp.linalg)
-JXP.fft = _namespace(xp.fft)
-JXP.__array_namespace_info__ = xp.__array_namespace_info__
+#: Examples per hypothesis test in the jit reruns (every new shape is a trace and a compile).
+JIT_EXAMPLES = 5
 
 
 def reuse(module_name: str) -> dict[str, Any]:
@@ -90,5 +27,12 @@ def reuse(module_name: str) -> dict[str, Any]:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.xp = JXP
-    return {k: v for k, v in vars(module).items() if k.startswith("test_") or hasattr(v, "_pytestfixturefunction")
-            or type(v).__name__ == "FixtureFunctionDefinition"}
+    found = {}
+    for name, value in vars(module).items():
+        if name.startswith("test_"):
+            if getattr(value, "is_hypothesis_test", False):
+                value = settings(max_examples=JIT_EXAMPLES)(value)
+            found[name] = value
+        elif hasattr(value, "_pytestfixturefunction") or type(value).__name__ == "FixtureFunctionDefinition":
+            found[name] = value
+    return found
