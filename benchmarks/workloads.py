@@ -1,4 +1,5 @@
-"""Realistic numpy-style loops on numpy, jax eager, jax.jit, pjrt_array eager and pjrt_array.jit.
+"""Realistic numpy-style loops on numpy, jax eager, jax.jit, pjrt_array eager (with automatic fusion
+off, then on) and pjrt_array.jit.
 
 Each workload is written once against an array namespace ``m`` and a
 ``loop(n, body, state)`` (a Python loop eagerly, ``fori_loop`` when jitted),
@@ -6,7 +7,8 @@ so every library runs the same code.  Times are medians of warm runs; the
 ratio in parentheses is the other library's time over ``pjrt_array.jit``'s
 (above 1.0: pjrt_array.jit is faster).  Then: compile time of each jitted
 workload (first call, fresh caches) and the cached call of a jitted 10-op
-function on small arrays.
+function on small arrays.  "eager + fusion" is timed once its graphs are
+compiled (four warm-up runs; docs/fusion.md).
 
 Run: ``python benchmarks/workloads.py`` (about a minute).
 """
@@ -24,6 +26,7 @@ os.environ["PJRT_ARRAY_CACHE_DIR"] = tempfile.mkdtemp(prefix="pjrt_array-bench-"
 import numpy as np  # noqa: E402
 
 import pjrt_array as xp  # noqa: E402
+from pjrt_array import _fusion  # noqa: E402
 from _common import jax_numpy, machine, per_call  # noqa: E402
 
 
@@ -126,7 +129,7 @@ def main() -> None:
     jnp = jax_numpy()
     jax = __import__("jax") if jnp is not None else None
     print(f"Machine: {machine()}\n")
-    header = ["numpy", "jax eager", "jax.jit", "pjrt_array eager", "pjrt_array.jit"]
+    header = ["numpy", "jax eager", "jax.jit", "pjrt_array eager", "pjrt_array eager + fusion", "pjrt_array.jit"]
     print("| workload | " + " | ".join(header) + " |")
     print("|---|" + "---|" * len(header))
     compile_rows = []
@@ -137,7 +140,15 @@ def main() -> None:
         args = [xp.asarray(h) for h in host]
         jitted = xp.jit(lambda *a: work(xp, lambda n, f, s: xp.fori_loop(0, n, f, s), *a))
         compile_ours = _first_call(lambda: jitted(*args), _sync)
+        fusion = xp.fusion_enabled()
+        xp.set_fusion(False)
         times["pjrt_array eager"] = _timed(lambda: work(xp, python_loop, *args), _sync, number)
+        xp.set_fusion(True)
+        for _ in range(4):
+            _sync(work(xp, python_loop, *args))
+            _fusion.wait_for_compiles()
+        times["pjrt_array eager + fusion"] = _timed(lambda: work(xp, python_loop, *args), _sync, number)
+        xp.set_fusion(fusion)
         times["pjrt_array.jit"] = _timed(lambda: jitted(*args), _sync, number)
         if jnp is not None:
             jargs = [jnp.asarray(h) for h in host]
