@@ -252,7 +252,8 @@ class LoadedExecutable(Owned):
     @functools.cached_property
     def num_outputs(self) -> int:
         """The number of outputs."""
-        return len(self.output_dtypes)
+        with self.executable as exe:
+            return exe.num_outputs
 
     @functools.cached_property
     def signature(self) -> list[tuple[tuple[int, ...], np.dtype]] | None:
