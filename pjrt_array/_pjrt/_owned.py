@@ -79,20 +79,21 @@ class Owned(Handle):
 
     __slots__ = ("__weakref__",)
 
-    def _lock(self) -> Any:
-        return _UNOWNED_LOCK if self._client is None else self._client._lock
-
     def _release(self, handle: int) -> None:
-        """Destroy the plugin object ``handle`` (called once, under :meth:`_lock`)."""
+        """Destroy the plugin object ``handle`` (called once, under the client's lock)."""
         raise NotImplementedError
 
     def close(self) -> None:
         """Release the plugin object now; later use raises :class:`ClosedError`."""
         client = self._client
-        with self._lock():
+        lock = _UNOWNED_LOCK if client is None else client._lock
+        lock.acquire()  # not `with`: this runs for every temporary, and acquire/release is cheaper
+        try:
             handle, self._handle = self._handle, 0
             if handle and (client is None or not client._closed):
                 self._release(handle)
+        finally:
+            lock.release()
 
     def __del__(self) -> None:
         try:

@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["Client"]
 
 _CLIENTS: "weakref.WeakSet[Client]" = weakref.WeakSet()
-_tls = threading.local()
 _FORKED = False
 
 
@@ -81,6 +80,9 @@ class Client:
         self.api.call("PJRT_Client_Create", args)
         self._handle = int(args.client)
         self._destroy_buffer = self.api.raw("PJRT_Buffer_Destroy")  # the hottest call after execute
+        self._destroy_args = new_struct(_abi.PJRT_Buffer_Destroy_Args)
+        self._destroy_address = ctypes.addressof(self._destroy_args)
+        self._destroying = False  # whether _destroy_args is in use (by this thread: the lock is held)
         self._devices: list[Device] | None = None
         _CLIENTS.add(self)
 
@@ -130,30 +132,28 @@ class Client:
             for h in executables:
                 invoke(self.api, "PJRT_LoadedExecutable_Destroy", _abi.PJRT_LoadedExecutable_Destroy_Args,
                        executable=h)
-            if not self._doomed:  # else the last numpy view destroys the client (_unpin)
+            if not self._doomed and self._handle:  # else the last numpy view destroys it (_unpin)
                 invoke(self.api, "PJRT_Client_Destroy", _abi.PJRT_Client_Destroy_Args, client=self._handle)
 
     def _destroy_buffer_now(self, handle: int) -> None:
         """``PJRT_Buffer_Destroy`` of ``handle``; the caller holds the lock and owns the handle.
 
         Destroy is the one call made for every temporary, so its argument block
-        is reused per thread; a destroy nested in another on the same thread (a
-        ``__del__`` run by the garbage collector) finds it in use and takes a new one.
+        is made once per client (the lock serializes its use); a destroy nested
+        in another on the same thread (a ``__del__`` run by the garbage
+        collector) finds it in use and takes a new one.
         """
-        args = getattr(_tls, "destroy", None)
-        if args is None:
-            args = _tls.destroy = new_struct(_abi.PJRT_Buffer_Destroy_Args)
-            _tls.address = ctypes.addressof(args)
-        if args.buffer:
+        if self._destroying:
             args = new_struct(_abi.PJRT_Buffer_Destroy_Args)
-            address = ctypes.addressof(args)
+            args.buffer = handle
+            err = self._destroy_buffer(ctypes.addressof(args))
         else:
-            address = _tls.address
-        args.buffer = handle
-        try:
-            err = self._destroy_buffer(address)
-        finally:
-            args.buffer = None
+            self._destroying = True
+            try:
+                self._destroy_args.buffer = handle
+                err = self._destroy_buffer(self._destroy_address)
+            finally:
+                self._destroying = False
         if err:
             self.api.check(err)
 
