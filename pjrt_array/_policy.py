@@ -44,8 +44,9 @@ __all__ = ["CompilePolicy", "policy_for", "tune_process", "plugin_build_identity
 Aval = tuple[tuple[int, ...], np.dtype]
 
 # XLA:CPU's debug options; other platforms get none of them.
-_CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
-_SMALL_PROGRAM_OPTIONS = {"xla_backend_optimization_level": 0}
+Overrides = dict[str, "bool | int | float | str"]
+_CPU_OPTIONS: Overrides = {"xla_cpu_use_fusion_emitters": False}
+_SMALL_PROGRAM_OPTIONS: Overrides = {"xla_backend_optimization_level": 0}
 _SMALL_ELEMENTS = 1 << 16  # a program whose largest input has at most this many elements is "small"
 _NO_SUCH_OPTION = re.compile(r"No such compile option: '([\w.]+)'")
 
@@ -92,8 +93,8 @@ class CompilePolicy:
     def __init__(self, client: "Client") -> None:
         self.platform = client.platform_name
         #: Options sent with every program, and with small ones.
-        self.options_always = dict(_CPU_OPTIONS) if self.platform == "cpu" else {}
-        self.options_small = dict(_SMALL_PROGRAM_OPTIONS) if self.platform == "cpu" else {}
+        self.options_always: Overrides = dict(_CPU_OPTIONS) if self.platform == "cpu" else {}
+        self.options_small: Overrides = dict(_SMALL_PROGRAM_OPTIONS) if self.platform == "cpu" else {}
         self.small_elements = _SMALL_ELEMENTS
         #: Option names the plugin refused; never sent again.
         self.refused: set[str] = set()

@@ -47,9 +47,10 @@ class Handle:
     __slots__ = ("_client", "_handle")
     _field: ClassVar[str] = ""
     _what: ClassVar[str] = "object"
+    _client: "Client"  # None only for handles of no client (events, extension objects)
 
     def __init__(self, client: "Client | None", handle: int) -> None:
-        self._client = client
+        self._client = client  # type: ignore[assignment]
         self._handle = int(handle or 0)
 
     @property
@@ -63,11 +64,11 @@ class Handle:
 
     @property
     def client(self) -> "Client":
-        return self._client  # type: ignore[return-value]
+        return self._client
 
     def _call(self, fn: str, args_type: type, **fields: Any) -> Any:
         """Call ``fn`` with this handle in ``_field`` and ``fields``; returns the filled struct."""
-        return invoke(self._client.api, fn, args_type, **{self._field: self.handle}, **fields)  # type: ignore[union-attr]
+        return invoke(self._client.api, fn, args_type, **{self._field: self.handle}, **fields)
 
 
 class Owned(Handle):
