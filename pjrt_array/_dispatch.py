@@ -193,7 +193,8 @@ def cache_info() -> dict[str, Any]:
         "hits": _stats.hits, "misses": _stats.misses, "fingerprint_hits": _stats.fingerprint_hits,
         "disk_hits": _stats.disk_hits, "compiles": _stats.compiles, "compile_time": _stats.compile_time,
         "disk_load_time": _stats.disk_load_time, "entries": len(_entries), "executables": len(_by_fingerprint),
-        "max_entries": _max_entries, "disk_dir": None if _disk is None else str(_disk.root),
+        "max_entries": _max_entries,
+        "disk_dir": None if _disk is None or _disk.refused else str(_disk.root),  # None: no disk cache in use
     }
 
 

@@ -28,7 +28,8 @@ SCRIPT = textwrap.dedent("""
     x = xp.asarray(np.arange(6.0))
     y = xp.sum(xp.cos(x) + x)
     info = xp.cache_info()
-    print(json.dumps({"value": float(y), "compiles": info["compiles"], "disk_hits": info["disk_hits"]}))
+    print(json.dumps({"value": float(y), "compiles": info["compiles"], "disk_hits": info["disk_hits"],
+                      "disk_dir": info["disk_dir"]}))
 """)
 
 
@@ -50,7 +51,7 @@ def test_two_builds_of_one_plugin_never_share_entries(tmp_path):
     shutil.copy2(original, copy)
     cache = tmp_path / "cache"
     first, _ = _run(cache, original)
-    assert first["compiles"] > 0 and first["disk_hits"] == 0
+    assert first["compiles"] > 0 and first["disk_hits"] == 0 and first["disk_dir"] == str(cache)
     other, _ = _run(cache, copy)
     assert other["disk_hits"] == 0 and other["compiles"] == first["compiles"]
     st = copy.stat()
@@ -120,7 +121,7 @@ def test_a_process_runs_without_an_unsafe_cache(tmp_path):
     shared.chmod(0o777)
     result, stderr = _run(shared)
     assert "UnsafeCacheWarning" in stderr and "other users can write to it" in stderr
-    assert result["compiles"] > 0 and result["disk_hits"] == 0
+    assert result["compiles"] > 0 and result["disk_hits"] == 0 and result["disk_dir"] is None
     assert not list(shared.iterdir())
     second, _ = _run(shared)
     assert second["compiles"] > 0 and second["value"] == result["value"]
