@@ -235,9 +235,14 @@ class LoadedExecutable(Owned):
         self._program = program  # the MLIR text it was compiled from, parsed only for `signature`
 
     @functools.cached_property
-    def _outputs(self) -> tuple[list[np.dtype], list[tuple[int, ...]]]:
+    def _outputs(self) -> tuple[list[np.dtype], list[tuple[int, ...] | None]]:
         with self.executable as exe:
-            return exe.output_dtypes, exe.output_dimensions
+            shapes: list[tuple[int, ...] | None] = list(exe.output_dimensions)
+            if exe.num_partitions > 1:
+                # An SPMD program: OutputDimensions are the global shapes, but each device's
+                # buffers hold blocks (their shapes are read from the buffers).
+                shapes = [None] * len(shapes)
+            return exe.output_dtypes, shapes
 
     @functools.cached_property
     def output_dtypes(self) -> list[np.dtype]:
@@ -245,8 +250,8 @@ class LoadedExecutable(Owned):
         return self._outputs[0]
 
     @functools.cached_property
-    def output_shapes(self) -> list[tuple[int, ...]]:
-        """The shape of each output."""
+    def output_shapes(self) -> list[tuple[int, ...] | None]:
+        """The shape of each output (None for the per-device blocks of an SPMD program)."""
         return self._outputs[1]
 
     @functools.cached_property
@@ -260,11 +265,13 @@ class LoadedExecutable(Owned):
         """``[(shape, dtype)]`` of the parameters when known (from the MLIR text, else from the
         optimized HLO), so that :meth:`execute` refuses bad arguments before the call."""
         program, self._program = self._program, None
-        if program is not None:
-            return parse_main_signature(program)
-        if not self._client.api.has("PJRT_Executable_OptimizedProgram"):
-            return None
         with self.executable as exe:
+            if exe.num_partitions > 1:
+                program = None  # SPMD: @main's types are global, the partitioned program's per device
+            if program is not None:
+                return parse_main_signature(program)
+            if not self._client.api.has("PJRT_Executable_OptimizedProgram"):
+                return None
             return parse_hlo_signature(exe.optimized_program())
 
     # -- creation --------------------------------------------------------------------------
