@@ -187,4 +187,4 @@ def test_a_writer_killed_at_random_moments_never_leaves_a_bad_entry(tmp_path):
         for path in folder.glob("*.exe"):
             i = int(path.stem[1:])
             assert cache.get(folder, path.stem) == bytes([i % 251]) * (8 << 20)
-        shutil.rmtree(folder)
+        shutil.rmtree(folder, ignore_errors=True)  # a kill before the first write leaves no folder
