@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import _abi
-from ._owned import Handle
 from ._handles import handles, text
+from ._owned import Handle
 
 if TYPE_CHECKING:
-    from .client import Client
     from .device import Device
 
 __all__ = ["Memory"]
