@@ -39,6 +39,7 @@ from typing import Any, Sequence
 from . import _dispatch
 from ._array import Array
 from ._pjrt import Buffer, ResourceExhausted
+from ._policy import policy_for
 from ._program import block_argument, main_module
 from ._trace_state import _State, state
 from .ops._builder import Builder
@@ -264,7 +265,7 @@ def _options(device: Any, avals: Sequence[tuple]) -> Any:
     """Small graphs compile as single ops do (cheap: 5-15x faster to compile than with the
     compiler's defaults, measured in docs/fusion.md); graphs over large arrays as jit's programs
     (the fusion emitters and full optimization pay for themselves there)."""
-    if max((math.prod(shape) for shape, _ in avals), default=0) > _dispatch._SMALL_ELEMENTS:
+    if max((math.prod(shape) for shape, _ in avals), default=0) > policy_for(device.client).small_elements:
         return _dispatch.program_options(device)
     return _dispatch._options(device, avals)
 
