@@ -184,7 +184,9 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device") -> l
         sharded = any(a._sharding is not None for a in args)
         key = (rule, params, device, *[a._aval for a in args])
     if sharded or type(device) is not Device:
+        from ._fusion import settle
         from ._spmd import run_sharded
+        settle(args)  # the SPMD path takes Buffer objects: deferred values are computed first
         return run_sharded(rule, params, args, device)
     entry = _entries.get(key)
     if entry is None:

@@ -44,7 +44,7 @@ from ._program import block_argument, main_module
 from ._trace_state import _State, state
 from .ops._builder import Builder
 
-__all__ = ["set_fusion", "fusion_enabled", "configure", "info", "clear", "wait_for_compiles"]
+__all__ = ["set_fusion", "fusion_enabled", "configure", "settle", "info", "clear", "wait_for_compiles"]
 
 _BOUND = 64           # ops per segment before the stream is cut (see the module docstring)
 _HOT = 2              # a signature seen this many times makes its first op start deferred segments
@@ -78,6 +78,15 @@ class _Pending:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.get(), name)
+
+
+def settle(arrays: Sequence[Array]) -> None:
+    """Give each Array with a pending buffer its computed buffer (for code that needs a real
+    ``Buffer`` object, e.g. the SPMD path, not just its handle)."""
+    for a in arrays:
+        b = a._buffer
+        if type(b) is _Pending:
+            a._buffer = b.get()
 
 
 class _Fused:
