@@ -49,6 +49,7 @@ __all__ = ["set_fusion", "fusion_enabled", "configure", "settle", "info", "clear
 _BOUND = 64           # ops per segment before the stream is cut (see the module docstring)
 _HOT = 2              # a signature seen this many times makes its first op start deferred segments
 _MAX_SIGNATURES = 8192  # remembered signature counts (dropped all at once beyond this)
+_MAX_GRAPHS = 1024     # fused programs kept
 
 _counts: dict[tuple, int] = {}   # signature -> times seen
 _hot: set[Any] = set()           # first entries of hot signatures
@@ -74,7 +75,9 @@ class _Pending:
     def get(self) -> Buffer:
         if self.buffer is None:
             self.seg.flush()
-        return self.buffer  # type: ignore[return-value]
+            if self.buffer is None:  # the segment failed to run: every value of it says why
+                raise RuntimeError("this array's deferred computation failed") from self.seg.error
+        return self.buffer
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.get(), name)
@@ -103,7 +106,7 @@ class _Fused:
 class _Segment:
     """The ops of one deferred segment, recorded as a graph."""
 
-    __slots__ = ("device", "lock", "nodes", "params", "avals", "param_ids", "outs", "closed")
+    __slots__ = ("device", "lock", "nodes", "params", "avals", "param_ids", "outs", "closed", "error")
 
     def __init__(self, device: Any) -> None:
         self.device = device
@@ -114,6 +117,7 @@ class _Segment:
         self.param_ids: dict[int, int] = {}
         self.outs: list[weakref.ref] = []  # every node output's _Pending, weakly
         self.closed = False
+        self.error: BaseException | None = None
 
     def record(self, entry: Any, rule: Any, params: tuple, args: Sequence[Array]) -> list[Array] | None:
         """Record one op; its outputs are Arrays of pending buffers (None: run it eagerly)."""
@@ -167,10 +171,15 @@ class _Segment:
             self.closed = True
             pendings = [(i, r()) for i, r in enumerate(self.outs)]
             live = [(i, p) for i, p in pendings if p is not None]
-            if live:
-                self._compute([i for i, _ in live], [p for _, p in live])
-            # The nodes stay for the recorder to count the signature; the buffers go.
-            self.params, self.param_ids, self.outs = [], {}, []
+            try:
+                if live:
+                    self._compute([i for i, _ in live], [p for _, p in live])
+            except BaseException as exc:  # raised here (at the read that flushed) and kept for the others
+                self.error = exc
+                raise
+            finally:
+                # The nodes stay for the recorder to count the signature; the buffers go.
+                self.params, self.param_ids, self.outs = [], {}, []
 
     def _compute(self, live: list[int], pendings: list[_Pending]) -> None:
         _stats["deferred_ops"] += len(self.nodes)
@@ -298,6 +307,8 @@ def _submit(graph: tuple, nodes: Sequence[tuple], avals: Sequence[tuple], live: 
         found = _programs.get(graph)
         if found is not None:
             return found
+        if len(_programs) >= _MAX_GRAPHS:  # the oldest graph goes (it compiles again if it recurs)
+            _programs.pop(next(iter(_programs)))
         if _worker is None:
             _worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pjrt_array-fusion")
         _stats["graphs"] += 1

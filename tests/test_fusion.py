@@ -303,6 +303,24 @@ def test_a_refused_call_leaves_the_deferred_values_intact():
     np.testing.assert_array_equal(np.asarray(x), np.full((2, 3), 2.0))
 
 
+def test_execution_errors_surface_at_the_host_read(monkeypatch):
+    a = xp.asarray(np.arange(3.0))
+    for _ in range(3):
+        np.asarray(a * 2.0 + 1.0)
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("device failure")
+    monkeypatch.setattr(_fusion, "_replay", fail)
+    monkeypatch.setattr(_fusion, "_run_fused", fail)
+    b = a * 2.0 + 1.0  # no error at the call: the op is deferred
+    c = b + 0.0
+    assert is_pending(b) and is_pending(c)
+    with pytest.raises(RuntimeError, match="device failure"):
+        np.asarray(b)
+    with pytest.raises(RuntimeError, match="deferred computation failed"):
+        float(c[0])
+
+
 def test_a_graph_the_compiler_refuses_keeps_running_op_by_op(monkeypatch):
     def refuse(*args, **kwargs):
         raise RuntimeError("refused")
