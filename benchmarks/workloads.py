@@ -8,7 +8,7 @@ ratio in parentheses is the other library's time over ``pjrt_array.jit``'s
 (above 1.0: pjrt_array.jit is faster).  Then: compile time of each jitted
 workload (first call, fresh caches) and the cached call of a jitted 10-op
 function on small arrays.  "eager + fusion" is timed once its graphs are
-compiled (four warm-up runs; docs/fusion.md).
+compiled (three warm-up rounds shaped like the timed ones; docs/fusion.md).
 
 Run: ``python benchmarks/workloads.py`` (about a minute).
 """
@@ -144,8 +144,8 @@ def main() -> None:
         xp.set_fusion(False)
         times["pjrt_array eager"] = _timed(lambda: work(xp, python_loop, *args), _sync, number)
         xp.set_fusion(True)
-        for _ in range(4):
-            _sync(work(xp, python_loop, *args))
+        for _ in range(3):  # warm-up as timed: `number` calls, then one host read
+            per_call(lambda: work(xp, python_loop, *args), number=number, repeat=1, sync=_sync)
             _fusion.wait_for_compiles()
         times["pjrt_array eager + fusion"] = _timed(lambda: work(xp, python_loop, *args), _sync, number)
         xp.set_fusion(fusion)
