@@ -38,7 +38,7 @@ from typing import Any, Sequence
 
 from . import _dispatch
 from ._array import Array
-from ._pjrt import Buffer, ResourceExhausted
+from ._pjrt import Buffer, CompileOptions, ResourceExhausted
 from ._policy import policy_for
 from ._program import block_argument, main_module
 from ._trace_state import _State, state
@@ -279,13 +279,16 @@ def _build(nodes: Sequence[tuple], avals: Sequence[tuple], live: Sequence[int]) 
     return main_module(b, args, results), [(r.shape, r.dtype) for r in results], passthrough
 
 
-def _options(device: Any, avals: Sequence[tuple]) -> Any:
-    """Small graphs compile as single ops do (cheap: 5-15x faster to compile than with the
-    compiler's defaults, measured in docs/fusion.md); graphs over large arrays as jit's programs
-    (the fusion emitters and full optimization pay for themselves there)."""
-    if max((math.prod(shape) for shape, _ in avals), default=0) > policy_for(device.client).small_elements:
+def _options(device: Any, avals: Sequence[tuple]) -> CompileOptions:
+    """Graphs over large arrays compile as jit's programs (the compiler's defaults: its fusion
+    emitters pay for themselves there); smaller ones with the options every program gets but at
+    full optimization -- the per-op programs' level 0 makes a fused k-means step 1.5x slower,
+    the fusion emitters double compile time (docs/fusion.md)."""
+    policy = policy_for(device.client)
+    if max((math.prod(shape) for shape, _ in avals), default=0) > policy.small_elements:
         return _dispatch.program_options(device)
-    return _dispatch._options(device, avals)
+    return CompileOptions(num_replicas=1, num_partitions=1, device_assignment=((device.id,),),
+                          env_option_overrides=dict(policy.options_always))
 
 
 def _compile(graph: tuple, nodes: Sequence[tuple], avals: Sequence[tuple], live: Sequence[int], device: Any) -> None:
