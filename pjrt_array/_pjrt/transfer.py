@@ -10,6 +10,8 @@ import numpy as np
 
 from . import _abi
 from ._api import new_struct
+from ._ctypes_util import fields
+from ._handles import c_bytes_address
 from ._owned import Owned, invoke
 from ._shapes import RowMajorLayout, dims_array, shape_and_type
 from .buffer import Buffer
@@ -162,7 +164,7 @@ class AsyncHostToDeviceTransferManager(Owned):
         self._keep.append(message)
         self._call("PJRT_AsyncHostToDeviceTransferManager_SetBufferError",
                            _abi.PJRT_AsyncHostToDeviceTransferManager_SetBufferError_Args, buffer_index=index,
-                           error_code=code, error_message=ctypes.cast(message, ctypes.c_void_p).value,
+                           error_code=code, error_message=c_bytes_address(message),
                            error_message_size=len(message))
         self._done.add(index)
 
@@ -233,4 +235,4 @@ def _release_chunk(data: int | None, _arg: int | None) -> None:
     _CHUNKS.pop(data or 0, None)
 
 
-_RELEASE_CHUNK = _abi.PJRT_Chunk._fields_[2][1](_release_chunk)
+_RELEASE_CHUNK = fields(_abi.PJRT_Chunk)["deleter"](_release_chunk)
