@@ -2,7 +2,7 @@
 
 ctypes hands back a pointer as ``int | None`` (``None`` for null); :func:`address`
 turns it into the ``int`` that ``from_address`` and friends need, raising a clear
-error on null instead of letting ctypes read address 0.  :func:`fields` reads a
+error on null instead of letting ctypes read address 0.  :func:`field_types` reads a
 structure's ``_fields_`` (pairs, or triples for bit fields) as ``{name: type}``.
 """
 
@@ -20,6 +20,6 @@ def address(value: int | None, what: str) -> int:
     return value
 
 
-def fields(struct: type[ctypes.Structure] | type[ctypes.Union]) -> dict[str, type]:
+def field_types(struct: type[ctypes.Structure] | type[ctypes.Union]) -> dict[str, type]:
     """``{field name: ctypes type}`` of a structure class, in declaration order."""
     return {field[0]: field[1] for field in struct._fields_}

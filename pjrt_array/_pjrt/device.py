@@ -6,7 +6,7 @@ import ctypes
 from typing import TYPE_CHECKING
 
 from . import _abi
-from ._ctypes_util import fields
+from ._ctypes_util import field_types
 from ._handles import c_bytes_address, handles, text
 from ._owned import Handle, Owned, invoke
 from .errors import error_fields
@@ -132,7 +132,7 @@ class Device(Handle):
         """``PJRT_Device_MemoryStats``: the statistics the plugin reports (set fields only)."""
         a = self._call("PJRT_Device_MemoryStats", _abi.PJRT_Device_MemoryStats_Args)
         out = {"bytes_in_use": int(a.bytes_in_use)}
-        for name in fields(_abi.PJRT_Device_MemoryStats_Args):
+        for name in field_types(_abi.PJRT_Device_MemoryStats_Args):
             if name.endswith("_is_set") and getattr(a, name):
                 field = name[: -len("_is_set")]
                 out[field] = int(getattr(a, field))

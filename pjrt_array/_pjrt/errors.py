@@ -81,8 +81,13 @@ class PermissionDenied(PjrtError, PermissionError):
 
 
 class ResourceExhausted(PjrtError, MemoryError):
-    """PJRT error code PJRT_Error_Code_RESOURCE_EXHAUSTED."""
+    """PJRT error code PJRT_Error_Code_RESOURCE_EXHAUSTED.
+
+    The array layer attaches the ``device`` that ran out and its ``memory_stats`` where it knows them.
+    """
     code = Code.PJRT_Error_Code_RESOURCE_EXHAUSTED
+    device: object = None
+    memory_stats: dict[str, int] | None = None
 
 
 class FailedPrecondition(PjrtError):

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _abi
 from ._api import new_struct
-from ._ctypes_util import address, fields
+from ._ctypes_util import address, field_types
 from ._handles import c_bytes_address, handles, int64s, text
 from ._signature import parse_hlo_signature, parse_main_signature
 from .buffer import Buffer
@@ -152,7 +152,7 @@ class Executable(Owned):
         """``PJRT_Executable_GetCompiledMemoryStats``: the fields the plugin's API version fills."""
         a = self._call("PJRT_Executable_GetCompiledMemoryStats", _abi.PJRT_Executable_GetCompiledMemoryStats_Args)
         minor = self._client.api.minor
-        names = list(fields(_abi.PJRT_Executable_GetCompiledMemoryStats_Args))[3:]
+        names = list(field_types(_abi.PJRT_Executable_GetCompiledMemoryStats_Args))[3:]
         return {name: int(getattr(a, name)) for name in names if minor >= _MEMORY_STATS_SINCE.get(name, 0)}
 
     def optimized_program(self) -> bytes:

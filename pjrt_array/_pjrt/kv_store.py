@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import _abi
-from ._ctypes_util import address, fields
+from ._ctypes_util import address, field_types
 from .errors import code_for_exception
 
 __all__ = ["KVStore", "DictKVStore", "FileKVStore", "KVBridge"]
@@ -123,8 +123,9 @@ class KVBridge:
         self.get_callback = _abi.PJRT_KeyValueGetCallback(self._get)
         self.try_get_callback = _abi.PJRT_KeyValueTryGetCallback(self._try_get)
         self.put_callback = _abi.PJRT_KeyValuePutCallback(self._put)
-        self._deleter = fields(_abi.PJRT_KeyValueGetCallback_Args)["value_deleter_callback"](self._delete)
-        self._try_deleter = fields(_abi.PJRT_KeyValueTryGetCallback_Args)["value_deleter_callback"](self._delete)
+        self._deleter = field_types(_abi.PJRT_KeyValueGetCallback_Args)["value_deleter_callback"](self._delete)
+        self._try_deleter = field_types(_abi.PJRT_KeyValueTryGetCallback_Args)["value_deleter_callback"](
+            self._delete)
 
     def fill(self, args: Any) -> None:
         """Set the kv_* fields of ``PJRT_Client_Create_Args``."""

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _abi
 from ._api import new_struct
-from ._ctypes_util import fields
+from ._ctypes_util import field_types
 from ._handles import c_bytes_address
 from ._owned import Owned, invoke
 from ._shapes import RowMajorLayout, dims_array, shape_and_type
@@ -235,4 +235,4 @@ def _release_chunk(data: int | None, _arg: int | None) -> None:
     _CHUNKS.pop(data or 0, None)
 
 
-_RELEASE_CHUNK = fields(_abi.PJRT_Chunk)["deleter"](_release_chunk)
+_RELEASE_CHUNK = field_types(_abi.PJRT_Chunk)["deleter"](_release_chunk)

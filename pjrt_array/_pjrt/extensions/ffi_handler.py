@@ -26,6 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import _abi
+from .._ctypes_util import address
 from ..dtypes import SUB_BYTE_BITS, BufferType, to_numpy_dtype
 from ..errors import code_for_exception
 
@@ -40,8 +41,8 @@ _BUFFER = int(_abi.XLA_FFI_ArgType.XLA_FFI_ArgType_BUFFER)
 _METADATA = int(_abi.XLA_FFI_Extension_Type.XLA_FFI_Extension_Metadata)
 # XLA FFI data types carry the same names as PJRT buffer types.
 _DTYPES: dict[int, BufferType] = {
-    int(t): BufferType[f"PJRT_Buffer_Type_{t.name[len('XLA_FFI_DataType_'):]}"]
-    for t in _abi.XLA_FFI_DataType if f"PJRT_Buffer_Type_{t.name[len('XLA_FFI_DataType_'):]}" in BufferType.__members__
+    int(t): BufferType.__members__[name] for t in _abi.XLA_FFI_DataType
+    if (name := f"PJRT_Buffer_Type_{t.name.removeprefix('XLA_FFI_DataType_')}") in BufferType.__members__
 }
 
 Handler = Callable[..., Any]
@@ -49,15 +50,15 @@ Handler = Callable[..., Any]
 
 def _metadata(frame: _abi.XLA_FFI_CallFrame) -> bool:
     """Answer a metadata query (the FFI version and traits); False if this is no such call."""
-    address = frame.extension_start
-    while address:
-        ext = _abi.XLA_FFI_Extension_Base.from_address(address)
+    node = frame.extension_start
+    while node:
+        ext = _abi.XLA_FFI_Extension_Base.from_address(node)
         if ext.type == _METADATA:
-            meta = _abi.XLA_FFI_Metadata.from_address(_abi.XLA_FFI_Metadata_Extension.from_address(address).metadata)
+            meta = _abi.XLA_FFI_Metadata.from_address(_abi.XLA_FFI_Metadata_Extension.from_address(node).metadata)
             meta.api_version.major_version, meta.api_version.minor_version = FFI_VERSION
             meta.traits = 0
             return True
-        address = ext.next
+        node = ext.next
     return False
 
 
@@ -65,13 +66,13 @@ def _views(kinds: int | None, pointers: int | None, count: int, what: str) -> li
     """numpy views of ``count`` ``XLA_FFI_Buffer`` arguments or results."""
     if not count:
         return []
-    types = (ctypes.c_int * count).from_address(kinds)
-    buffers = (ctypes.c_void_p * count).from_address(pointers)
+    types = (ctypes.c_int * count).from_address(address(kinds, f"{what} types"))
+    buffers = (ctypes.c_void_p * count).from_address(address(pointers, f"{what} pointers"))
     out = []
     for i in range(count):
         if types[i] != _BUFFER:
             raise TypeError(f"{what} {i} is not a buffer (XLA FFI type {types[i]})")
-        buf = _abi.XLA_FFI_Buffer.from_address(buffers[i])
+        buf = _abi.XLA_FFI_Buffer.from_address(address(buffers[i], f"{what} {i}"))
         kind = _DTYPES.get(buf.dtype)
         if kind is None or kind in SUB_BYTE_BITS:
             raise TypeError(f"{what} {i}: XLA FFI data type {buf.dtype} has no one-element-per-byte host view")
@@ -79,7 +80,7 @@ def _views(kinds: int | None, pointers: int | None, count: int, what: str) -> li
         shape = tuple((ctypes.c_int64 * buf.rank).from_address(buf.dims)) if buf.rank else ()
         size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         raw = (ctypes.c_uint8 * size).from_address(buf.data) if size else (ctypes.c_uint8 * 0)()
-        out.append(np.frombuffer(raw, dtype=np.uint8).view(dtype).reshape(shape))
+        out.append(np.frombuffer(memoryview(raw), dtype=np.uint8).view(dtype).reshape(shape))
     return out
 
 
@@ -124,8 +125,8 @@ def python_handler(fn: Handler) -> Any:
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
 
-    def handler(address: int | None) -> int | None:
-        frame = _abi.XLA_FFI_CallFrame.from_address(address)
+    def handler(frame_address: int | None) -> int | None:
+        frame = _abi.XLA_FFI_CallFrame.from_address(address(frame_address, "XLA FFI call frame"))
         try:
             if _metadata(frame) or frame.stage != _Stage.XLA_FFI_ExecutionStage_EXECUTE:
                 return None
