@@ -11,7 +11,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import threading
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Sequence, overload
 
 import numpy as np
 
@@ -433,6 +433,16 @@ class LoadedExecutable(Owned):
         if err:
             self._client.api.check(err)
         return block.outs[: block.nouts]
+
+    @overload
+    def execute_sharded(self, argument_lists: Sequence[Sequence[Buffer]], with_events: Literal[False] = False, *,
+                        non_donatable: Sequence[int] = (), context: Any = None, send: Any = None,
+                        recv: Any = None) -> list[list[Buffer]]: ...
+
+    @overload
+    def execute_sharded(self, argument_lists: Sequence[Sequence[Buffer]], with_events: Literal[True], *,
+                        non_donatable: Sequence[int] = (), context: Any = None, send: Any = None,
+                        recv: Any = None) -> tuple[list[list[Buffer]], list[Event]]: ...
 
     def execute_sharded(self, argument_lists: Sequence[Sequence[Buffer]], with_events: bool = False, *,
                         non_donatable: Sequence[int] = (), context: Any = None, send: Any = None,

@@ -118,7 +118,7 @@ class AsyncHostToDeviceTransferManager(Owned):
             raise ValueError(f"data is {data.dtype}{list(data.shape)}, buffer {index} is {dtype}{list(shape)}")
         dims, _ = dims_array(data.shape, "data.shape")
         layout = RowMajorLayout(data.ndim)  # the plugins abort on a literal without a layout
-        self._keep += [data, dims, layout]  # type: ignore[list-item]
+        self._keep += [data, dims, layout]
         a = self._call("PJRT_AsyncHostToDeviceTransferManager_TransferLiteral",
                                _abi.PJRT_AsyncHostToDeviceTransferManager_TransferLiteral_Args,
                                buffer_index=index, data=data.ctypes.data, shape_dims=ctypes.addressof(dims),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+from _ctypes import CFuncPtr  # the base of every ctypes function type (ctypes._CFuncPtr)
 from typing import Any, Callable, ClassVar, Iterator, Sequence, TypeVar
 
 from .. import _abi
@@ -94,7 +95,7 @@ def function_address(fn: Any, argname: str, *, optional: bool = False) -> int:
         return 0
     if isinstance(fn, int) and not isinstance(fn, bool):
         address = fn
-    elif isinstance(fn, ctypes._CFuncPtr):  # type: ignore[attr-defined]
+    elif isinstance(fn, CFuncPtr):
         address = ctypes.cast(fn, ctypes.c_void_p).value or 0
     else:
         raise TypeError(f"{argname} must be a ctypes function or an address, got {type(fn).__name__}")
