@@ -17,6 +17,8 @@ import pytest
 import pjrt_array as xp
 from pjrt_array import _dlpack
 
+pytestmark = pytest.mark.cpu_only  # shares host memory with numpy
+
 DTYPES = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
           np.float16, np.float32, np.float64, np.complex64, np.complex128]
 
