@@ -184,18 +184,15 @@ def test_only_the_chosen_platforms_plugins_are_opened(monkeypatch):
     assert _loader._platform_guess("xla_cuda12", "xla_cuda_plugin.so") == "gpu"
 
 
-def test_set_default_platform_moves_new_arrays(monkeypatch):
+def test_set_default_platform_picks_the_default_plugin(monkeypatch):
     monkeypatch.setattr(_devices, "_state", _devices._State())
-    monkeypatch.setattr(_devices, "_default", [])
+    monkeypatch.setattr(_devices, "_default", ["a device chosen before"])
     monkeypatch.delenv(_loader.ENV_PLUGIN, raising=False)
     seen = []
-    real = _devices.default_plugin_info
-    monkeypatch.setattr(_devices, "default_plugin_info", lambda path, platform: seen.append(platform) or real(path, "cpu"))
-    xp.set_default_platform("gpu")
-    try:
-        xp.ones(2)
-        assert seen == ["gpu"]
-    finally:
-        xp.set_default_platform(None)
-        for c in _devices._state.clients.values():
-            c.close()
+    monkeypatch.setattr(_devices, "default_plugin_info", lambda path, platform: seen.append((path, platform)))
+    xp.set_default_platform("GPU")
+    assert _devices._default == []  # the next array asks again
+    _devices._plugin()
+    xp.set_default_plugin("/explicit/plugin.so")  # an explicit plugin wins over the platform
+    _devices._plugin()
+    assert seen == [(None, "gpu"), ("/explicit/plugin.so", "gpu")]
