@@ -94,9 +94,11 @@ def operation(op: str, m: Any) -> Callable[..., Any]:
     }[op]
 
 
-def measure(lib: str, platform: str, quick: bool) -> dict[str, Any]:
+def measure(lib: str, platform: str, quick: bool, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Every case's timings; ``save`` gets the results so far after each case (a run cut short keeps them)."""
     m, sync, upload, device = load(lib, platform)
     results: dict[str, Any] = {}
+    report = {"lib": lib, "platform": platform, "device": device, "quick": quick, "results": results}
     for name, op_name, kind, full, small, number in CASES:
         n = small if quick else full
         try:
@@ -105,9 +107,11 @@ def measure(lib: str, platform: str, quick: bool) -> dict[str, Any]:
             start = time.perf_counter()
             sync(op(*args))
             first = time.perf_counter() - start
-            loops = max(1, number // 10) if quick else number
+            loops, repeats = (max(1, number // 10), 3) if quick else (number, 5)
+            if first > 1.0:  # slow (linalg on a GPU): a few calls are enough, and the time budget is short
+                loops, repeats = 1, 2
             times = []
-            for _ in range(3 if quick else 5):
+            for _ in range(repeats):
                 start = time.perf_counter()
                 out = None
                 for _ in range(loops):
@@ -119,7 +123,8 @@ def measure(lib: str, platform: str, quick: bool) -> dict[str, Any]:
             results[name] = {"kind": kind, "n": n, "error": f"{type(exc).__name__}: {exc}"[:300],
                              "traceback": traceback.format_exc()[-2000:]}
         print(f"{lib:>10} {name:<22} {_cell(results[name])}", file=sys.stderr, flush=True)
-    return {"lib": lib, "platform": platform, "device": device, "quick": quick, "results": results}
+        save(report)
+    return report
 
 
 def _cell(r: dict[str, Any]) -> str:
@@ -135,9 +140,10 @@ def table(ours: dict[str, Any], theirs: dict[str, Any]) -> str:
              "", "| case | pjrt_array | jax | ratio (pjrt_array / jax) | target | met | first call pjrt_array / jax |",
              "|---|---|---|---|---|---|---|"]
     met_all = True
-    for name, r in ours["results"].items():
-        j = theirs["results"].get(name, {"error": "missing"})
-        target = TARGETS[r["kind"]]
+    for name, *_ in CASES:
+        r = ours["results"].get(name, {"error": "not run (out of time)"})
+        j = theirs["results"].get(name, {"error": "not run (out of time)"})
+        target = TARGETS[next(kind for case, _, kind, *_ in CASES if case == name)]
         if "error" in r or "error" in j:
             ratio, met = "n/a", "no"
             met_all = False
@@ -166,12 +172,14 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.lib is None:
         parser.error("--lib or --table is required")
-    text = json.dumps(measure(args.lib, args.platform, args.quick), indent=1)
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(text)
-    else:
-        print(text)
+    def save(report: dict[str, Any]) -> None:
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(report, f, indent=1)
+
+    report = measure(args.lib, args.platform, args.quick, save)
+    if not args.json:
+        print(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

@@ -101,15 +101,16 @@ else
 fi
 if [ -d "$ROOT/.whl" ] && ls "$ROOT"/.whl/*.whl >/dev/null 2>&1; then
   "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/pjrt-site \
-    "$ROOT"/.whl/*.whl && export PYTHONPATH=/tmp/pjrt-site
+    "$ROOT"/.whl/*.whl && export PYTHONPATH=/tmp/pjrt-site${PYTHONPATH:+:$PYTHONPATH}
 fi
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export PJRT_ARRAY_PLATFORM=$PLATFORM
 export JAX_PLATFORMS=$([ "$PLATFORM" = gpu ] && echo cuda || echo cpu)
 # Tests put jax's, torch's and our clients in one process: no client may take most of the memory.
 TEST_ENV=(env PJRT_ARRAY_PREALLOCATE=false XLA_PYTHON_CLIENT_PREALLOCATE=false)
-XDIST=()
-"$PY" -c "import xdist" 2>/dev/null && XDIST=(-n "$([ "$MODE" = dry ] && echo 2 || echo 8)")
+workers() {  # pytest-xdist's -n N where it is installed (at most 2 in a dry run)
+  "$PY" -c "import xdist" 2>/dev/null && echo "-n $([ "$MODE" = dry ] && echo 2 || echo "$1")"
+}
 
 {
   echo "# GPU check ($([ "$MODE" = dry ] && echo "DRY RUN on CPU: checks the script, measures nothing" || echo "$PLATFORM"))"
@@ -131,7 +132,7 @@ print(f"default device {d!r} ({d.kind}), {d.client.platform_name} {d.client.plat
 # -- tests ------------------------------------------------------------------------------------------
 TESTS=$OUTDIR/tests.log
 step "GPU tests (tests/test_gpu.py, DLPack fake plugin, client options)" 120 "$TESTS" \
-  "${TEST_ENV[@]}" "$PY" -m pytest -q -p no:cacheprovider -rfs tests/test_gpu.py tests/test_dlpack_fake_gpu.py \
+  "${TEST_ENV[@]}" "$PY" -m pytest -q -p no:cacheprovider -rfs $(workers 4) tests/test_gpu.py tests/test_dlpack_fake_gpu.py \
   tests/test_client_options.py
 
 # -- benchmarks: each library alone in its process, with its default allocator ------------------------
@@ -148,7 +149,7 @@ UNIT=(tests/test_elementwise.py tests/test_creation.py tests/test_manipulation.p
       tests/test_utility.py tests/test_dtypes.py tests/test_array_object.py tests/test_namespace.py)
 [ "$MODE" = dry ] && UNIT=(tests/test_namespace.py tests/test_utility.py)
 step "unit tests on the $PLATFORM" 110 "$TESTS" "${TEST_ENV[@]}" "$PY" -m pytest -q -p no:cacheprovider -rf \
-  "${XDIST[@]}" "${UNIT[@]}"
+  $(workers 8) "${UNIT[@]}"
 
 # -- conformance ----------------------------------------------------------------------------------------
 SUITE=
@@ -164,7 +165,7 @@ else
   [ "$MODE" = dry ] && CONF=(--max-examples 1 -k test_has_names)
   step "conformance on the $PLATFORM" 150 "$OUTDIR/conformance.log" "${TEST_ENV[@]}" "$PY" -m conformance \
     --suite "$SUITE" "${CONF[@]}" --results "$OUTDIR/conformance.md" --report /tmp/pjrt-conformance.json \
-    -- "${XDIST[@]}"
+    -- $(workers 8)
 fi
 
 # -- realistic workloads, if that benchmark exists ------------------------------------------------------------
