@@ -70,7 +70,7 @@ def inputs(op: str, n: int, dtype: type, upload: Callable[[np.ndarray], Any]) ->
     rng = np.random.default_rng(0)
     if op in ("add", "sin", "exp", "fma", "sum"):
         return upload(rng.random(n, dtype=np.float32)), upload(rng.random(n, dtype=np.float32))
-    m = rng.standard_normal((n, n)).astype(dtype)
+    m: Any = rng.standard_normal((n, n)).astype(dtype)
     if op == "eigh":
         return (upload((m + m.T) / 2),)
     if op == "svd":
@@ -81,7 +81,7 @@ def inputs(op: str, n: int, dtype: type, upload: Callable[[np.ndarray], Any]) ->
 
 
 def operation(op: str, m: Any) -> Callable[..., Any]:
-    return {
+    ops: dict[str, Callable[..., Any]] = {
         "add": lambda x, y: x + y,
         "sin": lambda x, y: m.sin(x),
         "exp": lambda x, y: m.exp(x),
@@ -91,7 +91,8 @@ def operation(op: str, m: Any) -> Callable[..., Any]:
         "eigh": lambda x: m.linalg.eigh(x),
         "svd": lambda x: m.linalg.svd(x),
         "solve": lambda a, b: m.linalg.solve(a, b),
-    }[op]
+    }
+    return ops[op]
 
 
 def measure(lib: str, platform: str, quick: bool, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:

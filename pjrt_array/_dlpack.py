@@ -226,11 +226,12 @@ def _synchronize(x: Array, kind: int, stream: int | None) -> None:
     """Make ``x``'s data ready for the consumer (see the module docstring)."""
     if stream == -1:
         return
-    ext = _stream_extension(x.device) if stream is not None and stream > 0 else None
-    if ext is not None:
-        ext.wait_until_buffer_ready_on_stream(stream, x._buffer)
-    else:
-        x.block_until_ready()
+    if stream is not None and stream > 0:
+        ext = _stream_extension(x.device)
+        if ext is not None:
+            ext.wait_until_buffer_ready_on_stream(stream, x._buffer)
+            return
+    x.block_until_ready()
 
 
 def _row_major(shape: tuple[int, ...]) -> list[int]:
