@@ -38,7 +38,7 @@ import numpy as np
 
 from . import _dtypes
 from ._array import Array
-from ._devices import Device, all_devices, as_device, default_device
+from ._devices import Device, all_devices, as_device
 from ._pjrt import PjrtError, PluginLoadError
 from ._pjrt.buffer import Buffer, ExternalReference
 from ._pjrt.extensions import Stream
@@ -186,9 +186,13 @@ def _device_for(kind: int, ordinal: int) -> Device:
         platform, names = "gpu", ("cuda",) if kind == DLDeviceType.CUDA else ("rocm",)
     else:
         raise BufferError(f"from_dlpack: no pjrt_array device for DLPack device type {kind}")
-    default = default_device()
     try:
-        devices = [default] + all_devices() if default.platform in names else all_devices(platform=platform)
+        devices = all_devices()  # the default plugin's, if it is of that platform
+    except PluginLoadError:
+        devices = []
+    try:
+        if not devices or devices[0].platform not in names:
+            devices = all_devices(platform=platform)
     except PluginLoadError as exc:
         raise BufferError(f"from_dlpack: the tensor is on DLPack device ({kind}, {ordinal}), but no "
                           f"{platform} plugin is usable: {exc}") from None
