@@ -3,9 +3,12 @@
 Export (``Array.__dlpack__``) hands the consumer the PJRT buffer's own memory
 in a ``DLManagedTensor`` (or ``DLManagedTensorVersioned`` when the consumer
 passes ``max_version >= (1, 0)``): kDLCPU on CPU, kDLCUDA / kDLROCM with the
-device ordinal on a GPU.  The capsule holds one external reference of the
-buffer (``PJRT_Buffer_IncreaseExternalReferenceCount``); the tensor's deleter
-releases it, and a capsule dropped unconsumed releases it too.
+device ordinal on a GPU.  numpy builds the capsule (its C destructor and
+deleter manage the tensor) over a description of the buffer's memory that
+holds one external reference of the buffer
+(``PJRT_Buffer_IncreaseExternalReferenceCount``) until the consumer's deleter
+call, or the capsule's end unconsumed, drops it; the device, dtype code and
+flags are then set in the tensor.
 
 ``stream`` follows the Array API standard:
 
@@ -40,7 +43,7 @@ from . import _dtypes
 from ._array import Array
 from ._devices import Device, all_devices, as_device
 from ._pjrt import PjrtError, PluginLoadError
-from ._pjrt.buffer import Buffer, ExternalReference
+from ._pjrt.buffer import Buffer
 from ._pjrt.extensions import Stream
 
 __all__ = ["DLDeviceType", "dlpack_device", "export", "from_dlpack"]
@@ -119,8 +122,6 @@ def _np_dtype(t: _DLDataType) -> np.dtype:
 # -- capsules ------------------------------------------------------------------------------------
 # A private handle on the C API, so setting prototypes here touches no one else's.
 _py = ctypes.PyDLL(ctypes.pythonapi._name, handle=ctypes.pythonapi._handle)
-_py.PyCapsule_New.restype = ctypes.py_object
-_py.PyCapsule_New.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
 _py.PyCapsule_IsValid.restype = ctypes.c_int
 _py.PyCapsule_IsValid.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
 _py.PyCapsule_GetPointer.restype = ctypes.c_void_p
@@ -132,41 +133,15 @@ _py.PyCapsule_SetName.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
 _LEGACY, _USED_LEGACY = b"dltensor", b"used_dltensor"
 _VERSIONED, _USED_VERSIONED = b"dltensor_versioned", b"used_dltensor_versioned"
 _NAMES = {name: ctypes.create_string_buffer(name) for name in (_LEGACY, _USED_LEGACY, _VERSIONED, _USED_VERSIONED)}
-
-_DELETER = ctypes.CFUNCTYPE(None, ctypes.c_void_p)  # both tensor deleters and capsule destructors
-_exports: dict[int, "_Export"] = {}  # managed tensor address -> what it keeps alive
+_DELETER = ctypes.CFUNCTYPE(None, ctypes.c_void_p)  # a producer's tensor deleter
 
 
-class _Export:
-    __slots__ = ("managed", "shape", "strides", "ref")
-
-    def __init__(self, managed: ctypes.Structure, shape: Any, strides: Any, ref: ExternalReference) -> None:
-        self.managed, self.shape, self.strides, self.ref = managed, shape, strides, ref
-
-
-def _release(address: int | None) -> None:
-    """The deleter of every tensor we export: drop its buffer reference (once)."""
-    export = _exports.pop(address or 0, None)
-    if export is not None:
-        export.ref.release()
-
-
-def _capsule_destroyed(capsule: int | None) -> None:
-    """A capsule's destructor: a tensor nobody consumed is released here."""
-    for name in (_LEGACY, _VERSIONED):
-        if _py.PyCapsule_IsValid(capsule, _NAMES[name]):
-            _release(_py.PyCapsule_GetPointer(capsule, _NAMES[name]))
-
-
-_TENSOR_DELETER = _DELETER(_release)
-_CAPSULE_DESTRUCTOR = _DELETER(_capsule_destroyed)
-# Consumers may call a deleter as late as interpreter exit: keep both thunks forever.
-ctypes.pythonapi.Py_IncRef(ctypes.py_object(_TENSOR_DELETER))
-ctypes.pythonapi.Py_IncRef(ctypes.py_object(_CAPSULE_DESTRUCTOR))
-
-
-def _address(fn: Any) -> int:
-    return ctypes.cast(fn, ctypes.c_void_p).value or 0
+def _managed(capsule: Any) -> tuple[Any, bool] | None:
+    """(the ``DLManagedTensor[Versioned]`` of an unconsumed capsule, whether versioned), or None."""
+    for name, struct in ((_VERSIONED, _DLManagedTensorVersioned), (_LEGACY, _DLManagedTensor)):
+        if _py.PyCapsule_IsValid(id(capsule), _NAMES[name]):
+            return struct.from_address(_py.PyCapsule_GetPointer(id(capsule), _NAMES[name])), name == _VERSIONED
+    return None
 
 
 # -- devices --------------------------------------------------------------------------------------
@@ -294,43 +269,56 @@ def export(x: Array, *, stream: Any = None, max_version: Any = None, dl_device: 
                                   "to the host (1, 0)")
             if copy is False:
                 raise BufferError(f"exporting {x.device!r} to the host needs a copy, but copy=False")
-            x, own, copy, flags = x.to_device(all_devices(platform="cpu")[0]), target, None, _IS_COPIED
+            _check_stream(DLDeviceType.CPU, stream)
+            # A fresh host copy, handed out by numpy (no CPU plugin needed).
+            kwargs = {} if max_version is None else {"max_version": max_version}
+            return x._buffer.to_numpy().__dlpack__(**kwargs)
     if copy:
         from .ops.creation import asarray
         x, flags = asarray(x, copy=True), _IS_COPIED
-    dtype = x.dtype
-    code, bits = _dl_dtype(dtype)
+    code, _ = _dl_dtype(x.dtype)
     _synchronize(x, own[0], _check_stream(own[0], stream))
-    if own[0] == DLDeviceType.CPU and versioned:
-        flags |= _READ_ONLY  # the Array is a value; the host view of it is read-only too
-    buffer, shape = x._buffer, x.shape
-    ref = buffer.external_reference()
+    # numpy builds the capsule over the buffer's memory (its C destructor and deleter own the
+    # tensor; consumers may drop a capsule while an exception is pending, which no Python code
+    # survives); the fields numpy cannot know are then set: device, dtype code, flags.
+    memory = _DeviceMemory(x, read_only=own[0] == DLDeviceType.CPU and versioned)
+    array = np.asarray(memory)
     try:
-        ndim = len(shape)
-        shape_array = (ctypes.c_int64 * max(ndim, 1))(*shape)
-        strides_array = (ctypes.c_int64 * max(ndim, 1))(*_strides(buffer, shape, dtype.itemsize))
-        managed = _DLManagedTensorVersioned() if versioned else _DLManagedTensor()
-        t = managed.dl_tensor
-        t.data = buffer.unsafe_pointer() if x.size else None
-        t.device.device_type, t.device.device_id = own
-        t.ndim = ndim
-        t.dtype.code, t.dtype.bits, t.dtype.lanes = code, bits, 1
-        t.shape, t.strides = ctypes.addressof(shape_array), ctypes.addressof(strides_array)
-        managed.deleter = _address(_TENSOR_DELETER)
-        if versioned:
-            managed.version.major, managed.version.minor = _VERSION
-            managed.flags = flags
-        address = ctypes.addressof(managed)
-        _exports[address] = _Export(managed, shape_array, strides_array, ref)
-    except BaseException:
-        ref.release()
-        raise
-    try:
-        return _py.PyCapsule_New(address, _NAMES[_VERSIONED if versioned else _LEGACY],
-                                 _address(_CAPSULE_DESTRUCTOR))
-    except BaseException:
-        _release(address)
-        raise
+        capsule = array.__dlpack__(max_version=max_version) if versioned else array.__dlpack__()
+    except TypeError:  # numpy before 2.1: DLPack 0.x only
+        capsule = array.__dlpack__()
+    del array
+    found = _managed(capsule)
+    assert found is not None, "numpy returned no DLPack capsule"
+    managed, is_versioned = found
+    t = managed.dl_tensor
+    t.device.device_type, t.device.device_id = own
+    t.dtype.code = code
+    if is_versioned:
+        managed.flags |= flags
+    return capsule
+
+
+class _DeviceMemory:
+    """The base of the ndarray numpy exports: the buffer's memory (on any device: numpy never reads
+    it here), pinned by an external reference until numpy's deleter drops the array."""
+
+    __slots__ = ("__array_interface__", "_ref")
+
+    def __init__(self, x: Array, read_only: bool) -> None:
+        buffer, shape, dtype = x._buffer, x.shape, x.dtype
+        strides = _strides(buffer, shape, dtype.itemsize)
+        self._ref = buffer.external_reference()
+        pointer = buffer.unsafe_pointer() if x.size else 0
+        self.__array_interface__ = {
+            "data": (pointer, read_only), "shape": shape, "version": 3,
+            "strides": tuple(s * dtype.itemsize for s in strides),
+            # bfloat16 travels as uint16 (numpy cannot export it); its DLPack code is set afterwards
+            "typestr": "<u2" if dtype == _dtypes.bfloat16 else dtype.str,
+        }
+
+    def __del__(self) -> None:
+        self._ref.release()
 
 
 # -- import ---------------------------------------------------------------------------------------
@@ -391,7 +379,14 @@ def from_dlpack(x: Any, /, *, device: Device | None = None, copy: bool | None = 
         kind, ordinal = (int(v) for v in x.__dlpack_device__())
     except (TypeError, ValueError):
         raise BufferError(f"from_dlpack: {type(x).__name__}.__dlpack_device__() is not a (type, id) pair") from None
-    source = _device_for(kind, ordinal)
+    try:
+        source = _device_for(kind, ordinal)
+    except BufferError:
+        if kind not in _HOST_KINDS or copy is False:
+            raise
+        # Host memory, but no CPU plugin to view it with: a copy on the default (or given) device.
+        from .ops.creation import asarray
+        return asarray(np.from_dlpack(x), device=device, copy=True)
     if device is not None and as_device(device) != source:
         if copy is False:
             raise BufferError(f"from_dlpack: the tensor is on {source!r}; moving it to {device!r} needs a copy, "
@@ -415,19 +410,16 @@ def from_dlpack(x: Any, /, *, device: Device | None = None, copy: bool | None = 
 def _consume(capsule: Any, device: Device, where: tuple[int, int], stream: int | None,
              copy: bool | None) -> tuple[Array, bool]:
     """(the array over the capsule's tensor, whether the producer copied)."""
-    versioned = bool(_py.PyCapsule_IsValid(id(capsule), _NAMES[_VERSIONED]))
-    if not versioned and not _py.PyCapsule_IsValid(id(capsule), _NAMES[_LEGACY]):
+    found = _managed(capsule)
+    if found is None:
         raise BufferError("from_dlpack: the producer did not return an unconsumed DLPack capsule")
-    name = _VERSIONED if versioned else _LEGACY
-    address = _py.PyCapsule_GetPointer(id(capsule), _NAMES[name])
+    managed, versioned = found
+    address = ctypes.addressof(managed)
     copied = False
     if versioned:
-        managed: Any = _DLManagedTensorVersioned.from_address(address)
         if managed.version.major != _VERSION[0]:
             raise BufferError(f"from_dlpack: DLPack {managed.version.major}.{managed.version.minor} is not supported")
         copied = bool(managed.flags & _IS_COPIED)
-    else:
-        managed = _DLManagedTensor.from_address(address)
     t = managed.dl_tensor
     if t.device.device_type != where[0] or (where[0] not in _HOST_KINDS and t.device.device_id != where[1]):
         raise BufferError(f"from_dlpack: the capsule is on device ({t.device.device_type}, {t.device.device_id}), "

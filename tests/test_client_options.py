@@ -196,3 +196,19 @@ def test_set_default_platform_picks_the_default_plugin(monkeypatch):
     xp.set_default_plugin("/explicit/plugin.so")  # an explicit plugin wins over the platform
     _devices._plugin()
     assert seen == [(None, "gpu"), ("/explicit/plugin.so", "gpu")]
+
+
+def test_an_installed_cuda_wheel_is_found_with_its_stream_extension():
+    """Where jax-cuda12/13-pjrt is installed (GPU or not): found by its entry point, loadable, and it
+    has the Stream extension DLPack relies on.  Without a GPU its client refuses cleanly."""
+    from pjrt_array._pjrt import Client, PjrtError, load_plugin
+    from pjrt_array._pjrt.extensions import Stream
+    wheels = [i for i in _loader.discover() if i.source.startswith("entry point jax_plugins:xla_cuda")]
+    if not wheels:
+        pytest.skip("no jax-cuda12/13-pjrt installed")
+    info = wheels[0]
+    assert info.usable and info.platform == "gpu", info
+    plugin = load_plugin(info.path)
+    assert Stream.of(plugin) is not None
+    with pytest.raises(PjrtError, match="Unexpected option name"):
+        Client(plugin, {"no_such_option": 1})

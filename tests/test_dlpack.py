@@ -300,3 +300,39 @@ def test_from_dlpack_refuses_non_producers_and_bad_copy():
         xp.from_dlpack([1, 2])
     with pytest.raises(TypeError, match="copy must be"):
         xp.from_dlpack(np.ones(2), copy="no")
+
+
+def pseudo_gpu_array(value) -> xp.Array:
+    """An array whose device calls itself CUDA (its memory is a CPU plugin's): the non-host paths."""
+    from pjrt_array import _devices
+    real = xp.__array_namespace_info__().default_device()
+    return xp.asarray(value, device=_devices.Device(real.pjrt, "cuda"))
+
+
+def test_a_device_array_reaches_numpy_as_a_host_copy():
+    x = pseudo_gpu_array(np.arange(5.0))
+    assert x.__dlpack_device__()[0] == 2
+    with pytest.raises(RuntimeError, match="Unsupported device"):
+        np.from_dlpack(x)  # numpy refuses our kDLCUDA capsule: the exception survives its destructor
+    gc.collect()
+    assert pins(x) == 0
+    out = np.from_dlpack(x, device="cpu")  # numpy asks for dl_device=(1, 0)
+    assert out.ctypes.data != x._buffer.unsafe_pointer()
+    np.testing.assert_array_equal(out, np.arange(5.0))
+    with pytest.raises(BufferError, match="copy=False"):
+        x.__dlpack__(dl_device=(1, 0), copy=False)
+    with pytest.raises(ValueError, match="stream must be None for a CPU array"):
+        x.__dlpack__(dl_device=(1, 0), stream=1)
+
+
+def test_host_memory_without_a_cpu_plugin_is_copied_to_the_default_device(monkeypatch):
+    def no_cpu_plugin(kind, ordinal):
+        raise BufferError("no cpu plugin is usable")
+
+    monkeypatch.setattr(_dlpack, "_device_for", no_cpu_plugin)
+    host = aligned((4,), np.float32)
+    x = xp.from_dlpack(host)
+    assert x._buffer.unsafe_pointer() != host.ctypes.data
+    np.testing.assert_array_equal(np.asarray(x), host)
+    with pytest.raises(BufferError, match="no cpu plugin"):
+        xp.from_dlpack(host, copy=False)

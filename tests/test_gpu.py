@@ -118,7 +118,7 @@ def test_export_accepts_the_standards_streams(stream):
 
 def test_export_to_the_host_copies():
     x = xp.arange(10.0)
-    host = np.from_dlpack(x)  # numpy asks for dl_device=(1, 0)
+    host = np.from_dlpack(x, device="cpu")  # numpy asks for dl_device=(1, 0)
     np.testing.assert_array_equal(host, np.arange(10.0))
     with pytest.raises(BufferError, match="copy=False"):
         x.__dlpack__(dl_device=(1, 0), copy=False)
