@@ -138,6 +138,7 @@ def test_bad_options_raise_before_any_client_exists(fake_gpu_namespace):
     assert fake_gpu_namespace == []
 
 
+@pytest.mark.cpu_only  # the default platform must be the CPU one (a GPU machine may have no CPU plugin)
 def test_cpu_device_count_reaches_the_cpu_plugin():
     script = textwrap.dedent("""
         import pjrt_array as xp
