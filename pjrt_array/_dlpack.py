@@ -63,6 +63,8 @@ _PLATFORM_KIND = {"cpu": DLDeviceType.CPU, "cuda": DLDeviceType.CUDA, "rocm": DL
 _HOST_KINDS = (DLDeviceType.CPU, DLDeviceType.CUDA_HOST, DLDeviceType.ROCM_HOST, DLDeviceType.CUDA_MANAGED)
 _READ_ONLY, _IS_COPIED = 1 << 0, 1 << 1
 _VERSION = (1, 0)  # the DLPack ABI written; 1.x share one struct layout
+# XLA's GPU executables refuse parameters that are not 16-byte aligned (kEntryParameterAlignBytes).
+_DEVICE_ALIGNMENT = 16
 
 
 class _DLDevice(ctypes.Structure):
@@ -428,6 +430,9 @@ def _consume(capsule: Any, device: Device, where: tuple[int, int], stream: int |
     shape = tuple(int(v) for v in (ctypes.c_int64 * t.ndim).from_address(t.shape)) if t.ndim else ()
     strides = [int(v) for v in (ctypes.c_int64 * t.ndim).from_address(t.strides)] if t.strides and t.ndim else None
     pointer = (t.data or 0) + t.byte_offset
+    if where[0] not in _HOST_KINDS and pointer % _DEVICE_ALIGNMENT:
+        raise BufferError(f"from_dlpack: the tensor's data is not {_DEVICE_ALIGNMENT}-byte aligned, as XLA's GPU "
+                          "programs need; make an aligned copy first (e.g. a contiguous clone)")
     if math.prod(shape) and _contiguous(shape, strides):
         owner = _Imported(address, managed.deleter or 0)
         try:

@@ -28,8 +28,9 @@ PLUGIN_STREAM = 0x5EED
 class FakeGpu:
     """A fake CUDA plugin: one device (ordinal 3), buffers by handle, optionally the Stream extension."""
 
-    def __init__(self, stream_extension: bool = True) -> None:
+    def __init__(self, stream_extension: bool = True, pointer: int = POINTER) -> None:
         self.fake = fake = FakePlugin()
+        self.pointer = pointer
         self.log: list[tuple] = []
         self.views: dict[int, tuple] = {}
         core = fake._core
@@ -42,7 +43,7 @@ class FakeGpu:
              lambda a: setattr(a, "local_hardware_id", ORDINAL))
         core("PJRT_Buffer_Destroy", _abi.PJRT_Buffer_Destroy_Args, self._destroy)
         core("PJRT_Buffer_UnsafePointer", _abi.PJRT_Buffer_UnsafePointer_Args,
-             lambda a: setattr(a, "buffer_pointer", POINTER if a.buffer == SOURCE else self.views[a.buffer][0]))
+             lambda a: setattr(a, "buffer_pointer", self.pointer if a.buffer == SOURCE else self.views[a.buffer][0]))
         core("PJRT_Buffer_IncreaseExternalReferenceCount", _abi.PJRT_Buffer_IncreaseExternalReferenceCount_Args,
              lambda a: self.log.append(("ref+", a.buffer)))
         core("PJRT_Buffer_DecreaseExternalReferenceCount", _abi.PJRT_Buffer_DecreaseExternalReferenceCount_Args,
@@ -180,3 +181,14 @@ def test_non_contiguous_device_tensors_are_refused(gpu, monkeypatch):
         _dlpack.from_dlpack(Producer(gpu.array()))
     gc.collect()
     assert ("ref-", SOURCE) in gpu.log  # the unconsumed capsule was released
+
+
+def test_unaligned_device_tensors_are_refused(monkeypatch):
+    g = FakeGpu(pointer=POINTER + 4)
+    monkeypatch.setattr(_dlpack, "_device_for", lambda kind, ordinal: g.device)
+    try:
+        with pytest.raises(BufferError, match="16-byte aligned"):
+            _dlpack.from_dlpack(Producer(g.array()))
+        assert not any(e[0] == "view" for e in g.log)
+    finally:
+        g.client.close()
