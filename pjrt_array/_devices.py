@@ -21,7 +21,7 @@ from ._pjrt import Device as PjrtDevice
 from ._pjrt._loader import ENV_PLATFORM, ENV_PLUGIN, PLATFORMS, PluginInfo, _platform_guess, chosen_platform
 
 __all__ = ["Device", "default_device", "all_devices", "plugins", "set_default_plugin", "set_default_platform",
-           "set_client_options", "client_options", "as_device", "client"]
+           "set_client_options", "client_options", "as_device", "client", "install_client"]
 
 
 class Device:
@@ -178,6 +178,18 @@ def _open(plugin_path: str | None, platform: str | None) -> str:
 def client(plugin_path: str | None = None, platform: str | None = None) -> Client:
     """The namespace's client of a plugin (of ``platform``'s, or the default plugin when both are None)."""
     return _state.clients[_open(plugin_path, platform)]
+
+
+def install_client(c: Client) -> None:
+    """Make ``c`` the namespace's client of its plugin, and that plugin the default
+    (``distributed.initialize`` creates the multi-process client)."""
+    path = os.path.realpath(c.plugin.path)
+    with _state.lock:
+        _state.clients[path] = c
+        _state.platforms[path] = _platform_guess(c.plugin.path)
+        _state.devices[path] = [Device(d, c.platform_name) for d in c.addressable_devices()]
+        _state.plugin_path = c.plugin.path
+        _default.clear()
 
 
 def all_devices(plugin_path: str | None = None, platform: str | None = None) -> list[Device]:

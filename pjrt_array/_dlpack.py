@@ -208,7 +208,7 @@ def _synchronize(x: Array, kind: int, stream: int | None) -> None:
     if stream == -1:
         return
     if stream is not None and stream > 0:
-        ext = _stream_extension(x.device)
+        ext = _stream_extension(x._device)
         if ext is not None:
             ext.wait_until_buffer_ready_on_stream(stream, x._buffer)
             return
@@ -257,8 +257,10 @@ def export(x: Array, *, stream: Any = None, max_version: Any = None, dl_device: 
     """A DLPack capsule of ``x`` (``Array.__dlpack__``; the module docstring says what is waited for)."""
     if copy not in (None, True, False):
         raise TypeError(f"copy must be True, False or None, got {copy!r}")
+    if x._sharding is not None:
+        raise BufferError("a sharded array has a buffer per device; gather it first with x.to_device(device)")
     versioned = _versioned(max_version)
-    own = dlpack_device(x.device)
+    own = dlpack_device(x._device)
     flags = 0
     if dl_device is not None:
         try:
@@ -267,10 +269,10 @@ def export(x: Array, *, stream: Any = None, max_version: Any = None, dl_device: 
             raise TypeError(f"dl_device must be a (device_type, device_id) tuple, got {dl_device!r}") from None
         if target != own:
             if target != (int(DLDeviceType.CPU), 0):
-                raise BufferError(f"cannot export {x.device!r} to DLPack device {target}; only to itself or "
+                raise BufferError(f"cannot export {x._device!r} to DLPack device {target}; only to itself or "
                                   "to the host (1, 0)")
             if copy is False:
-                raise BufferError(f"exporting {x.device!r} to the host needs a copy, but copy=False")
+                raise BufferError(f"exporting {x._device!r} to the host needs a copy, but copy=False")
             _check_stream(DLDeviceType.CPU, stream)
             # A fresh host copy, handed out by numpy (no CPU plugin needed).
             kwargs = {} if max_version is None else {"max_version": max_version}

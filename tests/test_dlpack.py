@@ -336,3 +336,15 @@ def test_host_memory_without_a_cpu_plugin_is_copied_to_the_default_device(monkey
     np.testing.assert_array_equal(np.asarray(x), host)
     with pytest.raises(BufferError, match="no cpu plugin"):
         xp.from_dlpack(host, copy=False)
+
+
+def test_sharded_arrays_are_refused_and_imports_can_be_placed():
+    devices = xp.__array_namespace_info__().devices()
+    if len(devices) < 2:
+        pytest.skip("one device")
+    sharding = xp.NamedSharding(xp.make_mesh((2,), ("x",), devices=devices[:2]), ("x",))
+    with pytest.raises(BufferError, match="sharded"):
+        xp.asarray(np.arange(4.0), device=sharding).__dlpack__()
+    placed = xp.from_dlpack(aligned((8,), np.float64), device=sharding)
+    assert placed.sharding == sharding
+    np.testing.assert_array_equal(np.asarray(placed), np.zeros(8))
