@@ -99,12 +99,12 @@ _CODE = {"i": 0, "u": 1, "f": 2, "c": 5, "b": 6}  # kDLInt, kDLUInt, kDLFloat, k
 _BFLOAT = 4  # kDLBfloat
 
 
-def _dl_dtype(dtype: np.dtype) -> tuple[int, int]:
-    """(code, bits) of a dtype; BufferError for those DLPack cannot describe here (float8, int4, ...)."""
+def _dl_code(dtype: np.dtype) -> int:
+    """The DLPack type code of a dtype; BufferError for those DLPack cannot describe here (float8, int4, ...)."""
     if dtype == _dtypes.bfloat16:
-        return _BFLOAT, 16
+        return _BFLOAT
     if dtype.kind in _CODE and dtype.isbuiltin:
-        return _CODE[dtype.kind], dtype.itemsize * 8
+        return _CODE[dtype.kind]
     raise BufferError(f"DLPack export of {dtype} is not supported")
 
 
@@ -280,7 +280,7 @@ def export(x: Array, *, stream: Any = None, max_version: Any = None, dl_device: 
     if copy:
         from .ops.creation import asarray
         x, flags = asarray(x, copy=True), _IS_COPIED
-    code, _ = _dl_dtype(x.dtype)
+    code = _dl_code(x.dtype)
     _synchronize(x, own[0], _check_stream(own[0], stream))
     # numpy builds the capsule over the buffer's memory (its C destructor and deleter own the
     # tensor; consumers may drop a capsule while an exception is pending, which no Python code

@@ -156,7 +156,7 @@ def test_bad_export_arguments(kwargs, error, match):
 def test_a_dtype_dlpack_cannot_describe_is_a_buffer_error():
     import ml_dtypes
     with pytest.raises(BufferError, match="float8"):
-        _dlpack._dl_dtype(np.dtype(ml_dtypes.float8_e4m3fn))
+        _dlpack._dl_code(np.dtype(ml_dtypes.float8_e4m3fn))
 
 
 @pytest.mark.parametrize("kind, stream, expected", [
