@@ -131,7 +131,7 @@ print(f"default device {d!r} ({d.kind}), {d.client.platform_name} {d.client.plat
 
 # -- tests ------------------------------------------------------------------------------------------
 TESTS=$OUTDIR/tests.log
-step "GPU tests (tests/test_gpu.py, DLPack fake plugin, client options)" 120 "$TESTS" \
+step "GPU tests (tests/test_gpu.py, DLPack fake plugin, client options)" 100 "$TESTS" \
   "${TEST_ENV[@]}" "$PY" -m pytest -q -p no:cacheprovider -rfs $(workers 4) tests/test_gpu.py tests/test_dlpack_fake_gpu.py \
   tests/test_client_options.py
 
@@ -140,7 +140,7 @@ BENCH=$OUTDIR/bench.log
 QUICK=$([ "$MODE" = dry ] && echo --quick)
 step "benchmarks: pjrt_array" 100 "$BENCH" "$PY" benchmarks/gpu.py --lib pjrt_array --platform "$PLATFORM" $QUICK \
   --json "$OUTDIR/bench_pjrt_array.json"
-step "benchmarks: jax" 60 "$BENCH" "$PY" benchmarks/gpu.py --lib jax --platform "$PLATFORM" $QUICK \
+step "benchmarks: jax" 50 "$BENCH" "$PY" benchmarks/gpu.py --lib jax --platform "$PLATFORM" $QUICK \
   --json "$OUTDIR/bench_jax.json"
 
 # -- the namespace's unit tests with the GPU as the default device -------------------------------------
@@ -148,7 +148,8 @@ UNIT=(tests/test_elementwise.py tests/test_creation.py tests/test_manipulation.p
       tests/test_statistical.py tests/test_sorting_searching.py tests/test_linalg.py tests/test_fft.py
       tests/test_utility.py tests/test_dtypes.py tests/test_array_object.py tests/test_namespace.py)
 [ "$MODE" = dry ] && UNIT=(tests/test_namespace.py tests/test_utility.py)
-step "unit tests on the $PLATFORM" 110 "$TESTS" "${TEST_ENV[@]}" "$PY" -m pytest -q -p no:cacheprovider -rf \
+# -v: one line per test as it ends, so a run stopped at its budget still says what passed and failed
+step "unit tests on the $PLATFORM" 120 "$TESTS" "${TEST_ENV[@]}" "$PY" -m pytest -v -p no:cacheprovider -rf \
   $(workers 8) "${UNIT[@]}"
 
 # -- conformance ----------------------------------------------------------------------------------------
@@ -161,7 +162,7 @@ if [ -z "$SUITE" ]; then
 elif ! "$PY" -c "import ndindex, pytest_jsonreport" 2>/dev/null; then
   note "| conformance | skipped: ndindex / pytest-json-report missing (tools/gpu_check.sh --prepare, carry .whl) | | |"
 else
-  CONF=(--max-examples 10)
+  CONF=(--max-examples 5)
   [ "$MODE" = dry ] && CONF=(--max-examples 1 -k test_has_names)
   step "conformance on the $PLATFORM" 150 "$OUTDIR/conformance.log" "${TEST_ENV[@]}" "$PY" -m conformance \
     --suite "$SUITE" "${CONF[@]}" --results "$OUTDIR/conformance.md" --report /tmp/pjrt-conformance.json \
@@ -178,6 +179,8 @@ if [ -f "$OUTDIR/bench_pjrt_array.json" ] && [ -f "$OUTDIR/bench_jax.json" ]; th
   { echo; echo "## Benchmarks, side by side on the same device"; echo
     "$PY" benchmarks/gpu.py --table "$OUTDIR/bench_pjrt_array.json" "$OUTDIR/bench_jax.json"; } >> "$SUMMARY"
 fi
+{ echo; echo "Unit tests by result (tests.log, -v lines): $(grep -c ' PASSED' "$TESTS") passed, $(grep -c ' FAILED' "$TESTS") failed, $(grep -c ' SKIPPED' "$TESTS") skipped."
+  echo "Failed tests: $(grep -oE '(FAILED|ERROR) tests/[^ ]+' "$TESTS" | sort -u | head -40 | paste -sd ' ' -)"; } >> "$SUMMARY"
 { echo; echo "Total: $(( $(date +%s) - START )) s. Raw logs: run.log, tests.log, bench.log, bench_*.json, conformance.*"; } >> "$SUMMARY"
 cat "$SUMMARY"
 exit $FAILED
