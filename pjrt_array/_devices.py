@@ -19,6 +19,7 @@ from ._client_options import check_options, environment_options
 from ._pjrt import Client, PjrtError, ResourceExhausted, default_plugin_info, discover, load_plugin
 from ._pjrt import Device as PjrtDevice
 from ._pjrt._loader import ENV_PLATFORM, ENV_PLUGIN, PLATFORMS, PluginInfo, _platform_guess, chosen_platform
+from ._policy import tune_process
 
 __all__ = ["Device", "default_device", "all_devices", "plugins", "set_default_plugin", "set_default_platform",
            "set_client_options", "client_options", "as_device", "client", "install_client"]
@@ -168,6 +169,7 @@ def _open(plugin_path: str | None, platform: str | None) -> str:
         with _state.lock:
             c = _state.clients.get(path)
             if c is None or c.closed:
+                tune_process()  # the process-wide tuning the array layer opts into, before any client
                 c = _state.clients[path] = Client(load_plugin(info.path), client_options(info))
                 _state.platforms[path] = info.platform
                 name = c.platform_name
