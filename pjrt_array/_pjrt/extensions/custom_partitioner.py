@@ -120,8 +120,8 @@ _ARGS: dict[str, type[ctypes.Structure]] = {
     "infer_sharding": _abi.JAX_CustomCallPartitioner_InferShardingFromOperands_Args,
     "propagate_user_sharding": _abi.JAX_CustomCallPartitioner_PropagateUserSharding_Args,
 }
-_FILL: dict[str, Callable[[CustomPartitioner, Any, list[object]], None]] = {"partition": _fill_partition, "infer_sharding": _fill_infer,
-         "propagate_user_sharding": _fill_propagate}
+_FILL: dict[str, Callable[[CustomPartitioner, Any, list[object]], None]] = {
+    "partition": _fill_partition, "infer_sharding": _fill_infer, "propagate_user_sharding": _fill_propagate}
 _TRAMPOLINES = {
     kind: field_types(_Callbacks)[kind](lambda cb, args, kind=kind: _run(kind, cb, args)) for kind in _ARGS
 }
