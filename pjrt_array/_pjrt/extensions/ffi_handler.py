@@ -61,8 +61,29 @@ def _metadata(frame: _abi.XLA_FFI_CallFrame) -> bool:
     return False
 
 
-def _views(kinds: int | None, pointers: int | None, count: int, what: str) -> list[np.ndarray]:
-    """numpy views of ``count`` ``XLA_FFI_Buffer`` arguments or results."""
+class _HostMemory:
+    """An object numpy views through ``__array_interface__`` (cheaper than ctypes arrays)."""
+
+    __slots__ = ("__array_interface__",)
+
+    def __init__(self, data: int, shape: tuple[int, ...], typestr: str, readonly: bool) -> None:
+        self.__array_interface__ = {"data": (data, readonly), "shape": shape, "typestr": typestr, "version": 3}
+
+
+# Per XLA FFI data type: its numpy dtype, or None where host memory holds no one-element-per-byte view.
+def _numpy_dtype(kind: BufferType) -> np.dtype | None:
+    try:
+        return None if kind in SUB_BYTE_BITS else to_numpy_dtype(kind)
+    except TypeError:  # INVALID, TOKEN: no elements at all
+        return None
+
+
+_NUMPY = {code: _numpy_dtype(kind) for code, kind in _DTYPES.items()}
+_DIMS = [ctypes.c_int64 * rank for rank in range(33)]
+
+
+def _views(kinds: int | None, pointers: int | None, count: int, what: str, readonly: bool) -> list[np.ndarray]:
+    """numpy views of ``count`` ``XLA_FFI_Buffer`` arguments (read-only) or results."""
     if not count:
         return []
     types = (ctypes.c_int * count).from_address(kinds)
@@ -72,14 +93,20 @@ def _views(kinds: int | None, pointers: int | None, count: int, what: str) -> li
         if types[i] != _BUFFER:
             raise TypeError(f"{what} {i} is not a buffer (XLA FFI type {types[i]})")
         buf = _abi.XLA_FFI_Buffer.from_address(buffers[i])
-        kind = _DTYPES.get(buf.dtype)
-        if kind is None or kind in SUB_BYTE_BITS:
+        dtype = _NUMPY.get(buf.dtype)
+        if dtype is None:
             raise TypeError(f"{what} {i}: XLA FFI data type {buf.dtype} has no one-element-per-byte host view")
-        dtype = to_numpy_dtype(kind)
-        shape = tuple((ctypes.c_int64 * buf.rank).from_address(buf.dims)) if buf.rank else ()
-        size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        raw = (ctypes.c_uint8 * size).from_address(buf.data) if size else (ctypes.c_uint8 * 0)()
-        out.append(np.frombuffer(raw, dtype=np.uint8).view(dtype).reshape(shape))
+        rank = buf.rank
+        shape = tuple((_DIMS[rank] if rank < len(_DIMS) else ctypes.c_int64 * rank).from_address(buf.dims)) \
+            if rank else ()
+        if buf.data:
+            view = np.asarray(_HostMemory(buf.data, shape, dtype.str, readonly))
+            # ml_dtypes types (bfloat16, float8...) share a typestr with plain void/ints: restore them.
+            out.append(view if view.dtype == dtype else view.view(dtype))
+        else:  # an empty buffer may have no memory at all
+            empty = np.empty(shape, dtype)
+            empty.flags.writeable = not readonly
+            out.append(empty)
     return out
 
 
@@ -96,10 +123,8 @@ def _error(frame: _abi.XLA_FFI_CallFrame, exc: BaseException) -> int:
 
 
 def _run(fn: Handler, frame: _abi.XLA_FFI_CallFrame) -> None:
-    inputs = _views(frame.args.types, frame.args.args, frame.args.size, "argument")
-    outputs = _views(frame.rets.types, frame.rets.rets, frame.rets.size, "result")
-    for a in inputs:
-        a.flags.writeable = False
+    inputs = _views(frame.args.types, frame.args.args, frame.args.size, "argument", True)
+    outputs = _views(frame.rets.types, frame.rets.rets, frame.rets.size, "result", False)
     results = fn(*inputs)
     if len(outputs) == 1 and not isinstance(results, tuple):
         results = (results,)
