@@ -220,14 +220,19 @@ def concat(arrays: Any, /, *, axis: int | None = 0) -> Array:
     return run(_concat_rule, (("axis", a), ("dtype", dtype), ("flat", False)), xs, xs[0]._device)[0]
 
 
+def _stack_rule(b: Builder, *parts: Value, axis: int, dtype: np.dtype) -> Value:
+    shape = parts[0].shape[:axis] + (1,) + parts[0].shape[axis:]
+    return concat_values(b, [reshape_value(b, convert(b, p, dtype), shape) for p in parts], axis)
+
+
 def stack(arrays: Any, /, *, axis: int = 0) -> Array:
-    """Join arrays of one shape along a new axis."""
-    xs, _ = _joined(arrays, "stack")
+    """Join arrays of one shape along a new axis (one program)."""
+    xs, dtype = _joined(arrays, "stack")
     for x in xs[1:]:
         if x.shape != xs[0].shape:
             raise ValueError(f"stack needs arrays of one shape, got {xs[0].shape} and {x.shape}")
     a = normalize_axis(axis, xs[0].ndim + 1)
-    return concat([expand_dims(x, axis=a) for x in xs], axis=a)
+    return run(_stack_rule, (("axis", a), ("dtype", dtype)), xs, xs[0]._device)[0]
 
 
 def _unstack_rule(b: Builder, x: Value, *, axis: int) -> tuple[Value, ...]:
