@@ -42,6 +42,8 @@ __all__ = ["serves", "set_enabled", "run", "custom_call", "cholesky_rule", "qr_r
            "svd_rule", "rank_rule", "pinv_rule", "solve_rule", "inv_rule", "det_rule", "slogdet_rule"]
 
 _PREFIX = "pjrt_array_lapack_"
+# The kernels use numpy 2's linalg (cholesky(upper=), svdvals, rtol=, the standard's 1-D solve).
+_NUMPY_2 = int(np.__version__.split(".")[0]) >= 2
 _DTYPES = frozenset(np.dtype(t) for t in ("float32", "float64", "complex64", "complex128"))
 _LINALG_ERROR = "LinAlgError: "
 L = np.linalg
@@ -57,7 +59,7 @@ def _quiet(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # The handlers, by kernel name: numpy inputs -> numpy outputs, in the custom call's operand order.
-_KERNELS: dict[str, Callable[..., Any]] = {name: _quiet(fn) for name, fn in {
+_NUMPY_LINALG: dict[str, Callable[..., Any]] = {
     "cholesky_lower": L.cholesky,
     "cholesky_upper": lambda a: L.cholesky(a, upper=True),
     "qr_reduced": lambda a: tuple(L.qr(a, mode="reduced")),
@@ -75,7 +77,8 @@ _KERNELS: dict[str, Callable[..., Any]] = {name: _quiet(fn) for name, fn in {
     "slogdet": lambda a: tuple(L.slogdet(a)),
     "pinv": lambda a, rtol: L.pinv(a, rtol=rtol),
     "matrix_rank": lambda a, rtol: L.matrix_rank(a, rtol=rtol),
-}.items()}
+}
+_KERNELS = {name: _quiet(fn) for name, fn in _NUMPY_LINALG.items()}
 
 # -- the choice ---------------------------------------------------------------------------------
 
@@ -111,13 +114,14 @@ def serves(device: "Device", dtype: np.dtype) -> bool:
     """Whether linalg on ``dtype`` arrays of ``device`` runs LAPACK (else the pure StableHLO lowering).
 
     LAPACK serves CPU devices (the handlers read host memory) whose plugin has the
-    FFI extension, for the dtypes LAPACK has (float32/64, complex64/128), unless
-    ``PJRT_ARRAY_LAPACK=0`` or :func:`set_enabled` turned it off.
+    FFI extension, for the dtypes LAPACK has (float32/64, complex64/128), with
+    numpy 2 installed, unless ``PJRT_ARRAY_LAPACK=0`` or :func:`set_enabled`
+    turned it off.
     """
     key = (device, dtype)
     choice = _choice.get(key)
     if choice is None:
-        choice = _choice[key] = (_enabled and device.platform == "cpu" and dtype in _DTYPES
+        choice = _choice[key] = (_enabled and _NUMPY_2 and device.platform == "cpu" and dtype in _DTYPES
                                  and _register(device.client))
     return choice
 
