@@ -21,6 +21,7 @@ crash; ``fn`` runs on the plugin's thread, holding the GIL.
 from __future__ import annotations
 
 import ctypes
+import struct
 from typing import Any, Callable
 
 import numpy as np
@@ -79,34 +80,48 @@ def _numpy_dtype(kind: BufferType) -> np.dtype | None:
 
 
 _NUMPY = {code: _numpy_dtype(kind) for code, kind in _DTYPES.items()}
-_DIMS = [ctypes.c_int64 * rank for rank in range(33)]
+_B = _abi.XLA_FFI_Buffer
+# dtype, data, rank, dims of an XLA_FFI_Buffer, read in one unpack (the fields follow one another).
+_FIELDS = struct.Struct(f"={_B.dtype.offset}xi{_B.data.offset - _B.dtype.offset - 4}xQqQ")
+# Views by (address, shape, dtype, read-only): a program's buffers mostly come back at the same
+# addresses, and a view is only a window that the handler uses while XLA holds the memory there.
+_view_cache: dict[tuple, np.ndarray] = {}
+_VIEW_CACHE_SIZE = 256
 
 
-def _views(kinds: int | None, pointers: int | None, count: int, what: str, readonly: bool) -> list[np.ndarray]:
+def _view(data: int, shape: tuple[int, ...], dtype: np.dtype, readonly: bool) -> np.ndarray:
+    key = (data, shape, dtype, readonly)
+    view = _view_cache.get(key)
+    if view is None:
+        if not data:  # an empty buffer may have no memory at all
+            view = np.empty(shape, dtype)
+            view.flags.writeable = not readonly
+            return view
+        view = np.asarray(_HostMemory(data, shape, dtype.str, readonly))
+        if view.dtype != dtype:  # ml_dtypes types (bfloat16, float8...) share a typestr with void/ints
+            view = view.view(dtype)
+        if len(_view_cache) >= _VIEW_CACHE_SIZE:
+            _view_cache.clear()
+        _view_cache[key] = view
+    return view
+
+
+def _views(kinds: int, pointers: int, count: int, what: str, readonly: bool) -> list[np.ndarray]:
     """numpy views of ``count`` ``XLA_FFI_Buffer`` arguments (read-only) or results."""
     if not count:
         return []
-    types = (ctypes.c_int * count).from_address(kinds)
-    buffers = (ctypes.c_void_p * count).from_address(pointers)
+    types = struct.unpack(f"{count}i", ctypes.string_at(kinds, 4 * count))
+    buffers = struct.unpack(f"{count}Q", ctypes.string_at(pointers, 8 * count))
     out = []
     for i in range(count):
         if types[i] != _BUFFER:
             raise TypeError(f"{what} {i} is not a buffer (XLA FFI type {types[i]})")
-        buf = _abi.XLA_FFI_Buffer.from_address(buffers[i])
-        dtype = _NUMPY.get(buf.dtype)
+        code, data, rank, dims = _FIELDS.unpack(ctypes.string_at(buffers[i], _FIELDS.size))
+        dtype = _NUMPY.get(code)
         if dtype is None:
-            raise TypeError(f"{what} {i}: XLA FFI data type {buf.dtype} has no one-element-per-byte host view")
-        rank = buf.rank
-        shape = tuple((_DIMS[rank] if rank < len(_DIMS) else ctypes.c_int64 * rank).from_address(buf.dims)) \
-            if rank else ()
-        if buf.data:
-            view = np.asarray(_HostMemory(buf.data, shape, dtype.str, readonly))
-            # ml_dtypes types (bfloat16, float8...) share a typestr with plain void/ints: restore them.
-            out.append(view if view.dtype == dtype else view.view(dtype))
-        else:  # an empty buffer may have no memory at all
-            empty = np.empty(shape, dtype)
-            empty.flags.writeable = not readonly
-            out.append(empty)
+            raise TypeError(f"{what} {i}: XLA FFI data type {code} has no one-element-per-byte host view")
+        shape = struct.unpack(f"{rank}q", ctypes.string_at(dims, 8 * rank)) if rank else ()
+        out.append(_view(data, shape, dtype, readonly))
     return out
 
 
