@@ -5,21 +5,23 @@ compiling call) and synchronized at the end; jax.numpy runs the same call.
 The table gives pjrt_array's time per call, jax.numpy's, and pjrt_array's
 ratio to jax.numpy's and to its own ``x + y`` measured in the same run.
 Functions and jax take turns and each keeps its best of 5 rounds (a shared
-machine's load distorts less).  ``python dispatch_all.py [substring]`` runs
-the functions whose label contains ``substring``.
+machine's load distorts less; ``--cpu`` times this process's CPU time
+instead of wall time).  ``python dispatch_all.py [substring]`` runs the
+functions whose label contains ``substring``.
 """
 
 from __future__ import annotations
 
 import sys
-import time
 import warnings
 from typing import Any, Callable
 
 import numpy as np
 
 import pjrt_array as xp
-from _common import block, jax_numpy
+from _common import block, clock, jax_numpy
+
+now = clock()
 
 Call = Callable[[Any, dict], Any]
 
@@ -172,17 +174,18 @@ def _sync(result: Any) -> None:
 
 
 def _best(call: Call, m: Any, d: dict, number: int) -> float:
-    start = time.perf_counter()
+    start = now()
     result = None
     for _ in range(number):
         result = call(m, d)
     _sync(result)
-    return (time.perf_counter() - start) / number
+    return (now() - start) / number
 
 
 def main() -> None:
     warnings.simplefilter("ignore")
-    pick = sys.argv[1] if len(sys.argv) > 1 else ""
+    picks = [a for a in sys.argv[1:] if not a.startswith("--")]
+    pick = picks[0] if picks else ""
     jnp = jax_numpy()
     libs = {"pjrt_array": xp, "jax.numpy": jnp}
     data = {lib: _inputs(m) for lib, m in libs.items() if m is not None}
