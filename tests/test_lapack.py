@@ -255,3 +255,12 @@ def test_half_precision_keeps_the_pure_lowering():
     w = np.asarray(L.eigvalsh(xp.asarray(a)))
     assert w.dtype == np.float16
     np.testing.assert_allclose(w, np.linalg.eigvalsh(a.astype(np.float64)), rtol=1e-2)
+
+
+def test_sharded_batches_run_the_kernels_on_every_device():
+    mesh = xp.make_mesh((2,), ("x",))
+    a = _spd((4, 5, 5), np.float64, 9)
+    x = xp.asarray(a, device=xp.NamedSharding(mesh, ("x", None, None)))
+    _same(L.eigh(x), tuple(np.linalg.eigh(a)))
+    _same(L.inv(x), np.linalg.inv(a))
+    _same(L.svdvals(x), np.linalg.svdvals(a))
