@@ -106,21 +106,44 @@ def _view(data: int, shape: tuple[int, ...], dtype: np.dtype, readonly: bool) ->
     return view
 
 
+_CHARS: dict[int, Any] = {}
+
+
+def _read(layout: struct.Struct, address: int) -> tuple:
+    """Unpack ``layout`` from the memory at ``address`` (no copy of the bytes first)."""
+    chars = _CHARS.get(layout.size)
+    if chars is None:
+        chars = _CHARS[layout.size] = ctypes.c_char * layout.size
+    return layout.unpack_from(chars.from_address(address))
+
+
+_LAYOUTS: dict[str, struct.Struct] = {}
+
+
+def _array(kind: str, count: int, address: int) -> tuple:
+    """``count`` C values of struct code ``kind`` at ``address``."""
+    code = f"={count}{kind}"
+    layout = _LAYOUTS.get(code)
+    if layout is None:
+        layout = _LAYOUTS[code] = struct.Struct(code)
+    return _read(layout, address)
+
+
 def _views(kinds: int, pointers: int, count: int, what: str, readonly: bool) -> list[np.ndarray]:
     """numpy views of ``count`` ``XLA_FFI_Buffer`` arguments (read-only) or results."""
     if not count:
         return []
-    types = struct.unpack(f"{count}i", ctypes.string_at(kinds, 4 * count))
-    buffers = struct.unpack(f"{count}Q", ctypes.string_at(pointers, 8 * count))
+    types = _array("i", count, kinds)
+    buffers = _array("Q", count, pointers)
     out = []
     for i in range(count):
         if types[i] != _BUFFER:
             raise TypeError(f"{what} {i} is not a buffer (XLA FFI type {types[i]})")
-        code, data, rank, dims = _FIELDS.unpack(ctypes.string_at(buffers[i], _FIELDS.size))
+        code, data, rank, dims = _read(_FIELDS, buffers[i])
         dtype = _NUMPY.get(code)
         if dtype is None:
             raise TypeError(f"{what} {i}: XLA FFI data type {code} has no one-element-per-byte host view")
-        shape = struct.unpack(f"{rank}q", ctypes.string_at(dims, 8 * rank)) if rank else ()
+        shape = _array("q", rank, dims) if rank else ()
         out.append(_view(data, shape, dtype, readonly))
     return out
 
