@@ -156,7 +156,8 @@ def _cholesky_rule(b: Builder, x: Value, *, upper: bool) -> Value:
 
 
 def cholesky(x: Any, /, *, upper: bool = False) -> Array:
-    """Cholesky factor of Hermitian positive-definite matrices (NaNs where not positive-definite)."""
+    """Cholesky factor of Hermitian positive-definite matrices (where not positive-definite:
+    ``LinAlgError`` with LAPACK on CPU, NaNs elsewhere)."""
     x = _matrices(x, "cholesky", square=True)
     return _one(_pick(_cholesky_rule, _lapack.cholesky_rule, x), (("upper", bool(upper)),), x)
 
@@ -424,7 +425,7 @@ def _inv_rule(b: Builder, x: Value) -> Value:
 
 
 def inv(x: Any, /) -> Array:
-    """Inverse of square matrices (inf/nan entries for singular input)."""
+    """Inverse of square matrices (singular input: ``LinAlgError`` with LAPACK on CPU, inf/nan elsewhere)."""
     x = _matrices(x, "inv", square=True)
     return _one(_pick(_inv_rule, _lapack.inv_rule, x), (), x)
 
