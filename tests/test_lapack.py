@@ -19,6 +19,9 @@ from pjrt_array._pjrt.extensions import FFI
 from pjrt_array.ops import _lapack
 from pjrt_array.ops._builder import build_module
 
+# The kernels serve CPU devices: with a GPU as the default device there is nothing to test here.
+pytestmark = pytest.mark.cpu_only
+
 DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
 SQUARE = [(0, 0), (1, 1), (3, 3), (2, 4, 4), (0, 3, 3), (2, 0, 0), (2, 1, 3, 3)]
 RECTANGULAR = [(5, 3), (3, 5), (0, 3), (3, 0), (2, 4, 2), (1, 1)]
