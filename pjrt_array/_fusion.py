@@ -29,12 +29,13 @@ time); execution errors surface when the segment flushes, at the host read.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from . import _dispatch
 from ._array import Array
@@ -44,7 +45,7 @@ from ._program import block_argument, main_module
 from ._trace_state import _State, state
 from .ops._builder import Builder
 
-__all__ = ["set_fusion", "fusion_enabled", "configure", "settle", "info", "clear", "wait_for_compiles"]
+__all__ = ["set_fusion", "fusion_enabled", "configure", "settle", "eagerly", "info", "clear", "wait_for_compiles"]
 
 _BOUND = 64           # ops per segment before the stream is cut (see the module docstring)
 _HOT = 2              # a signature seen this many times makes its first op start deferred segments
@@ -81,6 +82,22 @@ class _Pending:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.get(), name)
+
+
+@contextlib.contextmanager
+def eagerly() -> Iterator[None]:
+    """Ops inside run at their call, never deferred (LAPACK kernels: their LinAlgError must reach
+    the call); the thread's segment ends first."""
+    recorder = state.fusion
+    if recorder is None:
+        yield
+        return
+    recorder.boundary()
+    state.fusion = None
+    try:
+        yield
+    finally:
+        state.fusion = recorder
 
 
 def settle(arrays: Sequence[Array]) -> None:

@@ -303,6 +303,16 @@ def test_a_refused_call_leaves_the_deferred_values_intact():
     np.testing.assert_array_equal(np.asarray(x), np.full((2, 3), 2.0))
 
 
+def test_lapack_errors_still_raise_at_the_call():
+    _fusion.configure(hot=0)  # every segment deferred
+    singular = xp.asarray(np.zeros((3, 3)))
+    x = singular + 0.0
+    assert is_pending(x)
+    with pytest.raises(np.linalg.LinAlgError):
+        xp.linalg.inv(x)
+    np.testing.assert_array_equal(np.asarray(xp.linalg.inv(xp.asarray(np.eye(2) * 4.0))), np.eye(2) / 4)
+
+
 def test_execution_errors_surface_at_the_host_read(monkeypatch):
     a = xp.asarray(np.arange(3.0))
     for _ in range(3):
