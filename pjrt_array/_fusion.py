@@ -469,4 +469,4 @@ def clear() -> None:
         _stats[k] = 0
 
 
-set_fusion(os.environ.get("PJRT_ARRAY_FUSION", "1") != "0")
+set_fusion(os.environ.get("PJRT_ARRAY_FUSION", "1").strip().lower() not in ("0", "false", "off", "no"))
