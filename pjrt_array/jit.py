@@ -178,6 +178,7 @@ class Jitted:
         positional = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         nums |= {i for i, n in enumerate(positional) if n in names}
         names |= {positional[i] for i in nums if 0 <= i < len(positional)}
+        self._device_pos = positional.index("device") if "device" in positional else None
         self._static_nums = frozenset(nums)
         self._static_names = frozenset(names)
         self._donate = frozenset(_ints(donate_argnums, "donate_argnums"))
@@ -262,7 +263,11 @@ class Jitted:
                 raise TypeError(f"{self._name}: arguments must be arrays, Python scalars or tuples/lists/dicts "
                                 f"of them (or static), got {type(x).__name__}")
         if device is None:
-            device = as_device(None)
+            # No array argument: a ``device`` argument of the function chooses, else the default.
+            chosen, pos = kwargs.get("device"), self._device_pos
+            if chosen is None and pos is not None and pos < len(args):
+                chosen = args[pos]
+            device = chosen if isinstance(chosen, Device) else as_device(None)
         return (tree, statics, device, *descs), leaves
 
     def _miss(self, key: tuple, args: tuple, kwargs: dict) -> _Program:
@@ -281,12 +286,7 @@ class Jitted:
     def _trace(self, args: tuple, kwargs: dict) -> dict[str, Any]:
         """Trace one signature into a module; returns what compiling and calling need."""
         key, leaves = self._signature(args, kwargs)
-        device = self._device
-        for x in leaves:
-            if isinstance(x, Array):
-                device = x._device
-                break
-        device = as_device(device)
+        device = key[2]
         builder = Builder()
         trace = Trace(builder, device, self._name)
         scalars: list[np.dtype | None] = []

@@ -288,3 +288,14 @@ def test_unchanged_arguments_come_back_as_the_same_arrays():
 def test_static_values_equal_across_types_trace_separately():
     f = xp.jit(lambda n: xp.full((2,), n), static_argnums=0)
     assert f(3).dtype == xp.int64 and f(3.0).dtype == xp.float64 and f(True).dtype == xp.bool
+
+
+def test_without_array_arguments_a_device_argument_chooses_the_device():
+    devices = xp.__array_namespace_info__().devices()
+    f = xp.jit(lambda n, device=None: xp.zeros((n,), device=device), static_argnums=(0, 1))
+    assert f(2).device == devices[0]
+    if len(devices) > 1:
+        out = f(2, devices[1])
+        assert out.device == devices[1]
+        assert_equal(out, np.zeros(2))
+        assert f(2, device=devices[1]).device == devices[1]
