@@ -299,3 +299,8 @@ def test_without_array_arguments_a_device_argument_chooses_the_device():
         assert out.device == devices[1]
         assert_equal(out, np.zeros(2))
         assert f(2, device=devices[1]).device == devices[1]
+
+
+def test_complex_sign_of_signed_zero_is_positive_zero_when_optimized():
+    out = np.asarray(xp.jit(xp.sign)(xp.asarray([complex(-0.0, 0.0), complex(0.0, -0.0)])))
+    assert not np.signbit(out.real).any() and not np.signbit(out.imag).any()
