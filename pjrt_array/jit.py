@@ -25,6 +25,7 @@ from . import _dispatch, _pytree
 from ._array import Array
 from ._devices import Device, as_device
 from ._pjrt import Buffer, ResourceExhausted
+from ._policy import policy_for
 from ._program import main_module
 from ._trace_state import state as _trace_state
 from ._tracing import Trace
@@ -355,7 +356,8 @@ class Jitted:
 
     def _install(self, key: tuple, parts: dict[str, Any]) -> _Program:
         device = parts["device"]
-        exe = _dispatch.compile_text(device.client, parts["text"], _dispatch.program_options(device))
+        options = policy_for(device.client).program_options(device.id)
+        exe = _dispatch.compile_text(device.client, parts["text"], options)
         self._stats["compiles"] += 1
         program = _Program(exe, parts["device"], parts["scalars"], parts["inputs"], parts["out_avals"],
                            parts["out_tree"], parts["passthrough"], parts["donate"], self._name, parts["text"])
