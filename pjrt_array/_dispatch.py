@@ -31,8 +31,7 @@ from ._policy import CompilePolicy, policy_for
 from ._trace_state import state as _trace_state
 from .ops._builder import Rule, build_module
 
-__all__ = ["run", "cache_info", "cache_clear", "compile_rule", "compile_text", "program_options",
-           "set_cache_size"]
+__all__ = ["run", "cache_info", "cache_clear", "compile_rule", "compile_text", "set_cache_size"]
 
 Aval = tuple[tuple[int, ...], np.dtype]
 
@@ -82,13 +81,6 @@ def _trim() -> None:
             _entries.popitem(last=False)
         while len(_by_fingerprint) > _max_entries:
             _by_fingerprint.popitem(last=False)
-
-
-def program_options(device: "Device") -> CompileOptions:
-    """Compile options of a whole traced program: the compiler's defaults.  Unlike single ops,
-    whole programs gain from the fusion emitters and full optimization (a Monte Carlo
-    reduction over 4M floats runs 2.6x faster; docs/jit.md)."""
-    return CompileOptions(num_replicas=1, num_partitions=1, device_assignment=((device.id,),))
 
 
 def _load_or_compile(client: Any, policy: CompilePolicy, text: str, options: CompileOptions,

@@ -303,7 +303,7 @@ def _options(device: Any, avals: Sequence[tuple]) -> CompileOptions:
     the fusion emitters double compile time (docs/fusion.md)."""
     policy = policy_for(device.client)
     if max((math.prod(shape) for shape, _ in avals), default=0) > policy.small_elements:
-        return _dispatch.program_options(device)
+        return policy.program_options(device.id)
     return CompileOptions(num_replicas=1, num_partitions=1, device_assignment=((device.id,),),
                           env_option_overrides=dict(policy.options_always))
 

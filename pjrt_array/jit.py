@@ -25,6 +25,7 @@ from . import _dispatch, _pytree
 from ._array import Array
 from ._devices import Device, as_device
 from ._pjrt import Buffer, ResourceExhausted
+from ._policy import policy_for
 from ._program import main_module
 from ._trace_state import state as _trace_state
 from ._tracing import Trace
@@ -178,6 +179,7 @@ class Jitted:
         positional = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         nums |= {i for i, n in enumerate(positional) if n in names}
         names |= {positional[i] for i in nums if 0 <= i < len(positional)}
+        self._device_pos = positional.index("device") if "device" in positional else None
         self._static_nums = frozenset(nums)
         self._static_names = frozenset(names)
         self._donate = frozenset(_ints(donate_argnums, "donate_argnums"))
@@ -262,7 +264,11 @@ class Jitted:
                 raise TypeError(f"{self._name}: arguments must be arrays, Python scalars or tuples/lists/dicts "
                                 f"of them (or static), got {type(x).__name__}")
         if device is None:
-            device = as_device(None)
+            # No array argument: a ``device`` argument of the function chooses, else the default.
+            chosen, pos = kwargs.get("device"), self._device_pos
+            if chosen is None and pos is not None and pos < len(args):
+                chosen = args[pos]
+            device = chosen if isinstance(chosen, Device) else as_device(None)
         return (tree, statics, device, *descs), leaves
 
     def _miss(self, key: tuple, args: tuple, kwargs: dict) -> _Program:
@@ -281,12 +287,7 @@ class Jitted:
     def _trace(self, args: tuple, kwargs: dict) -> dict[str, Any]:
         """Trace one signature into a module; returns what compiling and calling need."""
         key, leaves = self._signature(args, kwargs)
-        device = self._device
-        for x in leaves:
-            if isinstance(x, Array):
-                device = x._device
-                break
-        device = as_device(device)
+        device = key[2]
         builder = Builder()
         trace = Trace(builder, device, self._name)
         scalars: list[np.dtype | None] = []
@@ -355,7 +356,8 @@ class Jitted:
 
     def _install(self, key: tuple, parts: dict[str, Any]) -> _Program:
         device = parts["device"]
-        exe = _dispatch.compile_text(device.client, parts["text"], _dispatch.program_options(device))
+        options = policy_for(device.client).program_options(device.id)
+        exe = _dispatch.compile_text(device.client, parts["text"], options)
         self._stats["compiles"] += 1
         program = _Program(exe, parts["device"], parts["scalars"], parts["inputs"], parts["out_avals"],
                            parts["out_tree"], parts["passthrough"], parts["donate"], self._name, parts["text"])
