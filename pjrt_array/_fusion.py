@@ -127,7 +127,7 @@ class _Segment:
 
     def __init__(self, device: Any) -> None:
         self.device = device
-        self.lock = threading.RLock()
+        self.lock = threading.Lock()
         self.nodes: list[tuple] = []     # (entry, rule, params, input refs, first output index)
         self.params: list[Buffer] = []   # outside buffers read by the segment, in first-use order
         self.avals: list[tuple] = []
@@ -138,7 +138,9 @@ class _Segment:
 
     def record(self, entry: Any, rule: Any, params: tuple, args: Sequence[Array]) -> list[Array] | None:
         """Record one op; its outputs are Arrays of pending buffers (None: run it eagerly)."""
-        with self.lock:
+        lock = self.lock
+        lock.acquire()  # (acquire/release: cheaper than `with` on this path)
+        try:
             if self.closed:
                 return None
             refs = []
@@ -173,6 +175,8 @@ class _Segment:
                     outs.append(weakref.ref(p))
                     result.append(Array._from_buffer(p, aval, device))  # type: ignore[arg-type]
                 return result
+        finally:
+            lock.release()
         b.get()  # another thread's open segment (or one flushed meanwhile): compute it, then retry
         return self.record(entry, rule, params, args)
 
@@ -344,12 +348,14 @@ def _submit(graph: tuple, nodes: Sequence[tuple], avals: Sequence[tuple], live: 
 class _Recorder:
     """One thread's op stream: the current segment's signature, eager or deferred."""
 
-    __slots__ = ("entries", "device", "seg")
+    __slots__ = ("entries", "device", "seg", "first", "n")
 
     def __init__(self) -> None:
-        self.entries: list[Any] = []
+        self.entries: list[Any] = []  # the eager segment's entries (a deferred one has its nodes)
         self.device: Any = None
         self.seg: _Segment | None = None
+        self.first: Any = None        # the segment's first entry
+        self.n = 0                    # ops in the segment
 
     def op(self, entry: Any, rule: Any, params: tuple, args: Sequence[Array], device: Any) -> list[Array] | None:
         """Note an op about to run; returns its deferred outputs, or None to run it eagerly."""
@@ -357,23 +363,16 @@ class _Recorder:
             self.end()
             del state.fusion
             return None
-        seg = self.seg
-        if seg is None:
-            entries = self.entries
-            n = len(entries)
-            first = entries[0] if n else None
-        else:
-            n = len(seg.nodes)
-            first = seg.nodes[0][0] if n else None
-            if seg.closed:  # flushed early: something needed one of its values
-                n = -1
-        if n and (n < 0 or device is not self.device or (n >= _BOUND and (entry is first or n >= 2 * _BOUND))):
+        n, seg = self.n, self.seg
+        if n and (device is not self.device or (seg is not None and seg.closed)  # closed: a value was needed
+                  or (n >= _BOUND and (entry is self.first or n >= 2 * _BOUND))):
             self.end()
-            n = 0
+            n, seg = 0, None
         if not n:
-            self.device = device
+            self.device, self.first = device, entry
             if entry in _hot or not _HOT:
                 seg = self.seg = _Segment(device)
+        self.n = n + 1
         if seg is None:
             self.entries.append(entry)
             return None
@@ -387,7 +386,7 @@ class _Recorder:
         else:
             signature = seg.signature()
             seg.flush()
-        self.entries, self.seg = [], None
+        self.entries, self.seg, self.n = [], None, 0
         if not signature:
             return
         count = _counts.get(signature, 0) + 1
