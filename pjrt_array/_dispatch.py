@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from . import _disk_cache
+from . import _disk_cache, _donation, _inflight
 from ._array import Array
 from ._pjrt import Buffer, CompileOptions, LoadedExecutable, PjrtError, ResourceExhausted
 from .ops._builder import Rule, build_module
@@ -50,11 +50,13 @@ class CacheStats:
 
 
 class _Entry:
-    __slots__ = ("exe", "out_avals")
+    __slots__ = ("exe", "out_avals", "out_bytes", "aliased")
 
-    def __init__(self, exe: LoadedExecutable, out_avals: list[Aval]) -> None:
+    def __init__(self, exe: LoadedExecutable, out_avals: list[Aval], aliased: tuple[int, ...] = ()) -> None:
         self.exe = exe
         self.out_avals = out_avals
+        self.out_bytes = sum(math.prod(shape) * dtype.itemsize for shape, dtype in out_avals)
+        self.aliased = aliased  # arguments whose buffers the program takes (donation)
 
 
 _entries: "OrderedDict[tuple, _Entry]" = OrderedDict()
@@ -143,9 +145,13 @@ def _load_or_compile(client: Any, text: str, options: CompileOptions, fingerprin
     return exe
 
 
-def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Device") -> _Entry:
-    """Lower, fingerprint and compile (or find) the program of one op."""
+def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Device",
+                 donate: tuple[int, ...] = ()) -> _Entry:
+    """Lower, fingerprint and compile (or find) the program of one op (``donate``: see ``run``)."""
     text, out_avals = build_module(rule, dict(params), avals)
+    aliased: tuple[int, ...] = ()
+    if donate:
+        text, aliased = _donation.aliased_module(text, avals, out_avals, donate)
     options = _options(device, avals)
     client = device.client
     digest = hashlib.sha256()
@@ -172,13 +178,17 @@ def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Devi
             _by_fingerprint.move_to_end(fingerprint)
         except KeyError:  # evicted by another thread meanwhile
             pass
-    return _Entry(exe, out_avals)
+    return _Entry(exe, out_avals, aliased)
 
 
-def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device") -> list[Array]:
+def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device",
+        donate: tuple[int, ...] = ()) -> list[Array]:
     """Execute ``rule`` on ``args`` (all on ``device``); returns the output Arrays.
 
     ``params`` is a hashable tuple of ``(name, value)`` pairs passed to the rule.
+    ``donate``: indices of arguments whose buffers the program may take for an
+    output of the same shape and dtype (the caller has checked that nothing
+    else holds them, ``_donation``); a taken argument can no longer be read.
     """
     n = len(args)
     if n == 2:
@@ -187,10 +197,12 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device") -> l
         key = (rule, params, device, args[0]._aval)
     else:
         key = (rule, params, device, *[a._aval for a in args])
+    if donate:
+        key += (donate,)
     entry = _entries.get(key)
     if entry is None:
         _stats.misses += 1
-        entry = _entries[key] = compile_rule(rule, params, [a._aval for a in args], device)
+        entry = _entries[key] = compile_rule(rule, params, [a._aval for a in args], device, donate)
         if len(_entries) > _max_entries:
             _trim()
     else:
@@ -199,16 +211,25 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device") -> l
             _entries.move_to_end(key)
         except KeyError:  # evicted by another thread meanwhile; the entry we hold still works
             pass
+    # The Buffers (not only their handles) are held until execute returns: another
+    # thread may drop an argument's Array meanwhile.
+    bufs = [a._buffer for a in args]
     try:
-        out = entry.exe.execute_handles([a._buffer._handle for a in args], device.handle)
+        out = entry.exe.execute_handles([b._handle for b in bufs], device.handle)
     except ResourceExhausted as exc:
         raise device.out_of_memory(exc) from None
+    if entry.aliased:
+        _donation.consumed(args, bufs, entry.aliased)
     client = device.client
     wrap = Array._from_buffer
     if len(out) == 1:
         aval = entry.out_avals[0]
-        return [wrap(Buffer(client, out[0], aval[1], aval[0]), aval, device)]
-    return [wrap(Buffer(client, h, aval[1], aval[0]), aval, device) for h, aval in zip(out, entry.out_avals)]
+        result = [wrap(Buffer(client, out[0], aval[1], aval[0]), aval, device)]
+    else:
+        result = [wrap(Buffer(client, h, aval[1], aval[0]), aval, device) for h, aval in zip(out, entry.out_avals)]
+    if result:
+        _inflight.note(device, result[0]._buf, entry.out_bytes)
+    return result
 
 
 def cache_info() -> dict[str, Any]:

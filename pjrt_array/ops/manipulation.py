@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import _dtypes
+from .. import _dtypes, _views
 from .._array import Array
 from .._dispatch import run
 from ._axes import normalize_axes, normalize_axis
@@ -113,7 +113,7 @@ def permute_dims(x: Any, /, axes: tuple[int, ...]) -> Array:
         raise ValueError(f"axes {tuple(axes)} is not a permutation of the {x.ndim} axes")
     if perm == tuple(range(x.ndim)):
         return x
-    return run(_transpose_rule, (("perm", perm),), (x,), x._device)[0]
+    return _views.attach(run(_transpose_rule, (("perm", perm),), (x,), x._device)[0], x, "permute", perm)
 
 
 def moveaxis(x: Any, source: Any, destination: Any, /) -> Array:
