@@ -11,6 +11,7 @@ from . import _array, _dispatch
 from ._array import Array
 from ._devices import Device, plugins, set_default_plugin
 from ._dispatch import cache_clear, cache_info, set_cache_size
+from ._inflight import inflight_limit, set_inflight_limit
 from ._dtypes import (bfloat16, bool, can_cast, complex64, complex128, finfo, float16, float32, float64,
                       iinfo, int8, int16, int32, int64, isdtype, result_type, uint8, uint16, uint32, uint64)
 from ._info import __array_namespace_info__
@@ -47,6 +48,7 @@ __all__ = sorted({
     "float32", "float64", "complex64", "complex128", "can_cast", "finfo", "iinfo", "isdtype", "result_type",
     "e", "inf", "nan", "newaxis", "pi", "fft", "linalg", "Array", "Device", "__array_namespace_info__",
     "__array_api_version__", "plugins", "set_default_plugin", "cache_info", "cache_clear", "set_cache_size",
+    "set_inflight_limit", "inflight_limit",
 })
 
 _array.bind_functions({**globals(), **vars(_indexing)})

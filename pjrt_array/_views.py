@@ -228,10 +228,9 @@ def region_rule(b: "Builder", x: "Value", value: "Value", starts: "Value", *, sh
     from .ops._builder import tensor_type
     from .ops._lower import broadcast, convert
     from .ops.manipulation import reshape_value, transpose_value
-    v = broadcast(b, convert(b, value, x.dtype), shape)
+    v = reshape_value(b, broadcast(b, convert(b, value, x.dtype), shape), walked)
     if x.ndim == 0:
         return v
-    v = reshape_value(b, v, walked)
     v = transpose_value(b, v, perm)
     v = reshape_value(b, v, box)
     if reverse:
