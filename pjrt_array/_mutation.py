@@ -86,14 +86,15 @@ def write_region(x: "Array", spec: "_views.Spec", value: "Array") -> None:
     from ._dispatch import run
     from .ops._operands import from_host
     base = root(x)
-    value = readable(value, base)
     params, starts = _views.region_params(spec, base.shape)
     offsets = from_host(np.asarray(starts, dtype=_INDEX), base._device)
+    with lock_of(base):
+        value = readable(value, base)
 
-    def compute(current: "Array", donate: bool) -> "Array":
-        return run(_views.region_rule, params, (current, value, offsets), base._device,
-                   donate=(0,) if donate else ())[0]
-    write(base, compute)
+        def compute(current: "Array", donate: bool) -> "Array":
+            return run(_views.region_rule, params, (current, value, offsets), base._device,
+                       donate=(0,) if donate else ())[0]
+        write(base, compute)
 
 
 def _checked(fname: str, x: "Array", result: "Array") -> "Array":
