@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _dtypes
 from ._devices import Device, as_device
-from . import _donation, _mutation, _views
+from . import _donation, _host_views, _mutation, _views
 from ._pjrt import Buffer
 
 __all__ = ["Array"]
@@ -36,8 +36,10 @@ class Array:
     """An n-dimensional array stored in a PJRT buffer on one device."""
 
     # _buf: the PJRT buffer (read through ``_buffer``, which refreshes a stale view);
-    # _base/_view/_version: see ``_views``; _lock: the per-base write lock (``_mutation``).
-    __slots__ = ("_buf", "_aval", "_device", "_host", "_base", "_view", "_version", "_lock", "__weakref__")
+    # _base/_view/_version: see ``_views``; _lock: the per-base write lock (``_mutation``);
+    # _exposed: the buffer whose memory a writable numpy view may be writing (``_host_views``).
+    __slots__ = ("_buf", "_aval", "_device", "_host", "_base", "_view", "_version", "_lock", "_exposed",
+                 "__weakref__")
     # numpy defers to our reflected operators instead of treating us as an object.
     __array_ufunc__ = None
 
@@ -51,6 +53,7 @@ class Array:
         self._base = None
         self._version = 0
         self._lock = None
+        self._exposed = None
         return self
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -64,7 +67,7 @@ class Array:
             buf = self._buf
             if buf is not _views.BUSY:
                 return buf
-        elif self._version == base._version:
+        elif self._version == base._version and base._exposed is None:
             return self._buf
         return _views.current_buffer(self)
 
@@ -134,9 +137,10 @@ class Array:
         return self
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        host = self._numpy()
+        """The host value; on a CPU device a writable zero-copy view (writes are this Array's values)."""
         if copy:
-            return np.array(host, dtype=dtype, copy=True)
+            return np.array(self._numpy(), dtype=dtype, copy=True)
+        host = _host_views.writable_view(self) if self._device.platform == "cpu" else self._numpy()
         if dtype is not None and np.dtype(dtype) != host.dtype:
             if copy is False:
                 raise ValueError("converting to another dtype needs a copy, but copy=False")

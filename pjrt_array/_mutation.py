@@ -69,6 +69,9 @@ def write(base: "Array", compute: Callable[["Array", bool], "Array"]) -> None:
     with lock_of(base):
         buf = base._buffer
         base._host = None  # our own cached host view must not count as another holder
+        if base._exposed is not None:
+            from ._host_views import still_exposed
+            still_exposed(base)  # drops the mark (and its reference) once numpy let go
         base._buf = _views.BUSY
         current = Array._from_buffer(buf, base._aval, base._device)
         del buf

@@ -188,7 +188,10 @@ def current_buffer(x: "Array") -> "Buffer":
         if buf is BUSY:
             raise RuntimeError("an array was read by the thread that is replacing its buffer")
         return buf
+    from ._host_views import still_exposed
     with lock_of(base):
+        if still_exposed(base):
+            base._version += 1  # numpy may have written the base's memory since the last read
         version = base._version
         if x._version != version:
             fresh = _derive(x, base)

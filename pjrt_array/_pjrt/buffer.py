@@ -58,11 +58,13 @@ class _HostView:
 
     __slots__ = ("__array_interface__", "_client", "_handle", "_host_ref")
 
-    def __init__(self, client: "Client", handle: int, pointer: int, nbytes: int, host_ref: object) -> None:
+    def __init__(self, client: "Client", handle: int, pointer: int, nbytes: int, host_ref: object,
+                 writable: bool = False) -> None:
         self._client = client
         self._handle = handle
         self._host_ref = host_ref  # a zero-copy upload's array: the memory numpy reads
-        self.__array_interface__ = {"data": (pointer, True), "shape": (nbytes,), "typestr": "|u1", "version": 3}
+        self.__array_interface__ = {"data": (pointer, not writable), "shape": (nbytes,), "typestr": "|u1",
+                                    "version": 3}
         client._pin(handle)
 
     def __del__(self) -> None:
@@ -281,8 +283,8 @@ class Buffer:
             event.wait()
         return out
 
-    def numpy_view(self, *, known_on_host: bool = False) -> np.ndarray:
-        """A read-only zero-copy view of a host-resident buffer's memory.
+    def numpy_view(self, *, known_on_host: bool = False, writable: bool = False) -> np.ndarray:
+        """A zero-copy view of a host-resident buffer's memory (read-only unless ``writable``).
 
         The buffer's external reference count is raised while the view (or any
         array derived from it) lives, so the memory cannot be freed or moved.
@@ -292,6 +294,8 @@ class Buffer:
         byte in device memory but one per byte in numpy, so for them this
         returns a read-only copy instead of a view.  ``known_on_host`` skips the
         ``PJRT_Buffer_IsOnCpu`` query when the caller knows the device is the host.
+        ``writable``: UNSAFE unless the caller knows that no computation reads or
+        writes the buffer meanwhile; a zero-copy upload's memory is never writable.
         """
         if not known_on_host and not self.is_on_cpu:
             raise ValueError("numpy_view needs a buffer in host memory; use to_numpy()")
@@ -304,7 +308,8 @@ class Buffer:
         dtype, shape = self.dtype, self.shape
         nbytes = math.prod(shape) * dtype.itemsize
         self.increase_external_reference_count()
-        raw = np.asarray(_HostView(self._client, self.handle, pointer, nbytes, self._host_ref))
+        writable = writable and self._host_ref is None
+        raw = np.asarray(_HostView(self._client, self.handle, pointer, nbytes, self._host_ref, writable))
         return raw.view(dtype).reshape(shape)
 
     # -- unsafe ------------------------------------------------------------------------
