@@ -15,6 +15,7 @@ from ._inflight import inflight_limit, set_inflight_limit
 from ._dtypes import (bfloat16, bool, can_cast, complex64, complex128, finfo, float16, float32, float64,
                       iinfo, int8, int16, int32, int64, isdtype, result_type, uint8, uint16, uint32, uint64)
 from ._info import __array_namespace_info__
+from ._sharding import Mesh, NamedSharding, Shard, make_mesh, to_device
 from .ops.creation import *  # noqa: F403
 from .ops.data_types import *  # noqa: F403
 from .ops.elementwise import *  # noqa: F403
@@ -26,7 +27,7 @@ from .ops.sets import *  # noqa: F403
 from .ops.sorting import *  # noqa: F403
 from .ops.statistical import *  # noqa: F403
 from .ops.utility import *  # noqa: F403
-from . import fft, linalg  # noqa: E402  (after the functions they re-export)
+from . import distributed, fft, linalg  # noqa: E402  (after the functions they re-export)
 from .ops import (creation as _creation, data_types as _data_types, elementwise as _elementwise,
                   indexing as _indexing, linalg_core as _linalg_core, manipulation as _manipulation,
                   searching as _searching, sets as _sets, sorting as _sorting, statistical as _statistical,
@@ -49,6 +50,7 @@ __all__ = sorted({
     "e", "inf", "nan", "newaxis", "pi", "fft", "linalg", "Array", "Device", "__array_namespace_info__",
     "__array_api_version__", "plugins", "set_default_plugin", "cache_info", "cache_clear", "set_cache_size",
     "set_inflight_limit", "inflight_limit",
+    "Mesh", "NamedSharding", "Shard", "make_mesh", "to_device", "distributed",
 })
 
 _array.bind_functions({**globals(), **vars(_indexing)})

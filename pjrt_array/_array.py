@@ -16,9 +16,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from . import _dtypes
+from . import _donation, _dtypes, _host_views, _mutation, _views
 from ._devices import Device, as_device
-from . import _donation, _host_views, _mutation, _views
 from ._pjrt import Buffer
 
 __all__ = ["Array"]
@@ -33,13 +32,15 @@ class _DLDevice(enum.IntEnum):
 
 
 class Array:
-    """An n-dimensional array stored in a PJRT buffer on one device."""
+    """An n-dimensional array stored in a PJRT buffer on one device, or split over several
+    (``_sharding`` is then its NamedSharding, ``_buffer`` holds one buffer per device and
+    ``_device`` is the mesh's first device, where helper values such as scalars are made)."""
 
     # _buf: the PJRT buffer (read through ``_buffer``, which refreshes a stale view);
     # _base/_view/_version: see ``_views``; _lock: the per-base write lock (``_mutation``);
     # _exposed: the buffer whose memory a writable numpy view may be writing (``_host_views``).
     __slots__ = ("_buf", "_aval", "_device", "_host", "_base", "_view", "_version", "_lock", "_exposed",
-                 "__weakref__")
+                 "_sharding", "__weakref__")
     # numpy defers to our reflected operators instead of treating us as an object.
     __array_ufunc__ = None
 
@@ -54,6 +55,7 @@ class Array:
         self._version = 0
         self._lock = None
         self._exposed = None
+        self._sharding = None
         return self
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -96,9 +98,21 @@ class Array:
         return n
 
     @property
-    def device(self) -> Device:
-        """The device the array lives on."""
-        return self._device
+    def device(self) -> Any:
+        """The device the array lives on; for a sharded array its ``NamedSharding`` (pass it as
+        ``device=`` to place other arrays the same way)."""
+        return self._device if self._sharding is None else self._sharding
+
+    @property
+    def sharding(self) -> Any:
+        """The ``NamedSharding`` of a sharded array; None for an array on one device."""
+        return self._sharding
+
+    @property
+    def addressable_shards(self) -> list[Any]:
+        """Each device's piece (``Shard``: ``device``, ``index``, ``replica_id``, ``data``)."""
+        from ._sharding import addressable_shards
+        return addressable_shards(self)
 
     @property
     def T(self) -> "Array":
@@ -140,7 +154,8 @@ class Array:
         """The host value; on a CPU device a writable zero-copy view (writes are this Array's values)."""
         if copy:
             return np.array(self._numpy(), dtype=dtype, copy=True)
-        host = _host_views.writable_view(self) if self._device.platform == "cpu" else self._numpy()
+        on_host = self._device.platform == "cpu" and self._sharding is None
+        host = _host_views.writable_view(self) if on_host else self._numpy()
         if dtype is not None and np.dtype(dtype) != host.dtype:
             if copy is False:
                 raise ValueError("converting to another dtype needs a copy, but copy=False")
@@ -230,11 +245,15 @@ class Array:
             kwargs["max_version"] = max_version
         return host.__dlpack__(**kwargs)
 
-    def to_device(self, device: Device, /, *, stream: Any = None) -> "Array":
-        """A copy of this array on ``device`` (the array itself if already there)."""
-        device = as_device(device)
+    def to_device(self, device: Any, /, *, stream: Any = None) -> "Array":
+        """A copy of this array on ``device`` (the array itself if already there); ``device`` may
+        be a ``NamedSharding`` (placed or resharded), and a sharded array is gathered to a Device."""
         if stream is not None:
             raise ValueError("stream is not supported")
+        if self._sharding is not None or not isinstance(device, (Device, type(None))):
+            from ._sharding import move
+            return move(self, device)
+        device = as_device(device)
         if device == self._device:
             return self
         if device.client is self._device.client:

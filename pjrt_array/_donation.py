@@ -40,6 +40,8 @@ _TEMPORARY_REFS = 4
 
 def sole_owner(x: "Array") -> bool:
     """Whether ``x`` (just made by the caller on the buffer) is the only holder of its buffer."""
+    if x._sharding is not None:  # one buffer per device: not donated (yet)
+        return False
     buf = x._buf
     # Holders counted here: x's slot, our local, getrefcount's argument (+ the in-flight queue).
     expected = 3 + _inflight.holds(x._device, buf)

@@ -53,9 +53,17 @@ def readable(value: Any, base: "Array") -> Any:
     if not isinstance(value, Array):
         return value
     if value is base:
-        return Array._from_buffer(base._buffer, base._aval, base._device)
+        return _alias(base, base._buffer)
     value._buffer
     return value
+
+
+def _alias(base: "Array", buf: Any) -> "Array":
+    """Another Array on ``buf`` with ``base``'s shape, dtype, device and sharding."""
+    from ._array import Array
+    alias = Array._from_buffer(buf, base._aval, base._device)
+    alias._sharding = base._sharding
+    return alias
 
 
 def write(base: "Array", compute: Callable[["Array", bool], "Array"]) -> None:
@@ -65,7 +73,6 @@ def write(base: "Array", compute: Callable[["Array", bool], "Array"]) -> None:
     computation may take that buffer (nothing else holds it).  The result must
     have the base's shape and dtype.
     """
-    from ._array import Array
     with lock_of(base):
         buf = base._buffer
         base._host = None  # our own cached host view must not count as another holder
@@ -73,14 +80,14 @@ def write(base: "Array", compute: Callable[["Array", bool], "Array"]) -> None:
             from ._host_views import still_exposed
             still_exposed(base)  # drops the mark (and its reference) once numpy let go
         base._buf = _views.BUSY
-        current = Array._from_buffer(buf, base._aval, base._device)
+        current = _alias(base, buf)
         del buf
         try:
             result = compute(current, _donation.sole_owner(current))
         except BaseException:
             base._buf = current._buf
             raise
-        base._buf = result._buffer
+        base._buf, base._sharding = result._buffer, result._sharding
         base._version += 1
 
 

@@ -195,7 +195,7 @@ def current_buffer(x: "Array") -> "Buffer":
         version = base._version
         if x._version != version:
             fresh = _derive(x, base)
-            x._buf, x._host, x._version = fresh._buf, None, version
+            x._buf, x._sharding, x._host, x._version = fresh._buf, fresh._sharding, None, version
         return x._buf
 
 
