@@ -94,15 +94,15 @@ def write(base: "Array", compute: Callable[["Array", bool], "Array"]) -> None:
 def write_region(x: "Array", spec: "_views.Spec", value: "Array") -> None:
     """Write ``value`` (broadcastable to ``spec.shape``) into the region ``spec`` of ``x``'s base."""
     from ._dispatch import run
-    from .ops._operands import from_host
+    from .ops._operands import scalar_array
     base = root(x)
     params, starts = _views.region_params(spec, base.shape)
-    offsets = from_host(np.asarray(starts, dtype=_INDEX), base._device)
+    offsets = [scalar_array(s, _INDEX, base._device) for s in starts]  # cached: no upload per write
     with lock_of(base):
         value = readable(value, base)
 
         def compute(current: "Array", donate: bool) -> "Array":
-            return run(_views.region_rule, params, (current, value, offsets), base._device,
+            return run(_views.region_rule, params, (current, value, *offsets), base._device,
                        donate=(0,) if donate else ())[0]
         write(base, compute)
 

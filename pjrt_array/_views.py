@@ -225,9 +225,10 @@ def region_params(spec: Spec, base_shape: tuple[int, ...]) -> tuple[tuple, list[
     return params, starts
 
 
-def region_rule(b: "Builder", x: "Value", value: "Value", starts: "Value", *, shape: tuple, walked: tuple,
+def region_rule(b: "Builder", x: "Value", value: "Value", *starts: "Value", shape: tuple, walked: tuple,
                 perm: tuple, box: tuple, strides: tuple, reverse: tuple) -> "Value":
-    """``x`` with ``value`` (broadcast to a view's ``shape``) written into the view's region."""
+    """``x`` with ``value`` (broadcast to a view's ``shape``) written into the view's region,
+    which starts at ``starts`` (0-d int64 operands, one per axis of ``x``)."""
     from .ops._builder import tensor_type
     from .ops._lower import broadcast, convert
     from .ops.manipulation import reshape_value, transpose_value
@@ -238,17 +239,12 @@ def region_rule(b: "Builder", x: "Value", value: "Value", starts: "Value", *, sh
     v = reshape_value(b, v, box)
     if reverse:
         v = b.op(f"stablehlo.reverse {v.name}, dims = [{', '.join(map(str, reverse))}] : {v.type}", v.shape, v.dtype)
-    scalar = tensor_type((), _INDEX)
-    start_values = []
-    for a in range(x.ndim):
-        one = b.op(f"stablehlo.slice {starts.name} [{a}:{a + 1}] : ({starts.type}) -> {tensor_type((1,), _INDEX)}",
-                   (1,), _INDEX)
-        start_values.append(b.op(f"stablehlo.reshape {one.name} : ({one.type}) -> {scalar}", (), _INDEX))
     if all(s == 1 for s in strides):
-        names = ", ".join(s.name for s in start_values)
+        names = ", ".join(s.name for s in starts)
         return b.op(f"stablehlo.dynamic_update_slice {x.name}, {v.name}, {names} : "
-                    f"({x.type}, {v.type}, {', '.join([scalar] * x.ndim)}) -> {x.type}", x.shape, x.dtype)
-    return _strided_scatter(b, x, v, start_values, strides)
+                    f"({x.type}, {v.type}, {', '.join([tensor_type((), _INDEX)] * x.ndim)}) -> {x.type}",
+                    x.shape, x.dtype)
+    return _strided_scatter(b, x, v, list(starts), strides)
 
 
 def _strided_scatter(b: "Builder", x: "Value", v: "Value", starts: list["Value"], strides: tuple) -> "Value":
