@@ -76,11 +76,14 @@ class Spec:
 
     def index(self, parts: list[Any]) -> "Spec":
         """The spec of ``view[parts]`` (parts: expanded basic key; ints in range, 0-d Arrays allowed)."""
-        axes, order, shape = list(self.axes), [], []
+        axes = list(self.axes)
+        order: list[int | None] = []
+        shape: list[int] = []
         walk = iter(enumerate(zip(self.order, self.shape)))
         for p in parts:
             if p is None:
-                order.append(None), shape.append(1)
+                order.append(None)
+                shape.append(1)
                 continue
             k, (ax, size) = next(walk)
             if isinstance(p, slice):
@@ -89,7 +92,8 @@ class Spec:
                 if ax is not None:
                     start, old_step, _ = axes[ax]
                     axes[ax] = (start + lo * old_step, old_step * step, count)
-                order.append(ax), shape.append(count)
+                order.append(ax)
+                shape.append(count)
                 continue
             if type(p) is int and not -size <= p < size:
                 raise IndexError(f"index {p} is out of bounds for axis {k} with size {size}")
@@ -141,10 +145,13 @@ def spec_of(x: "Array") -> Spec:
 
 def _base_plan(spec: Spec, base_shape: tuple[int, ...]) -> tuple[tuple, list[int], list[int]]:
     """The basic-indexing plan on the base, its integer positions, and the base axes left."""
-    plan, ints, kept = [], [], []
+    plan: list[tuple] = []
+    ints: list[int] = []
+    kept: list[int] = []
     for a, (ax, d) in enumerate(zip(spec.axes, base_shape)):
         if type(ax) is int:
-            plan.append(("int", d)), ints.append(ax)
+            plan.append(("int", d))
+            ints.append(ax)
             continue
         start, step, count = ax
         if count == 0:
@@ -209,16 +216,23 @@ def region_params(spec: Spec, base_shape: tuple[int, ...]) -> tuple[tuple, list[
     """
     walked = [ax for ax in spec.order if ax is not None]
     inverse = tuple(sorted(range(len(walked)), key=lambda k: walked[k]))
-    box, starts, strides, reverse = [], [], [], []
+    box: list[int] = []
+    starts: list[int] = []
+    strides: list[int] = []
+    reverse: list[int] = []
     for a, ax in enumerate(spec.axes):
         if type(ax) is int:
-            box.append(1), starts.append(ax), strides.append(1)
+            box.append(1)
+            starts.append(ax)
+            strides.append(1)
             continue
         start, step, count = ax
         if step < 0:
             reverse.append(a)
             start, step = start + step * (count - 1), -step
-        box.append(count), starts.append(start), strides.append(step if count > 1 else 1)
+        box.append(count)
+        starts.append(start)
+        strides.append(step if count > 1 else 1)
     walked_shape = tuple(d for d, ax in zip(spec.shape, spec.order) if ax is not None)
     params = (("shape", spec.shape), ("walked", walked_shape), ("perm", inverse), ("box", tuple(box)), ("strides", tuple(strides)),
               ("reverse", tuple(reverse)))
