@@ -5,7 +5,8 @@ thread its own arena, and a 16 MB block there comes from fresh ``mmap`` pages
 each time: a 4M-element float32 multiply then spends 4 of its 5 ms in page
 faults.  Capping the number of arenas keeps large blocks in reusable heaps
 (measured: 4.7 ms -> 0.9 ms).  ``PJRT_ARRAY_MALLOC_ARENA_MAX`` sets the cap
-(default 2); ``0`` leaves glibc's default alone.
+(default 2); ``0`` leaves glibc's default alone.  The array layer opts into it before
+it creates a client (``_policy.tune_process``); the binding never changes the process.
 
 Very large blocks are the opposite case: XLA allocates them 64-byte aligned,
 an aligned request never fits exactly in the hole its freed predecessor left,
@@ -29,7 +30,8 @@ _done = False
 
 
 def tune_malloc() -> bool:
-    """Apply the arena cap once per process (glibc only); returns whether it was applied."""
+    """Apply the arena cap and the mmap threshold once per process (glibc only); returns whether
+    either was applied."""
     global _done
     if _done:
         return False
