@@ -116,12 +116,9 @@ def _position(p: Any, size: int) -> int:
 
 
 def attach(view: "Array", parent: "Array", kind: str, data: Any) -> "Array":
-    """Make ``view`` (fresh from a slice or transpose of ``parent``) a view of ``parent``'s base."""
-    base = parent._base
-    if base is None:
-        base = parent
-    elif parent._version != base._version:
-        parent._buffer  # the parent's own buffer was stale: it was just re-derived, so ``view`` is current
+    """Make ``view`` (fresh from a slice or transpose of ``parent``, which read the parent's
+    current buffer) a view of ``parent``'s base."""
+    base = parent if parent._base is None else parent._base
     view._base = base
     view._view = (parent, kind, data)
     view._version = base._version
