@@ -210,3 +210,15 @@ def test_a_donated_array_raises_instead_of_crashing() -> None:
     y = xp.Array._from_buffer(DONATED, x._aval, x._device)
     with pytest.raises(RuntimeError, match="donated"):
         y + 1.0
+
+
+def test_a_temporary_on_a_users_numpy_memory_is_not_taken() -> None:
+    n = 100_000
+    raw = np.zeros(n * 8 + 64, np.uint8)
+    offset = (-raw.ctypes.data) % 64
+    source = raw[offset:offset + n * 8].view(np.float64)  # 64-byte aligned: shared, not copied
+    source[:] = 1.0
+    source.flags.writeable = False
+    y = xp.asarray(source) + 1.0   # the temporary's buffer is the user's memory
+    assert_equal(y, np.full(n, 2.0))
+    assert (source == 1.0).all()
