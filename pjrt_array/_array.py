@@ -34,6 +34,16 @@ class Array:
     # _exposed: the buffer whose memory a writable numpy view may be writing (``_host_views``).
     __slots__ = ("_buf", "_aval", "_device", "_host", "_base", "_view", "_version", "_lock", "_exposed",
                  "_sharding", "__weakref__")
+    _buf: Any  # a Buffer; for a sharded Array its per-device buffers; or a ``_views`` marker
+    _aval: tuple[tuple[int, ...], np.dtype]
+    _device: Device
+    _host: np.ndarray | None
+    _base: "Array | None"
+    _view: Any
+    _version: int
+    _lock: Any
+    _exposed: Any
+    _sharding: Any
     # numpy defers to our reflected operators instead of treating us as an object.
     __array_ufunc__ = None
 

@@ -5,7 +5,8 @@ never written costs what a slice costs.  Three slots tie it to its base:
 
 - ``_base``: the root Array (a view of a view points at the root);
 - ``_view``: where it sits in the base, first as ``(parent, kind, data)``
-  (cheap to record), turned into a :class:`Spec` the first time a write or a
+  (cheap to record: kind "key" (a raw basic key), "index" (an expanded one) or
+  "permute"), turned into a :class:`Spec` the first time a write or a
   re-derivation needs it;
 - ``_version``: the base's write counter when the buffer was derived.
 
@@ -133,6 +134,9 @@ def spec_of(x: "Array") -> Spec:
     if type(v) is Spec:
         return v
     parent, kind, data = v
+    if kind == "key":  # a raw basic key, recorded by getitem's fast path
+        from .ops.indexing import _expand_key
+        kind, data = "index", _expand_key(parent, data)
     spec = spec_of(parent).index(data) if kind == "index" else spec_of(parent).permute(data)
     x._view = spec
     return spec

@@ -409,7 +409,8 @@ def getitem(x: Array, key: Any) -> Array:
             if not -size <= k < size:
                 raise IndexError(f"index {k} is out of bounds for axis {axis} with size {size}")
             ints.append(scalar_array(k % size, _INDEX, x._device))
-        return run(_basic_rule, (("plan", plan),), (x, *ints), x._device)[0]
+        out = run(_basic_rule, (("plan", plan),), (x, *ints), x._device)[0]
+        return _views.attach(out, x, "key", key)  # the key is expanded only if the view is written
     parts = _expand_key(x, key)
     if _is_advanced(parts):
         return _getitem_advanced(x, parts)
