@@ -50,10 +50,13 @@ class CacheStats:
 class _Entry:
     __slots__ = ("exe", "out_avals", "out_bytes", "aliased")
 
-    def __init__(self, exe: LoadedExecutable, out_avals: list[Aval], aliased: tuple[int, ...] = ()) -> None:
+    def __init__(self, exe: LoadedExecutable, out_avals: list[Aval], aliased: tuple[int, ...] = (),
+                 reused_bytes: int = 0) -> None:
         self.exe = exe
         self.out_avals = out_avals
-        self.out_bytes = sum(math.prod(shape) * dtype.itemsize for shape, dtype in out_avals)
+        # New memory the outputs take: an output aliasing a donated argument takes none (``run``
+        # adds what that argument still counted in flight).
+        self.out_bytes = sum(math.prod(shape) * dtype.itemsize for shape, dtype in out_avals) - reused_bytes
         self.aliased = aliased  # arguments whose buffers the program takes (donation)
 
 
@@ -122,7 +125,8 @@ def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Devi
     aliased: tuple[int, ...] = ()
     if donate:
         text, aliased = _donation.aliased_module(text, avals, out_avals, donate)
-    return _Entry(compile_text(device.client, text, _options(device, avals)), out_avals, aliased)
+    reused = sum(math.prod(avals[i][0]) * avals[i][1].itemsize for i in aliased)
+    return _Entry(compile_text(device.client, text, _options(device, avals)), out_avals, aliased, reused)
 
 
 def _options(device: Device, avals: Sequence[Aval]) -> CompileOptions:
@@ -206,8 +210,7 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device",
         out = entry.exe.execute_handles([b._handle for b in bufs], device.handle)
     except ResourceExhausted as exc:
         raise device.out_of_memory(exc) from None
-    if entry.aliased:
-        _donation.consumed(args, bufs, entry.aliased)
+    moved = _donation.consumed(args, bufs, entry.aliased) if entry.aliased else 0
     client = device.client
     wrap = Array._from_buffer
     if len(out) == 1:
@@ -216,7 +219,7 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device",
     else:
         result = [wrap(Buffer(client, h, aval[1], aval[0]), aval, device) for h, aval in zip(out, entry.out_avals)]
     if result:
-        _inflight.note(device, result[0]._buf, entry.out_bytes)
+        _inflight.note(device, result[0]._buf, entry.out_bytes + moved)
     return result
 
 

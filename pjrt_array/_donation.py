@@ -125,9 +125,12 @@ def _type_of(head: str, i: int) -> str:
         k += 1
 
 
-def consumed(args: Sequence["Array"], bufs: Sequence[Any], aliased: Sequence[int]) -> None:
-    """After an execute that took ``aliased`` arguments' buffers: those Arrays can no longer be read."""
+def consumed(args: Sequence["Array"], bufs: Sequence[Any], aliased: Sequence[int]) -> int:
+    """After an execute that took ``aliased`` arguments' buffers: those Arrays can no longer be
+    read.  Returns the in-flight bytes those buffers still counted (they move to the output)."""
     from ._views import DONATED
+    moved = 0
     for i in aliased:
         args[i]._buf = DONATED
-        _inflight.forget(args[i]._device, bufs[i])
+        moved += _inflight.forget(args[i]._device, bufs[i])
+    return moved

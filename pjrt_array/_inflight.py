@@ -92,14 +92,18 @@ def holds(device: Any, buffer: Any) -> int:
     return 1 if q is not None and id(buffer) in q.entries else 0
 
 
-def forget(device: Any, buffer: Any) -> None:
-    """Drop ``buffer`` (donated: its computation's output is tracked instead)."""
+def forget(device: Any, buffer: Any) -> int:
+    """Drop ``buffer`` (donated: the computation that took it is tracked instead); returns the
+    bytes it counted, which move to that computation."""
     q = _queues.get(device)
-    if q is not None:
-        with q.lock:
-            entry = q.entries.pop(id(buffer), None)
-            if entry is not None:
-                q.nbytes -= entry[1]
+    if q is None:
+        return 0
+    with q.lock:
+        entry = q.entries.pop(id(buffer), None)
+        if entry is None:
+            return 0
+        q.nbytes -= entry[1]
+        return entry[1]
 
 
 def drain(device: Any) -> None:
