@@ -79,8 +79,11 @@ class Tracer(Array):
     """An Array standing for a value of a program being traced."""
 
     __slots__ = ("_trace", "_value", "_weak")
+    _trace: "Trace"
+    _value: Value
+    _weak: type | None
     # The buffer does not exist: any eager use of a tracer ends here with a clear error.
-    _buffer = property(_escaped)  # type: ignore[assignment]
+    _buffer = property(_escaped)
 
     @classmethod
     def _new(cls, trace: "Trace", value: Value, device: Device, weak: type | None = None) -> "Tracer":
@@ -94,10 +97,9 @@ class Tracer(Array):
         return self
 
     def _rebind(self, other: Array) -> None:
-        if not isinstance(other, Tracer):
-            other = self._trace.lift(other)
-        self._trace, self._value, self._aval = other._trace, other._value, other._aval
-        self._device, self._weak = other._device, other._weak
+        t = other if isinstance(other, Tracer) else self._trace.lift(other)
+        self._trace, self._value, self._aval = t._trace, t._value, t._aval
+        self._device, self._weak = t._device, t._weak
 
     def _concrete(self, operation: str) -> Any:
         raise ConcretizationError(
@@ -269,7 +271,9 @@ def weak_operands(x1: Any, x2: Any) -> tuple[Array, Array, np.dtype]:
         kind = max(k1, k2, key=_WEAK_ORDER.index)
         dtype = _DEFAULT_OF_KIND[kind]
     else:
-        array, kind = (x2, k1) if k1 is not None else (x1, k2)
+        array, weak = (x2, k1) if k1 is not None else (x1, k2)
+        assert weak is not None  # one operand is a weak tracer
+        kind = weak
         if not isinstance(array, Array):
             from .ops.creation import asarray
             array = asarray(array)

@@ -165,8 +165,8 @@ class Compiled:
 class Jitted:
     """A function compiled per signature (see :func:`jit`)."""
 
-    def __init__(self, fun: Callable, static_argnums: Sequence[int], static_argnames: Sequence[str],
-                 donate_argnums: Sequence[int], device: Device | None) -> None:
+    def __init__(self, fun: Callable, static_argnums: int | Sequence[int], static_argnames: str | Sequence[str],
+                 donate_argnums: int | Sequence[int], device: Device | None) -> None:
         functools.update_wrapper(self, fun)
         self._fun = fun
         self._name = getattr(fun, "__qualname__", None) or getattr(fun, "__name__", None) or repr(fun)
