@@ -32,8 +32,7 @@ from ._trace_state import state
 from .ops._builder import Builder, Value
 from .ops._lower import constant as _constant_value
 
-__all__ = ["Tracer", "Trace", "ConcretizationError", "current", "refuse_traced", "weak_operands",
-           "is_traced"]
+__all__ = ["Tracer", "Trace", "ConcretizationError", "refuse_traced", "weak_operands"]
 
 _SCALARS = (bool, int, float, complex)
 _WEAK_ORDER = (bool, int, float, complex)
@@ -46,16 +45,6 @@ _REMEDY = ("Pass the value as a static argument (jit's static_argnums/static_arg
 
 class ConcretizationError(TypeError):
     """A traced function needed the value of a traced array (known only when the program runs)."""
-
-
-def current() -> "Trace | None":
-    """The innermost active trace of this thread."""
-    return state.trace
-
-
-def is_traced(*arrays: Any) -> bool:
-    """Whether a trace is active or any of ``arrays`` is a tracer."""
-    return state.trace is not None or any(isinstance(a, Tracer) for a in arrays)
 
 
 def refuse_traced(function: str, reason: str, *arrays: Any) -> None:
