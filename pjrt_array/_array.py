@@ -11,7 +11,7 @@ a zero-copy numpy view of the buffer's memory that keeps the buffer alive.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, ClassVar, Iterator
 
 import numpy as np
 
@@ -46,6 +46,8 @@ class Array:
     _sharding: Any
     # numpy defers to our reflected operators instead of treating us as an object.
     __array_ufunc__ = None
+    #: True for tracers (``_tracing.Tracer``): values of a program being traced.
+    _traced: ClassVar[bool] = False
 
     @classmethod
     def _from_buffer(cls, buffer: Buffer, aval: tuple[tuple[int, ...], np.dtype], device: Device) -> "Array":

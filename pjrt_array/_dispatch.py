@@ -29,6 +29,7 @@ from ._array import Array
 from ._devices import Device
 from ._pjrt import Buffer, CompileOptions, LoadedExecutable, PjrtError, ResourceExhausted
 from ._policy import CompilePolicy, policy_for
+from ._trace_state import state as _trace_state
 from .ops._builder import Rule, build_module
 
 __all__ = ["run", "cache_info", "cache_clear", "compile_rule", "compile_text", "set_cache_size"]
@@ -173,9 +174,14 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device",
     ``donate``: indices of arguments whose buffers the program may take for an
     output of the same shape and dtype (the caller has checked that nothing
     else holds them, ``_donation``); a taken argument can no longer be read.
+    While a trace is active on this thread the op is recorded into it instead
+    (``_tracing.Trace.emit``: the same rule, written into the traced program).
     A sharded argument, or a ``NamedSharding`` as ``device``, makes it an SPMD
     program over the mesh (``_spmd.run_sharded``).
     """
+    trace = _trace_state.trace
+    if trace is not None:
+        return trace.emit(rule, params, args, device)
     n = len(args)
     if n == 2:
         sharded = args[0]._sharding is not None or args[1]._sharding is not None

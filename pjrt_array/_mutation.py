@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from . import _donation, _views
+from . import _donation, _traced_views, _views
 
 if TYPE_CHECKING:
     from ._array import Array
@@ -119,6 +119,10 @@ def _checked(fname: str, x: "Array", result: "Array") -> "Array":
 
 def inplace(x: "Array", fname: str, fn: Callable[[Any, Any], "Array"], other: Any) -> None:
     """``x <op>= other``: ``x``'s elements become ``fn(x, other)`` (same shape and dtype)."""
+    if x._traced:
+        _traced_views.inplace(x, fname, fn, other, _checked)
+        return
+    _traced_views.refuse_captured_write(x)
     base = root(x)
     with lock_of(base):
         if x is not base:

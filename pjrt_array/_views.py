@@ -30,12 +30,12 @@ if TYPE_CHECKING:
     from ._pjrt import Buffer
     from .ops._builder import Builder, Value
 
-__all__ = ["BUSY", "Spec", "attach", "spec_of", "current_buffer", "region_params", "region_rule"]
+__all__ = ["Marker", "BUSY", "Spec", "attach", "spec_of", "current_buffer", "region_params", "region_rule"]
 
 _INDEX = np.dtype("int64")
 
 
-class _Marker:
+class Marker:
     """A stand-in for a buffer that must not be used; any use raises ``RuntimeError``."""
 
     __slots__ = ("_why",)
@@ -51,9 +51,9 @@ class _Marker:
 
 
 #: A base's ``_buf`` while a writer replaces it: readers wait for the writer's lock.
-BUSY = _Marker("this array's buffer is being replaced by a write")
+BUSY = Marker("this array's buffer is being replaced by a write")
 #: The ``_buf`` of an Array whose buffer went to another computation (donation).
-DONATED = _Marker("this array's buffer was donated to another computation and can no longer be read")
+DONATED = Marker("this array's buffer was donated to another computation and can no longer be read")
 
 
 class Spec:
@@ -119,6 +119,8 @@ def _position(p: Any, size: int) -> int:
 def attach(view: "Array", parent: "Array", kind: str, data: Any) -> "Array":
     """Make ``view`` (fresh from a slice or transpose of ``parent``, which read the parent's
     current buffer) a view of ``parent``'s base."""
+    if view._traced and not parent._traced:
+        return view  # read inside a trace from a captured Array: a value of the program, no view
     base = parent if parent._base is None else parent._base
     view._base = base
     view._view = (parent, kind, data)

@@ -193,7 +193,9 @@ def sign(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
         dir_im = _select(b, inf_im, _op(b, "sign", im), zero)
         direction = b.op(f"stablehlo.complex {dir_re.name}, {dir_im.name} : {x.type}", x.shape, x.dtype)
         toward = _op(b, "sign", direction)
-        return _select(b, _op(b, "or", inf_re, inf_im), toward, _op(b, "sign", x))
+        out = _select(b, _op(b, "or", inf_re, inf_im), toward, _op(b, "sign", x))
+        # sign(±0 ± 0j) is +0 + 0j: optimized XLA code returns the zero itself (keeping -0).
+        return _select(b, _cmp(b, "EQ", x, _const(b, 0, x)), _const(b, 0, x), out)
     return _op(b, "sign", x)
 
 

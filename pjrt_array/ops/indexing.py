@@ -31,9 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import _dtypes, _mutation, _views
+from .. import _dtypes, _mutation, _traced_views, _views
 from .._array import Array
 from .._dispatch import run
+from .._tracing import refuse_traced
 from ._axes import normalize_axis
 from ._builder import Builder, Value, tensor_type
 from ._lower import broadcast, broadcast_shapes, constant, convert, i64_array
@@ -259,6 +260,9 @@ def _getitem_advanced(x: Array, parts: list[Any]) -> Array:
                              f"axes {axis}..{axis + p.ndim - 1} of shape {x.shape[axis:axis + p.ndim]}")
         axis += 0 if p is None else (p.ndim if _is_mask(p) else 1)
         if _is_mask(p) and p.ndim:
+            if isinstance(p, Array):
+                refuse_traced("boolean-mask indexing", "the number of selected elements depends on the mask "
+                              "(use where(mask, x, fill) to keep the shape)", x, p)
             if isinstance(p, np.ndarray):
                 expanded.extend(np.nonzero(p))  # a host mask is resolved on the host
             else:
@@ -428,6 +432,10 @@ def _is_advanced(parts: list[Any]) -> bool:
 def setitem(x: Array, key: Any, value: Any) -> None:
     """``x[key] = value``, written into ``x`` (and so into its base; bound to ``Array.__setitem__``)."""
     value = _value_operand(x, value)
+    if x._traced:
+        _traced_views.setitem(x, key, value)
+        return
+    _traced_views.refuse_captured_write(x)
     parts = _expand_key(x, key)
     if _is_advanced(parts):
         _setitem_advanced(x, key, value)

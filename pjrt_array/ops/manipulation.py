@@ -13,6 +13,7 @@ import numpy as np
 from .. import _dtypes, _views
 from .._array import Array
 from .._dispatch import run
+from .._tracing import refuse_traced
 from ._axes import normalize_axes, normalize_axis
 from ._builder import Builder, Value, tensor_type
 from ._lower import broadcast, broadcast_shapes as _broadcast_shapes, convert, dims_attr, i64_array
@@ -380,6 +381,8 @@ def repeat(x: Any, repeats: Any, /, *, axis: int | None = None) -> Array:
 
 def _repeat_array(x: Array, repeats: Array, axis: int | None) -> Array:
     """Per-element repeats: the output length depends on the data (read to the host)."""
+    refuse_traced("repeat with an array of repeats", "the output length depends on the repeat counts",
+                  x, repeats)
     from .indexing import take
     from .searching import searchsorted
     from .statistical import cumulative_sum, sum as total
