@@ -31,9 +31,9 @@ def _leaves(tree: Any) -> tuple[Any, list[Any]]:
     return _pytree.flatten(tree, leaves), leaves
 
 
-def _predicate(trace: Trace, pred: Any, what: str) -> Tracer:
+def _predicate(trace: Trace, pred: Any, what: str) -> Array:
     """``pred`` as a 0-d boolean tracer (numbers compare with zero, as ``bool()`` does)."""
-    p = trace.lift(pred)
+    p: Array = trace.lift(pred)
     if p.shape != ():
         raise TypeError(f"{what} must be a scalar (0-d) predicate, got shape {p.shape}")
     if p.dtype != _BOOL:

@@ -106,7 +106,7 @@ def settle(arrays: Sequence[Array]) -> None:
     for a in arrays:
         b = a._buffer
         if type(b) is _Pending:
-            a._buffer = b.get()
+            a._buf = b.get()
 
 
 class _Fused:
@@ -138,14 +138,15 @@ class _Segment:
 
     def record(self, entry: Any, rule: Any, params: tuple, args: Sequence[Array]) -> list[Array] | None:
         """Record one op; its outputs are Arrays of pending buffers (None: run it eagerly)."""
+        # Read before locking: a stale view re-derives its buffer with ops of its own.
+        bufs = [a._buffer for a in args]
         lock = self.lock
         lock.acquire()  # (acquire/release: cheaper than `with` on this path)
         try:
             if self.closed:
                 return None
             refs = []
-            for a in args:
-                b = a._buffer
+            for a, b in zip(args, bufs):
                 if type(b) is _Pending:
                     if b.seg is self:
                         refs.append(b.index)
@@ -370,13 +371,18 @@ class _Recorder:
             n, seg = 0, None
         if not n:
             self.device, self.first = device, entry
-            if entry in _hot or not _HOT:
+            if (entry in _hot or not _HOT) and not entry.aliased:  # a donating op runs eagerly
                 seg = self.seg = _Segment(device)
         self.n = n + 1
         if seg is None:
             self.entries.append(entry)
             return None
         return seg.record(entry, rule, params, args)
+
+    def deferring(self) -> bool:
+        """Whether a deferred segment is open (its ops never donate buffers)."""
+        seg = self.seg
+        return seg is not None and not seg.closed
 
     def end(self) -> None:
         """Close the current segment: flush it if deferred, and count its signature."""
@@ -403,6 +409,9 @@ class _Recorder:
 
 class _Start:
     """The class-level ``state.fusion`` while fusion is on: gives each thread its own recorder."""
+
+    def deferring(self) -> bool:
+        return False
 
     def op(self, entry: Any, rule: Any, params: tuple, args: Sequence[Array], device: Any) -> list[Array] | None:
         recorder = state.fusion = _Recorder()

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator, Sequence
 
+import numpy as np
+
 from .ops._builder import Builder, Value
 
 __all__ = ["collect", "block_argument", "main_module", "while_op", "if_op"]
@@ -28,7 +30,7 @@ def collect(b: Builder) -> Iterator[list[str]]:
         b.lines = saved
 
 
-def block_argument(b: Builder, shape: tuple[int, ...], dtype: object) -> Value:
+def block_argument(b: Builder, shape: tuple[int, ...], dtype: np.dtype) -> Value:
     """A fresh name for a function or block argument."""
     return Value(b.fresh(), shape, dtype)
 

@@ -25,15 +25,14 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from . import _dtypes
+from . import _dtypes, _traced_views
 from ._array import Array
 from ._devices import Device
 from ._trace_state import state
 from .ops._builder import Builder, Value
 from .ops._lower import constant as _constant_value
 
-__all__ = ["Tracer", "Trace", "ConcretizationError", "current", "refuse_traced", "weak_operands",
-           "is_traced"]
+__all__ = ["Tracer", "Trace", "ConcretizationError", "refuse_traced", "weak_operands"]
 
 _SCALARS = (bool, int, float, complex)
 _WEAK_ORDER = (bool, int, float, complex)
@@ -46,16 +45,6 @@ _REMEDY = ("Pass the value as a static argument (jit's static_argnums/static_arg
 
 class ConcretizationError(TypeError):
     """A traced function needed the value of a traced array (known only when the program runs)."""
-
-
-def current() -> "Trace | None":
-    """The innermost active trace of this thread."""
-    return state.trace
-
-
-def is_traced(*arrays: Any) -> bool:
-    """Whether a trace is active or any of ``arrays`` is a tracer."""
-    return state.trace is not None or any(isinstance(a, Tracer) for a in arrays)
 
 
 def refuse_traced(function: str, reason: str, *arrays: Any) -> None:
@@ -79,8 +68,12 @@ class Tracer(Array):
     """An Array standing for a value of a program being traced."""
 
     __slots__ = ("_trace", "_value", "_weak")
+    _traced = True
+    _trace: "Trace"
+    _value: Value
+    _weak: type | None
     # The buffer does not exist: any eager use of a tracer ends here with a clear error.
-    _buffer = property(_escaped)  # type: ignore[assignment]
+    _buffer = property(_escaped)
 
     @classmethod
     def _new(cls, trace: "Trace", value: Value, device: Device, weak: type | None = None) -> "Tracer":
@@ -91,13 +84,17 @@ class Tracer(Array):
         self._device = device
         self._sharding = None
         self._weak = weak
+        self._host = None
+        self._base = None  # set when the tracer is a view (``_views.attach``)
+        self._version = 0
+        self._lock = None
+        self._exposed = None
         return self
 
     def _rebind(self, other: Array) -> None:
-        if not isinstance(other, Tracer):
-            other = self._trace.lift(other)
-        self._trace, self._value, self._aval = other._trace, other._value, other._aval
-        self._device, self._weak = other._device, other._weak
+        t = other if isinstance(other, Tracer) else self._trace.lift(other)
+        self._trace, self._value, self._aval = t._trace, t._value, t._aval
+        self._device, self._weak = t._device, t._weak
 
     def _concrete(self, operation: str) -> Any:
         raise ConcretizationError(
@@ -193,6 +190,8 @@ class Trace:
     def value_of(self, x: Array) -> Value:
         """The SSA value of ``x`` in this trace (capturing outer values and concrete Arrays)."""
         if isinstance(x, Tracer):
+            if x._base is not None:
+                _traced_views.refresh(x)  # a view whose base was written since
             if x._trace is self:
                 return x._value
             if not x._trace.alive or not self._is_ancestor(x._trace):
@@ -269,7 +268,9 @@ def weak_operands(x1: Any, x2: Any) -> tuple[Array, Array, np.dtype]:
         kind = max(k1, k2, key=_WEAK_ORDER.index)
         dtype = _DEFAULT_OF_KIND[kind]
     else:
-        array, kind = (x2, k1) if k1 is not None else (x1, k2)
+        array, weak = (x2, k1) if k1 is not None else (x1, k2)
+        assert weak is not None  # one operand is a weak tracer
+        kind = weak
         if not isinstance(array, Array):
             from .ops.creation import asarray
             array = asarray(array)

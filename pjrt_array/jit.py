@@ -29,6 +29,7 @@ from ._policy import policy_for
 from ._program import main_module
 from ._trace_state import state as _trace_state
 from ._tracing import Trace
+from ._views import Marker
 from .ops._builder import Builder
 
 __all__ = ["jit", "Jitted", "Lowered"]
@@ -36,19 +37,6 @@ __all__ = ["jit", "Jitted", "Lowered"]
 _SCALARS = (bool, int, float, complex)
 _WEAK_DTYPE = {bool: np.dtype(bool), int: np.dtype("int64"), float: np.dtype("float64"),
                complex: np.dtype("complex128")}
-
-
-class _Donated:
-    """Stands in for the buffer of an Array given away by donation: any use explains."""
-
-    __slots__ = ("_message",)
-
-    def __init__(self, name: str) -> None:
-        self._message = (f"this Array was donated to the jitted function {name!r} (donate_argnums) and its "
-                         "buffer now holds a result; use that result instead")
-
-    def __getattr__(self, attr: str) -> Any:
-        raise RuntimeError(self._message)
 
 
 class _Program:
@@ -103,9 +91,10 @@ class _Program:
         except ResourceExhausted as exc:
             raise device.out_of_memory(exc) from None
         if donated is not None:
-            gone = _Donated(self.name)
+            gone = Marker(f"this Array was donated to the jitted function {self.name!r} (donate_argnums) "
+                          "and its buffer now holds a result; use that result instead")
             for x in donated:
-                x._buffer = gone
+                x._buf = gone
         return self._results(leaves, out)
 
     def _results(self, leaves: Sequence[Any], out: Sequence[int]) -> Any:
@@ -165,8 +154,8 @@ class Compiled:
 class Jitted:
     """A function compiled per signature (see :func:`jit`)."""
 
-    def __init__(self, fun: Callable, static_argnums: Sequence[int], static_argnames: Sequence[str],
-                 donate_argnums: Sequence[int], device: Device | None) -> None:
+    def __init__(self, fun: Callable, static_argnums: int | Sequence[int], static_argnames: str | Sequence[str],
+                 donate_argnums: int | Sequence[int], device: Device | None) -> None:
         functools.update_wrapper(self, fun)
         self._fun = fun
         self._name = getattr(fun, "__qualname__", None) or getattr(fun, "__name__", None) or repr(fun)

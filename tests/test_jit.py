@@ -313,3 +313,17 @@ def test_general_eigenvalues_trace_where_lapack_serves_them():
             xp.jit(xp.linalg.eigvals)(x)
         return
     assert_equal(xp.jit(xp.linalg.eigvals)(x), np.asarray(xp.linalg.eigvals(x)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("value", [1e-300, 1e20, -1e300, 0.1, float("inf"), float("nan")])
+def test_float_literals_inside_the_trace_round_like_uploads(value):
+    for dtype in (np.float32, np.float64):
+        x = _a([1.0], dtype)
+        with np.errstate(over="ignore"):
+            want = np.asarray(x) * dtype(value)
+        assert_equal(xp.jit(lambda x: x * value)(x), want)
+
+
+def test_subnormal_literal_parses():
+    # XLA:CPU flushes subnormal results to zero; the point is that the program parses.
+    assert xp.jit(lambda: xp.asarray(5e-324) * 0 + xp.full((2,), 5e-324))().shape == (2,)

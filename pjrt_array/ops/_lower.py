@@ -66,15 +66,18 @@ def _literal(value: object, dtype: np.dtype) -> str:
     if dtype == np.bool_:
         return "true" if value else "false"
     if dtype.kind == "c":
-        c = complex(value)
-        return f"({_literal(c.real, np.dtype('float64'))}, {_literal(c.imag, np.dtype('float64'))})"
+        c, part = complex(value), np.dtype(f"float{dtype.itemsize * 4}")
+        return f"({_literal(c.real, part)}, {_literal(c.imag, part)})"
     if dtype.kind == "f" or dtype.name == "bfloat16":
-        f = float(value)
+        with np.errstate(over="ignore"):  # rounded to the dtype as an upload would (1e300 -> inf in float32)
+            f = float(np.asarray(float(value)).astype(dtype))
         if f != f or f in (float("inf"), float("-inf")):
             # Non-finite floats are written as their bit pattern.
             bits = np.array(f, dtype=dtype).view(f"u{dtype.itemsize}")
             return f"0x{int(bits):0{dtype.itemsize * 2}X}"
-        return repr(f)
+        text = repr(f)
+        # MLIR float literals need a '.' before an exponent: 5e-324 -> 5.0e-324.
+        return text.replace("e", ".0e") if "." not in text and "e" in text else text
     return str(int(value))
 
 

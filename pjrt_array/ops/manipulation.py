@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import _dtypes
+from .. import _dtypes, _views
 from .._array import Array
 from .._dispatch import run
 from .._tracing import refuse_traced
@@ -115,7 +115,7 @@ def permute_dims(x: Any, /, axes: tuple[int, ...]) -> Array:
         raise ValueError(f"axes {tuple(axes)} is not a permutation of the {x.ndim} axes")
     if perm == tuple(range(x.ndim)):
         return x
-    return run(_transpose_rule, (("perm", perm),), (x,), x._device)[0]
+    return _views.attach(run(_transpose_rule, (("perm", perm),), (x,), x._device)[0], x, "permute", perm)
 
 
 @functools.lru_cache(maxsize=256)
