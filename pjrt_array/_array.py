@@ -141,11 +141,16 @@ class Array:
         return pjrt_array
 
     # -- host access ------------------------------------------------------------------
+    def _host_read(self) -> None:
+        """Automatic fusion (``_fusion``): a host read ends this thread's segment, and a deferred
+        value gets its computed buffer."""
+        recorder = _trace_state.fusion
+        if recorder is not None:
+            recorder.boundary(self)
+
     def _numpy(self) -> np.ndarray:
         """The host value: a zero-copy read-only view on CPU, else a copy (cached)."""
-        recorder = _trace_state.fusion
-        if recorder is not None:  # a host read ends this thread's fusion segment (_fusion)
-            recorder.boundary()
+        self._host_read()
         buffer = self._buffer  # first: a stale view re-derives (and drops its cached host view)
         host = self._host
         if host is None:
@@ -156,9 +161,7 @@ class Array:
 
     def block_until_ready(self) -> "Array":
         """Wait until the array's value is computed; raise the computation's error if any."""
-        recorder = _trace_state.fusion
-        if recorder is not None:
-            recorder.boundary()
+        self._host_read()
         self._buffer.block_until_ready()
         return self
 
@@ -166,6 +169,7 @@ class Array:
         """The host value; on a CPU device a writable zero-copy view (writes are this Array's values)."""
         if copy:
             return np.array(self._numpy(), dtype=dtype, copy=True)
+        self._host_read()
         on_host = self._device.platform == "cpu" and self._sharding is None
         host = _host_views.writable_view(self) if on_host else self._numpy()
         if dtype is not None and np.dtype(dtype) != host.dtype:
@@ -232,6 +236,7 @@ class Array:
                    dl_device: tuple[int, int] | None = None, copy: bool | None = None) -> Any:
         """Export through DLPack: the buffer's own memory on any device (see ``pjrt_array._dlpack``)."""
         from ._dlpack import export
+        self._host_read()
         return export(self, stream=stream, max_version=max_version, dl_device=dl_device, copy=copy)
 
     def to_device(self, device: Any, /, *, stream: Any = None) -> "Array":

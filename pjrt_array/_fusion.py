@@ -208,8 +208,9 @@ class _Segment:
         # The graph: each op's entry and where its inputs come from, and which outputs are live.
         graph = (tuple([x for node in self.nodes for x in (node[0], *node[3])]), tuple(live))
         program = _programs.get(graph)
-        # One op is already one executable: only longer graphs are worth a compile.
-        if program is None and len(self.nodes) > 1 and _counts.get(self.signature(), 0) >= max(_HOT, 1):
+        # A deferred graph compiles when it recurs (its first op already started a hot signature);
+        # one op is already one executable: only longer graphs are worth a compile.
+        if program is None and len(self.nodes) > 1 and _counts.get(self.signature(), 0) >= 1:
             program = _submit(graph, self.nodes, self.avals, live, self.device)
         if type(program) is _Fused:
             _stats["hits"] += 1
@@ -402,9 +403,11 @@ class _Recorder:
         if count == _HOT:
             _hot.add(signature[0])
 
-    def boundary(self) -> None:
-        """A host read: the segment ends here."""
+    def boundary(self, array: Array | None = None) -> None:
+        """A host read (of ``array``): the segment ends here."""
         self.end()
+        if array is not None:
+            settle((array,))
 
 
 class _Start:
@@ -417,8 +420,9 @@ class _Start:
         recorder = state.fusion = _Recorder()
         return recorder.op(entry, rule, params, args, device)
 
-    def boundary(self) -> None:
-        pass
+    def boundary(self, array: Array | None = None) -> None:
+        if array is not None:
+            settle((array,))  # a value another thread deferred
 
 
 def set_fusion(enabled: bool) -> None:
