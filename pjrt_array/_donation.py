@@ -43,6 +43,8 @@ def sole_owner(x: "Array") -> bool:
     if x._sharding is not None:  # one buffer per device: not donated (yet)
         return False
     buf = x._buf
+    if getattr(type(buf), "deferred", False):  # a value automatic fusion has not computed yet (_fusion)
+        return False
     # Holders counted here: x's slot, our local, getrefcount's argument (+ the in-flight queue).
     expected = 3 + _inflight.holds(x._device, buf)
     if sys.getrefcount(buf) != expected:

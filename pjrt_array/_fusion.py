@@ -67,6 +67,7 @@ class _Pending:
     """The buffer of an Array computed by a deferred segment: any use flushes the segment."""
 
     __slots__ = ("seg", "index", "buffer", "__weakref__")
+    deferred = True  # what _donation checks: a pending value is never donated (nor inspected)
 
     def __init__(self, seg: "_Segment", index: int) -> None:
         self.seg = seg
