@@ -31,10 +31,9 @@ from .. import _dtypes
 from .._array import Array
 from .._dispatch import run
 from ._axes import normalize_axis
-from ._builder import Builder, Value, tensor_type
-from ._lower import broadcast, broadcast_shapes, constant, convert, i64_array
+from ._builder import Builder, Value
+from ._lower import broadcast, broadcast_shapes, const_like
 from ._operands import check_array, same_device, scalar_array
-from .manipulation import reshape_value, transpose_value
 
 __all__ = ["take", "take_along_axis"]
 
@@ -49,38 +48,38 @@ def take_rows(b: Builder, x: Value, idx: Value) -> Value:
     rest = x.shape[1:]
     shape = idx.shape + rest
     if x.shape[0] == 0:  # nothing to gather from; callers reject non-empty indices
-        return constant(b, 0, x.dtype, shape)
-    offset = list(range(idx.ndim, idx.ndim + len(rest)))
-    return b.op(f'"stablehlo.gather"({x.name}, {idx.name}) {{dimension_numbers = #stablehlo.gather<'
-                f"offset_dims = [{', '.join(map(str, offset))}], collapsed_slice_dims = [0], start_index_map = [0], "
-                f"index_vector_dim = {idx.ndim}>, slice_sizes = {i64_array((1,) + rest)}, indices_are_sorted = false}} : "
-                f"({x.type}, {idx.type}) -> {tensor_type(shape, x.dtype)}", shape, x.dtype)
+        return b.constant(0, x.dtype, shape)
+    return b.gather(x, idx, offset_dims=range(idx.ndim, idx.ndim + len(rest)), collapsed_slice_dims=[0],
+                    start_index_map=[0], index_vector_dim=idx.ndim, slice_sizes=(1,) + rest)
 
 
 def _wrap_negative(b: Builder, idx: Value, size: int) -> Value:
     """Negative indices count from the end of an axis of ``size``."""
-    idx = convert(b, idx, _INDEX)
-    zero = b.op(f"stablehlo.constant dense<0> : {idx.type}", idx.shape, _INDEX)
-    n = b.op(f"stablehlo.constant dense<{size}> : {idx.type}", idx.shape, _INDEX)
-    neg = b.op(f"stablehlo.compare LT, {idx.name}, {zero.name} : ({idx.type}, {idx.type}) -> "
-               f"{tensor_type(idx.shape, _BOOL)}", idx.shape, _BOOL)
-    shifted = b.op(f"stablehlo.add {idx.name}, {n.name} : {idx.type}", idx.shape, _INDEX)
-    return b.op(f"stablehlo.select {neg.name}, {shifted.name}, {idx.name} : {neg.type}, {idx.type}",
-                idx.shape, _INDEX)
+    idx = b.convert(idx, _INDEX)
+    negative = b.compare(idx, const_like(b, 0, idx), "LT")
+    return b.select(negative, b.add(idx, const_like(b, size, idx)), idx)
+
+
+def _linear_index(b: Builder, coords: list[Value], sizes: tuple[int, ...] | list[int]) -> Value:
+    """The row-major flat position of ``coords`` (one index array per axis of ``sizes``, one shape)."""
+    linear, stride = None, math.prod(sizes)
+    for k, size in zip(coords, sizes):
+        stride //= size if size else 1
+        if stride != 1:
+            k = b.multiply(k, const_like(b, stride, k))
+        linear = k if linear is None else b.add(linear, k)
+    return linear
 
 
 def _scatter_rule(b: Builder, x: Value, positions: Value, value: Value) -> Value:
     n = math.prod(x.shape)
-    flat = reshape_value(b, x, (n,))
+    flat = b.reshape(x, (n,))
     k = math.prod(positions.shape)
-    pos = reshape_value(b, positions, (k,))
-    upd = reshape_value(b, broadcast(b, convert(b, value, x.dtype), positions.shape), (k,))
-    region = b.region([((), x.dtype), ((), x.dtype)], lambda r, a: [a[1]])
-    out = b.op(f'"stablehlo.scatter"({flat.name}, {pos.name}, {upd.name}) {region} {{scatter_dimension_numbers = '
-               f"#stablehlo.scatter<inserted_window_dims = [0], scatter_dims_to_operand_dims = [0], "
-               f"index_vector_dim = 1>, indices_are_sorted = false, unique_indices = false}} : "
-               f"({flat.type}, {pos.type}, {upd.type}) -> {flat.type}", (n,), x.dtype)
-    return reshape_value(b, out, x.shape)
+    pos = b.reshape(positions, (k,))
+    upd = b.reshape(broadcast(b, b.convert(value, x.dtype), positions.shape), (k,))
+    out = b.scatter(flat, pos, upd, lambda r, a: [a[1]], update_window_dims=(), inserted_window_dims=[0],
+                    scatter_dims_to_operand_dims=[0], index_vector_dim=1)
+    return b.reshape(out, x.shape)
 
 
 # -- key normalization --------------------------------------------------------------------------------
@@ -154,14 +153,10 @@ def _basic_rule(b: Builder, x: Value, *ints: Value, plan: tuple) -> Value:
     axes = [p for p in plan if p[0] != "new"]
     if ints:
         # Dynamic integer indices: one dynamic_slice of size 1 on those axes.
-        starts, it = [], iter(ints)
-        for p in axes:
-            starts.append(_wrap_negative(b, next(it), p[1]) if p[0] == "int" else
-                          b.op(f"stablehlo.constant dense<0> : {tensor_type((), _INDEX)}", (), _INDEX))
+        it, zero = iter(ints), b.constant(0, _INDEX)
+        starts = [_wrap_negative(b, next(it), p[1]) if p[0] == "int" else zero for p in axes]
         sizes = [1 if p[0] == "int" else d for p, d in zip(axes, x.shape)]
-        x = b.op(f"stablehlo.dynamic_slice {x.name}, {', '.join(s.name for s in starts)}, "
-                 f"sizes = [{', '.join(map(str, sizes))}] : ({x.type}, {', '.join(s.type for s in starts)}) -> "
-                 f"{tensor_type(sizes, x.dtype)}", tuple(sizes), x.dtype)
+        x = b.dynamic_slice(x, starts, sizes)
     start, limit, strides, reverse = [], [], [], []
     for i, (p, d) in enumerate(zip(axes, x.shape)):
         if p[0] == "int":
@@ -174,9 +169,8 @@ def _basic_rule(b: Builder, x: Value, *ints: Value, plan: tuple) -> Value:
             lo, hi, step = d - 1 - lo, d - 1 - hi, -step
         start.append(lo), limit.append(max(hi, lo)), strides.append(step)
     if reverse:
-        x = b.op(f"stablehlo.reverse {x.name}, dims = [{', '.join(map(str, reverse))}] : {x.type}", x.shape, x.dtype)
-    from .manipulation import slice_value
-    x = slice_value(b, x, start, limit, strides)
+        x = b.reverse(x, reverse)
+    x = b.slice(x, start, limit, strides)
     out_shape, it = [], iter(x.shape)
     for p in plan:
         if p[0] == "new":
@@ -185,7 +179,7 @@ def _basic_rule(b: Builder, x: Value, *ints: Value, plan: tuple) -> Value:
             next(it)
         else:
             out_shape.append(next(it))
-    return reshape_value(b, x, out_shape)
+    return b.reshape(x, out_shape)
 
 
 def _basic_plan(x: Array, parts: list[Any]) -> tuple[tuple, list[Array]]:
@@ -216,27 +210,19 @@ def _advanced_rule(b: Builder, x: Value, *idx: Value, axes: tuple[int, ...], fro
     """Gather with integer arrays ``idx`` on ``axes`` of ``x`` (other axes already sliced)."""
     shape = broadcast_shapes(*(i.shape for i in idx))
     rest = [a for a in range(x.ndim) if a not in axes]
-    moved = transpose_value(b, x, list(axes) + rest)
+    moved = b.transpose(x, list(axes) + rest)
     adv_sizes = [x.shape[a] for a in axes]
     flat_n = math.prod(adv_sizes)
-    moved = reshape_value(b, moved, (flat_n,) + tuple(x.shape[a] for a in rest))
-    linear = None
-    stride = flat_n
-    for i, size in zip(idx, adv_sizes):
-        stride //= size if size else 1
-        k = broadcast(b, _wrap_negative(b, i, size), shape)
-        if stride != 1:
-            s = b.op(f"stablehlo.constant dense<{stride}> : {k.type}", shape, _INDEX)
-            k = b.op(f"stablehlo.multiply {k.name}, {s.name} : {k.type}", shape, _INDEX)
-        linear = k if linear is None else b.op(f"stablehlo.add {linear.name}, {k.name} : {k.type}", shape, _INDEX)
-    out = take_rows(b, moved, linear)
+    moved = b.reshape(moved, (flat_n,) + tuple(x.shape[a] for a in rest))
+    coords = [broadcast(b, _wrap_negative(b, i, size), shape) for i, size in zip(idx, adv_sizes)]
+    out = take_rows(b, moved, _linear_index(b, coords, adv_sizes))
     if front:
         return out
     # Adjacent advanced axes: the index dims replace them in place.
     first = axes[0]
     n_idx = len(shape)
     perm = list(range(n_idx, n_idx + first)) + list(range(n_idx)) + list(range(n_idx + first, out.ndim))
-    return transpose_value(b, out, perm)
+    return b.transpose(out, perm)
 
 
 def _getitem_advanced(x: Array, parts: list[Any]) -> Array:
@@ -386,10 +372,10 @@ def reshape(x: Array, shape: tuple[int, ...]) -> Array:
 # -- take ---------------------------------------------------------------------------------------------------
 
 def _take_rule(b: Builder, x: Value, idx: Value, *, axis: int) -> Value:
-    moved = transpose_value(b, x, [axis] + [a for a in range(x.ndim) if a != axis])
+    moved = b.transpose(x, [axis] + [a for a in range(x.ndim) if a != axis])
     out = take_rows(b, moved, _wrap_negative(b, idx, x.shape[axis]))
     perm = list(range(idx.ndim, idx.ndim + axis)) + list(range(idx.ndim)) + list(range(idx.ndim + axis, out.ndim))
-    return transpose_value(b, out, perm)
+    return b.transpose(out, perm)
 
 
 def take(x: Any, indices: Any, /, *, axis: int | None = None) -> Array:
@@ -412,19 +398,9 @@ def _take_along_rule(b: Builder, x: Value, idx: Value, *, axis: int) -> Value:
     shape = tuple(idx.shape[a] if a == axis else broadcast_shapes((x.shape[a],), (idx.shape[a],))[0]
                   for a in range(x.ndim))
     idx_full = broadcast(b, _wrap_negative(b, idx, x.shape[axis]), shape)
-    linear, stride = None, math.prod(x.shape)
-    for a, size in enumerate(x.shape):
-        stride //= size if size else 1
-        if a == axis:
-            k = idx_full
-        else:
-            k = b.op(f"stablehlo.iota dim = {a} : {tensor_type(shape, _INDEX)}", shape, _INDEX)
-        if stride != 1:
-            s = b.op(f"stablehlo.constant dense<{stride}> : {k.type}", shape, _INDEX)
-            k = b.op(f"stablehlo.multiply {k.name}, {s.name} : {k.type}", shape, _INDEX)
-        linear = k if linear is None else b.op(f"stablehlo.add {linear.name}, {k.name} : {k.type}", shape, _INDEX)
-    flat = reshape_value(b, x, (math.prod(x.shape),))
-    return take_rows(b, flat, linear)
+    coords = [idx_full if a == axis else b.iota(shape, a, _INDEX) for a in range(x.ndim)]
+    flat = b.reshape(x, (math.prod(x.shape),))
+    return take_rows(b, flat, _linear_index(b, coords, x.shape))
 
 
 def take_along_axis(x: Any, indices: Any, /, *, axis: int = -1) -> Array:

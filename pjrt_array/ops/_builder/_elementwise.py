@@ -14,8 +14,8 @@ from ._types import Value, kind_of, tensor_type
 __all__ = ["ElementwiseOps"]
 
 _BOOL = np.dtype(bool)
-_REAL_OF = {"complex64": np.dtype("float32"), "complex128": np.dtype("float64")}
-_COMPLEX_OF = {"float32": np.dtype("complex64"), "float64": np.dtype("complex128")}
+_REAL_OF: dict[str, np.dtype] = {"complex64": np.dtype("float32"), "complex128": np.dtype("float64")}
+_COMPLEX_OF: dict[str, np.dtype] = {"float32": np.dtype("complex64"), "float64": np.dtype("complex128")}
 _DIRECTIONS = ("EQ", "NE", "LT", "LE", "GT", "GE")
 _COMPARE_TYPE = {"b": "UNSIGNED", "u": "UNSIGNED", "i": "SIGNED", "f": "FLOAT", "c": "FLOAT"}
 

@@ -18,8 +18,8 @@ __all__ = ["StructuredOps"]
 
 _BOOL = np.dtype(bool)
 _I32 = np.dtype("int32")
-_REAL_OF = {"complex64": np.dtype("float32"), "complex128": np.dtype("float64")}
-_COMPLEX_OF = {"float32": np.dtype("complex64"), "float64": np.dtype("complex128")}
+_REAL_OF: dict[str, np.dtype] = {"complex64": np.dtype("float32"), "complex128": np.dtype("float64")}
+_COMPLEX_OF: dict[str, np.dtype] = {"float32": np.dtype("complex64"), "float64": np.dtype("complex128")}
 _TRANSPOSE = ("NO_TRANSPOSE", "TRANSPOSE", "ADJOINT")
 Branch = Callable[..., Sequence[Value]]
 
@@ -171,9 +171,9 @@ class StructuredOps(Core):
             self._check_kind(op, x, "complex")
             want, shape, dtype = length, x.shape, x.dtype
         elif kind == "RFFT":
-            dtype = _COMPLEX_OF.get(x.dtype.name)
-            if dtype is None:
+            if x.dtype.name not in _COMPLEX_OF:
                 self.fail(op, f"RFFT needs float32 or float64 input, got {x.type}")
+            dtype = _COMPLEX_OF[x.dtype.name]
             want, shape = length, lead + length[:-1] + (length[-1] // 2 + 1,)
         elif kind == "IRFFT":
             self._check_kind(op, x, "complex")

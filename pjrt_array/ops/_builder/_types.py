@@ -76,7 +76,7 @@ def _scalar_literal(value: object, dtype: np.dtype) -> str:
     if kind == "b":
         return "true" if value else "false"
     if kind == "c":
-        c = complex(value)  # type: ignore[arg-type]
+        c = complex(value)  # type: ignore[call-overload]
         part = np.dtype("float64")
         return f"({_scalar_literal(c.real, part)}, {_scalar_literal(c.imag, part)})"
     if kind == "f":
