@@ -92,22 +92,20 @@ def imag(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
     return b.imag(x) if _dtypes.is_complex(x.dtype) else const_like(b, 0, x)
 
 
-def isfinite(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
+def _float_class(b: Builder, x: Value, test: Callable[[Value], Value], other: bool, either: bool) -> Value:
+    """``test`` of a float, ``other`` for integers and bools; complex: ``either``/both parts pass."""
     if _dtypes.is_complex(x.dtype):
-        re, im = _parts(b, x)
-        return b.and_(isfinite(b, re, dtype=re.dtype), isfinite(b, im, dtype=im.dtype))
-    if not _dtypes.is_float(x.dtype):
-        return b.constant(True, _BOOL, x.shape)
-    return b.is_finite(x)
+        re, im = (_float_class(b, p, test, other, either) for p in _parts(b, x))
+        return b.or_(re, im) if either else b.and_(re, im)
+    return test(x) if _dtypes.is_float(x.dtype) else b.constant(other, _BOOL, x.shape)
+
+
+def isfinite(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
+    return _float_class(b, x, b.is_finite, True, False)
 
 
 def isinf(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
-    if _dtypes.is_complex(x.dtype):
-        re, im = _parts(b, x)
-        return b.or_(isinf(b, re, dtype=re.dtype), isinf(b, im, dtype=im.dtype))
-    if not _dtypes.is_float(x.dtype):
-        return b.constant(False, _BOOL, x.shape)
-    return b.is_inf(x)
+    return _float_class(b, x, b.is_inf, False, True)
 
 
 def isnan(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
