@@ -293,20 +293,20 @@ def _float_mod(b: Builder, x: Value, y: Value) -> tuple[Value, Value]:
     return floored, mod
 
 
-def floor_divide(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
-    x, y = _prepare(b, x, y, dtype)
-    if _dtypes.is_float(x.dtype):
-        return _float_mod(b, x, y)[0]
-    q, _, by_zero = _int_division(b, x, y)
-    return b.select(by_zero, const_like(b, 0, q), q)
+def _division(which: int) -> Rule:
+    """floor_divide (``which`` 0) or remainder (1), floored as in Python; integer division by 0 gives 0."""
+    def rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
+        x, y = _prepare(b, x, y, dtype)
+        if _dtypes.is_float(x.dtype):
+            return _float_mod(b, x, y)[which]
+        q, r, by_zero = _int_division(b, x, y)
+        out = (q, r)[which]
+        return b.select(by_zero, const_like(b, 0, out), out)
+    rule.__name__ = ("floor_divide", "remainder")[which]
+    return rule
 
 
-def remainder(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
-    x, y = _prepare(b, x, y, dtype)
-    if _dtypes.is_float(x.dtype):
-        return _float_mod(b, x, y)[1]
-    _, r, by_zero = _int_division(b, x, y)
-    return b.select(by_zero, const_like(b, 0, r), r)
+floor_divide, remainder = _division(0), _division(1)
 
 
 def hypot(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
