@@ -9,13 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from ._core import Core
-from ._types import Value, kind_of, tensor_type
+from ._types import COMPLEX_OF, REAL_OF, Value, kind_of, tensor_type
 
 __all__ = ["ElementwiseOps"]
 
 _BOOL = np.dtype(bool)
-_REAL_OF: dict[str, np.dtype] = {"complex64": np.dtype("float32"), "complex128": np.dtype("float64")}
-_COMPLEX_OF: dict[str, np.dtype] = {"float32": np.dtype("complex64"), "float64": np.dtype("complex128")}
 _DIRECTIONS = ("EQ", "NE", "LT", "LE", "GT", "GE")
 _COMPARE_TYPE = {"b": "UNSIGNED", "u": "UNSIGNED", "i": "SIGNED", "f": "FLOAT", "c": "FLOAT"}
 
@@ -50,7 +48,7 @@ class ElementwiseOps(Core):
 
     def abs(self, x: Value) -> Value:
         """``|x|``; complex input gives its real dtype."""
-        return self._unary("abs", x, "signed_numeric", _REAL_OF.get(x.dtype.name))
+        return self._unary("abs", x, "signed_numeric", REAL_OF.get(x.dtype))
 
     def negate(self, x: Value) -> Value:
         return self._unary("negate", x, "numeric")
@@ -109,11 +107,11 @@ class ElementwiseOps(Core):
 
     def real(self, x: Value) -> Value:
         """Real part (a real dtype); the operand itself for real floats."""
-        return self._unary("real", x, "inexact", _REAL_OF.get(x.dtype.name))
+        return self._unary("real", x, "inexact", REAL_OF.get(x.dtype))
 
     def imag(self, x: Value) -> Value:
         """Imaginary part (a real dtype); zeros for real floats."""
-        return self._unary("imag", x, "inexact", _REAL_OF.get(x.dtype.name))
+        return self._unary("imag", x, "inexact", REAL_OF.get(x.dtype))
 
     def unary(self, op: str, x: Value) -> Value:
         """The same-type unary op named ``op`` (for rules parameterized by the op's name)."""
@@ -179,7 +177,7 @@ class ElementwiseOps(Core):
     def complex(self, re: Value, im: Value) -> Value:
         """The complex number ``re + i·im`` from two float32 or float64 operands."""
         self._check_same("complex", re, im)
-        out = _COMPLEX_OF.get(re.dtype.name)
+        out = COMPLEX_OF.get(re.dtype)
         if out is None:
             self.fail("complex", f"parts must be float32 or float64, got {re.dtype}")
         ctype = tensor_type(re.shape, out)

@@ -12,14 +12,12 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ._core import Core, RegionBody
-from ._types import Aval, Value, dims_text, i64_text, kind_of, tensor_type
+from ._types import COMPLEX_OF, REAL_OF, Aval, Value, dims_text, i64_text, kind_of, tensor_type
 
 __all__ = ["StructuredOps"]
 
 _BOOL = np.dtype(bool)
 _I32 = np.dtype("int32")
-_REAL_OF: dict[str, np.dtype] = {"complex64": np.dtype("float32"), "complex128": np.dtype("float64")}
-_COMPLEX_OF: dict[str, np.dtype] = {"float32": np.dtype("complex64"), "float64": np.dtype("complex128")}
 _TRANSPOSE = ("NO_TRANSPOSE", "TRANSPOSE", "ADJOINT")
 Branch = Callable[..., Sequence[Value]]
 
@@ -171,13 +169,13 @@ class StructuredOps(Core):
             self._check_kind(op, x, "complex")
             want, shape, dtype = length, x.shape, x.dtype
         elif kind == "RFFT":
-            if x.dtype.name not in _COMPLEX_OF:
+            if x.dtype not in COMPLEX_OF:
                 self.fail(op, f"RFFT needs float32 or float64 input, got {x.type}")
-            dtype = _COMPLEX_OF[x.dtype.name]
+            dtype = COMPLEX_OF[x.dtype]
             want, shape = length, lead + length[:-1] + (length[-1] // 2 + 1,)
         elif kind == "IRFFT":
             self._check_kind(op, x, "complex")
-            dtype = _REAL_OF[x.dtype.name]
+            dtype = REAL_OF[x.dtype]
             want, shape = length[:-1] + (length[-1] // 2 + 1,), lead + length
         else:
             self.fail(op, f"type must be FFT, IFFT, RFFT or IRFFT, got {kind!r}")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Sequence
 
+import ml_dtypes
 import numpy as np
 
-__all__ = ["Value", "Aval", "LoweringError", "element_type", "tensor_type", "literal", "kind_of", "dims_text", "i64_text"]
+__all__ = ["Value", "Aval", "LoweringError", "element_type", "tensor_type", "literal", "kind_of", "dims_text",
+           "i64_text", "REAL_OF", "COMPLEX_OF"]
 
 Aval = tuple[tuple[int, ...], np.dtype]
 
-_ELEMENT = {
+_ELEMENT_BY_NAME = {
     "bool": "i1", "int8": "i8", "int16": "i16", "int32": "i32", "int64": "i64",
     "uint8": "ui8", "uint16": "ui16", "uint32": "ui32", "uint64": "ui64",
     "float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64",
@@ -19,11 +22,19 @@ _ELEMENT = {
 }
 
 # One letter per dtype class: b(ool), i(signed), u(nsigned), f(loat), c(omplex).
-_KIND = {
+_KIND_BY_NAME = {
     "bool": "b", "int8": "i", "int16": "i", "int32": "i", "int64": "i",
     "uint8": "u", "uint16": "u", "uint32": "u", "uint64": "u",
     "float16": "f", "bfloat16": "f", "float32": "f", "float64": "f", "complex64": "c", "complex128": "c",
 }
+
+
+# Keyed by dtype objects: numpy computes ``dtype.name`` anew on every access, which is slow.
+_DTYPES = {name: np.dtype(ml_dtypes.bfloat16) if name == "bfloat16" else np.dtype(name) for name in _KIND_BY_NAME}
+_ELEMENT = {_DTYPES[n]: t for n, t in _ELEMENT_BY_NAME.items()}
+_KIND = {_DTYPES[n]: k for n, k in _KIND_BY_NAME.items()}
+REAL_OF = {_DTYPES["complex64"]: _DTYPES["float32"], _DTYPES["complex128"]: _DTYPES["float64"]}
+COMPLEX_OF = {real: c for c, real in REAL_OF.items()}
 
 
 class LoweringError(TypeError):
@@ -32,17 +43,22 @@ class LoweringError(TypeError):
 
 def kind_of(dtype: np.dtype) -> str:
     """``b``, ``i``, ``u``, ``f`` or ``c`` (bfloat16 is ``f``); ``?`` for anything unsupported."""
-    return _KIND.get(dtype.name, "?")
+    return _KIND.get(dtype, "?")
 
 
 def element_type(dtype: np.dtype) -> str:
     """The MLIR element type of a dtype, e.g. ``f32``."""
-    return _ELEMENT[dtype.name]
+    return _ELEMENT[dtype]
 
 
 def tensor_type(shape: Sequence[int], dtype: np.dtype) -> str:
     """``tensor<2x3xf32>`` for shape (2, 3) and float32."""
-    return "tensor<" + "".join(f"{d}x" for d in shape) + _ELEMENT[dtype.name] + ">"
+    return _tensor_type(tuple(shape), dtype)
+
+
+@functools.lru_cache(maxsize=4096)
+def _tensor_type(shape: tuple[int, ...], dtype: np.dtype) -> str:
+    return "tensor<" + "".join(f"{d}x" for d in shape) + _ELEMENT[dtype] + ">"
 
 
 class Value:
