@@ -13,7 +13,7 @@ import pytest
 
 import pjrt_array as xp
 from pjrt_array._dispatch import run
-from pjrt_array.ops._builder import Builder, LoweringError, Value, build_module
+from pjrt_array.ops._builder import Builder, LoweringError, Value, build_module, module_text
 
 F32, F64, C64 = np.dtype("float32"), np.dtype("float64"), np.dtype("complex64")
 I32, I64, U8, BOOL = np.dtype("int32"), np.dtype("int64"), np.dtype("uint8"), np.dtype(bool)
@@ -221,6 +221,50 @@ def test_while_if_case_run():
     signed, picked = run(_count_rule, (("steps", 4),), (start,), start._device)
     assert float(signed) == 24.0
     assert float(picked) == 10.0
+
+
+def _recorded_rule(b: Builder, x: Value, step: Value) -> Value:
+    """A loop whose body is recorded before the op, capturing ``step`` as an extra carry (as a tracer does)."""
+    with b.block([x.aval]) as cond:
+        cond.results = [b.compare(b.reduce([cond.args[0]], [b.constant(0, F64)], [0], scalar_add)[0],
+                                  b.constant(20, F64), "LT")]
+    with b.block([x.aval]) as body:
+        captured = b.argument(*step.aval)
+        body.args.append(captured)
+        body.results = [b.add(body.args[0], broadcast_value(b, captured, x.shape)), captured]
+    cond.args.append(b.argument(*step.aval))
+    return b.while_([x, step], cond, body)[0]
+
+
+def broadcast_value(b: Builder, v: Value, shape: tuple[int, ...]) -> Value:
+    return b.broadcast_in_dim(v, shape, [])
+
+
+def test_recorded_blocks_run():
+    x = xp.asarray(np.zeros(2))
+    out = run(_recorded_rule, (), (x, xp.asarray(1.5)), x._device)[0]
+    np.testing.assert_array_equal(np.asarray(out), [10.5, 10.5])
+
+
+def test_recorded_block_arguments_are_checked():
+    def _loop_rule(b: Builder, x: Value) -> Value:
+        with b.block([x.aval]) as cond:
+            cond.results = [b.constant(True, BOOL)]
+        with b.block([((), F64)]) as body:
+            body.results = [x]
+        return b.while_([x], cond, body)[0]
+
+    with pytest.raises(LoweringError, match="region takes"):
+        build_module(_loop_rule, {}, [((2, 3), F32)])
+
+
+def test_module_text_aliases_and_no_results():
+    b = Builder()
+    x = b.argument((2,), F32)
+    text = module_text(b, [x], [b.negate(x)], aliases={0: 0})
+    assert "{tf.aliasing_output = 0 : i32}" in text and "return %v2 : tensor<2xf32>" in text
+    empty = Builder()
+    assert "    return\n" in module_text(empty, [], [])
 
 
 def _update_rule(b: Builder, x: Value, row: Value, i: Value) -> Value:

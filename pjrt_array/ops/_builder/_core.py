@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, NoReturn, Sequence
+import contextlib
+from typing import Any, Callable, Iterator, NoReturn, Sequence, Union
 
 import numpy as np
 
 from ._types import Aval, LoweringError, Value, kind_of, tensor_type
 
-__all__ = ["Core", "RegionBody"]
+__all__ = ["Core", "Block", "RegionBody"]
 
-RegionBody = Callable[[Any, list[Value]], Sequence[Value]]
+
+class Block:
+    """A region body recorded ahead of its op (see :meth:`Core.block`).
+
+    ``args`` may grow while the body is recorded (e.g. values a tracer captures);
+    ``results`` is set by the recorder before the block is handed to an op.
+    """
+
+    __slots__ = ("args", "lines", "results")
+
+    def __init__(self, args: list[Value]) -> None:
+        self.args = args
+        self.lines: list[str] = []
+        self.results: list[Value] = []
+
+
+RegionBody = Union[Callable[[Any, list[Value]], Sequence[Value]], Block]
 
 # Which dtype classes each class name accepts (see ``kind_of``).
 KINDS = {
@@ -58,11 +75,32 @@ class Core:
         return Value(name, tuple(shape), dtype)
 
     def _emit_multi(self, text: str, results: Sequence[Aval]) -> list[Value]:
+        if not results:
+            self.lines.append(text)
+            return []
         if len(results) == 1:
             return [self._emit(text, *results[0])]
         name = self.fresh()
         self.lines.append(f"{name}:{len(results)} = {text}")
         return [Value(f"{name}#{i}", tuple(s), d) for i, (s, d) in enumerate(results)]
+
+    @contextlib.contextmanager
+    def block(self, params: Sequence[Aval] = ()) -> Iterator[Block]:
+        """Record a region body: ops emitted inside the ``with`` go to the yielded block.
+
+        Ops with regions take such a block in place of a ``body(b, args)`` callable,
+        for callers that must record a body before they know the op's operands.
+        """
+        blk = Block([Value(self.fresh(), tuple(s), np.dtype(d)) for s, d in params])
+        saved, self.lines = self.lines, []
+        try:
+            yield blk
+        finally:
+            blk.lines, self.lines = self.lines, saved
+
+    def argument(self, shape: Sequence[int], dtype: Any) -> Value:
+        """A fresh function or block argument."""
+        return Value(self.fresh(), tuple(shape), np.dtype(dtype))
 
     def _region(self, params: Sequence[Aval], body: RegionBody, op: str,
                 expect: Sequence[Aval] | None = None) -> tuple[str, list[Value]]:
@@ -72,12 +110,15 @@ class Core:
         so names stay unique in the enclosing function; a region may use values
         defined outside it.  ``expect`` checks the returned avals.
         """
-        args = [Value(self.fresh(), tuple(s), np.dtype(d)) for s, d in params]
-        saved, self.lines = self.lines, []
-        try:
-            results = list(body(self, args))
-        finally:
-            inner, self.lines = self.lines, saved
+        if isinstance(body, Block):
+            blk = body
+            want_args = [(tuple(s), np.dtype(d)) for s, d in params]
+            if [a.aval for a in blk.args] != want_args:
+                self.fail(op, f"region takes {_avals([a.aval for a in blk.args])}, expected {_avals(want_args)}")
+        else:
+            with self.block(params) as blk:
+                blk.results = list(body(self, blk.args))
+        results = list(blk.results)
         for r in results:
             self._check_value(op, r)
         if expect is not None:
@@ -85,10 +126,9 @@ class Core:
             want = [(tuple(s), np.dtype(d)) for s, d in expect]
             if got != want:
                 self.fail(op, f"region returns {_avals(got)}, expected {_avals(want)}")
-        ret = ", ".join(r.name for r in results)
-        types = ", ".join(r.type for r in results)
-        head = "  ^bb0(" + ", ".join(f"{a.name}: {a.type}" for a in args) + "):\n" if args else ""
-        text = "{\n" + head + "".join(f"    {ln}\n" for ln in inner) + f"    stablehlo.return {ret} : {types}\n  }}"
+        ret = (f" {', '.join(r.name for r in results)} : {', '.join(r.type for r in results)}" if results else "")
+        head = "  ^bb0(" + ", ".join(f"{a.name}: {a.type}" for a in blk.args) + "):\n" if blk.args else ""
+        text = "{\n" + head + "".join(f"    {ln}\n" for ln in blk.lines) + f"    stablehlo.return{ret}\n  }}"
         return text, results
 
     # -- checks ------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ outside it), and their results are checked against the types the op needs.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -19,7 +19,7 @@ __all__ = ["StructuredOps"]
 _BOOL = np.dtype(bool)
 _I32 = np.dtype("int32")
 _TRANSPOSE = ("NO_TRANSPOSE", "TRANSPOSE", "ADJOINT")
-Branch = Callable[..., Sequence[Value]]
+Branch = RegionBody
 
 
 def _types(vs: Sequence[Value]) -> str:
