@@ -109,6 +109,18 @@ def test_control_flow_results():
     assert cased[0].aval == ((), I32)
 
 
+def test_custom_call_attributes():
+    b = Builder()
+    x = b.argument((2, 3), F32)
+    (out,) = b.custom_call("kernel", [x], [((3,), F64)], backend_config={"flag": True, "n": 2, "name": 'a"b'},
+                           api_version=4, operand_layouts=[[1, 0]], result_layouts=[[0]])
+    assert out.aval == ((3,), F64)
+    assert b.lines[-1] == ('%v2 = stablehlo.custom_call @kernel(%v1) {backend_config = {flag = true, n = 2 : i64, '
+                           'name = "a\\"b"}, api_version = 4 : i32, operand_layouts = [dense<[1, 0]> : '
+                           'tensor<2xindex>], result_layouts = [dense<[0]> : tensor<1xindex>]} : '
+                           '(tensor<2x3xf32>) -> tensor<3xf64>')
+
+
 def test_emitted_text_is_compact():
     text, avals = build_module(lambda b, x, y: b.add(x, y), {}, [((2,), F32), ((2,), F32)])
     assert avals == [((2,), F32)]
@@ -166,6 +178,7 @@ MALFORMED = [
     ("cholesky square", lambda b, x: b.cholesky(x), "square"),
     ("custom_call target", lambda b, x: b.custom_call("not a name", [x], [x.aval]), "identifier"),
     ("chlo op", lambda b, x: b.chlo("bogus", x), "not one of"),
+    ("custom_call layouts", lambda b, x: b.custom_call("k", [x], [x.aval], operand_layouts=[[0, 0]]), "axis order"),
     ("non-Value operand", lambda b, x: b.negate(np.zeros(3)), "must be a Value"),
     ("rule returns non-Value", lambda b, x: 3.0, "must be a Value"),
 ]

@@ -214,18 +214,20 @@ class StructuredOps(Core):
 
     def custom_call(self, target: str, operands: Sequence[Value], results: Sequence[Aval], *,
                     backend_config: str | dict[str, object] | None = None, api_version: int | None = None,
-                    has_side_effect: bool = False) -> list[Value]:
+                    has_side_effect: bool = False, operand_layouts: Sequence[Sequence[int]] | None = None,
+                    result_layouts: Sequence[Sequence[int]] | None = None) -> list[Value]:
         """``stablehlo.custom_call @target``: results of the given types (nothing to infer).
 
         ``backend_config`` is an opaque string, or a dict of bool/int/float/str attributes
-        (the typed FFI form, with ``api_version=4``).
+        (the typed FFI form, with ``api_version=4``).  Layouts are minor-to-major axis
+        orders, one per operand/result (``[1, 0]`` is row-major for a matrix).
         """
         op = f"custom_call @{target}"
         if not target.isidentifier():
             self.fail(op, "the target must be an identifier")
         for v in operands:
             self._check_value(op, v)
-        avals = [(tuple(int(d) for d in s), np.dtype(d)) for s, d in results]
+        avals = [(tuple(int(n) for n in s), np.dtype(d)) for s, d in results]
         if not avals or any(kind_of(d) == "?" or any(n < 0 for n in s) for s, d in avals):
             self.fail(op, f"invalid result types {results!r}")
         attrs = []
@@ -237,6 +239,16 @@ class StructuredOps(Core):
             attrs.append(f"api_version = {int(api_version)} : i32")
         if has_side_effect:
             attrs.append("has_side_effect = true")
+        for name, layouts, shapes in (("operand_layouts", operand_layouts, [v.shape for v in operands]),
+                                      ("result_layouts", result_layouts, [s for s, _ in avals])):
+            if layouts is not None:
+                attrs.append(f"{name} = {self._layouts(op, name, layouts, shapes)}")
         attr_text = " {" + ", ".join(attrs) + "}" if attrs else ""
         return self._emit_multi(f"stablehlo.custom_call @{target}({', '.join(v.name for v in operands)}){attr_text} : "
                                 f"({_types(operands)}) -> {_result_types(avals)}", avals)
+
+    def _layouts(self, op: str, name: str, layouts: Sequence[Sequence[int]], shapes: Sequence[tuple[int, ...]]) -> str:
+        if len(layouts) != len(shapes) or any(sorted(lay) != list(range(len(s))) for lay, s in zip(layouts, shapes)):
+            self.fail(op, f"{name} {[list(lay) for lay in layouts]} must be one axis order per value of ranks "
+                          f"{[len(s) for s in shapes]}")
+        return "[" + ", ".join(f"dense<{dims_text(lay)}> : tensor<{len(lay)}xindex>" for lay in layouts) + "]"
