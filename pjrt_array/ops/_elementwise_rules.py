@@ -51,8 +51,7 @@ def simple(name: str) -> Rule:
 def chlo(name: str) -> Rule:
     """One CHLO op, decomposed by XLA for every backend (with the complex special cases)."""
     def rule(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
-        x = b.convert(x, dtype)
-        return b.chlo(name, x)
+        return b.chlo(name, b.convert(x, dtype))
     rule.__name__ = name
     return with_complex_cases(rule, name) if name in COMPLEX_CASES else rule
 

@@ -62,12 +62,13 @@ def _wrap_negative(b: Builder, idx: Value, size: int) -> Value:
 
 def _linear_index(b: Builder, coords: list[Value], sizes: tuple[int, ...] | list[int]) -> Value:
     """The row-major flat position of ``coords`` (one index array per axis of ``sizes``, one shape)."""
-    linear, stride = None, math.prod(sizes)
+    terms, stride = [], math.prod(sizes)
     for k, size in zip(coords, sizes):
         stride //= size if size else 1
-        if stride != 1:
-            k = b.multiply(k, const_like(b, stride, k))
-        linear = k if linear is None else b.add(linear, k)
+        terms.append(k if stride == 1 else b.multiply(k, const_like(b, stride, k)))
+    linear = terms[0]
+    for k in terms[1:]:
+        linear = b.add(linear, k)
     return linear
 
 

@@ -254,6 +254,12 @@ def _unit_scale(b: Builder, x: Value) -> tuple[Value, Value]:
 
 
 def _svd_rule(b: Builder, x: Value, *, full: bool, vectors: bool) -> tuple[Value, ...] | Value:
+    out = _svd(b, x, full, vectors)
+    return out if vectors else out[0]
+
+
+def _svd(b: Builder, x: Value, full: bool, vectors: bool) -> tuple[Value, ...]:
+    """(U, S, Vh), or (S,) without ``vectors``."""
     m, n = x.shape[-2:]
     x, scale = _unit_scale(b, x)
     out = _svd_tall(b, x if m >= n else adjoint(b, x), full, vectors)  # xᴴ = U' S V'ᴴ: x = V' S U'ᴴ
@@ -261,7 +267,7 @@ def _svd_rule(b: Builder, x: Value, *, full: bool, vectors: bool) -> tuple[Value
     dims = list(range(s.ndim - 1))
     s = b.multiply(s, b.broadcast_in_dim(scale, s.shape, dims))
     if not vectors:
-        return s
+        return (s,)
     if m >= n:
         return out[0], s, adjoint(b, out[2])
     return out[2], s, adjoint(b, out[0])
@@ -293,7 +299,7 @@ def _cutoff(b: Builder, s: Value, rtol: float | None, rtol_v: Value | None, m: i
 
 def _rank_rule(b: Builder, x: Value, *rtol_v: Value, rtol: float | None) -> Value:
     m, n = x.shape[-2:]
-    s = _svd_rule(b, x, full=False, vectors=False)
+    (s,) = _svd(b, x, False, False)
     keep = _cutoff(b, s, rtol, rtol_v[0] if rtol_v else None, m, n)
     return reduce(b, b.convert(keep, np.dtype("int64")), (s.ndim - 1,), "add")
 
@@ -316,7 +322,7 @@ def matrix_rank(x: Any, /, *, rtol: Any = None) -> Array:
 
 def _pinv_rule(b: Builder, x: Value, *rtol_v: Value, rtol: float | None) -> Value:
     m, n = x.shape[-2:]
-    u, s, vh = _svd_rule(b, x, full=False, vectors=True)
+    u, s, vh = _svd(b, x, False, True)
     keep = _cutoff(b, s, rtol, rtol_v[0] if rtol_v else None, m, n)
     one = const_like(b, 1, s)
     inv = b.select(keep, b.divide(one, b.select(keep, s, one)), const_like(b, 0, s))
@@ -477,7 +483,7 @@ def _matrix_norm_rule(b: Builder, x: Value, *, keepdims: bool, ord: Any) -> Valu
     if ord == "fro":
         out = _vector_norm_rule(b, x, axes=(rows, cols), keepdims=False, ord=2)
     elif ord in ("nuc", 2, -2):
-        s = _svd_rule(b, x, full=False, vectors=False)
+        (s,) = _svd(b, x, False, False)
         op = {"nuc": "add", 2: "maximum", -2: "minimum"}[ord]
         out = reduce(b, s, (s.ndim - 1,), op)
     else:

@@ -148,10 +148,10 @@ def broadcast_arrays(*arrays: Array) -> tuple[Array, ...]:
 # -- joins and splits -----------------------------------------------------------------------------
 
 def _concat_rule(b: Builder, *parts: Value, axis: int, dtype: np.dtype, flat: bool) -> Value:
-    parts = [b.convert(p, dtype) for p in parts]
+    values = [b.convert(p, dtype) for p in parts]
     if flat:
-        parts = [b.reshape(p, (math.prod(p.shape),)) for p in parts]
-    return b.concatenate(parts, axis)
+        values = [b.reshape(p, (math.prod(p.shape),)) for p in values]
+    return b.concatenate(values, axis)
 
 
 def _joined(arrays: Any, name: str) -> tuple[list[Array], np.dtype]:

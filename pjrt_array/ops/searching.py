@@ -23,18 +23,14 @@ _INDEX = np.dtype("int64")
 _BOOL = np.dtype(bool)
 
 
-def _is_nan(b: Builder, v: Value) -> Value | None:
-    return is_nan(b, v) if _dtypes.isdtype(v.dtype, ("real floating", "complex floating")) else None
-
-
 def _arg_better(r: Builder, va: Value, vb: Value, largest: bool) -> Value:
     """Whether value ``va`` beats ``vb`` for argmax/argmin; NaN beats everything (as numpy)."""
     if largest:
         return less(r, vb, va)  # the total order puts NaN last, i.e. largest
-    nan_a, nan_b = _is_nan(r, va), _is_nan(r, vb)
     lt = less(r, va, vb)
-    if nan_a is None:
+    if not _dtypes.isdtype(va.dtype, ("real floating", "complex floating")):
         return lt
+    nan_a, nan_b = is_nan(r, va), is_nan(r, vb)
     not_b = flag_op(r, "not", nan_b)
     return flag_op(r, "or", flag_op(r, "and", nan_a, not_b),
                    flag_op(r, "and", flag_op(r, "not", nan_a), not_b, lt))
