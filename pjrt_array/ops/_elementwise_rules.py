@@ -40,20 +40,21 @@ def _parts(b: Builder, x: Value) -> tuple[Value, Value]:
 
 # -- unary rules -------------------------------------------------------------------------------------
 
-def simple(name: str) -> Rule:
-    """One StableHLO op of the same type (with the standard's complex special cases)."""
+def _one_op(name: str, emit: Callable[[Builder, str, Value], Value]) -> Rule:
     def rule(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
-        return b.unary(name, b.convert(x, dtype))
+        return emit(b, name, b.convert(x, dtype))
     rule.__name__ = name
     return with_complex_cases(rule, name) if name in COMPLEX_CASES else rule
+
+
+def simple(name: str) -> Rule:
+    """One StableHLO op of the same type (with the standard's complex special cases)."""
+    return _one_op(name, Builder.unary)
 
 
 def chlo(name: str) -> Rule:
     """One CHLO op, decomposed by XLA for every backend (with the complex special cases)."""
-    def rule(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
-        return b.chlo(name, b.convert(x, dtype))
-    rule.__name__ = name
-    return with_complex_cases(rule, name) if name in COMPLEX_CASES else rule
+    return _one_op(name, Builder.chlo)
 
 
 def rounding(kind: str) -> Rule:

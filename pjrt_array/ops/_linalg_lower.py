@@ -14,10 +14,10 @@ import numpy as np
 
 from .. import _dtypes
 from ._builder import Builder, Value
-from ._lower import band_mask, conj, const_like
+from ._lower import band_mask, broadcast, broadcast_shapes, conj, const_like
 from ._reduce import reduce
 
-__all__ = ["matmul", "adjoint", "transpose_last", "qr", "householder_product", "eigh", "cholesky",
+__all__ = ["matmul", "adjoint", "transpose_last", "broadcast_batch", "qr", "householder_product", "eigh", "cholesky",
            "triangular_solve", "identity", "slice_last", "keep_band", "diagonal"]
 
 
@@ -26,6 +26,12 @@ def transpose_last(b: Builder, x: Value) -> Value:
     perm = list(range(x.ndim))
     perm[-2], perm[-1] = perm[-1], perm[-2]
     return b.transpose(x, perm)
+
+
+def broadcast_batch(b: Builder, x: Value, y: Value) -> tuple[Value, Value]:
+    """Matrices ``x`` and ``y`` (rank >= 2) broadcast to one batch shape."""
+    batch = broadcast_shapes(x.shape[:-2], y.shape[:-2])
+    return broadcast(b, x, batch + x.shape[-2:]), broadcast(b, y, batch + y.shape[-2:])
 
 
 def adjoint(b: Builder, x: Value) -> Value:

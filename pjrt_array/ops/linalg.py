@@ -28,7 +28,7 @@ from .._array import Array
 from .._dispatch import run
 from ._axes import normalize_axes, normalize_axis
 from ._builder import Builder, Value
-from ._linalg_lower import (adjoint, cholesky as _chol, diagonal as _diag, eigh as _eigh, householder_product,
+from ._linalg_lower import (adjoint, broadcast_batch, cholesky as _chol, diagonal as _diag, eigh as _eigh, householder_product,
                             identity, keep_band, matmul, qr as _qr, slice_last, triangular_solve)
 from ._lower import broadcast, broadcast_shapes, clamp_diagonal, const_like, slice_axis, truth
 from ._operands import check_array, same_device
@@ -341,9 +341,7 @@ def pinv(x: Any, /, *, rtol: Any = None) -> Array:
 def _solve_rule(b: Builder, a: Value, rhs: Value, *, vector: bool) -> Value:
     if vector:
         rhs = b.reshape(rhs, rhs.shape + (1,))
-    batch = broadcast_shapes(a.shape[:-2], rhs.shape[:-2])
-    a = broadcast(b, a, batch + a.shape[-2:])
-    rhs = broadcast(b, rhs, batch + rhs.shape[-2:])
+    a, rhs = broadcast_batch(b, a, rhs)
     dtype = _dtypes.promote_types(a.dtype, rhs.dtype)
     out = _qr_solve(b, b.convert(a, dtype), b.convert(rhs, dtype))
     if vector:

@@ -12,6 +12,7 @@ from .._array import Array
 from .._dispatch import run
 from ._axes import normalize_axis
 from ._builder import Builder, Value
+from ._linalg_lower import broadcast_batch, transpose_last
 from ._lower import broadcast, broadcast_shapes, conj
 from ._operands import check_array, same_device
 from ._reduce import reduce
@@ -41,10 +42,8 @@ def _matmul_rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
         x = b.reshape(x, (1,) + x.shape)
     if vec_y:
         y = b.reshape(y, y.shape + (1,))
-    batch = broadcast_shapes(x.shape[:-2], y.shape[:-2])
-    x = broadcast(b, x, batch + x.shape[-2:])
-    y = broadcast(b, y, batch + y.shape[-2:])
-    out = _dot(b, x, y, len(batch), [(x.ndim - 1, y.ndim - 2)])
+    x, y = broadcast_batch(b, x, y)
+    out = _dot(b, x, y, x.ndim - 2, [(x.ndim - 1, y.ndim - 2)])
     final = out.shape[:-2] + (() if vec_x else out.shape[-2:-1]) + (() if vec_y else out.shape[-1:])
     return b.reshape(out, final)
 
@@ -63,9 +62,7 @@ def matmul(x1: Any, x2: Any, /) -> Array:
 
 
 def _mt_rule(b: Builder, x: Value) -> Value:
-    perm = list(range(x.ndim))
-    perm[-2], perm[-1] = perm[-1], perm[-2]
-    return b.transpose(x, perm)
+    return transpose_last(b, x)
 
 
 def matrix_transpose(x: Any, /) -> Array:
