@@ -21,19 +21,17 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from . import _disk_cache
 from ._array import Array
+from ._devices import Device
 from ._pjrt import Buffer, CompileOptions, LoadedExecutable, PjrtError, ResourceExhausted
 from .ops._builder import Rule, build_module
 
-if TYPE_CHECKING:
-    from ._devices import Device
-
-__all__ = ["run", "cache_info", "cache_clear", "compile_rule", "set_cache_size"]
+__all__ = ["run", "cache_info", "cache_clear", "compile_rule", "compile_text", "set_cache_size"]
 
 Aval = tuple[tuple[int, ...], np.dtype]
 
@@ -146,8 +144,11 @@ def _load_or_compile(client: Any, text: str, options: CompileOptions, fingerprin
 def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Device") -> _Entry:
     """Lower, fingerprint and compile (or find) the program of one op."""
     text, out_avals = build_module(rule, dict(params), avals)
-    options = _options(device, avals)
-    client = device.client
+    return _Entry(compile_text(device.client, text, _options(device, avals)), out_avals)
+
+
+def compile_text(client: Any, text: str, options: CompileOptions) -> LoadedExecutable:
+    """The executable of a module: from memory by fingerprint, else the disk cache, else compiled."""
     digest = hashlib.sha256()
     digest.update(text.encode())
     digest.update(options.to_bytes())
@@ -172,21 +173,29 @@ def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Devi
             _by_fingerprint.move_to_end(fingerprint)
         except KeyError:  # evicted by another thread meanwhile
             pass
-    return _Entry(exe, out_avals)
+    return exe
 
 
 def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device") -> list[Array]:
     """Execute ``rule`` on ``args`` (all on ``device``); returns the output Arrays.
 
     ``params`` is a hashable tuple of ``(name, value)`` pairs passed to the rule.
+    A sharded argument, or a ``NamedSharding`` as ``device``, makes it an SPMD
+    program over the mesh (``_spmd.run_sharded``).
     """
     n = len(args)
     if n == 2:
+        sharded = args[0]._sharding is not None or args[1]._sharding is not None
         key: tuple = (rule, params, device, args[0]._aval, args[1]._aval)
     elif n == 1:
+        sharded = args[0]._sharding is not None
         key = (rule, params, device, args[0]._aval)
     else:
+        sharded = any(a._sharding is not None for a in args)
         key = (rule, params, device, *[a._aval for a in args])
+    if sharded or type(device) is not Device:
+        from ._spmd import run_sharded
+        return run_sharded(rule, params, args, device)
     entry = _entries.get(key)
     if entry is None:
         _stats.misses += 1
@@ -233,5 +242,7 @@ def cache_clear(*, disk: bool = False) -> None:
     _entries.clear()
     _by_fingerprint.clear()
     _stats = CacheStats()
+    from ._spmd import clear
+    clear()
     if disk and _disk is not None:
         _disk.clear()

@@ -15,11 +15,11 @@ import numpy as np
 
 from .. import _dtypes
 from .._array import Array
-from .._devices import Device, as_device
+from .._devices import Device
 from .._dispatch import run
 from ._builder import Builder, Value
 from ._lower import band_mask, broadcast, clamp_diagonal
-from ._operands import check_array, from_host, scalar_array
+from ._operands import as_placement, check_array, from_host, scalar_array
 
 __all__ = ["arange", "asarray", "empty", "empty_like", "eye", "from_dlpack", "full", "full_like", "linspace",
            "meshgrid", "ones", "ones_like", "tril", "triu", "zeros", "zeros_like"]
@@ -58,7 +58,7 @@ def full(shape: Any, fill_value: Any, *, dtype: Any = None, device: Device | Non
     """An array of ``shape`` filled with ``fill_value``."""
     shape = _shape(shape)
     dtype = _fill_dtype(fill_value, dtype)
-    device = as_device(device)
+    device = as_placement(device)
     if isinstance(fill_value, Array):
         value = fill_value
     else:
@@ -91,7 +91,7 @@ def empty(shape: Any, *, dtype: Any = None, device: Device | None = None) -> Arr
 def _like(x: Any, dtype: Any, device: Any) -> tuple[tuple[int, ...], np.dtype, Device]:
     x = check_array(x)
     return x.shape, _dtypes.as_dtype(dtype) if dtype is not None else x.dtype, \
-        x._device if device is None else as_device(device)
+        x.device if device is None else as_placement(device)
 
 
 def full_like(x: Any, /, fill_value: Any, *, dtype: Any = None, device: Device | None = None) -> Array:
@@ -140,7 +140,7 @@ def arange(start: Any, /, stop: Any = None, step: Any = 1, *, dtype: Any = None,
             else _dtypes.DEFAULT_INT
     dtype = _dtypes.as_dtype(dtype)
     n = max(0, math.ceil((stop - start) / step))
-    device = as_device(device)
+    device = as_placement(device)
     compute = np.dtype("float64") if _dtypes.is_float(dtype) else dtype
     _dtypes.check_scalar_fits(start, compute, "start")
     _dtypes.check_scalar_fits(step, compute, "step")
@@ -181,7 +181,7 @@ def linspace(start: Any, stop: Any, /, num: int, *, dtype: Any = None, device: D
         raise TypeError(f"linspace needs a floating dtype, got {dtype}")
     if is_complex and not _dtypes.is_complex(dtype):
         raise TypeError(f"complex start/stop need a complex dtype, got {dtype}")
-    device = as_device(device)
+    device = as_placement(device)
     args = (scalar_array(start, dtype, device), scalar_array(stop, dtype, device))
     return run(_linspace_rule, (("num", num), ("endpoint", bool(endpoint))), args, device)[0]
 
@@ -206,7 +206,7 @@ def eye(n_rows: int, n_cols: int | None = None, /, *, k: int = 0, dtype: Any = N
         raise ValueError(f"n_rows and n_cols must be non-negative, got {n}, {m}")
     dtype = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT
     return run(_eye_rule, (("n", n), ("m", m), ("k", clamp_diagonal(k, n, m)), ("dtype", dtype)), (),
-               as_device(device))[0]
+               as_placement(device))[0]
 
 
 
@@ -294,7 +294,7 @@ def from_dlpack(x: Any, /, *, device: Device | None = None, copy: bool | None = 
     except (TypeError, RuntimeError) as exc:
         raise BufferError(f"from_dlpack: cannot import {type(x).__name__}: {exc}") from None
     # DLPack exchanges share memory: keep sharing unless a copy is asked for.
-    return from_host(np.asarray(host), as_device(device), share=not copy, must_share=copy is False)
+    return from_host(np.asarray(host), as_placement(device), share=not copy, must_share=copy is False)
 
 
 def asarray(obj: Any, /, *, dtype: Any = None, device: Device | None = None, copy: bool | None = None) -> Array:
@@ -304,16 +304,16 @@ def asarray(obj: Any, /, *, dtype: Any = None, device: Device | None = None, cop
     if copy not in (None, True, False):
         raise TypeError(f"copy must be True, False or None, got {copy!r}")
     if isinstance(obj, Array):
-        target = obj._device if device is None else as_device(device)
-        same = target == obj._device and (dtype is None or dtype == obj.dtype)
+        target = obj.device if device is None else as_placement(device)
+        same = target == obj.device and (dtype is None or dtype == obj.dtype)
         if same and not copy:
             return obj
         if copy is False:
             raise ValueError("asarray(copy=False): the conversion needs a copy (other dtype or device)")
         from .data_types import astype
         out = astype(obj, dtype if dtype is not None else obj.dtype, copy=True)
-        return out.to_device(target) if target != out._device else out
-    target = as_device(device)
+        return out.to_device(target) if target != out.device else out
+    target = as_placement(device)
     value = _host_value(obj, dtype)
     if copy is False and not isinstance(obj, np.ndarray) and not hasattr(obj, "__dlpack__") \
             and not isinstance(obj, memoryview):

@@ -177,7 +177,7 @@ def clip(x: Any, /, min: Any = None, max: Any = None) -> Array:
         if bound is None:
             continue
         if isinstance(bound, Array):
-            if bound._device != x._device:
+            if bound._device != x._device and bound._sharding is None and x._sharding is None:
                 raise ValueError(f"{argname} is on {bound._device!r}, x on {x._device!r}")
             bounds.append((argname, bound if bound.dtype == x.dtype else _astype(bound, x.dtype)))
         elif isinstance(bound, (int, float)) and not isinstance(bound, bool):

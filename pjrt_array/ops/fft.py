@@ -102,6 +102,10 @@ def _run_fft(x: Array, steps: list[tuple[int, str, int]], norm: str, conj_in: bo
              conj_out: bool = False) -> Array:
     _check_norm(norm)
     params = (("steps", tuple(steps)), ("norm", norm), ("conj_in", conj_in), ("conj_out", conj_out))
+    sharding = x._sharding
+    if sharding is not None and all(sharding.spec[axis] is None for axis, _, _ in steps):
+        # XLA's partitioner would hand the transform back replicated; ask for the input's blocks.
+        return run(_fft_rule, params, (x,), sharding)[0]
     return run(_fft_rule, params, (x,), x._device)[0]
 
 
