@@ -16,15 +16,16 @@ class Block:
     """A region body recorded ahead of its op (see :meth:`Core.block`).
 
     ``args`` may grow while the body is recorded (e.g. values a tracer captures);
-    ``results`` is set by the recorder before the block is handed to an op.
+    ``lines`` fills as ops are emitted inside ``b.block``; ``results`` is set by
+    the recorder before the block is handed to an op.
     """
 
     __slots__ = ("args", "lines", "results")
 
-    def __init__(self, args: list[Value]) -> None:
-        self.args = args
-        self.lines: list[str] = []
-        self.results: list[Value] = []
+    def __init__(self, args: Sequence[Value] = (), lines: Sequence[str] = (), results: Sequence[Value] = ()) -> None:
+        self.args = list(args)
+        self.lines = list(lines)
+        self.results = list(results)
 
 
 RegionBody = Union[Callable[[Any, list[Value]], Sequence[Value]], Block]
@@ -92,11 +93,11 @@ class Core:
         for callers that must record a body before they know the op's operands.
         """
         blk = Block([Value(self.fresh(), tuple(s), np.dtype(d)) for s, d in params])
-        saved, self.lines = self.lines, []
+        saved, self.lines = self.lines, blk.lines
         try:
             yield blk
         finally:
-            blk.lines, self.lines = self.lines, saved
+            self.lines = saved
 
     def argument(self, shape: Sequence[int], dtype: Any) -> Value:
         """A fresh function or block argument."""
