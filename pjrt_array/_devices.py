@@ -15,6 +15,7 @@ from typing import Any
 from ._pjrt import Client, PjrtError, ResourceExhausted, default_plugin_info, discover, load_plugin
 from ._pjrt import Device as PjrtDevice
 from ._pjrt._loader import PluginInfo
+from ._policy import tune_process
 
 __all__ = ["Device", "default_device", "all_devices", "plugins", "set_default_plugin", "as_device", "client",
            "install_client"]
@@ -99,6 +100,7 @@ def client(plugin_path: str | None = None) -> Client:
         with _state.lock:
             c = _state.clients.get(path)
             if c is None or c.closed:
+                tune_process()  # the process-wide tuning the array layer opts into, before any client
                 c = _state.clients[path] = Client(load_plugin(path))
                 platform = c.platform_name
                 _state.devices[path] = [Device(d, platform) for d in c.addressable_devices()]

@@ -24,7 +24,6 @@ from pathlib import Path
 
 from . import _abi
 from ._api import Api, new_struct
-from ._malloc import tune_malloc
 from .errors import PluginLoadError
 from .named_values import read_named_values
 
@@ -197,7 +196,6 @@ def _open(given: str, real: str) -> Plugin:
     # cached executable prints spurious CPU-feature "errors".  PJRT errors reach
     # us as PJRT_Error values regardless.  Set it yourself to see XLA's logs.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    tune_malloc()
     if not os.path.isfile(real):
         raise PluginLoadError(f"PJRT plugin {given!r} does not exist (resolved to {real!r})")
     try:
