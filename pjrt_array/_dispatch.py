@@ -55,7 +55,9 @@ class _Entry:
 
 
 _entries: "OrderedDict[tuple, _Entry]" = OrderedDict()
-_by_fingerprint: "OrderedDict[str, LoadedExecutable]" = OrderedDict()
+# Executables belong to the client that loaded them: two clients of one plugin
+# share fingerprints (and the disk cache) but never each other's executables.
+_by_fingerprint: "OrderedDict[tuple[Any, str], LoadedExecutable]" = OrderedDict()
 _compile_locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 _stats = CacheStats()
@@ -129,15 +131,16 @@ def compile_text(client: Any, text: str, options: CompileOptions) -> LoadedExecu
     digest.update(options.to_bytes())
     digest.update(policy.build_key.encode())
     fingerprint = digest.hexdigest()
-    exe = _by_fingerprint.get(fingerprint)
+    memo = (client, fingerprint)
+    exe = _by_fingerprint.get(memo)
     if exe is None:
         with _locks_guard:
             lock = _compile_locks.setdefault(fingerprint, threading.Lock())
         with lock:
-            exe = _by_fingerprint.get(fingerprint)
+            exe = _by_fingerprint.get(memo)
             if exe is None:
                 exe = _load_or_compile(client, policy, text, options, fingerprint)
-                _by_fingerprint[fingerprint] = exe
+                _by_fingerprint[memo] = exe
             else:
                 _stats.fingerprint_hits += 1
         with _locks_guard:
@@ -145,7 +148,7 @@ def compile_text(client: Any, text: str, options: CompileOptions) -> LoadedExecu
     else:
         _stats.fingerprint_hits += 1
         try:
-            _by_fingerprint.move_to_end(fingerprint)
+            _by_fingerprint.move_to_end(memo)
         except KeyError:  # evicted by another thread meanwhile
             pass
     return exe

@@ -22,7 +22,7 @@ from .memory import Memory
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["Buffer", "HOST_BUFFER_SEMANTICS"]
+__all__ = ["Buffer", "ExternalReference", "HOST_BUFFER_SEMANTICS"]
 
 _S = _abi.PJRT_HostBufferSemantics
 #: User-facing names of ``PJRT_HostBufferSemantics``.
@@ -33,26 +33,42 @@ HOST_BUFFER_SEMANTICS = {
     "mutable_zero_copy": _S.PJRT_HostBufferSemantics_kMutableZeroCopy,
 }
 
-class _HostView:
-    """The base of a numpy view: holds one external reference of a buffer.
 
-    The client counts it (``Client._pin``), so neither ``Buffer.close()`` nor
-    ``Client.close()`` frees the memory while numpy can still read it; the
-    reference is released, and any destroy that waited is done, when numpy
-    drops its last array on this base.
+class ExternalReference:
+    """One external reference of a buffer's memory, counted by its client.
+
+    While held, the memory is neither freed nor moved: ``Buffer.close()`` and
+    ``Client.close()`` leave the destroy to :meth:`release` (see ``Client._pin``).
+    Numpy views and DLPack capsules each hold one.
     """
 
-    __slots__ = ("__array_interface__", "_client", "_handle", "_host_ref")
+    __slots__ = ("_client", "_handle")
 
-    def __init__(self, client: "Client", handle: int, pointer: int, nbytes: int, host_ref: object) -> None:
-        self._client = client
-        self._handle = handle
+    def __init__(self, buffer: "Buffer") -> None:
+        buffer.increase_external_reference_count()
+        self._client: "Client | None" = buffer._client
+        self._handle = buffer.handle
+        buffer._client._pin(self._handle)
+
+    def release(self) -> None:
+        """Drop the reference (once; later calls do nothing), destroying what waited for it."""
+        client, self._client = self._client, None
+        if client is not None:
+            client._unpin(self._handle)
+
+
+class _HostView:
+    """The base of a numpy view: holds an :class:`ExternalReference` until numpy drops its last array."""
+
+    __slots__ = ("__array_interface__", "_ref", "_host_ref")
+
+    def __init__(self, ref: ExternalReference, pointer: int, nbytes: int, host_ref: object) -> None:
+        self._ref = ref
         self._host_ref = host_ref  # a zero-copy upload's array: the memory numpy reads
         self.__array_interface__ = {"data": (pointer, True), "shape": (nbytes,), "typestr": "|u1", "version": 3}
-        client._pin(handle)
 
     def __del__(self) -> None:
-        self._client._unpin(self._handle)
+        self._ref.release()
 
 
 class Buffer(Owned):
@@ -258,8 +274,7 @@ class Buffer(Owned):
         pointer = self.unsafe_pointer()
         dtype, shape = self.dtype, self.shape
         nbytes = math.prod(shape) * dtype.itemsize
-        self.increase_external_reference_count()
-        raw = np.asarray(_HostView(self._client, self.handle, pointer, nbytes, self._host_ref))
+        raw = np.asarray(_HostView(self.external_reference(), pointer, nbytes, self._host_ref))
         return raw.view(dtype).reshape(shape)
 
     # -- unsafe ------------------------------------------------------------------------
@@ -271,6 +286,10 @@ class Buffer(Owned):
     def increase_external_reference_count(self) -> None:
         """UNSAFE: pin the buffer's memory for use outside PJRT (``PJRT_Buffer_IncreaseExternalReferenceCount``)."""
         self._call("PJRT_Buffer_IncreaseExternalReferenceCount", _abi.PJRT_Buffer_IncreaseExternalReferenceCount_Args)
+
+    def external_reference(self) -> ExternalReference:
+        """Pin the memory for use outside PJRT until ``.release()`` (counted, unlike the raw calls)."""
+        return ExternalReference(self)
 
     def decrease_external_reference_count(self) -> None:
         """UNSAFE: release a pin taken with :meth:`increase_external_reference_count`
@@ -289,7 +308,8 @@ class Buffer(Owned):
         kind = _abi.PJRT_Buffer_MemoryLayout_Type(layout.type)
         if kind == _abi.PJRT_Buffer_MemoryLayout_Type.PJRT_Buffer_MemoryLayout_Type_Tiled:
             return {"type": "tiled", "minor_to_major": int64s(layout.tiled.minor_to_major,
-                                                              layout.tiled.minor_to_major_size)}
+                                                              layout.tiled.minor_to_major_size),
+                    "num_tiles": int(layout.tiled.num_tiles)}
         return {"type": "strides", "byte_strides": int64s(layout.strides.byte_strides,
                                                           layout.strides.num_byte_strides)}
 

@@ -354,14 +354,19 @@ class Client:
                    fulfill_alias_buffer_cb=token)
 
     def create_view_of_device_buffer(self, pointer: int, shape: Sequence[int], dtype: Any,
-                                     device: Device | None = None, owner: object = None) -> "Buffer":
+                                     device: Device | None = None, owner: object = None,
+                                     stream: int | None = None) -> "Buffer":
         """UNSAFE: a buffer over existing device memory (``PJRT_Client_CreateViewOfDeviceBuffer``).
 
         ``owner`` (e.g. the object that owns the memory) is kept alive until the
         plugin deletes the view; the memory itself must stay valid that long.
+        ``stream`` (GPU plugins): a platform stream on which the data becomes
+        ready; the view is ready once work enqueued there so far is done.
         """
         if isinstance(pointer, bool) or not isinstance(pointer, int) or pointer <= 0:
             raise ValueError(f"pointer must be a non-null address (a positive int), got {pointer!r}")
+        if stream is not None and (isinstance(stream, bool) or not isinstance(stream, int) or stream <= 0):
+            raise ValueError(f"stream must be None or a stream handle (a positive int), got {stream!r}")
         array, dims, btype = shape_and_type(shape, dtype, self.api.minor)
         device = self._own_device(device)
         key = next(_view_keys)
@@ -370,7 +375,7 @@ class Client:
             a = self._call("PJRT_Client_CreateViewOfDeviceBuffer", _abi.PJRT_Client_CreateViewOfDeviceBuffer_Args,
                            device_buffer_ptr=pointer, dims=ctypes.addressof(array), num_dims=len(dims),
                            element_type=btype, device=device.handle,
-                           on_delete_callback=_VIEW_DELETED, on_delete_callback_arg=key)
+                           on_delete_callback=_VIEW_DELETED, on_delete_callback_arg=key, stream=stream or 0)
         except BaseException:
             _view_owners.pop(key, None)
             raise
