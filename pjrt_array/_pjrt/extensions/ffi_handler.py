@@ -27,6 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import _abi
+from .._ctypes_util import address
 from ..dtypes import SUB_BYTE_BITS, BufferType, to_numpy_dtype
 from ..errors import code_for_exception
 
@@ -41,8 +42,8 @@ _BUFFER = int(_abi.XLA_FFI_ArgType.XLA_FFI_ArgType_BUFFER)
 _METADATA = int(_abi.XLA_FFI_Extension_Type.XLA_FFI_Extension_Metadata)
 # XLA FFI data types carry the same names as PJRT buffer types.
 _DTYPES: dict[int, BufferType] = {
-    int(t): BufferType[f"PJRT_Buffer_Type_{t.name[len('XLA_FFI_DataType_'):]}"]
-    for t in _abi.XLA_FFI_DataType if f"PJRT_Buffer_Type_{t.name[len('XLA_FFI_DataType_'):]}" in BufferType.__members__
+    int(t): BufferType.__members__[name] for t in _abi.XLA_FFI_DataType
+    if (name := f"PJRT_Buffer_Type_{t.name.removeprefix('XLA_FFI_DataType_')}") in BufferType.__members__
 }
 
 Handler = Callable[..., Any]
@@ -50,15 +51,15 @@ Handler = Callable[..., Any]
 
 def _metadata(frame: _abi.XLA_FFI_CallFrame) -> bool:
     """Answer a metadata query (the FFI version and traits); False if this is no such call."""
-    address = frame.extension_start
-    while address:
-        ext = _abi.XLA_FFI_Extension_Base.from_address(address)
+    node = frame.extension_start
+    while node:
+        ext = _abi.XLA_FFI_Extension_Base.from_address(node)
         if ext.type == _METADATA:
-            meta = _abi.XLA_FFI_Metadata.from_address(_abi.XLA_FFI_Metadata_Extension.from_address(address).metadata)
+            meta = _abi.XLA_FFI_Metadata.from_address(_abi.XLA_FFI_Metadata_Extension.from_address(node).metadata)
             meta.api_version.major_version, meta.api_version.minor_version = FFI_VERSION
             meta.traits = 0
             return True
-        address = ext.next
+        node = ext.next
     return False
 
 
@@ -109,41 +110,41 @@ def _view(data: int, shape: tuple[int, ...], dtype: np.dtype, readonly: bool) ->
 _CHARS: dict[int, Any] = {}
 
 
-def _read(layout: struct.Struct, address: int) -> tuple:
-    """Unpack ``layout`` from the memory at ``address`` (no copy of the bytes first)."""
+def _read(layout: struct.Struct, at: int) -> tuple:
+    """Unpack ``layout`` from the memory at address ``at`` (no copy of the bytes first)."""
     chars = _CHARS.get(layout.size)
     if chars is None:
         chars = _CHARS[layout.size] = ctypes.c_char * layout.size
-    return layout.unpack_from(chars.from_address(address))
+    return layout.unpack_from(chars.from_address(at))
 
 
 _LAYOUTS: dict[str, struct.Struct] = {}
 
 
-def _array(kind: str, count: int, address: int) -> tuple:
-    """``count`` C values of struct code ``kind`` at ``address``."""
+def _array(kind: str, count: int, at: int) -> tuple:
+    """``count`` C values of struct code ``kind`` at address ``at``."""
     code = f"={count}{kind}"
     layout = _LAYOUTS.get(code)
     if layout is None:
         layout = _LAYOUTS[code] = struct.Struct(code)
-    return _read(layout, address)
+    return _read(layout, at)
 
 
-def _views(kinds: int, pointers: int, count: int, what: str, readonly: bool) -> list[np.ndarray]:
+def _views(kinds: int | None, pointers: int | None, count: int, what: str, readonly: bool) -> list[np.ndarray]:
     """numpy views of ``count`` ``XLA_FFI_Buffer`` arguments (read-only) or results."""
     if not count:
         return []
-    types = _array("i", count, kinds)
-    buffers = _array("Q", count, pointers)
+    types = _array("i", count, address(kinds, f"{what} types"))
+    buffers = _array("Q", count, address(pointers, f"{what} pointers"))
     out = []
     for i in range(count):
         if types[i] != _BUFFER:
             raise TypeError(f"{what} {i} is not a buffer (XLA FFI type {types[i]})")
-        code, data, rank, dims = _read(_FIELDS, buffers[i])
+        code, data, rank, dims = _read(_FIELDS, address(buffers[i], f"{what} {i}"))
         dtype = _NUMPY.get(code)
         if dtype is None:
             raise TypeError(f"{what} {i}: XLA FFI data type {code} has no one-element-per-byte host view")
-        shape = _array("q", rank, dims) if rank else ()
+        shape = _array("q", rank, address(dims, f"{what} {i} dims")) if rank else ()
         out.append(_view(data, shape, dtype, readonly))
     return out
 
@@ -187,8 +188,8 @@ def python_handler(fn: Handler) -> Any:
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
 
-    def handler(address: int | None) -> int | None:
-        frame = _abi.XLA_FFI_CallFrame.from_address(address)
+    def handler(frame_address: int | None) -> int | None:
+        frame = _abi.XLA_FFI_CallFrame.from_address(address(frame_address, "XLA FFI call frame"))
         try:
             if _metadata(frame) or frame.stage != _Stage.XLA_FFI_ExecutionStage_EXECUTE:
                 return None
