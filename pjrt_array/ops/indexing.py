@@ -158,33 +158,36 @@ def _basic_rule(b: Builder, x: Value, *ints: Value, plan: tuple) -> Value:
         starts = [_wrap_negative(b, next(it), p[1]) if p[0] == "int" else zero for p in axes]
         sizes = [1 if p[0] == "int" else d for p, d in zip(axes, x.shape)]
         x = b.dynamic_slice(x, starts, sizes)
-    start, limit, strides, reverse = [], [], [], []
+    bounds: list[tuple[int, int, int]] = []  # (start, limit, stride) per axis
+    reverse = []
     for i, (p, d) in enumerate(zip(axes, x.shape)):
         if p[0] == "int":
-            start.append(0), limit.append(1), strides.append(1)
+            bounds.append((0, 1, 1))
             continue
         lo, hi, step = p[1], p[2], p[3]
         if step < 0:
             reverse.append(i)
             # Reverse the axis first, then take the mirrored positive slice.
             lo, hi, step = d - 1 - lo, d - 1 - hi, -step
-        start.append(lo), limit.append(max(hi, lo)), strides.append(step)
-    if reverse:
-        x = b.reverse(x, reverse)
-    x = b.slice(x, start, limit, strides)
-    out_shape, it = [], iter(x.shape)
+        bounds.append((lo, max(hi, lo), step))
+    x = b.reverse(x, reverse)
+    x = b.slice(x, [s for s, _, _ in bounds], [lim for _, lim, _ in bounds], [st for _, _, st in bounds])
+    out_shape: list[int] = []
+    sizes_left = iter(x.shape)
     for p in plan:
         if p[0] == "new":
             out_shape.append(1)
         elif p[0] == "int":
-            next(it)
+            next(sizes_left)
         else:
-            out_shape.append(next(it))
+            out_shape.append(next(sizes_left))
     return b.reshape(x, out_shape)
 
 
 def _basic_plan(x: Array, parts: list[Any]) -> tuple[tuple, list[Array]]:
-    plan, ints, axis = [], [], 0
+    plan: list[tuple] = []
+    ints: list[Array] = []
+    axis = 0
     for p in parts:
         if p is None:
             plan.append(("new",))
@@ -252,7 +255,8 @@ def _getitem_advanced(x: Array, parts: list[Any]) -> Array:
     if any(_is_mask(p) for p in expanded):
         return _getitem_scalar_masks(x, expanded)
     # Basic parts first (keeping every axis), then one gather for the integer arrays.
-    basic, adv_axes, arrays, axis, out_axis = [], [], [], 0, 0
+    basic: list[Any] = []
+    adv_axes, arrays, axis, out_axis = [], [], 0, 0
     for p in expanded:
         if p is None:
             basic.append(None)
@@ -292,7 +296,8 @@ def _getitem_scalar_masks(x: Array, parts: list[Any]) -> Array:
     The new axes are made first, then indexed in a second step; the other parts go
     to the first step (exact numpy placement when they are basic or integers).
     """
-    first_key, new_axes, out_axis = [], [], 0
+    first_key: list[Any] = []
+    new_axes, out_axis = [], 0
     for p in parts:
         if _is_mask(p):
             new_axes.append((out_axis, bool(p)))
@@ -303,7 +308,7 @@ def _getitem_scalar_masks(x: Array, parts: list[Any]) -> Array:
             out_axis += 0 if isinstance(p, int) else 1
     y = getitem(x, tuple(first_key))
     keep = all(flag for _, flag in new_axes)
-    second = [slice(None)] * y.ndim
+    second: list[Any] = [slice(None)] * y.ndim
     for pos, _ in new_axes:
         second[pos] = np.zeros(1 if keep else 0, np.int64)
     return getitem(y, tuple(second))
@@ -336,7 +341,7 @@ _SLICE_PART = (int, type(None))
 
 def _key_form(key: Any) -> tuple | None:
     """A hashable form of a basic key in which every int is ``0``; None for any other key."""
-    form = []
+    form: list[Any] = []
     for k in key if type(key) is tuple else (key,):
         kind = type(k)
         if kind is int:
@@ -356,7 +361,8 @@ def _cached_plan(x: Array, key: Any, form: tuple) -> tuple[tuple, tuple[tuple[in
     entry = _plans.get(cache_key)
     if entry is None:
         parts = _expand_key(x, key)
-        plan, axis, ints = [], 0, []
+        plan: list[tuple] = []
+        axis, ints = 0, []
         for p in parts:
             if p is None:
                 plan.append(("new",))

@@ -262,12 +262,11 @@ def _roll_rule(b: Builder, x: Value, *, shifts: tuple[tuple[int, int], ...], fla
 def roll(x: Any, /, shift: Any, *, axis: Any = None) -> Array:
     """Shift elements along ``axis`` cyclically (over the flattened array when None)."""
     x = check_array(x)
-    shifts = (shift,) if isinstance(shift, int) else tuple(shift)
+    shifts: tuple[Any, ...] = (shift,) if isinstance(shift, int) else tuple(shift)
     if axis is None:
         if len(shifts) != 1:
             raise ValueError("roll with axis=None takes a single shift")
-        pairs = ((0, operator.index(shifts[0])),)
-        return run(_roll_rule, (("shifts", pairs), ("flat", True)), (x,), x._device)[0]
+        return run(_roll_rule, (("shifts", ((0, operator.index(shifts[0])),)), ("flat", True)), (x,), x._device)[0]
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     if len(shifts) == 1 and len(axes) > 1:
         shifts = shifts * len(axes)
