@@ -184,9 +184,10 @@ def _basic_rule(b: Builder, x: Value, *ints: Value, plan: tuple) -> Value:
     return b.reshape(x, out_shape)
 
 
-def _basic_plan(x: Array, parts: list[Any]) -> tuple[tuple, list[Array]]:
+def _plan_of(x: Array, parts: list[Any]) -> tuple[tuple, list[tuple[int, Any]]]:
+    """The static plan of basic ``parts``, and (its axis, the part) for each integer part."""
     plan: list[tuple] = []
-    ints: list[Array] = []
+    ints: list[tuple[int, Any]] = []
     axis = 0
     for p in parts:
         if p is None:
@@ -194,18 +195,18 @@ def _basic_plan(x: Array, parts: list[Any]) -> tuple[tuple, list[Array]]:
             continue
         size = x.shape[axis]
         if isinstance(p, slice):
-            lo, hi, step = p.indices(size)
-            plan.append(("slice", lo, hi, step))
-        elif isinstance(p, Array):
-            plan.append(("int", size))
-            ints.append(p)
+            plan.append(("slice", *p.indices(size)))
         else:
-            if not -size <= p < size:
-                raise IndexError(f"index {p} is out of bounds for axis {axis} with size {size}")
             plan.append(("int", size))
-            ints.append(scalar_array(p % size, _INDEX, x._device))
+            ints.append((axis, p))
         axis += 1
     return tuple(plan), ints
+
+
+def _basic_plan(x: Array, parts: list[Any]) -> tuple[tuple, list[Array]]:
+    plan, ints = _plan_of(x, parts)
+    return plan, [p if isinstance(p, Array) else
+                  scalar_array(_check_int(p, x.shape[a], a) % x.shape[a], _INDEX, x._device) for a, p in ints]
 
 
 # -- advanced indexing -----------------------------------------------------------------------------------
@@ -360,24 +361,12 @@ def _cached_plan(x: Array, key: Any, form: tuple) -> tuple[tuple, tuple[tuple[in
     cache_key = (x.shape, form)
     entry = _plans.get(cache_key)
     if entry is None:
-        parts = _expand_key(x, key)
-        plan: list[tuple] = []
-        axis, ints = 0, []
-        for p in parts:
-            if p is None:
-                plan.append(("new",))
-                continue
-            size = x.shape[axis]
-            if isinstance(p, slice):
-                plan.append(("slice", *p.indices(size)))
-            else:
-                plan.append(("int", size))
-                ints.append(axis)
-            axis += 1
+        plan, int_parts = _plan_of(x, _expand_key(x, key))
+        ints = [a for a, _ in int_parts]
         whole = len(plan) == x.ndim and all(p[0] == "slice" and p[1:] == (0, d, 1) for p, d in zip(plan, x.shape))
         # Which entries of the key are the ints, and the axis (and its size) each indexes.
         positions = [i for i, f in enumerate(form) if type(f) is int]
-        entry = (tuple(plan), tuple((i, a, x.shape[a]) for i, a in zip(positions, ints)), whole)
+        entry = (plan, tuple((i, a, x.shape[a]) for i, a in zip(positions, ints)), whole)
         if len(_plans) >= _PLANS_SIZE:
             _plans.clear()
         _plans[cache_key] = entry
