@@ -12,9 +12,13 @@ from . import _array, _dispatch
 from ._array import Array
 from ._devices import Device, plugins, set_client_options, set_default_platform, set_default_plugin
 from ._dispatch import cache_clear, cache_info, set_cache_size
+from ._inflight import inflight_limit, set_inflight_limit
 from ._dtypes import (bfloat16, bool, can_cast, complex64, complex128, finfo, float16, float32, float64,
                       iinfo, int8, int16, int32, int64, isdtype, result_type, uint8, uint16, uint32, uint64)
 from ._info import __array_namespace_info__
+from ._control_flow import cond, fori_loop, while_loop
+from ._tracing import ConcretizationError
+from .jit import jit
 from ._sharding import Mesh, NamedSharding, Shard, make_mesh, to_device
 from .ops.creation import *  # noqa: F403
 from .ops.data_types import *  # noqa: F403
@@ -50,7 +54,8 @@ __all__ = sorted({
     "e", "inf", "nan", "newaxis", "pi", "fft", "linalg", "Array", "Device", "__array_namespace_info__",
     "__array_api_version__", "plugins", "set_default_plugin", "set_default_platform", "set_client_options",
     "cache_info", "cache_clear", "set_cache_size", "Mesh", "NamedSharding", "Shard", "make_mesh", "to_device",
-    "distributed",
+    "distributed", "set_inflight_limit", "inflight_limit",
+    "jit", "fori_loop", "while_loop", "cond", "ConcretizationError",
 })
 
 _array.bind_functions({**globals(), **vars(_indexing)})

@@ -1,20 +1,21 @@
 """The ``Array`` object: a PJRT buffer with its shape, dtype and device.
 
-Arrays are immutable values on the outside; in-place operators and
-``__setitem__`` compute a new buffer and rebind the Array to it.  Work is
-asynchronous: an Array returned by an operation may still be computing, and
-only host reads (``__array__``, ``__float__``, ``__bool__``, printing, DLPack)
-wait for it.  On a CPU device a host read is a zero-copy, read-only numpy
-view of the buffer's memory that keeps the buffer alive.
+Arrays are mutable with numpy's semantics: basic indexing and transposes
+return views (``_views``), and ``__setitem__`` and in-place operators write
+into the Array's own buffer when nothing else holds it, else into a copy
+(``_mutation``).  Work is asynchronous: an Array returned by an operation may
+still be computing, and only host reads (``__array__``, ``__float__``,
+``__bool__``, printing, DLPack) wait for it.  On a CPU device a host read is
+a zero-copy numpy view of the buffer's memory that keeps the buffer alive.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, ClassVar, Iterator
 
 import numpy as np
 
-from . import _dtypes
+from . import _donation, _dtypes, _host_views, _mutation, _views
 from ._devices import Device, as_device
 from ._pjrt import Buffer
 
@@ -28,30 +29,54 @@ class Array:
     (``_sharding`` is then its NamedSharding, ``_buffer`` holds one buffer per device and
     ``_device`` is the mesh's first device, where helper values such as scalars are made)."""
 
-    __slots__ = ("_buffer", "_aval", "_device", "_host", "_sharding", "__weakref__")
+    # _buf: the PJRT buffer (read through ``_buffer``, which refreshes a stale view);
+    # _base/_view/_version: see ``_views``; _lock: the per-base write lock (``_mutation``);
+    # _exposed: the buffer whose memory a writable numpy view may be writing (``_host_views``).
+    __slots__ = ("_buf", "_aval", "_device", "_host", "_base", "_view", "_version", "_lock", "_exposed",
+                 "_sharding", "__weakref__")
+    _buf: Any  # a Buffer; for a sharded Array its per-device buffers; or a ``_views`` marker
+    _aval: tuple[tuple[int, ...], np.dtype]
+    _device: Device
+    _host: np.ndarray | None
+    _base: "Array | None"
+    _view: Any
+    _version: int
+    _lock: Any
+    _exposed: Any
+    _sharding: Any
     # numpy defers to our reflected operators instead of treating us as an object.
     __array_ufunc__ = None
+    #: True for tracers (``_tracing.Tracer``): values of a program being traced.
+    _traced: ClassVar[bool] = False
 
     @classmethod
     def _from_buffer(cls, buffer: Buffer, aval: tuple[tuple[int, ...], np.dtype], device: Device) -> "Array":
         self = object.__new__(cls)
-        self._buffer = buffer
+        self._buf = buffer
         self._aval = aval
         self._device = device
         self._host = None
+        self._base = None
+        self._version = 0
+        self._lock = None
+        self._exposed = None
         self._sharding = None
         return self
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("Arrays are created with pjrt_array functions, e.g. pjrt_array.asarray(...)")
 
-    def _rebind(self, other: "Array") -> None:
-        """Make this Array refer to ``other``'s buffer (in-place operators, setitem)."""
-        self._buffer = other._buffer
-        self._aval = other._aval
-        self._device = other._device
-        self._host = None
-        self._sharding = other._sharding
+    @property
+    def _buffer(self) -> Buffer:
+        """The buffer holding the current value (a view re-derives it after its base changed)."""
+        base = self._base
+        if base is None:
+            buf = self._buf
+            if buf is not _views.BUSY:
+                return buf
+        elif self._version == base._version and base._exposed is None:
+            return self._buf
+        return _views.current_buffer(self)
 
     # -- attributes -------------------------------------------------------------------
     @property
@@ -117,9 +142,9 @@ class Array:
     # -- host access ------------------------------------------------------------------
     def _numpy(self) -> np.ndarray:
         """The host value: a zero-copy read-only view on CPU, else a copy (cached)."""
+        buffer = self._buffer  # first: a stale view re-derives (and drops its cached host view)
         host = self._host
         if host is None:
-            buffer = self._buffer
             host = buffer.numpy_view(known_on_host=True) if self._device.platform == "cpu" else buffer.to_numpy()
             host.flags.writeable = False
             self._host = host
@@ -131,9 +156,11 @@ class Array:
         return self
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        host = self._numpy()
+        """The host value; on a CPU device a writable zero-copy view (writes are this Array's values)."""
         if copy:
-            return np.array(host, dtype=dtype, copy=True)
+            return np.array(self._numpy(), dtype=dtype, copy=True)
+        on_host = self._device.platform == "cpu" and self._sharding is None
+        host = _host_views.writable_view(self) if on_host else self._numpy()
         if dtype is not None and np.dtype(dtype) != host.dtype:
             if copy is False:
                 raise ValueError("converting to another dtype needs a copy, but copy=False")
@@ -238,6 +265,11 @@ def _binary(fname: str, reflected: bool) -> Any:
     def method(self: Array, other: Any) -> Any:
         if not _is_operand(other):
             return NotImplemented
+        k = _donation.temporary(self, other)
+        if k >= 0:  # an operand only this expression holds gives its buffer to the result
+            donating = _donation.donating_form(fname)
+            if donating is not None:
+                return donating(other, self, 1 - k) if reflected else donating(self, other, k)
         fn = _FUNCS[fname]
         return fn(other, self) if reflected else fn(self, other)
     return method
@@ -247,14 +279,7 @@ def _inplace(fname: str) -> Any:
     def method(self: Array, other: Any) -> Array:
         if not _is_operand(other):
             return NotImplemented
-        result = _FUNCS[fname](self, other)
-        if result.dtype != self.dtype:
-            raise TypeError(f"in-place {fname} would change the dtype of the left operand "
-                            f"from {self.dtype} to {result.dtype}")
-        if result.shape != self.shape:
-            raise ValueError(f"in-place {fname} would change the shape of the left operand "
-                             f"from {self.shape} to {result.shape}")
-        self._rebind(result)
+        _mutation.inplace(self, fname, _FUNCS[fname], other)
         return self
     return method
 
@@ -290,7 +315,7 @@ def _getitem(self: Array, key: Any) -> Array:
 
 
 def _setitem(self: Array, key: Any, value: Any) -> None:
-    self._rebind(_FUNCS["setitem"](self, key, value))
+    _FUNCS["setitem"](self, key, value)
 
 
 Array.__getitem__ = _getitem  # type: ignore[method-assign]

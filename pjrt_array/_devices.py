@@ -20,6 +20,7 @@ from ._pjrt import Client, PjrtError, ResourceExhausted, default_plugin_info, di
 from ._pjrt import Device as PjrtDevice
 from ._pjrt._loader import ENV_PLATFORM, ENV_PLUGIN, PLATFORMS, PluginInfo, _platform_guess, chosen_platform
 from ._policy import tune_process
+from ._trace_state import state as _trace_state
 
 __all__ = ["Device", "default_device", "all_devices", "plugins", "set_default_plugin", "set_default_platform",
            "set_client_options", "client_options", "as_device", "client", "install_client"]
@@ -211,9 +212,10 @@ def default_device() -> Device:
 
 
 def as_device(device: Any, argname: str = "device") -> Device:
-    """Validate a ``device=`` argument (None means the default device)."""
+    """Validate a ``device=`` argument (None: the traced program's device while tracing, else the default)."""
     if device is None:
-        return default_device()
+        trace = _trace_state.trace
+        return default_device() if trace is None else trace.device
     if isinstance(device, Device):
         if device.client.closed:
             raise ValueError(f"{argname}: {device!r} belongs to a closed client")

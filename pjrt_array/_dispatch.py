@@ -14,6 +14,7 @@ used first out (``set_cache_size``).
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import threading
 import time
@@ -23,11 +24,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import _disk_cache
+from . import _disk_cache, _donation, _inflight
 from ._array import Array
 from ._devices import Device
 from ._pjrt import Buffer, CompileOptions, LoadedExecutable, PjrtError, ResourceExhausted
 from ._policy import CompilePolicy, policy_for
+from ._trace_state import state as _trace_state
 from .ops._builder import Rule, build_module
 
 __all__ = ["run", "cache_info", "cache_clear", "compile_rule", "compile_text", "set_cache_size"]
@@ -47,11 +49,16 @@ class CacheStats:
 
 
 class _Entry:
-    __slots__ = ("exe", "out_avals")
+    __slots__ = ("exe", "out_avals", "out_bytes", "aliased")
 
-    def __init__(self, exe: LoadedExecutable, out_avals: list[Aval]) -> None:
+    def __init__(self, exe: LoadedExecutable, out_avals: list[Aval], aliased: tuple[int, ...] = (),
+                 reused_bytes: int = 0) -> None:
         self.exe = exe
         self.out_avals = out_avals
+        # New memory the outputs take: an output aliasing a donated argument takes none (``run``
+        # adds what that argument still counted in flight).
+        self.out_bytes = sum(math.prod(shape) * dtype.itemsize for shape, dtype in out_avals) - reused_bytes
+        self.aliased = aliased  # arguments whose buffers the program takes (donation)
 
 
 _entries: "OrderedDict[tuple, _Entry]" = OrderedDict()
@@ -112,10 +119,15 @@ def _load_or_compile(client: Any, policy: CompilePolicy, text: str, options: Com
     return exe
 
 
-def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Device") -> _Entry:
-    """Lower, fingerprint and compile (or find) the program of one op."""
+def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Device",
+                 donate: tuple[int, ...] = ()) -> _Entry:
+    """Lower, fingerprint and compile (or find) the program of one op (``donate``: see ``run``)."""
     text, out_avals = build_module(rule, dict(params), avals)
-    return _Entry(compile_text(device.client, text, _options(device, avals)), out_avals)
+    aliased: tuple[int, ...] = ()
+    if donate:
+        text, aliased = _donation.aliased_module(text, avals, out_avals, donate)
+    reused = sum(math.prod(avals[i][0]) * avals[i][1].itemsize for i in aliased)
+    return _Entry(compile_text(device.client, text, _options(device, avals)), out_avals, aliased, reused)
 
 
 def _options(device: Device, avals: Sequence[Aval]) -> CompileOptions:
@@ -154,13 +166,22 @@ def compile_text(client: Any, text: str, options: CompileOptions) -> LoadedExecu
     return exe
 
 
-def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device") -> list[Array]:
+def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device",
+        donate: tuple[int, ...] = ()) -> list[Array]:
     """Execute ``rule`` on ``args`` (all on ``device``); returns the output Arrays.
 
     ``params`` is a hashable tuple of ``(name, value)`` pairs passed to the rule.
+    ``donate``: indices of arguments whose buffers the program may take for an
+    output of the same shape and dtype (the caller has checked that nothing
+    else holds them, ``_donation``); a taken argument can no longer be read.
+    While a trace is active on this thread the op is recorded into it instead
+    (``_tracing.Trace.emit``: the same rule, written into the traced program).
     A sharded argument, or a ``NamedSharding`` as ``device``, makes it an SPMD
     program over the mesh (``_spmd.run_sharded``).
     """
+    trace = _trace_state.trace
+    if trace is not None:
+        return trace.emit(rule, params, args, device)
     n = len(args)
     if n == 2:
         sharded = args[0]._sharding is not None or args[1]._sharding is not None
@@ -174,10 +195,12 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device") -> l
     if sharded or type(device) is not Device:
         from ._spmd import run_sharded
         return run_sharded(rule, params, args, device)
+    if donate:
+        key += (donate,)
     entry = _entries.get(key)
     if entry is None:
         _stats.misses += 1
-        entry = _entries[key] = compile_rule(rule, params, [a._aval for a in args], device)
+        entry = _entries[key] = compile_rule(rule, params, [a._aval for a in args], device, donate)
         if len(_entries) > _max_entries:
             _trim()
     else:
@@ -186,16 +209,24 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device") -> l
             _entries.move_to_end(key)
         except KeyError:  # evicted by another thread meanwhile; the entry we hold still works
             pass
+    # The Buffers (not only their handles) are held until execute returns: another
+    # thread may drop an argument's Array meanwhile.
+    bufs = [a._buffer for a in args]
     try:
-        out = entry.exe.execute_handles([a._buffer._handle for a in args], device.handle)
+        out = entry.exe.execute_handles([b._handle for b in bufs], device.handle)
     except ResourceExhausted as exc:
         raise device.out_of_memory(exc) from None
+    moved = _donation.consumed(args, bufs, entry.aliased) if entry.aliased else 0
     client = device.client
     wrap = Array._from_buffer
     if len(out) == 1:
         aval = entry.out_avals[0]
-        return [wrap(Buffer(client, out[0], aval[1], aval[0]), aval, device)]
-    return [wrap(Buffer(client, h, aval[1], aval[0]), aval, device) for h, aval in zip(out, entry.out_avals)]
+        result = [wrap(Buffer(client, out[0], aval[1], aval[0]), aval, device)]
+    else:
+        result = [wrap(Buffer(client, h, aval[1], aval[0]), aval, device) for h, aval in zip(out, entry.out_avals)]
+    if result:
+        _inflight.note(device, result[0]._buf, entry.out_bytes + moved)
+    return result
 
 
 def cache_info() -> dict[str, Any]:

@@ -16,16 +16,48 @@ def _aligned(n, dtype=np.float32, alignment=64):
     return raw[offset:offset + n * np.dtype(dtype).itemsize].view(dtype)
 
 
-def test_host_read_is_a_read_only_view_that_keeps_the_buffer_alive():
+def test_host_read_is_a_writable_view_that_keeps_the_buffer_alive():
     x = xp.asarray(np.arange(6.0).reshape(2, 3))
     view = np.asarray(x)
-    assert not view.flags.writeable
+    assert view.flags.writeable
     assert view.ctypes.data == x._buffer.unsafe_pointer()  # no copy
+    view[0, 0] = -1.0  # numpy's semantics: the write is the Array's value
+    assert float(x[0, 0]) == -1.0
     del x
     gc.collect()
-    np.testing.assert_array_equal(view, np.arange(6.0).reshape(2, 3))
-    with pytest.raises(ValueError):
-        view[0, 0] = 1.0
+    np.testing.assert_array_equal(view, [[-1.0, 1.0, 2.0], [3.0, 4.0, 5.0]])
+
+
+def test_host_views_wait_for_queued_work_and_are_never_donated():
+    x = xp.zeros(200_000)
+    y = x * 2.0 + 1.0  # queued work reading x's buffer
+    view = np.asarray(x)  # handed out only once that work is done
+    view[:] = 5.0
+    np.testing.assert_array_equal(np.asarray(y), np.ones(200_000))
+    x += 1.0  # the buffer has a writable view outstanding: copied, never donated
+    assert (view == 5.0).all() and float(x[0]) == 6.0
+    assert x._buffer.unsafe_pointer() != view.ctypes.data
+
+
+def test_host_view_of_a_view_writes_the_base():
+    x = xp.reshape(xp.arange(12.0), (3, 4))
+    v = x.T[::-1, 1:]
+    host = np.asarray(v)
+    expected = np.arange(12.0).reshape(3, 4)
+    assert host.flags.writeable and host.shape == v.shape
+    host[0, 0] = -7.0
+    expected.T[::-1, 1:][0, 0] = -7.0
+    np.testing.assert_array_equal(np.asarray(x), expected)
+    row = x[1]  # a pjrt_array view sees numpy's writes to the base's memory
+    host[1, 0] = -8.0
+    expected.T[::-1, 1:][1, 0] = -8.0
+    np.testing.assert_array_equal(np.asarray(row), expected[1])
+
+
+def test_read_only_sources_give_read_only_host_views():
+    a = _aligned(16)
+    a.flags.writeable = False
+    assert not np.asarray(xp.asarray(a)).flags.writeable  # its memory is the user's read-only array
 
 
 def test_array_protocol_dtype_and_copy():

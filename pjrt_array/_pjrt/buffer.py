@@ -62,10 +62,12 @@ class _HostView:
 
     __slots__ = ("__array_interface__", "_ref", "_host_ref")
 
-    def __init__(self, ref: ExternalReference, pointer: int, nbytes: int, host_ref: object) -> None:
+    def __init__(self, ref: ExternalReference, pointer: int, nbytes: int, host_ref: object,
+                 writable: bool = False) -> None:
         self._ref = ref
         self._host_ref = host_ref  # a zero-copy upload's array: the memory numpy reads
-        self.__array_interface__ = {"data": (pointer, True), "shape": (nbytes,), "typestr": "|u1", "version": 3}
+        self.__array_interface__ = {"data": (pointer, not writable), "shape": (nbytes,), "typestr": "|u1",
+                                    "version": 3}
 
     def __del__(self) -> None:
         self._ref.release()
@@ -252,8 +254,8 @@ class Buffer(Owned):
             event.wait()
         return out
 
-    def numpy_view(self, *, known_on_host: bool = False) -> np.ndarray:
-        """A read-only zero-copy view of a host-resident buffer's memory.
+    def numpy_view(self, *, known_on_host: bool = False, writable: bool = False) -> np.ndarray:
+        """A zero-copy view of a host-resident buffer's memory (read-only unless ``writable``).
 
         The buffer's external reference count is raised while the view (or any
         array derived from it) lives, so the memory cannot be freed or moved.
@@ -263,6 +265,8 @@ class Buffer(Owned):
         byte in device memory but one per byte in numpy, so for them this
         returns a read-only copy instead of a view.  ``known_on_host`` skips the
         ``PJRT_Buffer_IsOnCpu`` query when the caller knows the device is the host.
+        ``writable``: UNSAFE unless the caller knows that no computation reads or
+        writes the buffer meanwhile; a zero-copy upload's memory is never writable.
         """
         if not known_on_host and not self.is_on_cpu:
             raise ValueError("numpy_view needs a buffer in host memory; use to_numpy()")
@@ -274,7 +278,8 @@ class Buffer(Owned):
         pointer = self.unsafe_pointer()
         dtype, shape = self.dtype, self.shape
         nbytes = math.prod(shape) * dtype.itemsize
-        raw = np.asarray(_HostView(self.external_reference(), pointer, nbytes, self._host_ref))
+        writable = writable and self._host_ref is None
+        raw = np.asarray(_HostView(self.external_reference(), pointer, nbytes, self._host_ref, writable))
         return raw.view(dtype).reshape(shape)
 
     # -- unsafe ------------------------------------------------------------------------

@@ -152,9 +152,10 @@ def sign(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
         zero = const_like(b, 0, re)
         dir_re = b.select(inf_re, b.sign(re), zero)
         dir_im = b.select(inf_im, b.sign(im), zero)
-        direction = b.complex(dir_re, dir_im)
-        toward = b.sign(direction)
-        return b.select(b.or_(inf_re, inf_im), toward, b.sign(x))
+        toward = b.sign(b.complex(dir_re, dir_im))
+        out = b.select(b.or_(inf_re, inf_im), toward, b.sign(x))
+        # sign(±0 ± 0j) is +0 + 0j: optimized XLA code returns the zero itself (keeping -0).
+        return b.select(b.compare(x, const_like(b, 0, x), "EQ"), const_like(b, 0, x), out)
     return b.sign(x)
 
 

@@ -17,6 +17,7 @@ from .. import _dtypes
 from .._array import Array
 from .._devices import Device, as_device
 from .._pjrt import ResourceExhausted
+from .._trace_state import state as _trace_state
 from .._sharding import NamedSharding, place
 
 __all__ = ["scalar_array", "from_host", "binary_operands", "check_array", "same_device", "as_placement"]
@@ -67,7 +68,15 @@ def _scalar_key(value: Any) -> Any:
 
 def scalar_array(value: Any, dtype: np.dtype, device: Device) -> Array:
     """A cached 0-d array holding the Python scalar ``value`` as ``dtype`` (on the mesh's first
-    device when ``device`` is a NamedSharding: programs replicate it)."""
+    device when ``device`` is a NamedSharding: programs replicate it).
+
+    While tracing it is a literal constant of the traced program instead.
+    """
+    trace = _trace_state.trace
+    if trace is not None:
+        if isinstance(value, float) and math.isinf(value) and _dtypes.is_integer(dtype):
+            raise OverflowError(f"cannot convert {value} to {dtype}")
+        return trace.constant(value, dtype)
     if isinstance(device, NamedSharding):
         device = device.mesh.device_list[0]
     key = (type(value), _scalar_key(value), dtype, device)
@@ -131,6 +140,9 @@ def binary_operands(x1: Any, x2: Any) -> tuple[Array, Array, np.dtype]:
             same_device(x1, x2)
         d1, d2 = x1._aval[1], x2._aval[1]
         return x1, x2, d1 if d1 is d2 else _dtypes.promote_types(d1, d2)
+    if getattr(x1, "_weak", None) or getattr(x2, "_weak", None):  # a traced Python scalar
+        from .._tracing import weak_operands
+        return weak_operands(x1, x2)
     a1 = _as_array(x1, "x1", x2._device if isinstance(x2, Array) else None)
     a2 = _as_array(x2, "x2", a1._device if a1 is not None else None)
     if a1 is None and a2 is None:

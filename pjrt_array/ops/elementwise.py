@@ -83,6 +83,11 @@ def _unary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Callab
     return _named(function, name, doc)
 
 
+#: Binary functions that may give operand ``k``'s buffer to the result (``_donation``):
+#: each is one program whose output has its operands' broadcast shape.
+DONATING: dict[str, Callable[[Any, Any, int], Array]] = {}
+
+
 def _binary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Callable[[Any, Any], Array]:
     params = _params_for(name, kinds, mode)
 
@@ -90,6 +95,13 @@ def _binary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Calla
         a, b, dtype = binary_operands(x1, x2)
         return run(rule, params(dtype), (a, b), a._device)[0]
 
+    def donating(x1: Any, x2: Any, k: int) -> Array:
+        a, b, dtype = binary_operands(x1, x2)
+        # Only an operand passed through unconverted, and not also the other operand.
+        ok = a is not b and (a is x1 if k == 0 else b is x2)
+        return run(rule, params(dtype), (a, b), a._device, donate=(k,) if ok else ())[0]
+
+    DONATING[name] = donating
     return _named(function, name, doc)
 
 

@@ -14,9 +14,13 @@ Integers out of range raise ``IndexError`` on the host.  Integer *array*
 entries out of range are clamped, as in XLA (checking them would need a
 device-to-host read on every indexing operation).
 
-``x[key] = value`` is a functional update: the flat positions selected by
-``key`` are found by indexing an iota of ``x``'s shape with the same key,
-and ``value`` is scattered there; the Array is then rebound to the result.
+The result of basic indexing is a view of ``x`` (``_views``).
+
+``x[key] = value`` writes into ``x``'s base (``_mutation``): a basic key is a
+region of the base, written by one ``dynamic_update_slice`` (or a strided
+scatter) whose cost follows the region; an advanced key scatters into the
+value of ``x`` at the flat positions found by indexing an iota of ``x``'s
+shape with the same key, and that value is written back.
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import _dtypes
+from .. import _dtypes, _mutation, _traced_views, _views
 from .._array import Array
 from .._dispatch import run
+from .._tracing import refuse_traced
 from ._axes import normalize_axis
 from ._builder import Builder, Value
 from ._lower import broadcast, broadcast_shapes, const_like
@@ -246,6 +251,9 @@ def _getitem_advanced(x: Array, parts: list[Any]) -> Array:
                              f"axes {axis}..{axis + p.ndim - 1} of shape {x.shape[axis:axis + p.ndim]}")
         axis += 0 if p is None else (p.ndim if _is_mask(p) else 1)
         if _is_mask(p) and p.ndim:
+            if isinstance(p, Array):
+                refuse_traced("boolean-mask indexing", "the number of selected elements depends on the mask "
+                              "(use where(mask, x, fill) to keep the shape)", x, p)
             if isinstance(p, np.ndarray):
                 expanded.extend(np.nonzero(p))  # a host mask is resolved on the host
             else:
@@ -387,19 +395,42 @@ def getitem(x: Array, key: Any) -> Array:
             if not -size <= k < size:
                 raise IndexError(f"index {k} is out of bounds for axis {axis} with size {size}")
             ints.append(scalar_array(k % size, _INDEX, x._device))
-        return run(_basic_rule, (("plan", plan),), (x, *ints), x._device)[0]
+        out = run(_basic_rule, (("plan", plan),), (x, *ints), x._device)[0]
+        return _views.attach(out, x, "key", key)  # the key is expanded only if the view is written
     parts = _expand_key(x, key)
-    if any(_is_array(p) and (p.ndim > 0 or p.dtype == _BOOL) for p in parts):
+    if _is_advanced(parts):
         return _getitem_advanced(x, parts)
     plan, ints = _basic_plan(x, parts)
     if all(p[0] == "slice" and p[1:] == (0, d, 1) for p, d in zip(plan, x.shape)) and len(plan) == x.ndim:
         return x
-    return run(_basic_rule, (("plan", plan),), (x, *ints), x._device)[0]
+    out = run(_basic_rule, (("plan", plan),), (x, *ints), x._device)[0]
+    return _views.attach(out, x, "index", parts)
 
 
-def setitem(x: Array, key: Any, value: Any) -> Array:
-    """The array ``x`` with ``x[key] = value`` applied (bound to ``Array.__setitem__``)."""
-    from .creation import arange
+def _is_advanced(parts: list[Any]) -> bool:
+    return any(_is_array(p) and (p.ndim > 0 or p.dtype == _BOOL) for p in parts)
+
+
+def setitem(x: Array, key: Any, value: Any) -> None:
+    """``x[key] = value``, written into ``x`` (and so into its base; bound to ``Array.__setitem__``)."""
+    value = _value_operand(x, value)
+    if x._traced:
+        _traced_views.setitem(x, key, value)
+        return
+    _traced_views.refuse_captured_write(x)
+    parts = _expand_key(x, key)
+    if _is_advanced(parts):
+        _setitem_advanced(x, key, value)
+        return
+    spec = _views.spec_of(x).index(parts)
+    _check_broadcast(value.shape, spec.shape)
+    if math.prod(spec.shape) == 0:
+        return
+    _mutation.write_region(x, spec, value)
+
+
+def _value_operand(x: Array, value: Any) -> Array:
+    """The value of ``x[key] = value`` as an Array on ``x``'s device (Python scalars checked)."""
     if isinstance(value, (bool, int, float, complex)):
         _dtypes.check_scalar_fits(value, x.dtype, "value")
         if isinstance(value, complex) and not _dtypes.is_complex(x.dtype) or \
@@ -411,17 +442,34 @@ def setitem(x: Array, key: Any, value: Any) -> Array:
         value = asarray(value, device=x._device)
     value = check_array(value, "value")
     same_device(x, value)
-    positions = getitem(reshape(arange(x.size, device=x._device), x.shape), key)
+    return value
+
+
+def _check_broadcast(value_shape: tuple[int, ...], target: tuple[int, ...]) -> None:
     try:
-        broadcast_shapes(value.shape, positions.shape)
-        if broadcast_shapes(value.shape, positions.shape) != positions.shape:
+        if broadcast_shapes(value_shape, target) != target:
             raise ValueError
     except ValueError:
-        raise ValueError(f"could not broadcast a value of shape {value.shape} to the indexed shape "
-                         f"{positions.shape}") from None
+        raise ValueError(f"could not broadcast a value of shape {value_shape} to the indexed shape "
+                         f"{target}") from None
+
+
+def _setitem_advanced(x: Array, key: Any, value: Array) -> None:
+    """``x[key] = value`` for a key with index arrays: a scatter into ``x``'s value."""
+    from .creation import arange
+    positions = getitem(reshape(arange(x.size, device=x._device), x.shape), key)
+    _check_broadcast(value.shape, positions.shape)
     if positions.size == 0:
-        return x
-    return run(_scatter_rule, (), (x, positions, value), x._device)[0]
+        return
+    base = _mutation.root(x)
+    value = _mutation.readable(value, base)
+    with _mutation.lock_of(base):
+        if x is not base:
+            new = run(_scatter_rule, (), (x, positions, value), x._device)[0]
+            _mutation.write_region(x, _views.spec_of(x), new)
+            return
+        _mutation.write(base, lambda current, donate: run(
+            _scatter_rule, (), (current, positions, value), x._device, donate=(0,) if donate else ())[0])
 
 
 def reshape(x: Array, shape: tuple[int, ...]) -> Array:

@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import _dtypes
 from .._array import Array
+from .._tracing import refuse_traced
 from . import _lapack
 from ._lapack import run  # _dispatch.run, raising LAPACK's LinAlgError as numpy does
 from ._axes import normalize_axes, normalize_axis
@@ -189,6 +190,7 @@ def _general_eig(x: Array, vectors: bool) -> tuple[Array, ...]:
     if _lapack.serves(x._device, x.dtype):
         return tuple(run(_lapack.eig_rule, (("vectors", vectors),), (x,), x._device))
     from .creation import asarray
+    refuse_traced("linalg.eig/eigvals", "they run on the host with numpy", x)
     dtype = _dtypes.complex_dtype_for(_dtypes.real_dtype(x.dtype))
     host = np.asarray(x)
     if not np.isfinite(host).all():

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import _dtypes
+from .. import _dtypes, _views
 from .._array import Array
 from .._dispatch import run
 from ._axes import normalize_axis
@@ -70,7 +70,8 @@ def matrix_transpose(x: Any, /) -> Array:
     x = check_array(x)
     if x.ndim < 2:
         raise ValueError(f"matrix_transpose needs at least 2 dimensions, got shape {x.shape}")
-    return run(_mt_rule, (), (x,), x._device)[0]
+    perm = (*range(x.ndim - 2), x.ndim - 1, x.ndim - 2)
+    return _views.attach(run(_mt_rule, (), (x,), x._device)[0], x, "permute", perm)
 
 
 def _tensordot_rule(b: Builder, x: Value, y: Value, *, pairs: tuple[tuple[int, int], ...], dtype: np.dtype) -> Value:

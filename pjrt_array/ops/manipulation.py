@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import _dtypes
+from .. import _dtypes, _views
 from .._array import Array
 from .._dispatch import run
+from .._tracing import refuse_traced
 from ._axes import normalize_axes, normalize_axis
 from ._builder import Builder, Value
 from ._lower import broadcast, broadcast_shapes as _broadcast_shapes, slice_axis
@@ -73,7 +74,7 @@ def permute_dims(x: Any, /, axes: tuple[int, ...]) -> Array:
         raise ValueError(f"axes {tuple(axes)} is not a permutation of the {x.ndim} axes")
     if perm == tuple(range(x.ndim)):
         return x
-    return run(_transpose_rule, (("perm", perm),), (x,), x._device)[0]
+    return _views.attach(run(_transpose_rule, (("perm", perm),), (x,), x._device)[0], x, "permute", perm)
 
 
 @functools.lru_cache(maxsize=256)
@@ -326,6 +327,8 @@ def repeat(x: Any, repeats: Any, /, *, axis: int | None = None) -> Array:
 
 def _repeat_array(x: Array, repeats: Array, axis: int | None) -> Array:
     """Per-element repeats: the output length depends on the data (read to the host)."""
+    refuse_traced("repeat with an array of repeats", "the output length depends on the repeat counts",
+                  x, repeats)
     from .indexing import take
     from .searching import searchsorted
     from .statistical import cumulative_sum, sum as total

@@ -9,6 +9,7 @@ import numpy as np
 from .. import _dtypes
 from .._array import Array
 from .._dispatch import run
+from .._tracing import refuse_traced
 from ._axes import normalize_axes, normalize_axis
 from ._builder import Builder, Value
 from ._lower import broadcast, broadcast_shapes, is_nan, slice_axis, truth
@@ -107,6 +108,7 @@ def nonzero(x: Any, /) -> tuple[Array, ...]:
     x = check_array(x)
     if x.ndim == 0:
         raise ValueError("nonzero needs an array of at least one dimension")
+    refuse_traced("nonzero", "the number of indices depends on the values", x)
     count = int(count_nonzero(x))  # the output shape depends on the data
     if x.size == 0:
         from .creation import zeros

@@ -15,6 +15,7 @@ import numpy as np
 from .. import _dtypes
 from .._array import Array
 from .._dispatch import run
+from .._tracing import refuse_traced
 from ._builder import Builder, Value
 from ._lower import broadcast, is_nan, slice_axis
 from ._operands import binary_operands, check_array
@@ -85,6 +86,7 @@ def _unique_rule(b: Builder, x: Value, *, k: int) -> tuple[Value, ...]:
 
 def _unique(x: Any) -> tuple[Array, Array, Array, Array]:
     x = check_array(x)
+    refuse_traced("unique_*", "the number of unique values depends on the data", x)
     if x.size == 0:
         from .creation import zeros
         empty_idx = zeros((0,), dtype=_INDEX, device=x._device)

@@ -92,16 +92,18 @@ def _scalar_literal(value: object, dtype: np.dtype) -> str:
     if kind == "b":
         return "true" if value else "false"
     if kind == "c":
-        c = complex(value)  # type: ignore[call-overload]
-        part = np.dtype("float64")
+        c, part = complex(value), REAL_OF[dtype]  # type: ignore[call-overload]
         return f"({_scalar_literal(c.real, part)}, {_scalar_literal(c.imag, part)})"
     if kind == "f":
-        f = float(value)  # type: ignore[arg-type]
+        with np.errstate(over="ignore"):  # rounded to the dtype as an upload would (1e300 -> inf in float32)
+            f = float(np.asarray(float(value)).astype(dtype))  # type: ignore[arg-type]
         if not math.isfinite(f):
             # Non-finite floats are written as their bit pattern.
             bits = np.array(f, dtype=dtype).view(f"u{dtype.itemsize}")
             return f"0x{int(bits):0{dtype.itemsize * 2}X}"
-        return repr(f)
+        text = repr(f)
+        # MLIR float literals need a '.' before an exponent: 5e-324 -> 5.0e-324.
+        return text.replace("e", ".0e") if "." not in text and "e" in text else text
     return str(int(value))  # type: ignore[call-overload]
 
 

@@ -1,0 +1,144 @@
+"""Writes and memory: ``x[0] = 1.0`` and ``x += 1`` on 1 KB and 100 MB, and the peak RSS of a
+loop of 32 MB temporaries, pjrt_array vs numpy vs jax.numpy.
+
+Each memory case runs in a fresh process (peak RSS is per process).  jax.numpy has no
+in-place update: its rows are ``x.at[0].set(1.0)`` and ``x = x + 1``.
+Run: ``python benchmarks/memory.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from _common import block, jax_numpy, machine, per_call, row
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SMALL, LARGE = 128, 12_500_000  # float64: 1 KB and 100 MB
+
+
+def _lib(name: str):
+    if name == "numpy":
+        return np
+    if name == "pjrt_array":
+        import pjrt_array
+        return pjrt_array
+    return jax_numpy()
+
+
+def _update_times(name: str) -> dict[str, float]:
+    m = _lib(name)
+    out = {}
+    for n in (SMALL, LARGE):
+        x = m.zeros(n, dtype=m.float64)
+        block(x)
+        if name == "jax.numpy":
+            holder = [x]
+
+            def setitem() -> object:
+                holder[0] = holder[0].at[0].set(1.0)
+                return holder[0]
+
+            def iadd() -> object:
+                holder[0] = holder[0] + 1
+                return holder[0]
+        else:
+            def setitem() -> object:
+                x[0] = 1.0
+                return x
+
+            def iadd() -> object:
+                nonlocal x
+                x += 1
+                return x
+        setitem(), iadd()
+        block(x)
+        out[f"x[0] = 1.0, {n * 8 // 1000} kB"] = per_call(setitem, number=20, sync=block)
+        out[f"x += 1, {n * 8 // 1000} kB"] = per_call(iadd, number=20, sync=block)
+    return out
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+
+
+def _current_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+
+
+def _iadd_rss(name: str) -> dict[str, float]:
+    """Peak RSS growth over 10 ``x += 1`` on 100 MB (a second buffer would add 100 MB)."""
+    m = _lib(name)
+    x = m.zeros(LARGE, dtype=m.float64) + 0
+    block(x)
+    if name == "jax.numpy":
+        x = x + 1
+    else:
+        x += 1
+    block(x)
+    start = _rss_mb()
+    for _ in range(10):
+        if name == "jax.numpy":
+            x = x + 1
+        else:
+            x += 1
+    block(x)
+    return {"x += 1 (100 MB): peak RSS growth, MB": _rss_mb() - start}
+
+
+def _loop_rss(name: str) -> dict[str, float]:
+    """``for _ in range(50): c = ones(4_000_000) + 1``: peak RSS of the process."""
+    m = _lib(name)
+    c = m.ones(10)
+    block(c)
+    base = _current_mb()
+    for _ in range(50):
+        c = m.ones(4_000_000, dtype=m.float64) + 1
+    block(c)
+    return {"loop of 32 MB temporaries: peak RSS, MB": _rss_mb(),
+            "loop of 32 MB temporaries: peak RSS above start, MB": _rss_mb() - base}
+
+
+CASES = {"updates": _update_times, "iadd_rss": _iadd_rss, "loop_rss": _loop_rss}
+
+
+def _in_subprocess(case: str, lib: str) -> dict[str, float] | None:
+    done = subprocess.run([sys.executable, __file__, "--case", case, lib], capture_output=True, text=True,
+                          cwd=HERE, timeout=900)
+    if done.returncode != 0:
+        if "No module named 'jax'" in done.stderr:
+            return None
+        raise RuntimeError(done.stderr[-2000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    libs = ("pjrt_array", "numpy", "jax.numpy")
+    print(f"Machine: {machine()}\n")
+    results: dict[str, dict[str, float | None]] = {}
+    for case in CASES:
+        for lib in libs:
+            got = _in_subprocess(case, lib)
+            for key, value in (got or {}).items():
+                results.setdefault(key, {})[lib] = value
+    print("| case | pjrt_array | numpy (ratio) | jax.numpy (ratio) |")
+    print("|---|---|---|---|")
+    for key, by_lib in results.items():
+        if "MB" in key:
+            cells = [f"{by_lib.get(lib, float('nan')):.0f} MB" for lib in libs]
+            print(f"| {key.removesuffix(', MB')} | " + " | ".join(cells) + " |")
+        else:
+            print(row(key, {lib: by_lib.get(lib) for lib in libs}))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--case":
+        print(json.dumps(CASES[sys.argv[2]](sys.argv[3])))
+    else:
+        main()

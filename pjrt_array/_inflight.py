@@ -1,0 +1,113 @@
+"""Bounded work in flight: how far Python may run ahead of a device.
+
+Dispatch is asynchronous, so a loop can queue many computations, and every
+queued computation holds its output memory before it runs.  Each dispatch
+records its first output here; once a device's queued outputs exceed
+``max_bytes`` bytes or ``max_computations`` computations, the next dispatch
+waits for the oldest to finish.  Peak memory then follows the program's live
+data plus at most this bound, not how far Python got ahead.
+
+Defaults: 64 MiB and 256 computations per device (``PJRT_ARRAY_INFLIGHT_BYTES``,
+``PJRT_ARRAY_INFLIGHT_COMPUTATIONS``, or :func:`set_inflight_limit`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from typing import Any
+
+__all__ = ["set_inflight_limit", "inflight_limit", "note", "holds", "forget", "drain"]
+
+_max_bytes = int(os.environ.get("PJRT_ARRAY_INFLIGHT_BYTES", 64 << 20))
+_max_count = int(os.environ.get("PJRT_ARRAY_INFLIGHT_COMPUTATIONS", 256))
+
+
+class _Queue:
+    __slots__ = ("entries", "nbytes", "lock")
+
+    def __init__(self) -> None:
+        self.entries: "OrderedDict[int, tuple[Any, int]]" = OrderedDict()  # id(buffer) -> (buffer, bytes)
+        self.nbytes = 0
+        self.lock = threading.Lock()
+
+
+_queues: dict[Any, _Queue] = {}
+
+
+def set_inflight_limit(max_bytes: int | None = None, max_computations: int | None = None) -> None:
+    """Bound the work queued per device (bytes of outputs, number of computations)."""
+    global _max_bytes, _max_count
+    for name, value in (("max_bytes", max_bytes), ("max_computations", max_computations)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if max_bytes is not None:
+        _max_bytes = max_bytes
+    if max_computations is not None:
+        _max_count = max_computations
+
+
+def inflight_limit() -> dict[str, int]:
+    """The current bound: ``{"max_bytes": ..., "max_computations": ...}``."""
+    return {"max_bytes": _max_bytes, "max_computations": _max_count}
+
+
+def _queue(device: Any) -> _Queue:
+    q = _queues.get(device)
+    if q is None:
+        q = _queues.setdefault(device, _Queue())
+    return q
+
+
+def note(device: Any, buffer: Any, nbytes: int) -> None:
+    """Record a dispatched computation by one of its outputs; wait while over the bound."""
+    q = _queue(device)
+    with q.lock:
+        q.entries[id(buffer)] = (buffer, nbytes)
+        q.nbytes += nbytes
+        over = q.nbytes > _max_bytes or len(q.entries) > _max_count
+    if over:
+        _wait_oldest(q, _max_bytes, _max_count)
+
+
+def _wait_oldest(q: _Queue, max_bytes: int, max_count: int) -> None:
+    """Wait for the oldest computations until the queue is within the bound."""
+    waiting = []
+    with q.lock:
+        while q.entries and (q.nbytes > max_bytes or len(q.entries) > max_count):
+            _, (buffer, nbytes) = q.entries.popitem(last=False)
+            q.nbytes -= nbytes
+            waiting.append(buffer)
+    for buffer in waiting:
+        try:
+            buffer.block_until_ready()
+        except Exception:  # noqa: BLE001 - its error surfaces where the value is read
+            pass
+
+
+def holds(device: Any, buffer: Any) -> int:
+    """1 if the queue holds a reference to ``buffer`` (owners discount it), else 0."""
+    q = _queues.get(device)
+    return 1 if q is not None and id(buffer) in q.entries else 0
+
+
+def forget(device: Any, buffer: Any) -> int:
+    """Drop ``buffer`` (donated: the computation that took it is tracked instead); returns the
+    bytes it counted, which move to that computation."""
+    q = _queues.get(device)
+    if q is None:
+        return 0
+    with q.lock:
+        entry = q.entries.pop(id(buffer), None)
+        if entry is None:
+            return 0
+        q.nbytes -= entry[1]
+        return entry[1]
+
+
+def drain(device: Any) -> None:
+    """Wait for everything queued on ``device`` (before handing out writable host memory)."""
+    q = _queues.get(device)
+    if q is not None:
+        _wait_oldest(q, -1, 0)

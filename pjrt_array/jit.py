@@ -1,0 +1,411 @@
+"""``pjrt_array.jit``: compile a whole Array API function into one program.
+
+The function is traced once per *signature* -- the tree structure of its
+arguments, the shape and dtype of each array, the Python type of each scalar,
+the device and the static arguments -- with :class:`~pjrt_array._tracing.Tracer`
+arguments that go through the ordinary namespace.  The recorded ops become one
+``func.func @main`` compiled through the dispatcher's fingerprint and disk
+caches.  Later calls with that signature go straight to the executable.
+
+Python scalar arguments are runtime parameters (weakly typed), so a changing
+float never recompiles; concrete Arrays the function reads from outside
+(closures) are extra parameters, passed with their current value at each call.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import _dispatch, _pytree
+from ._array import Array
+from ._devices import Device, as_device
+from ._pjrt import Buffer, ResourceExhausted
+from ._policy import policy_for
+from ._program import main_module
+from ._trace_state import state as _trace_state
+from ._tracing import Trace
+from ._views import Marker
+from .ops._builder import Builder
+
+__all__ = ["jit", "Jitted", "Lowered"]
+
+_SCALARS = (bool, int, float, complex)
+_WEAK_DTYPE = {bool: np.dtype(bool), int: np.dtype("int64"), float: np.dtype("float64"),
+               complex: np.dtype("complex128")}
+
+
+class _Program:
+    """One compiled signature: the executable and how to feed it and wrap its results."""
+
+    __slots__ = ("exe", "device", "scalars", "inputs", "out_avals", "out_tree", "passthrough", "donate", "name",
+                 "text", "_plain", "_single", "_handle", "_client")
+
+    def __init__(self, exe: Any, device: Device, scalars: list[np.dtype | None], inputs: list[Array],
+                 out_avals: list[tuple], out_tree: Any, passthrough: list[tuple[int, int]], donate: list[int],
+                 name: str, text: str) -> None:
+        self.exe = exe
+        self.device = device
+        self.scalars = scalars if any(d is not None for d in scalars) else None
+        self.inputs = inputs
+        self.out_avals = out_avals
+        self.out_tree = out_tree
+        #: (output leaf, parameter) of results that are an argument or captured Array unchanged:
+        #: returned as that very Array, as eager code would.
+        self.passthrough = passthrough
+        self.donate = donate
+        self.name = name
+        self.text = text
+        # Pre-computed for the cached call: Arrays in, buffers straight to the executable.
+        self._plain = self.scalars is None and not inputs and not donate
+        self._single = out_tree is _pytree.LEAF and not passthrough
+        self._handle, self._client = device.handle, device.client
+
+    def call_arrays(self, args: Sequence[Array]) -> Any:
+        """The cached call with Arrays only (the hot path)."""
+        if not self._plain:
+            return self(args)
+        out = self.exe.execute_handles([x._buffer._handle for x in args], self._handle)
+        if self._single:
+            aval = self.out_avals[0]
+            return Array._from_buffer(Buffer(self._client, out[0], aval[1], aval[0]), aval, self.device)
+        return self._results(args, out)
+
+    def __call__(self, leaves: Sequence[Any]) -> Any:
+        device = self.device
+        if self.scalars is None:
+            handles = [x._buffer._handle for x in leaves]
+        else:
+            from .ops._operands import scalar_array
+            handles = [x._buffer._handle if d is None else scalar_array(x, d, device)._buffer._handle
+                       for x, d in zip(leaves, self.scalars)]
+        if self.inputs:
+            handles += [x._buffer._handle for x in self.inputs]
+        donated = self._donated(leaves) if self.donate else None
+        try:
+            out = self.exe.execute_handles(handles, self._handle)
+        except ResourceExhausted as exc:
+            raise device.out_of_memory(exc) from None
+        if donated is not None:
+            gone = Marker(f"this Array was donated to the jitted function {self.name!r} (donate_argnums) "
+                          "and its buffer now holds a result; use that result instead")
+            for x in donated:
+                x._buf = gone
+        return self._results(leaves, out)
+
+    def _results(self, leaves: Sequence[Any], out: Sequence[int]) -> Any:
+        client, device, wrap = self._client, self.device, Array._from_buffer
+        arrays = [wrap(Buffer(client, h, aval[1], aval[0]), aval, device) for h, aval in zip(out, self.out_avals)]
+        if self.passthrough:
+            sources = [*leaves, *self.inputs]
+            for position, param in self.passthrough:
+                arrays.insert(position, sources[param])
+        return _pytree.unflatten(self.out_tree, arrays)
+
+    def _donated(self, leaves: Sequence[Any]) -> list[Array]:
+        """The donated Arrays, checked before the call (their buffers are the plugin's afterwards)."""
+        arrays = [leaves[i] for i in self.donate]
+        if len({id(x._buffer) for x in arrays}) != len(arrays):
+            raise ValueError(f"{self.name}: the same buffer is donated twice")
+        for x in arrays:
+            # Our cached host view pins the memory; drop it (a view the user still holds keeps
+            # the pin, and the plugin then copies instead of reusing the buffer).
+            x._host = None
+        return arrays
+
+
+class Lowered:
+    """A traced signature: its StableHLO text (a portable module) and a way to compile it."""
+
+    def __init__(self, jitted: "Jitted", key: tuple, parts: dict[str, Any]) -> None:
+        self._jitted, self._key, self._parts = jitted, key, parts
+
+    def as_text(self) -> str:
+        """The StableHLO module; parameters are the array leaves of the arguments in order (Python
+        scalars as 0-d int64/float64/complex128/bool), then any concrete Arrays the function captured."""
+        return self._parts["text"]
+
+    def compile(self) -> "Compiled":
+        """Compile (or find) the executable; calls with this signature then skip tracing."""
+        return Compiled(self._jitted, self._key, self._jitted._install(self._key, self._parts))
+
+
+class Compiled:
+    """The executable of one signature, callable with arguments of that signature."""
+
+    def __init__(self, jitted: "Jitted", key: tuple, program: _Program) -> None:
+        self._jitted, self._key, self._program = jitted, key, program
+
+    def as_text(self) -> str:
+        return self._program.text
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        key, leaves = self._jitted._signature(args, kwargs)
+        if key != self._key:
+            raise TypeError(f"{self._jitted._name}: these arguments do not match the compiled signature "
+                            "(shapes, dtypes, tree structure or static values differ)")
+        return self._program(leaves)
+
+
+class Jitted:
+    """A function compiled per signature (see :func:`jit`)."""
+
+    def __init__(self, fun: Callable, static_argnums: int | Sequence[int], static_argnames: str | Sequence[str],
+                 donate_argnums: int | Sequence[int], device: Device | None) -> None:
+        functools.update_wrapper(self, fun)
+        self._fun = fun
+        self._name = getattr(fun, "__qualname__", None) or getattr(fun, "__name__", None) or repr(fun)
+        self._device = None if device is None else as_device(device)
+        nums, names = set(_ints(static_argnums, "static_argnums")), set(_names(static_argnames))
+        try:
+            parameters = list(inspect.signature(fun).parameters.values())
+        except (TypeError, ValueError):
+            parameters = []
+        positional = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        nums |= {i for i, n in enumerate(positional) if n in names}
+        names |= {positional[i] for i in nums if 0 <= i < len(positional)}
+        self._device_pos = positional.index("device") if "device" in positional else None
+        self._static_nums = frozenset(nums)
+        self._static_names = frozenset(names)
+        self._donate = frozenset(_ints(donate_argnums, "donate_argnums"))
+        if self._donate & self._static_nums:
+            raise ValueError(f"arguments {sorted(self._donate & self._static_nums)} cannot be both static and donated")
+        # Calls with only Arrays, positionally, use a shorter key.
+        self._plain = not nums and not names and not self._donate
+        self._programs: dict[tuple, _Program] = {}
+        self._fast: dict[tuple, _Program] = {}  # avals of all-Array positional calls -> program
+        self._locks: dict[tuple, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self._stats = {"traces": 0, "compiles": 0, "hits": 0, "misses": 0}
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        return self if obj is None else functools.partial(self, obj)
+
+    def __repr__(self) -> str:
+        return f"<jitted {self._name}>"
+
+    # -- calling ---------------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _trace_state.trace is not None:
+            return self._fun(*args, **kwargs)  # nested jit: part of the enclosing program
+        if self._plain and not kwargs:
+            # Arrays only, by position: the key is their avals; one device check per argument.
+            program = self._fast.get(tuple([a._aval if type(a) is Array else None for a in args]))
+            if program is not None:
+                device = program.device
+                for a in args:
+                    if a._device is not device:
+                        break
+                else:
+                    self._stats["hits"] += 1
+                    return program.call_arrays(args)
+        key, leaves = self._signature(args, kwargs)
+        program = self._programs.get(key)
+        if program is None:
+            program = self._miss(key, args, kwargs)
+        else:
+            self._stats["hits"] += 1
+        if self._plain and not kwargs and all(type(a) is Array for a in args):
+            self._fast[tuple([a._aval for a in args])] = program
+        return program(leaves)
+
+    def _signature(self, args: tuple, kwargs: dict) -> tuple[tuple, list[Any]]:
+        """The cache key of a call and the flat list of its dynamic leaves."""
+        dynamic_args = tuple(a for i, a in enumerate(args) if i not in self._static_nums)
+        dynamic_kwargs = {k: v for k, v in kwargs.items() if k not in self._static_names}
+        # The type is part of a static's identity: 3, 3.0 and True are equal but trace differently.
+        statics = tuple((i, type(a), a) for i, a in enumerate(args) if i in self._static_nums) + \
+            tuple((k, type(kwargs[k]), kwargs[k]) for k in sorted(kwargs) if k in self._static_names)
+        try:
+            hash(statics)
+        except TypeError:
+            bad = next(n for n, _, v in statics if not _hashable(v))
+            raise TypeError(f"{self._name}: static argument {bad!r} must be hashable") from None
+        leaves: list[Any] = []
+        tree = _pytree.flatten((dynamic_args, dynamic_kwargs), leaves)
+        device = self._device
+        descs: list[Any] = []
+        for i, x in enumerate(leaves):
+            if isinstance(x, Array):
+                if x._sharding is not None:
+                    raise TypeError(f"{self._name}: sharded Arrays are not supported by jit yet (argument leaf "
+                                    f"{i}); run the function eagerly, which runs each op as an SPMD program")
+                if device is None:
+                    device = x._device
+                elif x._device is not device and x._device != device:
+                    if self._device is None:
+                        raise ValueError(f"{self._name}: arguments on different devices ({device!r} and "
+                                         f"{x._device!r}); move them with to_device() or pass jit(device=...)")
+                    x = leaves[i] = x.to_device(device)
+                descs.append(x._aval)
+            elif isinstance(x, _SCALARS):
+                descs.append(bool if isinstance(x, bool) else type(x))
+            elif isinstance(x, (np.ndarray, np.generic)):
+                from .ops.creation import asarray
+                x = leaves[i] = asarray(x, device=device)
+                device = x._device
+                descs.append(x._aval)
+            else:
+                raise TypeError(f"{self._name}: arguments must be arrays, Python scalars or tuples/lists/dicts "
+                                f"of them (or static), got {type(x).__name__}")
+        if device is None:
+            # No array argument: a ``device`` argument of the function chooses, else the default.
+            chosen, pos = kwargs.get("device"), self._device_pos
+            if chosen is None and pos is not None and pos < len(args):
+                chosen = args[pos]
+            device = chosen if isinstance(chosen, Device) else as_device(None)
+        return (tree, statics, device, *descs), leaves
+
+    def _miss(self, key: tuple, args: tuple, kwargs: dict) -> _Program:
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:  # one trace and one compile per signature, however many threads miss together
+            program = self._programs.get(key)
+            if program is None:
+                self._stats["misses"] += 1
+                program = self._install(key, self._trace(args, kwargs))
+            else:
+                self._stats["hits"] += 1
+        return program
+
+    # -- tracing -----------------------------------------------------------------------------
+    def _trace(self, args: tuple, kwargs: dict) -> dict[str, Any]:
+        """Trace one signature into a module; returns what compiling and calling need."""
+        key, leaves = self._signature(args, kwargs)
+        device = key[2]
+        builder = Builder()
+        trace = Trace(builder, device, self._name)
+        scalars: list[np.dtype | None] = []
+        with trace.active():
+            tracers = []
+            for x in leaves:
+                if isinstance(x, Array):
+                    tracers.append(trace.parameter(x.shape, x.dtype))
+                    scalars.append(None)
+                else:
+                    kind = bool if isinstance(x, bool) else type(x)
+                    tracers.append(trace.parameter((), _WEAK_DTYPE[kind], weak=kind))
+                    scalars.append(_WEAK_DTYPE[kind])
+            dynamic_args, dynamic_kwargs = _pytree.unflatten(_pytree.flatten(
+                (tuple(a for i, a in enumerate(args) if i not in self._static_nums),
+                 {k: v for k, v in kwargs.items() if k not in self._static_names}), []), tracers)
+            it = iter(dynamic_args)
+            call_args = [a if i in self._static_nums else next(it) for i, a in enumerate(args)]
+            call_kwargs = {k: (v if k in self._static_names else dynamic_kwargs[k]) for k, v in kwargs.items()}
+            out = self._fun(*call_args, **call_kwargs)
+            out_leaves: list[Any] = []
+            out_tree = _pytree.flatten(out, out_leaves)
+            try:
+                values = [trace.value_of(trace.lift(x)) for x in out_leaves]
+            except TypeError:
+                bad = next(x for x in out_leaves if not isinstance(x, (Array, *_SCALARS)))
+                raise TypeError(f"{self._name} must return arrays, Python scalars or tuples/lists/dicts of "
+                                f"them, got {type(bad).__name__}") from None
+        trace.alive = False
+        donate = self._donated_leaves(args, kwargs)
+        param_index = {p.name: i for i, p in enumerate(trace.params)}
+        results, passthrough = [], []
+        for position, v in enumerate(values):
+            i = param_index.get(v.name)
+            if i is not None and (i >= len(scalars) or scalars[i] is None) and i not in donate:
+                passthrough.append((position, i))
+            else:
+                results.append(v)
+        aliases: dict[int, int] = {}
+        for i in donate:
+            for j, r in enumerate(results):
+                if j not in aliases.values() and (r.shape, r.dtype) == (trace.params[i].shape,
+                                                                         trace.params[i].dtype):
+                    aliases[i] = j
+                    break
+        self._stats["traces"] += 1
+        return {"text": main_module(builder, trace.params, results, aliases), "device": device,
+                "avals": [(p.shape, p.dtype) for p in trace.params], "scalars": scalars,
+                "inputs": trace.inputs, "out_avals": [(r.shape, r.dtype) for r in results],
+                "out_tree": out_tree, "passthrough": passthrough, "donate": sorted(aliases), "key": key}
+
+    def _donated_leaves(self, args: tuple, kwargs: dict) -> list[int]:
+        """Indices (among the dynamic leaves) of the Array leaves of donated arguments."""
+        if not self._donate:
+            return []
+        out, index = [], 0
+        for i, a in enumerate(args):
+            if i in self._static_nums:
+                continue
+            leaves: list[Any] = []
+            _pytree.flatten(a, leaves)
+            if i in self._donate:
+                out += [index + k for k, x in enumerate(leaves) if isinstance(x, Array)]
+            index += len(leaves)
+        return out
+
+    def _install(self, key: tuple, parts: dict[str, Any]) -> _Program:
+        device = parts["device"]
+        options = policy_for(device.client).program_options(device.id)
+        exe = _dispatch.compile_text(device.client, parts["text"], options)
+        self._stats["compiles"] += 1
+        program = _Program(exe, parts["device"], parts["scalars"], parts["inputs"], parts["out_avals"],
+                           parts["out_tree"], parts["passthrough"], parts["donate"], self._name, parts["text"])
+        self._programs[key] = program
+        return program
+
+    # -- introspection -----------------------------------------------------------------------
+    def lower(self, *args: Any, **kwargs: Any) -> Lowered:
+        """Trace for the signature of these arguments (without compiling)."""
+        parts = self._trace(args, kwargs)
+        return Lowered(self, parts["key"], parts)
+
+    def cache_info(self) -> dict[str, int]:
+        """``traces`` (signatures traced), ``compiles`` (executables obtained), ``hits``/``misses``
+        (calls served by a cached executable / that had to trace), ``entries`` (signatures cached)."""
+        return {**self._stats, "entries": len(self._programs)}
+
+    def cache_clear(self) -> None:
+        """Forget every compiled signature (the dispatcher's executable caches are kept)."""
+        self._programs.clear()
+        self._fast.clear()
+
+
+def _ints(values: Any, argname: str) -> tuple[int, ...]:
+    values = (values,) if isinstance(values, int) else tuple(values)
+    for v in values:
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise TypeError(f"{argname} must be non-negative ints, got {v!r}")
+    return values
+
+
+def _names(values: Any) -> tuple[str, ...]:
+    values = (values,) if isinstance(values, str) else tuple(values)
+    for v in values:
+        if not isinstance(v, str):
+            raise TypeError(f"static_argnames must be strings, got {v!r}")
+    return values
+
+
+def _hashable(v: Any) -> bool:
+    try:
+        hash(v)
+    except TypeError:
+        return False
+    return True
+
+
+def jit(fun: Callable | None = None, /, *, static_argnums: int | Sequence[int] = (),
+        static_argnames: str | Sequence[str] = (), donate_argnums: int | Sequence[int] = (),
+        device: Device | None = None) -> Any:
+    """Compile ``fun`` into one program per signature; usable as ``@jit`` and ``@jit(...)``.
+
+    ``static_argnums``/``static_argnames``: arguments that are Python values baked into the
+    program (hashable; a new value traces again).  ``donate_argnums``: positional arguments
+    whose Arrays give their buffers to the outputs (invalid afterwards).  ``device``: where
+    the program runs (arguments elsewhere are copied there); by default the arguments'.
+    """
+    def wrap(f: Callable) -> Jitted:
+        if not callable(f):
+            raise TypeError(f"jit needs a callable, got {type(f).__name__}")
+        return Jitted(f, static_argnums, static_argnames, donate_argnums, device)
+    return wrap if fun is None else wrap(fun)

@@ -1,0 +1,3 @@
+from jit_namespace import reuse
+
+globals().update(reuse("test_statistical"))
