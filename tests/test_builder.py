@@ -121,6 +121,14 @@ def test_custom_call_attributes():
                            '(tensor<2x3xf32>) -> tensor<3xf64>')
 
 
+def test_float_literals_round_to_their_dtype_and_parse():
+    b = Builder()
+    b.constant(5e-324, F64)
+    b.constant(1e300, F32)
+    b.constant(complex(1e300, 2.5), C64)
+    assert [ln.split("dense<")[1].split(">")[0] for ln in b.lines] == ["5.0e-324", "0x7F800000", "(0x7F800000, 2.5)"]
+
+
 def test_emitted_text_is_compact():
     text, avals = build_module(lambda b, x, y: b.add(x, y), {}, [((2,), F32), ((2,), F32)])
     assert avals == [((2,), F32)]
