@@ -14,6 +14,7 @@ SECTIONS = (
     ("Cold compile of a new shape", "compile.py"),
     ("Warm start from the disk cache", "warm_start.py"),
     ("Host reads and uploads (CPU)", "interop.py"),
+    ("Lowering cost", "lowering.py"),
 )
 
 

@@ -11,7 +11,7 @@ a zero-copy numpy view of the buffer's memory that keeps the buffer alive.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Iterator
+from typing import Any, Callable, ClassVar, Iterator
 
 import numpy as np
 
@@ -23,6 +23,56 @@ from ._trace_state import state as _trace_state
 __all__ = ["Array"]
 
 _API_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12", "2025.12")
+
+
+# -- operator forwarding ------------------------------------------------------------------
+# Each operator forwards to the namespace function of the same meaning; the
+# functions live in ops/ and are bound once both modules exist (bind_functions).
+
+_SCALARS = (bool, int, float, complex)
+_FUNCS: dict[str, Any] = {}
+#: The namespace functions the operators forward to (filled as the class body names them).
+OPERATOR_FUNCTIONS: set[str] = {"getitem", "setitem"}
+
+
+def _is_operand(x: object) -> bool:
+    return isinstance(x, (Array, *_SCALARS, np.ndarray, np.generic))
+
+
+def _binary(fname: str, reflected: bool = False) -> Callable[["Array", Any], Any]:
+    OPERATOR_FUNCTIONS.add(fname)
+
+    def method(self: Array, other: Any) -> Any:
+        if not _is_operand(other):
+            return NotImplemented
+        k = _donation.temporary(self, other)
+        if k >= 0:  # an operand only this expression holds gives its buffer to the result
+            donating = _donation.donating_form(fname)
+            if donating is not None:
+                return donating(other, self, 1 - k) if reflected else donating(self, other, k)
+        fn = _FUNCS[fname]
+        return fn(other, self) if reflected else fn(self, other)
+    return method
+
+
+def _inplace(fname: str) -> Callable[["Array", Any], Any]:
+    OPERATOR_FUNCTIONS.add(fname)
+
+    def method(self: Array, other: Any) -> Any:
+        if not _is_operand(other):
+            return NotImplemented
+        _mutation.inplace(self, fname, _FUNCS[fname], other)
+        return self
+    return method
+
+
+def _unary(fname: str) -> Callable[["Array"], "Array"]:
+    OPERATOR_FUNCTIONS.add(fname)
+
+    def method(self: Array) -> Array:
+        result: Array = _FUNCS[fname](self)
+        return result
+    return method
 
 
 class Array:
@@ -78,6 +128,36 @@ class Array:
         elif self._version == base._version and base._exposed is None:
             return self._buf
         return _views.current_buffer(self)
+
+    # -- operators (forwarded to the namespace functions) ---------------------------------
+    __add__, __radd__, __iadd__ = _binary("add"), _binary("add", True), _inplace("add")
+    __sub__, __rsub__, __isub__ = _binary("subtract"), _binary("subtract", True), _inplace("subtract")
+    __mul__, __rmul__, __imul__ = _binary("multiply"), _binary("multiply", True), _inplace("multiply")
+    __truediv__, __rtruediv__, __itruediv__ = _binary("divide"), _binary("divide", True), _inplace("divide")
+    __floordiv__, __rfloordiv__, __ifloordiv__ = (_binary("floor_divide"), _binary("floor_divide", True),
+                                                  _inplace("floor_divide"))
+    __mod__, __rmod__, __imod__ = _binary("remainder"), _binary("remainder", True), _inplace("remainder")
+    __pow__, __rpow__, __ipow__ = _binary("pow"), _binary("pow", True), _inplace("pow")
+    __and__, __rand__, __iand__ = _binary("bitwise_and"), _binary("bitwise_and", True), _inplace("bitwise_and")
+    __or__, __ror__, __ior__ = _binary("bitwise_or"), _binary("bitwise_or", True), _inplace("bitwise_or")
+    __xor__, __rxor__, __ixor__ = _binary("bitwise_xor"), _binary("bitwise_xor", True), _inplace("bitwise_xor")
+    __lshift__, __rlshift__, __ilshift__ = (_binary("bitwise_left_shift"), _binary("bitwise_left_shift", True),
+                                            _inplace("bitwise_left_shift"))
+    __rshift__, __rrshift__, __irshift__ = (_binary("bitwise_right_shift"), _binary("bitwise_right_shift", True),
+                                            _inplace("bitwise_right_shift"))
+    __matmul__, __rmatmul__, __imatmul__ = _binary("matmul"), _binary("matmul", True), _inplace("matmul")
+    __eq__, __ne__ = _binary("equal"), _binary("not_equal")
+    __lt__, __le__ = _binary("less"), _binary("less_equal")
+    __gt__, __ge__ = _binary("greater"), _binary("greater_equal")
+    __neg__, __pos__ = _unary("negative"), _unary("positive")
+    __abs__, __invert__ = _unary("abs"), _unary("bitwise_invert")
+
+    def __getitem__(self, key: Any) -> "Array":
+        result: Array = _FUNCS["getitem"](self, key)
+        return result
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        _FUNCS["setitem"](self, key, value)
 
     # -- attributes -------------------------------------------------------------------
     @property
@@ -260,81 +340,6 @@ class Array:
 def _default_device_or_none() -> Device | None:
     from ._devices import _default
     return _default[0] if _default else None
-
-
-# -- operators ----------------------------------------------------------------------------
-# Each operator forwards to the namespace function of the same meaning; the
-# functions live in ops/ and are bound here once, after both modules exist.
-
-_SCALARS = (bool, int, float, complex)
-
-
-def _is_operand(x: object) -> bool:
-    return isinstance(x, (Array, *_SCALARS, np.ndarray, np.generic))
-
-
-def _binary(fname: str, reflected: bool) -> Any:
-    def method(self: Array, other: Any) -> Any:
-        if not _is_operand(other):
-            return NotImplemented
-        k = _donation.temporary(self, other)
-        if k >= 0:  # an operand only this expression holds gives its buffer to the result
-            donating = _donation.donating_form(fname)
-            if donating is not None:
-                return donating(other, self, 1 - k) if reflected else donating(self, other, k)
-        fn = _FUNCS[fname]
-        return fn(other, self) if reflected else fn(self, other)
-    return method
-
-
-def _inplace(fname: str) -> Any:
-    def method(self: Array, other: Any) -> Array:
-        if not _is_operand(other):
-            return NotImplemented
-        _mutation.inplace(self, fname, _FUNCS[fname], other)
-        return self
-    return method
-
-
-def _unary(fname: str) -> Any:
-    def method(self: Array) -> Array:
-        return _FUNCS[fname](self)
-    return method
-
-
-_BINARY = {
-    "add": "add", "sub": "subtract", "mul": "multiply", "truediv": "divide", "floordiv": "floor_divide",
-    "mod": "remainder", "pow": "pow", "and": "bitwise_and", "or": "bitwise_or", "xor": "bitwise_xor",
-    "lshift": "bitwise_left_shift", "rshift": "bitwise_right_shift", "matmul": "matmul",
-}
-_COMPARE = {"eq": "equal", "ne": "not_equal", "lt": "less", "le": "less_equal", "gt": "greater",
-            "ge": "greater_equal"}
-_UNARY = {"neg": "negative", "pos": "positive", "abs": "abs", "invert": "bitwise_invert"}
-_FUNCS: dict[str, Any] = {}
-
-for _d, _f in _BINARY.items():
-    setattr(Array, f"__{_d}__", _binary(_f, False))
-    setattr(Array, f"__r{_d}__", _binary(_f, True))
-    setattr(Array, f"__i{_d}__", _inplace(_f))
-for _d, _f in _COMPARE.items():
-    setattr(Array, f"__{_d}__", _binary(_f, False))
-for _d, _f in _UNARY.items():
-    setattr(Array, f"__{_d}__", _unary(_f))
-
-
-def _getitem(self: Array, key: Any) -> Array:
-    return _FUNCS["getitem"](self, key)
-
-
-def _setitem(self: Array, key: Any, value: Any) -> None:
-    _FUNCS["setitem"](self, key, value)
-
-
-Array.__getitem__ = _getitem  # type: ignore[method-assign]
-Array.__setitem__ = _setitem  # type: ignore[method-assign]
-
-
-OPERATOR_FUNCTIONS = frozenset({*_BINARY.values(), *_COMPARE.values(), *_UNARY.values(), "getitem", "setitem"})
 
 
 def bind_functions(namespace: dict[str, Any]) -> None:

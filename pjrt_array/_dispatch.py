@@ -110,7 +110,7 @@ def _load_or_compile(client: Any, policy: CompilePolicy, text: str, options: Com
     exe = policy.compile(client, text, options)
     _stats.compile_time += time.perf_counter() - start
     _stats.compiles += 1
-    if folder is not None:
+    if _disk is not None and folder is not None:
         try:
             payload = exe.executable.serialize()
         except PjrtError:

@@ -336,6 +336,6 @@ def addressable_shards(x: Array) -> list[Shard]:
         extent = tuple(s.stop - s.start for s in index)
         data = Array._from_buffer(buffer, (tuple(buffer.shape), x.dtype), device)
         if data.shape != extent:  # XLA padded an uneven block: cut the padding off
-            data = data[tuple(slice(0, n) for n in extent)]  # type: ignore[index]
+            data = data[tuple(slice(0, n) for n in extent)]
         shards.append(Shard(device, index, int(replica), data))
     return shards

@@ -13,16 +13,18 @@ The same version counter as eagerly tells when (``_views``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 if TYPE_CHECKING:
     from ._array import Array
+    from ._tracing import Tracer
 
 __all__ = ["refresh", "setitem", "inplace", "refuse_captured_write"]
 
 
-def _root(x: "Array") -> "Array":
-    return x if x._base is None else x._base
+def _root(x: "Array") -> "Tracer":
+    """The base of a traced Array (a tracer too: a traced view never has a concrete base)."""
+    return cast("Tracer", x if x._base is None else x._base)
 
 
 def _positions(x: "Array") -> "Array":
@@ -39,7 +41,7 @@ def _positions(x: "Array") -> "Array":
     return getitem(_positions(parent), data if kind == "key" else tuple(data))
 
 
-def refresh(x: "Array") -> None:
+def refresh(x: "Tracer") -> None:
     """Re-derive a traced view from its base if the base was written since."""
     base = x._base
     if base is None or x._version == base._version:
@@ -51,7 +53,7 @@ def refresh(x: "Array") -> None:
     x._version = base._version
 
 
-def _write(x: "Array", positions: "Array", value: "Array") -> None:
+def _write(x: "Tracer", positions: "Array", value: "Array") -> None:
     """Scatter ``value`` into ``x``'s base at ``positions``; the base becomes the new value."""
     from ._dispatch import run
     from .ops.indexing import _scatter_rule
@@ -67,6 +69,7 @@ def _write(x: "Array", positions: "Array", value: "Array") -> None:
 
 def setitem(x: "Array", key: Any, value: "Array") -> None:
     """``x[key] = value`` for a traced ``x``."""
+    x = cast("Tracer", x)
     from .ops.indexing import _check_broadcast, getitem
     positions = getitem(_positions(x), key)
     _check_broadcast(value.shape, positions.shape)
@@ -76,6 +79,7 @@ def setitem(x: "Array", key: Any, value: "Array") -> None:
 def inplace(x: "Array", fname: str, fn: Callable[[Any, Any], "Array"], other: Any,
             checked: Callable[[str, "Array", "Array"], "Array"]) -> None:
     """``x <op>= other`` for a traced ``x``."""
+    x = cast("Tracer", x)
     result = checked(fname, x, fn(x, other))
     if x._base is None:
         x._rebind(result)

@@ -30,7 +30,6 @@ from ._array import Array
 from ._devices import Device
 from ._trace_state import state
 from .ops._builder import Builder, Value
-from .ops._lower import constant as _constant_value
 
 __all__ = ["Tracer", "Trace", "ConcretizationError", "refuse_traced", "weak_operands"]
 
@@ -231,7 +230,7 @@ class Trace:
         found = self._constants.get(key)
         if found is None:
             found = self._constants[key] = Tracer._new(
-                self, _constant_value(self.builder, value, dtype), self.device, weak)
+                self, self.builder.constant(value, dtype), self.device, weak)
         return found
 
     def _check_device(self, device: Device) -> None:
@@ -244,7 +243,7 @@ class Trace:
         """Record ``rule`` applied to ``args`` (the traced counterpart of executing it)."""
         self._check_device(device)
         values = [self.value_of(a) for a in args]
-        out = rule(self.builder, *values, **dict(params))
+        out = self.builder.apply(rule, *values, **dict(params))
         results = list(out) if isinstance(out, (tuple, list)) else [out]
         weak = bool(args) and all(getattr(a, "_weak", None) for a in args)
         return [Tracer._new(self, v, self.device, _KIND_OF_DEFAULT.get(v.dtype) if weak else None)

@@ -168,9 +168,8 @@ def _base_plan(spec: Spec, base_shape: tuple[int, ...]) -> tuple[tuple, list[int
 
 def _derive_rule(b: "Builder", x: "Value", *ints: "Value", plan: tuple, perm: tuple, shape: tuple) -> "Value":
     from .ops.indexing import _basic_rule
-    from .ops.manipulation import reshape_value, transpose_value
     y = _basic_rule(b, x, *ints, plan=plan)
-    return reshape_value(b, transpose_value(b, y, perm), shape)
+    return b.reshape(b.transpose(y, perm), shape)
 
 
 def _derive(x: "Array", base: "Array") -> "Array":
@@ -246,45 +245,27 @@ def region_rule(b: "Builder", x: "Value", value: "Value", *starts: "Value", shap
                 perm: tuple, box: tuple, strides: tuple, reverse: tuple) -> "Value":
     """``x`` with ``value`` (broadcast to a view's ``shape``) written into the view's region,
     which starts at ``starts`` (0-d int64 operands, one per axis of ``x``)."""
-    from .ops._builder import tensor_type
-    from .ops._lower import broadcast, convert
-    from .ops.manipulation import reshape_value, transpose_value
-    v = reshape_value(b, broadcast(b, convert(b, value, x.dtype), shape), walked)
+    from .ops._lower import broadcast
+    v = b.reshape(broadcast(b, b.convert(value, x.dtype), shape), walked)
     if x.ndim == 0:
         return v
-    v = transpose_value(b, v, perm)
-    v = reshape_value(b, v, box)
-    if reverse:
-        v = b.op(f"stablehlo.reverse {v.name}, dims = [{', '.join(map(str, reverse))}] : {v.type}", v.shape, v.dtype)
+    v = b.reverse(b.reshape(b.transpose(v, perm), box), reverse)
     if all(s == 1 for s in strides):
-        names = ", ".join(s.name for s in starts)
-        return b.op(f"stablehlo.dynamic_update_slice {x.name}, {v.name}, {names} : "
-                    f"({x.type}, {v.type}, {', '.join([tensor_type((), _INDEX)] * x.ndim)}) -> {x.type}",
-                    x.shape, x.dtype)
+        return b.dynamic_update_slice(x, v, starts)
     return _strided_scatter(b, x, v, list(starts), strides)
 
 
 def _strided_scatter(b: "Builder", x: "Value", v: "Value", starts: list["Value"], strides: tuple) -> "Value":
     """Scatter ``v`` (the box) into ``x`` at ``start + i * stride`` per axis, element by element."""
-    from .ops._builder import tensor_type
-    box, n = v.shape, x.ndim
-    column = tensor_type(box + (1,), _INDEX)
+    from .ops._lower import const_like
+    column = v.shape + (1,)
     columns = []
-    for a in range(n):
-        k = b.op(f"stablehlo.iota dim = {a} : {column}", box + (1,), _INDEX)
+    for a in range(x.ndim):
+        k = b.iota(column, a, _INDEX)
         if strides[a] != 1:
-            s = b.op(f"stablehlo.constant dense<{strides[a]}> : {column}", box + (1,), _INDEX)
-            k = b.op(f"stablehlo.multiply {k.name}, {s.name} : {column}", box + (1,), _INDEX)
-        s0 = b.op(f"stablehlo.broadcast_in_dim {starts[a].name}, dims = [] : ({starts[a].type}) -> {column}",
-                  box + (1,), _INDEX)
-        columns.append(b.op(f"stablehlo.add {k.name}, {s0.name} : {column}", box + (1,), _INDEX))
-    idx_shape = box + (n,)
-    idx = columns[0] if n == 1 else b.op(
-        f"stablehlo.concatenate {', '.join(c.name for c in columns)}, dim = {len(box)} : "
-        f"({', '.join(c.type for c in columns)}) -> {tensor_type(idx_shape, _INDEX)}", idx_shape, _INDEX)
-    dims = ", ".join(map(str, range(n)))
-    region = b.region([((), x.dtype), ((), x.dtype)], lambda r, a: [a[1]])
-    return b.op(f'"stablehlo.scatter"({x.name}, {idx.name}, {v.name}) {region} {{scatter_dimension_numbers = '
-                f"#stablehlo.scatter<inserted_window_dims = [{dims}], scatter_dims_to_operand_dims = [{dims}], "
-                f"index_vector_dim = {len(box)}>, indices_are_sorted = true, unique_indices = true}} : "
-                f"({x.type}, {idx.type}, {v.type}) -> {x.type}", x.shape, x.dtype)
+            k = b.multiply(k, const_like(b, strides[a], k))
+        columns.append(b.add(k, b.broadcast_in_dim(starts[a], column, [])))
+    dims = range(x.ndim)
+    return b.scatter(x, b.concatenate(columns, v.ndim), v, lambda r, a: [a[1]], update_window_dims=(),
+                     inserted_window_dims=dims, scatter_dims_to_operand_dims=dims, index_vector_dim=v.ndim,
+                     indices_are_sorted=True, unique_indices=True)

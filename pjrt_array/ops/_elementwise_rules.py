@@ -16,8 +16,8 @@ from typing import Callable
 import numpy as np
 
 from .. import _dtypes
-from ._builder import Builder, Value, tensor_type
-from ._lower import broadcast, broadcast_shapes, constant, convert
+from ._builder import Builder, Value
+from ._lower import broadcast, broadcast_shapes, conj as conj_, const_like, is_nan, truth
 
 _BOOL = np.dtype(bool)
 Rule = Callable[..., Value]
@@ -25,38 +25,9 @@ Rule = Callable[..., Value]
 
 # -- small builders ---------------------------------------------------------------------------------
 
-def _op(b: Builder, name: str, *xs: Value, dtype: np.dtype | None = None) -> Value:
-    """``stablehlo.<name>`` on operands of one type, result of ``dtype`` (default: theirs)."""
-    x = xs[0]
-    out = x.dtype if dtype is None else np.dtype(dtype)
-    if out == x.dtype:
-        return b.op(f"stablehlo.{name} {', '.join(v.name for v in xs)} : {x.type}", x.shape, out)
-    return b.op(f"stablehlo.{name} {', '.join(v.name for v in xs)} : ({', '.join(v.type for v in xs)}) -> "
-                f"{tensor_type(x.shape, out)}", x.shape, out)
-
-
-def _cmp(b: Builder, direction: str, x: Value, y: Value) -> Value:
-    kind = "FLOAT" if _dtypes.isdtype(x.dtype, ("real floating", "complex floating")) else (
-        "SIGNED" if x.dtype.kind == "i" else "UNSIGNED")
-    return b.op(f"stablehlo.compare {direction}, {x.name}, {y.name}, {kind} : ({x.type}, {y.type}) -> "
-                f"{tensor_type(x.shape, _BOOL)}", x.shape, _BOOL)
-
-
-def _select(b: Builder, c: Value, x: Value, y: Value) -> Value:
-    return b.op(f"stablehlo.select {c.name}, {x.name}, {y.name} : {c.type}, {x.type}", x.shape, x.dtype)
-
-
-def _const(b: Builder, value: object, like: Value) -> Value:
-    return constant(b, value, like.dtype, like.shape)
-
-
-def _is_nan(b: Builder, x: Value) -> Value:
-    return _cmp(b, "NE", x, x)
-
-
 def _prepare(b: Builder, x: Value, y: Value, dtype: np.dtype) -> tuple[Value, Value]:
     shape = broadcast_shapes(x.shape, y.shape)
-    return broadcast(b, convert(b, x, dtype), shape), broadcast(b, convert(b, y, dtype), shape)
+    return broadcast(b, b.convert(x, dtype), shape), broadcast(b, b.convert(y, dtype), shape)
 
 
 def _float(dtype: np.dtype) -> bool:
@@ -64,27 +35,26 @@ def _float(dtype: np.dtype) -> bool:
 
 
 def _parts(b: Builder, x: Value) -> tuple[Value, Value]:
-    real = _dtypes.real_dtype(x.dtype)
-    return _op(b, "real", x, dtype=real), _op(b, "imag", x, dtype=real)
+    return b.real(x), b.imag(x)
 
 
 # -- unary rules -------------------------------------------------------------------------------------
 
-def simple(name: str) -> Rule:
-    """One StableHLO op of the same type (with the standard's complex special cases)."""
+def _one_op(name: str, emit: Callable[[Builder, str, Value], Value]) -> Rule:
     def rule(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
-        return _op(b, name, convert(b, x, dtype))
+        return emit(b, name, b.convert(x, dtype))
     rule.__name__ = name
     return with_complex_cases(rule, name) if name in COMPLEX_CASES else rule
+
+
+def simple(name: str) -> Rule:
+    """One StableHLO op of the same type (with the standard's complex special cases)."""
+    return _one_op(name, Builder.unary)
 
 
 def chlo(name: str) -> Rule:
     """One CHLO op, decomposed by XLA for every backend (with the complex special cases)."""
-    def rule(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
-        x = convert(b, x, dtype)
-        return b.op(f'"chlo.{name}"({x.name}) : ({x.type}) -> {x.type}', x.shape, x.dtype)
-    rule.__name__ = name
-    return with_complex_cases(rule, name) if name in COMPLEX_CASES else rule
+    return _one_op(name, Builder.chlo)
 
 
 def rounding(kind: str) -> Rule:
@@ -93,9 +63,9 @@ def rounding(kind: str) -> Rule:
         if not _float(dtype):
             return x
         if kind != "trunc":
-            return _op(b, kind, x)
-        negative = _cmp(b, "LT", x, _const(b, 0, x))
-        return _select(b, negative, _op(b, "ceil", x), _op(b, "floor", x))
+            return b.unary(kind, x)
+        negative = b.compare(x, const_like(b, 0, x), "LT")
+        return b.select(negative, b.ceil(x), b.floor(x))
     rule.__name__ = kind
     return rule
 
@@ -103,112 +73,102 @@ def rounding(kind: str) -> Rule:
 def abs_(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
     if x.dtype == _BOOL or x.dtype.kind == "u":
         return x
-    return _op(b, "abs", x, dtype=_dtypes.real_dtype(x.dtype))
+    return b.abs(x)
 
 
 def not_(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
-    return _op(b, "not", x)
+    return b.not_(x)
 
 
 def conj(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
-    if not _dtypes.is_complex(x.dtype):
-        return x
-    re, im = _parts(b, x)
-    return b.op(f"stablehlo.complex {re.name}, {_op(b, 'negate', im).name} : {x.type}", x.shape, x.dtype)
+    return conj_(b, x)
 
 
 def real(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
-    return _parts(b, x)[0] if _dtypes.is_complex(x.dtype) else x
+    return b.real(x) if _dtypes.is_complex(x.dtype) else x
 
 
 def imag(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
-    return _parts(b, x)[1] if _dtypes.is_complex(x.dtype) else _const(b, 0, x)
+    return b.imag(x) if _dtypes.is_complex(x.dtype) else const_like(b, 0, x)
+
+
+def _float_class(b: Builder, x: Value, test: Callable[[Value], Value], other: bool, either: bool) -> Value:
+    """``test`` of a float, ``other`` for integers and bools; complex: ``either``/both parts pass."""
+    if _dtypes.is_complex(x.dtype):
+        re, im = (_float_class(b, p, test, other, either) for p in _parts(b, x))
+        return b.or_(re, im) if either else b.and_(re, im)
+    return test(x) if _dtypes.is_float(x.dtype) else b.constant(other, _BOOL, x.shape)
 
 
 def isfinite(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
-    if _dtypes.is_complex(x.dtype):
-        re, im = _parts(b, x)
-        return _op(b, "and", isfinite(b, re, dtype=re.dtype), isfinite(b, im, dtype=im.dtype))
-    if not _dtypes.is_float(x.dtype):
-        return constant(b, True, _BOOL, x.shape)
-    return _op(b, "is_finite", x, dtype=_BOOL)
+    return _float_class(b, x, b.is_finite, True, False)
 
 
 def isinf(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
-    if _dtypes.is_complex(x.dtype):
-        re, im = _parts(b, x)
-        return _op(b, "or", isinf(b, re, dtype=re.dtype), isinf(b, im, dtype=im.dtype))
-    if not _dtypes.is_float(x.dtype):
-        return constant(b, False, _BOOL, x.shape)
-    return b.op(f'"chlo.is_inf"({x.name}) : ({x.type}) -> {tensor_type(x.shape, _BOOL)}', x.shape, _BOOL)
+    return _float_class(b, x, b.is_inf, False, True)
 
 
 def isnan(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
     if not _float(x.dtype):
-        return constant(b, False, _BOOL, x.shape)
-    return _is_nan(b, x)
-
-
-def _truth(b: Builder, x: Value) -> Value:
-    return x if x.dtype == _BOOL else _cmp(b, "NE", x, _const(b, 0, x))
+        return b.constant(False, _BOOL, x.shape)
+    return is_nan(b, x)
 
 
 def logical_not(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
-    return _op(b, "not", _truth(b, x))
+    return b.not_(truth(b, x))
 
 
 def log_base(base: float) -> Rule:
     """log(x) / log(base)."""
     def rule(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
-        x = convert(b, x, dtype)
-        return _op(b, "divide", _op(b, "log", x), _const(b, math.log(base), x))
+        x = b.convert(x, dtype)
+        return b.divide(b.log(x), const_like(b, math.log(base), x))
     rule.__name__ = f"log{int(base)}"
     return rule
 
 
 def reciprocal(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
-    x = convert(b, x, dtype)
-    return _op(b, "divide", _const(b, 1, x), x)
+    x = b.convert(x, dtype)
+    return b.divide(const_like(b, 1, x), x)
 
 
 def round_(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
     if _dtypes.is_complex(x.dtype):
         re, im = _parts(b, x)
-        re, im = _op(b, "round_nearest_even", re), _op(b, "round_nearest_even", im)
-        return b.op(f"stablehlo.complex {re.name}, {im.name} : {x.type}", x.shape, x.dtype)
-    return _op(b, "round_nearest_even", x) if _dtypes.is_float(x.dtype) else x
+        re, im = b.round_nearest_even(re), b.round_nearest_even(im)
+        return b.complex(re, im)
+    return b.round_nearest_even(x) if _dtypes.is_float(x.dtype) else x
 
 
 def sign(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
     if x.dtype.kind == "u":
-        return _select(b, _cmp(b, "NE", x, _const(b, 0, x)), _const(b, 1, x), _const(b, 0, x))
+        return b.select(b.compare(x, const_like(b, 0, x), "NE"), const_like(b, 1, x), const_like(b, 0, x))
     if _dtypes.is_float(x.dtype):  # sign(-0.0) is +0, as the standard asks
-        return _select(b, _cmp(b, "EQ", x, _const(b, 0, x)), _const(b, 0, x), _op(b, "sign", x))
+        return b.select(b.compare(x, const_like(b, 0, x), "EQ"), const_like(b, 0, x), b.sign(x))
     if _dtypes.is_complex(x.dtype):
         # x / |x| is inf/inf for an infinite component: use the direction of the infinite part(s).
         re, im = _parts(b, x)
         inf_re, inf_im = isinf(b, re, dtype=re.dtype), isinf(b, im, dtype=im.dtype)
-        zero = _const(b, 0, re)
-        dir_re = _select(b, inf_re, _op(b, "sign", re), zero)
-        dir_im = _select(b, inf_im, _op(b, "sign", im), zero)
-        direction = b.op(f"stablehlo.complex {dir_re.name}, {dir_im.name} : {x.type}", x.shape, x.dtype)
-        toward = _op(b, "sign", direction)
-        out = _select(b, _op(b, "or", inf_re, inf_im), toward, _op(b, "sign", x))
+        zero = const_like(b, 0, re)
+        dir_re = b.select(inf_re, b.sign(re), zero)
+        dir_im = b.select(inf_im, b.sign(im), zero)
+        toward = b.sign(b.complex(dir_re, dir_im))
+        out = b.select(b.or_(inf_re, inf_im), toward, b.sign(x))
         # sign(±0 ± 0j) is +0 + 0j: optimized XLA code returns the zero itself (keeping -0).
-        return _select(b, _cmp(b, "EQ", x, _const(b, 0, x)), _const(b, 0, x), out)
-    return _op(b, "sign", x)
+        return b.select(b.compare(x, const_like(b, 0, x), "EQ"), const_like(b, 0, x), out)
+    return b.sign(x)
 
 
 def signbit(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
     if not _dtypes.is_float(x.dtype):
-        return _cmp(b, "LT", x, _const(b, 0, x)) if x.dtype.kind == "i" else constant(b, False, _BOOL, x.shape)
+        return b.compare(x, const_like(b, 0, x), "LT") if x.dtype.kind == "i" else b.constant(False, _BOOL, x.shape)
     bits = np.dtype(f"int{x.dtype.itemsize * 8}")
-    raw = b.op(f"stablehlo.bitcast_convert {x.name} : ({x.type}) -> {tensor_type(x.shape, bits)}", x.shape, bits)
-    return _cmp(b, "LT", raw, constant(b, 0, bits, x.shape))
+    raw = b.bitcast_convert(x, bits)
+    return b.compare(raw, b.constant(0, bits, x.shape), "LT")
 
 
 def square(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
-    return _op(b, "multiply", x, x)
+    return b.multiply(x, x)
 
 
 # -- binary rules -----------------------------------------------------------------------------------
@@ -216,14 +176,14 @@ def square(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
 def arith(name: str) -> Rule:
     """One StableHLO binary op on the promoted operands."""
     def rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
-        return _op(b, name, *_prepare(b, x, y, dtype))
+        return b.binary(name, *_prepare(b, x, y, dtype))
     rule.__name__ = name
     return rule
 
 
 def compare(direction: str) -> Rule:
     def rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
-        return _cmp(b, direction, *_prepare(b, x, y, dtype))
+        return b.compare(*_prepare(b, x, y, dtype), direction)
     rule.__name__ = f"compare_{direction}"
     return rule
 
@@ -231,24 +191,24 @@ def compare(direction: str) -> Rule:
 def logical(name: str) -> Rule:
     def rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
         x, y = _prepare(b, x, y, dtype)
-        return _op(b, name, _truth(b, x), _truth(b, y))
+        return b.binary(name, truth(b, x), truth(b, y))
     rule.__name__ = f"logical_{name}"
     return rule
 
 
 def shift_left(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
-    return _op(b, "shift_left", *_prepare(b, x, y, dtype))
+    return b.shift_left(*_prepare(b, x, y, dtype))
 
 
 def shift_right(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
     kind = "shift_right_arithmetic" if np.dtype(dtype).kind == "i" else "shift_right_logical"
-    return _op(b, kind, *_prepare(b, x, y, dtype))
+    return b.binary(kind, *_prepare(b, x, y, dtype))
 
 
 def copysign(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
     x, y = _prepare(b, x, y, dtype)
-    magnitude = _op(b, "abs", x)
-    return _select(b, signbit(b, y, dtype=dtype), _op(b, "negate", magnitude), magnitude)
+    magnitude = b.abs(x)
+    return b.select(signbit(b, y, dtype=dtype), b.negate(magnitude), magnitude)
 
 
 def extremum(direction: str) -> Rule:
@@ -256,22 +216,22 @@ def extremum(direction: str) -> Rule:
     def rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
         x, y = _prepare(b, x, y, dtype)
         if not _float(dtype):
-            return _op(b, "maximum" if direction == "GT" else "minimum", x, y)
-        pick_x = _op(b, "or", _cmp(b, direction, x, y), _is_nan(b, x))
-        return _select(b, pick_x, x, y)
+            return b.maximum(x, y) if direction == "GT" else b.minimum(x, y)
+        pick_x = b.or_(b.compare(x, y, direction), is_nan(b, x))
+        return b.select(pick_x, x, y)
     rule.__name__ = f"extremum_{direction}"
     return rule
 
 
 def nextafter(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
     x, y = _prepare(b, x, y, dtype)
-    return b.op(f'"chlo.next_after"({x.name}, {y.name}) : ({x.type}, {y.type}) -> {x.type}', x.shape, x.dtype)
+    return b.next_after(x, y)
 
 
 def power(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
     x, y = _prepare(b, x, y, dtype)
     if _float(dtype) or dtype == _BOOL:
-        return _op(b, "power", x, y)
+        return b.power(x, y)
     return _integer_power(b, x, y)
 
 
@@ -280,98 +240,97 @@ def _integer_power(b: Builder, x: Value, y: Value) -> Value:
 
     A negative exponent gives 1 for base 1, ±1 for base -1 and 0 otherwise (numpy raises).
     """
-    one, zero = _const(b, 1, x), _const(b, 0, x)
+    one, zero = const_like(b, 1, x), const_like(b, 0, x)
     result, base, bits = one, x, x.dtype.itemsize * 8
     for k in range(bits):
-        shift = _const(b, k, y)
-        bit = _op(b, "and", _op(b, "shift_right_logical", y, shift), _const(b, 1, y))
-        result = _select(b, _cmp(b, "NE", bit, _const(b, 0, y)), _op(b, "multiply", result, base), result)
+        shift = const_like(b, k, y)
+        bit = b.and_(b.shift_right_logical(y, shift), const_like(b, 1, y))
+        result = b.select(b.compare(bit, const_like(b, 0, y), "NE"), b.multiply(result, base), result)
         if k + 1 < bits:
-            base = _op(b, "multiply", base, base)
+            base = b.multiply(base, base)
     if x.dtype.kind == "u":
         return result
-    odd = _cmp(b, "NE", _op(b, "and", y, _const(b, 1, y)), _const(b, 0, y))
-    negative_result = _select(b, _cmp(b, "EQ", x, one), one,
-                              _select(b, _cmp(b, "EQ", x, _const(b, -1, x)),
-                                      _select(b, odd, _const(b, -1, x), one), zero))
-    return _select(b, _cmp(b, "LT", y, _const(b, 0, y)), negative_result, result)
+    odd = b.compare(b.and_(y, const_like(b, 1, y)), const_like(b, 0, y), "NE")
+    negative_result = b.select(b.compare(x, one, "EQ"), one,
+                              b.select(b.compare(x, const_like(b, -1, x), "EQ"),
+                                      b.select(odd, const_like(b, -1, x), one), zero))
+    return b.select(b.compare(y, const_like(b, 0, y), "LT"), negative_result, result)
 
 
 def _int_division(b: Builder, x: Value, y: Value) -> tuple[Value, Value, Value]:
     """Quotient and remainder rounded towards -inf, and the divisor-is-zero mask."""
-    zero = _const(b, 0, x)
-    by_zero = _cmp(b, "EQ", y, zero)
-    safe = _select(b, by_zero, _const(b, 1, y), y)
-    q = _op(b, "divide", x, safe)
-    r = _op(b, "remainder", x, safe)
+    zero = const_like(b, 0, x)
+    by_zero = b.compare(y, zero, "EQ")
+    safe = b.select(by_zero, const_like(b, 1, y), y)
+    q = b.divide(x, safe)
+    r = b.remainder(x, safe)
     if x.dtype.kind == "i":
         # Truncated -> floored: step down where the remainder and divisor differ in sign.
-        adjust = _op(b, "and", _cmp(b, "NE", r, zero), _cmp(b, "NE", _cmp(b, "LT", r, zero), _cmp(b, "LT", safe, zero)))
-        q = _select(b, adjust, _op(b, "subtract", q, _const(b, 1, q)), q)
-        r = _select(b, adjust, _op(b, "add", r, safe), r)
+        adjust = b.and_(b.compare(r, zero, "NE"), b.compare(b.compare(r, zero, "LT"), b.compare(safe, zero, "LT"), "NE"))
+        q = b.select(adjust, b.subtract(q, const_like(b, 1, q)), q)
+        r = b.select(adjust, b.add(r, safe), r)
     return q, r, by_zero
 
 
 def _float_mod(b: Builder, x: Value, y: Value) -> tuple[Value, Value]:
     """numpy's ``divmod`` for floats: the floored remainder and the matching quotient."""
-    zero = _const(b, 0, x)
-    mod = _op(b, "remainder", x, y)  # C fmod: the sign of x
-    fix = _op(b, "and", _cmp(b, "NE", mod, zero), _cmp(b, "NE", signbit(b, mod, dtype=x.dtype),
-                                                        signbit(b, y, dtype=x.dtype)))
-    div = _op(b, "divide", _op(b, "subtract", x, mod), y)
-    div = _select(b, fix, _op(b, "subtract", div, _const(b, 1, div)), div)
-    mod = _select(b, fix, _op(b, "add", mod, y), mod)
+    zero = const_like(b, 0, x)
+    mod = b.remainder(x, y)  # C fmod: the sign of x
+    fix = b.and_(b.compare(mod, zero, "NE"), b.compare(signbit(b, mod, dtype=x.dtype), signbit(b, y, dtype=x.dtype), "NE"))
+    div = b.divide(b.subtract(x, mod), y)
+    div = b.select(fix, b.subtract(div, const_like(b, 1, div)), div)
+    mod = b.select(fix, b.add(mod, y), mod)
     # A zero remainder takes the sign of the divisor.
-    mod = _select(b, _cmp(b, "EQ", mod, zero), copysign(b, zero, y, dtype=x.dtype), mod)
-    floored = _op(b, "floor", div)
-    up = _cmp(b, "GT", _op(b, "subtract", div, floored), _const(b, 0.5, div))
-    floored = _select(b, up, _op(b, "add", floored, _const(b, 1, div)), floored)
+    mod = b.select(b.compare(mod, zero, "EQ"), copysign(b, zero, y, dtype=x.dtype), mod)
+    floored = b.floor(div)
+    up = b.compare(b.subtract(div, floored), const_like(b, 0.5, div), "GT")
+    floored = b.select(up, b.add(floored, const_like(b, 1, div)), floored)
     # A zero quotient takes the sign of x / y; division by zero gives x / y itself.
-    quotient = _op(b, "divide", x, y)
-    floored = _select(b, _cmp(b, "EQ", div, zero), copysign(b, zero, quotient, dtype=x.dtype), floored)
+    quotient = b.divide(x, y)
+    floored = b.select(b.compare(div, zero, "EQ"), copysign(b, zero, quotient, dtype=x.dtype), floored)
     # Division by zero, and an infinite operand, give x / y itself (the standard's special cases).
-    direct = _op(b, "or", _cmp(b, "EQ", y, zero), _op(b, "or", isinf(b, x, dtype=x.dtype), isinf(b, y, dtype=y.dtype)))
-    floored = _select(b, direct, quotient, floored)
+    direct = b.or_(b.compare(y, zero, "EQ"), b.or_(isinf(b, x, dtype=x.dtype), isinf(b, y, dtype=y.dtype)))
+    floored = b.select(direct, quotient, floored)
     return floored, mod
 
 
-def floor_divide(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
-    x, y = _prepare(b, x, y, dtype)
-    if _dtypes.is_float(x.dtype):
-        return _float_mod(b, x, y)[0]
-    q, _, by_zero = _int_division(b, x, y)
-    return _select(b, by_zero, _const(b, 0, q), q)
+def _division(which: int) -> Rule:
+    """floor_divide (``which`` 0) or remainder (1), floored as in Python; integer division by 0 gives 0."""
+    def rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
+        x, y = _prepare(b, x, y, dtype)
+        if _dtypes.is_float(x.dtype):
+            return _float_mod(b, x, y)[which]
+        q, r, by_zero = _int_division(b, x, y)
+        out = (q, r)[which]
+        return b.select(by_zero, const_like(b, 0, out), out)
+    rule.__name__ = ("floor_divide", "remainder")[which]
+    return rule
 
 
-def remainder(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
-    x, y = _prepare(b, x, y, dtype)
-    if _dtypes.is_float(x.dtype):
-        return _float_mod(b, x, y)[1]
-    _, r, by_zero = _int_division(b, x, y)
-    return _select(b, by_zero, _const(b, 0, r), r)
+floor_divide, remainder = _division(0), _division(1)
 
 
 def hypot(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
     x, y = _prepare(b, x, y, dtype)
-    ax, ay = _op(b, "abs", x), _op(b, "abs", y)
-    big = _op(b, "maximum", ax, ay)
-    small = _op(b, "minimum", ax, ay)
-    zero = _const(b, 0, big)
-    ratio = _select(b, _cmp(b, "EQ", big, zero), zero, _op(b, "divide", small, big))
-    root = _op(b, "sqrt", _op(b, "add", _const(b, 1, ratio), _op(b, "multiply", ratio, ratio)))
-    out = _op(b, "multiply", big, root)
-    out = _select(b, _op(b, "or", _is_nan(b, x), _is_nan(b, y)), _const(b, float("nan"), out), out)
-    infinite = _op(b, "or", isinf(b, x, dtype=dtype), isinf(b, y, dtype=dtype))
-    return _select(b, infinite, _const(b, float("inf"), out), out)
+    ax, ay = b.abs(x), b.abs(y)
+    big = b.maximum(ax, ay)
+    small = b.minimum(ax, ay)
+    zero = const_like(b, 0, big)
+    ratio = b.select(b.compare(big, zero, "EQ"), zero, b.divide(small, big))
+    root = b.sqrt(b.add(const_like(b, 1, ratio), b.multiply(ratio, ratio)))
+    out = b.multiply(big, root)
+    out = b.select(b.or_(is_nan(b, x), is_nan(b, y)), const_like(b, float("nan"), out), out)
+    infinite = b.or_(isinf(b, x, dtype=dtype), isinf(b, y, dtype=dtype))
+    return b.select(infinite, const_like(b, float("inf"), out), out)
 
 
 def logaddexp(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
     x, y = _prepare(b, x, y, dtype)
     big = extremum("GT")(b, x, y, dtype=dtype)
-    gap = _op(b, "negate", _op(b, "abs", _op(b, "subtract", x, y)))
-    out = _op(b, "add", big, _op(b, "log_plus_one", _op(b, "exponential", gap)))
-    same = _cmp(b, "EQ", x, y)  # also the infinities, where x - y would be NaN
-    return _select(b, same, _op(b, "add", x, _const(b, math.log(2.0), x)), out)
+    gap = b.negate(b.abs(b.subtract(x, y)))
+    out = b.add(big, b.log_plus_one(b.exponential(gap)))
+    same = b.compare(x, y, "EQ")  # also the infinities, where x - y would be NaN
+    return b.select(same, b.add(x, const_like(b, math.log(2.0), x)), out)
 
 
 def clip(b: Builder, x: Value, *bounds: Value, which: tuple[str, ...]) -> Value:
@@ -381,10 +340,10 @@ def clip(b: Builder, x: Value, *bounds: Value, which: tuple[str, ...]) -> Value:
         bound = broadcast(b, bound, shape)
         # Replace only what lies beyond the bound (so -0.0 stays -0.0 at a 0.0 bound, as in numpy);
         # a NaN in x stays, a NaN bound gives NaN.
-        beyond = _cmp(b, "LT" if name == "min" else "GT", out, bound)
+        beyond = b.compare(out, bound, "LT" if name == "min" else "GT")
         if _float(x.dtype):
-            beyond = _op(b, "or", beyond, _is_nan(b, bound))
-        out = _select(b, beyond, bound, out)
+            beyond = b.or_(beyond, is_nan(b, bound))
+        out = b.select(beyond, bound, out)
     return out
 
 
@@ -417,22 +376,22 @@ COMPLEX_CASES: dict[str, tuple[tuple[str, str, float, float], ...]] = {
 
 
 def _classify(b: Builder, v: Value, cls: str) -> Value:
-    zero = _const(b, 0, v)
+    zero = const_like(b, 0, v)
     if cls == "nan":
-        return _is_nan(b, v)
+        return is_nan(b, v)
     if cls in ("+inf", "-inf"):
-        return _cmp(b, "EQ", v, _const(b, _INF if cls == "+inf" else -_INF, v))
+        return b.compare(v, const_like(b, _INF if cls == "+inf" else -_INF, v), "EQ")
     if cls == "zero":
-        return _cmp(b, "EQ", v, zero)
+        return b.compare(v, zero, "EQ")
     if cls == "+zero":
-        return _op(b, "and", _cmp(b, "EQ", v, zero), _op(b, "not", signbit(b, v, dtype=v.dtype)))
-    finite = _op(b, "is_finite", v, dtype=_BOOL)
+        return b.and_(b.compare(v, zero, "EQ"), b.not_(signbit(b, v, dtype=v.dtype)))
+    finite = b.is_finite(v)
     if cls == "finite":
         return finite
     if cls == "finite_nonzero":
-        return _op(b, "and", finite, _cmp(b, "NE", v, zero))
+        return b.and_(finite, b.compare(v, zero, "NE"))
     if cls == "finite_positive":
-        return _op(b, "and", finite, _cmp(b, "GT", v, zero))
+        return b.and_(finite, b.compare(v, zero, "GT"))
     raise ValueError(f"unknown value class {cls!r}")
 
 
@@ -444,13 +403,12 @@ def with_complex_cases(base: Rule, name: str) -> Rule:
         out = base(b, x, dtype=dtype)
         if not _dtypes.is_complex(out.dtype):
             return out
-        x = convert(b, x, out.dtype)
+        x = b.convert(x, out.dtype)
         re, im = _parts(b, x)
         for re_cls, im_cls, re_val, im_val in cases:
-            hit = _op(b, "and", _classify(b, re, re_cls), _classify(b, im, im_cls))
-            value = b.op(f"stablehlo.complex {_const(b, re_val, re).name}, {_const(b, im_val, im).name} : {out.type}",
-                         out.shape, out.dtype)
-            out = _select(b, hit, value, out)
+            hit = b.and_(_classify(b, re, re_cls), _classify(b, im, im_cls))
+            value = b.complex(const_like(b, re_val, re), const_like(b, im_val, im))
+            out = b.select(hit, value, out)
         return out
     rule.__name__ = f"{getattr(base, '__name__', name)}_special"
     return rule

@@ -31,8 +31,8 @@ import numpy as np
 from .. import _dtypes
 from .._dispatch import run as _run
 from .._pjrt import PjrtError
-from ._builder import Builder, Value, tensor_type
-from ._lower import broadcast_shapes, constant, convert
+from ._builder import Builder, Value
+from ._lower import broadcast_shapes
 
 if TYPE_CHECKING:
     from .._array import Array
@@ -153,24 +153,17 @@ def run(rule: Any, params: tuple, args: Sequence["Array"], device: "Device") -> 
 
 # -- emission ---------------------------------------------------------------------------------
 
-def _layouts(shapes: Sequence[tuple[int, ...]]) -> str:
+def _row_major(shapes: Sequence[tuple[int, ...]]) -> list[list[int]]:
     """Row-major layouts: the handlers view buffers as C-contiguous numpy arrays."""
-    return "[" + ", ".join(f"dense<{list(range(len(s) - 1, -1, -1))}> : tensor<{len(s)}xindex>"
-                           for s in shapes) + "]"
+    return [list(range(len(s) - 1, -1, -1)) for s in shapes]
 
 
 def custom_call(b: Builder, kernel: str, operands: Sequence[Value],
                 results: Sequence[tuple[tuple[int, ...], np.dtype]]) -> list[Value]:
     """Emit the custom call of ``kernel`` on ``operands``; returns its results (shape, dtype as given)."""
-    names = ", ".join(v.name for v in operands)
-    types = ", ".join(v.type for v in operands)
-    rtypes = ", ".join(tensor_type(s, d) for s, d in results)
-    text = (f"stablehlo.custom_call @{_PREFIX}{kernel}({names}) {{api_version = 4 : i32, "
-            f"operand_layouts = {_layouts([v.shape for v in operands])}, "
-            f"result_layouts = {_layouts([s for s, _ in results])}}} : ({types}) -> ({rtypes})")
-    if len(results) == 1:
-        return [b.op(text, *results[0])]
-    return b.ops(text, results)
+    return b.custom_call(f"{_PREFIX}{kernel}", operands, results, api_version=4,
+                         operand_layouts=_row_major([v.shape for v in operands]),
+                         result_layouts=_row_major([s for s, _ in results]))
 
 
 # -- rules (parameters as in ops/linalg.py's pure rules) -----------------------------------------
@@ -220,9 +213,9 @@ def _rtol(b: Builder, x: Value, rtol_v: tuple[Value, ...], rtol: float | None) -
     """The relative tolerance as an operand: the given array, else the constant (default max(M, N)·eps)."""
     real = _real(x)
     if rtol_v:
-        return convert(b, rtol_v[0], real)
+        return b.convert(rtol_v[0], real)
     value = max(x.shape[-2:]) * float(np.finfo(real).eps) if rtol is None else rtol
-    return constant(b, value, real)
+    return b.constant(value, real)
 
 
 def rank_rule(b: Builder, x: Value, *rtol_v: Value, rtol: float | None) -> Value:
@@ -240,7 +233,7 @@ def solve_rule(b: Builder, a: Value, rhs: Value, *, vector: bool) -> Value:
         shape = a.shape[:-2] + rhs.shape
     else:
         shape = broadcast_shapes(a.shape[:-2], rhs.shape[:-2]) + rhs.shape[-2:]
-    return custom_call(b, "solve", [convert(b, a, dtype), convert(b, rhs, dtype)], [(shape, dtype)])[0]
+    return custom_call(b, "solve", [b.convert(a, dtype), b.convert(rhs, dtype)], [(shape, dtype)])[0]
 
 
 def inv_rule(b: Builder, x: Value) -> Value:

@@ -1,15 +1,24 @@
-"""Lowering helpers shared by the rules: conversion, broadcasting, constants, shapes."""
+"""Lowering helpers shared by the rules, written in builder ops: one home for each.
+
+numpy-style broadcasting, splat constants shaped like a value, the truth
+value and NaN test of a value, the complex conjugate, slices along one axis
+and the band (triangle/diagonal) mask of the last two axes.
+"""
 
 from __future__ import annotations
 
 import operator
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from ._builder import Builder, Value, tensor_type
+from ._builder import Builder, Value
 
-__all__ = ["broadcast_shapes", "convert", "broadcast", "constant", "dims_attr", "i64_array", "clamp_diagonal"]
+__all__ = ["broadcast_shapes", "broadcast", "clamp_diagonal", "const_like", "truth", "is_nan", "conj",
+           "slice_axis", "band_mask"]
+
+_BOOL = np.dtype(bool)
+_INDEX = np.dtype("int64")
 
 
 def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
@@ -28,61 +37,54 @@ def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
     return tuple(out)
 
 
-def dims_attr(dims: Sequence[int]) -> str:
-    """``[0, 2]`` (the pretty-printed dimension list form)."""
-    return "[" + ", ".join(str(int(d)) for d in dims) + "]"
-
-
-def clamp_diagonal(k: object, rows: int, cols: int) -> int:
+def clamp_diagonal(k: Any, rows: int, cols: int) -> int:
     """Diagonal offset ``k`` limited to [-rows - 1, cols + 1]: beyond that every diagonal lies
     outside the matrix (and a huge Python int would not fit the program's int64 constant)."""
     return max(-rows - 1, min(cols + 1, operator.index(k)))
 
 
-def i64_array(values: Sequence[int]) -> str:
-    """``array<i64: 1, 2>`` (the attribute form of generic ops)."""
-    return "array<i64" + (": " + ", ".join(str(int(v)) for v in values) if len(values) else "") + ">"
-
-
-def convert(b: Builder, v: Value, dtype: np.dtype) -> Value:
-    """``v`` as ``dtype`` (no-op when equal)."""
-    dtype = np.dtype(dtype)
-    if v.dtype == dtype:
-        return v
-    return b.op(f"stablehlo.convert {v.name} : ({v.type}) -> {tensor_type(v.shape, dtype)}", v.shape, dtype)
-
-
 def broadcast(b: Builder, v: Value, shape: Sequence[int]) -> Value:
-    """``v`` broadcast (numpy rules, trailing alignment) to ``shape``."""
+    """``v`` broadcast to ``shape`` with numpy's rules (trailing axes aligned, size-1 axes stretched)."""
     shape = tuple(shape)
-    if v.shape == shape:
-        return v
-    dims = range(len(shape) - v.ndim, len(shape))
-    return b.op(f"stablehlo.broadcast_in_dim {v.name}, dims = {dims_attr(dims)} : "
-                f"({v.type}) -> {tensor_type(shape, v.dtype)}", shape, v.dtype)
+    return b.broadcast_in_dim(v, shape, range(len(shape) - v.ndim, len(shape)))
 
 
-def _literal(value: object, dtype: np.dtype) -> str:
-    if dtype == np.bool_:
-        return "true" if value else "false"
-    if dtype.kind == "c":
-        c, part = complex(value), np.dtype(f"float{dtype.itemsize * 4}")
-        return f"({_literal(c.real, part)}, {_literal(c.imag, part)})"
-    if dtype.kind == "f" or dtype.name == "bfloat16":
-        with np.errstate(over="ignore"):  # rounded to the dtype as an upload would (1e300 -> inf in float32)
-            f = float(np.asarray(float(value)).astype(dtype))
-        if f != f or f in (float("inf"), float("-inf")):
-            # Non-finite floats are written as their bit pattern.
-            bits = np.array(f, dtype=dtype).view(f"u{dtype.itemsize}")
-            return f"0x{int(bits):0{dtype.itemsize * 2}X}"
-        text = repr(f)
-        # MLIR float literals need a '.' before an exponent: 5e-324 -> 5.0e-324.
-        return text.replace("e", ".0e") if "." not in text and "e" in text else text
-    return str(int(value))
+def const_like(b: Builder, value: object, like: Value) -> Value:
+    """``value`` splat to the shape and dtype of ``like``."""
+    return b.constant(value, like.dtype, like.shape)
 
 
-def constant(b: Builder, value: object, dtype: np.dtype, shape: Sequence[int] = ()) -> Value:
-    """A splat constant of ``value`` with ``dtype`` and ``shape``."""
-    dtype = np.dtype(dtype)
-    ttype = tensor_type(shape, dtype)
-    return b.op(f"stablehlo.constant dense<{_literal(value, dtype)}> : {ttype}", tuple(shape), dtype)
+def truth(b: Builder, x: Value) -> Value:
+    """``x != 0`` as booleans (``x`` itself when boolean)."""
+    return x if x.dtype == _BOOL else b.compare(x, const_like(b, 0, x), "NE")
+
+
+def is_nan(b: Builder, x: Value) -> Value:
+    """``x != x``: true at NaN (any part NaN for complex)."""
+    return b.compare(x, x, "NE")
+
+
+def conj(b: Builder, x: Value) -> Value:
+    """Complex conjugate (``x`` itself for real dtypes)."""
+    if x.dtype.kind != "c":
+        return x
+    return b.complex(b.real(x), b.negate(b.imag(x)))
+
+
+def slice_axis(b: Builder, x: Value, axis: int, start: int, stop: int) -> Value:
+    """``x[..., start:stop, ...]`` along ``axis``."""
+    starts, limits = [0] * x.ndim, list(x.shape)
+    starts[axis], limits[axis] = start, stop
+    return b.slice(x, starts, limits)
+
+
+def band_mask(b: Builder, shape: Sequence[int], lo: int | None, hi: int | None) -> Value:
+    """True where ``lo <= col - row <= hi`` on the last two axes of ``shape`` (None: unbounded)."""
+    shape = tuple(shape)
+    rows, cols = b.iota(shape, len(shape) - 2, _INDEX), b.iota(shape, len(shape) - 1, _INDEX)
+    diff = b.subtract(cols, rows)
+    tests = [b.compare(diff, b.constant(bound, _INDEX, shape), direction)
+             for bound, direction in ((lo, "GE"), (hi, "LE")) if bound is not None]
+    if not tests:
+        return b.constant(True, _BOOL, shape)
+    return tests[0] if len(tests) == 1 else b.and_(*tests)

@@ -7,56 +7,41 @@ with NaN last; booleans compare as integers.
 
 from __future__ import annotations
 
-import numpy as np
-
 from .. import _dtypes
-from ._builder import Builder, Value, tensor_type
+from ._builder import Builder, Value
 
 __all__ = ["less", "equal", "flag_op"]
-
-_BOOL = np.dtype(bool)
-
-
-def _cmp(b: Builder, direction: str, x: Value, y: Value) -> Value:
-    ctype = "UNSIGNED" if x.dtype == _BOOL or x.dtype.kind == "u" else (
-        "SIGNED" if x.dtype.kind == "i" else "FLOAT")
-    return b.op(f"stablehlo.compare {direction}, {x.name}, {y.name}, {ctype} : ({x.type}, {y.type}) -> "
-                f"{tensor_type(x.shape, _BOOL)}", x.shape, _BOOL)
 
 
 def flag_op(b: Builder, op: str, *flags: Value) -> Value:
     """``and``/``or`` of boolean values, or ``not`` of one."""
     if op == "not":
         (f,) = flags
-        return b.op(f"stablehlo.not {f.name} : {f.type}", f.shape, _BOOL)
+        return b.not_(f)
     out = flags[0]
     for f in flags[1:]:
-        out = b.op(f"stablehlo.{op} {out.name}, {f.name} : {f.type}", f.shape, _BOOL)
+        out = b.binary(op, out, f)
     return out
 
 
 def _parts(b: Builder, x: Value) -> list[Value]:
-    if not _dtypes.is_complex(x.dtype):
-        return [x]
-    real = _dtypes.real_dtype(x.dtype)
-    rtype = tensor_type(x.shape, real)
-    return [b.op(f"stablehlo.{p} {x.name} : ({x.type}) -> {rtype}", x.shape, real) for p in ("real", "imag")]
+    return [b.real(x), b.imag(x)] if _dtypes.is_complex(x.dtype) else [x]
 
 
 def _less_real(b: Builder, x: Value, y: Value) -> Value:
-    lt = _cmp(b, "LT", x, y)
+    lt = b.compare(x, y, "LT")
     if not _dtypes.is_float(x.dtype):
         return lt
-    x_num = _cmp(b, "EQ", x, x)
-    y_nan = _cmp(b, "NE", y, y)
+    x_num = b.compare(x, x, "EQ")
+    y_nan = b.compare(y, y, "NE")
     return flag_op(b, "or", lt, flag_op(b, "and", x_num, y_nan))
 
 
 def _equal_real(b: Builder, x: Value, y: Value) -> Value:
-    eq = _cmp(b, "EQ", x, y)
+    eq = b.compare(x, y, "EQ")
     if not _dtypes.is_float(x.dtype):
         return eq
-    both_nan = flag_op(b, "and", _cmp(b, "NE", x, x), _cmp(b, "NE", y, y))
+    both_nan = flag_op(b, "and", b.compare(x, x, "NE"), b.compare(y, y, "NE"))
     return flag_op(b, "or", eq, both_nan)
 
 

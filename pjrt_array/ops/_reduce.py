@@ -1,4 +1,4 @@
-"""Reductions and scans as StableHLO: ``stablehlo.reduce`` and a log-step prefix scan."""
+"""Reductions and scans: a builder ``reduce`` with a one-op region, and a log-step prefix scan."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Sequence
 import numpy as np
 
 from .. import _dtypes
-from ._builder import Builder, Value, tensor_type
-from ._lower import constant, dims_attr, i64_array
+from ._builder import Builder, Value
+from ._lower import is_nan, slice_axis
 
 __all__ = ["reduce", "scan", "identity"]
 
@@ -28,14 +28,8 @@ def identity(op: str, dtype: np.dtype) -> object:
 
 
 def _plain_reduce(b: Builder, x: Value, axes: tuple[int, ...], op: str) -> Value:
-    init = constant(b, identity(op, x.dtype), x.dtype)
-    scalar = tensor_type((), x.dtype)
-    region = b.region([((), x.dtype), ((), x.dtype)],
-                      lambda r, a: [r.op(f"stablehlo.{op} {a[0].name}, {a[1].name} : {scalar}", (), x.dtype)])
-    shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
-    return b.op(f'"stablehlo.reduce"({x.name}, {init.name}) {region} '
-                f"{{dimensions = {i64_array(axes)}}} : ({x.type}, {scalar}) -> {tensor_type(shape, x.dtype)}",
-                shape, x.dtype)
+    init = b.constant(identity(op, x.dtype), x.dtype)
+    return b.reduce([x], [init], axes, lambda r, a: [r.binary(op, a[0], a[1])])[0]
 
 
 def reduce(b: Builder, x: Value, axes: Sequence[int], op: str, keepdims: bool = False) -> Value:
@@ -48,42 +42,25 @@ def reduce(b: Builder, x: Value, axes: Sequence[int], op: str, keepdims: bool = 
     axes = tuple(axes)
     out = _plain_reduce(b, x, axes, op)
     if op in ("maximum", "minimum") and _dtypes.is_float(x.dtype):
-        flag = np.dtype(bool)
-        nan_mask = b.op(f"stablehlo.compare NE, {x.name}, {x.name} : ({x.type}, {x.type}) -> "
-                        f"{tensor_type(x.shape, flag)}", x.shape, flag)
-        has_nan = _plain_reduce(b, nan_mask, axes, "or")
-        nan = constant(b, float("nan"), x.dtype, out.shape)
-        out = b.op(f"stablehlo.select {has_nan.name}, {nan.name}, {out.name} : {has_nan.type}, {out.type}",
-                   out.shape, x.dtype)
+        has_nan = _plain_reduce(b, is_nan(b, x), axes, "or")
+        out = b.select(has_nan, b.constant(float("nan"), x.dtype, out.shape), out)
     if keepdims:
-        kept = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
-        out = b.op(f"stablehlo.reshape {out.name} : ({out.type}) -> {tensor_type(kept, x.dtype)}", kept, x.dtype)
+        out = b.reshape(out, tuple(1 if i in axes else d for i, d in enumerate(x.shape)))
     return out
-
-
-def _shift(b: Builder, x: Value, axis: int, k: int, fill: object) -> Value:
-    """``x`` shifted by ``k`` along ``axis`` (towards higher indices), ``fill`` entering."""
-    n = x.shape[axis]
-    limit = list(x.shape)
-    limit[axis] = n - k
-    zeros = [0] * x.ndim
-    sliced_shape = tuple(limit)
-    head = b.op(f'"stablehlo.slice"({x.name}) {{start_indices = {i64_array(zeros)}, '
-                f"limit_indices = {i64_array(limit)}, strides = {i64_array([1] * x.ndim)}}} : "
-                f"({x.type}) -> {tensor_type(sliced_shape, x.dtype)}", sliced_shape, x.dtype)
-    pad = constant(b, fill, x.dtype)
-    low = [0] * x.ndim
-    low[axis] = k
-    return b.op(f"stablehlo.pad {head.name}, {pad.name}, low = {dims_attr(low)}, high = {dims_attr(zeros)}, "
-                f"interior = {dims_attr(zeros)} : ({head.type}, {pad.type}) -> {x.type}", x.shape, x.dtype)
 
 
 def scan(b: Builder, x: Value, axis: int, op: str) -> Value:
     """Inclusive prefix scan of ``x`` along ``axis`` (Hillis-Steele: log2(n) shifted combines)."""
     n = x.shape[axis]
+    if n <= 1:
+        return x
+    fill = b.constant(identity(op, x.dtype), x.dtype)
     k = 1
     while k < n:
-        shifted = _shift(b, x, axis, k, identity(op, x.dtype))
-        x = b.op(f"stablehlo.{op} {x.name}, {shifted.name} : {x.type}", x.shape, x.dtype)
+        # ``x`` shifted by ``k`` towards higher indices along ``axis``, the identity entering.
+        low = [0] * x.ndim
+        low[axis] = k
+        shifted = b.pad(slice_axis(b, x, axis, 0, n - k), fill, low, [0] * x.ndim)
+        x = b.binary(op, x, shifted)
         k *= 2
     return x

@@ -17,9 +17,9 @@ from .. import _dtypes
 from .._array import Array
 from .._devices import Device
 from .._dispatch import run
-from ._builder import Builder, Value, tensor_type
-from ._lower import broadcast, clamp_diagonal, constant, convert, dims_attr
 from .._sharding import NamedSharding
+from ._builder import Builder, Value
+from ._lower import band_mask, broadcast, clamp_diagonal
 from ._operands import as_placement, check_array, from_host, scalar_array
 
 __all__ = ["arange", "asarray", "empty", "empty_like", "eye", "from_dlpack", "full", "full_like", "linspace",
@@ -118,17 +118,12 @@ def empty_like(x: Any, /, *, dtype: Any = None, device: Device | None = None) ->
     return zeros_like(x, dtype=dtype, device=device)
 
 
-def _iota(b: Builder, shape: tuple[int, ...], dim: int, dtype: np.dtype) -> Value:
-    return b.op(f"stablehlo.iota dim = {dim} : {tensor_type(shape, dtype)}", shape, dtype)
-
-
 def _arange_rule(b: Builder, start: Value, step: Value, *, n: int, dtype: np.dtype) -> Value:
     compute = np.dtype("float64") if _dtypes.is_float(dtype) and dtype != np.float64 else dtype
-    i = _iota(b, (n,), 0, compute)
-    step = broadcast(b, convert(b, step, compute), (n,))
-    start = broadcast(b, convert(b, start, compute), (n,))
-    t = b.op(f"stablehlo.multiply {i.name}, {step.name} : {i.type}", (n,), compute)
-    return convert(b, b.op(f"stablehlo.add {t.name}, {start.name} : {i.type}", (n,), compute), dtype)
+    i = b.iota((n,), 0, compute)
+    step = broadcast(b, b.convert(step, compute), (n,))
+    start = broadcast(b, b.convert(start, compute), (n,))
+    return b.convert(b.add(b.multiply(i, step), start), dtype)
 
 
 def arange(start: Any, /, stop: Any = None, step: Any = 1, *, dtype: Any = None,
@@ -157,24 +152,16 @@ def arange(start: Any, /, stop: Any = None, step: Any = 1, *, dtype: Any = None,
 def _linspace_rule(b: Builder, start: Value, stop: Value, *, num: int, endpoint: bool) -> Value:
     dtype, shape = start.dtype, (num,)
     div = (num - 1) if endpoint else num
-    i = convert(b, _iota(b, shape, 0, _dtypes.real_dtype(dtype)), dtype)
+    i = b.convert(b.iota(shape, 0, _dtypes.real_dtype(dtype)), dtype)
     lo, hi = broadcast(b, start, shape), broadcast(b, stop, shape)
-    span = b.op(f"stablehlo.subtract {hi.name}, {lo.name} : {lo.type}", shape, dtype)
-    if div > 0:
-        d = constant(b, div, dtype, shape)
-        step = b.op(f"stablehlo.divide {span.name}, {d.name} : {lo.type}", shape, dtype)
-        t = b.op(f"stablehlo.multiply {i.name}, {step.name} : {lo.type}", shape, dtype)
-    else:
-        t = b.op(f"stablehlo.multiply {i.name}, {span.name} : {lo.type}", shape, dtype)
-    out = b.op(f"stablehlo.add {t.name}, {lo.name} : {lo.type}", shape, dtype)
+    span = b.subtract(hi, lo)
+    step = b.divide(span, b.constant(div, dtype, shape)) if div > 0 else span
+    out = b.add(b.multiply(i, step), lo)
     if endpoint and num > 1:
         # The last sample is exactly ``stop``, as in numpy.
-        last = _iota(b, shape, 0, np.dtype("int64"))
-        k = constant(b, num - 1, np.dtype("int64"), shape)
-        is_last = b.op(f"stablehlo.compare EQ, {last.name}, {k.name} : ({last.type}, {last.type}) -> "
-                       f"{tensor_type(shape, np.dtype(bool))}", shape, np.dtype(bool))
-        out = b.op(f"stablehlo.select {is_last.name}, {hi.name}, {out.name} : "
-                   f"{tensor_type(shape, np.dtype(bool))}, {lo.type}", shape, dtype)
+        index = np.dtype("int64")
+        is_last = b.compare(b.iota(shape, 0, index), b.constant(num - 1, index, shape), "EQ")
+        out = b.select(is_last, hi, out)
     return out
 
 
@@ -207,23 +194,8 @@ def _eye_rule(b: Builder, *, n: int, m: int, k: int, dtype: np.dtype) -> Value:
 def _band(b: Builder, x: Value | None, shape: tuple[int, ...], lo: int | None, hi: int | None,
           dtype: np.dtype) -> Value:
     """Keep elements with ``lo <= col - row <= hi`` of ``x`` (or ones), zero elsewhere."""
-    i64, flag = np.dtype("int64"), np.dtype(bool)
-    rows = _iota(b, shape, len(shape) - 2, i64)
-    cols = _iota(b, shape, len(shape) - 1, i64)
-    diff = b.op(f"stablehlo.subtract {cols.name}, {rows.name} : {rows.type}", shape, i64)
-    keep = None
-    for bound, direction in ((lo, "GE"), (hi, "LE")):
-        if bound is None:
-            continue
-        c = constant(b, bound, i64, shape)
-        test = b.op(f"stablehlo.compare {direction}, {diff.name}, {c.name} : ({diff.type}, {diff.type}) -> "
-                    f"{tensor_type(shape, flag)}", shape, flag)
-        keep = test if keep is None else b.op(f"stablehlo.and {keep.name}, {test.name} : {test.type}",
-                                              shape, flag)
-    value = x if x is not None else constant(b, 1, dtype, shape)
-    zero = constant(b, 0, dtype, shape)
-    return b.op(f"stablehlo.select {keep.name}, {value.name}, {zero.name} : {tensor_type(shape, flag)}, "
-                f"{tensor_type(shape, dtype)}", shape, dtype)
+    value = x if x is not None else b.constant(1, dtype, shape)
+    return b.select(band_mask(b, shape, lo, hi), value, b.constant(0, dtype, shape))
 
 
 def eye(n_rows: int, n_cols: int | None = None, /, *, k: int = 0, dtype: Any = None,
@@ -267,8 +239,7 @@ def _meshgrid_rule(b: Builder, *xs: Value, indexing: str) -> tuple[Value, ...]:
     outs = []
     for i, x in enumerate(xs):
         dim = {0: 1, 1: 0}.get(i, i) if indexing == "xy" and len(xs) >= 2 else i
-        outs.append(b.op(f"stablehlo.broadcast_in_dim {x.name}, dims = {dims_attr([dim])} : "
-                         f"({x.type}) -> {tensor_type(shape, x.dtype)}", shape, x.dtype))
+        outs.append(b.broadcast_in_dim(x, shape, [dim]))
     return tuple(outs)
 
 

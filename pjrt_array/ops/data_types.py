@@ -10,30 +10,25 @@ from .. import _dtypes
 from .._array import Array
 from .._devices import Device
 from .._dispatch import run
-from ._builder import Builder, Value, tensor_type
-from ._lower import constant, convert
+from ._builder import Builder, Value
+from ._lower import const_like, truth
 from ._operands import check_array
 
 __all__ = ["astype"]
 
 
 def _astype_rule(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
-    if dtype == np.bool_ and x.dtype != np.bool_:
-        zero = constant(b, 0, x.dtype, x.shape)
-        return b.op(f"stablehlo.compare NE, {x.name}, {zero.name} : ({x.type}, {x.type}) -> "
-                    f"{tensor_type(x.shape, dtype)}", x.shape, dtype)
+    if dtype == np.bool_:
+        return truth(b, x)
     if _dtypes.is_complex(x.dtype) and not _dtypes.is_complex(dtype):
-        # Complex -> real keeps the real part, as numpy does.
-        real = _dtypes.real_dtype(x.dtype)
-        x = b.op(f"stablehlo.real {x.name} : ({x.type}) -> {tensor_type(x.shape, real)}", x.shape, real)
-    return convert(b, x, dtype)
+        x = b.real(x)  # complex -> real keeps the real part, as numpy does
+    return b.convert(x, dtype)
 
 
 def _copy_rule(b: Builder, x: Value) -> Value:
     # An explicit copy must produce a new buffer; an identity program would alias.
-    zero = constant(b, 0 if x.dtype != np.bool_ else False, x.dtype, x.shape)
-    op = "or" if x.dtype == np.bool_ else "add"
-    return b.op(f"stablehlo.{op} {x.name}, {zero.name} : {x.type}", x.shape, x.dtype)
+    zero = const_like(b, 0, x)
+    return b.or_(x, zero) if x.dtype == np.bool_ else b.add(x, zero)
 
 
 def astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Device | None = None) -> Array:

@@ -18,9 +18,10 @@ from .._array import Array
 from .._devices import Device, as_device
 from .._dispatch import run
 from ._axes import normalize_axis
-from ._builder import Builder, Value, tensor_type
-from ._lower import broadcast, constant, convert, dims_attr, i64_array
+from ._builder import Builder, Value
+from ._lower import broadcast, conj, const_like, slice_axis
 from ._operands import check_array
+from .manipulation import roll
 
 __all__ = ["fft", "ifft", "fftn", "ifftn", "rfft", "irfft", "rfftn", "irfftn", "hfft", "ihfft", "fftfreq",
            "rfftfreq", "fftshift", "ifftshift"]
@@ -31,48 +32,21 @@ _NORMS = ("backward", "ortho", "forward")
 def _resize(b: Builder, x: Value, axis: int, size: int) -> Value:
     """Truncate or zero-pad ``x`` to ``size`` along ``axis``."""
     have = x.shape[axis]
-    if have == size:
-        return x
-    shape = list(x.shape)
-    shape[axis] = size
-    if have > size:
-        limit = list(x.shape)
-        limit[axis] = size
-        return b.op(f'"stablehlo.slice"({x.name}) {{start_indices = {i64_array([0] * x.ndim)}, '
-                    f"limit_indices = {i64_array(limit)}, strides = {i64_array([1] * x.ndim)}}} : "
-                    f"({x.type}) -> {tensor_type(shape, x.dtype)}", tuple(shape), x.dtype)
-    zero = constant(b, 0, x.dtype)
+    if have >= size:
+        return slice_axis(b, x, axis, 0, size)
     high = [0] * x.ndim
     high[axis] = size - have
-    zeros = dims_attr([0] * x.ndim)
-    return b.op(f"stablehlo.pad {x.name}, {zero.name}, low = {zeros}, high = {dims_attr(high)}, interior = {zeros} : "
-                f"({x.type}, {zero.type}) -> {tensor_type(shape, x.dtype)}", tuple(shape), x.dtype)
+    return b.pad(x, b.constant(0, x.dtype), [0] * x.ndim, high)
 
 
 def _swap_last(b: Builder, x: Value, axis: int) -> Value:
-    if axis == x.ndim - 1:
-        return x
     perm = list(range(x.ndim))
     perm[axis], perm[-1] = perm[-1], perm[axis]
-    shape = tuple(x.shape[p] for p in perm)
-    return b.op(f"stablehlo.transpose {x.name}, dims = {dims_attr(perm)} : ({x.type}) -> "
-                f"{tensor_type(shape, x.dtype)}", shape, x.dtype)
+    return b.transpose(x, perm)
 
 
 def _scale(b: Builder, x: Value, factor: float) -> Value:
-    if factor == 1.0:
-        return x
-    c = constant(b, factor, x.dtype, x.shape)
-    return b.op(f"stablehlo.multiply {x.name}, {c.name} : {x.type}", x.shape, x.dtype)
-
-
-def _conj(b: Builder, x: Value) -> Value:
-    real = _dtypes.real_dtype(x.dtype)
-    rtype = tensor_type(x.shape, real)
-    re = b.op(f"stablehlo.real {x.name} : ({x.type}) -> {rtype}", x.shape, real)
-    im = b.op(f"stablehlo.imag {x.name} : ({x.type}) -> {rtype}", x.shape, real)
-    neg = b.op(f"stablehlo.negate {im.name} : {rtype}", x.shape, real)
-    return b.op(f"stablehlo.complex {re.name}, {neg.name} : {x.type}", x.shape, x.dtype)
+    return x if factor == 1.0 else b.multiply(x, const_like(b, factor, x))
 
 
 def _transform(b: Builder, x: Value, axis: int, kind: str, n: int, norm: str) -> Value:
@@ -81,18 +55,10 @@ def _transform(b: Builder, x: Value, axis: int, kind: str, n: int, norm: str) ->
     if kind == "RFFT":
         x = _resize(b, x, axis, n)
     elif kind == "IRFFT":
-        x = _resize(b, convert(b, x, complex_t), axis, n // 2 + 1)
+        x = _resize(b, b.convert(x, complex_t), axis, n // 2 + 1)
     else:
-        x = _resize(b, convert(b, x, complex_t), axis, n)
-    x = _swap_last(b, x, axis)
-    if kind == "RFFT":
-        out_shape, out_dtype = x.shape[:-1] + (n // 2 + 1,), complex_t
-    elif kind == "IRFFT":
-        out_shape, out_dtype = x.shape[:-1] + (n,), _dtypes.real_dtype(complex_t)
-    else:
-        out_shape, out_dtype = x.shape, complex_t
-    y = b.op(f"stablehlo.fft {x.name}, type = {kind}, length = [{n}] : ({x.type}) -> "
-             f"{tensor_type(out_shape, out_dtype)}", out_shape, out_dtype)
+        x = _resize(b, b.convert(x, complex_t), axis, n)
+    y = b.fft(_swap_last(b, x, axis), kind, [n])
     inverse = kind in ("IFFT", "IRFFT")
     factor = {"backward": 1.0, "ortho": math.sqrt(n) if inverse else 1 / math.sqrt(n) if n else 1.0,
               "forward": float(n) if inverse else 1 / n if n else 1.0}[norm]
@@ -102,10 +68,10 @@ def _transform(b: Builder, x: Value, axis: int, kind: str, n: int, norm: str) ->
 def _fft_rule(b: Builder, x: Value, *, steps: tuple[tuple[int, str, int], ...], norm: str,
               conj_in: bool, conj_out: bool) -> Value:
     if conj_in:
-        x = _conj(b, convert(b, x, _dtypes.complex_dtype_for(_dtypes.real_dtype(x.dtype))))
+        x = conj(b, b.convert(x, _dtypes.complex_dtype_for(_dtypes.real_dtype(x.dtype))))
     for axis, kind, n in steps:
         x = _transform(b, x, axis, kind, n, norm)
-    return _conj(b, x) if conj_out else x
+    return conj(b, x) if conj_out else x
 
 
 def _check_norm(norm: str) -> None:
@@ -245,21 +211,14 @@ def ihfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backw
 def _freq_rule(b: Builder, d: Value, *, n: int, rfft: bool) -> Value:
     dtype = d.dtype
     count = n // 2 + 1 if rfft else n
-    i = b.op(f"stablehlo.iota dim = 0 : {tensor_type((count,), np.dtype('int64'))}", (count,), np.dtype("int64"))
+    index = np.dtype("int64")
+    i = b.iota((count,), 0, index)
     if not rfft:
         # [0, 1, ..., (n-1)//2, -(n//2), ..., -1]
-        half = constant(b, (n - 1) // 2, i.dtype, (count,))
-        over = b.op(f"stablehlo.compare GT, {i.name}, {half.name} : ({i.type}, {i.type}) -> "
-                    f"{tensor_type((count,), np.dtype(bool))}", (count,), np.dtype(bool))
-        shifted = b.op(f"stablehlo.subtract {i.name}, {constant(b, n, i.dtype, (count,)).name} : {i.type}",
-                       (count,), i.dtype)
-        i = b.op(f"stablehlo.select {over.name}, {shifted.name}, {i.name} : "
-                 f"{tensor_type((count,), np.dtype(bool))}, {i.type}", (count,), i.dtype)
-    f = convert(b, i, dtype)
+        over = b.compare(i, b.constant((n - 1) // 2, index, (count,)), "GT")
+        i = b.select(over, b.subtract(i, b.constant(n, index, (count,))), i)
     spacing = broadcast(b, d, (count,))
-    nd = b.op(f"stablehlo.multiply {constant(b, n, dtype, (count,)).name}, {spacing.name} : {spacing.type}",
-              (count,), dtype)
-    return b.op(f"stablehlo.divide {f.name}, {nd.name} : {f.type}", (count,), dtype)
+    return b.divide(b.convert(i, dtype), b.multiply(b.constant(n, dtype, (count,)), spacing))
 
 
 def _freq(n: int, d: float, dtype: Any, device: Device | None, rfft: bool) -> Array:
@@ -286,32 +245,6 @@ def rfftfreq(n: int, /, *, d: float = 1.0, dtype: Any = None, device: Device | N
     return _freq(n, d, dtype, device, True)
 
 
-def _roll_rule(b: Builder, x: Value, *, shifts: tuple[tuple[int, int], ...]) -> Value:
-    for axis, k in shifts:
-        n = x.shape[axis]
-        k %= n if n else 1
-        if not k:
-            continue
-        limit_hi, start_lo = list(x.shape), [0] * x.ndim
-        start_lo[axis] = n - k
-        head_shape = list(x.shape)
-        head_shape[axis] = k
-        tail_limit = list(x.shape)
-        tail_limit[axis] = n - k
-        tail_shape = list(x.shape)
-        tail_shape[axis] = n - k
-        ones = i64_array([1] * x.ndim)
-        head = b.op(f'"stablehlo.slice"({x.name}) {{start_indices = {i64_array(start_lo)}, '
-                    f"limit_indices = {i64_array(limit_hi)}, strides = {ones}}} : "
-                    f"({x.type}) -> {tensor_type(head_shape, x.dtype)}", tuple(head_shape), x.dtype)
-        tail = b.op(f'"stablehlo.slice"({x.name}) {{start_indices = {i64_array([0] * x.ndim)}, '
-                    f"limit_indices = {i64_array(tail_limit)}, strides = {ones}}} : "
-                    f"({x.type}) -> {tensor_type(tail_shape, x.dtype)}", tuple(tail_shape), x.dtype)
-        x = b.op(f"stablehlo.concatenate {head.name}, {tail.name}, dim = {axis} : ({head.type}, {tail.type}) -> "
-                 f"{x.type}", x.shape, x.dtype)
-    return x
-
-
 def _shift(x: Any, axes: Any, inverse: bool) -> Array:
     x = check_array(x)
     if axes is None:
@@ -319,8 +252,7 @@ def _shift(x: Any, axes: Any, inverse: bool) -> Array:
     elif isinstance(axes, int):
         axes = (axes,)
     axes = tuple(normalize_axis(a, x.ndim, "axes") for a in axes)
-    shifts = tuple((a, -(x.shape[a] // 2) if inverse else x.shape[a] // 2) for a in axes)
-    return run(_roll_rule, (("shifts", shifts),), (x,), x._device)[0]
+    return roll(x, tuple(-(x.shape[a] // 2) if inverse else x.shape[a] // 2 for a in axes), axis=axes)
 
 
 def fftshift(x: Any, /, *, axes: Any = None) -> Array:

@@ -36,10 +36,9 @@ from .._array import Array
 from .._dispatch import run
 from .._tracing import refuse_traced
 from ._axes import normalize_axis
-from ._builder import Builder, Value, tensor_type
-from ._lower import broadcast, broadcast_shapes, constant, convert, i64_array
+from ._builder import Builder, Value
+from ._lower import broadcast, broadcast_shapes, const_like
 from ._operands import check_array, same_device, scalar_array
-from .manipulation import reshape_value, transpose_value
 
 __all__ = ["take", "take_along_axis"]
 
@@ -54,38 +53,39 @@ def take_rows(b: Builder, x: Value, idx: Value) -> Value:
     rest = x.shape[1:]
     shape = idx.shape + rest
     if x.shape[0] == 0:  # nothing to gather from; callers reject non-empty indices
-        return constant(b, 0, x.dtype, shape)
-    offset = list(range(idx.ndim, idx.ndim + len(rest)))
-    return b.op(f'"stablehlo.gather"({x.name}, {idx.name}) {{dimension_numbers = #stablehlo.gather<'
-                f"offset_dims = [{', '.join(map(str, offset))}], collapsed_slice_dims = [0], start_index_map = [0], "
-                f"index_vector_dim = {idx.ndim}>, slice_sizes = {i64_array((1,) + rest)}, indices_are_sorted = false}} : "
-                f"({x.type}, {idx.type}) -> {tensor_type(shape, x.dtype)}", shape, x.dtype)
+        return b.constant(0, x.dtype, shape)
+    return b.gather(x, idx, offset_dims=range(idx.ndim, idx.ndim + len(rest)), collapsed_slice_dims=[0],
+                    start_index_map=[0], index_vector_dim=idx.ndim, slice_sizes=(1,) + rest)
 
 
 def _wrap_negative(b: Builder, idx: Value, size: int) -> Value:
     """Negative indices count from the end of an axis of ``size``."""
-    idx = convert(b, idx, _INDEX)
-    zero = b.op(f"stablehlo.constant dense<0> : {idx.type}", idx.shape, _INDEX)
-    n = b.op(f"stablehlo.constant dense<{size}> : {idx.type}", idx.shape, _INDEX)
-    neg = b.op(f"stablehlo.compare LT, {idx.name}, {zero.name} : ({idx.type}, {idx.type}) -> "
-               f"{tensor_type(idx.shape, _BOOL)}", idx.shape, _BOOL)
-    shifted = b.op(f"stablehlo.add {idx.name}, {n.name} : {idx.type}", idx.shape, _INDEX)
-    return b.op(f"stablehlo.select {neg.name}, {shifted.name}, {idx.name} : {neg.type}, {idx.type}",
-                idx.shape, _INDEX)
+    idx = b.convert(idx, _INDEX)
+    negative = b.compare(idx, const_like(b, 0, idx), "LT")
+    return b.select(negative, b.add(idx, const_like(b, size, idx)), idx)
+
+
+def _linear_index(b: Builder, coords: list[Value], sizes: tuple[int, ...] | list[int]) -> Value:
+    """The row-major flat position of ``coords`` (one index array per axis of ``sizes``, one shape)."""
+    terms, stride = [], math.prod(sizes)
+    for k, size in zip(coords, sizes):
+        stride //= size if size else 1
+        terms.append(k if stride == 1 else b.multiply(k, const_like(b, stride, k)))
+    linear = terms[0]
+    for k in terms[1:]:
+        linear = b.add(linear, k)
+    return linear
 
 
 def _scatter_rule(b: Builder, x: Value, positions: Value, value: Value) -> Value:
     n = math.prod(x.shape)
-    flat = reshape_value(b, x, (n,))
+    flat = b.reshape(x, (n,))
     k = math.prod(positions.shape)
-    pos = reshape_value(b, positions, (k,))
-    upd = reshape_value(b, broadcast(b, convert(b, value, x.dtype), positions.shape), (k,))
-    region = b.region([((), x.dtype), ((), x.dtype)], lambda r, a: [a[1]])
-    out = b.op(f'"stablehlo.scatter"({flat.name}, {pos.name}, {upd.name}) {region} {{scatter_dimension_numbers = '
-               f"#stablehlo.scatter<inserted_window_dims = [0], scatter_dims_to_operand_dims = [0], "
-               f"index_vector_dim = 1>, indices_are_sorted = false, unique_indices = false}} : "
-               f"({flat.type}, {pos.type}, {upd.type}) -> {flat.type}", (n,), x.dtype)
-    return reshape_value(b, out, x.shape)
+    pos = b.reshape(positions, (k,))
+    upd = b.reshape(broadcast(b, b.convert(value, x.dtype), positions.shape), (k,))
+    out = b.scatter(flat, pos, upd, lambda r, a: [a[1]], update_window_dims=(), inserted_window_dims=[0],
+                    scatter_dims_to_operand_dims=[0], index_vector_dim=1)
+    return b.reshape(out, x.shape)
 
 
 # -- key normalization --------------------------------------------------------------------------------
@@ -159,60 +159,59 @@ def _basic_rule(b: Builder, x: Value, *ints: Value, plan: tuple) -> Value:
     axes = [p for p in plan if p[0] != "new"]
     if ints:
         # Dynamic integer indices: one dynamic_slice of size 1 on those axes.
-        starts, it = [], iter(ints)
-        for p in axes:
-            starts.append(_wrap_negative(b, next(it), p[1]) if p[0] == "int" else
-                          b.op(f"stablehlo.constant dense<0> : {tensor_type((), _INDEX)}", (), _INDEX))
+        it, zero = iter(ints), b.constant(0, _INDEX)
+        starts = [_wrap_negative(b, next(it), p[1]) if p[0] == "int" else zero for p in axes]
         sizes = [1 if p[0] == "int" else d for p, d in zip(axes, x.shape)]
-        x = b.op(f"stablehlo.dynamic_slice {x.name}, {', '.join(s.name for s in starts)}, "
-                 f"sizes = [{', '.join(map(str, sizes))}] : ({x.type}, {', '.join(s.type for s in starts)}) -> "
-                 f"{tensor_type(sizes, x.dtype)}", tuple(sizes), x.dtype)
-    start, limit, strides, reverse = [], [], [], []
+        x = b.dynamic_slice(x, starts, sizes)
+    bounds: list[tuple[int, int, int]] = []  # (start, limit, stride) per axis
+    reverse = []
     for i, (p, d) in enumerate(zip(axes, x.shape)):
         if p[0] == "int":
-            start.append(0), limit.append(1), strides.append(1)
+            bounds.append((0, 1, 1))
             continue
         lo, hi, step = p[1], p[2], p[3]
         if step < 0:
             reverse.append(i)
             # Reverse the axis first, then take the mirrored positive slice.
             lo, hi, step = d - 1 - lo, d - 1 - hi, -step
-        start.append(lo), limit.append(max(hi, lo)), strides.append(step)
-    if reverse:
-        x = b.op(f"stablehlo.reverse {x.name}, dims = [{', '.join(map(str, reverse))}] : {x.type}", x.shape, x.dtype)
-    from .manipulation import slice_value
-    x = slice_value(b, x, start, limit, strides)
-    out_shape, it = [], iter(x.shape)
+        bounds.append((lo, max(hi, lo), step))
+    x = b.reverse(x, reverse)
+    x = b.slice(x, [s for s, _, _ in bounds], [lim for _, lim, _ in bounds], [st for _, _, st in bounds])
+    out_shape: list[int] = []
+    sizes_left = iter(x.shape)
     for p in plan:
         if p[0] == "new":
             out_shape.append(1)
         elif p[0] == "int":
-            next(it)
+            next(sizes_left)
         else:
-            out_shape.append(next(it))
-    return reshape_value(b, x, out_shape)
+            out_shape.append(next(sizes_left))
+    return b.reshape(x, out_shape)
 
 
-def _basic_plan(x: Array, parts: list[Any]) -> tuple[tuple, list[Array]]:
-    plan, ints, axis = [], [], 0
+def _plan_of(x: Array, parts: list[Any]) -> tuple[tuple, list[tuple[int, Any]]]:
+    """The static plan of basic ``parts``, and (its axis, the part) for each integer part."""
+    plan: list[tuple] = []
+    ints: list[tuple[int, Any]] = []
+    axis = 0
     for p in parts:
         if p is None:
             plan.append(("new",))
             continue
         size = x.shape[axis]
         if isinstance(p, slice):
-            lo, hi, step = p.indices(size)
-            plan.append(("slice", lo, hi, step))
-        elif isinstance(p, Array):
-            plan.append(("int", size))
-            ints.append(p)
+            plan.append(("slice", *p.indices(size)))
         else:
-            if not -size <= p < size:
-                raise IndexError(f"index {p} is out of bounds for axis {axis} with size {size}")
             plan.append(("int", size))
-            ints.append(scalar_array(p % size, _INDEX, x._device))
+            ints.append((axis, p))
         axis += 1
     return tuple(plan), ints
+
+
+def _basic_plan(x: Array, parts: list[Any]) -> tuple[tuple, list[Array]]:
+    plan, ints = _plan_of(x, parts)
+    return plan, [p if isinstance(p, Array) else
+                  scalar_array(_check_int(p, x.shape[a], a) % x.shape[a], _INDEX, x._device) for a, p in ints]
 
 
 # -- advanced indexing -----------------------------------------------------------------------------------
@@ -221,27 +220,19 @@ def _advanced_rule(b: Builder, x: Value, *idx: Value, axes: tuple[int, ...], fro
     """Gather with integer arrays ``idx`` on ``axes`` of ``x`` (other axes already sliced)."""
     shape = broadcast_shapes(*(i.shape for i in idx))
     rest = [a for a in range(x.ndim) if a not in axes]
-    moved = transpose_value(b, x, list(axes) + rest)
+    moved = b.transpose(x, list(axes) + rest)
     adv_sizes = [x.shape[a] for a in axes]
     flat_n = math.prod(adv_sizes)
-    moved = reshape_value(b, moved, (flat_n,) + tuple(x.shape[a] for a in rest))
-    linear = None
-    stride = flat_n
-    for i, size in zip(idx, adv_sizes):
-        stride //= size if size else 1
-        k = broadcast(b, _wrap_negative(b, i, size), shape)
-        if stride != 1:
-            s = b.op(f"stablehlo.constant dense<{stride}> : {k.type}", shape, _INDEX)
-            k = b.op(f"stablehlo.multiply {k.name}, {s.name} : {k.type}", shape, _INDEX)
-        linear = k if linear is None else b.op(f"stablehlo.add {linear.name}, {k.name} : {k.type}", shape, _INDEX)
-    out = take_rows(b, moved, linear)
+    moved = b.reshape(moved, (flat_n,) + tuple(x.shape[a] for a in rest))
+    coords = [broadcast(b, _wrap_negative(b, i, size), shape) for i, size in zip(idx, adv_sizes)]
+    out = take_rows(b, moved, _linear_index(b, coords, adv_sizes))
     if front:
         return out
     # Adjacent advanced axes: the index dims replace them in place.
     first = axes[0]
     n_idx = len(shape)
     perm = list(range(n_idx, n_idx + first)) + list(range(n_idx)) + list(range(n_idx + first, out.ndim))
-    return transpose_value(b, out, perm)
+    return b.transpose(out, perm)
 
 
 def _getitem_advanced(x: Array, parts: list[Any]) -> Array:
@@ -273,7 +264,8 @@ def _getitem_advanced(x: Array, parts: list[Any]) -> Array:
     if any(_is_mask(p) for p in expanded):
         return _getitem_scalar_masks(x, expanded)
     # Basic parts first (keeping every axis), then one gather for the integer arrays.
-    basic, adv_axes, arrays, axis, out_axis = [], [], [], 0, 0
+    basic: list[Any] = []
+    adv_axes, arrays, axis, out_axis = [], [], 0, 0
     for p in expanded:
         if p is None:
             basic.append(None)
@@ -313,7 +305,8 @@ def _getitem_scalar_masks(x: Array, parts: list[Any]) -> Array:
     The new axes are made first, then indexed in a second step; the other parts go
     to the first step (exact numpy placement when they are basic or integers).
     """
-    first_key, new_axes, out_axis = [], [], 0
+    first_key: list[Any] = []
+    new_axes, out_axis = [], 0
     for p in parts:
         if _is_mask(p):
             new_axes.append((out_axis, bool(p)))
@@ -324,7 +317,7 @@ def _getitem_scalar_masks(x: Array, parts: list[Any]) -> Array:
             out_axis += 0 if isinstance(p, int) else 1
     y = getitem(x, tuple(first_key))
     keep = all(flag for _, flag in new_axes)
-    second = [slice(None)] * y.ndim
+    second: list[Any] = [slice(None)] * y.ndim
     for pos, _ in new_axes:
         second[pos] = np.zeros(1 if keep else 0, np.int64)
     return getitem(y, tuple(second))
@@ -357,7 +350,7 @@ _SLICE_PART = (int, type(None))
 
 def _key_form(key: Any) -> tuple | None:
     """A hashable form of a basic key in which every int is ``0``; None for any other key."""
-    form = []
+    form: list[Any] = []
     for k in key if type(key) is tuple else (key,):
         kind = type(k)
         if kind is int:
@@ -376,23 +369,12 @@ def _cached_plan(x: Array, key: Any, form: tuple) -> tuple[tuple, tuple[tuple[in
     cache_key = (x.shape, form)
     entry = _plans.get(cache_key)
     if entry is None:
-        parts = _expand_key(x, key)
-        plan, axis, ints = [], 0, []
-        for p in parts:
-            if p is None:
-                plan.append(("new",))
-                continue
-            size = x.shape[axis]
-            if isinstance(p, slice):
-                plan.append(("slice", *p.indices(size)))
-            else:
-                plan.append(("int", size))
-                ints.append(axis)
-            axis += 1
+        plan, int_parts = _plan_of(x, _expand_key(x, key))
+        ints = [a for a, _ in int_parts]
         whole = len(plan) == x.ndim and all(p[0] == "slice" and p[1:] == (0, d, 1) for p, d in zip(plan, x.shape))
         # Which entries of the key are the ints, and the axis (and its size) each indexes.
         positions = [i for i, f in enumerate(form) if type(f) is int]
-        entry = (tuple(plan), tuple((i, a, x.shape[a]) for i, a in zip(positions, ints)), whole)
+        entry = (plan, tuple((i, a, x.shape[a]) for i, a in zip(positions, ints)), whole)
         if len(_plans) >= _PLANS_SIZE:
             _plans.clear()
         _plans[cache_key] = entry
@@ -498,10 +480,10 @@ def reshape(x: Array, shape: tuple[int, ...]) -> Array:
 # -- take ---------------------------------------------------------------------------------------------------
 
 def _take_rule(b: Builder, x: Value, idx: Value, *, axis: int) -> Value:
-    moved = transpose_value(b, x, [axis] + [a for a in range(x.ndim) if a != axis])
+    moved = b.transpose(x, [axis] + [a for a in range(x.ndim) if a != axis])
     out = take_rows(b, moved, _wrap_negative(b, idx, x.shape[axis]))
     perm = list(range(idx.ndim, idx.ndim + axis)) + list(range(idx.ndim)) + list(range(idx.ndim + axis, out.ndim))
-    return transpose_value(b, out, perm)
+    return b.transpose(out, perm)
 
 
 def take(x: Any, indices: Any, /, *, axis: int | None = None) -> Array:
@@ -524,19 +506,9 @@ def _take_along_rule(b: Builder, x: Value, idx: Value, *, axis: int) -> Value:
     shape = tuple(idx.shape[a] if a == axis else broadcast_shapes((x.shape[a],), (idx.shape[a],))[0]
                   for a in range(x.ndim))
     idx_full = broadcast(b, _wrap_negative(b, idx, x.shape[axis]), shape)
-    linear, stride = None, math.prod(x.shape)
-    for a, size in enumerate(x.shape):
-        stride //= size if size else 1
-        if a == axis:
-            k = idx_full
-        else:
-            k = b.op(f"stablehlo.iota dim = {a} : {tensor_type(shape, _INDEX)}", shape, _INDEX)
-        if stride != 1:
-            s = b.op(f"stablehlo.constant dense<{stride}> : {k.type}", shape, _INDEX)
-            k = b.op(f"stablehlo.multiply {k.name}, {s.name} : {k.type}", shape, _INDEX)
-        linear = k if linear is None else b.op(f"stablehlo.add {linear.name}, {k.name} : {k.type}", shape, _INDEX)
-    flat = reshape_value(b, x, (math.prod(x.shape),))
-    return take_rows(b, flat, linear)
+    coords = [idx_full if a == axis else b.iota(shape, a, _INDEX) for a in range(x.ndim)]
+    flat = b.reshape(x, (math.prod(x.shape),))
+    return take_rows(b, flat, _linear_index(b, coords, x.shape))
 
 
 def take_along_axis(x: Any, indices: Any, /, *, axis: int = -1) -> Array:

@@ -33,10 +33,10 @@ from .._tracing import refuse_traced
 from . import _lapack
 from ._lapack import run  # _dispatch.run, raising LAPACK's LinAlgError as numpy does
 from ._axes import normalize_axes, normalize_axis
-from ._builder import Builder, Rule, Value, tensor_type
-from ._linalg_lower import (abs_real, adjoint, band_mask, cholesky as _chol, diagonal as _diag, eigh as _eigh,
-                            householder_product, identity, matmul, qr as _qr, select, slice_last, triangular_solve)
-from ._lower import broadcast, broadcast_shapes, clamp_diagonal, constant, convert, dims_attr, i64_array
+from ._builder import Builder, Rule, Value
+from ._linalg_lower import (adjoint, broadcast_batch, cholesky as _chol, diagonal as _diag, eigh as _eigh,
+                            householder_product, identity, keep_band, matmul, qr as _qr, slice_last, triangular_solve)
+from ._lower import broadcast, broadcast_shapes, clamp_diagonal, const_like, slice_axis, truth
 from ._operands import check_array, same_device
 from ._reduce import reduce
 from .sorting import sort_values
@@ -98,47 +98,29 @@ def _one(rule: Any, params: tuple, *arrays: Array) -> Array:
 
 # -- small rule helpers -------------------------------------------------------------------------
 
-def _mul(b: Builder, x: Value, y: Value) -> Value:
-    return b.op(f"stablehlo.multiply {x.name}, {y.name} : {x.type}", x.shape, x.dtype)
-
-
 def _scale_columns(b: Builder, x: Value, s: Value) -> Value:
     """``x * s[..., None, :]``."""
     dims = list(range(x.ndim - 2)) + [x.ndim - 1]
-    sb = b.op(f"stablehlo.broadcast_in_dim {s.name}, dims = {dims_attr(dims)} : ({s.type}) -> "
-              f"{tensor_type(x.shape, s.dtype)}", x.shape, s.dtype)
-    return _mul(b, x, convert(b, sb, x.dtype) if sb.dtype != x.dtype else sb)
+    return b.multiply(x, b.convert(b.broadcast_in_dim(s, x.shape, dims), x.dtype))
 
 
 def _triu(b: Builder, x: Value) -> Value:
-    return select(b, band_mask(b, x.shape, 0, None), x, constant(b, 0, x.dtype, x.shape))
+    return keep_band(b, x, 0, None)
 
 
 def _pad_columns(b: Builder, x: Value, cols: int) -> Value:
     if x.shape[-1] == cols:
         return x
-    zero = constant(b, 0, x.dtype)
     high = [0] * (x.ndim - 1) + [cols - x.shape[-1]]
-    shape = x.shape[:-1] + (cols,)
-    return b.op(f"stablehlo.pad {x.name}, {zero.name}, low = {dims_attr([0] * x.ndim)}, high = {dims_attr(high)}, "
-                f"interior = {dims_attr([0] * x.ndim)} : ({x.type}, {zero.type}) -> {tensor_type(shape, x.dtype)}",
-                shape, x.dtype)
-
-
-def _reverse_last(b: Builder, x: Value) -> Value:
-    return b.op(f"stablehlo.reverse {x.name}, dims = [{x.ndim - 1}] : {x.type}", x.shape, x.dtype)
+    return b.pad(x, b.constant(0, x.dtype), [0] * x.ndim, high)
 
 
 def _unit_phase(b: Builder, d: Value) -> Value:
     """``d / |d|`` (1 where ``d == 0``), in ``d``'s dtype."""
-    mag = abs_real(b, d)
-    zero = constant(b, 0, mag.dtype, mag.shape)
-    is_zero = b.op(f"stablehlo.compare EQ, {mag.name}, {zero.name} : ({mag.type}, {mag.type}) -> "
-                   f"{tensor_type(mag.shape, _BOOL)}", mag.shape, _BOOL)
-    one = constant(b, 1, mag.dtype, mag.shape)
-    safe = select(b, is_zero, one, mag)
-    phase = b.op(f"stablehlo.divide {d.name}, {convert(b, safe, d.dtype).name} : {d.type}", d.shape, d.dtype)
-    return select(b, is_zero, constant(b, 1, d.dtype, d.shape), phase)
+    mag = b.abs(d)
+    is_zero = b.compare(mag, const_like(b, 0, mag), "EQ")
+    phase = b.divide(d, b.convert(b.select(is_zero, const_like(b, 1, mag), mag), d.dtype))
+    return b.select(is_zero, const_like(b, 1, d), phase)
 
 
 def _qr_solve(b: Builder, a: Value, rhs: Value) -> Value:
@@ -174,9 +156,8 @@ def _qr_rule(b: Builder, x: Value, *, complete: bool) -> tuple[Value, Value]:
             q, r = householder_product(b, packed, taus), _triu(b, slice_last(b, packed, (0, n), (0, n)))
     else:
         q, r = householder_product(b, slice_last(b, packed, (0, m), (0, m)), taus), _triu(b, packed)
-    factor = b.op(f"stablehlo.broadcast_in_dim {scale.name}, dims = {dims_attr(range(scale.ndim))} : "
-                  f"({scale.type}) -> {tensor_type(r.shape, scale.dtype)}", r.shape, scale.dtype)
-    return q, _mul(b, r, convert(b, factor, r.dtype))
+    factor = b.broadcast_in_dim(scale, r.shape, range(scale.ndim))
+    return q, b.multiply(r, b.convert(factor, r.dtype))
 
 
 def qr(x: Any, /, *, mode: str = "reduced") -> QRResult:
@@ -243,13 +224,11 @@ def eigvalsh(x: Any, /) -> Array:
 
 def _sort_desc_columns(b: Builder, s: Value, *mats: Value) -> list[Value]:
     """Sort ``s`` descending along its last axis, permuting the columns of ``mats`` alike."""
-    keys = b.op(f"stablehlo.negate {s.name} : {s.type}", s.shape, s.dtype)
+    keys = b.negate(s)
     outs = [sort_values(b, [keys, s], s.ndim - 1)[1]]
     for m in mats:
         dims = list(range(m.ndim - 2)) + [m.ndim - 1]
-        kb = b.op(f"stablehlo.broadcast_in_dim {keys.name}, dims = {dims_attr(dims)} : ({keys.type}) -> "
-                  f"{tensor_type(m.shape, keys.dtype)}", m.shape, keys.dtype)
-        outs.append(sort_values(b, [kb, m], m.ndim - 1)[1])
+        outs.append(sort_values(b, [b.broadcast_in_dim(keys, m.shape, dims), m], m.ndim - 1)[1])
     return outs
 
 
@@ -257,27 +236,24 @@ def _svd_tall(b: Builder, a: Value, full: bool, vectors: bool) -> tuple[Value, .
     """SVD of ``a`` with ``m >= n``: (U, s, V) with ``a = U diag(s) Vᴴ``."""
     m, n = a.shape[-2:]
     _, v = _eigh(b, matmul(b, adjoint(b, a), a))
-    v = _reverse_last(b, v)  # largest eigenvalues first
+    v = b.reverse(v, [v.ndim - 1])  # largest eigenvalues first
     packed, taus = _qr(b, matmul(b, a, v))
     d = _diag(b, packed)
-    s = abs_real(b, d)
+    s = b.abs(d)
     if not vectors:
         return (_sort_desc_columns(b, s)[0],)
     q = householder_product(b, _pad_columns(b, packed, m) if full else packed, taus)
     phase = _unit_phase(b, d)
     if full and m > n:
-        ones = constant(b, 1, phase.dtype, phase.shape[:-1] + (m - n,))
-        phase = b.op(f"stablehlo.concatenate {phase.name}, {ones.name}, dim = {phase.ndim - 1} : "
-                     f"({phase.type}, {ones.type}) -> {tensor_type(phase.shape[:-1] + (m,), phase.dtype)}",
-                     phase.shape[:-1] + (m,), phase.dtype)
+        ones = b.constant(1, phase.dtype, phase.shape[:-1] + (m - n,))
+        phase = b.concatenate([phase, ones], phase.ndim - 1)
     u = _scale_columns(b, q, phase)
     if full and m > n:
         s_sorted, v_sorted = _sort_desc_columns(b, s, v)
         lead = slice_last(b, u, (0, m), (0, n))
         rest = slice_last(b, u, (0, m), (n, m))
         _, lead = _sort_desc_columns(b, s, lead)
-        u = b.op(f"stablehlo.concatenate {lead.name}, {rest.name}, dim = {u.ndim - 1} : "
-                 f"({lead.type}, {rest.type}) -> {u.type}", u.shape, u.dtype)
+        u = b.concatenate([lead, rest], u.ndim - 1)
         return u, s_sorted, v_sorted
     s_sorted, u, v = _sort_desc_columns(b, s, u, v)
     return u, s_sorted, v
@@ -285,29 +261,28 @@ def _svd_tall(b: Builder, a: Value, full: bool, vectors: bool) -> tuple[Value, .
 
 def _unit_scale(b: Builder, x: Value) -> tuple[Value, Value]:
     """``x / scale`` and ``scale = max|x|`` per matrix (1 for zero matrices): keeps ``xᴴx`` finite."""
-    mag = abs_real(b, x)
+    mag = b.abs(x)
     scale = reduce(b, mag, (x.ndim - 2, x.ndim - 1), "maximum", keepdims=True)
-    zero = constant(b, 0, scale.dtype, scale.shape)
-    scale = select(b, b.op(f"stablehlo.compare EQ, {scale.name}, {zero.name} : ({scale.type}, {scale.type}) -> "
-                           f"{tensor_type(scale.shape, _BOOL)}", scale.shape, _BOOL),
-                   constant(b, 1, scale.dtype, scale.shape), scale)
-    full = b.op(f"stablehlo.broadcast_in_dim {scale.name}, dims = {dims_attr(range(x.ndim))} : ({scale.type}) -> "
-                f"{tensor_type(x.shape, scale.dtype)}", x.shape, scale.dtype)
-    scaled = b.op(f"stablehlo.divide {x.name}, {convert(b, full, x.dtype).name} : {x.type}", x.shape, x.dtype)
-    return scaled, b.op(f"stablehlo.reshape {scale.name} : ({scale.type}) -> "
-                        f"{tensor_type(x.shape[:-2], scale.dtype)}", x.shape[:-2], scale.dtype)
+    scale = b.select(b.compare(scale, const_like(b, 0, scale), "EQ"), const_like(b, 1, scale), scale)
+    scaled = b.divide(x, b.convert(broadcast(b, scale, x.shape), x.dtype))
+    return scaled, b.reshape(scale, x.shape[:-2])
 
 
 def _svd_rule(b: Builder, x: Value, *, full: bool, vectors: bool) -> tuple[Value, ...] | Value:
+    out = _svd(b, x, full, vectors)
+    return out if vectors else out[0]
+
+
+def _svd(b: Builder, x: Value, full: bool, vectors: bool) -> tuple[Value, ...]:
+    """(U, S, Vh), or (S,) without ``vectors``."""
     m, n = x.shape[-2:]
     x, scale = _unit_scale(b, x)
     out = _svd_tall(b, x if m >= n else adjoint(b, x), full, vectors)  # xᴴ = U' S V'ᴴ: x = V' S U'ᴴ
     s = out[1] if vectors else out[0]
     dims = list(range(s.ndim - 1))
-    s = _mul(b, s, b.op(f"stablehlo.broadcast_in_dim {scale.name}, dims = {dims_attr(dims)} : ({scale.type}) -> "
-                        f"{s.type}", s.shape, s.dtype))
+    s = b.multiply(s, b.broadcast_in_dim(scale, s.shape, dims))
     if not vectors:
-        return s
+        return (s,)
     if m >= n:
         return out[0], s, adjoint(b, out[2])
     return out[2], s, adjoint(b, out[0])
@@ -330,29 +305,19 @@ def _cutoff(b: Builder, s: Value, rtol: float | None, rtol_v: Value | None, m: i
     """Singular values above ``rtol * max(s)`` (per matrix), as a boolean mask."""
     smax = reduce(b, s, (s.ndim - 1,), "maximum", keepdims=True)
     if rtol_v is not None:
-        tol = broadcast(b, convert(b, rtol_v, s.dtype), smax.shape[:-1])
-        tol = b.op(f"stablehlo.reshape {tol.name} : ({tol.type}) -> {smax.type}", smax.shape, s.dtype)
+        tol = broadcast(b, b.convert(rtol_v, s.dtype), smax.shape[:-1])
+        tol = b.reshape(tol, smax.shape)
     else:
         value = builtins.max(m, n) * float(np.finfo(s.dtype).eps) if rtol is None else rtol
-        tol = constant(b, value, s.dtype, smax.shape)
-    limit = _bcast_last(b, _mul(b, tol, smax), s.shape)
-    return b.op(f"stablehlo.compare GT, {s.name}, {limit.name} : ({s.type}, {limit.type}) -> "
-                f"{tensor_type(s.shape, _BOOL)}", s.shape, _BOOL)
-
-
-def _bcast_last(b: Builder, v: Value, shape: tuple[int, ...]) -> Value:
-    """Broadcast ``v`` of shape ``(..., 1)`` to ``shape`` (same rank)."""
-    flat = b.op(f"stablehlo.reshape {v.name} : ({v.type}) -> {tensor_type(v.shape[:-1], v.dtype)}",
-                v.shape[:-1], v.dtype)
-    return b.op(f"stablehlo.broadcast_in_dim {flat.name}, dims = {dims_attr(range(len(shape) - 1))} : "
-                f"({flat.type}) -> {tensor_type(shape, v.dtype)}", shape, v.dtype)
+        tol = b.constant(value, s.dtype, smax.shape)
+    return b.compare(s, broadcast(b, b.multiply(tol, smax), s.shape), "GT")
 
 
 def _rank_rule(b: Builder, x: Value, *rtol_v: Value, rtol: float | None) -> Value:
     m, n = x.shape[-2:]
-    s = _svd_rule(b, x, full=False, vectors=False)
+    (s,) = _svd(b, x, False, False)
     keep = _cutoff(b, s, rtol, rtol_v[0] if rtol_v else None, m, n)
-    return reduce(b, convert(b, keep, np.dtype("int64")), (s.ndim - 1,), "add")
+    return reduce(b, b.convert(keep, np.dtype("int64")), (s.ndim - 1,), "add")
 
 
 def _rtol_args(x: Array, rtol: Any) -> tuple[tuple, tuple[Array, ...]]:
@@ -373,12 +338,10 @@ def matrix_rank(x: Any, /, *, rtol: Any = None) -> Array:
 
 def _pinv_rule(b: Builder, x: Value, *rtol_v: Value, rtol: float | None) -> Value:
     m, n = x.shape[-2:]
-    u, s, vh = _svd_rule(b, x, full=False, vectors=True)
+    u, s, vh = _svd(b, x, False, True)
     keep = _cutoff(b, s, rtol, rtol_v[0] if rtol_v else None, m, n)
-    one = constant(b, 1, s.dtype, s.shape)
-    safe = select(b, keep, s, one)
-    inv = select(b, keep, b.op(f"stablehlo.divide {one.name}, {safe.name} : {s.type}", s.shape, s.dtype),
-                 constant(b, 0, s.dtype, s.shape))
+    one = const_like(b, 1, s)
+    inv = b.select(keep, b.divide(one, b.select(keep, s, one)), const_like(b, 0, s))
     return matmul(b, _scale_columns(b, adjoint(b, vh), inv), adjoint(b, u))
 
 
@@ -393,16 +356,12 @@ def pinv(x: Any, /, *, rtol: Any = None) -> Array:
 
 def _solve_rule(b: Builder, a: Value, rhs: Value, *, vector: bool) -> Value:
     if vector:
-        rhs = b.op(f"stablehlo.reshape {rhs.name} : ({rhs.type}) -> {tensor_type(rhs.shape + (1,), rhs.dtype)}",
-                   rhs.shape + (1,), rhs.dtype)
-    batch = broadcast_shapes(a.shape[:-2], rhs.shape[:-2])
-    a = broadcast(b, a, batch + a.shape[-2:])
-    rhs = broadcast(b, rhs, batch + rhs.shape[-2:])
+        rhs = b.reshape(rhs, rhs.shape + (1,))
+    a, rhs = broadcast_batch(b, a, rhs)
     dtype = _dtypes.promote_types(a.dtype, rhs.dtype)
-    out = _qr_solve(b, convert(b, a, dtype), convert(b, rhs, dtype))
+    out = _qr_solve(b, b.convert(a, dtype), b.convert(rhs, dtype))
     if vector:
-        out = b.op(f"stablehlo.reshape {out.name} : ({out.type}) -> {tensor_type(out.shape[:-1], dtype)}",
-                   out.shape[:-1], dtype)
+        out = b.reshape(out, out.shape[:-1])
     return out
 
 
@@ -436,22 +395,18 @@ def _det_parts(b: Builder, x: Value) -> tuple[Value, Value]:
     """``det(Q)`` (unit modulus) and the diagonal of ``R`` for ``x = QR``."""
     packed, taus = _qr(b, x)
     n = x.shape[-1]
-    below = select(b, band_mask(b, x.shape, None, -1), packed, constant(b, 0, x.dtype, x.shape))
-    mag = abs_real(b, below)
-    norms = reduce(b, _mul(b, mag, mag), (x.ndim - 2,), "add")  # |v_i|² - 1 per column
-    one = constant(b, 1, norms.dtype, norms.shape)
-    vnorm = convert(b, b.op(f"stablehlo.add {norms.name}, {one.name} : {norms.type}", norms.shape, norms.dtype),
-                    x.dtype)
+    mag = b.abs(keep_band(b, packed, None, -1))
+    norms = reduce(b, b.multiply(mag, mag), (x.ndim - 2,), "add")  # |v_i|² - 1 per column
+    vnorm = b.convert(b.add(norms, const_like(b, 1, norms)), x.dtype)
     # det(I - τ v vᴴ) = 1 - τ vᴴv (matrix determinant lemma).
-    factors = b.op(f"stablehlo.subtract {constant(b, 1, x.dtype, taus.shape).name}, "
-                   f"{_mul(b, taus, vnorm).name} : {taus.type}", taus.shape, x.dtype)
-    det_q = reduce(b, factors, (taus.ndim - 1,), "multiply") if n else constant(b, 1, x.dtype, x.shape[:-2])
+    factors = b.subtract(const_like(b, 1, taus), b.multiply(taus, vnorm))
+    det_q = reduce(b, factors, (taus.ndim - 1,), "multiply") if n else b.constant(1, x.dtype, x.shape[:-2])
     return det_q, _diag(b, packed)
 
 
 def _det_rule(b: Builder, x: Value) -> Value:
     det_q, d = _det_parts(b, x)
-    return _mul(b, det_q, reduce(b, d, (d.ndim - 1,), "multiply"))
+    return b.multiply(det_q, reduce(b, d, (d.ndim - 1,), "multiply"))
 
 
 def det(x: Any, /) -> Array:
@@ -462,20 +417,17 @@ def det(x: Any, /) -> Array:
 
 def _slogdet_rule(b: Builder, x: Value) -> tuple[Value, Value]:
     det_q, d = _det_parts(b, x)
-    mag = abs_real(b, d)
-    logabs = reduce(b, b.op(f"stablehlo.log {mag.name} : {mag.type}", mag.shape, mag.dtype), (d.ndim - 1,), "add")
+    mag = b.abs(d)
+    logabs = reduce(b, b.log(mag), (d.ndim - 1,), "add")
     phase = reduce(b, _unit_phase(b, d), (d.ndim - 1,), "multiply")
-    sign = _mul(b, det_q, phase)
-    zero = constant(b, 0, mag.dtype, mag.shape)
-    singular = reduce(b, b.op(f"stablehlo.compare EQ, {mag.name}, {zero.name} : ({mag.type}, {mag.type}) -> "
-                              f"{tensor_type(mag.shape, _BOOL)}", mag.shape, _BOOL), (d.ndim - 1,), "or")
-    sign = select(b, singular, constant(b, 0, sign.dtype, sign.shape), sign)
+    sign = b.multiply(det_q, phase)
+    singular = reduce(b, b.compare(mag, const_like(b, 0, mag), "EQ"), (d.ndim - 1,), "or")
+    sign = b.select(singular, const_like(b, 0, sign), sign)
     if not _dtypes.is_complex(x.dtype):
         # A real sign is exactly ±1.
-        pos = b.op(f"stablehlo.compare GE, {sign.name}, {constant(b, 0, sign.dtype, sign.shape).name} : "
-                   f"({sign.type}, {sign.type}) -> {tensor_type(sign.shape, _BOOL)}", sign.shape, _BOOL)
-        unit = select(b, pos, constant(b, 1, sign.dtype, sign.shape), constant(b, -1, sign.dtype, sign.shape))
-        sign = select(b, singular, sign, unit)
+        pos = b.compare(sign, const_like(b, 0, sign), "GE")
+        unit = b.select(pos, const_like(b, 1, sign), const_like(b, -1, sign))
+        sign = b.select(singular, sign, unit)
     return sign, logabs
 
 
@@ -514,25 +466,20 @@ def matrix_power(x: Any, n: int, /) -> Array:
 # -- norms, traces, products --------------------------------------------------------------------
 
 def _vector_norm_rule(b: Builder, x: Value, *, axes: tuple[int, ...], keepdims: bool, ord: float) -> Value:
-    mag = abs_real(b, x)
+    mag = b.abs(x)
     if ord == math.inf:
         return reduce(b, mag, axes, "maximum", keepdims)
     if ord == -math.inf:
         return reduce(b, mag, axes, "minimum", keepdims)
     if ord == 0:
-        nz = b.op(f"stablehlo.compare NE, {mag.name}, {constant(b, 0, mag.dtype, mag.shape).name} : "
-                  f"({mag.type}, {mag.type}) -> {tensor_type(mag.shape, _BOOL)}", mag.shape, _BOOL)
-        return reduce(b, convert(b, nz, mag.dtype), axes, "add", keepdims)
+        return reduce(b, b.convert(truth(b, mag), mag.dtype), axes, "add", keepdims)
     if ord == 1:
         return reduce(b, mag, axes, "add", keepdims)
     if ord == 2:
-        total = reduce(b, _mul(b, mag, mag), axes, "add", keepdims)
-        return b.op(f"stablehlo.sqrt {total.name} : {total.type}", total.shape, total.dtype)
-    p = constant(b, ord, mag.dtype, mag.shape)
-    powered = b.op(f"stablehlo.power {mag.name}, {p.name} : {mag.type}", mag.shape, mag.dtype)
-    total = reduce(b, powered, axes, "add", keepdims)
-    inv_p = constant(b, 1.0 / ord, mag.dtype, total.shape)
-    return b.op(f"stablehlo.power {total.name}, {inv_p.name} : {total.type}", total.shape, total.dtype)
+        total = reduce(b, b.multiply(mag, mag), axes, "add", keepdims)
+        return b.sqrt(total)
+    total = reduce(b, b.power(mag, const_like(b, ord, mag)), axes, "add", keepdims)
+    return b.power(total, const_like(b, 1.0 / ord, total))
 
 
 def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: float = 2) -> Array:
@@ -555,13 +502,12 @@ def _matrix_norm_rule(b: Builder, x: Value, *, keepdims: bool, ord: Any, svd: Ru
         op = {"nuc": "add", 2: "maximum", -2: "minimum"}[ord]
         out = reduce(b, s, (s.ndim - 1,), op)
     else:
-        mag = abs_real(b, x)
+        mag = b.abs(x)
         summed_axis, then = (rows, "maximum" if ord == 1 else "minimum") if ord in (1, -1) else \
             (cols, "maximum" if ord == math.inf else "minimum")
         out = reduce(b, reduce(b, mag, (summed_axis,), "add"), (x.ndim - 2,), then)
     if keepdims:
-        shape = out.shape + (1, 1)
-        out = b.op(f"stablehlo.reshape {out.name} : ({out.type}) -> {tensor_type(shape, out.dtype)}", shape, out.dtype)
+        out = b.reshape(out, out.shape + (1, 1))
     return out
 
 
@@ -590,7 +536,7 @@ def diagonal(x: Any, /, *, offset: int = 0) -> Array:
 
 
 def _trace_rule(b: Builder, x: Value, *, offset: int, dtype: np.dtype) -> Value:
-    d = _diag(b, convert(b, x, dtype), offset)
+    d = _diag(b, b.convert(x, dtype), offset)
     return reduce(b, d, (d.ndim - 1,), "add")
 
 
@@ -604,29 +550,14 @@ def trace(x: Any, /, *, offset: int = 0, dtype: Any = None) -> Array:
     return _one(_trace_rule, (("offset", clamp_diagonal(offset, *x.shape[-2:])), ("dtype", out_dtype)), x)
 
 
-def _component(b: Builder, x: Value, axis: int, i: int) -> Value:
-    start = [0] * x.ndim
-    limit = list(x.shape)
-    start[axis], limit[axis] = i, i + 1
-    shape = tuple(l - s for l, s in zip(limit, start))
-    return b.op(f'"stablehlo.slice"({x.name}) {{start_indices = {i64_array(start)}, '
-                f"limit_indices = {i64_array(limit)}, strides = {i64_array([1] * x.ndim)}}} : "
-                f"({x.type}) -> {tensor_type(shape, x.dtype)}", shape, x.dtype)
-
-
 def _cross_rule(b: Builder, x: Value, y: Value, *, axis: int, dtype: np.dtype) -> Value:
     shape = broadcast_shapes(x.shape, y.shape)
-    x, y = broadcast(b, convert(b, x, dtype), shape), broadcast(b, convert(b, y, dtype), shape)
+    x, y = broadcast(b, b.convert(x, dtype), shape), broadcast(b, b.convert(y, dtype), shape)
     ax = axis % len(shape)
-    xs = [_component(b, x, ax, i) for i in range(3)]
-    ys = [_component(b, y, ax, i) for i in range(3)]
-    parts = []
-    for i, j in ((1, 2), (2, 0), (0, 1)):
-        p = _mul(b, xs[i], ys[j])
-        q = _mul(b, xs[j], ys[i])
-        parts.append(b.op(f"stablehlo.subtract {p.name}, {q.name} : {p.type}", p.shape, dtype))
-    return b.op(f"stablehlo.concatenate {', '.join(p.name for p in parts)}, dim = {ax} : "
-                f"({', '.join(p.type for p in parts)}) -> {tensor_type(shape, dtype)}", shape, dtype)
+    xs = [slice_axis(b, x, ax, i, i + 1) for i in range(3)]
+    ys = [slice_axis(b, y, ax, i, i + 1) for i in range(3)]
+    parts = [b.subtract(b.multiply(xs[i], ys[j]), b.multiply(xs[j], ys[i])) for i, j in ((1, 2), (2, 0), (0, 1))]
+    return b.concatenate(parts, ax)
 
 
 def cross(x1: Any, x2: Any, /, *, axis: int = -1) -> Array:
@@ -646,11 +577,8 @@ def cross(x1: Any, x2: Any, /, *, axis: int = -1) -> Array:
 
 def _outer_rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
     shape = (x.shape[0], y.shape[0])
-    xb = b.op(f"stablehlo.broadcast_in_dim {convert(b, x, dtype).name}, dims = [0] : "
-              f"({tensor_type(x.shape, dtype)}) -> {tensor_type(shape, dtype)}", shape, dtype)
-    yb = b.op(f"stablehlo.broadcast_in_dim {convert(b, y, dtype).name}, dims = [1] : "
-              f"({tensor_type(y.shape, dtype)}) -> {tensor_type(shape, dtype)}", shape, dtype)
-    return _mul(b, xb, yb)
+    return b.multiply(b.broadcast_in_dim(b.convert(x, dtype), shape, [0]),
+                      b.broadcast_in_dim(b.convert(y, dtype), shape, [1]))
 
 
 def outer(x1: Any, x2: Any, /) -> Array:

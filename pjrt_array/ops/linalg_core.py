@@ -11,12 +11,11 @@ from .. import _dtypes, _views
 from .._array import Array
 from .._dispatch import run
 from ._axes import normalize_axis
-from ._builder import Builder, Value, tensor_type
-from ._linalg_lower import conj
-from ._lower import broadcast, broadcast_shapes, convert, dims_attr
+from ._builder import Builder, Value
+from ._linalg_lower import broadcast_batch, transpose_last
+from ._lower import broadcast, broadcast_shapes, conj
 from ._operands import check_array, same_device
 from ._reduce import reduce
-from .manipulation import reshape_value, transpose_value
 
 __all__ = ["matmul", "matrix_transpose", "tensordot", "vecdot"]
 
@@ -32,30 +31,21 @@ def _numeric_pair(x1: Any, x2: Any, name: str) -> tuple[Array, Array, np.dtype]:
 
 def _dot(b: Builder, x: Value, y: Value, batch: int, contract: Sequence[tuple[int, int]]) -> Value:
     """``dot_general`` with the first ``batch`` axes batched and ``contract`` pairs summed."""
-    bdims = list(range(batch))
-    lhs_c = [c for c, _ in contract]
-    rhs_c = [c for _, c in contract]
-    free_x = [d for i, d in enumerate(x.shape) if i >= batch and i not in lhs_c]
-    free_y = [d for i, d in enumerate(y.shape) if i >= batch and i not in rhs_c]
-    shape = tuple(x.shape[:batch]) + tuple(free_x) + tuple(free_y)
-    return b.op(f"stablehlo.dot_general {x.name}, {y.name}, batching_dims = {dims_attr(bdims)} x {dims_attr(bdims)}, "
-                f"contracting_dims = {dims_attr(lhs_c)} x {dims_attr(rhs_c)} : ({x.type}, {y.type}) -> "
-                f"{tensor_type(shape, x.dtype)}", shape, x.dtype)
+    bdims = range(batch)
+    return b.dot_general(x, y, batch=(bdims, bdims), contract=([c for c, _ in contract], [c for _, c in contract]))
 
 
 def _matmul_rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
-    x, y = convert(b, x, dtype), convert(b, y, dtype)
+    x, y = b.convert(x, dtype), b.convert(y, dtype)
     vec_x, vec_y = x.ndim == 1, y.ndim == 1
     if vec_x:
-        x = reshape_value(b, x, (1,) + x.shape)
+        x = b.reshape(x, (1,) + x.shape)
     if vec_y:
-        y = reshape_value(b, y, y.shape + (1,))
-    batch = broadcast_shapes(x.shape[:-2], y.shape[:-2])
-    x = broadcast(b, x, batch + x.shape[-2:])
-    y = broadcast(b, y, batch + y.shape[-2:])
-    out = _dot(b, x, y, len(batch), [(x.ndim - 1, y.ndim - 2)])
+        y = b.reshape(y, y.shape + (1,))
+    x, y = broadcast_batch(b, x, y)
+    out = _dot(b, x, y, x.ndim - 2, [(x.ndim - 1, y.ndim - 2)])
     final = out.shape[:-2] + (() if vec_x else out.shape[-2:-1]) + (() if vec_y else out.shape[-1:])
-    return reshape_value(b, out, final)
+    return b.reshape(out, final)
 
 
 def matmul(x1: Any, x2: Any, /) -> Array:
@@ -72,9 +62,7 @@ def matmul(x1: Any, x2: Any, /) -> Array:
 
 
 def _mt_rule(b: Builder, x: Value) -> Value:
-    perm = list(range(x.ndim))
-    perm[-2], perm[-1] = perm[-1], perm[-2]
-    return transpose_value(b, x, perm)
+    return transpose_last(b, x)
 
 
 def matrix_transpose(x: Any, /) -> Array:
@@ -87,7 +75,7 @@ def matrix_transpose(x: Any, /) -> Array:
 
 
 def _tensordot_rule(b: Builder, x: Value, y: Value, *, pairs: tuple[tuple[int, int], ...], dtype: np.dtype) -> Value:
-    return _dot(b, convert(b, x, dtype), convert(b, y, dtype), 0, pairs)
+    return _dot(b, b.convert(x, dtype), b.convert(y, dtype), 0, pairs)
 
 
 def tensordot(x1: Any, x2: Any, /, *, axes: Any = 2) -> Array:
@@ -115,10 +103,9 @@ def tensordot(x1: Any, x2: Any, /, *, axes: Any = 2) -> Array:
 
 def _vecdot_rule(b: Builder, x: Value, y: Value, *, axis: int, dtype: np.dtype) -> Value:
     shape = broadcast_shapes(x.shape, y.shape)
-    x = broadcast(b, conj(b, convert(b, x, dtype)), shape)
-    y = broadcast(b, convert(b, y, dtype), shape)
-    prod = b.op(f"stablehlo.multiply {x.name}, {y.name} : {x.type}", shape, dtype)
-    return reduce(b, prod, (axis % len(shape),), "add")
+    x = broadcast(b, conj(b, b.convert(x, dtype)), shape)
+    y = broadcast(b, b.convert(y, dtype), shape)
+    return reduce(b, b.multiply(x, y), (axis % len(shape),), "add")
 
 
 def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Array:

@@ -6,7 +6,7 @@ import builtins
 import functools
 import math
 import operator
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -15,59 +15,18 @@ from .._array import Array
 from .._dispatch import run
 from .._tracing import refuse_traced
 from ._axes import normalize_axes, normalize_axis
-from ._builder import Builder, Value, tensor_type
-from ._lower import broadcast, broadcast_shapes as _broadcast_shapes, convert, dims_attr, i64_array
+from ._builder import Builder, Value
+from ._lower import broadcast, broadcast_shapes as _broadcast_shapes, slice_axis
 from ._operands import check_array, same_device
 
 __all__ = ["broadcast_arrays", "broadcast_shapes", "broadcast_to", "concat", "expand_dims", "flip", "moveaxis",
            "permute_dims", "repeat", "reshape", "roll", "squeeze", "stack", "tile", "unstack"]
 
 
-def reshape_value(b: Builder, x: Value, shape: Sequence[int]) -> Value:
-    """``x`` with a new shape of the same size (no-op when equal)."""
-    shape = tuple(shape)
-    if x.shape == shape:
-        return x
-    return b.op(f"stablehlo.reshape {x.name} : ({x.type}) -> {tensor_type(shape, x.dtype)}", shape, x.dtype)
-
-
-def transpose_value(b: Builder, x: Value, perm: Sequence[int]) -> Value:
-    """``x`` with axes permuted (no-op for the identity)."""
-    perm = tuple(perm)
-    if perm == tuple(range(x.ndim)):
-        return x
-    shape = tuple(x.shape[p] for p in perm)
-    return b.op(f"stablehlo.transpose {x.name}, dims = {dims_attr(perm)} : ({x.type}) -> "
-                f"{tensor_type(shape, x.dtype)}", shape, x.dtype)
-
-
-def slice_value(b: Builder, x: Value, start: Sequence[int], limit: Sequence[int],
-                strides: Sequence[int] | None = None) -> Value:
-    """``x[start:limit:strides]`` per axis (non-negative bounds, positive strides)."""
-    strides = list(strides) if strides is not None else [1] * x.ndim
-    shape = tuple(builtins.max(0, -(-(lim - s) // st)) for s, lim, st in zip(start, limit, strides))
-    if shape == x.shape and all(s == 0 for s in start):
-        return x
-    return b.op(f'"stablehlo.slice"({x.name}) {{start_indices = {i64_array(start)}, '
-                f"limit_indices = {i64_array(limit)}, strides = {i64_array(strides)}}} : "
-                f"({x.type}) -> {tensor_type(shape, x.dtype)}", shape, x.dtype)
-
-
-def concat_values(b: Builder, parts: Sequence[Value], axis: int) -> Value:
-    """Concatenation of same-dtype ``parts`` along ``axis``."""
-    if len(parts) == 1:
-        return parts[0]
-    shape = list(parts[0].shape)
-    shape[axis] = sum(p.shape[axis] for p in parts)
-    return b.op(f"stablehlo.concatenate {', '.join(p.name for p in parts)}, dim = {axis} : "
-                f"({', '.join(p.type for p in parts)}) -> {tensor_type(shape, parts[0].dtype)}",
-                tuple(shape), parts[0].dtype)
-
-
 # -- reshape, axes ---------------------------------------------------------------------------
 
 def _reshape_rule(b: Builder, x: Value, *, shape: tuple[int, ...]) -> Value:
-    return reshape_value(b, x, shape)
+    return b.reshape(x, shape)
 
 
 def _resolve_shape(shape: Any, size: int) -> tuple[int, ...]:
@@ -104,7 +63,7 @@ def reshape(x: Any, /, shape: tuple[int, ...], *, copy: bool | None = None) -> A
 
 
 def _transpose_rule(b: Builder, x: Value, *, perm: tuple[int, ...]) -> Value:
-    return transpose_value(b, x, perm)
+    return b.transpose(x, perm)
 
 
 def permute_dims(x: Any, /, axes: tuple[int, ...]) -> Array:
@@ -208,10 +167,10 @@ def broadcast_arrays(*arrays: Array) -> tuple[Array, ...]:
 # -- joins and splits -----------------------------------------------------------------------------
 
 def _concat_rule(b: Builder, *parts: Value, axis: int, dtype: np.dtype, flat: bool) -> Value:
-    parts = [convert(b, p, dtype) for p in parts]
+    values = [b.convert(p, dtype) for p in parts]
     if flat:
-        parts = [reshape_value(b, p, (math.prod(p.shape),)) for p in parts]
-    return concat_values(b, parts, axis)
+        values = [b.reshape(p, (math.prod(p.shape),)) for p in values]
+    return b.concatenate(values, axis)
 
 
 def _joined(arrays: Any, name: str) -> tuple[list[Array], np.dtype]:
@@ -241,7 +200,7 @@ def concat(arrays: Any, /, *, axis: int | None = 0) -> Array:
 
 def _stack_rule(b: Builder, *parts: Value, axis: int, dtype: np.dtype) -> Value:
     shape = parts[0].shape[:axis] + (1,) + parts[0].shape[axis:]
-    return concat_values(b, [reshape_value(b, convert(b, p, dtype), shape) for p in parts], axis)
+    return b.concatenate([b.reshape(b.convert(p, dtype), shape) for p in parts], axis)
 
 
 def stack(arrays: Any, /, *, axis: int = 0) -> Array:
@@ -258,10 +217,7 @@ def _unstack_rule(b: Builder, x: Value, *, axis: int) -> tuple[Value, ...]:
     outs = []
     shape = x.shape[:axis] + x.shape[axis + 1:]
     for i in range(x.shape[axis]):
-        start = [0] * x.ndim
-        limit = list(x.shape)
-        start[axis], limit[axis] = i, i + 1
-        outs.append(reshape_value(b, slice_value(b, x, start, limit), shape))
+        outs.append(b.reshape(slice_axis(b, x, axis, i, i + 1), shape))
     return tuple(outs)
 
 
@@ -279,7 +235,7 @@ def unstack(x: Any, /, *, axis: int = 0) -> tuple[Array, ...]:
 # -- reordering and repetition ------------------------------------------------------------------
 
 def _flip_rule(b: Builder, x: Value, *, axes: tuple[int, ...]) -> Value:
-    return b.op(f"stablehlo.reverse {x.name}, dims = {dims_attr(axes)} : {x.type}", x.shape, x.dtype)
+    return b.reverse(x, axes)
 
 
 def flip(x: Any, /, *, axis: Any = None) -> Array:
@@ -294,30 +250,24 @@ def flip(x: Any, /, *, axis: Any = None) -> Array:
 def _roll_rule(b: Builder, x: Value, *, shifts: tuple[tuple[int, int], ...], flat: bool) -> Value:
     shape = x.shape
     if flat:
-        x = reshape_value(b, x, (math.prod(shape),))
+        x = b.reshape(x, (math.prod(shape),))
     for axis, k in shifts:
         n = x.shape[axis]
         k = k % n if n else 0
         if not k:
             continue
-        head_start = [0] * x.ndim
-        head_start[axis] = n - k
-        tail_limit = list(x.shape)
-        tail_limit[axis] = n - k
-        x = concat_values(b, [slice_value(b, x, head_start, list(x.shape)),
-                              slice_value(b, x, [0] * x.ndim, tail_limit)], axis)
-    return reshape_value(b, x, shape)
+        x = b.concatenate([slice_axis(b, x, axis, n - k, n), slice_axis(b, x, axis, 0, n - k)], axis)
+    return b.reshape(x, shape)
 
 
 def roll(x: Any, /, shift: Any, *, axis: Any = None) -> Array:
     """Shift elements along ``axis`` cyclically (over the flattened array when None)."""
     x = check_array(x)
-    shifts = (shift,) if isinstance(shift, int) else tuple(shift)
+    shifts: tuple[Any, ...] = (shift,) if isinstance(shift, int) else tuple(shift)
     if axis is None:
         if len(shifts) != 1:
             raise ValueError("roll with axis=None takes a single shift")
-        pairs = ((0, operator.index(shifts[0])),)
-        return run(_roll_rule, (("shifts", pairs), ("flat", True)), (x,), x._device)[0]
+        return run(_roll_rule, (("shifts", ((0, operator.index(shifts[0])),)), ("flat", True)), (x,), x._device)[0]
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     if len(shifts) == 1 and len(axes) > 1:
         shifts = shifts * len(axes)
@@ -330,13 +280,11 @@ def roll(x: Any, /, shift: Any, *, axis: Any = None) -> Array:
 def _tile_rule(b: Builder, x: Value, *, reps: tuple[int, ...]) -> Value:
     ndim = builtins.max(len(reps), x.ndim)
     reps = (1,) * (ndim - len(reps)) + reps
-    x = reshape_value(b, x, (1,) * (ndim - x.ndim) + x.shape)
+    x = b.reshape(x, (1,) * (ndim - x.ndim) + x.shape)
     # Broadcast to (r0, d0, r1, d1, ...) then merge each pair.
     inter = tuple(v for r, d in zip(reps, x.shape) for v in (r, d))
     dims = [2 * i + 1 for i in range(ndim)]
-    big = b.op(f"stablehlo.broadcast_in_dim {x.name}, dims = {dims_attr(dims)} : ({x.type}) -> "
-               f"{tensor_type(inter, x.dtype)}", inter, x.dtype)
-    return reshape_value(b, big, tuple(r * d for r, d in zip(reps, x.shape)))
+    return b.reshape(b.broadcast_in_dim(x, inter, dims), tuple(r * d for r, d in zip(reps, x.shape)))
 
 
 def tile(x: Any, repetitions: tuple[int, ...], /) -> Array:
@@ -350,15 +298,13 @@ def tile(x: Any, repetitions: tuple[int, ...], /) -> Array:
 
 def _repeat_rule(b: Builder, x: Value, *, axis: int | None, count: int) -> Value:
     if axis is None:
-        x = reshape_value(b, x, (math.prod(x.shape),))
+        x = b.reshape(x, (math.prod(x.shape),))
         axis = 0
     # Each element repeated ``count`` times: broadcast a new axis after ``axis`` and merge.
     inter = x.shape[:axis + 1] + (count,) + x.shape[axis + 1:]
     dims = [i if i <= axis else i + 1 for i in range(x.ndim)]
-    big = b.op(f"stablehlo.broadcast_in_dim {x.name}, dims = {dims_attr(dims)} : ({x.type}) -> "
-               f"{tensor_type(inter, x.dtype)}", inter, x.dtype)
     out = x.shape[:axis] + (x.shape[axis] * count,) + x.shape[axis + 1:]
-    return reshape_value(b, big, out)
+    return b.reshape(b.broadcast_in_dim(x, inter, dims), out)
 
 
 def repeat(x: Any, repeats: Any, /, *, axis: int | None = None) -> Array:

@@ -11,12 +11,12 @@ from .._array import Array
 from .._dispatch import run
 from .._tracing import refuse_traced
 from ._axes import normalize_axes, normalize_axis
-from ._builder import Builder, Value, tensor_type
-from ._lower import broadcast, broadcast_shapes, constant, convert, i64_array
+from ._builder import Builder, Value
+from ._lower import broadcast, broadcast_shapes, is_nan, slice_axis, truth
 from ._operands import binary_operands, check_array, same_device, scalar_array
 from ._order import equal, flag_op, less
 from ._reduce import reduce
-from .sorting import sort_values
+from .sorting import first_positions
 
 __all__ = ["argmax", "argmin", "count_nonzero", "nonzero", "searchsorted", "where"]
 
@@ -24,29 +24,14 @@ _INDEX = np.dtype("int64")
 _BOOL = np.dtype(bool)
 
 
-def _nonzero_mask(b: Builder, x: Value) -> Value:
-    if x.dtype == _BOOL:
-        return x
-    zero = constant(b, 0, x.dtype, x.shape)
-    return b.op(f"stablehlo.compare NE, {x.name}, {zero.name} : ({x.type}, {x.type}) -> "
-                f"{tensor_type(x.shape, _BOOL)}", x.shape, _BOOL)
-
-
-def _is_nan(b: Builder, v: Value) -> Value | None:
-    if not _dtypes.isdtype(v.dtype, ("real floating", "complex floating")):
-        return None
-    return b.op(f"stablehlo.compare NE, {v.name}, {v.name} : ({v.type}, {v.type}) -> "
-                f"{tensor_type(v.shape, _BOOL)}", v.shape, _BOOL)
-
-
 def _arg_better(r: Builder, va: Value, vb: Value, largest: bool) -> Value:
     """Whether value ``va`` beats ``vb`` for argmax/argmin; NaN beats everything (as numpy)."""
     if largest:
         return less(r, vb, va)  # the total order puts NaN last, i.e. largest
-    nan_a, nan_b = _is_nan(r, va), _is_nan(r, vb)
     lt = less(r, va, vb)
-    if nan_a is None:
+    if not _dtypes.isdtype(va.dtype, ("real floating", "complex floating")):
         return lt
+    nan_a, nan_b = is_nan(r, va), is_nan(r, vb)
     not_b = flag_op(r, "not", nan_b)
     return flag_op(r, "or", flag_op(r, "and", nan_a, not_b),
                    flag_op(r, "and", flag_op(r, "not", nan_a), not_b, lt))
@@ -55,38 +40,23 @@ def _arg_better(r: Builder, va: Value, vb: Value, largest: bool) -> Value:
 def _arg_rule(b: Builder, x: Value, *, axis: int | None, keepdims: bool, largest: bool) -> Value:
     kept = (1,) * x.ndim if axis is None else tuple(1 if i == axis else d for i, d in enumerate(x.shape))
     if axis is None:
-        flat = (int(np.prod(x.shape)),)
-        x = b.op(f"stablehlo.reshape {x.name} : ({x.type}) -> {tensor_type(flat, x.dtype)}", flat, x.dtype)
+        x = b.reshape(x, (int(np.prod(x.shape)),))
         axis = 0
-    iota = b.op(f"stablehlo.iota dim = {axis} : {tensor_type(x.shape, _INDEX)}", x.shape, _INDEX)
-    init_v, init_i = constant(b, 0, x.dtype), constant(b, -1, _INDEX)
+    iota = b.iota(x.shape, axis, _INDEX)
+    init_v, init_i = b.constant(0, x.dtype), b.constant(-1, _INDEX)
 
     def body(r: Builder, a: list[Value]) -> list[Value]:
         va, ia, vb, ib = a
-        neg = constant(r, -1, _INDEX)
-        a_unset = r.op(f"stablehlo.compare EQ, {ia.name}, {neg.name} : ({ia.type}, {neg.type}) -> tensor<i1>",
-                       (), _BOOL)
-        b_unset = r.op(f"stablehlo.compare EQ, {ib.name}, {neg.name} : ({ib.type}, {neg.type}) -> tensor<i1>",
-                       (), _BOOL)
-        lower = r.op(f"stablehlo.compare LT, {ia.name}, {ib.name} : ({ia.type}, {ib.type}) -> tensor<i1>",
-                     (), _BOOL)
+        neg = r.constant(-1, _INDEX)
+        a_unset, b_unset = r.compare(ia, neg, "EQ"), r.compare(ib, neg, "EQ")
         wins = flag_op(r, "or", _arg_better(r, va, vb, largest),
-                       flag_op(r, "and", equal(r, va, vb), lower))
+                       flag_op(r, "and", equal(r, va, vb), r.compare(ia, ib, "LT")))
         # The initial element (index -1) never wins against a real one.
         pick = flag_op(r, "or", b_unset, flag_op(r, "and", flag_op(r, "not", a_unset), wins))
-        v = r.op(f"stablehlo.select {pick.name}, {va.name}, {vb.name} : tensor<i1>, {va.type}", (), va.dtype)
-        i = r.op(f"stablehlo.select {pick.name}, {ia.name}, {ib.name} : tensor<i1>, {ia.type}", (), _INDEX)
-        return [v, i]
+        return [r.select(pick, va, vb), r.select(pick, ia, ib)]
 
-    region = b.region([((), x.dtype), ((), _INDEX), ((), x.dtype), ((), _INDEX)], body)
-    shape = tuple(d for i, d in enumerate(x.shape) if i != axis)
-    _, idx = b.ops(f'"stablehlo.reduce"({x.name}, {iota.name}, {init_v.name}, {init_i.name}) {region} '
-                   f"{{dimensions = {i64_array([axis])}}} : ({x.type}, {iota.type}, {init_v.type}, {init_i.type}) "
-                   f"-> ({tensor_type(shape, x.dtype)}, {tensor_type(shape, _INDEX)})",
-                   [(shape, x.dtype), (shape, _INDEX)])
-    if keepdims:
-        idx = b.op(f"stablehlo.reshape {idx.name} : ({idx.type}) -> {tensor_type(kept, _INDEX)}", kept, _INDEX)
-    return idx
+    _, idx = b.reduce([x, iota], [init_v, init_i], [axis], body)
+    return b.reshape(idx, kept) if keepdims else idx
 
 
 def _arg(x: Any, axis: Any, keepdims: bool, largest: bool, name: str) -> Array:
@@ -112,7 +82,7 @@ def argmin(x: Any, /, *, axis: int | None = None, keepdims: bool = False) -> Arr
 
 
 def _count_rule(b: Builder, x: Value, *, axes: tuple[int, ...], keepdims: bool) -> Value:
-    return reduce(b, convert(b, _nonzero_mask(b, x), _INDEX), axes, "add", keepdims)
+    return reduce(b, b.convert(truth(b, x), _INDEX), axes, "add", keepdims)
 
 
 def count_nonzero(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Array:
@@ -124,23 +94,12 @@ def count_nonzero(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Arr
 
 def _nonzero_rule(b: Builder, x: Value, *, count: int) -> tuple[Value, ...]:
     n = int(np.prod(x.shape))
-    flat_mask = _nonzero_mask(b, b.op(f"stablehlo.reshape {x.name} : ({x.type}) -> "
-                                      f"{tensor_type((n,), x.dtype)}", (n,), x.dtype))
-    iota = b.op(f"stablehlo.iota dim = 0 : {tensor_type((n,), _INDEX)}", (n,), _INDEX)
-    big = constant(b, n, _INDEX, (n,))
-    keys = b.op(f"stablehlo.select {flat_mask.name}, {iota.name}, {big.name} : "
-                f"{tensor_type((n,), _BOOL)}, {iota.type}", (n,), _INDEX)
-    ordered = sort_values(b, [keys], 0)[0]
-    first = b.op(f'"stablehlo.slice"({ordered.name}) {{start_indices = array<i64: 0>, '
-                 f"limit_indices = array<i64: {count}>, strides = array<i64: 1>}} : "
-                 f"({ordered.type}) -> {tensor_type((count,), _INDEX)}", (count,), _INDEX)
+    first = slice_axis(b, first_positions(b, truth(b, b.reshape(x, (n,)))), 0, 0, count)
     outs, stride = [], n
     for d in x.shape:
         stride //= d if d else 1
-        s = constant(b, stride, _INDEX, (count,))
-        q = b.op(f"stablehlo.divide {first.name}, {s.name} : {first.type}", (count,), _INDEX)
-        m = constant(b, d, _INDEX, (count,))
-        outs.append(b.op(f"stablehlo.remainder {q.name}, {m.name} : {first.type}", (count,), _INDEX))
+        q = b.divide(first, b.constant(stride, _INDEX, (count,)))
+        outs.append(b.remainder(q, b.constant(d, _INDEX, (count,))))
     return tuple(outs)
 
 
@@ -158,16 +117,13 @@ def nonzero(x: Any, /) -> tuple[Array, ...]:
 
 
 def _searchsorted_rule(b: Builder, sorted_: Value, v: Value, *, side: str, dtype: np.dtype) -> Value:
-    sorted_, v = convert(b, sorted_, dtype), convert(b, v, dtype)
-    n = sorted_.shape[0]
-    shape = v.shape + (n,)
-    xs = b.op(f"stablehlo.broadcast_in_dim {sorted_.name}, dims = [{len(shape) - 1}] : "
-              f"({sorted_.type}) -> {tensor_type(shape, dtype)}", shape, dtype)
-    vs = b.op(f"stablehlo.broadcast_in_dim {v.name}, dims = [{', '.join(map(str, range(v.ndim)))}] : "
-              f"({v.type}) -> {tensor_type(shape, dtype)}", shape, dtype)
+    sorted_, v = b.convert(sorted_, dtype), b.convert(v, dtype)
+    shape = v.shape + sorted_.shape
+    xs = b.broadcast_in_dim(sorted_, shape, [len(shape) - 1])
+    vs = b.broadcast_in_dim(v, shape, range(v.ndim))
     # left: count elements before v; right: count elements not after v.
     before = less(b, xs, vs) if side == "left" else flag_op(b, "not", less(b, vs, xs))
-    return reduce(b, convert(b, before, _INDEX), (len(shape) - 1,), "add")
+    return reduce(b, b.convert(before, _INDEX), (len(shape) - 1,), "add")
 
 
 def searchsorted(x1: Any, x2: Any, /, *, side: str = "left", sorter: Any = None) -> Array:
@@ -191,9 +147,7 @@ def searchsorted(x1: Any, x2: Any, /, *, side: str = "left", sorter: Any = None)
 def _where_rule(b: Builder, c: Value, x: Value, y: Value, *, dtype: np.dtype) -> Value:
     shape = broadcast_shapes(c.shape, x.shape, y.shape)
     c = broadcast(b, c, shape)
-    x = broadcast(b, convert(b, x, dtype), shape)
-    y = broadcast(b, convert(b, y, dtype), shape)
-    return b.op(f"stablehlo.select {c.name}, {x.name}, {y.name} : {c.type}, {x.type}", shape, dtype)
+    return b.select(c, broadcast(b, b.convert(x, dtype), shape), broadcast(b, b.convert(y, dtype), shape))
 
 
 def where(condition: Any, x1: Any, x2: Any, /) -> Array:

@@ -16,12 +16,13 @@ from .. import _dtypes
 from .._array import Array
 from .._dispatch import run
 from .._tracing import refuse_traced
-from ._builder import Builder, Value, tensor_type
-from ._lower import broadcast, constant, convert, i64_array
+from ._builder import Builder, Value
+from ._lower import broadcast, is_nan, slice_axis
 from ._operands import binary_operands, check_array
 from ._order import equal, flag_op
 from ._reduce import reduce, scan
-from .sorting import sort_values
+from .indexing import take_rows
+from .sorting import first_positions, sort_values
 
 __all__ = ["isin", "unique_all", "unique_counts", "unique_inverse", "unique_values"]
 
@@ -46,75 +47,41 @@ class UniqueInverseResult(NamedTuple):
     inverse_indices: Array
 
 
-def _slice1(b: Builder, x: Value, start: int, stop: int) -> Value:
-    return b.op(f'"stablehlo.slice"({x.name}) {{start_indices = {i64_array([start])}, '
-                f"limit_indices = {i64_array([stop])}, strides = {i64_array([1])}}} : "
-                f"({x.type}) -> {tensor_type((stop - start,), x.dtype)}", (stop - start,), x.dtype)
-
-
-def _gather(b: Builder, x: Value, idx: Value) -> Value:
-    """``x[idx]`` for 1-D ``x`` and 1-D int64 ``idx``."""
-    shape = idx.shape
-    return b.op(f'"stablehlo.gather"({x.name}, {idx.name}) {{dimension_numbers = #stablehlo.gather<'
-                f"collapsed_slice_dims = [0], start_index_map = [0], index_vector_dim = 1>, "
-                f"slice_sizes = {i64_array([1])}, indices_are_sorted = false}} : "
-                f"({x.type}, {idx.type}) -> {tensor_type(shape, x.dtype)}", shape, x.dtype)
-
-
 def _runs(b: Builder, x: Value) -> tuple[Value, Value, Value]:
     """Sorted flat values, their original positions, and the first-of-run mask."""
     n = x.shape[0]
-    iota = b.op(f"stablehlo.iota dim = 0 : {tensor_type((n,), _INDEX)}", (n,), _INDEX)
-    values, perm = sort_values(b, [x, iota], 0)
+    values, perm = sort_values(b, [x, b.iota((n,), 0, _INDEX)], 0)
     if n == 0:
-        return values, perm, b.op(f"stablehlo.constant dense<true> : {tensor_type((0,), _BOOL)}", (0,), _BOOL)
-    head = b.op(f"stablehlo.constant dense<true> : {tensor_type((1,), _BOOL)}", (1,), _BOOL)
-    differs = flag_op(b, "not", equal(b, _slice1(b, values, 1, n), _slice1(b, values, 0, n - 1)))
+        return values, perm, b.constant(True, _BOOL, (0,))
+    differs = flag_op(b, "not", equal(b, slice_axis(b, values, 0, 1, n), slice_axis(b, values, 0, 0, n - 1)))
     if _dtypes.isdtype(x.dtype, ("real floating", "complex floating")):
-        nan = b.op(f"stablehlo.compare NE, {values.name}, {values.name} : ({values.type}, {values.type}) -> "
-                   f"{tensor_type((n,), _BOOL)}", (n,), _BOOL)
-        differs = flag_op(b, "or", differs, _slice1(b, nan, 1, n))
-    first = b.op(f"stablehlo.concatenate {head.name}, {differs.name}, dim = 0 : "
-                 f"({head.type}, {differs.type}) -> {tensor_type((n,), _BOOL)}", (n,), _BOOL)
-    return values, perm, first
+        differs = flag_op(b, "or", differs, slice_axis(b, is_nan(b, values), 0, 1, n))
+    return values, perm, b.concatenate([b.constant(True, _BOOL, (1,)), differs], 0)
 
 
 def _flat(b: Builder, x: Value) -> Value:
-    n = int(np.prod(x.shape))
-    return b.op(f"stablehlo.reshape {x.name} : ({x.type}) -> {tensor_type((n,), x.dtype)}", (n,), x.dtype)
+    return b.reshape(x, (int(np.prod(x.shape)),))
 
 
 def _count_rule(b: Builder, x: Value) -> Value:
     _, _, first = _runs(b, _flat(b, x))
-    return reduce(b, convert(b, first, _INDEX), (0,), "add")
+    return reduce(b, b.convert(first, _INDEX), (0,), "add")
 
 
 def _unique_rule(b: Builder, x: Value, *, k: int) -> tuple[Value, ...]:
-    shape = x.shape
     flat = _flat(b, x)
     n = flat.shape[0]
     values, perm, first = _runs(b, flat)
-    iota = b.op(f"stablehlo.iota dim = 0 : {tensor_type((n,), _INDEX)}", (n,), _INDEX)
-    big = constant(b, n, _INDEX, (n,))
-    keys = b.op(f"stablehlo.select {first.name}, {iota.name}, {big.name} : {first.type}, {iota.type}",
-                (n,), _INDEX)
-    starts_all = sort_values(b, [keys], 0)[0]
-    starts = _slice1(b, starts_all, 0, k)
-    uniq = _gather(b, values, starts)
-    first_index = _gather(b, perm, starts)
-    ends_all = b.op(f"stablehlo.concatenate {_slice1(b, starts_all, 1, n).name}, {constant(b, n, _INDEX, (1,)).name}, "
-                    f"dim = 0 : ({tensor_type((n - 1,), _INDEX)}, {tensor_type((1,), _INDEX)}) -> "
-                    f"{tensor_type((n,), _INDEX)}", (n,), _INDEX)
-    ends = _slice1(b, ends_all, 0, k)
-    counts = b.op(f"stablehlo.subtract {ends.name}, {starts.name} : {ends.type}", (k,), _INDEX)
+    starts_all = first_positions(b, first)
+    starts = slice_axis(b, starts_all, 0, 0, k)
+    uniq = take_rows(b, values, starts)
+    first_index = take_rows(b, perm, starts)
+    ends_all = b.concatenate([slice_axis(b, starts_all, 0, 1, n), b.constant(n, _INDEX, (1,))], 0)
+    counts = b.subtract(slice_axis(b, ends_all, 0, 0, k), starts)
     # Inverse: the run number of each sorted element, scattered back by sorting on the permutation.
-    run_no = scan(b, convert(b, first, _INDEX), 0, "add")
-    one = constant(b, 1, _INDEX, (n,))
-    run_no = b.op(f"stablehlo.subtract {run_no.name}, {one.name} : {run_no.type}", (n,), _INDEX)
+    run_no = b.subtract(scan(b, b.convert(first, _INDEX), 0, "add"), b.constant(1, _INDEX, (n,)))
     inverse = sort_values(b, [perm, run_no], 0)[1]
-    inverse = b.op(f"stablehlo.reshape {inverse.name} : ({inverse.type}) -> {tensor_type(shape, _INDEX)}",
-                   shape, _INDEX)
-    return uniq, first_index, inverse, counts
+    return uniq, first_index, b.reshape(inverse, x.shape), counts
 
 
 def _unique(x: Any) -> tuple[Array, Array, Array, Array]:
@@ -152,13 +119,9 @@ def unique_all(x: Any, /) -> UniqueAllResult:
 
 
 def _isin_rule(b: Builder, x: Value, t: Value, *, dtype: np.dtype, invert: bool) -> Value:
-    x, t = convert(b, x, dtype), convert(b, _flat(b, t), dtype)
+    x, t = b.convert(x, dtype), b.convert(_flat(b, t), dtype)
     shape = x.shape + t.shape
-    xs = b.op(f"stablehlo.broadcast_in_dim {x.name}, dims = [{', '.join(map(str, range(x.ndim)))}] : "
-              f"({x.type}) -> {tensor_type(shape, dtype)}", shape, dtype)
-    ts = broadcast(b, t, shape)
-    hits = b.op(f"stablehlo.compare EQ, {xs.name}, {ts.name} : ({xs.type}, {ts.type}) -> "
-                f"{tensor_type(shape, _BOOL)}", shape, _BOOL)
+    hits = b.compare(b.broadcast_in_dim(x, shape, range(x.ndim)), broadcast(b, t, shape), "EQ")
     found = reduce(b, hits, (len(shape) - 1,), "or")
     return flag_op(b, "not", found) if invert else found
 

@@ -9,8 +9,7 @@ import numpy as np
 from .._array import Array
 from .._dispatch import run
 from ._axes import normalize_axis
-from ._builder import Builder, Value, tensor_type
-from ._lower import constant
+from ._builder import Builder, Value
 from ._operands import check_array
 from ._order import less
 
@@ -19,38 +18,28 @@ __all__ = ["argsort", "sort"]
 _INDEX = np.dtype("int64")
 
 
-def _reverse(b: Builder, x: Value, axis: int) -> Value:
-    return b.op(f"stablehlo.reverse {x.name}, dims = [{axis}] : {x.type}", x.shape, x.dtype)
-
-
 def sort_values(b: Builder, operands: list[Value], axis: int) -> list[Value]:
     """Stable sort of ``operands`` along ``axis`` by the first one (the others ride along)."""
-    params = [((), v.dtype) for v in operands for _ in (0, 1)]
+    return b.sort(operands, axis, lambda r, args: [less(r, args[0], args[1])])
 
-    def comparator(r: Builder, args: list[Value]) -> list[Value]:
-        return [less(r, args[0], args[1])]
 
-    region = b.region(params, comparator)
-    types = ", ".join(v.type for v in operands)
-    results = b.ops(f'"stablehlo.sort"({", ".join(v.name for v in operands)}) {region} '
-                    f"{{dimension = {axis} : i64, is_stable = true}} : ({types}) -> ({types})",
-                    [(v.shape, v.dtype) for v in operands])
-    return results
+def first_positions(b: Builder, mask: Value) -> Value:
+    """The positions where the 1-D boolean ``mask`` holds, ascending, then ``len(mask)`` for the rest."""
+    n = mask.shape[0]
+    keys = b.select(mask, b.iota((n,), 0, _INDEX), b.constant(n, _INDEX, (n,)))
+    return sort_values(b, [keys], 0)[0]
 
 
 def _sort_rule(b: Builder, x: Value, *, axis: int, descending: bool, indices: bool) -> Value:
     if descending:
         # Stable descending order = reverse of the stable ascending sort of the reversed input.
-        x = _reverse(b, x, axis)
+        x = b.reverse(x, [axis])
     if not indices:
         out = sort_values(b, [x], axis)[0]
-        return _reverse(b, out, axis) if descending else out
-    iota = b.op(f"stablehlo.iota dim = {axis} : {tensor_type(x.shape, _INDEX)}", x.shape, _INDEX)
-    idx = sort_values(b, [x, iota], axis)[1]
+        return b.reverse(out, [axis]) if descending else out
+    idx = sort_values(b, [x, b.iota(x.shape, axis, _INDEX)], axis)[1]
     if descending:
-        idx = _reverse(b, idx, axis)
-        last = constant(b, x.shape[axis] - 1, _INDEX, x.shape)
-        idx = b.op(f"stablehlo.subtract {last.name}, {idx.name} : {idx.type}", x.shape, _INDEX)
+        idx = b.subtract(b.constant(x.shape[axis] - 1, _INDEX, x.shape), b.reverse(idx, [axis]))
     return idx
 
 

@@ -11,8 +11,8 @@ from .. import _dtypes
 from .._array import Array
 from .._dispatch import run
 from ._axes import normalize_axes, normalize_axis
-from ._builder import Builder, Value, tensor_type
-from ._lower import constant, convert, dims_attr
+from ._builder import Builder, Value
+from ._lower import broadcast
 from ._operands import check_array
 from ._reduce import identity, reduce, scan
 
@@ -37,7 +37,7 @@ def _accumulator_dtype(x: Array, dtype: Any, name: str) -> np.dtype:
 
 def _reduce_rule(b: Builder, x: Value, *, axes: tuple[int, ...], op: str, dtype: np.dtype,
                  keepdims: bool) -> Value:
-    return reduce(b, convert(b, x, dtype), axes, op, keepdims)
+    return reduce(b, b.convert(x, dtype), axes, op, keepdims)
 
 
 def _reduction(x: Any, axis: Any, keepdims: bool, op: str, dtype: np.dtype | None, name: str,
@@ -87,41 +87,19 @@ def _moments_rule(b: Builder, x: Value, *, axes: tuple[int, ...], keepdims: bool
     for a in axes:
         count *= x.shape[a]
     total = reduce(b, x, axes, "add", keepdims=True)
-    n = constant(b, count, x.dtype, total.shape)
-    mean = b.op(f"stablehlo.divide {total.name}, {n.name} : {total.type}", total.shape, x.dtype)
+    mean = b.divide(total, b.constant(count, x.dtype, total.shape))
     if correction is None:
         out = mean
     else:
-        centered = b.op(f"stablehlo.subtract {x.name}, {broadcast_kept(b, mean, x.shape).name} : {x.type}",
-                        x.shape, x.dtype)
-        real = _dtypes.real_dtype(x.dtype)
-        if _dtypes.is_complex(x.dtype):
-            mag = b.op(f"stablehlo.abs {centered.name} : ({centered.type}) -> {tensor_type(x.shape, real)}",
-                       x.shape, real)
-        else:
-            mag = centered
-        sq = b.op(f"stablehlo.multiply {mag.name}, {mag.name} : {mag.type}", x.shape, real)
-        ss = reduce(b, sq, axes, "add", keepdims=True)
-        dof = constant(b, builtins.max(count - correction, 0), real, ss.shape)
-        out = b.op(f"stablehlo.divide {ss.name}, {dof.name} : {ss.type}", ss.shape, real)
+        centered = b.subtract(x, broadcast(b, mean, x.shape))
+        mag = b.abs(centered) if _dtypes.is_complex(x.dtype) else centered
+        ss = reduce(b, b.multiply(mag, mag), axes, "add", keepdims=True)
+        out = b.divide(ss, b.constant(builtins.max(count - correction, 0), mag.dtype, ss.shape))
         if root:
-            out = b.op(f"stablehlo.sqrt {out.name} : {out.type}", out.shape, real)
+            out = b.sqrt(out)
     if not keepdims:
-        shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
-        out = b.op(f"stablehlo.reshape {out.name} : ({out.type}) -> {tensor_type(shape, out.dtype)}",
-                   shape, out.dtype)
+        out = b.reshape(out, tuple(d for i, d in enumerate(x.shape) if i not in axes))
     return out
-
-
-def broadcast_kept(b: Builder, v: Value, shape: tuple[int, ...]) -> Value:
-    """Broadcast a keepdims result (same rank, ones on reduced axes) back to ``shape``."""
-    if v.shape == shape:
-        return v
-    squeezed = tuple(d for d, s in zip(v.shape, shape) if d == s)
-    keep = [i for i, (d, s) in enumerate(zip(v.shape, shape)) if d == s]
-    flat = b.op(f"stablehlo.reshape {v.name} : ({v.type}) -> {tensor_type(squeezed, v.dtype)}", squeezed, v.dtype)
-    return b.op(f"stablehlo.broadcast_in_dim {flat.name}, dims = {dims_attr(keep)} : "
-                f"({flat.type}) -> {tensor_type(shape, v.dtype)}", shape, v.dtype)
 
 
 def _moments(x: Any, axis: Any, keepdims: bool, correction: Any, root: bool, name: str) -> Array:
@@ -156,17 +134,11 @@ def std(x: Any, /, *, axis: Any = None, correction: float = 0.0, keepdims: bool 
 
 
 def _cumulative_rule(b: Builder, x: Value, *, axis: int, op: str, dtype: np.dtype, include_initial: bool) -> Value:
-    x = convert(b, x, dtype)
-    out = scan(b, x, axis, op)
+    out = scan(b, b.convert(x, dtype), axis, op)
     if include_initial:
-        pad = constant(b, identity(op, dtype), dtype)
         low = [0] * x.ndim
         low[axis] = 1
-        zeros = [0] * x.ndim
-        shape = tuple(d + (i == axis) for i, d in enumerate(x.shape))
-        out = b.op(f"stablehlo.pad {out.name}, {pad.name}, low = {dims_attr(low)}, high = {dims_attr(zeros)}, "
-                   f"interior = {dims_attr(zeros)} : ({out.type}, {pad.type}) -> {tensor_type(shape, dtype)}",
-                   shape, dtype)
+        out = b.pad(out, b.constant(identity(op, dtype), dtype), low, [0] * x.ndim)
     return out
 
 

@@ -12,8 +12,8 @@ from .. import _dtypes
 from .._array import Array
 from .._dispatch import run
 from ._axes import normalize_axes, normalize_axis
-from ._builder import Builder, Value, tensor_type
-from ._lower import constant, i64_array
+from ._builder import Builder, Value
+from ._lower import slice_axis, truth
 from ._operands import check_array, same_device
 from ._reduce import reduce
 
@@ -23,11 +23,7 @@ _BOOL = np.dtype(bool)
 
 
 def _truth_rule(b: Builder, x: Value, *, axes: tuple[int, ...], op: str, keepdims: bool) -> Value:
-    if x.dtype != _BOOL:
-        zero = constant(b, 0, x.dtype, x.shape)
-        x = b.op(f"stablehlo.compare NE, {x.name}, {zero.name} : ({x.type}, {x.type}) -> "
-                 f"{tensor_type(x.shape, _BOOL)}", x.shape, _BOOL)
-    return reduce(b, x, axes, op, keepdims)
+    return reduce(b, truth(b, x), axes, op, keepdims)
 
 
 def _truth(x: Any, axis: Any, keepdims: bool, op: str) -> Array:
@@ -46,30 +42,14 @@ def any(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Array:
     return _truth(x, axis, keepdims, "or")
 
 
-def _slice(b: Builder, x: Value, axis: int, start: int, stop: int) -> Value:
-    starts = [0] * x.ndim
-    limits = list(x.shape)
-    starts[axis], limits[axis] = start, stop
-    shape = tuple(lim - s for lim, s in zip(limits, starts))
-    return b.op(f'"stablehlo.slice"({x.name}) {{start_indices = {i64_array(starts)}, '
-                f"limit_indices = {i64_array(limits)}, strides = {i64_array([1] * x.ndim)}}} : "
-                f"({x.type}) -> {tensor_type(shape, x.dtype)}", shape, x.dtype)
-
-
 def _diff_rule(b: Builder, *parts: Value, axis: int, n: int) -> Value:
-    x = parts[0]
-    if len(parts) > 1:
-        shape = list(x.shape)
-        shape[axis] = sum(p.shape[axis] for p in parts)
-        x = b.op(f"stablehlo.concatenate {', '.join(p.name for p in parts)}, dim = {axis} : "
-                 f"({', '.join(p.type for p in parts)}) -> {tensor_type(shape, x.dtype)}", shape, x.dtype)
+    x = b.concatenate(parts, axis)
     for _ in range(n):
         length = x.shape[axis]
         if length == 0:
             break
-        hi, lo = _slice(b, x, axis, 1, length), _slice(b, x, axis, 0, length - 1)
-        op = "xor" if x.dtype == _BOOL else "subtract"  # bool differences are "not equal"
-        x = b.op(f"stablehlo.{op} {hi.name}, {lo.name} : {hi.type}", hi.shape, x.dtype)
+        hi, lo = slice_axis(b, x, axis, 1, length), slice_axis(b, x, axis, 0, length - 1)
+        x = b.xor(hi, lo) if x.dtype == _BOOL else b.subtract(hi, lo)  # bool differences are "not equal"
     return x
 
 
