@@ -29,6 +29,7 @@ from . import _disk_cache
 from ._array import Array
 from ._pjrt import Buffer, CompileOptions, LoadedExecutable, PjrtError, ResourceExhausted
 from .ops._builder import Rule, build_module
+from .ops._validate import check_program
 
 if TYPE_CHECKING:
     from ._devices import Device
@@ -146,6 +147,7 @@ def _load_or_compile(client: Any, text: str, options: CompileOptions, fingerprin
 def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Device") -> _Entry:
     """Lower, fingerprint and compile (or find) the program of one op."""
     text, out_avals = build_module(rule, dict(params), avals)
+    check_program(text, avals, out_avals, device, getattr(rule, "__name__", "op").strip("_").removesuffix("_rule"))
     options = _options(device, avals)
     client = device.client
     digest = hashlib.sha256()

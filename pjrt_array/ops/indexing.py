@@ -197,6 +197,8 @@ def _basic_plan(x: Array, parts: list[Any]) -> tuple[tuple, list[Array]]:
         size = x.shape[axis]
         if isinstance(p, slice):
             lo, hi, step = p.indices(size)
+            # A step of at least the length selects one element; capped, it fits the program's int64.
+            step = min(step, max(size, 1)) if step > 0 else max(step, -max(size, 1))
             plan.append(("slice", lo, hi, step))
         elif isinstance(p, Array):
             plan.append(("int", size))
