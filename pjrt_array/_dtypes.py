@@ -2,8 +2,10 @@
 
 Dtypes are plain numpy dtype objects (``xp.float32 == numpy.dtype("float32")``);
 bfloat16 comes from ml_dtypes.  Promotion follows the standard's table, plus
-documented JAX-like rules across kinds: bool + numeric -> numeric,
-integer + floating -> the floating dtype, integer/real + complex -> complex.
+numpy's rules across kinds (the standard leaves them to the library):
+bool + numeric -> numeric; integer + floating or complex -> the smallest
+dtype of that kind that holds both exactly (``int64 + float32 -> float64``,
+``int8 + float16 -> float16``, ``int32 + complex64 -> complex128``).
 """
 
 from __future__ import annotations
@@ -114,9 +116,12 @@ def _build_table() -> dict[tuple[np.dtype, np.dtype], np.dtype]:
     table[bool, bool] = bool
     for d in numeric:
         table[bool, d] = table[d, bool] = d
+    # Integer with floating or complex: numpy's answer, the smallest floating dtype
+    # of that kind holding every value of the integer exactly (int64 + float32 -> float64).
     for i in _SIGNED + _UNSIGNED:
+        exact = {1: float16, 2: float32}.get(i.itemsize, float64)
         for f in _FLOATS + _COMPLEX:
-            table[i, f] = table[f, i] = f
+            table[i, f] = table[f, i] = f if f == bfloat16 and i.itemsize == 1 else table[exact, f]
     return table
 
 
