@@ -34,8 +34,11 @@ class Array:
     """An n-dimensional array stored in a PJRT buffer on one device."""
 
     __slots__ = ("_buffer", "_aval", "_device", "_host", "__weakref__")
-    # numpy defers to our reflected operators instead of treating us as an object.
-    __array_ufunc__ = None
+    # No ``__array_ufunc__``: numpy ufuncs (``np.abs(x)``, ``scipy.special.erf(x)``)
+    # compute on the host value from ``__array__`` and return numpy arrays, while
+    # numpy's operators (``ndarray + x``, ``np.float64(1) < x``) see the higher
+    # priority and defer to our reflected operators, which return Arrays.
+    __array_priority__ = 100
 
     @classmethod
     def _from_buffer(cls, buffer: Buffer, aval: tuple[tuple[int, ...], np.dtype], device: Device) -> "Array":
