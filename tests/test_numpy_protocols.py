@@ -51,3 +51,27 @@ def test_scipy_special_functions_take_arrays():
     x = xp.asarray([0.25, 0.5, 2.0])
     np.testing.assert_allclose(special.erf(x), special.erf(np.asarray(x)))
     np.testing.assert_allclose(special.xlogy(x, x), special.xlogy(np.asarray(x), np.asarray(x)))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int8, np.uint8, np.bool_, np.float32])
+@pytest.mark.parametrize("value", [1.9, -1.9, 0.5, 100.7, True, 3])
+def test_setitem_casts_python_scalars_as_numpy(dtype, value):
+    expected = np.zeros(3, dtype)
+    a = xp.zeros(3, dtype=dtype)
+    try:
+        expected[1] = value
+    except OverflowError:
+        with pytest.raises(OverflowError):
+            a[1] = value
+        return
+    a[1] = value
+    np.testing.assert_array_equal(np.asarray(a), expected)
+
+
+@pytest.mark.parametrize("value, error", [(float("nan"), ValueError), (float("inf"), OverflowError),
+                                          (1e30, OverflowError), (1 + 2j, TypeError)])
+def test_setitem_refusals_say_cast(value, error):
+    a = xp.zeros(3, dtype=xp.int64)
+    with pytest.raises(error, match="cast|out of bounds"):
+        a[0] = value
+    np.testing.assert_array_equal(np.asarray(a), [0, 0, 0])

@@ -357,11 +357,7 @@ def setitem(x: Array, key: Any, value: Any) -> Array:
     """The array ``x`` with ``x[key] = value`` applied (bound to ``Array.__setitem__``)."""
     from .creation import arange
     if isinstance(value, (bool, int, float, complex)):
-        _dtypes.check_scalar_fits(value, x.dtype, "value")
-        if isinstance(value, complex) and not _dtypes.is_complex(x.dtype) or \
-                isinstance(value, float) and _dtypes.is_integer(x.dtype):
-            raise TypeError(f"cannot assign {type(value).__name__} {value!r} to an array of {x.dtype}")
-        value = scalar_array(value, x.dtype, x._device)
+        value = scalar_array(_dtypes.cast_scalar(value, x.dtype, "value"), x.dtype, x._device)
     elif isinstance(value, np.ndarray):
         from .creation import asarray
         value = asarray(value, device=x._device)
