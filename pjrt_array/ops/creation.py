@@ -7,6 +7,7 @@ and dtype, not once per ``v``.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -25,6 +26,7 @@ __all__ = ["arange", "asarray", "empty", "empty_like", "eye", "from_dlpack", "fu
            "meshgrid", "ones", "ones_like", "tril", "triu", "zeros", "zeros_like"]
 
 _SCALARS = (bool, int, float, complex)
+_FLOATING = ("real floating", "complex floating")
 
 
 def _fill_dtype(value: Any, dtype: Any) -> np.dtype:
@@ -171,25 +173,49 @@ def _linspace_rule(b: Builder, start: Value, stop: Value, *, num: int, endpoint:
     return out
 
 
+def _linspace_bound(value: Any, name: str) -> tuple[Any, np.dtype | None]:
+    """A start/stop as a Python number, with its dtype when it was given as a 0-D array."""
+    dtype = None
+    if isinstance(value, Array):
+        if value.ndim != 0:
+            raise ValueError(f"{name} must be a number or a 0-D array, got an array of shape {value.shape}")
+        dtype, value = value.dtype, value._numpy()[()].item()
+    if not isinstance(value, (int, float, complex)) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a real or complex number, got {type(value).__name__}")
+    return value, dtype
+
+
 def linspace(start: Any, stop: Any, /, num: int, *, dtype: Any = None, device: Device | None = None,
              endpoint: bool = True) -> Array:
-    """``num`` evenly spaced samples from ``start`` to ``stop``."""
-    for name, v in (("start", start), ("stop", stop)):
-        if not isinstance(v, (int, float, complex)) or isinstance(v, bool):
-            raise TypeError(f"{name} must be a real or complex number, got {type(v).__name__}")
+    """``num`` evenly spaced samples from ``start`` to ``stop`` (numbers or 0-D arrays).
+
+    An integer ``dtype`` gives numpy's answer: the samples computed in float64,
+    rounded towards minus infinity."""
+    (start, start_dtype), (stop, stop_dtype) = _linspace_bound(start, "start"), _linspace_bound(stop, "stop")
     num = count_arg(num, "num")
     is_complex = isinstance(start, complex) or isinstance(stop, complex)
     if dtype is None:
-        dtype = _dtypes.DEFAULT_COMPLEX if is_complex else _dtypes.DEFAULT_FLOAT
+        given = [d for d in (start_dtype, stop_dtype) if d is not None]  # numpy promotes 0-D bounds
+        dtype = functools.reduce(_dtypes.promote_types, given) if given else _dtypes.DEFAULT_FLOAT
+        if not _dtypes.isdtype(dtype, _FLOATING):
+            dtype = _dtypes.DEFAULT_FLOAT
+        if is_complex and not _dtypes.is_complex(dtype):
+            dtype = _dtypes.complex_dtype_for(dtype)
     dtype = _dtypes.as_dtype(dtype)
-    if not _dtypes.isdtype(dtype, ("real floating", "complex floating")):
-        raise TypeError(f"linspace needs a floating dtype, got {dtype}")
+    if not _dtypes.isdtype(dtype, ("integral",) + _FLOATING):
+        raise TypeError(f"linspace needs a numeric dtype, got {dtype}")
     if is_complex and not _dtypes.is_complex(dtype):
         raise TypeError(f"complex start/stop need a complex dtype, got {dtype}")
     device = as_device(device)
     check_size((num,), dtype, "num", device)
-    args = (scalar_array(start, dtype, device), scalar_array(stop, dtype, device))
-    return run(_linspace_rule, (("num", num), ("endpoint", bool(endpoint))), args, device)[0]
+    compute = dtype if _dtypes.isdtype(dtype, _FLOATING) else _dtypes.DEFAULT_FLOAT
+    args = (scalar_array(start, compute, device), scalar_array(stop, compute, device))
+    out = run(_linspace_rule, (("num", num), ("endpoint", bool(endpoint))), args, device)[0]
+    if compute == dtype:
+        return out
+    from .data_types import astype
+    from .elementwise import floor
+    return astype(floor(out), dtype)
 
 
 def _eye_rule(b: Builder, *, n: int, m: int, k: int, dtype: np.dtype) -> Value:
