@@ -268,9 +268,41 @@ def nextafter(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
 
 def power(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
     x, y = _prepare(b, x, y, dtype)
+    if _dtypes.is_complex(dtype):
+        return _complex_power(b, x, y)
     if _float(dtype) or dtype == _BOOL:
         return _op(b, "power", x, y)
     return _integer_power(b, x, y)
+
+
+def _complex_power(b: Builder, x: Value, y: Value) -> Value:
+    """numpy's complex power: exponent 0 gives 1, base 0 gives 0 (or NaN unless the exponent is
+    real and positive), a real integral exponent below 100 in magnitude multiplies repeatedly
+    (exact where numpy is: ``(3j)**2 == -9``), anything else is XLA's exp(y log x)."""
+    (yr, yi), (xr, xi) = _parts(b, y), _parts(b, x)
+    zero_r = _const(b, 0, yr)
+    is_zero = lambda re, im: _op(b, "and", _cmp(b, "EQ", re, zero_r), _cmp(b, "EQ", im, zero_r))  # noqa: E731
+    real_exponent = _cmp(b, "EQ", yi, zero_r)
+    integral = _op(b, "and", _op(b, "and", real_exponent, _cmp(b, "EQ", _op(b, "floor", yr), yr)),
+                   _cmp(b, "LT", _op(b, "abs", yr), _const(b, 100, yr)))
+    i32 = np.dtype("int32")
+    n = convert(b, _select(b, integral, yr, zero_r), i32)
+    m = _op(b, "abs", n)
+    one = _const(b, 1, x)
+    result, p = one, x
+    for k in range(7):  # |n| < 100 < 2**7
+        bit = _op(b, "and", _op(b, "shift_right_logical", m, _const(b, k, m)), _const(b, 1, m))
+        result = _select(b, _cmp(b, "NE", bit, _const(b, 0, m)), _op(b, "multiply", result, p), result)
+        p = _op(b, "multiply", p, p)
+    square = _op(b, "multiply", x, x)
+    for k, unrolled in ((1, x), (2, square), (3, _op(b, "multiply", square, x))):  # numpy unrolls these
+        result = _select(b, _cmp(b, "EQ", n, _const(b, k, n)), unrolled, result)
+    result = _select(b, _cmp(b, "LT", n, _const(b, 0, n)), _op(b, "divide", one, result), result)
+    result = _select(b, integral, result, _op(b, "power", x, y))
+    nan = _const(b, complex(math.nan, math.nan), x)
+    at_zero = _select(b, _op(b, "and", real_exponent, _cmp(b, "GT", yr, zero_r)), _const(b, 0, x), nan)
+    result = _select(b, is_zero(xr, xi), at_zero, result)
+    return _select(b, is_zero(yr, yi), one, result)
 
 
 def _integer_power(b: Builder, x: Value, y: Value) -> Value:

@@ -66,8 +66,8 @@ def _literal(value: object, dtype: np.dtype) -> str:
     if dtype == np.bool_:
         return "true" if value else "false"
     if dtype.kind == "c":
-        c = complex(value)
-        return f"({_literal(c.real, np.dtype('float64'))}, {_literal(c.imag, np.dtype('float64'))})"
+        c, part = complex(value), np.dtype("float32" if dtype.itemsize == 8 else "float64")
+        return f"({_literal(c.real, part)}, {_literal(c.imag, part)})"
     if dtype.kind == "f" or dtype.name == "bfloat16":
         f = float(value)
         if f != f or f in (float("inf"), float("-inf")):
