@@ -34,7 +34,7 @@ from .ops._validate import check_program
 if TYPE_CHECKING:
     from ._devices import Device
 
-__all__ = ["run", "cache_info", "cache_clear", "compile_rule", "set_cache_size"]
+__all__ = ["run", "run_elementwise", "cache_info", "cache_clear", "compile_rule", "set_cache_size"]
 
 Aval = tuple[tuple[int, ...], np.dtype]
 
@@ -177,22 +177,27 @@ def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Devi
     return _Entry(exe, out_avals)
 
 
-def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device") -> list[Array]:
+def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device",
+        avals: tuple[Aval, ...] | None = None, out_shape: tuple[int, ...] | None = None) -> list[Array]:
     """Execute ``rule`` on ``args`` (all on ``device``); returns the output Arrays.
 
     ``params`` is a hashable tuple of ``(name, value)`` pairs passed to the rule.
+    ``avals`` (default: the arguments') are the parameter types the program is
+    compiled for, and ``out_shape`` replaces its results' shape (see
+    :func:`run_elementwise`).
     """
-    n = len(args)
-    if n == 2:
-        key: tuple = (rule, params, device, args[0]._aval, args[1]._aval)
-    elif n == 1:
+    if avals is not None:
+        key: tuple = (rule, params, device, *avals)
+    elif len(args) == 2:
+        key = (rule, params, device, args[0]._aval, args[1]._aval)
+    elif len(args) == 1:
         key = (rule, params, device, args[0]._aval)
     else:
         key = (rule, params, device, *[a._aval for a in args])
     entry = _entries.get(key)
     if entry is None:
         _stats.misses += 1
-        entry = _entries[key] = compile_rule(rule, params, [a._aval for a in args], device)
+        entry = _entries[key] = compile_rule(rule, params, key[3:], device)
         if len(_entries) > _max_entries:
             _trim()
     else:
@@ -207,10 +212,48 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device") -> l
         raise device.out_of_memory(exc) from None
     client = device.client
     wrap = Array._from_buffer
+    out_avals = entry.out_avals if out_shape is None else [(out_shape, d) for _, d in entry.out_avals]
     if len(out) == 1:
-        aval = entry.out_avals[0]
+        aval = out_avals[0]
         return [wrap(Buffer(client, out[0], aval[1], aval[0]), aval, device)]
-    return [wrap(Buffer(client, h, aval[1], aval[0]), aval, device) for h, aval in zip(out, entry.out_avals)]
+    return [wrap(Buffer(client, h, aval[1], aval[0]), aval, device) for h, aval in zip(out, out_avals)]
+
+
+# Platforms whose plugins run a program on any buffer of the parameter's byte size
+# (checked on both XLA CPU plugins), so a shape-agnostic program may be compiled
+# for the flat element count and run on buffers of any shape with that count.
+_FLAT_PLATFORMS = frozenset({"cpu"})
+_flat_avals: dict[Aval, Aval] = {}
+
+
+def run_elementwise(rule: Rule, params: tuple, args: Sequence[Array], device: "Device") -> Array:
+    """``run`` for an element-wise rule (one result, computed element by element).
+
+    Where the operands share one shape (0-d operands broadcast), the program is
+    compiled for the flat element count: every shape of that count reuses it,
+    so a never-seen shape usually costs no compile.
+    """
+    shape: tuple[int, ...] = ()
+    for a in args:
+        s = a._aval[0]
+        if s and s != shape:
+            if shape:
+                return run(rule, params, args, device)[0]
+            shape = s
+    if len(shape) < 2 or device.platform not in _FLAT_PLATFORMS:
+        return run(rule, params, args, device)[0]
+    avals = []
+    for a in args:
+        aval = a._aval
+        if aval[0]:
+            flat = _flat_avals.get(aval)
+            if flat is None:
+                flat = _flat_avals[aval] = ((math.prod(aval[0]),), aval[1])
+                if len(_flat_avals) > _max_entries:
+                    _flat_avals.clear()
+            aval = flat
+        avals.append(aval)
+    return run(rule, params, args, device, tuple(avals), shape)[0]
 
 
 def cache_info() -> dict[str, Any]:
