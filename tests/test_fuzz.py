@@ -5,6 +5,11 @@ and keyword arguments.  Every call must either match numpy (shape, dtype and
 values) or raise one of the exception types an Array API / numpy user expects;
 never crash, hang or give a wrong shape.  The default run is short; the long
 run (``-m slow``, 10,000 examples) is reported in docs/reliability.md.
+
+The second part draws calls with extreme sizes, counts, steps and indices
+(dimensions near 2**31, 2**63, products beyond int64, deep nesting) and runs
+them in a child process, so that a call aborting the plugin fails the test
+instead of killing pytest.
 """
 
 from __future__ import annotations
