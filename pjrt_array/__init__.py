@@ -14,6 +14,7 @@ from ._dispatch import cache_clear, cache_info, set_cache_size
 from ._dtypes import (bfloat16, bool, can_cast, complex64, complex128, finfo, float16, float32, float64,
                       iinfo, int8, int16, int32, int64, isdtype, result_type, uint8, uint16, uint32, uint64)
 from ._info import __array_namespace_info__
+from ._sharding import Mesh, NamedSharding, Shard, make_mesh, to_device
 from .ops.creation import *  # noqa: F403
 from .ops.data_types import *  # noqa: F403
 from .ops.elementwise import *  # noqa: F403
@@ -25,7 +26,7 @@ from .ops.sets import *  # noqa: F403
 from .ops.sorting import *  # noqa: F403
 from .ops.statistical import *  # noqa: F403
 from .ops.utility import *  # noqa: F403
-from . import fft, linalg  # noqa: E402  (after the functions they re-export)
+from . import distributed, fft, linalg  # noqa: E402  (after the functions they re-export)
 from .ops import (creation as _creation, data_types as _data_types, elementwise as _elementwise,
                   indexing as _indexing, linalg_core as _linalg_core, manipulation as _manipulation,
                   searching as _searching, sets as _sets, sorting as _sorting, statistical as _statistical,
@@ -47,6 +48,7 @@ __all__ = sorted({
     "float32", "float64", "complex64", "complex128", "can_cast", "finfo", "iinfo", "isdtype", "result_type",
     "e", "inf", "nan", "newaxis", "pi", "fft", "linalg", "Array", "Device", "__array_namespace_info__",
     "__array_api_version__", "plugins", "set_default_plugin", "cache_info", "cache_clear", "set_cache_size",
+    "Mesh", "NamedSharding", "Shard", "make_mesh", "to_device", "distributed",
 })
 
 _array.bind_functions({**globals(), **vars(_indexing)})

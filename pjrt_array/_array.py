@@ -31,9 +31,11 @@ class _DLDevice(enum.IntEnum):
 
 
 class Array:
-    """An n-dimensional array stored in a PJRT buffer on one device."""
+    """An n-dimensional array stored in a PJRT buffer on one device, or split over several
+    (``_sharding`` is then its NamedSharding, ``_buffer`` holds one buffer per device and
+    ``_device`` is the mesh's first device, where helper values such as scalars are made)."""
 
-    __slots__ = ("_buffer", "_aval", "_device", "_host", "__weakref__")
+    __slots__ = ("_buffer", "_aval", "_device", "_host", "_sharding", "__weakref__")
     # No ``__array_ufunc__``: numpy ufuncs (``np.abs(x)``, ``scipy.special.erf(x)``)
     # compute on the host value from ``__array__`` and return numpy arrays, while
     # numpy's operators (``ndarray + x``, ``np.float64(1) < x``) see the higher
@@ -47,6 +49,7 @@ class Array:
         self._aval = aval
         self._device = device
         self._host = None
+        self._sharding = None
         return self
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -58,6 +61,7 @@ class Array:
         self._aval = other._aval
         self._device = other._device
         self._host = None
+        self._sharding = other._sharding
 
     # -- attributes -------------------------------------------------------------------
     @property
@@ -84,9 +88,21 @@ class Array:
         return n
 
     @property
-    def device(self) -> Device:
-        """The device the array lives on."""
-        return self._device
+    def device(self) -> Any:
+        """The device the array lives on; for a sharded array its ``NamedSharding`` (pass it as
+        ``device=`` to place other arrays the same way)."""
+        return self._device if self._sharding is None else self._sharding
+
+    @property
+    def sharding(self) -> Any:
+        """The ``NamedSharding`` of a sharded array; None for an array on one device."""
+        return self._sharding
+
+    @property
+    def addressable_shards(self) -> list[Any]:
+        """Each device's piece (``Shard``: ``device``, ``index``, ``replica_id``, ``data``)."""
+        from ._sharding import addressable_shards
+        return addressable_shards(self)
 
     @property
     def T(self) -> "Array":
@@ -217,11 +233,15 @@ class Array:
             kwargs["max_version"] = max_version
         return host.__dlpack__(**kwargs)
 
-    def to_device(self, device: Device, /, *, stream: Any = None) -> "Array":
-        """A copy of this array on ``device`` (the array itself if already there)."""
-        device = as_device(device)
+    def to_device(self, device: Any, /, *, stream: Any = None) -> "Array":
+        """A copy of this array on ``device`` (the array itself if already there); ``device`` may
+        be a ``NamedSharding`` (placed or resharded), and a sharded array is gathered to a Device."""
         if stream is not None:
             raise ValueError("stream is not supported")
+        if self._sharding is not None or not isinstance(device, (Device, type(None))):
+            from ._sharding import move
+            return move(self, device)
+        device = as_device(device)
         if device == self._device:
             return self
         if device.client is self._device.client:

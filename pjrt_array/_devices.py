@@ -16,7 +16,8 @@ from ._pjrt import Client, PjrtError, ResourceExhausted, default_plugin_info, di
 from ._pjrt import Device as PjrtDevice
 from ._pjrt._loader import PluginInfo
 
-__all__ = ["Device", "default_device", "all_devices", "plugins", "set_default_plugin", "as_device", "client"]
+__all__ = ["Device", "default_device", "all_devices", "plugins", "set_default_plugin", "as_device", "client",
+           "install_client"]
 
 
 class Device:
@@ -102,6 +103,16 @@ def client(plugin_path: str | None = None) -> Client:
                 platform = c.platform_name
                 _state.devices[path] = [Device(d, platform) for d in c.addressable_devices()]
     return c
+
+
+def install_client(c: Client) -> None:
+    """Make ``c`` the namespace's client of its plugin, and that plugin the default
+    (``distributed.initialize`` creates the multi-process client)."""
+    with _state.lock:
+        _state.clients[c.plugin.path] = c
+        _state.devices[c.plugin.path] = [Device(d, c.platform_name) for d in c.addressable_devices()]
+        _state.plugin_path = c.plugin.path
+        _default.clear()
 
 
 def all_devices(plugin_path: str | None = None) -> list[Device]:

@@ -21,20 +21,18 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from . import _disk_cache
 from ._array import Array
+from ._devices import Device
 from ._pjrt import Buffer, CompileOptions, LoadedExecutable, PjrtError, ResourceExhausted
 from .ops._builder import Rule, build_module
 from .ops._validate import check_program
 
-if TYPE_CHECKING:
-    from ._devices import Device
-
-__all__ = ["run", "run_elementwise", "cache_info", "cache_clear", "compile_rule", "set_cache_size"]
+__all__ = ["run", "run_elementwise", "cache_info", "cache_clear", "compile_rule", "compile_text", "set_cache_size"]
 
 Aval = tuple[tuple[int, ...], np.dtype]
 
@@ -148,8 +146,11 @@ def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Devi
     """Lower, fingerprint and compile (or find) the program of one op."""
     text, out_avals = build_module(rule, dict(params), avals)
     check_program(text, avals, out_avals, device, getattr(rule, "__name__", "op").strip("_").removesuffix("_rule"))
-    options = _options(device, avals)
-    client = device.client
+    return _Entry(compile_text(device.client, text, _options(device, avals)), out_avals)
+
+
+def compile_text(client: Any, text: str, options: CompileOptions) -> LoadedExecutable:
+    """The executable of a module: from memory by fingerprint, else the disk cache, else compiled."""
     digest = hashlib.sha256()
     digest.update(text.encode())
     digest.update(options.to_bytes())
@@ -174,7 +175,7 @@ def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Devi
             _by_fingerprint.move_to_end(fingerprint)
         except KeyError:  # evicted by another thread meanwhile
             pass
-    return _Entry(exe, out_avals)
+    return exe
 
 
 def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device",
@@ -184,16 +185,24 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device",
     ``params`` is a hashable tuple of ``(name, value)`` pairs passed to the rule.
     ``avals`` (default: the arguments') are the parameter types the program is
     compiled for, and ``out_shape`` replaces its results' shape (see
-    :func:`run_elementwise`).
+    :func:`run_elementwise`).  A sharded argument, or a ``NamedSharding`` as
+    ``device``, makes it an SPMD program over the mesh (``_spmd.run_sharded``).
     """
-    if avals is not None:
-        key: tuple = (rule, params, device, *avals)
-    elif len(args) == 2:
-        key = (rule, params, device, args[0]._aval, args[1]._aval)
-    elif len(args) == 1:
+    n = len(args)
+    if n == 2:
+        sharded = args[0]._sharding is not None or args[1]._sharding is not None
+        key: tuple = (rule, params, device, args[0]._aval, args[1]._aval)
+    elif n == 1:
+        sharded = args[0]._sharding is not None
         key = (rule, params, device, args[0]._aval)
     else:
+        sharded = any(a._sharding is not None for a in args)
         key = (rule, params, device, *[a._aval for a in args])
+    if sharded or type(device) is not Device:
+        from ._spmd import run_sharded
+        return run_sharded(rule, params, args, device)
+    if avals is not None:
+        key = (rule, params, device, *avals)
     entry = _entries.get(key)
     if entry is None:
         _stats.misses += 1
@@ -236,11 +245,11 @@ def run_elementwise(rule: Rule, params: tuple, args: Sequence[Array], device: "D
     shape: tuple[int, ...] = ()
     for a in args:
         s = a._aval[0]
-        if s and s != shape:
-            if shape:
-                return run(rule, params, args, device)[0]
+        if a._sharding is not None or s and s != shape and shape:
+            return run(rule, params, args, device)[0]
+        if s:
             shape = s
-    if len(shape) < 2 or device.platform not in _FLAT_PLATFORMS:
+    if len(shape) < 2 or type(device) is not Device or device.platform not in _FLAT_PLATFORMS:
         return run(rule, params, args, device)[0]
     avals = []
     for a in args:
@@ -278,5 +287,7 @@ def cache_clear(*, disk: bool = False) -> None:
     _entries.clear()
     _by_fingerprint.clear()
     _stats = CacheStats()
+    from ._spmd import clear
+    clear()
     if disk and _disk is not None:
         _disk.clear()

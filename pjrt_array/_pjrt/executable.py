@@ -242,7 +242,13 @@ class LoadedExecutable:
         exe = self.executable
         try:
             self.output_dtypes = exe.output_dtypes
-            self.output_shapes = exe.output_dimensions
+            self.output_shapes: list[tuple[int, ...] | None] = list(exe.output_dimensions)
+            if exe.num_partitions > 1:
+                # An SPMD program: OutputDimensions and @main's types are the global shapes,
+                # but each device's buffers hold blocks (their shapes are read from the buffers,
+                # the parameters' from the partitioned program).
+                self.output_shapes = [None] * len(self.output_shapes)
+                signature = None
             if signature is None and exe._client.api.has("PJRT_Executable_OptimizedProgram"):
                 signature = parse_hlo_signature(exe.optimized_program())
         finally:

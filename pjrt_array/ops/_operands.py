@@ -17,9 +17,10 @@ from .. import _dtypes
 from .._array import Array
 from .._devices import Device, as_device
 from .._pjrt import ResourceExhausted
+from .._sharding import NamedSharding, place
 from ._validate import check_size
 
-__all__ = ["scalar_array", "from_host", "binary_operands", "check_array", "same_device"]
+__all__ = ["scalar_array", "from_host", "binary_operands", "check_array", "same_device", "as_placement"]
 
 _SCALARS = (bool, int, float, complex)
 # XLA:CPU aliases host memory only at this alignment (measured on both CPU
@@ -36,6 +37,10 @@ def from_host(value: np.ndarray, device: Device, *, share: bool = False, must_sh
     zero-copy semantics; ``value`` is kept alive by the buffer) where the plugin
     allows it.  ``must_share`` raises ValueError when the plugin copied anyway.
     """
+    if isinstance(device, NamedSharding):
+        if must_share:
+            raise ValueError("copy=False: placing host data on several devices always copies")
+        return place(value, device)
     share = ((share or must_share) and device.platform == "cpu" and value.flags.c_contiguous
              and value.ctypes.data % _ZERO_COPY_ALIGNMENT == 0)
     if must_share and not share:
@@ -64,7 +69,10 @@ def _scalar_key(value: Any) -> Any:
 
 
 def scalar_array(value: Any, dtype: np.dtype, device: Device) -> Array:
-    """A cached 0-d array holding the Python scalar ``value`` as ``dtype``."""
+    """A cached 0-d array holding the Python scalar ``value`` as ``dtype`` (on the mesh's first
+    device when ``device`` is a NamedSharding: programs replicate it)."""
+    if isinstance(device, NamedSharding):
+        device = device.mesh.device_list[0]
     key = (type(value), _scalar_key(value), dtype, device)
     cached = _scalar_cache.get(key)
     if cached is None:
@@ -76,6 +84,12 @@ def scalar_array(value: Any, dtype: np.dtype, device: Device) -> Array:
     return cached
 
 
+def as_placement(device: Any, argname: str = "device") -> "Device | NamedSharding":
+    """A ``device=`` argument of a creation function: a Device (None: the default) or a
+    NamedSharding (the new array is sharded that way)."""
+    return device if isinstance(device, NamedSharding) else as_device(device, argname)
+
+
 def check_array(x: Any, argname: str = "x") -> Array:
     """``x`` itself if it is an Array; TypeError naming ``argname`` otherwise."""
     if not isinstance(x, Array):
@@ -84,7 +98,14 @@ def check_array(x: Any, argname: str = "x") -> Array:
 
 
 def same_device(*arrays: Array) -> Device:
-    """The common device of ``arrays``; ValueError if they live on different devices."""
+    """The common device of ``arrays``; ValueError if they live on different devices.
+
+    With sharded arrays among them the others are replicated over the mesh when the op
+    runs (``_spmd``); the mesh's first device is returned.
+    """
+    if any(a._sharding is not None for a in arrays):
+        from .._spmd import common_device
+        return common_device(arrays)
     device = arrays[0]._device
     for a in arrays[1:]:
         if a._device != device:

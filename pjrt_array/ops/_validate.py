@@ -26,6 +26,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .._devices import Device
+
 __all__ = ["MAX_BYTES", "shape_arg", "count_arg", "check_size", "check_program", "device_capacity"]
 
 MAX_BYTES = 2**63 - 1
@@ -113,12 +115,12 @@ def _too_big(nbytes: int, device: Any) -> str:
 
 def check_size(shape: Sequence[int], dtype: np.dtype, argname: str, device: Any = None) -> None:
     """ValueError when an array of ``shape`` and ``dtype`` overflows int64 bytes; MemoryError
-    when it is larger than ``device`` can hold."""
+    when it is larger than ``device`` can hold (a sharding's devices are not asked)."""
     nbytes = _nonzero_product(shape) * np.dtype(dtype).itemsize
     if nbytes > MAX_BYTES or any(d > MAX_BYTES for d in shape):
         raise ValueError(f"{argname}: an array of shape {_dims(shape)} and dtype {np.dtype(dtype)} is too big "
                          f"({_count(nbytes)} bytes do not fit int64)")
-    if device is not None and 0 not in shape and _exceeds_device(nbytes, device):
+    if isinstance(device, Device) and 0 not in shape and _exceeds_device(nbytes, device):
         raise MemoryError(f"{argname}: an array of shape {tuple(shape)} and dtype {np.dtype(dtype)} needs "
                           f"{nbytes} bytes, {_too_big(nbytes, device)}")
 

@@ -15,11 +15,11 @@ import numpy as np
 
 from .. import _dtypes
 from .._array import Array
-from .._devices import Device, as_device
+from .._devices import Device
 from .._dispatch import run
 from ._builder import Builder, Value, tensor_type
 from ._lower import broadcast, clamp_diagonal, constant, convert, dims_attr
-from ._operands import check_array, from_host, scalar_array
+from ._operands import as_placement, check_array, from_host, scalar_array
 from ._validate import check_size, count_arg, shape_arg
 
 __all__ = ["arange", "asarray", "empty", "empty_like", "eye", "from_dlpack", "full", "full_like", "linspace",
@@ -47,7 +47,7 @@ def full(shape: Any, fill_value: Any, *, dtype: Any = None, device: Device | Non
     """An array of ``shape`` filled with ``fill_value``."""
     shape = shape_arg(shape)
     dtype = _fill_dtype(fill_value, dtype)
-    device = as_device(device)
+    device = as_placement(device)
     check_size(shape, dtype, "shape", device)
     if isinstance(fill_value, Array):
         value = fill_value
@@ -81,7 +81,7 @@ def empty(shape: Any, *, dtype: Any = None, device: Device | None = None) -> Arr
 def _like(x: Any, dtype: Any, device: Any) -> tuple[tuple[int, ...], np.dtype, Device]:
     x = check_array(x)
     return x.shape, _dtypes.as_dtype(dtype) if dtype is not None else x.dtype, \
-        x._device if device is None else as_device(device)
+        x.device if device is None else as_placement(device)
 
 
 def full_like(x: Any, /, fill_value: Any, *, dtype: Any = None, device: Device | None = None) -> Array:
@@ -140,7 +140,7 @@ def arange(start: Any, /, stop: Any = None, step: Any = 1, *, dtype: Any = None,
     if not math.isfinite(length):
         raise ValueError(f"arange: cannot compute the length from start={start}, stop={stop}, step={step}")
     n = max(0, math.ceil(length))
-    device = as_device(device)
+    device = as_placement(device)
     check_size((n,), dtype, f"arange(start={start}, stop={stop}, step={step})", device)
     compute = np.dtype("float64") if _dtypes.is_float(dtype) else dtype
     _dtypes.check_scalar_fits(start, compute, "start")
@@ -206,7 +206,7 @@ def linspace(start: Any, stop: Any, /, num: int, *, dtype: Any = None, device: D
         raise TypeError(f"linspace needs a numeric dtype, got {dtype}")
     if is_complex and not _dtypes.is_complex(dtype):
         raise TypeError(f"complex start/stop need a complex dtype, got {dtype}")
-    device = as_device(device)
+    device = as_placement(device)
     check_size((num,), dtype, "num", device)
     compute = dtype if _dtypes.isdtype(dtype, _FLOATING) else _dtypes.DEFAULT_FLOAT
     args = (scalar_array(start, compute, device), scalar_array(stop, compute, device))
@@ -250,7 +250,7 @@ def eye(n_rows: int, n_cols: int | None = None, /, *, k: int = 0, dtype: Any = N
     n = count_arg(n_rows, "n_rows")
     m = n if n_cols is None else count_arg(n_cols, "n_cols")
     dtype = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT
-    device = as_device(device)
+    device = as_placement(device)
     check_size((n, m), dtype, "eye(n_rows, n_cols)", device)
     return run(_eye_rule, (("n", n), ("m", m), ("k", clamp_diagonal(k, n, m)), ("dtype", dtype)), (), device)[0]
 
@@ -341,7 +341,7 @@ def from_dlpack(x: Any, /, *, device: Device | None = None, copy: bool | None = 
     except (TypeError, RuntimeError) as exc:
         raise BufferError(f"from_dlpack: cannot import {type(x).__name__}: {exc}") from None
     # DLPack exchanges share memory: keep sharing unless a copy is asked for.
-    return from_host(np.asarray(host), as_device(device), share=not copy, must_share=copy is False)
+    return from_host(np.asarray(host), as_placement(device), share=not copy, must_share=copy is False)
 
 
 def asarray(obj: Any, /, *, dtype: Any = None, device: Device | None = None, copy: bool | None = None) -> Array:
@@ -351,16 +351,16 @@ def asarray(obj: Any, /, *, dtype: Any = None, device: Device | None = None, cop
     if copy not in (None, True, False):
         raise TypeError(f"copy must be True, False or None, got {copy!r}")
     if isinstance(obj, Array):
-        target = obj._device if device is None else as_device(device)
-        same = target == obj._device and (dtype is None or dtype == obj.dtype)
+        target = obj.device if device is None else as_placement(device)
+        same = target == obj.device and (dtype is None or dtype == obj.dtype)
         if same and not copy:
             return obj
         if copy is False:
             raise ValueError("asarray(copy=False): the conversion needs a copy (other dtype or device)")
         from .data_types import astype
         out = astype(obj, dtype if dtype is not None else obj.dtype, copy=True)
-        return out.to_device(target) if target != out._device else out
-    target = as_device(device)
+        return out.to_device(target) if target != out.device else out
+    target = as_placement(device)
     value = _host_value(obj, dtype)
     if copy is False and not isinstance(obj, np.ndarray) and not hasattr(obj, "__dlpack__") \
             and not isinstance(obj, memoryview):

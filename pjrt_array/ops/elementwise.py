@@ -61,6 +61,17 @@ def _params_for(name: str, kinds: Any, mode: str) -> Callable[[np.dtype], tuple]
     return params
 
 
+# The names defined through _unary/_binary (the module's __all__ is built from it).
+_TABLE_FUNCTIONS: list[str] = []
+
+
+def _named(function: Callable, name: str, doc: str) -> Callable:
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
+    _TABLE_FUNCTIONS.append(name)
+    return function
+
+
 def _unary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Callable[[Any], Array]:
     params = _params_for(name, kinds, mode)
 
@@ -69,9 +80,7 @@ def _unary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Callab
             x = check_array(x)
         return run_elementwise(rule, params(x._aval[1]), (x,), x._device)
 
-    function.__name__ = function.__qualname__ = name
-    function.__doc__ = doc
-    return function
+    return _named(function, name, doc)
 
 
 def _binary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Callable[[Any, Any], Array]:
@@ -81,87 +90,75 @@ def _binary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Calla
         a, b, dtype = binary_operands(x1, x2)
         return run_elementwise(rule, params(dtype), (a, b), a._device)
 
-    function.__name__ = function.__qualname__ = name
-    function.__doc__ = doc
-    return function
+    return _named(function, name, doc)
 
 
-_UNARY = (
-    # name, rule, accepted kinds, dtype mode, docstring
-    ("abs", R.abs_, _NUMERIC, _SAME, "Absolute value (the magnitude, as a real dtype, for complex input)."),
-    ("acos", R.chlo("acos"), _ANY, _TO_FLOAT, "Inverse cosine."),
-    ("acosh", R.chlo("acosh"), _ANY, _TO_FLOAT, "Inverse hyperbolic cosine."),
-    ("asin", R.chlo("asin"), _ANY, _TO_FLOAT, "Inverse sine."),
-    ("asinh", R.chlo("asinh"), _ANY, _TO_FLOAT, "Inverse hyperbolic sine."),
-    ("atan", R.chlo("atan"), _ANY, _TO_FLOAT, "Inverse tangent."),
-    ("atanh", R.chlo("atanh"), _ANY, _TO_FLOAT, "Inverse hyperbolic tangent."),
-    ("bitwise_invert", R.not_, _INT_BOOL, _SAME, "Bitwise NOT (logical NOT for booleans)."),
-    ("ceil", R.rounding("ceil"), _REAL, _SAME, "Smallest integer-valued number not below x."),
-    ("conj", R.conj, _NUMERIC, _SAME, "Complex conjugate (the input itself for real dtypes)."),
-    ("cos", R.simple("cosine"), _ANY, _TO_FLOAT, "Cosine."),
-    ("cosh", R.chlo("cosh"), _ANY, _TO_FLOAT, "Hyperbolic cosine."),
-    ("exp", R.simple("exponential"), _ANY, _TO_FLOAT, "Exponential."),
-    ("expm1", R.simple("exponential_minus_one"), _ANY, _TO_FLOAT, "exp(x) - 1, accurate near zero."),
-    ("floor", R.rounding("floor"), _REAL, _SAME, "Largest integer-valued number not above x."),
-    ("imag", R.imag, _NUMERIC, _TO_REAL, "Imaginary part (zeros for real input)."),
-    ("isfinite", R.isfinite, _NUMERIC, _TO_BOOL, "Whether x is finite (neither infinite nor NaN)."),
-    ("isinf", R.isinf, _NUMERIC, _TO_BOOL, "Whether x is positive or negative infinity."),
-    ("isnan", R.isnan, _NUMERIC, _TO_BOOL, "Whether x is NaN."),
-    ("log", R.simple("log"), _ANY, _TO_FLOAT, "Natural logarithm."),
-    ("log1p", R.simple("log_plus_one"), _ANY, _TO_FLOAT, "log(1 + x), accurate near zero."),
-    ("log2", R.log_base(2.0), _ANY, _TO_FLOAT, "Base-2 logarithm."),
-    ("log10", R.log_base(10.0), _ANY, _TO_FLOAT, "Base-10 logarithm."),
-    ("logical_not", R.logical_not, _ANY, _TO_BOOL, "Logical NOT."),
-    ("negative", R.simple("negate"), _NUMERIC, _SAME, "Numerical negative, -x."),
-    ("real", R.real, _NUMERIC, _TO_REAL, "Real part (the input for real dtypes)."),
-    ("reciprocal", R.reciprocal, _ANY, _TO_FLOAT, "1 / x."),
-    ("round", R.round_, _NUMERIC, _SAME, "Round to the nearest integer, halves to even."),
-    ("sign", R.sign, _NUMERIC, _SAME, "Sign of x (x / |x| for complex, 0 at 0)."),
-    ("signbit", R.signbit, _REAL, _TO_BOOL, "Whether the sign bit is set (true for -0.0 and negative NaN)."),
-    ("sin", R.simple("sine"), _ANY, _TO_FLOAT, "Sine."),
-    ("sinh", R.chlo("sinh"), _ANY, _TO_FLOAT, "Hyperbolic sine."),
-    ("square", R.square, _NUMERIC, _SAME, "x * x."),
-    ("sqrt", R.simple("sqrt"), _ANY, _TO_FLOAT, "Square root."),
-    ("tan", R.chlo("tan"), _ANY, _TO_FLOAT, "Tangent."),
-    ("tanh", R.simple("tanh"), _ANY, _TO_FLOAT, "Hyperbolic tangent."),
-    ("trunc", R.rounding("trunc"), _REAL, _SAME, "Round towards zero."),
-)
-
-_BINARY = (
-    ("add", R.arith("add"), _NUMERIC, _SAME, "Element-wise sum x1 + x2."),
-    ("atan2", R.arith("atan2"), _REAL, _TO_FLOAT, "Angle of the point (x2, x1), quadrant-aware."),
-    ("bitwise_and", R.arith("and"), _INT_BOOL, _SAME, "Bitwise AND."),
-    ("bitwise_left_shift", R.shift_left, _INTEGRAL, _SAME, "x1 << x2 (0 once the shift reaches the bit width)."),
-    ("bitwise_or", R.arith("or"), _INT_BOOL, _SAME, "Bitwise OR."),
-    ("bitwise_right_shift", R.shift_right, _INTEGRAL, _SAME, "x1 >> x2 (arithmetic for signed integers)."),
-    ("bitwise_xor", R.arith("xor"), _INT_BOOL, _SAME, "Bitwise XOR."),
-    ("copysign", R.copysign, _REAL, _TO_FLOAT, "x1 with the sign of x2."),
-    ("divide", R.arith("divide"), _ANY, _TO_FLOAT, "True division x1 / x2."),
-    ("equal", R.compare("EQ"), _ANY, _SAME, "x1 == x2."),
-    ("floor_divide", R.floor_divide, _REAL, _SAME, "floor(x1 / x2); integer division by zero gives 0."),
-    ("greater", R.compare("GT"), ("bool",) + _REAL, _SAME, "x1 > x2."),
-    ("greater_equal", R.compare("GE"), ("bool",) + _REAL, _SAME, "x1 >= x2."),
-    ("hypot", R.hypot, _REAL, _TO_FLOAT, "sqrt(x1**2 + x2**2) without overflow or underflow."),
-    ("less", R.compare("LT"), ("bool",) + _REAL, _SAME, "x1 < x2."),
-    ("less_equal", R.compare("LE"), ("bool",) + _REAL, _SAME, "x1 <= x2."),
-    ("logaddexp", R.logaddexp, _REAL, _TO_FLOAT, "log(exp(x1) + exp(x2)) without overflow."),
-    ("logical_and", R.logical("and"), _ANY, _TO_BOOL, "Logical AND."),
-    ("logical_or", R.logical("or"), _ANY, _TO_BOOL, "Logical OR."),
-    ("logical_xor", R.logical("xor"), _ANY, _TO_BOOL, "Logical XOR."),
-    ("maximum", R.extremum("GT"), _REAL, _SAME, "Element-wise maximum; NaN if either is NaN."),
-    ("minimum", R.extremum("LT"), _REAL, _SAME, "Element-wise minimum; NaN if either is NaN."),
-    ("multiply", R.arith("multiply"), _NUMERIC, _SAME, "Element-wise product x1 * x2."),
-    ("nextafter", R.nextafter, "real floating", _SAME, "The next representable value after x1 towards x2."),
-    ("not_equal", R.compare("NE"), _ANY, _SAME, "x1 != x2."),
-    ("pow", R.power, _NUMERIC, _SAME, "x1 raised to x2."),
-    ("remainder", R.remainder, _REAL, _SAME, "Remainder with the sign of x2 (Python's %); by 0: 0 for integers."),
-    ("subtract", R.arith("subtract"), _NUMERIC, _SAME, "Element-wise difference x1 - x2."),
-)
-
-for _row in _UNARY:
-    globals()[_row[0]] = _unary(*_row)
-for _row in _BINARY:
-    globals()[_row[0]] = _binary(*_row)
+# One line per function: name, rule, accepted kinds, dtype mode, docstring.
+abs = _unary("abs", R.abs_, _NUMERIC, _SAME, "Absolute value (the magnitude, as a real dtype, for complex input).")
+acos = _unary("acos", R.chlo("acos"), _ANY, _TO_FLOAT, "Inverse cosine.")
+acosh = _unary("acosh", R.chlo("acosh"), _ANY, _TO_FLOAT, "Inverse hyperbolic cosine.")
+asin = _unary("asin", R.chlo("asin"), _ANY, _TO_FLOAT, "Inverse sine.")
+asinh = _unary("asinh", R.chlo("asinh"), _ANY, _TO_FLOAT, "Inverse hyperbolic sine.")
+atan = _unary("atan", R.chlo("atan"), _ANY, _TO_FLOAT, "Inverse tangent.")
+atanh = _unary("atanh", R.chlo("atanh"), _ANY, _TO_FLOAT, "Inverse hyperbolic tangent.")
+bitwise_invert = _unary("bitwise_invert", R.not_, _INT_BOOL, _SAME, "Bitwise NOT (logical NOT for booleans).")
+ceil = _unary("ceil", R.rounding("ceil"), _REAL, _SAME, "Smallest integer-valued number not below x.")
+conj = _unary("conj", R.conj, _NUMERIC, _SAME, "Complex conjugate (the input itself for real dtypes).")
+cos = _unary("cos", R.simple("cosine"), _ANY, _TO_FLOAT, "Cosine.")
+cosh = _unary("cosh", R.chlo("cosh"), _ANY, _TO_FLOAT, "Hyperbolic cosine.")
+exp = _unary("exp", R.simple("exponential"), _ANY, _TO_FLOAT, "Exponential.")
+expm1 = _unary("expm1", R.simple("exponential_minus_one"), _ANY, _TO_FLOAT, "exp(x) - 1, accurate near zero.")
+floor = _unary("floor", R.rounding("floor"), _REAL, _SAME, "Largest integer-valued number not above x.")
+imag = _unary("imag", R.imag, _NUMERIC, _TO_REAL, "Imaginary part (zeros for real input).")
+isfinite = _unary("isfinite", R.isfinite, _NUMERIC, _TO_BOOL, "Whether x is finite (neither infinite nor NaN).")
+isinf = _unary("isinf", R.isinf, _NUMERIC, _TO_BOOL, "Whether x is positive or negative infinity.")
+isnan = _unary("isnan", R.isnan, _NUMERIC, _TO_BOOL, "Whether x is NaN.")
+log = _unary("log", R.simple("log"), _ANY, _TO_FLOAT, "Natural logarithm.")
+log1p = _unary("log1p", R.simple("log_plus_one"), _ANY, _TO_FLOAT, "log(1 + x), accurate near zero.")
+log2 = _unary("log2", R.log_base(2.0), _ANY, _TO_FLOAT, "Base-2 logarithm.")
+log10 = _unary("log10", R.log_base(10.0), _ANY, _TO_FLOAT, "Base-10 logarithm.")
+logical_not = _unary("logical_not", R.logical_not, _ANY, _TO_BOOL, "Logical NOT.")
+negative = _unary("negative", R.simple("negate"), _NUMERIC, _SAME, "Numerical negative, -x.")
+real = _unary("real", R.real, _NUMERIC, _TO_REAL, "Real part (the input for real dtypes).")
+reciprocal = _unary("reciprocal", R.reciprocal, _ANY, _TO_FLOAT, "1 / x.")
+round = _unary("round", R.round_, _NUMERIC, _SAME, "Round to the nearest integer, halves to even.")
+sign = _unary("sign", R.sign, _NUMERIC, _SAME, "Sign of x (x / |x| for complex, 0 at 0).")
+signbit = _unary("signbit", R.signbit, _REAL, _TO_BOOL, "Whether the sign bit is set (true for -0.0 and negative NaN).")
+sin = _unary("sin", R.simple("sine"), _ANY, _TO_FLOAT, "Sine.")
+sinh = _unary("sinh", R.chlo("sinh"), _ANY, _TO_FLOAT, "Hyperbolic sine.")
+square = _unary("square", R.square, _NUMERIC, _SAME, "x * x.")
+sqrt = _unary("sqrt", R.simple("sqrt"), _ANY, _TO_FLOAT, "Square root.")
+tan = _unary("tan", R.chlo("tan"), _ANY, _TO_FLOAT, "Tangent.")
+tanh = _unary("tanh", R.simple("tanh"), _ANY, _TO_FLOAT, "Hyperbolic tangent.")
+trunc = _unary("trunc", R.rounding("trunc"), _REAL, _SAME, "Round towards zero.")
+add = _binary("add", R.arith("add"), _NUMERIC, _SAME, "Element-wise sum x1 + x2.")
+atan2 = _binary("atan2", R.arith("atan2"), _REAL, _TO_FLOAT, "Angle of the point (x2, x1), quadrant-aware.")
+bitwise_and = _binary("bitwise_and", R.arith("and"), _INT_BOOL, _SAME, "Bitwise AND.")
+bitwise_left_shift = _binary("bitwise_left_shift", R.shift_left, _INTEGRAL, _SAME, "x1 << x2 (0 once the shift reaches the bit width).")
+bitwise_or = _binary("bitwise_or", R.arith("or"), _INT_BOOL, _SAME, "Bitwise OR.")
+bitwise_right_shift = _binary("bitwise_right_shift", R.shift_right, _INTEGRAL, _SAME, "x1 >> x2 (arithmetic for signed integers).")
+bitwise_xor = _binary("bitwise_xor", R.arith("xor"), _INT_BOOL, _SAME, "Bitwise XOR.")
+copysign = _binary("copysign", R.copysign, _REAL, _TO_FLOAT, "x1 with the sign of x2.")
+divide = _binary("divide", R.arith("divide"), _ANY, _TO_FLOAT, "True division x1 / x2.")
+equal = _binary("equal", R.compare("EQ"), _ANY, _SAME, "x1 == x2.")
+floor_divide = _binary("floor_divide", R.floor_divide, _REAL, _SAME, "floor(x1 / x2); integer division by zero gives 0.")
+greater = _binary("greater", R.compare("GT"), ("bool",) + _REAL, _SAME, "x1 > x2.")
+greater_equal = _binary("greater_equal", R.compare("GE"), ("bool",) + _REAL, _SAME, "x1 >= x2.")
+hypot = _binary("hypot", R.hypot, _REAL, _TO_FLOAT, "sqrt(x1**2 + x2**2) without overflow or underflow.")
+less = _binary("less", R.compare("LT"), ("bool",) + _REAL, _SAME, "x1 < x2.")
+less_equal = _binary("less_equal", R.compare("LE"), ("bool",) + _REAL, _SAME, "x1 <= x2.")
+logaddexp = _binary("logaddexp", R.logaddexp, _REAL, _TO_FLOAT, "log(exp(x1) + exp(x2)) without overflow.")
+logical_and = _binary("logical_and", R.logical("and"), _ANY, _TO_BOOL, "Logical AND.")
+logical_or = _binary("logical_or", R.logical("or"), _ANY, _TO_BOOL, "Logical OR.")
+logical_xor = _binary("logical_xor", R.logical("xor"), _ANY, _TO_BOOL, "Logical XOR.")
+maximum = _binary("maximum", R.extremum("GT"), _REAL, _SAME, "Element-wise maximum; NaN if either is NaN.")
+minimum = _binary("minimum", R.extremum("LT"), _REAL, _SAME, "Element-wise minimum; NaN if either is NaN.")
+multiply = _binary("multiply", R.arith("multiply"), _NUMERIC, _SAME, "Element-wise product x1 * x2.")
+nextafter = _binary("nextafter", R.nextafter, "real floating", _SAME, "The next representable value after x1 towards x2.")
+not_equal = _binary("not_equal", R.compare("NE"), _ANY, _SAME, "x1 != x2.")
+pow = _binary("pow", R.power, _NUMERIC, _SAME, "x1 raised to x2.")
+remainder = _binary("remainder", R.remainder, _REAL, _SAME, "Remainder with the sign of x2 (Python's %); by 0: 0 for integers.")
+subtract = _binary("subtract", R.arith("subtract"), _NUMERIC, _SAME, "Element-wise difference x1 - x2.")
 
 
 def positive(x: Any, /) -> Array:
@@ -180,7 +177,7 @@ def clip(x: Any, /, min: Any = None, max: Any = None) -> Array:
         if bound is None:
             continue
         if isinstance(bound, Array):
-            if bound._device != x._device:
+            if bound._device != x._device and bound._sharding is None and x._sharding is None:
                 raise ValueError(f"{argname} is on {bound._device!r}, x on {x._device!r}")
             bounds.append((argname, bound if bound.dtype == x.dtype else _astype(bound, x.dtype)))
         elif isinstance(bound, (int, float)) and not isinstance(bound, bool):
@@ -203,4 +200,4 @@ def _astype(x: Array, dtype: np.dtype) -> Array:
     return astype(x, dtype)
 
 
-__all__ = sorted([row[0] for row in _UNARY + _BINARY] + ["positive", "clip"])
+__all__ = sorted([*_TABLE_FUNCTIONS, "positive", "clip"])

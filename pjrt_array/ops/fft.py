@@ -137,6 +137,10 @@ def _run_fft(x: Array, steps: list[tuple[int, str, int]], norm: str, conj_in: bo
         shape[axis] = n
     check_size(shape, _dtypes.complex_dtype_for(_dtypes.real_dtype(x.dtype)), "n (or s)", x._device)
     params = (("steps", tuple(steps)), ("norm", norm), ("conj_in", conj_in), ("conj_out", conj_out))
+    sharding = x._sharding
+    if sharding is not None and all(sharding.spec[axis] is None for axis, _, _ in steps):
+        # XLA's partitioner would hand the transform back replicated; ask for the input's blocks.
+        return run(_fft_rule, params, (x,), sharding)[0]
     return run(_fft_rule, params, (x,), x._device)[0]
 
 

@@ -95,7 +95,7 @@ def _as_index_array(k: Any, x: Array) -> Array | np.ndarray | None:
     if isinstance(k, Array):
         if not (_dtypes.is_integer(k.dtype) or k.dtype == _BOOL):
             raise IndexError(f"arrays used as indices must be of integer or boolean type, not {k.dtype}")
-        if k._device != x._device:
+        if k._device != x._device and k._sharding is None and x._sharding is None:
             raise ValueError(f"index array is on {k._device!r}, the indexed array on {x._device!r}")
         return k
     if isinstance(k, (list, np.ndarray, np.bool_, bool)):
