@@ -119,7 +119,7 @@ def _build_table() -> dict[tuple[np.dtype, np.dtype], np.dtype]:
     # Integer with floating or complex: numpy's answer, the smallest floating dtype
     # of that kind holding every value of the integer exactly (int64 + float32 -> float64).
     for i in _SIGNED + _UNSIGNED:
-        exact = {1: float16, 2: float32}.get(i.itemsize, float64)
+        exact = float16 if i.itemsize == 1 else float32 if i.itemsize == 2 else float64
         for f in _FLOATS + _COMPLEX:
             table[i, f] = table[f, i] = f if f == bfloat16 and i.itemsize == 1 else table[exact, f]
     return table
