@@ -32,7 +32,7 @@ from ._pjrt import Buffer, CompileOptions, LoadedExecutable, PjrtError, Resource
 from .ops._builder import Rule, build_module
 from .ops._validate import check_program
 
-__all__ = ["run", "run_elementwise", "cache_info", "cache_clear", "compile_rule", "compile_text", "set_cache_size"]
+__all__ = ["run", "run_elementwise", "flat_aval", "cache_info", "cache_clear", "compile_rule", "compile_text", "set_cache_size"]
 
 Aval = tuple[tuple[int, ...], np.dtype]
 
@@ -235,6 +235,21 @@ _FLAT_PLATFORMS = frozenset({"cpu"})
 _flat_avals: dict[Aval, Aval] = {}
 
 
+def flat_aval(x: Array) -> Aval | None:
+    """``x``'s aval with its shape flattened to the element count, where a program may run on
+    ``x``'s buffer as if it were flat (an unsharded array of 2 or more dimensions on a device
+    of ``_FLAT_PLATFORMS``); None elsewhere."""
+    aval = x._aval
+    if len(aval[0]) < 2 or x._sharding is not None or x._device.platform not in _FLAT_PLATFORMS:
+        return None
+    flat = _flat_avals.get(aval)
+    if flat is None:
+        if len(_flat_avals) >= _max_entries:
+            _flat_avals.clear()
+        flat = _flat_avals[aval] = ((math.prod(aval[0]),), aval[1])
+    return flat
+
+
 def run_elementwise(rule: Rule, params: tuple, args: Sequence[Array], device: "Device") -> Array:
     """``run`` for an element-wise rule (one result, computed element by element).
 
@@ -245,23 +260,16 @@ def run_elementwise(rule: Rule, params: tuple, args: Sequence[Array], device: "D
     shape: tuple[int, ...] = ()
     for a in args:
         s = a._aval[0]
-        if a._sharding is not None or s and s != shape and shape:
-            return run(rule, params, args, device)[0]
-        if s:
+        if s and s != shape:
+            if shape:
+                return run(rule, params, args, device)[0]
             shape = s
-    if len(shape) < 2 or type(device) is not Device or device.platform not in _FLAT_PLATFORMS:
-        return run(rule, params, args, device)[0]
     avals = []
     for a in args:
-        aval = a._aval
-        if aval[0]:
-            flat = _flat_avals.get(aval)
-            if flat is None:
-                flat = _flat_avals[aval] = ((math.prod(aval[0]),), aval[1])
-                if len(_flat_avals) > _max_entries:
-                    _flat_avals.clear()
-            aval = flat
-        avals.append(aval)
+        flat = flat_aval(a) if a._aval[0] else a._aval
+        if flat is None or type(device) is not Device:
+            return run(rule, params, args, device)[0]
+        avals.append(flat)
     return run(rule, params, args, device, tuple(avals), shape)[0]
 
 

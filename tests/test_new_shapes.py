@@ -45,3 +45,19 @@ def test_broadcasting_operands_keep_their_shapes():
     np.testing.assert_array_equal(np.asarray(xp.asarray(a) + xp.asarray(b)), a + b)
     c = np.arange(6.0).reshape(2, 3)
     np.testing.assert_array_equal(np.asarray(xp.asarray(c) * xp.asarray(c.T.copy()).mT), c * c)
+
+
+@pytest.mark.parametrize("name", ["sum", "prod", "max", "min"])
+def test_reductions_over_every_axis_are_one_program_per_element_count(name):
+    rng = np.random.default_rng(1)
+    arrays = [rng.random(shape) + 0.5 for shape in SHAPES]
+    getattr(xp, name)(xp.asarray(arrays[0]))
+    before = _compiles()
+    for a in arrays[1:]:
+        got = getattr(xp, name)(xp.asarray(a))
+        assert got.shape == ()
+        np.testing.assert_allclose(float(got), getattr(np, name)(a), rtol=1e-12)
+    assert _compiles() == before
+    a = arrays[3]
+    np.testing.assert_allclose(np.asarray(getattr(xp, name)(xp.asarray(a), keepdims=True)),
+                               getattr(np, name)(a, keepdims=True), rtol=1e-12)
