@@ -292,6 +292,13 @@ def _inplace(fname: str) -> Any:
     def method(self: Array, other: Any) -> Array:
         if not _is_operand(other):
             return NotImplemented
+        other_dtype = getattr(other, "dtype", None)
+        if other_dtype is not None and (_dtypes.is_integer(other_dtype) or _dtypes.is_bool(other_dtype)) \
+                and _dtypes.isdtype(self.dtype, ("real floating", "complex floating")):
+            # numpy's in-place rule: an integer operand is cast to the floating left operand
+            # (int64 + float32 would promote to float64 and change the dtype).
+            other = _FUNCS["astype"](other, self.dtype) if isinstance(other, Array) \
+                else np.asarray(other).astype(self.dtype)
         result = _FUNCS[fname](self, other)
         if result.dtype != self.dtype:
             raise TypeError(f"in-place {fname} would change the dtype of the left operand "
@@ -342,7 +349,8 @@ Array.__getitem__ = _getitem  # type: ignore[method-assign]
 Array.__setitem__ = _setitem  # type: ignore[method-assign]
 
 
-OPERATOR_FUNCTIONS = frozenset({*_BINARY.values(), *_COMPARE.values(), *_UNARY.values(), "getitem", "setitem"})
+OPERATOR_FUNCTIONS = frozenset({*_BINARY.values(), *_COMPARE.values(), *_UNARY.values(), "getitem", "setitem",
+                                "astype"})
 
 
 def bind_functions(namespace: dict[str, Any]) -> None:

@@ -75,3 +75,16 @@ def test_setitem_refusals_say_cast(value, error):
     with pytest.raises(error, match="cast|out of bounds"):
         a[0] = value
     np.testing.assert_array_equal(np.asarray(a), [0, 0, 0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.complex64])
+@pytest.mark.parametrize("other_dtype", [np.int32, np.int64, np.uint8, np.bool_])
+def test_inplace_with_an_integer_operand_keeps_the_floating_dtype_as_numpy(dtype, other_dtype):
+    a, b = np.arange(1, 4).astype(dtype), np.array([1, 0, 1]).astype(other_dtype)
+    x = xp.asarray(a)
+    x += xp.asarray(b)
+    x *= b  # a numpy operand too
+    a += b
+    a *= b
+    assert x.dtype == a.dtype
+    np.testing.assert_array_equal(np.asarray(x), a)
