@@ -87,3 +87,10 @@ def test_program_backstop_reads_every_tensor_type():
         _validate.check_program(text, [], [((3,), np.dtype(bool))], xp.asarray(0).device, "op")
     _validate.check_program("tensor<0x4611686018427387904xi8> tensor<complex<f64>>", [], [], xp.asarray(0).device,
                             "op")
+
+
+def test_memory_errors_carry_the_device_and_its_statistics():
+    with pytest.raises(MemoryError) as info:
+        xp.zeros((2**45,), dtype=xp.uint8)
+    assert info.value.device == xp.__array_namespace_info__().default_device()
+    assert isinstance(info.value.memory_stats, dict)

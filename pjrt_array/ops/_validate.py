@@ -109,6 +109,14 @@ def _exceeds_device(nbytes: int, device: Any) -> bool:
     return nbytes > _SMALL_BYTES and nbytes > device_capacity(device)
 
 
+def _memory_error(message: str, device: Any) -> MemoryError:
+    """A MemoryError carrying ``.device`` and ``.memory_stats``, like the plugin's out-of-memory errors."""
+    exc = MemoryError(message)
+    exc.device = device  # type: ignore[attr-defined]
+    exc.memory_stats = device.memory_stats()  # type: ignore[attr-defined]
+    return exc
+
+
 def _too_big(nbytes: int, device: Any) -> str:
     return f"more than {device!r} can hold now ({device_capacity(device)} bytes)"
 
@@ -121,8 +129,8 @@ def check_size(shape: Sequence[int], dtype: np.dtype, argname: str, device: Any 
         raise ValueError(f"{argname}: an array of shape {_dims(shape)} and dtype {np.dtype(dtype)} is too big "
                          f"({_count(nbytes)} bytes do not fit int64)")
     if isinstance(device, Device) and 0 not in shape and _exceeds_device(nbytes, device):
-        raise MemoryError(f"{argname}: an array of shape {tuple(shape)} and dtype {np.dtype(dtype)} needs "
-                          f"{nbytes} bytes, {_too_big(nbytes, device)}")
+        raise _memory_error(f"{argname}: an array of shape {tuple(shape)} and dtype {np.dtype(dtype)} needs "
+                            f"{nbytes} bytes, {_too_big(nbytes, device)}", device)
 
 
 def _count(n: int) -> str:
@@ -158,5 +166,5 @@ def check_program(text: str, avals: Sequence[Aval], out_avals: Sequence[Aval], d
                              f"({_count(nbytes)} bytes do not fit int64)")
     total = sum(_nonzero_product(s) * d.itemsize for s, d in out_avals if 0 not in s)
     if _exceeds_device(total, device):
-        raise MemoryError(f"{where}: the results {[s for s, _ in out_avals]} need {total} bytes, "
-                          f"{_too_big(total, device)}")
+        raise _memory_error(f"{where}: the results {[s for s, _ in out_avals]} need {total} bytes, "
+                            f"{_too_big(total, device)}", device)
