@@ -17,8 +17,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def jax_numpy() -> Any:
     """``jax.numpy`` on the CPU if JAX is installed, else None.
 
-    pjrt_array's plugin is loaded first, so that process-wide settings it makes
-    at load time (logging, malloc arenas) apply as they do without JAX.
+    pjrt_array's client is made first, so that the process-wide settings it
+    makes then (logging, malloc arenas) apply as they do without JAX.
     """
     import pjrt_array
     pjrt_array.asarray(0)

@@ -2,14 +2,15 @@
 
 ``import pjrt_array as xp`` and write Array API code; each operation is
 lowered to StableHLO, compiled once, cached, and run asynchronously on the
-chosen device of whatever PJRT plugin is installed (CPU by default).
+chosen device of whatever PJRT plugin is installed (CPU by default;
+``PJRT_ARRAY_PLATFORM=gpu`` or ``set_default_platform("gpu")`` for a GPU).
 """
 
 import math as _math
 
 from . import _array, _dispatch
 from ._array import Array
-from ._devices import Device, plugins, set_default_plugin
+from ._devices import Device, plugins, set_client_options, set_default_platform, set_default_plugin
 from ._dispatch import cache_clear, cache_info, set_cache_size
 from ._dtypes import (bfloat16, bool, can_cast, complex64, complex128, finfo, float16, float32, float64,
                       iinfo, int8, int16, int32, int64, isdtype, result_type, uint8, uint16, uint32, uint64)
@@ -47,8 +48,9 @@ __all__ = sorted({
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "bfloat16",
     "float32", "float64", "complex64", "complex128", "can_cast", "finfo", "iinfo", "isdtype", "result_type",
     "e", "inf", "nan", "newaxis", "pi", "fft", "linalg", "Array", "Device", "__array_namespace_info__",
-    "__array_api_version__", "plugins", "set_default_plugin", "cache_info", "cache_clear", "set_cache_size",
-    "Mesh", "NamedSharding", "Shard", "make_mesh", "to_device", "distributed",
+    "__array_api_version__", "plugins", "set_default_plugin", "set_default_platform", "set_client_options",
+    "cache_info", "cache_clear", "set_cache_size", "Mesh", "NamedSharding", "Shard", "make_mesh", "to_device",
+    "distributed",
 })
 
 _array.bind_functions({**globals(), **vars(_indexing)})

@@ -10,7 +10,6 @@ view of the buffer's memory that keeps the buffer alive.
 
 from __future__ import annotations
 
-import enum
 from typing import Any, Iterator
 
 import numpy as np
@@ -22,12 +21,6 @@ from ._pjrt import Buffer
 __all__ = ["Array"]
 
 _API_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12", "2025.12")
-
-
-class _DLDevice(enum.IntEnum):
-    CPU = 1
-    CUDA = 2
-    ROCM = 10
 
 
 class Array:
@@ -201,37 +194,14 @@ class Array:
 
     # -- DLPack -----------------------------------------------------------------------
     def __dlpack_device__(self) -> tuple[int, int]:
-        platform = self._device.platform
-        if platform == "cpu":
-            return (int(_DLDevice.CPU), 0)
-        kind = _DLDevice.ROCM if platform == "rocm" else _DLDevice.CUDA
-        return (int(kind), self._device.pjrt.local_hardware_id)
+        from ._dlpack import dlpack_device
+        return dlpack_device(self._device)
 
     def __dlpack__(self, *, stream: Any = None, max_version: tuple[int, int] | None = None,
                    dl_device: tuple[int, int] | None = None, copy: bool | None = None) -> Any:
-        """Export through DLPack (host memory: zero-copy and read-only where allowed)."""
-        if dl_device is not None and tuple(dl_device) != self.__dlpack_device__() \
-                and tuple(dl_device) != (int(_DLDevice.CPU), 0):
-            raise BufferError(f"cannot export to DLPack device {dl_device} from {self._device!r}")
-        on_host = self._device.platform == "cpu"
-        if not on_host and dl_device != (int(_DLDevice.CPU), 0):
-            raise BufferError(f"DLPack export from {self._device!r} is only supported to the host "
-                              "(pass dl_device=(1, 0) or use to_device)")
-        if not on_host and copy is False:
-            raise BufferError("exporting to the host needs a copy, but copy=False")
-        host = self._numpy()
-        legacy = max_version is None or tuple(max_version) < (1, 0)
-        if copy:
-            host = host.copy()
-        elif legacy:
-            # DLPack 0.x cannot mark memory read-only, so numpy refuses to export our
-            # read-only view; like other array libraries we hand out the buffer's memory
-            # anyway (consumers must not write to it).
-            host = np.asarray(_SharedMemory(host))
-        kwargs: dict[str, Any] = {"stream": None}
-        if max_version is not None:
-            kwargs["max_version"] = max_version
-        return host.__dlpack__(**kwargs)
+        """Export through DLPack: the buffer's own memory on any device (see ``pjrt_array._dlpack``)."""
+        from ._dlpack import export
+        return export(self, stream=stream, max_version=max_version, dl_device=dl_device, copy=copy)
 
     def to_device(self, device: Any, /, *, stream: Any = None) -> "Array":
         """A copy of this array on ``device`` (the array itself if already there); ``device`` may
@@ -249,18 +219,6 @@ class Array:
         else:
             buffer = device.client.buffer_from_numpy(self._numpy(), device.pjrt)
         return Array._from_buffer(buffer, self._aval, device)
-
-
-class _SharedMemory:
-    """A writable numpy-protocol alias of a read-only host view (for DLPack 0.x export)."""
-
-    __slots__ = ("__array_interface__", "_view")
-
-    def __init__(self, view: np.ndarray) -> None:
-        self._view = view  # keeps the buffer alive
-        interface = dict(view.__array_interface__)
-        interface["data"] = (interface["data"][0], False)
-        self.__array_interface__ = interface
 
 
 def _default_device_or_none() -> Device | None:

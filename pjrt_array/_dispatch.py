@@ -4,7 +4,7 @@
 ``(rule, params, device, input avals...)`` up in a dict: a hit goes straight
 to the executable's pre-built execute block and never builds text.  A miss
 lowers the rule to a module and fingerprints it (sha256 of module text,
-compile options and plugin platform + version); the executable then comes
+compile options and the plugin build, see ``_policy``); the executable then comes
 from memory, else from the on-disk cache (``_disk_cache``), else from the
 compiler.  Compilation of one fingerprint happens once even when several
 threads miss together.  Both in-memory caches are bounded, least recently
@@ -14,13 +14,11 @@ used first out (``set_cache_size``).
 from __future__ import annotations
 
 import hashlib
-import math
 import os
-import re
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -29,6 +27,7 @@ from . import _disk_cache
 from ._array import Array
 from ._devices import Device
 from ._pjrt import Buffer, CompileOptions, LoadedExecutable, PjrtError, ResourceExhausted
+from ._policy import CompilePolicy, policy_for
 from .ops._builder import Rule, build_module
 from .ops._validate import check_program
 
@@ -57,7 +56,9 @@ class _Entry:
 
 
 _entries: "OrderedDict[tuple, _Entry]" = OrderedDict()
-_by_fingerprint: "OrderedDict[str, LoadedExecutable]" = OrderedDict()
+# Executables belong to the client that loaded them: two clients of one plugin
+# share fingerprints (and the disk cache) but never each other's executables.
+_by_fingerprint: "OrderedDict[tuple[Any, str], LoadedExecutable]" = OrderedDict()
 _compile_locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 _stats = CacheStats()
@@ -82,42 +83,12 @@ def _trim() -> None:
             _by_fingerprint.popitem(last=False)
 
 
-# Compiler settings measured on the XLA CPU plugins (docs/benchmarks.md): the
-# fusion emitters double compile time without making these programs faster,
-# and for small inputs LLVM's optimizations cost more than they ever save.
-_FAST_COMPILE = (("xla_cpu_use_fusion_emitters", False),)
-_SMALL_PROGRAM = (("xla_backend_optimization_level", 0),)
-_SMALL_ELEMENTS = 1 << 16
-_NO_SUCH_OPTION = re.compile(r"No such compile option: '([\w.]+)'")
-_rejected_options: dict[int, set[str]] = {}
-
-
-def _options(device: "Device", avals: Sequence[Aval]) -> CompileOptions:
-    largest = max((math.prod(shape) for shape, _ in avals), default=0)
-    overrides = _FAST_COMPILE + (_SMALL_PROGRAM if largest <= _SMALL_ELEMENTS else ())
-    return CompileOptions(num_replicas=1, num_partitions=1, device_assignment=((device.id,),),
-                          env_option_overrides=dict(overrides))
-
-
-def _compile(client: Any, text: str, options: CompileOptions) -> LoadedExecutable:
-    """Compile, dropping tuning options this plugin does not know (remembered per plugin)."""
-    rejected = _rejected_options.setdefault(id(client.plugin), set())
-    while True:
-        overrides = {k: v for k, v in dict(options.env_option_overrides).items() if k not in rejected}
-        try:
-            return client.compile(text, replace(options, env_option_overrides=overrides))
-        except PjrtError as exc:
-            match = _NO_SUCH_OPTION.search(exc.message)
-            if match is None or match.group(1) not in overrides:
-                raise
-            rejected.add(match.group(1))
-
-
-def _load_or_compile(client: Any, text: str, options: CompileOptions, fingerprint: str) -> LoadedExecutable:
+def _load_or_compile(client: Any, policy: CompilePolicy, text: str, options: CompileOptions,
+                     fingerprint: str) -> LoadedExecutable:
     """The executable from the disk cache, else freshly compiled (and stored there)."""
     folder = None
     if _disk is not None:
-        folder = _disk.folder(client.platform_name, client.platform_version, client.api.version)
+        folder = _disk.folder(policy.label, policy.build_key)
         payload = _disk.get(folder, fingerprint)
         if payload is not None:
             start = time.perf_counter()
@@ -130,7 +101,7 @@ def _load_or_compile(client: Any, text: str, options: CompileOptions, fingerprin
                 _stats.disk_hits += 1
                 return exe
     start = time.perf_counter()
-    exe = _compile(client, text, options)
+    exe = policy.compile(client, text, options)
     _stats.compile_time += time.perf_counter() - start
     _stats.compiles += 1
     if folder is not None:
@@ -149,22 +120,29 @@ def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Devi
     return _Entry(compile_text(device.client, text, _options(device, avals)), out_avals)
 
 
+def _options(device: Device, avals: Sequence[Aval]) -> CompileOptions:
+    """The compile options of a one-device program on ``device`` (its plugin's policy decides)."""
+    return policy_for(device.client).options(device.id, avals)
+
+
 def compile_text(client: Any, text: str, options: CompileOptions) -> LoadedExecutable:
     """The executable of a module: from memory by fingerprint, else the disk cache, else compiled."""
+    policy = policy_for(client)
     digest = hashlib.sha256()
     digest.update(text.encode())
     digest.update(options.to_bytes())
-    digest.update(f"{client.platform_name}\0{client.platform_version}\0{client.api.version}".encode())
+    digest.update(policy.build_key.encode())
     fingerprint = digest.hexdigest()
-    exe = _by_fingerprint.get(fingerprint)
+    memo = (client, fingerprint)
+    exe = _by_fingerprint.get(memo)
     if exe is None:
         with _locks_guard:
             lock = _compile_locks.setdefault(fingerprint, threading.Lock())
         with lock:
-            exe = _by_fingerprint.get(fingerprint)
+            exe = _by_fingerprint.get(memo)
             if exe is None:
-                exe = _load_or_compile(client, text, options, fingerprint)
-                _by_fingerprint[fingerprint] = exe
+                exe = _load_or_compile(client, policy, text, options, fingerprint)
+                _by_fingerprint[memo] = exe
             else:
                 _stats.fingerprint_hits += 1
         with _locks_guard:
@@ -172,7 +150,7 @@ def compile_text(client: Any, text: str, options: CompileOptions) -> LoadedExecu
     else:
         _stats.fingerprint_hits += 1
         try:
-            _by_fingerprint.move_to_end(fingerprint)
+            _by_fingerprint.move_to_end(memo)
         except KeyError:  # evicted by another thread meanwhile
             pass
     return exe
@@ -285,7 +263,8 @@ def cache_info() -> dict[str, Any]:
         "hits": _stats.hits, "misses": _stats.misses, "fingerprint_hits": _stats.fingerprint_hits,
         "disk_hits": _stats.disk_hits, "compiles": _stats.compiles, "compile_time": _stats.compile_time,
         "disk_load_time": _stats.disk_load_time, "entries": len(_entries), "executables": len(_by_fingerprint),
-        "max_entries": _max_entries, "disk_dir": None if _disk is None else str(_disk.root),
+        "max_entries": _max_entries,
+        "disk_dir": None if _disk is None or _disk.refused else str(_disk.root),  # None: no disk cache in use
     }
 
 

@@ -46,6 +46,7 @@ def test_repr_str_len_iter_hash():
         xp.Array()
 
 
+@pytest.mark.cpu_only  # the CPU plugins have several devices; one GPU has one
 def test_devices_follow_arrays_and_mixing_them_raises():
     devices = xp.__array_namespace_info__().devices()
     d0, d1 = devices[0], devices[1]

@@ -59,7 +59,7 @@ def test_device_attributes_and_memory_stats(client):
 ])
 def test_memory_layout_is_row_major(client, array, minor_to_major):
     b = client.buffer_from_numpy(array)
-    assert b.memory_layout() == {"type": "tiled", "minor_to_major": minor_to_major}
+    assert b.memory_layout() == {"type": "tiled", "minor_to_major": minor_to_major, "num_tiles": 0}
 
 
 def test_opaque_device_memory_pointer_is_the_data_on_cpu(client):

@@ -16,7 +16,9 @@ GENERATED = {"_abi.py", "_api_history.py"}  # tables that list every name withou
 
 
 def _public_docstrings() -> dict[str, str]:
-    """``{module.qualname: docstring}`` of every public function, method and property of the binding."""
+    """``{module.qualname: docstring}`` of every public function, method and property of the binding,
+    and of every ``_release`` (the destructor of an owned handle, reached through ``close()``,
+    ``with`` and garbage collection)."""
     found: dict[str, str] = {}
     for path in sorted(PACKAGE.glob("*.py")):
         if path.name in GENERATED:
@@ -26,7 +28,7 @@ def _public_docstrings() -> dict[str, str]:
             for child in ast.iter_child_nodes(node):
                 if isinstance(child, ast.ClassDef) and not child.name.startswith("_"):
                     visit(child, f"{prefix}{child.name}.")
-                elif isinstance(child, ast.FunctionDef) and (child.name == "__init__"
+                elif isinstance(child, ast.FunctionDef) and (child.name in ("__init__", "_release")
                                                              or not child.name.startswith("_")):
                     found[prefix + child.name] = ast.get_docstring(child) or ""
 

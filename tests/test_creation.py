@@ -139,6 +139,7 @@ def test_meshgrid(sizes, indexing):
     assert len(got) == len(sizes)
 
 
+@pytest.mark.cpu_only  # numpy reads only host memory
 def test_from_dlpack_numpy_both_ways():
     a = np.arange(6, dtype=np.float32).reshape(2, 3)
     x = xp.from_dlpack(a)

@@ -56,7 +56,7 @@ def test_two_processes_writing_at_once(tmp_path):
 
 def test_corrupt_and_truncated_entries_are_misses_and_replaced(tmp_path):
     cache = DiskCache(tmp_path)
-    folder = cache.folder("cpu", "v1", "0.81")
+    folder = cache.folder("cpu-0.81", "v1")
     cache.put(folder, "abc", b"payload" * 100)
     assert cache.get(folder, "abc") == b"payload" * 100
     path = folder / "abc.exe"
@@ -83,7 +83,7 @@ def test_process_level_corruption_recovers(tmp_path):
 
 def test_builds_are_kept_apart(tmp_path):
     cache = DiskCache(tmp_path)
-    a, b = cache.folder("cpu", "v1", "0.81"), cache.folder("cpu", "v1", "0.106")
+    a, b = cache.folder("cpu-0.81", '{"mtime_ns": 1}'), cache.folder("cpu-0.81", '{"mtime_ns": 2}')
     assert a != b
     cache.put(a, "fp", b"one")
     assert cache.get(b, "fp") is None
@@ -91,7 +91,7 @@ def test_builds_are_kept_apart(tmp_path):
 
 def test_least_recently_used_eviction(tmp_path):
     cache = DiskCache(tmp_path)
-    folder = cache.folder("cpu", "v", "0.1")
+    folder = cache.folder("cpu-0.1", "v")
     for i in range(5):
         cache.put(folder, f"e{i}", bytes(900))
         os.utime(folder / f"e{i}.exe", (1000 + i, 1000 + i))
@@ -107,7 +107,8 @@ def test_unwritable_folder_is_ignored(tmp_path):
     target = tmp_path / "file"
     target.write_text("not a folder")
     cache = DiskCache(target)
-    cache.put(target / "sub", "fp", b"data")  # no exception
+    with pytest.warns(UserWarning, match="it is not a folder"):
+        cache.put(target / "sub", "fp", b"data")  # no exception
     assert cache.get(target / "sub", "fp") is None
 
 

@@ -7,6 +7,8 @@ import pytest
 
 import pjrt_array as xp
 
+pytestmark = pytest.mark.cpu_only  # shares host memory with numpy
+
 
 def _aligned(n, dtype=np.float32, alignment=64):
     raw = np.empty(n * np.dtype(dtype).itemsize + alignment, np.uint8)

@@ -5,10 +5,13 @@ Discovery order (first wins for the default):
 1. an explicit path passed by the caller;
 2. ``PJRT_ARRAY_PLUGIN`` (one path, or several separated by ``os.pathsep``);
 3. installed plugin wheels: the ``xla_plugins`` and ``jax_plugins`` entry-point
-   groups, and the known CPU plugin packages below.
+   groups (e.g. ``jax-cuda12-pjrt`` registers ``jax_plugins:xla_cuda12``), and
+   the known CPU plugin packages below.
 
-Among installed CPU plugins the one with the highest PJRT API version is the
-default.  Loading is ``dlopen`` + ``GetPjrtApi``; ``PJRT_Plugin_Initialize`` is
+Among installed plugins of the chosen platform (``platform=``, else
+``PJRT_ARRAY_PLATFORM``, else ``"cpu"``) the one with the highest PJRT API
+version is the default.  Only the candidates of that platform are opened, so
+an installed GPU wheel costs a CPU user nothing.  Loading is ``dlopen`` + ``GetPjrtApi``; ``PJRT_Plugin_Initialize`` is
 called exactly once per plugin per process.
 """
 
@@ -24,13 +27,15 @@ from pathlib import Path
 
 from . import _abi
 from ._api import Api, new_struct
-from ._malloc import tune_malloc
 from .errors import PluginLoadError
 from .named_values import read_named_values
 
-__all__ = ["PluginInfo", "Plugin", "discover", "load_plugin", "default_plugin_info"]
+__all__ = ["PluginInfo", "Plugin", "discover", "load_plugin", "default_plugin_info", "chosen_platform"]
 
 ENV_PLUGIN = "PJRT_ARRAY_PLUGIN"
+ENV_PLATFORM = "PJRT_ARRAY_PLATFORM"
+#: Platforms a default can be chosen by ("gpu" covers CUDA and ROCm plugins).
+PLATFORMS = ("cpu", "gpu", "tpu")
 ENTRY_POINT_GROUPS = ("xla_plugins", "jax_plugins")
 # Wheels that ship a PJRT plugin without registering an entry point.
 KNOWN_PACKAGES = (
@@ -103,8 +108,8 @@ def _describe(path: str, source: str, platform: str) -> PluginInfo:
     return PluginInfo(plugin.path, source, platform, (plugin.api.major, plugin.api.minor))
 
 
-def discover(path: str | os.PathLike | None = None) -> list[PluginInfo]:
-    """Every plugin candidate, in discovery order, each probed for its API version."""
+def _candidates(path: str | os.PathLike | None) -> list[tuple[str, str, str]]:
+    """(path, source, platform guess) of every candidate, in discovery order, each library once."""
     raw: list[tuple[str, str, str]] = []
     if path is not None:
         raw.append((os.fspath(path), "argument", _platform_guess(os.fspath(path))))
@@ -112,35 +117,53 @@ def discover(path: str | os.PathLike | None = None) -> list[PluginInfo]:
         raw.append((entry, ENV_PLUGIN, _platform_guess(entry)))
     raw.extend(_installed_candidates())
     seen: set[str] = set()
-    infos = []
-    for p, source, platform in raw:
-        key = os.path.realpath(p)
+    out = []
+    for candidate in raw:
+        key = os.path.realpath(candidate[0])
         if key not in seen:
             seen.add(key)
-            infos.append(_describe(p, source, platform))
-    return infos
+            out.append(candidate)
+    return out
 
 
-def default_plugin_info(path: str | os.PathLike | None = None) -> PluginInfo:
-    """The plugin to use: an explicit one, else the newest installed CPU plugin."""
-    infos = discover(path)
-    explicit = [i for i in infos if i.source in ("argument", ENV_PLUGIN)]
+def discover(path: str | os.PathLike | None = None) -> list[PluginInfo]:
+    """Every plugin candidate, in discovery order, each probed for its API version."""
+    return [_describe(*c) for c in _candidates(path)]
+
+
+def chosen_platform(platform: str | None = None) -> str:
+    """``platform``, else ``$PJRT_ARRAY_PLATFORM``, else ``"cpu"``, checked to be one of :data:`PLATFORMS`."""
+    where = "platform"
+    if platform is None:
+        platform, where = os.environ.get(ENV_PLATFORM) or "cpu", "$" + ENV_PLATFORM
+    if not isinstance(platform, str) or platform.lower() not in PLATFORMS:
+        raise ValueError(f"{where} must be one of {', '.join(PLATFORMS)}, got {platform!r}")
+    return platform.lower()
+
+
+def default_plugin_info(path: str | os.PathLike | None = None, platform: str | None = None) -> PluginInfo:
+    """The plugin to use: an explicit one, else the newest installed plugin of the chosen platform
+    (see :func:`chosen_platform`)."""
+    candidates = _candidates(path)
+    explicit = [c for c in candidates if c[1] in ("argument", ENV_PLUGIN)]
     if explicit:
-        if not explicit[0].usable:
-            raise PluginLoadError(explicit[0].error)
-        return explicit[0]
+        info = _describe(*explicit[0])
+        if not info.usable:
+            raise PluginLoadError(info.error)
+        return info
+    wanted = chosen_platform(platform)
+    infos = [_describe(*c) for c in candidates if c[2] == wanted]
     usable = [i for i in infos if i.usable]
-    cpu = [i for i in usable if i.platform == "cpu"]
-    pool = cpu or usable
-    if not pool:
+    if not usable:
         looked = "\n  ".join(f"{i.path} ({i.source}): {i.error}" for i in infos) or "(nothing found)"
+        install = {"gpu": "`pip install \"pjrt-array[cuda12]\"` (or [cuda13])"}.get(wanted, "`pip install xla-cpu-pjrt`")
         raise PluginLoadError(
-            "no usable PJRT plugin found. Looked in: an explicit path, $" + ENV_PLUGIN
+            f"no usable {wanted} PJRT plugin found. Looked in: an explicit path, $" + ENV_PLUGIN
             + ", entry points " + ", ".join(ENTRY_POINT_GROUPS) + ", packages "
             + ", ".join(p for p, _ in KNOWN_PACKAGES) + ".\n  " + looked
-            + "\nInstall one with `pip install xla-cpu-pjrt`."
+            + f"\nInstall one with {install}, or choose another platform with ${ENV_PLATFORM}."
         )
-    return max(pool, key=lambda i: i.api_version or (0, 0))
+    return max(usable, key=lambda i: i.api_version or (0, 0))
 
 
 class Plugin:
@@ -197,7 +220,6 @@ def _open(given: str, real: str) -> Plugin:
     # cached executable prints spurious CPU-feature "errors".  PJRT errors reach
     # us as PJRT_Error values regardless.  Set it yourself to see XLA's logs.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    tune_malloc()
     if not os.path.isfile(real):
         raise PluginLoadError(f"PJRT plugin {given!r} does not exist (resolved to {real!r})")
     try:

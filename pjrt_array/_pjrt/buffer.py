@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import math
-import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -12,18 +11,18 @@ import numpy as np
 from . import _abi
 from ._api import new_struct
 from ._handles import int64s
+from ._owned import Owned, invoke
 from ._shapes import shape_and_type
 from .completion import Completion
 from .device import Device
 from .dtypes import SUB_BYTE_BITS, from_numpy_dtype, require_known, to_numpy_dtype
-from .errors import ClosedError
 from .event import Event
 from .memory import Memory
 
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["Buffer", "HOST_BUFFER_SEMANTICS"]
+__all__ = ["Buffer", "ExternalReference", "HOST_BUFFER_SEMANTICS"]
 
 _S = _abi.PJRT_HostBufferSemantics
 #: User-facing names of ``PJRT_HostBufferSemantics``.
@@ -34,54 +33,60 @@ HOST_BUFFER_SEMANTICS = {
     "mutable_zero_copy": _S.PJRT_HostBufferSemantics_kMutableZeroCopy,
 }
 
-# Destroy is the one call made for every temporary, so its argument block is
-# reused per thread instead of built per call.
-_tls = threading.local()
 
+class ExternalReference:
+    """One external reference of a buffer's memory, counted by its client.
 
-def _destroy_args() -> Any:
-    args = getattr(_tls, "destroy", None)
-    if args is None:
-        args = _tls.destroy = new_struct(_abi.PJRT_Buffer_Destroy_Args)
-        _tls.address = ctypes.addressof(args)
-    return args
+    While held, the memory is neither freed nor moved: ``Buffer.close()`` and
+    ``Client.close()`` leave the destroy to :meth:`release` (see ``Client._pin``).
+    Numpy views and DLPack capsules each hold one.
+    """
+
+    __slots__ = ("_client", "_handle")
+
+    def __init__(self, buffer: "Buffer") -> None:
+        buffer.increase_external_reference_count()
+        self._client: "Client | None" = buffer._client
+        self._handle = buffer.handle
+        buffer._client._pin(self._handle)
+
+    def release(self) -> None:
+        """Drop the reference (once; later calls do nothing), destroying what waited for it."""
+        client, self._client = self._client, None
+        if client is not None:
+            client._unpin(self._handle)
 
 
 class _HostView:
-    """The base of a numpy view: holds one external reference of a buffer.
+    """The base of a numpy view: holds an :class:`ExternalReference` until numpy drops its last array."""
 
-    The client counts it (``Client._pin``), so neither ``Buffer.close()`` nor
-    ``Client.close()`` frees the memory while numpy can still read it; the
-    reference is released, and any destroy that waited is done, when numpy
-    drops its last array on this base.
-    """
+    __slots__ = ("__array_interface__", "_ref", "_host_ref")
 
-    __slots__ = ("__array_interface__", "_client", "_handle", "_host_ref")
-
-    def __init__(self, client: "Client", handle: int, pointer: int, nbytes: int, host_ref: object) -> None:
-        self._client = client
-        self._handle = handle
+    def __init__(self, ref: ExternalReference, pointer: int, nbytes: int, host_ref: object) -> None:
+        self._ref = ref
         self._host_ref = host_ref  # a zero-copy upload's array: the memory numpy reads
         self.__array_interface__ = {"data": (pointer, True), "shape": (nbytes,), "typestr": "|u1", "version": 3}
-        client._pin(handle)
 
     def __del__(self) -> None:
-        self._client._unpin(self._handle)
+        self._ref.release()
 
 
-class Buffer:
+class Buffer(Owned):
     """A device buffer. Destroyed by ``close()``, garbage collection, or its client's close."""
 
-    __slots__ = ("_client", "_handle", "_dtype", "_shape", "_host_ref", "__weakref__")
+    __slots__ = ("_dtype", "_shape", "_host_ref")
+    _field = "buffer"
+    _what = "Buffer"
 
     def __init__(self, client: "Client", handle: int, dtype: np.dtype | None = None,
                  shape: tuple[int, ...] | None = None, host_ref: object = None) -> None:
+        # Made for every op's output: the fields are set here, not through Owned.__init__.
         self._client = client
         self._handle = handle
         self._dtype = dtype
         self._shape = shape
         self._host_ref = host_ref  # a zero-copy upload's numpy array, kept while we live
-        client._buffers.add(handle)
+        client._buffers.add(handle)  # Client.close destroys what is still registered
 
     # -- creation ----------------------------------------------------------------------
     @classmethod
@@ -130,54 +135,20 @@ class Buffer:
         return buffer
 
     # -- ownership ---------------------------------------------------------------------
-    @property
-    def handle(self) -> int:
-        if not self._handle:
-            raise ClosedError("this Buffer has been closed")
-        return self._client._live(self._handle)
-
-    @property
-    def client(self) -> "Client":
-        return self._client
-
-    def close(self) -> None:
-        """Destroy the buffer now (``PJRT_Buffer_Destroy``); later use raises."""
-        handle, self._handle = self._handle, 0
+    def _release(self, handle: int) -> None:
+        """Destroy (``PJRT_Buffer_Destroy``) unless something else must let go first."""
         client = self._client
-        if handle and not client._closed:
-            client._buffers.discard(handle)
-            # Alias buffers (and what fulfilled them) abort the CPU plugins when destroyed: they are
-            # left to the process's end instead (see Client.create_alias_buffer).
-            if client._alias_handles and handle in client._alias_handles:
-                self._host_ref = None
-                return
-            # With live numpy views the last view destroys it (Client._unpin).
-            if handle not in client._pins or not client._doom_if_pinned(handle):
-                _destroy_args().buffer = handle
-                err = client._destroy_buffer(_tls.address)
-                if err:
-                    client.api.check(err)
+        client._buffers.discard(handle)
         self._host_ref = None
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - destructors must not raise
-            pass
-
-    def __enter__(self) -> "Buffer":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _call(self, fn: str, args_type: type, **fields: Any) -> Any:
-        args = new_struct(args_type)
-        setattr(args, "src" if args_type is _abi.PJRT_Buffer_ToHostBuffer_Args else "buffer", self.handle)
-        for k, v in fields.items():
-            setattr(args, k, v)
-        self._client.api.call(fn, args)
-        return args
+        # Alias buffers (and what fulfilled them) abort the CPU plugins when destroyed: they are
+        # left to the process's end instead (see Client.create_alias_buffer).
+        if client._alias_handles and handle in client._alias_handles:
+            return
+        # With live numpy views the last view destroys it (Client._unpin).
+        if client._pins and handle in client._pins:
+            client._doomed.add(handle)
+            return
+        client._destroy_buffer_now(handle)
 
     # -- facts -------------------------------------------------------------------------
     @property
@@ -275,8 +246,8 @@ class Buffer:
     def to_numpy(self) -> np.ndarray:
         """A host copy (``PJRT_Buffer_ToHostBuffer``, waiting on its event)."""
         out = np.empty(self.shape, self.dtype)
-        a = self._call("PJRT_Buffer_ToHostBuffer", _abi.PJRT_Buffer_ToHostBuffer_Args,
-                       dst=out.ctypes.data, dst_size=out.nbytes)
+        a = invoke(self._client.api, "PJRT_Buffer_ToHostBuffer", _abi.PJRT_Buffer_ToHostBuffer_Args,
+                   src=self.handle, dst=out.ctypes.data, dst_size=out.nbytes)
         with Event(self._client.api, a.event) as event:
             event.wait()
         return out
@@ -303,8 +274,7 @@ class Buffer:
         pointer = self.unsafe_pointer()
         dtype, shape = self.dtype, self.shape
         nbytes = math.prod(shape) * dtype.itemsize
-        self.increase_external_reference_count()
-        raw = np.asarray(_HostView(self._client, self.handle, pointer, nbytes, self._host_ref))
+        raw = np.asarray(_HostView(self.external_reference(), pointer, nbytes, self._host_ref))
         return raw.view(dtype).reshape(shape)
 
     # -- unsafe ------------------------------------------------------------------------
@@ -316,6 +286,10 @@ class Buffer:
     def increase_external_reference_count(self) -> None:
         """UNSAFE: pin the buffer's memory for use outside PJRT (``PJRT_Buffer_IncreaseExternalReferenceCount``)."""
         self._call("PJRT_Buffer_IncreaseExternalReferenceCount", _abi.PJRT_Buffer_IncreaseExternalReferenceCount_Args)
+
+    def external_reference(self) -> ExternalReference:
+        """Pin the memory for use outside PJRT until ``.release()`` (counted, unlike the raw calls)."""
+        return ExternalReference(self)
 
     def decrease_external_reference_count(self) -> None:
         """UNSAFE: release a pin taken with :meth:`increase_external_reference_count`
@@ -334,7 +308,8 @@ class Buffer:
         kind = _abi.PJRT_Buffer_MemoryLayout_Type(layout.type)
         if kind == _abi.PJRT_Buffer_MemoryLayout_Type.PJRT_Buffer_MemoryLayout_Type_Tiled:
             return {"type": "tiled", "minor_to_major": int64s(layout.tiled.minor_to_major,
-                                                              layout.tiled.minor_to_major_size)}
+                                                              layout.tiled.minor_to_major_size),
+                    "num_tiles": int(layout.tiled.num_tiles)}
         return {"type": "strides", "byte_strides": int64s(layout.strides.byte_strides,
                                                           layout.strides.num_byte_strides)}
 
@@ -408,6 +383,6 @@ class Buffer:
         return Buffer(self._client, a.out_buffer, np.dtype(dtype), dims)
 
     def __repr__(self) -> str:
-        if not self._handle or self._client._closed:
+        if not self._handle or self._client.closed:
             return "<pjrt Buffer closed>"
         return f"<pjrt Buffer {self.dtype}{list(self.shape)}>"

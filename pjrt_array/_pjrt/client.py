@@ -22,6 +22,7 @@ from . import _abi
 from ._api import Api, new_struct, struct_size
 from ._handles import c_bytes_address, handles, text
 from ._loader import Plugin, default_plugin_info, load_plugin
+from ._owned import invoke
 from ._shapes import RowMajorLayout, shape_and_type
 from .compile_options import CompileOptions
 from .device import Device
@@ -69,7 +70,7 @@ class Client:
         # live views, and the client under it, is destroyed when the last view goes.
         self._pins: dict[int, int] = {}
         self._doomed: set[int] = set()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a __del__ may run while this thread holds it
         self._handle = 0
         values = NamedValueArray(options)
         args = new_struct(_abi.PJRT_Client_Create_Args)
@@ -79,6 +80,9 @@ class Client:
         self.api.call("PJRT_Client_Create", args)
         self._handle = int(args.client)
         self._destroy_buffer = self.api.raw("PJRT_Buffer_Destroy")  # the hottest call after execute
+        self._destroy_args = new_struct(_abi.PJRT_Buffer_Destroy_Args)
+        self._destroy_address = ctypes.addressof(self._destroy_args)
+        self._destroying = False  # whether _destroy_args is in use (by this thread: the lock is held)
         self._devices: list[Device] | None = None
         _CLIENTS.add(self)
 
@@ -109,38 +113,54 @@ class Client:
         return self._closed
 
     def close(self) -> None:
-        """Destroy every buffer and executable of this client, then the client (``PJRT_Client_Destroy``)."""
+        """Destroy every buffer and executable of this client, then the client (``PJRT_Client_Destroy``).
+
+        Everything happens under the client's lock, the lock every owned object
+        destroys its handle under, so each handle is destroyed exactly once.
+        """
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             buffers, self._buffers = self._buffers, set()
             executables, self._executables = self._executables, set()
+            if _FORKED:  # the plugin's threads did not survive fork(): touch nothing
+                return
             self._doomed |= buffers & self._pins.keys()
-            buffers -= self._doomed
-            viewed = bool(self._doomed)
-        if _FORKED:  # the plugin's threads did not survive fork(): touch nothing
-            return
-        for h in buffers:
-            self._destroy("PJRT_Buffer_Destroy", _abi.PJRT_Buffer_Destroy_Args, "buffer", h)
-        for h in executables:
-            self._destroy("PJRT_LoadedExecutable_Destroy", _abi.PJRT_LoadedExecutable_Destroy_Args,
-                          "executable", h)
-        if not viewed:
-            self._destroy("PJRT_Client_Destroy", _abi.PJRT_Client_Destroy_Args, "client", self._handle)
+            for h in buffers - self._doomed:
+                self._destroy_buffer_now(h)
+            for h in executables:
+                invoke(self.api, "PJRT_LoadedExecutable_Destroy", _abi.PJRT_LoadedExecutable_Destroy_Args,
+                       executable=h)
+            if not self._doomed and self._handle:  # else the last numpy view destroys it (_unpin)
+                invoke(self.api, "PJRT_Client_Destroy", _abi.PJRT_Client_Destroy_Args, client=self._handle)
+
+    def _destroy_buffer_now(self, handle: int) -> None:
+        """``PJRT_Buffer_Destroy`` of ``handle``; the caller holds the lock and owns the handle.
+
+        Destroy is the one call made for every temporary, so its argument block
+        is made once per client (the lock serializes its use); a destroy nested
+        in another on the same thread (a ``__del__`` run by the garbage
+        collector) finds it in use and takes a new one.
+        """
+        if self._destroying:
+            args = new_struct(_abi.PJRT_Buffer_Destroy_Args)
+            args.buffer = handle
+            err = self._destroy_buffer(ctypes.addressof(args))
+        else:
+            self._destroying = True
+            try:
+                self._destroy_args.buffer = handle
+                err = self._destroy_buffer(self._destroy_address)
+            finally:
+                self._destroying = False
+        if err:
+            self.api.check(err)
 
     def _pin(self, buffer: int) -> None:
         """Count a numpy view of ``buffer`` (its external reference is already taken)."""
         with self._lock:
             self._pins[buffer] = self._pins.get(buffer, 0) + 1
-
-    def _doom_if_pinned(self, buffer: int) -> bool:
-        """Whether ``buffer`` has live views; if so its destroy waits for the last one."""
-        with self._lock:
-            if buffer in self._pins:
-                self._doomed.add(buffer)
-                return True
-            return False
 
     def _unpin(self, buffer: int) -> None:
         """Drop a numpy view of ``buffer``; destroy what waited for it."""
@@ -148,24 +168,16 @@ class Client:
             left = self._pins.pop(buffer) - 1
             if left:
                 self._pins[buffer] = left
-            destroy = not left and buffer in self._doomed
-            if destroy:
-                self._doomed.discard(buffer)
-            last = destroy and self._closed and not self._doomed
-        if _FORKED:
-            return
-        release = new_struct(_abi.PJRT_Buffer_DecreaseExternalReferenceCount_Args)
-        release.buffer = buffer
-        self.api.call("PJRT_Buffer_DecreaseExternalReferenceCount", release)
-        if destroy:
-            self._destroy("PJRT_Buffer_Destroy", _abi.PJRT_Buffer_Destroy_Args, "buffer", buffer)
-        if last:
-            self._destroy("PJRT_Client_Destroy", _abi.PJRT_Client_Destroy_Args, "client", self._handle)
-
-    def _destroy(self, fn: str, args_type: type, field: str, handle: int) -> None:
-        args = new_struct(args_type)
-        setattr(args, field, handle)
-        self.api.call(fn, args)
+            if _FORKED:
+                return
+            invoke(self.api, "PJRT_Buffer_DecreaseExternalReferenceCount",
+                   _abi.PJRT_Buffer_DecreaseExternalReferenceCount_Args, buffer=buffer)
+            if left or buffer not in self._doomed:
+                return
+            self._doomed.discard(buffer)
+            self._destroy_buffer_now(buffer)
+            if self._closed and not self._doomed:
+                invoke(self.api, "PJRT_Client_Destroy", _abi.PJRT_Client_Destroy_Args, client=self._handle)
 
     def __enter__(self) -> "Client":
         return self
@@ -181,12 +193,7 @@ class Client:
 
     # -- facts ----------------------------------------------------------------------
     def _call(self, fn: str, args_type: type, **fields: Any) -> Any:
-        args = new_struct(args_type)
-        args.client = self.handle
-        for k, v in fields.items():
-            setattr(args, k, v)
-        self.api.call(fn, args)
-        return args
+        return invoke(self.api, fn, args_type, client=self.handle, **fields)
 
     @property
     def platform_name(self) -> str:
@@ -319,8 +326,9 @@ class Client:
         a = self._call("PJRT_Client_CreateAliasBuffer", _abi.PJRT_Client_CreateAliasBuffer_Args,
                        memory=self._own_memory(memory).handle, shape_dims=ctypes.addressof(array),
                        shape_num_dims=len(dims), shape_element_type=btype, shape_layout=layout.address)
-        self._unfulfilled_aliases[a.alias_buffer] = a.fulfill_alias_buffer_cb
-        self._alias_handles.add(a.alias_buffer)
+        with self._lock:
+            self._unfulfilled_aliases[a.alias_buffer] = a.fulfill_alias_buffer_cb
+            self._alias_handles.add(a.alias_buffer)
         return self._buffer_out(a.alias_buffer, dims, dtype)
 
     def fulfill_alias_buffer(self, alias: "Buffer", buffer: "Buffer | None", error: PjrtError | None = None
@@ -333,11 +341,12 @@ class Client:
             raise ValueError("fulfill_alias_buffer needs exactly one of buffer and error")
         if buffer is not None and buffer._client is not self:
             raise ValueError("buffer belongs to another client")
-        token = self._unfulfilled_aliases.pop(alias.handle, None)
-        if token is None:
-            raise ValueError("this buffer is not an unfulfilled alias of this client")
-        if buffer is not None:
-            self._alias_handles.add(buffer.handle)
+        with self._lock:
+            token = self._unfulfilled_aliases.pop(alias.handle, None)
+            if token is None:
+                raise ValueError("this buffer is not an unfulfilled alias of this client")
+            if buffer is not None:
+                self._alias_handles.add(buffer.handle)
         code, message = (0, b"") if error is None else error_fields(error)
         self._call("PJRT_Client_FulfillAliasBuffer", _abi.PJRT_Client_FulfillAliasBuffer_Args,
                    buffer=buffer.handle if buffer is not None else 0, status_code=code,
@@ -345,14 +354,19 @@ class Client:
                    fulfill_alias_buffer_cb=token)
 
     def create_view_of_device_buffer(self, pointer: int, shape: Sequence[int], dtype: Any,
-                                     device: Device | None = None, owner: object = None) -> "Buffer":
+                                     device: Device | None = None, owner: object = None,
+                                     stream: int | None = None) -> "Buffer":
         """UNSAFE: a buffer over existing device memory (``PJRT_Client_CreateViewOfDeviceBuffer``).
 
         ``owner`` (e.g. the object that owns the memory) is kept alive until the
         plugin deletes the view; the memory itself must stay valid that long.
+        ``stream`` (GPU plugins): a platform stream on which the data becomes
+        ready; the view is ready once work enqueued there so far is done.
         """
         if isinstance(pointer, bool) or not isinstance(pointer, int) or pointer <= 0:
             raise ValueError(f"pointer must be a non-null address (a positive int), got {pointer!r}")
+        if stream is not None and (isinstance(stream, bool) or not isinstance(stream, int) or stream <= 0):
+            raise ValueError(f"stream must be None or a stream handle (a positive int), got {stream!r}")
         array, dims, btype = shape_and_type(shape, dtype, self.api.minor)
         device = self._own_device(device)
         key = next(_view_keys)
@@ -361,7 +375,7 @@ class Client:
             a = self._call("PJRT_Client_CreateViewOfDeviceBuffer", _abi.PJRT_Client_CreateViewOfDeviceBuffer_Args,
                            device_buffer_ptr=pointer, dims=ctypes.addressof(array), num_dims=len(dims),
                            element_type=btype, device=device.handle,
-                           on_delete_callback=_VIEW_DELETED, on_delete_callback_arg=key)
+                           on_delete_callback=_VIEW_DELETED, on_delete_callback_arg=key, stream=stream or 0)
         except BaseException:
             _view_owners.pop(key, None)
             raise
@@ -464,6 +478,7 @@ def _after_fork_in_child() -> None:
     global _FORKED
     _FORKED = True
     for client in list(_CLIENTS):
+        client._lock = threading.RLock()  # a thread of the parent may have held it at fork
         client._closed = True
 
 

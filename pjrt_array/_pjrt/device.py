@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import ctypes
-
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import _abi
-from ._api import new_struct
-from ._handles import handles, text
+from ._handles import c_bytes_address, handles, text
+from ._owned import Handle, Owned, invoke
 from .errors import error_fields
 from .named_values import read_named_values
 
@@ -20,83 +19,62 @@ if TYPE_CHECKING:
 __all__ = ["Device", "DeviceDescription", "AsyncTrackingEvent"]
 
 
-class DeviceDescription:
+class DeviceDescription(Handle):
     """Static facts about a device (``PJRT_DeviceDescription_*``); borrowed from its client."""
 
-    __slots__ = ("_client", "_handle")
-
-    def __init__(self, client: "Client", handle: int) -> None:
-        self._client = client
-        self._handle = handle
-
-    def _get(self, fn: str, args_type: type) -> Any:
-        args = new_struct(args_type)
-        args.device_description = self._client._live(self._handle)
-        self._client.api.call(fn, args)
-        return args
+    __slots__ = ()
+    _field = "device_description"
+    _what = "DeviceDescription"
 
     @property
     def id(self) -> int:
         """Globally unique device id (``PJRT_DeviceDescription_Id``)."""
-        return int(self._get("PJRT_DeviceDescription_Id", _abi.PJRT_DeviceDescription_Id_Args).id)
+        return int(self._call("PJRT_DeviceDescription_Id", _abi.PJRT_DeviceDescription_Id_Args).id)
 
     @property
     def process_index(self) -> int:
         """Index of the process this device belongs to (``PJRT_DeviceDescription_ProcessIndex``)."""
-        return int(self._get("PJRT_DeviceDescription_ProcessIndex",
+        return int(self._call("PJRT_DeviceDescription_ProcessIndex",
                              _abi.PJRT_DeviceDescription_ProcessIndex_Args).process_index)
 
     @property
     def kind(self) -> str:
         """Device kind, e.g. ``"cpu"`` (``PJRT_DeviceDescription_Kind``)."""
-        a = self._get("PJRT_DeviceDescription_Kind", _abi.PJRT_DeviceDescription_Kind_Args)
+        a = self._call("PJRT_DeviceDescription_Kind", _abi.PJRT_DeviceDescription_Kind_Args)
         return text(a.device_kind, a.device_kind_size)
 
     @property
     def debug_string(self) -> str:
         """A verbose description (``PJRT_DeviceDescription_DebugString``)."""
-        a = self._get("PJRT_DeviceDescription_DebugString", _abi.PJRT_DeviceDescription_DebugString_Args)
+        a = self._call("PJRT_DeviceDescription_DebugString", _abi.PJRT_DeviceDescription_DebugString_Args)
         return text(a.debug_string, a.debug_string_size)
 
     @property
     def to_string(self) -> str:
         """A short description (``PJRT_DeviceDescription_ToString``)."""
-        a = self._get("PJRT_DeviceDescription_ToString", _abi.PJRT_DeviceDescription_ToString_Args)
+        a = self._call("PJRT_DeviceDescription_ToString", _abi.PJRT_DeviceDescription_ToString_Args)
         return text(a.to_string, a.to_string_size)
 
     @property
     def attributes(self) -> dict[str, object]:
         """Vendor attributes of the device (``PJRT_DeviceDescription_Attributes``)."""
-        a = self._get("PJRT_DeviceDescription_Attributes", _abi.PJRT_DeviceDescription_Attributes_Args)
+        a = self._call("PJRT_DeviceDescription_Attributes", _abi.PJRT_DeviceDescription_Attributes_Args)
         return read_named_values(a.attributes, a.num_attributes)
 
     def __str__(self) -> str:
         return self.to_string
 
 
-class Device:
+class Device(Handle):
     """A device of a client (a borrowed ``PJRT_Device*``; unusable once the client closes)."""
 
-    __slots__ = ("_client", "_handle", "_id")
+    __slots__ = ("_id",)
+    _field = "device"
+    _what = "Device"
 
     def __init__(self, client: "Client", handle: int) -> None:
-        self._client = client
-        self._handle = handle
+        super().__init__(client, handle)
         self._id: int | None = None
-
-    @property
-    def handle(self) -> int:
-        return self._client._live(self._handle)
-
-    @property
-    def client(self) -> "Client":
-        return self._client
-
-    def _call(self, fn: str, args_type: type) -> Any:
-        args = new_struct(args_type)
-        args.device = self.handle
-        self._client.api.call(fn, args)
-        return args
 
     @property
     def description(self) -> DeviceDescription:
@@ -180,24 +158,16 @@ class Device:
         code, message = error_fields(error)
         if isinstance(launch_id, bool) or not isinstance(launch_id, int) or not -2**31 <= launch_id < 2**31:
             raise ValueError(f"launch_id must be an int32, got {launch_id!r}")  # ctypes would wrap it silently
-        args = new_struct(_abi.PJRT_Device_PoisonExecution_Args)
-        args.device = self.handle
-        args.launch_id = launch_id
-        args.error_code = code
-        args.error_message = ctypes.cast(ctypes.c_char_p(message), ctypes.c_void_p).value
-        args.error_message_size = len(message)
-        self._client.api.call("PJRT_Device_PoisonExecution", args)
-        return bool(args.poisoned)
+        a = self._call("PJRT_Device_PoisonExecution", _abi.PJRT_Device_PoisonExecution_Args, launch_id=launch_id,
+                       error_code=code, error_message=c_bytes_address(message), error_message_size=len(message))
+        return bool(a.poisoned)
 
     def create_async_tracking_event(self, description: str) -> "AsyncTrackingEvent":
         """An event for profiling tools (``PJRT_Device_CreateAsyncTrackingEvent``)."""
         text_ = description.encode()
-        args = new_struct(_abi.PJRT_Device_CreateAsyncTrackingEvent_Args)
-        args.device = self.handle
-        args.description = ctypes.cast(ctypes.c_char_p(text_), ctypes.c_void_p).value
-        args.description_size = len(text_)
-        self._client.api.call("PJRT_Device_CreateAsyncTrackingEvent", args)
-        return AsyncTrackingEvent(self._client, args.event)
+        a = self._call("PJRT_Device_CreateAsyncTrackingEvent", _abi.PJRT_Device_CreateAsyncTrackingEvent_Args,
+                       description=c_bytes_address(text_), description_size=len(text_))
+        return AsyncTrackingEvent(self._client, a.event)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Device) and other._handle == self._handle and other._client is self._client
@@ -212,23 +182,14 @@ class Device:
         return f"<pjrt Device {self.kind}:{self.id}>"
 
 
-class AsyncTrackingEvent:
+class AsyncTrackingEvent(Owned):
     """A device's tracking event, destroyed once (``PJRT_AsyncTrackingEvent_Destroy``)."""
 
-    def __init__(self, client: "Client", handle: int) -> None:
-        self._client = client
-        self._handle = handle
+    __slots__ = ()
+    _field = "event"
+    _what = "AsyncTrackingEvent"
 
-    def close(self) -> None:
-        """(``PJRT_AsyncTrackingEvent_Destroy``)."""
-        handle, self._handle = self._handle, 0
-        if handle and not self._client._closed:
-            args = new_struct(_abi.PJRT_AsyncTrackingEvent_Destroy_Args)
-            args.event = handle
-            self._client.api.call("PJRT_AsyncTrackingEvent_Destroy", args)
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - destructors must not raise
-            pass
+    def _release(self, handle: int) -> None:
+        """``PJRT_AsyncTrackingEvent_Destroy``."""
+        invoke(self._client.api, "PJRT_AsyncTrackingEvent_Destroy", _abi.PJRT_AsyncTrackingEvent_Destroy_Args,
+               event=handle)

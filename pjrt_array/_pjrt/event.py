@@ -13,11 +13,13 @@ import concurrent.futures
 import ctypes
 import itertools
 import threading
-from typing import Callable, Generator, Optional
+from typing import Any, Callable, Generator, Optional
 
 from . import _abi
 from ._api import Api, new_struct
-from .errors import ClosedError, PjrtError, error_fields, read_error
+from ._handles import c_bytes_address
+from ._owned import Owned, invoke
+from .errors import PjrtError, error_fields, read_error
 
 __all__ = ["Event"]
 
@@ -41,53 +43,46 @@ def _trampoline(error: int | None, user_arg: int | None) -> None:
 _TRAMPOLINE = _abi.PJRT_Event_OnReadyCallback(_trampoline)
 
 
-class Event:
-    """A PJRT event. ``wait()`` blocks; ``await event`` and :meth:`future` do not."""
+class Event(Owned):
+    """A PJRT event. ``wait()`` blocks; ``await event`` and :meth:`future` do not.
 
-    __slots__ = ("_api", "_handle", "__weakref__")
+    Events belong to no client (their owner is the plugin's ``Api``), so
+    their destroy is guarded by the binding's lock for such handles.
+    """
+
+    __slots__ = ("_api",)
+    _field = "event"
+    _what = "Event"
 
     def __init__(self, api: Api, handle: int) -> None:
+        super().__init__(None, handle)
         self._api = api
-        self._handle = handle
 
     @classmethod
     def create(cls, api: Api) -> "Event":
         """A new, unset event (``PJRT_Event_Create``); complete it with :meth:`set`."""
-        args = new_struct(_abi.PJRT_Event_Create_Args)
-        api.call("PJRT_Event_Create", args)
-        return cls(api, args.event)
+        return cls(api, invoke(api, "PJRT_Event_Create", _abi.PJRT_Event_Create_Args).event)
 
-    @property
-    def handle(self) -> int:
-        if not self._handle:
-            raise ClosedError("this Event has been closed")
-        return self._handle
+    def _call(self, fn: str, args_type: type, **fields: Any) -> Any:
+        return invoke(self._api, fn, args_type, event=self.handle, **fields)
 
     def set(self, error: PjrtError | None = None) -> None:
         """Complete the event (``PJRT_Event_Set``), with ``error`` or successfully."""
-        args = new_struct(_abi.PJRT_Event_Set_Args)
-        args.event = self.handle
-        message = b""
-        if error is not None:
-            args.error_code, message = error_fields(error)
-            args.error_message = ctypes.cast(ctypes.c_char_p(message), ctypes.c_void_p).value
-            args.error_message_size = len(message)
-        else:
-            args.error_code = int(_abi.PJRT_Error_Code.PJRT_Error_Code_OK)
-        self._api.call("PJRT_Event_Set", args)
+        if error is None:
+            self._call("PJRT_Event_Set", _abi.PJRT_Event_Set_Args,
+                       error_code=int(_abi.PJRT_Error_Code.PJRT_Error_Code_OK))
+            return
+        code, message = error_fields(error)
+        self._call("PJRT_Event_Set", _abi.PJRT_Event_Set_Args, error_code=code,
+                   error_message=c_bytes_address(message), error_message_size=len(message))
 
     def is_ready(self) -> bool:
         """Whether the work has completed (successfully or not) (``PJRT_Event_IsReady``)."""
-        args = new_struct(_abi.PJRT_Event_IsReady_Args)
-        args.event = self.handle
-        self._api.call("PJRT_Event_IsReady", args)
-        return bool(args.is_ready)
+        return bool(self._call("PJRT_Event_IsReady", _abi.PJRT_Event_IsReady_Args).is_ready)
 
     def wait(self) -> None:
         """Block until ready (``PJRT_Event_Await``); raise the event's error if any."""
-        args = new_struct(_abi.PJRT_Event_Await_Args)
-        args.event = self.handle
-        self._api.call("PJRT_Event_Await", args)
+        self._call("PJRT_Event_Await", _abi.PJRT_Event_Await_Args)
 
     def error(self) -> PjrtError | None:
         """The event's error (``PJRT_Event_Error``), or None; the event must be ready."""
@@ -106,15 +101,13 @@ class Event:
         """
         if not callable(callback):
             raise TypeError(f"callback must be callable, got {callback!r}")
-        args = new_struct(_abi.PJRT_Event_OnReady_Args)
-        args.event = self.handle  # before registering: a closed event must leave no entry
+        handle = self.handle  # before registering: a closed event must leave no entry
         key = next(_keys)
         with _pending_lock:
             _pending[key] = (self._api, callback)
-        args.callback = _TRAMPOLINE
-        args.user_arg = key
         try:
-            self._api.call("PJRT_Event_OnReady", args)
+            invoke(self._api, "PJRT_Event_OnReady", _abi.PJRT_Event_OnReady_Args, event=handle,
+                   callback=_TRAMPOLINE, user_arg=key)
         except BaseException:
             with _pending_lock:
                 _pending.pop(key, None)
@@ -136,25 +129,9 @@ class Event:
     def __await__(self) -> Generator:
         return asyncio.wrap_future(self.future()).__await__()
 
-    def close(self) -> None:
-        """Destroy the event now (``PJRT_Event_Destroy``); later use raises."""
-        handle, self._handle = self._handle, 0
-        if handle:
-            args = new_struct(_abi.PJRT_Event_Destroy_Args)
-            args.event = handle
-            self._api.call("PJRT_Event_Destroy", args)
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - destructors must not raise
-            pass
-
-    def __enter__(self) -> "Event":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _release(self, handle: int) -> None:
+        """``PJRT_Event_Destroy``."""
+        invoke(self._api, "PJRT_Event_Destroy", _abi.PJRT_Event_Destroy_Args, event=handle)
 
     def __repr__(self) -> str:
         state = "closed" if not self._handle else ("ready" if self.is_ready() else "pending")

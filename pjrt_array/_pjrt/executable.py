@@ -9,6 +9,7 @@ pointers and calls: nothing is allocated but the output handles.
 from __future__ import annotations
 
 import ctypes
+import functools
 import threading
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -22,6 +23,7 @@ from .buffer import Buffer
 from .compile_options import CompileOptions, decode_device_assignment
 from .device import Device
 from .dtypes import to_numpy_dtype
+from ._owned import Owned, invoke
 from .errors import ClosedError
 from .event import Event
 
@@ -37,7 +39,7 @@ _MEMORY_STATS_SINCE = {"peak_memory_in_bytes": 72, "total_size_in_bytes": 90, "t
                        "indefinite_allocations": 104, "peak_unpadded_heap_bytes": 104}
 
 
-class Executable:
+class Executable(Owned):
     """The compiled program behind a :class:`LoadedExecutable` (owned ``PJRT_Executable*``).
 
     The CPU plugins' ``PJRT_Executable`` borrows from its loaded executable, so
@@ -45,40 +47,22 @@ class Executable:
     collection) and refuses use once it was closed.
     """
 
+    _field = "executable"
+    _what = "Executable"
+
     def __init__(self, client: "Client", handle: int, loaded: "LoadedExecutable | None" = None) -> None:
-        self._client = client
-        self._handle = handle
+        super().__init__(client, handle)
         self._loaded = loaded
 
     @property
     def handle(self) -> int:
-        if not self._handle:
-            raise ClosedError("this Executable has been closed")
         if self._loaded is not None and not self._loaded._handle:
             raise ClosedError("the LoadedExecutable of this Executable has been closed")
-        return self._client._live(self._handle)
+        return super().handle
 
-    def close(self) -> None:
-        """Destroy now (``PJRT_Executable_Destroy``); later use raises."""
-        handle, self._handle = self._handle, 0
-        if handle and not self._client._closed:
-            args = new_struct(_abi.PJRT_Executable_Destroy_Args)
-            args.executable = handle
-            self._client.api.call("PJRT_Executable_Destroy", args)
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - destructors must not raise
-            pass
-
-    def _call(self, fn: str, args_type: type, **fields: Any) -> Any:
-        args = new_struct(args_type)
-        args.executable = self.handle
-        for k, v in fields.items():
-            setattr(args, k, v)
-        self._client.api.call(fn, args)
-        return args
+    def _release(self, handle: int) -> None:
+        """``PJRT_Executable_Destroy``."""
+        invoke(self._client.api, "PJRT_Executable_Destroy", _abi.PJRT_Executable_Destroy_Args, executable=handle)
 
     @property
     def name(self) -> str:
@@ -209,7 +193,7 @@ class Executable:
 class _ExecuteBlock:
     """The reusable argument block of one executable on one thread."""
 
-    __slots__ = ("args", "outs", "call", "address", "nargs", "device", "_keep")
+    __slots__ = ("args", "outs", "call", "address", "nargs", "nouts", "device", "_keep")
 
     def __init__(self, exe: "LoadedExecutable", nargs: int, nouts: int) -> None:
         self.args = (ctypes.c_void_p * max(nargs, 1))()
@@ -226,37 +210,69 @@ class _ExecuteBlock:
         self.call.output_lists = ctypes.addressof(out_lists)
         self.address = ctypes.addressof(self.call)
         self.nargs = nargs
+        self.nouts = nouts
         self.device = 0  # the execute_device currently in ``call``
         self._keep = (arg_lists, out_lists, options)
 
 
-class LoadedExecutable:
-    """A program loaded on a client's devices (owned ``PJRT_LoadedExecutable*``)."""
+class LoadedExecutable(Owned):
+    """A program loaded on a client's devices (owned ``PJRT_LoadedExecutable*``).
 
-    def __init__(self, client: "Client", handle: int, signature: list[tuple[tuple[int, ...], np.dtype]] | None = None):
-        self._client = client
-        self._handle = handle
-        client._executables.add(handle)
+    Facts about outputs and parameters are read from the plugin when first
+    asked for: the unchecked :meth:`execute_handles` needs only the output
+    count, so loading an executable from the disk cache costs no more than
+    the plugin's deserialization.
+    """
+
+    _field = "executable"
+    _what = "LoadedExecutable"
+
+    def __init__(self, client: "Client", handle: int, program: str | None = None) -> None:
+        super().__init__(client, handle)
+        client._executables.add(handle)  # Client.close destroys what is still registered
         self._execute = client.api.raw("PJRT_LoadedExecutable_Execute")
         self._blocks: dict[int, _ExecuteBlock] = {}
-        exe = self.executable
-        try:
-            self.output_dtypes = exe.output_dtypes
-            self.output_shapes: list[tuple[int, ...] | None] = list(exe.output_dimensions)
+        self._program = program  # the MLIR text it was compiled from, parsed only for `signature`
+
+    @functools.cached_property
+    def _outputs(self) -> tuple[list[np.dtype], list[tuple[int, ...] | None]]:
+        with self.executable as exe:
+            shapes: list[tuple[int, ...] | None] = list(exe.output_dimensions)
             if exe.num_partitions > 1:
-                # An SPMD program: OutputDimensions and @main's types are the global shapes,
-                # but each device's buffers hold blocks (their shapes are read from the buffers,
-                # the parameters' from the partitioned program).
-                self.output_shapes = [None] * len(self.output_shapes)
-                signature = None
-            if signature is None and exe._client.api.has("PJRT_Executable_OptimizedProgram"):
-                signature = parse_hlo_signature(exe.optimized_program())
-        finally:
-            exe.close()
-        self.num_outputs = len(self.output_dtypes)
-        #: ``[(shape, dtype)]`` of the parameters when known (from the MLIR text, else
-        #: from the optimized HLO), so that bad arguments fail before the call.
-        self.signature = signature
+                # An SPMD program: OutputDimensions are the global shapes, but each device's
+                # buffers hold blocks (their shapes are read from the buffers).
+                shapes = [None] * len(shapes)
+            return exe.output_dtypes, shapes
+
+    @functools.cached_property
+    def output_dtypes(self) -> list[np.dtype]:
+        """The dtype of each output."""
+        return self._outputs[0]
+
+    @functools.cached_property
+    def output_shapes(self) -> list[tuple[int, ...] | None]:
+        """The shape of each output (None for the per-device blocks of an SPMD program)."""
+        return self._outputs[1]
+
+    @functools.cached_property
+    def num_outputs(self) -> int:
+        """The number of outputs."""
+        with self.executable as exe:
+            return exe.num_outputs
+
+    @functools.cached_property
+    def signature(self) -> list[tuple[tuple[int, ...], np.dtype]] | None:
+        """``[(shape, dtype)]`` of the parameters when known (from the MLIR text, else from the
+        optimized HLO), so that :meth:`execute` refuses bad arguments before the call."""
+        program, self._program = self._program, None
+        with self.executable as exe:
+            if exe.num_partitions > 1:
+                program = None  # SPMD: @main's types are global, the partitioned program's per device
+            if program is not None:
+                return parse_main_signature(program)
+            if not self._client.api.has("PJRT_Executable_OptimizedProgram"):
+                return None
+            return parse_hlo_signature(exe.optimized_program())
 
     # -- creation --------------------------------------------------------------------------
     @classmethod
@@ -288,8 +304,7 @@ class LoadedExecutable:
         args.compile_options = c_bytes_address(opts)
         args.compile_options_size = len(opts)
         client.api.call("PJRT_Client_Compile", args)
-        signature = parse_main_signature(code.decode("utf-8", "replace")) if format == "mlir" else None
-        return cls(client, args.executable, signature)
+        return cls(client, args.executable, code.decode("utf-8", "replace") if format == "mlir" else None)
 
     @classmethod
     def deserialize(cls, client: "Client", data: bytes) -> "LoadedExecutable":
@@ -305,46 +320,20 @@ class LoadedExecutable:
         return cls(client, args.loaded_executable)
 
     # -- ownership -------------------------------------------------------------------------
-    @property
-    def handle(self) -> int:
-        if not self._handle:
-            raise ClosedError("this LoadedExecutable has been closed")
-        return self._client._live(self._handle)
-
-    @property
-    def client(self) -> "Client":
-        return self._client
-
-    def close(self) -> None:
-        """Destroy now (``PJRT_LoadedExecutable_Destroy``); later use raises."""
-        handle, self._handle = self._handle, 0
+    def _release(self, handle: int) -> None:
+        """``PJRT_LoadedExecutable_Destroy``."""
+        self._client._executables.discard(handle)
         self._blocks = {}
-        if handle and not self._client._closed:
-            self._client._executables.discard(handle)
-            args = new_struct(_abi.PJRT_LoadedExecutable_Destroy_Args)
-            args.executable = handle
-            self._client.api.call("PJRT_LoadedExecutable_Destroy", args)
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - destructors must not raise
-            pass
-
-    def _call(self, fn: str, args_type: type) -> Any:
-        args = new_struct(args_type)
-        args.executable = self.handle
-        self._client.api.call(fn, args)
-        return args
+        invoke(self._client.api, "PJRT_LoadedExecutable_Destroy", _abi.PJRT_LoadedExecutable_Destroy_Args,
+               executable=handle)
 
     @property
     def executable(self) -> Executable:
         """The underlying :class:`Executable`, a new owned handle each time
         (``PJRT_LoadedExecutable_GetExecutable``)."""
-        args = new_struct(_abi.PJRT_LoadedExecutable_GetExecutable_Args)
-        args.loaded_executable = self.handle
-        self._client.api.call("PJRT_LoadedExecutable_GetExecutable", args)
-        return Executable(self._client, args.executable, self)
+        a = invoke(self._client.api, "PJRT_LoadedExecutable_GetExecutable",
+                   _abi.PJRT_LoadedExecutable_GetExecutable_Args, loaded_executable=self.handle)
+        return Executable(self._client, a.executable, self)
 
     @property
     def fingerprint(self) -> bytes:
@@ -440,7 +429,7 @@ class LoadedExecutable:
         err = self._execute(block.address)
         if err:
             self._client.api.check(err)
-        return block.outs[: self.num_outputs]
+        return block.outs[: block.nouts]
 
     def execute_sharded(self, argument_lists: Sequence[Sequence[Buffer]], with_events: bool = False, *,
                         non_donatable: Sequence[int] = (), context: Any = None, send: Any = None,

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import _abi
-from ._api import new_struct
-from ._owned import Owned
+from ._owned import Owned, invoke
 
 if TYPE_CHECKING:
     from .client import Client
@@ -17,18 +16,17 @@ __all__ = ["ExecuteContext"]
 class ExecuteContext(Owned):
     """An execute context (``PJRT_ExecuteContext_Create`` / ``PJRT_ExecuteContext_Destroy``)."""
 
-    _destroy_fn = "PJRT_ExecuteContext_Destroy"
-    _destroy_args = _abi.PJRT_ExecuteContext_Destroy_Args
-    _destroy_field = "context"
+    _field = "context"
+    _what = "ExecuteContext"
     __slots__ = ()
 
-    def close(self) -> None:
-        """Destroy the context now (``PJRT_ExecuteContext_Destroy``)."""
-        super().close()
+    def _release(self, handle: int) -> None:
+        """``PJRT_ExecuteContext_Destroy``."""
+        invoke(self._client.api, "PJRT_ExecuteContext_Destroy", _abi.PJRT_ExecuteContext_Destroy_Args,
+               context=handle)
 
     @classmethod
     def create(cls, client: "Client") -> "ExecuteContext":
         """A new, empty context (``PJRT_ExecuteContext_Create``)."""
-        args = new_struct(_abi.PJRT_ExecuteContext_Create_Args)
-        client.api.call("PJRT_ExecuteContext_Create", args)
-        return cls(client, args.context)
+        return cls(client, invoke(client.api, "PJRT_ExecuteContext_Create",
+                                  _abi.PJRT_ExecuteContext_Create_Args).context)

@@ -2,37 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import _abi
-from ._api import new_struct
 from ._handles import handles, text
+from ._owned import Handle
 
 if TYPE_CHECKING:
-    from .client import Client
     from .device import Device
 
 __all__ = ["Memory"]
 
 
-class Memory:
+class Memory(Handle):
     """A memory space (``PJRT_Memory*``); unusable once its client closes."""
 
-    __slots__ = ("_client", "_handle")
-
-    def __init__(self, client: "Client", handle: int) -> None:
-        self._client = client
-        self._handle = handle
-
-    @property
-    def handle(self) -> int:
-        return self._client._live(self._handle)
-
-    def _call(self, fn: str, args_type: type) -> Any:
-        args = new_struct(args_type)
-        args.memory = self.handle
-        self._client.api.call(fn, args)
-        return args
+    __slots__ = ()
+    _field = "memory"
+    _what = "Memory"
 
     @property
     def id(self) -> int:

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from . import _abi
 from ._api import new_struct
+from ._owned import Owned, invoke
 from ._handles import c_bytes_address, handles, text
 from ._shapes import shape_and_type
 from .compile_options import CompileOptions
 from .device import DeviceDescription
-from .errors import ClosedError
 from .named_values import NamedValue, NamedValueArray, read_named_values
 
 if TYPE_CHECKING:
@@ -30,16 +30,18 @@ def _take_bytes(data: int, size: int, holder: int, deleter: int) -> bytes:
             ctypes.CFUNCTYPE(None, ctypes.c_void_p)(deleter)(holder)
 
 
-class TopologyDescription:
+class TopologyDescription(Owned):
     """A topology: owned (``create``/``deserialize``) or borrowed from a client.
 
     A borrowed topology (``Client.topology_description()``) lives as long as its
     client; an owned one is destroyed by ``close()`` or garbage collection.
     """
 
+    _field = "topology"
+    _what = "TopologyDescription"
+
     def __init__(self, client: "Client", handle: int, owned: bool) -> None:
-        self._client = client
-        self._handle = handle
+        super().__init__(client, handle)
         self._owned = owned
 
     @classmethod
@@ -48,51 +50,25 @@ class TopologyDescription:
         """A new topology by name and options (``PJRT_TopologyDescription_Create``)."""
         key = name.encode()
         values = NamedValueArray(options)
-        args = new_struct(_abi.PJRT_TopologyDescription_Create_Args)
-        args.topology_name = c_bytes_address(key)
-        args.topology_name_size = len(key)
-        args.create_options = values.address
-        args.num_options = values.count
-        client.api.call("PJRT_TopologyDescription_Create", args)
-        return cls(client, args.topology, True)
+        a = invoke(client.api, "PJRT_TopologyDescription_Create", _abi.PJRT_TopologyDescription_Create_Args,
+                   topology_name=c_bytes_address(key), topology_name_size=len(key),
+                   create_options=values.address, num_options=values.count)
+        return cls(client, a.topology, True)
 
     @classmethod
     def deserialize(cls, client: "Client", data: bytes) -> "TopologyDescription":
         """A topology from :meth:`serialize` bytes (``PJRT_TopologyDescription_Deserialize``)."""
         data = bytes(data)
-        args = new_struct(_abi.PJRT_TopologyDescription_Deserialize_Args)
-        args.serialized_topology = c_bytes_address(data)
-        args.serialized_topology_size = len(data)
-        client.api.call("PJRT_TopologyDescription_Deserialize", args)
-        return cls(client, args.topology, True)
+        a = invoke(client.api, "PJRT_TopologyDescription_Deserialize",
+                   _abi.PJRT_TopologyDescription_Deserialize_Args,
+                   serialized_topology=c_bytes_address(data), serialized_topology_size=len(data))
+        return cls(client, a.topology, True)
 
-    @property
-    def handle(self) -> int:
-        if not self._handle:
-            raise ClosedError("this TopologyDescription has been closed")
-        return self._client._live(self._handle)
-
-    def _call(self, fn: str, args_type: type, **fields: Any) -> Any:
-        args = new_struct(args_type)
-        args.topology = self.handle
-        for k, v in fields.items():
-            setattr(args, k, v)
-        self._client.api.call(fn, args)
-        return args
-
-    def close(self) -> None:
-        """Destroy an owned topology (``PJRT_TopologyDescription_Destroy``); no-op when borrowed."""
-        handle, self._handle = self._handle, 0
-        if handle and self._owned and not self._client._closed:
-            args = new_struct(_abi.PJRT_TopologyDescription_Destroy_Args)
-            args.topology = handle
-            self._client.api.call("PJRT_TopologyDescription_Destroy", args)
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - destructors must not raise
-            pass
+    def _release(self, handle: int) -> None:
+        """Destroy an owned topology (``PJRT_TopologyDescription_Destroy``); a borrowed one is the client's."""
+        if self._owned:
+            invoke(self._client.api, "PJRT_TopologyDescription_Destroy", _abi.PJRT_TopologyDescription_Destroy_Args,
+                   topology=handle)
 
     @property
     def platform_name(self) -> str:

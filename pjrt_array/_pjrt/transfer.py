@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _abi
 from ._api import new_struct
-from ._owned import Owned
+from ._owned import Owned, invoke
 from ._shapes import RowMajorLayout, dims_array, shape_and_type
 from .buffer import Buffer
 from .device import Device
@@ -32,9 +32,8 @@ class AsyncHostToDeviceTransferManager(Owned):
     Made by :meth:`Client.create_buffers_for_async_host_to_device`.
     """
 
-    _destroy_fn = "PJRT_AsyncHostToDeviceTransferManager_Destroy"
-    _destroy_args = _abi.PJRT_AsyncHostToDeviceTransferManager_Destroy_Args
-    _destroy_field = "transfer_manager"
+    _field = "transfer_manager"
+    _what = "AsyncHostToDeviceTransferManager"
     __slots__ = ("_specs", "_keep", "_done", "_retrieved")
 
     def __init__(self, client: "Client", handle: int, specs: list[tuple[tuple[int, ...], np.dtype]]) -> None:
@@ -77,12 +76,10 @@ class AsyncHostToDeviceTransferManager(Owned):
         return cls(client, args.transfer_manager,
                    [(dims, np.dtype(dtype)) for (_, dims, _), (_, dtype) in zip(fields, specs)])
 
-    def close(self) -> None:
-        """Destroy the manager (``PJRT_AsyncHostToDeviceTransferManager_Destroy``); retrieved buffers stay."""
-        super().close()
-
-    def _manager_call(self, fn: str, args_type: type, **fields: Any) -> Any:
-        return self._call(fn, args_type, "transfer_manager", **fields)
+    def _release(self, handle: int) -> None:
+        """``PJRT_AsyncHostToDeviceTransferManager_Destroy``; retrieved buffers stay."""
+        invoke(self._client.api, "PJRT_AsyncHostToDeviceTransferManager_Destroy",
+               _abi.PJRT_AsyncHostToDeviceTransferManager_Destroy_Args, transfer_manager=handle)
 
     def transfer_data(self, index: int, data: np.ndarray, offset: int = 0, is_last: bool = True) -> Event:
         """Copy raw bytes of ``data`` into buffer ``index`` at byte ``offset``
@@ -98,7 +95,7 @@ class AsyncHostToDeviceTransferManager(Owned):
             raise ValueError(f"{data.nbytes} bytes at offset {offset} do not fit buffer {index} of {size} bytes")
         self._keep.append(data)
         try:
-            a = self._manager_call("PJRT_AsyncHostToDeviceTransferManager_TransferData",
+            a = self._call("PJRT_AsyncHostToDeviceTransferManager_TransferData",
                                    _abi.PJRT_AsyncHostToDeviceTransferManager_TransferData_Args,
                                    buffer_index=index, data=data.ctypes.data, offset=offset,
                                    transfer_size=data.nbytes, is_last_transfer=is_last)
@@ -120,7 +117,7 @@ class AsyncHostToDeviceTransferManager(Owned):
         dims, _ = dims_array(data.shape, "data.shape")
         layout = RowMajorLayout(data.ndim)  # the plugins abort on a literal without a layout
         self._keep += [data, dims, layout]  # type: ignore[list-item]
-        a = self._manager_call("PJRT_AsyncHostToDeviceTransferManager_TransferLiteral",
+        a = self._call("PJRT_AsyncHostToDeviceTransferManager_TransferLiteral",
                                _abi.PJRT_AsyncHostToDeviceTransferManager_TransferLiteral_Args,
                                buffer_index=index, data=data.ctypes.data, shape_dims=ctypes.addressof(dims),
                                shape_num_dims=data.ndim, shape_element_type=from_numpy_dtype(data.dtype, "data"),
@@ -133,7 +130,7 @@ class AsyncHostToDeviceTransferManager(Owned):
         index = self._index(index)
         if index in self._retrieved:
             raise ValueError(f"buffer {index} was already retrieved")
-        a = self._manager_call("PJRT_AsyncHostToDeviceTransferManager_RetrieveBuffer",
+        a = self._call("PJRT_AsyncHostToDeviceTransferManager_RetrieveBuffer",
                                _abi.PJRT_AsyncHostToDeviceTransferManager_RetrieveBuffer_Args, buffer_index=index)
         self._retrieved.add(index)
         shape, dtype = self._specs[index]
@@ -142,19 +139,19 @@ class AsyncHostToDeviceTransferManager(Owned):
     @property
     def device(self) -> Device:
         """(``PJRT_AsyncHostToDeviceTransferManager_Device``)."""
-        a = self._manager_call("PJRT_AsyncHostToDeviceTransferManager_Device",
+        a = self._call("PJRT_AsyncHostToDeviceTransferManager_Device",
                                _abi.PJRT_AsyncHostToDeviceTransferManager_Device_Args)
         return Device(self._client, a.device_out)
 
     @property
     def buffer_count(self) -> int:
         """(``PJRT_AsyncHostToDeviceTransferManager_BufferCount``)."""
-        return int(self._manager_call("PJRT_AsyncHostToDeviceTransferManager_BufferCount",
+        return int(self._call("PJRT_AsyncHostToDeviceTransferManager_BufferCount",
                                       _abi.PJRT_AsyncHostToDeviceTransferManager_BufferCount_Args).buffer_count)
 
     def buffer_size(self, index: int) -> int:
         """On-device bytes of buffer ``index`` (``PJRT_AsyncHostToDeviceTransferManager_BufferSize``)."""
-        return int(self._manager_call("PJRT_AsyncHostToDeviceTransferManager_BufferSize",
+        return int(self._call("PJRT_AsyncHostToDeviceTransferManager_BufferSize",
                                       _abi.PJRT_AsyncHostToDeviceTransferManager_BufferSize_Args,
                                       buffer_index=self._index(index)).buffer_size)
 
@@ -163,7 +160,7 @@ class AsyncHostToDeviceTransferManager(Owned):
         code, message = error_fields(error)
         index = self._open_index(index)
         self._keep.append(message)
-        self._manager_call("PJRT_AsyncHostToDeviceTransferManager_SetBufferError",
+        self._call("PJRT_AsyncHostToDeviceTransferManager_SetBufferError",
                            _abi.PJRT_AsyncHostToDeviceTransferManager_SetBufferError_Args, buffer_index=index,
                            error_code=code, error_message=ctypes.cast(message, ctypes.c_void_p).value,
                            error_message_size=len(message))
@@ -175,32 +172,29 @@ class AsyncHostToDeviceTransferManager(Owned):
             if not isinstance(value, str):  # the plugins abort on other value types
                 raise TypeError(f"metadata[{key!r}] must be a str, got {type(value).__name__}")
         values = NamedValueArray(metadata)
-        self._manager_call("PJRT_AsyncHostToDeviceTransferManager_AddMetadata",
+        self._call("PJRT_AsyncHostToDeviceTransferManager_AddMetadata",
                            _abi.PJRT_AsyncHostToDeviceTransferManager_AddMetadata_Args,
                            transfer_metadata=values.address, num_metadata=values.count)
 
 
-class CopyToDeviceStream:
+class CopyToDeviceStream(Owned):
     """The stream a recv handler gets during execution; it is destroyed when the handler returns."""
 
-    def __init__(self, client: "Client", handle: int) -> None:
-        self._client = client
-        self._handle = handle
+    _field = "stream"
+    _what = "CopyToDeviceStream"
+    __slots__ = ()
 
     @property
     def handle(self) -> int:
         if not self._handle:
             raise ClosedError("this CopyToDeviceStream has been closed (a recv handler's stream lives until "
                               "the handler returns)")
-        return self._client._live(self._handle)
+        return super().handle
 
-    def _stream_call(self, fn: str, args_type: type, **fields: Any) -> Any:
-        args = new_struct(args_type)
-        args.stream = self.handle
-        for k, v in fields.items():
-            setattr(args, k, v)
-        self._client.api.call(fn, args)
-        return args
+    def _release(self, handle: int) -> None:
+        """``PJRT_CopyToDeviceStream_Destroy``."""
+        invoke(self._client.api, "PJRT_CopyToDeviceStream_Destroy", _abi.PJRT_CopyToDeviceStream_Destroy_Args,
+               stream=handle)
 
     def add_chunk(self, data: bytes) -> Event:
         """Send bytes to the device (``PJRT_CopyToDeviceStream_AddChunk``); the plugin owns the chunk."""
@@ -209,35 +203,27 @@ class CopyToDeviceStream:
         chunk.data, chunk.size = ctypes.addressof(payload), len(data)
         _CHUNKS[ctypes.addressof(payload)] = payload  # freed by the plugin through _release_chunk
         chunk.deleter = _RELEASE_CHUNK
-        a = self._stream_call("PJRT_CopyToDeviceStream_AddChunk", _abi.PJRT_CopyToDeviceStream_AddChunk_Args,
+        a = self._call("PJRT_CopyToDeviceStream_AddChunk", _abi.PJRT_CopyToDeviceStream_AddChunk_Args,
                               chunk=ctypes.addressof(chunk))
         return Event(self._client.api, a.transfer_complete)
 
     @property
     def total_bytes(self) -> int:
         """(``PJRT_CopyToDeviceStream_TotalBytes``)."""
-        return int(self._stream_call("PJRT_CopyToDeviceStream_TotalBytes",
+        return int(self._call("PJRT_CopyToDeviceStream_TotalBytes",
                                      _abi.PJRT_CopyToDeviceStream_TotalBytes_Args).total_bytes)
 
     @property
     def granule_size(self) -> int:
         """(``PJRT_CopyToDeviceStream_GranuleSize``)."""
-        return int(self._stream_call("PJRT_CopyToDeviceStream_GranuleSize",
+        return int(self._call("PJRT_CopyToDeviceStream_GranuleSize",
                                      _abi.PJRT_CopyToDeviceStream_GranuleSize_Args).granule_size_in_bytes)
 
     @property
     def current_bytes(self) -> int:
         """(``PJRT_CopyToDeviceStream_CurrentBytes``)."""
-        return int(self._stream_call("PJRT_CopyToDeviceStream_CurrentBytes",
+        return int(self._call("PJRT_CopyToDeviceStream_CurrentBytes",
                                      _abi.PJRT_CopyToDeviceStream_CurrentBytes_Args).current_bytes)
-
-    def close(self) -> None:
-        """(``PJRT_CopyToDeviceStream_Destroy``)."""
-        handle, self._handle = self._handle, 0
-        if handle and not self._client._closed:
-            args = new_struct(_abi.PJRT_CopyToDeviceStream_Destroy_Args)
-            args.stream = handle
-            self._client.api.call("PJRT_CopyToDeviceStream_Destroy", args)
 
 
 _CHUNKS: dict[int, Any] = {}

@@ -19,6 +19,7 @@ from .._devices import Device
 from .._dispatch import run
 from ._builder import Builder, Value, tensor_type
 from ._lower import broadcast, clamp_diagonal, constant, convert, dims_attr
+from .._sharding import NamedSharding
 from ._operands import as_placement, check_array, from_host, scalar_array
 from ._validate import check_size, count_arg, shape_arg
 
@@ -331,17 +332,13 @@ def _host_value(obj: Any, dtype: np.dtype | None) -> np.ndarray:
 
 
 def from_dlpack(x: Any, /, *, device: Device | None = None, copy: bool | None = None) -> Array:
-    """An array from a DLPack producer (an object with ``__dlpack__``)."""
+    """An array from a DLPack producer (an object with ``__dlpack__``), sharing its memory where it can."""
     if isinstance(x, Array):
         return asarray(x, device=device, copy=copy)
-    if not hasattr(x, "__dlpack__"):
-        raise TypeError(f"x must support the DLPack protocol (__dlpack__), got {type(x).__name__}")
-    try:
-        host = np.from_dlpack(x, copy=copy) if copy is not None else np.from_dlpack(x)
-    except (TypeError, RuntimeError) as exc:
-        raise BufferError(f"from_dlpack: cannot import {type(x).__name__}: {exc}") from None
-    # DLPack exchanges share memory: keep sharing unless a copy is asked for.
-    return from_host(np.asarray(host), as_placement(device), share=not copy, must_share=copy is False)
+    from .._dlpack import from_dlpack as import_tensor
+    if isinstance(device, NamedSharding):  # imported where the producer has it, then placed
+        return import_tensor(x, copy=copy).to_device(device)
+    return import_tensor(x, device=device, copy=copy)
 
 
 def asarray(obj: Any, /, *, dtype: Any = None, device: Device | None = None, copy: bool | None = None) -> Array:

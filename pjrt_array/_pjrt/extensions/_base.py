@@ -10,21 +10,29 @@ nothing is ever called through a bad pointer.
 
 from __future__ import annotations
 
-import abc
 import contextlib
 import ctypes
-from typing import Any, ClassVar, Iterator, Sequence, TypeVar
+from typing import Any, Callable, ClassVar, Iterator, Sequence, TypeVar
 
 from .. import _abi
 from .._api import Api, FunctionTable, new_struct
+from .._owned import Owned
 from .._handles import c_bytes_address
-from ..errors import ClosedError, Unimplemented, read_error
+from ..errors import Unimplemented, read_error
 from ._chain import ExtensionType, extension_address
 
 __all__ = ["Extension", "Owned", "CStrings", "api_of", "handle_of", "any_handle", "executable_handle", "take_bytes",
            "c_string", "owned_strings", "function_address", "keep_forever"]
 
 E = TypeVar("E", bound="Extension")
+
+
+def call_slot(table: FunctionTable, slot: str, args: Any, error: Callable[[int], Exception]) -> Any:
+    """Call ``slot`` of ``table`` with ``args``; a returned error becomes ``error(err)``, raised."""
+    err = table.raw(slot)(ctypes.addressof(args))
+    if err:
+        raise error(err)
+    return args
 
 
 def api_of(source: Any) -> Api:
@@ -201,10 +209,7 @@ class Extension:
 
     def _call(self, slot: str, args: Any) -> Any:
         """Call a slot returning ``PJRT_Error*``; an error is raised as our exception."""
-        err = self._table.raw(slot)(ctypes.addressof(args))
-        if err:
-            raise read_error(self._api, err)
-        return args
+        return call_slot(self._table, slot, args, lambda err: read_error(self._api, err))
 
     def _call_void(self, slot: str, args: Any) -> Any:
         """Call a slot that returns nothing."""
@@ -214,47 +219,3 @@ class Extension:
     def __repr__(self) -> str:
         implemented = sum(self.slots().values())
         return f"<pjrt {self.NAME} extension: {implemented}/{len(self.slots())} functions>"
-
-
-class Owned(abc.ABC):
-    """A plugin object owned by exactly one Python object, released once by ``close()``.
-
-    An object tied to a client (``client`` given) is not released after the
-    client closed: the client took everything of its own down with it.
-    """
-
-    _what: ClassVar[str] = "object"
-
-    def __init__(self, handle: int, client: Any = None) -> None:
-        self._handle = int(handle or 0)
-        self._client = client
-
-    @property
-    def handle(self) -> int:
-        if not self._handle:
-            raise ClosedError(f"this {self._what} has been closed")
-        if self._client is not None:
-            return int(self._client._live(self._handle))
-        return self._handle
-
-    @abc.abstractmethod
-    def _release(self, handle: int) -> None:
-        """Destroy the plugin object ``handle``."""
-
-    def close(self) -> None:
-        """Release the plugin object now; later use raises ClosedError."""
-        handle, self._handle = self._handle, 0
-        if handle and not (self._client is not None and self._client.closed):
-            self._release(handle)
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - destructors must not raise
-            pass
-
-    def __enter__(self: Any) -> Any:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

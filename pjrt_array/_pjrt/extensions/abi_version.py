@@ -24,7 +24,7 @@ class _AbiVersion(Owned):
     _kind = ""
 
     def __init__(self, extension: "AbiVersions", handle: int) -> None:
-        super().__init__(handle)
+        super().__init__(None, handle)
         self._ext = extension
 
     def _slot(self, what: str, **fields: Any) -> Any:

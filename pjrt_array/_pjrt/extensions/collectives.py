@@ -82,7 +82,7 @@ class Collectives(Owned):
     _what = "Collectives"
 
     def __init__(self, extension: CollectivesExtension, handle: int) -> None:
-        super().__init__(handle)
+        super().__init__(None, handle)
         self._ext = extension
 
     def _release(self, handle: int) -> None:
@@ -115,7 +115,7 @@ class Communicator(Owned):
     _what = "Communicator"
 
     def __init__(self, extension: CollectivesExtension, handle: int) -> None:
-        super().__init__(handle)
+        super().__init__(None, handle)
         self._ext = extension
 
     def _release(self, handle: int) -> None:

@@ -30,7 +30,7 @@ class HostMemory(Owned):
     """
 
     def __init__(self, pointer: int, size: int, client: Any = None) -> None:
-        super().__init__(pointer, client)
+        super().__init__(client, pointer)
         self.size = size
         self._views: list[weakref.ref] = []
 

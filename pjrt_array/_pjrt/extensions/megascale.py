@@ -42,7 +42,7 @@ class _MegascaleObject(Owned):
     _field = ""
 
     def __init__(self, extension: "Megascale", handle: int) -> None:
-        super().__init__(handle)
+        super().__init__(None, handle)
         self._ext = extension
 
     def _destroy(self, slot: str, handle: int) -> None:

@@ -36,7 +36,7 @@ class MultiSliceConfig(Owned):
     _what = "MultiSliceConfig"
 
     def __init__(self, extension: MultiSlice, handle: int) -> None:
-        super().__init__(handle)
+        super().__init__(None, handle)
         self._ext = extension
 
     def _get(self, slot: str) -> Any:

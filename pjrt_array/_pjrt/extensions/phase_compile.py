@@ -82,7 +82,7 @@ class PhaseCompiler(Owned):
     _what = "PhaseCompiler"
 
     def __init__(self, extension: PhaseCompile, handle: int) -> None:
-        super().__init__(handle)
+        super().__init__(None, handle)
         self._ext = extension
 
     def _release(self, handle: int) -> None:

@@ -19,7 +19,7 @@ from .. import _abi
 from .._api import FunctionTable
 from .._handles import c_bytes_address
 from ..errors import PjrtError, Unimplemented, error_class
-from ._base import Extension, Owned, c_string
+from ._base import Extension, Owned, c_string, call_slot
 from ._chain import ExtensionType
 
 __all__ = ["ProfilerExtension", "ProfilerApi", "Profiler"]
@@ -67,10 +67,7 @@ class ProfilerApi:
         self._table.raw("error_destroy")(ctypes.addressof(args))
 
     def _call(self, slot: str, args: Any) -> Any:
-        err = self._table.raw(slot)(ctypes.addressof(args))
-        if err:
-            raise self._error(err)
-        return args
+        return call_slot(self._table, slot, args, self._error)
 
     def create(self, options: bytes | str = b"") -> "Profiler":
         """A new profiler (``PLUGIN_Profiler_Create``); ``options`` is a serialized ``tensorflow.ProfileOptions``."""
@@ -86,7 +83,7 @@ class Profiler(Owned):
     _what = "Profiler"
 
     def __init__(self, api: ProfilerApi, handle: int) -> None:
-        super().__init__(handle)
+        super().__init__(None, handle)
         self._api = api
 
     def _release(self, handle: int) -> None:

@@ -42,7 +42,7 @@ class RawBuffer(Owned):
     _what = "RawBuffer"
 
     def __init__(self, extension: RawBufferExtension, handle: int, buffer: Any) -> None:
-        super().__init__(handle, buffer.client)
+        super().__init__(buffer.client, handle)
         self._ext = extension
         self._buffer = buffer
 

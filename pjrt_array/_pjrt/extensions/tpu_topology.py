@@ -36,7 +36,7 @@ class Topology(Owned):
     _what = "Topology"
 
     def __init__(self, api: Api, handle: int) -> None:
-        super().__init__(handle)
+        super().__init__(None, handle)
         self._api = api
 
     def _release(self, handle: int) -> None:

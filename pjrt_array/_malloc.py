@@ -5,7 +5,8 @@ thread its own arena, and a 16 MB block there comes from fresh ``mmap`` pages
 each time: a 4M-element float32 multiply then spends 4 of its 5 ms in page
 faults.  Capping the number of arenas keeps large blocks in reusable heaps
 (measured: 4.7 ms -> 0.9 ms).  ``PJRT_ARRAY_MALLOC_ARENA_MAX`` sets the cap
-(default 2); ``0`` leaves glibc's default alone.
+(default 2); ``0`` leaves glibc's default alone.  The array layer opts into it before
+it creates a client (``_policy.tune_process``); the binding never changes the process.
 """
 
 from __future__ import annotations

@@ -1,0 +1,149 @@
+"""What the array layer asks of one plugin: compile options, tuning, and the identity of its build.
+
+The binding (``_pjrt``) compiles whatever it is given; the choices live here,
+one :class:`CompilePolicy` per plugin, consulted by the dispatcher on a cache
+miss (never on a hit):
+
+- the compile options of a program: one device, and XLA debug options passed
+  as ``env_option_overrides`` (measured on the XLA CPU plugins, see
+  docs/benchmarks.md: the fusion emitters double compile time without making
+  these programs faster, and for small inputs LLVM's optimizations cost more
+  than they ever save);
+- the options the plugin refused: a plugin that does not know an option says
+  so at compile time; the policy drops it, retries, and never sends it again;
+- the plugin build's identity, which keys both the program fingerprint and the
+  disk cache's folder: an executable is only ever loaded by the build that made it.
+
+:func:`tune_process` is the one process-wide setting the array layer opts
+into (glibc malloc arenas, see ``_malloc``); the binding never changes the process.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import math
+import os
+import re
+import threading
+import weakref
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from ._malloc import tune_malloc
+from ._pjrt import CompileOptions, LoadedExecutable, PjrtError
+
+if TYPE_CHECKING:
+    from ._pjrt import Client, Plugin
+
+__all__ = ["CompilePolicy", "policy_for", "tune_process", "plugin_build_identity"]
+
+Aval = tuple[tuple[int, ...], np.dtype]
+
+# XLA:CPU's debug options; other platforms get none of them.
+Overrides = dict[str, "bool | int | float | str"]
+_CPU_OPTIONS: Overrides = {"xla_cpu_use_fusion_emitters": False}
+_SMALL_PROGRAM_OPTIONS: Overrides = {"xla_backend_optimization_level": 0}
+_SMALL_ELEMENTS = 1 << 16  # a program whose largest input has at most this many elements is "small"
+_NO_SUCH_OPTION = re.compile(r"No such compile option: '([\w.]+)'")
+
+
+def _distribution(library: Path) -> tuple[str, str] | None:
+    """``(name, version)`` of the installed distribution whose package folder holds ``library``."""
+    for folder in (library.parent, library.parent.parent):
+        try:
+            dist = importlib.metadata.distribution(folder.name)
+        except (importlib.metadata.PackageNotFoundError, ValueError):
+            continue
+        return str(dist.metadata["Name"]), str(dist.version)
+    return None
+
+
+def plugin_build_identity(client: "Client") -> dict[str, Any]:
+    """What tells one build of a plugin from another: what it reports (platform, versions,
+    attributes), its library file (path, size, modification time) and its distribution.
+
+    The XLA CPU plugins report their platform version as just ``"cpu"``, so
+    the file is what tells a wheel upgrade apart.
+    """
+    plugin: Plugin = client.plugin
+    identity: dict[str, Any] = {"platform": client.platform_name, "platform_version": client.platform_version,
+                                "api_version": client.api.version, "path": plugin.path}
+    try:
+        identity["attributes"] = {k: str(v) for k, v in sorted(plugin.attributes().items())}
+    except PjrtError:
+        pass  # a plugin without PJRT_Plugin_Attributes
+    try:
+        st = os.stat(plugin.path)
+        identity["size"], identity["mtime_ns"] = st.st_size, st.st_mtime_ns
+    except OSError:
+        pass  # not a file (a plugin made in memory): what it reports is all we have
+    dist = _distribution(Path(plugin.path))
+    if dist is not None:
+        identity["distribution"] = "==".join(dist)
+    return identity
+
+
+class CompilePolicy:
+    """The compile choices for one plugin; thread-safe."""
+
+    def __init__(self, client: "Client") -> None:
+        self.platform = client.platform_name
+        #: Options sent with every program, and with small ones.
+        self.options_always: Overrides = dict(_CPU_OPTIONS) if self.platform == "cpu" else {}
+        self.options_small: Overrides = dict(_SMALL_PROGRAM_OPTIONS) if self.platform == "cpu" else {}
+        self.small_elements = _SMALL_ELEMENTS
+        #: Option names the plugin refused; never sent again.
+        self.refused: set[str] = set()
+        self._lock = threading.Lock()
+        identity = plugin_build_identity(client)
+        #: A stable text of the build's identity (keys fingerprints and the disk cache).
+        self.build_key = json.dumps(identity, sort_keys=True)
+        #: A short readable label of the build (the disk cache folder's prefix).
+        self.label = f"{identity['platform']}-{identity['api_version']}"
+
+    def options(self, device_id: int, avals: Sequence[Aval]) -> CompileOptions:
+        """The compile options of a one-device program with inputs ``avals``."""
+        largest = max((math.prod(shape) for shape, _ in avals), default=0)
+        overrides = dict(self.options_always)
+        if largest <= self.small_elements:
+            overrides.update(self.options_small)
+        return CompileOptions(num_replicas=1, num_partitions=1, device_assignment=((device_id,),),
+                              env_option_overrides=overrides)
+
+    def compile(self, client: "Client", text: str, options: CompileOptions) -> LoadedExecutable:
+        """Compile, leaving out the options this plugin refused (learned here once, then remembered)."""
+        while True:
+            with self._lock:
+                overrides = {k: v for k, v in dict(options.env_option_overrides).items() if k not in self.refused}
+            try:
+                return client.compile(text, replace(options, env_option_overrides=overrides))
+            except PjrtError as exc:
+                match = _NO_SUCH_OPTION.search(exc.message)
+                if match is None or match.group(1) not in overrides:
+                    raise
+                with self._lock:
+                    self.refused.add(match.group(1))
+
+
+_policies: "weakref.WeakKeyDictionary[Plugin, CompilePolicy]" = weakref.WeakKeyDictionary()
+_policies_lock = threading.Lock()
+
+
+def policy_for(client: "Client") -> CompilePolicy:
+    """The policy of ``client``'s plugin (made on first use)."""
+    policy = _policies.get(client.plugin)
+    if policy is None:
+        with _policies_lock:
+            policy = _policies.get(client.plugin)
+            if policy is None:
+                policy = _policies[client.plugin] = CompilePolicy(client)
+    return policy
+
+
+def tune_process() -> None:
+    """The process-wide tuning the array layer opts into before it creates a client (once)."""
+    tune_malloc()
