@@ -14,6 +14,7 @@ used first out (``set_cache_size``).
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import threading
 import time
@@ -31,7 +32,8 @@ from ._policy import CompilePolicy, policy_for
 from .ops._builder import Rule, build_module
 from .ops._validate import check_program
 
-__all__ = ["run", "run_elementwise", "flat_aval", "cache_info", "cache_clear", "compile_rule", "compile_text", "set_cache_size"]
+__all__ = ["run", "run_elementwise", "flat_aval", "cache_info", "cache_clear", "compile_rule", "compile_text",
+           "set_cache_size"]
 
 Aval = tuple[tuple[int, ...], np.dtype]
 
