@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import sys
 import time
 from typing import Any, Callable
 
@@ -30,6 +31,13 @@ def jax_numpy() -> Any:
     except ImportError:
         return None
     return jnp
+
+
+def clock() -> Callable[[], float]:
+    """The timer of a benchmark run: wall time, or with ``--cpu`` this process's CPU time, which
+    other processes' load on a shared machine does not inflate (it also counts the process's
+    other threads, so use it for single-threaded work)."""
+    return time.process_time if "--cpu" in sys.argv else time.perf_counter
 
 
 def per_call(fn: Callable[[], Any], *, number: int, repeat: int = 5, sync: Callable[[Any], Any] = lambda r: r) -> float:

@@ -455,7 +455,7 @@ def _consume(capsule: Any, device: Device, where: tuple[int, int], stream: int |
     if where[0] not in _HOST_KINDS:
         raise BufferError(f"from_dlpack: cannot share this {device.platform} tensor (shape {shape}, strides "
                           f"{strides}): {failure or 'not contiguous'}; make it contiguous first")
-    if copy is False and math.prod(shape):
+    if copy is False and math.prod(shape) != 0:
         raise BufferError(f"from_dlpack: sharing this tensor needs a copy (strides {strides}"
                           f"{', ' + str(failure) if failure else ''}), but copy=False")
     from .ops._operands import from_host

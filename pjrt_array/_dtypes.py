@@ -59,9 +59,12 @@ def is_complex(dtype: np.dtype) -> builtins.bool:
     return dtype in _COMPLEX
 
 
+_REAL_OF_COMPLEX: dict[np.dtype, np.dtype] = {complex64: float32, complex128: float64}
+
+
 def real_dtype(dtype: np.dtype) -> np.dtype:
     """float32 for complex64, float64 for complex128, the dtype itself otherwise."""
-    return {complex64: float32, complex128: float64}.get(dtype, dtype)
+    return _REAL_OF_COMPLEX.get(dtype, dtype)
 
 
 def complex_dtype_for(dtype: np.dtype) -> np.dtype:
@@ -206,6 +209,12 @@ def can_cast(from_: Any, to: Any, /) -> builtins.bool:
 
 class _FInfo:
     __slots__ = ("bits", "eps", "max", "min", "smallest_normal", "dtype")
+    bits: int
+    eps: float
+    max: float
+    min: float
+    smallest_normal: float
+    dtype: np.dtype
 
     def __repr__(self) -> str:
         return f"finfo(dtype={self.dtype}, bits={self.bits}, eps={self.eps}, max={self.max})"
@@ -213,6 +222,10 @@ class _FInfo:
 
 class _IInfo:
     __slots__ = ("bits", "max", "min", "dtype")
+    bits: int
+    max: int
+    min: int
+    dtype: np.dtype
 
     def __repr__(self) -> str:
         return f"iinfo(dtype={self.dtype}, bits={self.bits}, min={self.min}, max={self.max})"

@@ -273,6 +273,14 @@ def _trimmed(block: np.ndarray, index: tuple[slice, ...]) -> np.ndarray:
     return block[tuple(slice(0, s.stop - s.start) for s in index)]
 
 
+def shard_buffers(x: Array) -> tuple[Any, ...]:
+    """The per-device buffers of a sharded Array (``mesh.device_list`` order)."""
+    held = x._buffer
+    if not isinstance(held, ShardedBuffers):
+        raise TypeError("expected a sharded Array")
+    return held.buffers
+
+
 def wrap(buffers: Sequence[Any], aval: tuple[tuple[int, ...], np.dtype], sharding: NamedSharding) -> Array:
     """A sharded Array over ``buffers`` (``mesh.device_list`` order)."""
     out = Array._from_buffer(ShardedBuffers(sharding, aval, buffers), aval,  # type: ignore[arg-type]
@@ -323,7 +331,7 @@ def addressable_shards(x: Array) -> list[Shard]:
     if sharding is None:
         return [Shard(x._device, tuple(slice(0, n) for n in x.shape), 0, x)]
     shards = []
-    buffers = x._buffer.buffers  # type: ignore[attr-defined]
+    buffers = shard_buffers(x)
     for buffer, device, (index, replica) in zip(buffers, sharding.mesh.device_list, sharding.indices(x.shape)):
         extent = tuple(s.stop - s.start for s in index)
         data = Array._from_buffer(buffer, (tuple(buffer.shape), x.dtype), device)

@@ -34,7 +34,7 @@ from ._devices import Device
 from ._pjrt import LoadedExecutable
 from ._pjrt._signature import _field
 from ._pjrt.compile_options import _fields, _read_varint
-from ._sharding import Mesh, NamedSharding, wrap
+from ._sharding import Mesh, NamedSharding, shard_buffers, wrap
 from .ops._builder import Rule, build_module
 
 __all__ = ["run_sharded", "reshard", "annotate_main", "parse_op_sharding", "common_device", "clear"]
@@ -265,7 +265,7 @@ def run_sharded(rule: Rule, params: tuple, args: Sequence[Array], device: Any) -
     _check_same_devices(meshes)
     mesh = meshes[0]
     order = mesh.device_list
-    per_arg: list[list[Any]] = []
+    per_arg: list[Sequence[Any]] = []
     arg_hlo: list[str] = []
     for a in args:
         s = a._sharding
@@ -273,7 +273,7 @@ def run_sharded(rule: Rule, params: tuple, args: Sequence[Array], device: Any) -
             per_arg.append(_replicated(a, order))
             arg_hlo.append(_REPLICATED)
         else:
-            buffers = a._buffer.buffers  # type: ignore[attr-defined]
+            buffers: Sequence[Any] = shard_buffers(a)
             if s.mesh.device_list != order:  # another mesh of the same devices
                 by_device = dict(zip(s.mesh.device_list, buffers))
                 buffers = [by_device[d] for d in order]
@@ -288,7 +288,7 @@ def run_sharded(rule: Rule, params: tuple, args: Sequence[Array], device: Any) -
             del _programs[next(iter(_programs))]  # the oldest first
         program = _programs[key] = _compile(rule, params, avals, arg_hlo, requested, mesh)
     lists = [[buffers[p] for buffers in per_arg] for p in program.partitions]
-    outs: list = program.exe.execute_sharded(lists)  # type: ignore[assignment]
+    outs = program.exe.execute_sharded(lists)
     return [wrap([outs[j][k] for j in positions], aval, sharding) for k, (aval, sharding, positions)
             in enumerate(zip(program.out_avals, program.out_shardings, program.out_positions))]
 

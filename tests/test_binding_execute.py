@@ -258,6 +258,7 @@ def test_signature_parsing():
     assert parse_main_signature(NO_ARGS) == []
     assert parse_main_signature("func.func @main(%a: tensor<?xf32>) -> tensor<?xf32>") is None
     assert parse_main_signature("module {}") is None
+    assert parse_main_signature("func.func @main(%a: tensor<>) -> tensor<f32>") is None  # no element type
     assert parse_hlo_signature(b"") is None
     assert parse_hlo_signature(b"\xff\xff\xff") is None
 

@@ -126,3 +126,19 @@ def test_take_errors():
         xp.take(xp.asarray(A), xp.asarray([0.0]), axis=0)
     with pytest.raises(ValueError):
         xp.take_along_axis(xp.asarray(A), xp.asarray([0]), axis=0)
+
+
+def test_basic_keys_reuse_their_plan_but_check_every_integer():
+    a = np.arange(24).reshape(2, 3, 4)
+    x = xp.asarray(a)
+    for key in [(1, -1), (0, 2), (-2, 0), (1, 2, 3), (..., 1), (None, 1, slice(1, None)), (slice(None, None, -1), 0),
+                (0, ..., None), 1, (slice(None), slice(None))]:
+        for _ in range(2):  # the second time from the cached plan
+            assert_equal(x[key], a[key])
+    with pytest.raises(IndexError, match="index 2 is out of bounds for axis 0 with size 2"):
+        x[2, 0]
+    with pytest.raises(IndexError, match="index -4 is out of bounds for axis 1 with size 3"):
+        x[0, -4]
+    with pytest.raises(IndexError):
+        x[0, 0, 0, 0]
+    assert x[:, :, :] is x

@@ -1,4 +1,8 @@
-"""The linalg extension against numpy.linalg on well-conditioned and singular input."""
+"""The linalg extension against numpy.linalg on well-conditioned and singular input.
+
+Every test runs twice: with the LAPACK kernels CPU devices use by default, and
+with the pure StableHLO lowering every other platform uses.
+"""
 
 import math
 
@@ -9,8 +13,16 @@ from hypothesis import strategies as st
 
 import pjrt_array as xp
 from helpers import assert_equal
+from pjrt_array.ops import _lapack
 
 DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
+
+
+@pytest.fixture(autouse=True, scope="module", params=["lapack", "pure"])
+def lowering(request):
+    _lapack.set_enabled(request.param == "lapack")
+    yield request.param
+    _lapack.set_enabled(True)
 
 
 def _tol(dtype):

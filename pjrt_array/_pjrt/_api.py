@@ -48,7 +48,7 @@ def new_struct(cls: type) -> Any:
 class FunctionTable:
     """A struct of function pointers (``PJRT_Api`` or an extension) of a plugin."""
 
-    def __init__(self, table_type: type, address: int, version: str, owner: str) -> None:
+    def __init__(self, table_type: type[ctypes.Structure], address: int, version: str, owner: str) -> None:
         self.table_type = table_type
         self.address = address
         self.table = table_type.from_address(address)

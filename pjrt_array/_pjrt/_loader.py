@@ -28,7 +28,7 @@ from pathlib import Path
 from . import _abi
 from ._api import Api, new_struct
 from .errors import PluginLoadError
-from .named_values import read_named_values
+from .named_values import NamedValue, read_named_values
 
 __all__ = ["PluginInfo", "Plugin", "discover", "load_plugin", "default_plugin_info", "chosen_platform"]
 
@@ -188,7 +188,7 @@ class Plugin:
         """The plugin's PJRT API version ``(major, minor)``."""
         return (self.api.major, self.api.minor)
 
-    def attributes(self) -> dict[str, object]:
+    def attributes(self) -> dict[str, NamedValue]:
         """``PJRT_Plugin_Attributes``: e.g. ``xla_version``, ``stablehlo_current_version``."""
         args = new_struct(_abi.PJRT_Plugin_Attributes_Args)
         self.api.call("PJRT_Plugin_Attributes", args)

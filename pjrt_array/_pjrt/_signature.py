@@ -45,7 +45,10 @@ def parse_main_signature(text: str) -> list[tuple[tuple[int, ...], np.dtype]] | 
     out = []
     for arg in _ARG_RE.finditer(params):
         body = params[arg.end(): _closing(params, arg.end(), "<", ">") - 1]
-        dims, elem = _BODY_RE.match(body).groups()
+        parts = _BODY_RE.match(body)
+        if parts is None:
+            return None  # an empty tensor<> type: leave it to the plugin
+        dims, elem = parts.groups()
         if elem not in MLIR_ELEMENT_TYPES:
             return None
         out.append((tuple(int(d) for d in dims.split("x") if d), np.dtype(MLIR_ELEMENT_TYPES[elem])))
@@ -66,27 +69,27 @@ _LEN = 2
 
 def _field(data: bytes, number: int) -> bytes | None:
     """The first length-delimited field ``number`` of a message."""
-    return next((v for n, w, v in _fields(data) if n == number and w == _LEN), None)  # type: ignore[misc]
+    return next((v for n, w, v in _fields(data) if n == number and w == _LEN and isinstance(v, bytes)), None)
 
 
 def _hlo_parameter(shape: bytes) -> tuple[tuple[int, ...], np.dtype] | None:
     """``(dims, dtype)`` of a static array ``ShapeProto``; None for anything else."""
     element, dims = None, []
-    for number, wire, value in _fields(shape):
-        if number == 2 and wire == 0:
+    for number, wire, value in _fields(shape):  # a varint's value is an int, other values bytes
+        if number == 2 and isinstance(value, int):
             element = value
-        elif number == 3 and wire == 0:
+        elif number == 3 and isinstance(value, int):
             dims.append(value)
-        elif number == 3 and wire == _LEN:  # packed repeated int64
+        elif number == 3 and wire == _LEN and isinstance(value, bytes):  # packed repeated int64
             pos = 0
-            while pos < len(value):  # type: ignore[arg-type]
-                dim, pos = _read_varint(value, pos)  # type: ignore[arg-type]
+            while pos < len(value):
+                dim, pos = _read_varint(value, pos)
                 dims.append(dim)
-        elif number == 6 and (any(value) if wire == _LEN else value):  # type: ignore[arg-type]
+        elif number == 6 and (any(value) if isinstance(value, bytes) else value):
             return None  # a dynamic dimension
-    if element not in HLO_ELEMENT_TYPES:
+    if element is None or element not in HLO_ELEMENT_TYPES:
         return None
-    return tuple(dims), np.dtype(HLO_ELEMENT_TYPES[element])  # type: ignore[index]
+    return tuple(dims), np.dtype(HLO_ELEMENT_TYPES[element])
 
 
 def parse_hlo_signature(hlo: bytes) -> list[tuple[tuple[int, ...], np.dtype]] | None:
@@ -101,7 +104,9 @@ def parse_hlo_signature(hlo: bytes) -> list[tuple[tuple[int, ...], np.dtype]] | 
         program_shape = _field(module, 4) if module is not None else None
         if program_shape is None:
             return None
-        params = [_hlo_parameter(v) for n, w, v in _fields(program_shape) if n == 1 and w == _LEN]  # type: ignore[arg-type]
+        params = [_hlo_parameter(v) for n, w, v in _fields(program_shape)
+                  if n == 1 and w == _LEN and isinstance(v, bytes)]
     except ValueError:  # not a well-formed message
         return None
-    return None if any(p is None for p in params) else params  # type: ignore[return-value]
+    known = [p for p in params if p is not None]
+    return known if len(known) == len(params) else None

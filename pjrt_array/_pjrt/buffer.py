@@ -355,7 +355,11 @@ class Buffer(Owned):
             if view.readonly or not view.c_contiguous or view.nbytes < size:
                 raise ValueError(f"dst must be a writable C-contiguous buffer of at least {size} bytes")
             target = (ctypes.c_char * view.nbytes).from_buffer(view.cast("B")) if view.nbytes else None
-            event.on_ready(lambda _error, _keep=(dst, view, target): None)  # the plugin writes until then
+
+            def keep_alive(_error: object, _keep: object = (dst, view, target)) -> None:
+                """Holds ``dst`` until the event: the plugin writes into it until then."""
+
+            event.on_ready(keep_alive)
             complete(dst=ctypes.addressof(target) if target is not None else 0)
 
         return event, deliver

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import _abi
 from ._api import Api, new_struct, struct_size
+from ._ctypes_util import field_types
 from ._handles import c_bytes_address, handles, text
 from ._loader import Plugin, default_plugin_info, load_plugin
 from ._owned import invoke
@@ -463,7 +464,7 @@ def _view_deleted(_pointer: int | None, key: int | None) -> None:
     _view_owners.pop(key or 0, None)
 
 
-_VIEW_DELETED = dict(_abi.PJRT_Client_CreateViewOfDeviceBuffer_Args._fields_)["on_delete_callback"](_view_deleted)
+_VIEW_DELETED = field_types(_abi.PJRT_Client_CreateViewOfDeviceBuffer_Args)["on_delete_callback"](_view_deleted)
 
 
 def _close_all() -> None:

@@ -361,18 +361,20 @@ class _DeviceAssignment(_Message):
         return _len_field(number, _varint_field(1, replicas) + _varint_field(2, partitions) + columns)
 
     def finish(self, name: str, acc: bytes | None) -> tuple[tuple[int, ...], ...] | None:
-        if acc is None:
-            return None
+        return None if acc is None else self.decode(name, acc)
+
+    def decode(self, name: str, data: bytes) -> tuple[tuple[int, ...], ...]:
+        """The ids ``[replica][partition]`` of a serialized ``DeviceAssignmentProto``."""
         replicas = partitions = 0
         columns: list[tuple[int, ...]] = []
-        for number, wire, raw in _fields(acc):
-            if number == 1 and wire == VARINT:
-                replicas = _signed64(raw)  # type: ignore[arg-type]
-            elif number == 2 and wire == VARINT:
-                partitions = _signed64(raw)  # type: ignore[arg-type]
-            elif number == 3 and wire == LEN:
+        for number, wire, raw in _fields(data):  # a varint's value is an int, other values bytes
+            if number == 1 and isinstance(raw, int):
+                replicas = _signed64(raw)
+            elif number == 2 and isinstance(raw, int):
+                partitions = _signed64(raw)
+            elif number == 3 and wire == LEN and isinstance(raw, bytes):
                 ids: tuple = ()
-                for n, w, v in _fields(raw):  # type: ignore[arg-type]
+                for n, w, v in _fields(raw):
                     ids = _DEVICE_IDS.merge(name, w, v, ids) if n == 1 else ids
                 columns.append(ids)
         if replicas < 1 or partitions < 1 or len(columns) != partitions or any(len(c) != replicas for c in columns):
@@ -434,21 +436,21 @@ class _Overrides(_Kind):
         if wire != LEN:
             return old
         key, payload = "", b""
-        for number, w, v in _fields(raw):
-            if number == 1 and w == LEN:
-                key = _text(f"{name} key", v)  # type: ignore[arg-type]
-            elif number == 2 and w == LEN:
-                payload += v  # type: ignore[operator]
+        for number, w, v in _fields(raw):  # a varint's value is an int, other values bytes
+            if number == 1 and w == LEN and isinstance(v, bytes):
+                key = _text(f"{name} key", v)
+            elif number == 2 and w == LEN and isinstance(v, bytes):
+                payload += v
         value: OverrideValue | None = None
         for number, w, v in _fields(payload):  # a oneof: the last member read wins
-            if number == 1 and w == LEN:
-                value = _text(f"{name}[{key!r}]", v)  # type: ignore[arg-type]
-            elif number == 2 and w == VARINT:
+            if number == 1 and w == LEN and isinstance(v, bytes):
+                value = _text(f"{name}[{key!r}]", v)
+            elif number == 2 and isinstance(v, int):
                 value = bool(v)
-            elif number == 3 and w == VARINT:
-                value = _signed64(v)  # type: ignore[arg-type]
-            elif number == 4 and w == I64:
-                value = struct.unpack("<d", v)[0]  # type: ignore[arg-type]
+            elif number == 3 and isinstance(v, int):
+                value = _signed64(v)
+            elif number == 4 and w == I64 and isinstance(v, bytes):
+                value = struct.unpack("<d", v)[0]
         if value is None:
             raise ValueError(f"{name}[{key!r}] has no value in CompileOptionsProto")
         return old + ((key, value),)
@@ -640,4 +642,4 @@ def decode_device_assignment(data: bytes) -> tuple[tuple[int, ...], ...]:
     (e.g. from ``PJRT_LoadedExecutable_GetDeviceAssignment``); malformed input raises ValueError."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data must be bytes, got {type(data).__name__}")
-    return _DeviceAssignment().finish("device_assignment", bytes(data))
+    return _DeviceAssignment().decode("device_assignment", bytes(data))

@@ -6,10 +6,11 @@ import ctypes
 from typing import TYPE_CHECKING
 
 from . import _abi
+from ._ctypes_util import field_types
 from ._handles import c_bytes_address, handles, text
 from ._owned import Handle, Owned, invoke
 from .errors import error_fields
-from .named_values import read_named_values
+from .named_values import NamedValue, read_named_values
 
 if TYPE_CHECKING:
     from .client import Client
@@ -56,7 +57,7 @@ class DeviceDescription(Handle):
         return text(a.to_string, a.to_string_size)
 
     @property
-    def attributes(self) -> dict[str, object]:
+    def attributes(self) -> dict[str, NamedValue]:
         """Vendor attributes of the device (``PJRT_DeviceDescription_Attributes``)."""
         a = self._call("PJRT_DeviceDescription_Attributes", _abi.PJRT_DeviceDescription_Attributes_Args)
         return read_named_values(a.attributes, a.num_attributes)
@@ -101,7 +102,7 @@ class Device(Handle):
         return self.description.debug_string
 
     @property
-    def attributes(self) -> dict[str, object]:
+    def attributes(self) -> dict[str, NamedValue]:
         return self.description.attributes
 
     @property
@@ -131,7 +132,7 @@ class Device(Handle):
         """``PJRT_Device_MemoryStats``: the statistics the plugin reports (set fields only)."""
         a = self._call("PJRT_Device_MemoryStats", _abi.PJRT_Device_MemoryStats_Args)
         out = {"bytes_in_use": int(a.bytes_in_use)}
-        for name, _ in _abi.PJRT_Device_MemoryStats_Args._fields_:
+        for name in field_types(_abi.PJRT_Device_MemoryStats_Args):
             if name.endswith("_is_set") and getattr(a, name):
                 field = name[: -len("_is_set")]
                 out[field] = int(getattr(a, field))
@@ -141,7 +142,7 @@ class Device(Handle):
         """Reset peak statistics (``PJRT_Device_ClearMemoryStats``)."""
         self._call("PJRT_Device_ClearMemoryStats", _abi.PJRT_Device_ClearMemoryStats_Args)
 
-    def get_attributes(self) -> dict[str, object]:
+    def get_attributes(self) -> dict[str, NamedValue]:
         """Runtime attributes of the device (``PJRT_Device_GetAttributes``)."""
         a = self._call("PJRT_Device_GetAttributes", _abi.PJRT_Device_GetAttributes_Args)
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ml_dtypes
 import numpy as np
+from numpy.typing import DTypeLike
 
 from . import _abi
 
@@ -19,7 +20,7 @@ __all__ = ["BufferType", "to_numpy_dtype", "from_numpy_dtype", "require_known", 
 BufferType = _abi.PJRT_Buffer_Type
 _B = BufferType
 
-_PAIRS: tuple[tuple[BufferType, object], ...] = (
+_PAIRS: tuple[tuple[BufferType, DTypeLike], ...] = (
     (_B.PJRT_Buffer_Type_PRED, np.bool_),
     (_B.PJRT_Buffer_Type_S8, np.int8), (_B.PJRT_Buffer_Type_S16, np.int16),
     (_B.PJRT_Buffer_Type_S32, np.int32), (_B.PJRT_Buffer_Type_S64, np.int64),
@@ -86,7 +87,7 @@ def to_numpy_dtype(buffer_type: int) -> np.dtype:
         raise TypeError(f"PJRT buffer type {name} has no numpy dtype") from None
 
 
-def from_numpy_dtype(dtype: object, argname: str = "dtype") -> BufferType:
+def from_numpy_dtype(dtype: DTypeLike, argname: str = "dtype") -> BufferType:
     """The ``PJRT_Buffer_Type`` of a numpy dtype; TypeError naming ``argname`` if none."""
     try:
         return _FROM_NUMPY[np.dtype(dtype)]

@@ -44,27 +44,91 @@ class PjrtError(RuntimeError):
         super().__init__(f"[{self.code.name.removeprefix('PJRT_Error_Code_')}] {message}")
 
 
-def _subclass(name: str, code: Code, *bases: type) -> type[PjrtError]:
-    return type(name, (PjrtError, *bases), {"code": code, "__module__": __name__,
-                                             "__doc__": f"PJRT error code {code.name}."})
+# Explicit classes (not built in a loop) so type checkers and IDEs see each one.
+class Cancelled(PjrtError):
+    """PJRT error code PJRT_Error_Code_CANCELLED."""
+    code = Code.PJRT_Error_Code_CANCELLED
 
 
-Cancelled = _subclass("Cancelled", Code.PJRT_Error_Code_CANCELLED)
-Unknown = _subclass("Unknown", Code.PJRT_Error_Code_UNKNOWN)
-InvalidArgument = _subclass("InvalidArgument", Code.PJRT_Error_Code_INVALID_ARGUMENT, ValueError)
-DeadlineExceeded = _subclass("DeadlineExceeded", Code.PJRT_Error_Code_DEADLINE_EXCEEDED, TimeoutError)
-NotFound = _subclass("NotFound", Code.PJRT_Error_Code_NOT_FOUND, LookupError)
-AlreadyExists = _subclass("AlreadyExists", Code.PJRT_Error_Code_ALREADY_EXISTS)
-PermissionDenied = _subclass("PermissionDenied", Code.PJRT_Error_Code_PERMISSION_DENIED, PermissionError)
-ResourceExhausted = _subclass("ResourceExhausted", Code.PJRT_Error_Code_RESOURCE_EXHAUSTED, MemoryError)
-FailedPrecondition = _subclass("FailedPrecondition", Code.PJRT_Error_Code_FAILED_PRECONDITION)
-Aborted = _subclass("Aborted", Code.PJRT_Error_Code_ABORTED)
-OutOfRange = _subclass("OutOfRange", Code.PJRT_Error_Code_OUT_OF_RANGE, IndexError)
-Unimplemented = _subclass("Unimplemented", Code.PJRT_Error_Code_UNIMPLEMENTED, NotImplementedError)
-Internal = _subclass("Internal", Code.PJRT_Error_Code_INTERNAL)
-Unavailable = _subclass("Unavailable", Code.PJRT_Error_Code_UNAVAILABLE)
-DataLoss = _subclass("DataLoss", Code.PJRT_Error_Code_DATA_LOSS)
-Unauthenticated = _subclass("Unauthenticated", Code.PJRT_Error_Code_UNAUTHENTICATED)
+class Unknown(PjrtError):
+    """PJRT error code PJRT_Error_Code_UNKNOWN."""
+    code = Code.PJRT_Error_Code_UNKNOWN
+
+
+class InvalidArgument(PjrtError, ValueError):
+    """PJRT error code PJRT_Error_Code_INVALID_ARGUMENT."""
+    code = Code.PJRT_Error_Code_INVALID_ARGUMENT
+
+
+class DeadlineExceeded(PjrtError, TimeoutError):
+    """PJRT error code PJRT_Error_Code_DEADLINE_EXCEEDED."""
+    code = Code.PJRT_Error_Code_DEADLINE_EXCEEDED
+
+
+class NotFound(PjrtError, LookupError):
+    """PJRT error code PJRT_Error_Code_NOT_FOUND."""
+    code = Code.PJRT_Error_Code_NOT_FOUND
+
+
+class AlreadyExists(PjrtError):
+    """PJRT error code PJRT_Error_Code_ALREADY_EXISTS."""
+    code = Code.PJRT_Error_Code_ALREADY_EXISTS
+
+
+class PermissionDenied(PjrtError, PermissionError):
+    """PJRT error code PJRT_Error_Code_PERMISSION_DENIED."""
+    code = Code.PJRT_Error_Code_PERMISSION_DENIED
+
+
+class ResourceExhausted(PjrtError, MemoryError):
+    """PJRT error code PJRT_Error_Code_RESOURCE_EXHAUSTED.
+
+    The array layer attaches the ``device`` that ran out and its ``memory_stats`` where it knows them.
+    """
+    code = Code.PJRT_Error_Code_RESOURCE_EXHAUSTED
+    device: object = None
+    memory_stats: dict[str, int] | None = None
+
+
+class FailedPrecondition(PjrtError):
+    """PJRT error code PJRT_Error_Code_FAILED_PRECONDITION."""
+    code = Code.PJRT_Error_Code_FAILED_PRECONDITION
+
+
+class Aborted(PjrtError):
+    """PJRT error code PJRT_Error_Code_ABORTED."""
+    code = Code.PJRT_Error_Code_ABORTED
+
+
+class OutOfRange(PjrtError, IndexError):
+    """PJRT error code PJRT_Error_Code_OUT_OF_RANGE."""
+    code = Code.PJRT_Error_Code_OUT_OF_RANGE
+
+
+class Unimplemented(PjrtError, NotImplementedError):
+    """PJRT error code PJRT_Error_Code_UNIMPLEMENTED."""
+    code = Code.PJRT_Error_Code_UNIMPLEMENTED
+
+
+class Internal(PjrtError):
+    """PJRT error code PJRT_Error_Code_INTERNAL."""
+    code = Code.PJRT_Error_Code_INTERNAL
+
+
+class Unavailable(PjrtError):
+    """PJRT error code PJRT_Error_Code_UNAVAILABLE."""
+    code = Code.PJRT_Error_Code_UNAVAILABLE
+
+
+class DataLoss(PjrtError):
+    """PJRT error code PJRT_Error_Code_DATA_LOSS."""
+    code = Code.PJRT_Error_Code_DATA_LOSS
+
+
+class Unauthenticated(PjrtError):
+    """PJRT error code PJRT_Error_Code_UNAUTHENTICATED."""
+    code = Code.PJRT_Error_Code_UNAUTHENTICATED
+
 
 _BY_CODE: dict[int, type[PjrtError]] = {
     cls.code: cls

@@ -11,12 +11,13 @@ from __future__ import annotations
 import ctypes
 import functools
 import threading
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Sequence, overload
 
 import numpy as np
 
 from . import _abi
 from ._api import new_struct
+from ._ctypes_util import address, field_types
 from ._handles import c_bytes_address, handles, int64s, text
 from ._signature import parse_hlo_signature, parse_main_signature
 from .buffer import Buffer
@@ -26,6 +27,7 @@ from .dtypes import to_numpy_dtype
 from ._owned import Owned, invoke
 from .errors import ClosedError
 from .event import Event
+from .named_values import NamedValue, read_named_values
 
 if TYPE_CHECKING:
     from .client import Client
@@ -141,9 +143,8 @@ class Executable(Owned):
         return int(self._call("PJRT_Executable_SizeOfGeneratedCodeInBytes",
                               _abi.PJRT_Executable_SizeOfGeneratedCodeInBytes_Args).size_in_bytes)
 
-    def cost_analysis(self) -> dict[str, object]:
+    def cost_analysis(self) -> dict[str, NamedValue]:
         """Compiler cost estimates (``PJRT_Executable_GetCostAnalysis``), e.g. ``flops``."""
-        from .named_values import read_named_values
         a = self._call("PJRT_Executable_GetCostAnalysis", _abi.PJRT_Executable_GetCostAnalysis_Args)
         return read_named_values(a.properties, a.num_properties)
 
@@ -151,8 +152,8 @@ class Executable(Owned):
         """``PJRT_Executable_GetCompiledMemoryStats``: the fields the plugin's API version fills."""
         a = self._call("PJRT_Executable_GetCompiledMemoryStats", _abi.PJRT_Executable_GetCompiledMemoryStats_Args)
         minor = self._client.api.minor
-        return {name: int(getattr(a, name)) for name, _ in _abi.PJRT_Executable_GetCompiledMemoryStats_Args._fields_[3:]
-                if minor >= _MEMORY_STATS_SINCE.get(name, 0)}
+        names = list(field_types(_abi.PJRT_Executable_GetCompiledMemoryStats_Args))[3:]
+        return {name: int(getattr(a, name)) for name in names if minor >= _MEMORY_STATS_SINCE.get(name, 0)}
 
     def optimized_program(self) -> bytes:
         """The optimized program (serialized HloModuleProto on XLA plugins) (``PJRT_Executable_OptimizedProgram``)."""
@@ -197,7 +198,9 @@ class _ExecuteBlock:
 
     def __init__(self, exe: "LoadedExecutable", nargs: int, nouts: int) -> None:
         self.args = (ctypes.c_void_p * max(nargs, 1))()
-        self.outs = (ctypes.c_void_p * max(nouts, 1))()
+        # size_t, not void*: output handles read back as ints on the hot path (a null one reads
+        # as 0, which the handle wrappers treat as closed; it is never dereferenced).
+        self.outs = (ctypes.c_size_t * max(nouts, 1))()
         arg_lists = (ctypes.c_void_p * 1)(ctypes.addressof(self.args))
         out_lists = (ctypes.c_void_p * 1)(ctypes.addressof(self.outs))
         options = new_struct(_abi.PJRT_ExecuteOptions)
@@ -423,13 +426,23 @@ class LoadedExecutable(Owned):
         elif n == 2:
             block.args[0], block.args[1] = arg_handles
         else:
-            block.args[:n] = arg_handles
+            block.args[:n] = arg_handles  # type: ignore[call-overload]  # mypy's ctypes plugin wants a list
         if block.device != device_handle:
             block.call.execute_device = block.device = device_handle
         err = self._execute(block.address)
         if err:
             self._client.api.check(err)
         return block.outs[: block.nouts]
+
+    @overload
+    def execute_sharded(self, argument_lists: Sequence[Sequence[Buffer]], with_events: Literal[False] = False, *,
+                        non_donatable: Sequence[int] = (), context: Any = None, send: Any = None,
+                        recv: Any = None) -> list[list[Buffer]]: ...
+
+    @overload
+    def execute_sharded(self, argument_lists: Sequence[Sequence[Buffer]], with_events: Literal[True], *,
+                        non_donatable: Sequence[int] = (), context: Any = None, send: Any = None,
+                        recv: Any = None) -> tuple[list[list[Buffer]], list[Event]]: ...
 
     def execute_sharded(self, argument_lists: Sequence[Sequence[Buffer]], with_events: bool = False, *,
                         non_donatable: Sequence[int] = (), context: Any = None, send: Any = None,
@@ -474,9 +487,10 @@ class LoadedExecutable(Owned):
         if with_events or callbacks is not None:
             args.device_complete_events = ctypes.addressof(events)
         self._client.api.call("PJRT_LoadedExecutable_Execute", args)
-        results = [[Buffer(self._client, h, d, s) for h, d, s in
+        results = [[Buffer(self._client, address(h, "execute output buffer"), d, s) for h, d, s in
                     zip(out[: self.num_outputs], self.output_dtypes, self.output_shapes)] for out in out_arrays]
-        done = [Event(self._client.api, e) for e in events[:ndev]] if args.device_complete_events else []
+        done = [Event(self._client.api, address(e, "execute completion event")) for e in events[:ndev]] \
+            if args.device_complete_events else []
         if callbacks is not None:
             for event in done:
                 event.wait()  # the handlers must outlive every call the plugin makes to them

@@ -15,6 +15,7 @@ import ctypes
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from . import _abi
+from ._ctypes_util import address
 from .errors import code_for_exception
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ __all__ = ["HostCallbacks"]
 SendHandler = Callable[[int, bytes, int, bool], None]
 RecvHandler = Callable[[int, object], None]
 _CALLBACK_ERROR = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t)
-_CHUNK_DELETER = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 
 
 class HostCallbacks:
@@ -53,14 +53,14 @@ class HostCallbacks:
         self.recv_lists = (ctypes.c_void_p * max(num_devices, 1))(*[ctypes.addressof(recv_infos)] * num_devices)
         self._keep = (send_infos, recv_infos)
 
-    def fill(self, options: object) -> None:
+    def fill(self, options: _abi.PJRT_ExecuteOptions) -> None:
         """Set the send/recv fields of a ``PJRT_ExecuteOptions``."""
         if self.send:
-            options.send_callbacks = ctypes.addressof(self.send_lists)  # type: ignore[attr-defined]
-            options.num_send_ops = len(self.send)  # type: ignore[attr-defined]
+            options.send_callbacks = ctypes.addressof(self.send_lists)
+            options.num_send_ops = len(self.send)
         if self.recv:
-            options.recv_callbacks = ctypes.addressof(self.recv_lists)  # type: ignore[attr-defined]
-            options.num_recv_ops = len(self.recv)  # type: ignore[attr-defined]
+            options.recv_callbacks = ctypes.addressof(self.recv_lists)
+            options.num_recv_ops = len(self.recv)
 
     def _on_send(self, chunk: int | None, callback_error: int | None, total: int, done: bool,
                  channel: int | None) -> int:
@@ -69,7 +69,7 @@ class HostCallbacks:
             c = _abi.PJRT_Chunk.from_address(chunk)
             data = ctypes.string_at(c.data, c.size) if c.size else b""
             if c.deleter:  # the callback owns the chunk
-                _CHUNK_DELETER(ctypes.cast(c.deleter, ctypes.c_void_p).value)(c.data, c.deleter_arg)
+                c.deleter(c.data, c.deleter_arg)
         try:
             self.send[channel or 0](channel or 0, data, int(total), bool(done))
             return 0
@@ -83,7 +83,7 @@ class HostCallbacks:
     def _on_recv(self, stream: int | None, channel: int | None) -> None:
         # An exception here is reported by ctypes through sys.unraisablehook (void callback).
         from .transfer import CopyToDeviceStream
-        wrapper = CopyToDeviceStream(self._client, stream or 0)
+        wrapper = CopyToDeviceStream(self._client, address(stream, "recv callback stream"))
         try:
             self.recv[channel or 0](channel or 0, wrapper)
         finally:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from . import _abi
+from ._ctypes_util import address, field_types
 from .errors import code_for_exception
 
 __all__ = ["KVStore", "DictKVStore", "FileKVStore", "KVBridge"]
@@ -122,8 +123,8 @@ class KVBridge:
         self.get_callback = _abi.PJRT_KeyValueGetCallback(self._get)
         self.try_get_callback = _abi.PJRT_KeyValueTryGetCallback(self._try_get)
         self.put_callback = _abi.PJRT_KeyValuePutCallback(self._put)
-        self._deleter = dict(_abi.PJRT_KeyValueGetCallback_Args._fields_)["value_deleter_callback"](self._delete)
-        self._try_deleter = dict(_abi.PJRT_KeyValueTryGetCallback_Args._fields_)["value_deleter_callback"](
+        self._deleter = field_types(_abi.PJRT_KeyValueGetCallback_Args)["value_deleter_callback"](self._delete)
+        self._try_deleter = field_types(_abi.PJRT_KeyValueTryGetCallback_Args)["value_deleter_callback"](
             self._delete)
 
     def fill(self, args: Any) -> None:
@@ -150,8 +151,8 @@ class KVBridge:
         with self._lock:
             self._values.pop(value or 0, None)
 
-    def _get(self, address: int | None) -> int:
-        args = _abi.PJRT_KeyValueGetCallback_Args.from_address(address)
+    def _get(self, args_address: int | None) -> int:
+        args = _abi.PJRT_KeyValueGetCallback_Args.from_address(address(args_address, "KV get args"))
         try:
             value = self.store.get(ctypes.string_at(args.key, args.key_size), int(args.timeout_in_ms))
             self._hand_out(args, bytes(value), self._deleter)
@@ -159,8 +160,8 @@ class KVBridge:
         except BaseException as exc:  # noqa: BLE001 - becomes a PJRT error, never crosses into C
             return self._fail(args.callback_error, exc)
 
-    def _try_get(self, address: int | None) -> int:
-        args = _abi.PJRT_KeyValueTryGetCallback_Args.from_address(address)
+    def _try_get(self, args_address: int | None) -> int:
+        args = _abi.PJRT_KeyValueTryGetCallback_Args.from_address(address(args_address, "KV try-get args"))
         try:
             value = self.store.try_get(ctypes.string_at(args.key, args.key_size))
             if value is None:
@@ -170,8 +171,8 @@ class KVBridge:
         except BaseException as exc:  # noqa: BLE001 - becomes a PJRT error
             return self._fail(args.callback_error, exc)
 
-    def _put(self, address: int | None) -> int:
-        args = _abi.PJRT_KeyValuePutCallback_Args.from_address(address)
+    def _put(self, args_address: int | None) -> int:
+        args = _abi.PJRT_KeyValuePutCallback_Args.from_address(address(args_address, "KV put args"))
         try:
             self.store.put(ctypes.string_at(args.key, args.key_size), ctypes.string_at(args.value, args.value_size))
             return 0

@@ -95,7 +95,7 @@ class TopologyDescription(Owned):
         return _take_bytes(a.serialized_bytes, a.serialized_bytes_size, a.serialized_topology,
                            a.serialized_topology_deleter)
 
-    def attributes(self) -> dict[str, object]:
+    def attributes(self) -> dict[str, NamedValue]:
         """(``PJRT_TopologyDescription_Attributes``)."""
         a = self._call("PJRT_TopologyDescription_Attributes", _abi.PJRT_TopologyDescription_Attributes_Args)
         return read_named_values(a.attributes, a.num_attributes)

@@ -10,6 +10,8 @@ import numpy as np
 
 from . import _abi
 from ._api import new_struct
+from ._ctypes_util import field_types
+from ._handles import c_bytes_address
 from ._owned import Owned, invoke
 from ._shapes import RowMajorLayout, dims_array, shape_and_type
 from .buffer import Buffer
@@ -116,7 +118,7 @@ class AsyncHostToDeviceTransferManager(Owned):
             raise ValueError(f"data is {data.dtype}{list(data.shape)}, buffer {index} is {dtype}{list(shape)}")
         dims, _ = dims_array(data.shape, "data.shape")
         layout = RowMajorLayout(data.ndim)  # the plugins abort on a literal without a layout
-        self._keep += [data, dims, layout]  # type: ignore[list-item]
+        self._keep += [data, dims, layout]
         a = self._call("PJRT_AsyncHostToDeviceTransferManager_TransferLiteral",
                                _abi.PJRT_AsyncHostToDeviceTransferManager_TransferLiteral_Args,
                                buffer_index=index, data=data.ctypes.data, shape_dims=ctypes.addressof(dims),
@@ -162,7 +164,7 @@ class AsyncHostToDeviceTransferManager(Owned):
         self._keep.append(message)
         self._call("PJRT_AsyncHostToDeviceTransferManager_SetBufferError",
                            _abi.PJRT_AsyncHostToDeviceTransferManager_SetBufferError_Args, buffer_index=index,
-                           error_code=code, error_message=ctypes.cast(message, ctypes.c_void_p).value,
+                           error_code=code, error_message=c_bytes_address(message),
                            error_message_size=len(message))
         self._done.add(index)
 
@@ -233,4 +235,4 @@ def _release_chunk(data: int | None, _arg: int | None) -> None:
     _CHUNKS.pop(data or 0, None)
 
 
-_RELEASE_CHUNK = _abi.PJRT_Chunk._fields_[2][1](_release_chunk)
+_RELEASE_CHUNK = field_types(_abi.PJRT_Chunk)["deleter"](_release_chunk)

@@ -342,8 +342,72 @@ def _check_int(i: int, size: int, axis: int) -> int:
     return i
 
 
+# Basic keys (Python ints, slices of ints, None, ...) by (shape, key form): the plan, and the key
+# positions of the integers with their axis sizes (their values are operands, checked per call).
+_plans: dict[tuple, tuple[tuple, tuple[tuple[int, int, int], ...], bool]] = {}
+_PLANS_SIZE = 1024
+_SLICE_PART = (int, type(None))
+
+
+def _key_form(key: Any) -> tuple | None:
+    """A hashable form of a basic key in which every int is ``0``; None for any other key."""
+    form = []
+    for k in key if type(key) is tuple else (key,):
+        kind = type(k)
+        if kind is int:
+            form.append(0)
+        elif kind is slice and type(k.start) in _SLICE_PART and type(k.stop) in _SLICE_PART \
+                and type(k.step) in _SLICE_PART:
+            form.append((k.start, k.stop, k.step))
+        elif k is None or k is Ellipsis:
+            form.append(k)
+        else:
+            return None
+    return tuple(form)
+
+
+def _cached_plan(x: Array, key: Any, form: tuple) -> tuple[tuple, tuple[tuple[int, int, int], ...], bool]:
+    cache_key = (x.shape, form)
+    entry = _plans.get(cache_key)
+    if entry is None:
+        parts = _expand_key(x, key)
+        plan, axis, ints = [], 0, []
+        for p in parts:
+            if p is None:
+                plan.append(("new",))
+                continue
+            size = x.shape[axis]
+            if isinstance(p, slice):
+                plan.append(("slice", *p.indices(size)))
+            else:
+                plan.append(("int", size))
+                ints.append(axis)
+            axis += 1
+        whole = len(plan) == x.ndim and all(p[0] == "slice" and p[1:] == (0, d, 1) for p, d in zip(plan, x.shape))
+        # Which entries of the key are the ints, and the axis (and its size) each indexes.
+        positions = [i for i, f in enumerate(form) if type(f) is int]
+        entry = (tuple(plan), tuple((i, a, x.shape[a]) for i, a in zip(positions, ints)), whole)
+        if len(_plans) >= _PLANS_SIZE:
+            _plans.clear()
+        _plans[cache_key] = entry
+    return entry
+
+
 def getitem(x: Array, key: Any) -> Array:
     """``x[key]`` (bound to ``Array.__getitem__``)."""
+    form = _key_form(key)
+    if form is not None and form.count(Ellipsis) <= 1:
+        plan, positions, whole = _cached_plan(x, key, form)
+        if whole:
+            return x
+        keys = key if type(key) is tuple else (key,)
+        ints = []
+        for i, axis, size in positions:
+            k = keys[i]
+            if not -size <= k < size:
+                raise IndexError(f"index {k} is out of bounds for axis {axis} with size {size}")
+            ints.append(scalar_array(k % size, _INDEX, x._device))
+        return run(_basic_rule, (("plan", plan),), (x, *ints), x._device)[0]
     parts = _expand_key(x, key)
     if any(_is_array(p) and (p.ndim > 0 or p.dtype == _BOOL) for p in parts):
         return _getitem_advanced(x, parts)

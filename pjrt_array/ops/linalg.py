@@ -12,6 +12,10 @@ Decompositions use only what every XLA backend has (see ``_linalg_lower``):
 
 Singular input to ``solve``/``inv`` gives ``inf``/``nan`` entries (the standard
 leaves this undefined); ``det`` gives 0 and ``slogdet`` gives ``(0, -inf)``.
+
+On CPU devices these pure rules give way to LAPACK custom calls: ``_pick``
+asks ``_lapack.serves`` (the one place that decides, docs/linalg.md), and
+there numpy's results and ``LinAlgError`` apply.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ import numpy as np
 
 from .. import _dtypes
 from .._array import Array
-from .._dispatch import run
+from . import _lapack
+from ._lapack import run  # _dispatch.run, raising LAPACK's LinAlgError as numpy does
 from ._axes import normalize_axes, normalize_axis
-from ._builder import Builder, Value, tensor_type
+from ._builder import Builder, Rule, Value, tensor_type
 from ._linalg_lower import (abs_real, adjoint, band_mask, cholesky as _chol, diagonal as _diag, eigh as _eigh,
                             householder_product, identity, matmul, qr as _qr, select, slice_last, triangular_solve)
 from ._lower import broadcast, broadcast_shapes, clamp_diagonal, constant, convert, dims_attr, i64_array
@@ -79,6 +84,11 @@ def _matrices(x: Any, name: str, square: bool = False) -> Array:
     if not _dtypes.isdtype(x.dtype, _FLOATING):
         raise TypeError(f"{name} needs a floating-point array, got {x.dtype}")
     return x
+
+
+def _pick(pure: Rule, lapack: Rule, x: Array, dtype: np.dtype | None = None) -> Rule:
+    """``lapack`` where LAPACK serves ``x``'s device for ``dtype`` (default ``x.dtype``), else ``pure``."""
+    return lapack if _lapack.serves(x._device, x.dtype if dtype is None else dtype) else pure
 
 
 def _one(rule: Any, params: tuple, *arrays: Array) -> Array:
@@ -146,9 +156,10 @@ def _cholesky_rule(b: Builder, x: Value, *, upper: bool) -> Value:
 
 
 def cholesky(x: Any, /, *, upper: bool = False) -> Array:
-    """Cholesky factor of Hermitian positive-definite matrices (NaNs where not positive-definite)."""
+    """Cholesky factor of Hermitian positive-definite matrices (where not positive-definite:
+    ``LinAlgError`` with LAPACK on CPU, NaNs elsewhere)."""
     x = _matrices(x, "cholesky", square=True)
-    return _one(_cholesky_rule, (("upper", bool(upper)),), x)
+    return _one(_pick(_cholesky_rule, _lapack.cholesky_rule, x), (("upper", bool(upper)),), x)
 
 
 def _qr_rule(b: Builder, x: Value, *, complete: bool) -> tuple[Value, Value]:
@@ -172,7 +183,7 @@ def qr(x: Any, /, *, mode: str = "reduced") -> QRResult:
     x = _matrices(x, "qr")
     if mode not in ("reduced", "complete"):
         raise ValueError(f"mode must be 'reduced' or 'complete', got {mode!r}")
-    return QRResult(*run(_qr_rule, (("complete", mode == "complete"),), (x,), x._device))
+    return QRResult(*run(_pick(_qr_rule, _lapack.qr_rule, x), (("complete", mode == "complete"),), (x,), x._device))
 
 
 def _eigh_rule(b: Builder, x: Value, *, vectors: bool) -> Value | tuple[Value, Value]:
@@ -183,17 +194,19 @@ def _eigh_rule(b: Builder, x: Value, *, vectors: bool) -> Value | tuple[Value, V
 def eigh(x: Any, /) -> EighResult:
     """Eigenvalues (ascending) and eigenvectors of Hermitian matrices (lower triangle used)."""
     x = _matrices(x, "eigh", square=True)
-    return EighResult(*run(_eigh_rule, (("vectors", True),), (x,), x._device))
+    return EighResult(*run(_pick(_eigh_rule, _lapack.eigh_rule, x), (("vectors", True),), (x,), x._device))
 
 
 def _general_eig(x: Array, vectors: bool) -> tuple[Array, ...]:
-    """``numpy.linalg.eig`` on the host: the one linalg function not lowered to StableHLO.
+    """``eig`` as a LAPACK custom call where ``_lapack`` serves, else ``numpy.linalg.eig`` on the host.
 
     A non-symmetric eigensolver needs a shifted Hessenberg QR iteration with
     deflation, which no XLA backend offers as a primitive; until it is written as
-    a ``stablehlo.while`` program, the matrices make a round trip through the host
-    (the results are put back on ``x``'s device).
+    a ``stablehlo.while`` program, devices without LAPACK send the matrices on a
+    round trip through the host (the results are put back on ``x``'s device).
     """
+    if _lapack.serves(x._device, x.dtype):
+        return tuple(run(_lapack.eig_rule, (("vectors", vectors),), (x,), x._device))
     from .creation import asarray
     dtype = _dtypes.complex_dtype_for(_dtypes.real_dtype(x.dtype))
     host = np.asarray(x)
@@ -208,14 +221,14 @@ def _general_eig(x: Array, vectors: bool) -> tuple[Array, ...]:
 def eig(x: Any, /) -> EigResult:
     """Eigenvalues and right eigenvectors (columns) of general square matrices, complex-valued.
 
-    Computed on the host with numpy (see ``_general_eig``); results live on ``x``'s device.
+    LAPACK on CPU devices, a host round trip elsewhere (see ``_general_eig``).
     """
     x = _matrices(x, "eig", square=True)
     return EigResult(*_general_eig(x, True))
 
 
 def eigvals(x: Any, /) -> Array:
-    """Eigenvalues of general square matrices, complex-valued (computed on the host, see ``eig``)."""
+    """Eigenvalues of general square matrices, complex-valued (see ``eig``)."""
     x = _matrices(x, "eigvals", square=True)
     return _general_eig(x, False)[0]
 
@@ -223,7 +236,7 @@ def eigvals(x: Any, /) -> Array:
 def eigvalsh(x: Any, /) -> Array:
     """Eigenvalues (ascending) of Hermitian matrices."""
     x = _matrices(x, "eigvalsh", square=True)
-    return _one(_eigh_rule, (("vectors", False),), x)
+    return _one(_pick(_eigh_rule, _lapack.eigh_rule, x), (("vectors", False),), x)
 
 
 def _sort_desc_columns(b: Builder, s: Value, *mats: Value) -> list[Value]:
@@ -301,13 +314,14 @@ def _svd_rule(b: Builder, x: Value, *, full: bool, vectors: bool) -> tuple[Value
 def svd(x: Any, /, *, full_matrices: bool = True) -> SVDResult:
     """Singular value decomposition ``x = U @ diag(S) @ Vh`` (S descending)."""
     x = _matrices(x, "svd")
-    return SVDResult(*run(_svd_rule, (("full", bool(full_matrices)), ("vectors", True)), (x,), x._device))
+    return SVDResult(*run(_pick(_svd_rule, _lapack.svd_rule, x), (("full", bool(full_matrices)), ("vectors", True)),
+                          (x,), x._device))
 
 
 def svdvals(x: Any, /) -> Array:
     """Singular values, descending."""
     x = _matrices(x, "svdvals")
-    return _one(_svd_rule, (("full", False), ("vectors", False)), x)
+    return _one(_pick(_svd_rule, _lapack.svd_rule, x), (("full", False), ("vectors", False)), x)
 
 
 def _cutoff(b: Builder, s: Value, rtol: float | None, rtol_v: Value | None, m: int, n: int) -> Value:
@@ -352,7 +366,7 @@ def matrix_rank(x: Any, /, *, rtol: Any = None) -> Array:
     """Number of singular values above ``rtol * largest`` (default rtol: max(M, N) * eps)."""
     x = _matrices(x, "matrix_rank")
     params, extra = _rtol_args(x, rtol)
-    return _one(_rank_rule, params, x, *extra)
+    return _one(_pick(_rank_rule, _lapack.rank_rule, x), params, x, *extra)
 
 
 def _pinv_rule(b: Builder, x: Value, *rtol_v: Value, rtol: float | None) -> Value:
@@ -370,7 +384,7 @@ def pinv(x: Any, /, *, rtol: Any = None) -> Array:
     """Moore-Penrose pseudo-inverse (singular values below ``rtol * largest`` dropped)."""
     x = _matrices(x, "pinv")
     params, extra = _rtol_args(x, rtol)
-    return _one(_pinv_rule, params, x, *extra)
+    return _one(_pick(_pinv_rule, _lapack.pinv_rule, x), params, x, *extra)
 
 
 # -- solves, inverses, determinants -------------------------------------------------------------
@@ -402,7 +416,8 @@ def solve(x1: Any, x2: Any, /) -> Array:
         raise ValueError(f"solve: x2 of shape {x2.shape} does not match x1 of shape {x1.shape}")
     if not vector:
         broadcast_shapes(x1.shape[:-2], x2.shape[:-2])
-    return _one(_solve_rule, (("vector", vector),), x1, x2)
+    rule = _pick(_solve_rule, _lapack.solve_rule, x1, _dtypes.promote_types(x1.dtype, x2.dtype))
+    return _one(rule, (("vector", vector),), x1, x2)
 
 
 def _inv_rule(b: Builder, x: Value) -> Value:
@@ -410,9 +425,9 @@ def _inv_rule(b: Builder, x: Value) -> Value:
 
 
 def inv(x: Any, /) -> Array:
-    """Inverse of square matrices (inf/nan entries for singular input)."""
+    """Inverse of square matrices (singular input: ``LinAlgError`` with LAPACK on CPU, inf/nan elsewhere)."""
     x = _matrices(x, "inv", square=True)
-    return _one(_inv_rule, (), x)
+    return _one(_pick(_inv_rule, _lapack.inv_rule, x), (), x)
 
 
 def _det_parts(b: Builder, x: Value) -> tuple[Value, Value]:
@@ -440,7 +455,7 @@ def _det_rule(b: Builder, x: Value) -> Value:
 def det(x: Any, /) -> Array:
     """Determinant of square matrices."""
     x = _matrices(x, "det", square=True)
-    return _one(_det_rule, (), x)
+    return _one(_pick(_det_rule, _lapack.det_rule, x), (), x)
 
 
 def _slogdet_rule(b: Builder, x: Value) -> tuple[Value, Value]:
@@ -465,12 +480,12 @@ def _slogdet_rule(b: Builder, x: Value) -> tuple[Value, Value]:
 def slogdet(x: Any, /) -> SlogdetResult:
     """Sign (unit modulus, 0 if singular) and natural log of |det| of square matrices."""
     x = _matrices(x, "slogdet", square=True)
-    return SlogdetResult(*run(_slogdet_rule, (), (x,), x._device))
+    return SlogdetResult(*run(_pick(_slogdet_rule, _lapack.slogdet_rule, x), (), (x,), x._device))
 
 
-def _power_rule(b: Builder, x: Value, *, n: int) -> Value:
+def _power_rule(b: Builder, x: Value, *, n: int, inverse: Rule) -> Value:
     if n < 0:
-        x = _inv_rule(b, x)
+        x = inverse(b, x)
         n = -n
     result = None
     base = x
@@ -491,7 +506,7 @@ def matrix_power(x: Any, n: int, /) -> Array:
     n = operator.index(n)
     if n < 0 and not _dtypes.isdtype(x.dtype, _FLOATING):
         raise TypeError("matrix_power with a negative exponent needs a floating-point array")
-    return _one(_power_rule, (("n", n),), x)
+    return _one(_power_rule, (("n", n), ("inverse", _pick(_inv_rule, _lapack.inv_rule, x))), x)
 
 
 # -- norms, traces, products --------------------------------------------------------------------
@@ -529,12 +544,12 @@ def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: flo
     return _one(_vector_norm_rule, (("axes", axes), ("keepdims", bool(keepdims)), ("ord", float(ord))), x)
 
 
-def _matrix_norm_rule(b: Builder, x: Value, *, keepdims: bool, ord: Any) -> Value:
+def _matrix_norm_rule(b: Builder, x: Value, *, keepdims: bool, ord: Any, svd: Rule) -> Value:
     rows, cols = x.ndim - 2, x.ndim - 1
     if ord == "fro":
         out = _vector_norm_rule(b, x, axes=(rows, cols), keepdims=False, ord=2)
     elif ord in ("nuc", 2, -2):
-        s = _svd_rule(b, x, full=False, vectors=False)
+        s = svd(b, x, full=False, vectors=False)
         op = {"nuc": "add", 2: "maximum", -2: "minimum"}[ord]
         out = reduce(b, s, (s.ndim - 1,), op)
     else:
@@ -556,7 +571,8 @@ def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Array
     if ord != "fro" and 0 in x.shape[-2:]:
         raise ValueError(f"matrix_norm of order {ord!r} is not defined for empty matrices")
     key = float(ord) if isinstance(ord, (int, float)) and abs(ord) == math.inf else ord
-    return _one(_matrix_norm_rule, (("keepdims", bool(keepdims)), ("ord", key)), x)
+    svd = _pick(_svd_rule, _lapack.svd_rule, x) if ord in ("nuc", 2, -2) else None
+    return _one(_matrix_norm_rule, (("keepdims", bool(keepdims)), ("ord", key), ("svd", svd)), x)
 
 
 def _diagonal_rule(b: Builder, x: Value, *, offset: int) -> Value:

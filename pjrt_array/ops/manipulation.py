@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 import operator
 from typing import Any, Sequence
@@ -117,21 +118,30 @@ def permute_dims(x: Any, /, axes: tuple[int, ...]) -> Array:
     return run(_transpose_rule, (("perm", perm),), (x,), x._device)[0]
 
 
+@functools.lru_cache(maxsize=256)
+def _move_order(ndim: int, src: tuple, dst: tuple) -> tuple[int, ...]:
+    """The permutation that moves axes ``src`` to ``dst`` (cached: the same moves recur)."""
+    if len(src) != len(dst):
+        raise ValueError("source and destination must have the same number of axes")
+    src = tuple(normalize_axis(a, ndim, "source") for a in src)
+    dst = tuple(normalize_axis(a, ndim, "destination") for a in dst)
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError("repeated axes in source or destination")
+    order = [a for a in range(ndim) if a not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return tuple(order)
+
+
 def moveaxis(x: Any, source: Any, destination: Any, /) -> Array:
     """Move axes ``source`` to positions ``destination``."""
     x = check_array(x)
     src = (source,) if isinstance(source, int) else tuple(source)
     dst = (destination,) if isinstance(destination, int) else tuple(destination)
-    if len(src) != len(dst):
-        raise ValueError("source and destination must have the same number of axes")
-    src = tuple(normalize_axis(a, x.ndim, "source") for a in src)
-    dst = tuple(normalize_axis(a, x.ndim, "destination") for a in dst)
-    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
-        raise ValueError("repeated axes in source or destination")
-    order = [a for a in range(x.ndim) if a not in src]
-    for d, s in sorted(zip(dst, src)):
-        order.insert(d, s)
-    return permute_dims(x, tuple(order))
+    order = _move_order(x.ndim, src, dst)
+    if order == tuple(range(x.ndim)):
+        return x
+    return run(_transpose_rule, (("perm", order),), (x,), x._device)[0]
 
 
 def expand_dims(x: Any, /, axis: Any = 0) -> Array:
@@ -181,11 +191,19 @@ def broadcast_to(x: Any, /, shape: tuple[int, ...]) -> Array:
     return run(_broadcast_rule, (("shape", shape),), (x,), x._device)[0]
 
 
+def _broadcast_all_rule(b: Builder, *xs: Value, shape: tuple[int, ...]) -> tuple[Value, ...]:
+    return tuple(broadcast(b, x, shape) for x in xs)
+
+
 def broadcast_arrays(*arrays: Array) -> tuple[Array, ...]:
-    """The arrays broadcast against each other."""
+    """The arrays broadcast against each other (those that change shape, in one program)."""
     xs = [check_array(a, f"arrays[{i}]") for i, a in enumerate(arrays)]
     shape = _broadcast_shapes(*(a.shape for a in xs))
-    return tuple(broadcast_to(a, shape) for a in xs)
+    todo = [a for a in xs if a.shape != shape]
+    if not todo:
+        return tuple(xs)
+    out = iter(run(_broadcast_all_rule, (("shape", shape),), todo, same_device(*todo)))
+    return tuple(next(out) if a.shape != shape else a for a in xs)
 
 
 # -- joins and splits -----------------------------------------------------------------------------
@@ -222,14 +240,19 @@ def concat(arrays: Any, /, *, axis: int | None = 0) -> Array:
     return run(_concat_rule, (("axis", a), ("dtype", dtype), ("flat", False)), xs, xs[0]._device)[0]
 
 
+def _stack_rule(b: Builder, *parts: Value, axis: int, dtype: np.dtype) -> Value:
+    shape = parts[0].shape[:axis] + (1,) + parts[0].shape[axis:]
+    return concat_values(b, [reshape_value(b, convert(b, p, dtype), shape) for p in parts], axis)
+
+
 def stack(arrays: Any, /, *, axis: int = 0) -> Array:
-    """Join arrays of one shape along a new axis."""
-    xs, _ = _joined(arrays, "stack")
+    """Join arrays of one shape along a new axis (one program)."""
+    xs, dtype = _joined(arrays, "stack")
     for x in xs[1:]:
         if x.shape != xs[0].shape:
             raise ValueError(f"stack needs arrays of one shape, got {xs[0].shape} and {x.shape}")
     a = normalize_axis(axis, xs[0].ndim + 1)
-    return concat([expand_dims(x, axis=a) for x in xs], axis=a)
+    return run(_stack_rule, (("axis", a), ("dtype", dtype)), xs, xs[0]._device)[0]
 
 
 def _unstack_rule(b: Builder, x: Value, *, axis: int) -> tuple[Value, ...]:

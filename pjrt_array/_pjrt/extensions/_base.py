@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+from _ctypes import CFuncPtr  # the base of every ctypes function type (ctypes._CFuncPtr)
 from typing import Any, Callable, ClassVar, Iterator, Sequence, TypeVar
 
 from .. import _abi
 from .._api import Api, FunctionTable, new_struct
+from .._ctypes_util import field_types
 from .._owned import Owned
 from .._handles import c_bytes_address
 from ..errors import Unimplemented, read_error
@@ -45,7 +47,7 @@ def api_of(source: Any) -> Api:
     raise TypeError(f"expected a Plugin, a Client or an Api, got {type(source).__name__}")
 
 
-def handle_of(obj: Any, kind: type | tuple[type, ...], argname: str) -> int:
+def handle_of(obj: Any, kind: type[Any] | tuple[type[Any], ...], argname: str) -> int:
     """``obj.handle`` after checking that ``obj`` is one of ``kind`` (TypeError naming ``argname``)."""
     if not isinstance(obj, kind):
         names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
@@ -93,7 +95,7 @@ def function_address(fn: Any, argname: str, *, optional: bool = False) -> int:
         return 0
     if isinstance(fn, int) and not isinstance(fn, bool):
         address = fn
-    elif isinstance(fn, ctypes._CFuncPtr):  # type: ignore[attr-defined]
+    elif isinstance(fn, CFuncPtr):
         address = ctypes.cast(fn, ctypes.c_void_p).value or 0
     else:
         raise TypeError(f"{argname} must be a ctypes function or an address, got {type(fn).__name__}")
@@ -195,9 +197,9 @@ class Extension:
         return {name: self.has(name) for name in _abi.SLOTS.get(self.STRUCT.__name__, ())}
 
     @staticmethod
-    def _args(cls: type, **fields: Any) -> Any:
+    def _args(cls: type[ctypes.Structure], **fields: Any) -> Any:
         """An args struct (``struct_size`` set where the struct has one) with ``fields``."""
-        args = new_struct(cls) if "struct_size" in dict(cls._fields_) else cls()
+        args = new_struct(cls) if "struct_size" in field_types(cls) else cls()
         for k, v in fields.items():
             setattr(args, k, v)
         return args
@@ -205,7 +207,10 @@ class Extension:
     def _slot_args(self, slot: str, **fields: Any) -> Any:
         """The args struct of slot ``slot`` (as the header types it), with ``fields``."""
         function = _abi.SLOT_FUNCTIONS[self.STRUCT.__name__][slot]
-        return self._args(getattr(_abi, _abi.FUNCTIONS[function][0]), **fields)
+        args_type = _abi.FUNCTIONS[function][0]
+        if args_type is None:
+            raise TypeError(f"{function} takes no args struct")
+        return self._args(getattr(_abi, args_type), **fields)
 
     def _call(self, slot: str, args: Any) -> Any:
         """Call a slot returning ``PJRT_Error*``; an error is raised as our exception."""

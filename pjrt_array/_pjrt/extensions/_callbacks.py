@@ -18,7 +18,7 @@ from __future__ import annotations
 import ctypes
 import itertools
 import threading
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .._handles import c_bytes_address
 from ..errors import code_for_exception
@@ -71,21 +71,24 @@ def publish(header: Any, held: list[object], error: BaseException | None) -> Non
     header.cleanup_fn = CLEANUP
 
 
-class Registry:
+_T = TypeVar("_T")
+
+
+class Registry(Generic[_T]):
     """Python objects behind live callbacks structs, by the struct's address."""
 
     def __init__(self) -> None:
-        self._objects: dict[int, tuple[object, object]] = {}
+        self._objects: dict[int, tuple[object, _T]] = {}
         self._lock = threading.Lock()
 
-    def add(self, struct: Any, obj: object) -> int:
+    def add(self, struct: Any, obj: _T) -> int:
         """Keep ``struct`` and its Python ``obj`` until :meth:`drop`; returns the struct address."""
         address = ctypes.addressof(struct)
         with self._lock:
             self._objects[address] = (struct, obj)
         return address
 
-    def get(self, address: int | None) -> object:
+    def get(self, address: int | None) -> _T:
         """The Python object of the callbacks struct at ``address``; LookupError if unknown."""
         with self._lock:
             found = self._objects.get(address or 0)

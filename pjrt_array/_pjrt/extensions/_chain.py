@@ -49,5 +49,5 @@ def extension_address(api: Api, kind: ExtensionType) -> int | None:
 def extension_types(api: Api) -> list[ExtensionType | int]:
     """The types of the extensions a plugin provides (an unknown type stays an int)."""
     known = ExtensionType._value2member_map_
-    return [known.get(t, t) for t, _ in _nodes(api)]
+    return [ExtensionType(t) if t in known else t for t, _ in _nodes(api)]
 

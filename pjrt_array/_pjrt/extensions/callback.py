@@ -28,7 +28,7 @@ SLICE_BUILDER = _T.PJRT_Callback_Type_Tpu_SliceBuilder
 PREFATAL = _T.PJRT_Callback_Type_Prefatal
 SliceFailure = _abi.PJRT_Callback_Tpu_SliceFailureType
 
-_registry = Registry()
+_registry: Registry[tuple[int, Callable[..., None]]] = Registry()
 
 
 def _decode(kind: int, args: int | None) -> tuple[Any, ...]:
@@ -47,7 +47,7 @@ def _decode(kind: int, args: int | None) -> tuple[Any, ...]:
 def _trampoline(args: int | None, user_arg: int | None) -> None:
     # An exception escaping a ctypes callback is reported by ctypes through
     # sys.unraisablehook; the plugin just sees the callback return.
-    kind, fn = _registry.get(user_arg)  # type: ignore[misc]
+    kind, fn = _registry.get(user_arg)
     fn(*_decode(kind, args))
 
 

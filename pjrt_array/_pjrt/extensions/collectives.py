@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import _abi
+from .._handles import handles
 from ..dtypes import from_numpy_dtype
 from ..event import Event
 from ._base import CStrings, Extension, Owned, take_bytes
@@ -101,9 +102,7 @@ class Collectives(Owned):
             clique_id_sizes=ctypes.addressof(cliques.sizes) if cliques.count else 0, num_clique_ids=cliques.count,
             rank_ids=ctypes.addressof(ranks), num_device_ranks=len(rank_ids)))
         try:
-            n = int(a.num_communicators)
-            found = (ctypes.c_void_p * n).from_address(a.communicators) if n and a.communicators else []
-            return [Communicator(self._ext, h) for h in found]
+            return [Communicator(self._ext, h) for h in handles(a.communicators, int(a.num_communicators))]
         finally:
             if a.communicators_holder_deleter:
                 a.communicators_holder_deleter(a.communicators_holder)

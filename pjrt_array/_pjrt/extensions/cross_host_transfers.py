@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import _abi
 from .._api import Api, new_struct
+from .._ctypes_util import address
 from ..dtypes import from_numpy_dtype
 from ..errors import PjrtError, error_class
 from ..event import Event
@@ -45,7 +46,7 @@ _libc = ctypes.CDLL(None)
 _libc.malloc.restype = ctypes.c_void_p
 _libc.malloc.argtypes = [ctypes.c_size_t]
 _libc.free.argtypes = [ctypes.c_void_p]
-_registry = Registry()
+_registry: Registry[tuple[Api, Callable[..., None]]] = Registry()
 
 
 def _peek_error(api: Api, err: int | None) -> PjrtError | None:
@@ -72,7 +73,7 @@ def _peek_error(api: Api, err: int | None) -> PjrtError | None:
 def _on_canceled(error: int | None, user_arg: int | None) -> None:
     # An exception escaping a ctypes callback is reported by ctypes through
     # sys.unraisablehook; the plugin just sees the callback return.
-    api, callback = _registry.get(user_arg)  # type: ignore[misc]
+    api, callback = _registry.get(user_arg)
     _registry.drop(user_arg)
     callback(_peek_error(api, error))
 
@@ -96,7 +97,7 @@ def _on_receive(error: int | None, descriptors: int | None, sizes: int | None, c
                 cancel_notifier: Any, cancel_user_arg: int | None) -> None:
     # An exception escaping a ctypes callback is reported by ctypes through
     # sys.unraisablehook; the plugin just sees the callback return.
-    api, callback = _registry.get(user_arg)  # type: ignore[misc]
+    api, callback = _registry.get(user_arg)
     _registry.drop(user_arg)
     found: list[bytes] = []
     if count and descriptors and sizes:
@@ -110,7 +111,7 @@ def _on_receive(error: int | None, descriptors: int | None, sizes: int | None, c
 def _on_sent(error: int | None, sends_were_enqueued: bool, user_arg: int | None) -> None:
     # An exception escaping a ctypes callback is reported by ctypes through
     # sys.unraisablehook; the plugin just sees the callback return.
-    api, callback = _registry.get(user_arg)  # type: ignore[misc]
+    api, callback = _registry.get(user_arg)
     _registry.drop(user_arg)
     callback(_peek_error(api, error), bool(sends_were_enqueued))
 
@@ -196,7 +197,7 @@ class CrossHostTransfers(Extension):
             _abi.PJRT_Transfers_PJRT_Client_CrossHostSendBuffers_Args, client=handle_of(client, Client, "client"),
             num_buffers=n, buffers=ctypes.addressof(arr), dst_global_device_ids=ctypes.addressof(dst),
             transfer_keys=ctypes.addressof(keys), send_events=ctypes.addressof(events)))
-        return [Event(self.api, e) for e in events[:n]]
+        return [Event(self.api, address(e, "cross-host send event")) for e in events[:n]]
 
     def make_receive_buffers(self, client: Any, shapes: Sequence[ShapeSpec], device: Any,
                              notifier: RecvNotifier, allow_cancel: bool = False) -> list[Any]:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import abc
 import ctypes
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from .. import _abi
+from .._ctypes_util import address, field_types
 from .._handles import c_bytes_address
 from ._base import Extension, c_string, keep_forever
 from ._callbacks import Registry, publish, read_string, set_string
@@ -58,20 +59,20 @@ class CustomPartitioner(abc.ABC):
         return result_sharding
 
 
-_registry = Registry()
+_registry: Registry[CustomPartitioner] = Registry()
 
 
-def _avals(address: int | None, count: int) -> list[Aval]:
-    if not address or not count:
+def _avals(array_address: int | None, count: int) -> list[Aval]:
+    if not array_address or not count:
         return []
     return [Aval(read_string(a.shape), read_string(a.sharding) if a.has_sharding else None)
-            for a in (_Aval * count).from_address(address)]
+            for a in (_Aval * count).from_address(array_address)]
 
 
-def _run(kind: str, callbacks: int | None, address: int | None) -> None:
-    """Call method ``kind`` of the partitioner behind ``callbacks`` on the args at ``address``."""
+def _run(kind: str, callbacks: int | None, args_address: int | None) -> None:
+    """Call method ``kind`` of the partitioner behind ``callbacks`` on the args at ``args_address``."""
     held: list[object] = []
-    args = _ARGS[kind].from_address(address)
+    args = _ARGS[kind].from_address(address(args_address, f"custom partitioner {kind} args"))
     try:
         partitioner = _registry.get(callbacks)
         _FILL[kind](partitioner, args, held)
@@ -114,17 +115,17 @@ def _fill_propagate(p: CustomPartitioner, a: _abi.JAX_CustomCallPartitioner_Prop
     set_string(a.result_sharding, c_string(sharding, "result sharding"), held)
 
 
-_ARGS = {
+_ARGS: dict[str, type[ctypes.Structure]] = {
     "partition": _abi.JAX_CustomCallPartitioner_Partition_Args,
     "infer_sharding": _abi.JAX_CustomCallPartitioner_InferShardingFromOperands_Args,
     "propagate_user_sharding": _abi.JAX_CustomCallPartitioner_PropagateUserSharding_Args,
 }
-_FILL = {"partition": _fill_partition, "infer_sharding": _fill_infer,
-         "propagate_user_sharding": _fill_propagate}
+_FILL: dict[str, Callable[[CustomPartitioner, Any, list[object]], None]] = {
+    "partition": _fill_partition, "infer_sharding": _fill_infer, "propagate_user_sharding": _fill_propagate}
 _TRAMPOLINES = {
-    kind: dict(_Callbacks._fields_)[kind](lambda cb, args, kind=kind: _run(kind, cb, args)) for kind in _ARGS
+    kind: field_types(_Callbacks)[kind](lambda cb, args, kind=kind: _run(kind, cb, args)) for kind in _ARGS
 }
-_DTOR = dict(_Callbacks._fields_)["dtor"](_registry.drop)
+_DTOR = field_types(_Callbacks)["dtor"](_registry.drop)
 
 
 def callbacks_for(partitioner: CustomPartitioner) -> _abi.JAX_CustomCallPartitioner_Callbacks:

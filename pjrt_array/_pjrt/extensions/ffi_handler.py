@@ -21,11 +21,13 @@ crash; ``fn`` runs on the plugin's thread, holding the GIL.
 from __future__ import annotations
 
 import ctypes
+import struct
 from typing import Any, Callable
 
 import numpy as np
 
 from .. import _abi
+from .._ctypes_util import address
 from ..dtypes import SUB_BYTE_BITS, BufferType, to_numpy_dtype
 from ..errors import code_for_exception
 
@@ -40,8 +42,8 @@ _BUFFER = int(_abi.XLA_FFI_ArgType.XLA_FFI_ArgType_BUFFER)
 _METADATA = int(_abi.XLA_FFI_Extension_Type.XLA_FFI_Extension_Metadata)
 # XLA FFI data types carry the same names as PJRT buffer types.
 _DTYPES: dict[int, BufferType] = {
-    int(t): BufferType[f"PJRT_Buffer_Type_{t.name[len('XLA_FFI_DataType_'):]}"]
-    for t in _abi.XLA_FFI_DataType if f"PJRT_Buffer_Type_{t.name[len('XLA_FFI_DataType_'):]}" in BufferType.__members__
+    int(t): BufferType.__members__[name] for t in _abi.XLA_FFI_DataType
+    if (name := f"PJRT_Buffer_Type_{t.name.removeprefix('XLA_FFI_DataType_')}") in BufferType.__members__
 }
 
 Handler = Callable[..., Any]
@@ -49,37 +51,101 @@ Handler = Callable[..., Any]
 
 def _metadata(frame: _abi.XLA_FFI_CallFrame) -> bool:
     """Answer a metadata query (the FFI version and traits); False if this is no such call."""
-    address = frame.extension_start
-    while address:
-        ext = _abi.XLA_FFI_Extension_Base.from_address(address)
+    node = frame.extension_start
+    while node:
+        ext = _abi.XLA_FFI_Extension_Base.from_address(node)
         if ext.type == _METADATA:
-            meta = _abi.XLA_FFI_Metadata.from_address(_abi.XLA_FFI_Metadata_Extension.from_address(address).metadata)
+            meta = _abi.XLA_FFI_Metadata.from_address(_abi.XLA_FFI_Metadata_Extension.from_address(node).metadata)
             meta.api_version.major_version, meta.api_version.minor_version = FFI_VERSION
             meta.traits = 0
             return True
-        address = ext.next
+        node = ext.next
     return False
 
 
-def _views(kinds: int | None, pointers: int | None, count: int, what: str) -> list[np.ndarray]:
-    """numpy views of ``count`` ``XLA_FFI_Buffer`` arguments or results."""
+class _HostMemory:
+    """An object numpy views through ``__array_interface__`` (cheaper than ctypes arrays)."""
+
+    __slots__ = ("__array_interface__",)
+
+    def __init__(self, data: int, shape: tuple[int, ...], typestr: str, readonly: bool) -> None:
+        self.__array_interface__ = {"data": (data, readonly), "shape": shape, "typestr": typestr, "version": 3}
+
+
+# Per XLA FFI data type: its numpy dtype, or None where host memory holds no one-element-per-byte view.
+def _numpy_dtype(kind: BufferType) -> np.dtype | None:
+    try:
+        return None if kind in SUB_BYTE_BITS else to_numpy_dtype(kind)
+    except TypeError:  # INVALID, TOKEN: no elements at all
+        return None
+
+
+_NUMPY = {code: _numpy_dtype(kind) for code, kind in _DTYPES.items()}
+_B = _abi.XLA_FFI_Buffer
+# dtype, data, rank, dims of an XLA_FFI_Buffer, read in one unpack (the fields follow one another).
+_FIELDS = struct.Struct(f"={_B.dtype.offset}xi{_B.data.offset - _B.dtype.offset - 4}xQqQ")
+# Views by (address, shape, dtype, read-only): a program's buffers mostly come back at the same
+# addresses, and a view is only a window that the handler uses while XLA holds the memory there.
+_view_cache: dict[tuple, np.ndarray] = {}
+_VIEW_CACHE_SIZE = 256
+
+
+def _view(data: int, shape: tuple[int, ...], dtype: np.dtype, readonly: bool) -> np.ndarray:
+    key = (data, shape, dtype, readonly)
+    view = _view_cache.get(key)
+    if view is None:
+        if not data:  # an empty buffer may have no memory at all
+            view = np.empty(shape, dtype)
+            view.flags.writeable = not readonly
+            return view
+        view = np.asarray(_HostMemory(data, shape, dtype.str, readonly))
+        if view.dtype != dtype:  # ml_dtypes types (bfloat16, float8...) share a typestr with void/ints
+            view = view.view(dtype)
+        if len(_view_cache) >= _VIEW_CACHE_SIZE:
+            _view_cache.clear()
+        _view_cache[key] = view
+    return view
+
+
+_CHARS: dict[int, Any] = {}
+
+
+def _read(layout: struct.Struct, at: int) -> tuple:
+    """Unpack ``layout`` from the memory at address ``at`` (no copy of the bytes first)."""
+    chars = _CHARS.get(layout.size)
+    if chars is None:
+        chars = _CHARS[layout.size] = ctypes.c_char * layout.size
+    return layout.unpack_from(chars.from_address(at))
+
+
+_LAYOUTS: dict[str, struct.Struct] = {}
+
+
+def _array(kind: str, count: int, at: int) -> tuple:
+    """``count`` C values of struct code ``kind`` at address ``at``."""
+    code = f"={count}{kind}"
+    layout = _LAYOUTS.get(code)
+    if layout is None:
+        layout = _LAYOUTS[code] = struct.Struct(code)
+    return _read(layout, at)
+
+
+def _views(kinds: int | None, pointers: int | None, count: int, what: str, readonly: bool) -> list[np.ndarray]:
+    """numpy views of ``count`` ``XLA_FFI_Buffer`` arguments (read-only) or results."""
     if not count:
         return []
-    types = (ctypes.c_int * count).from_address(kinds)
-    buffers = (ctypes.c_void_p * count).from_address(pointers)
+    types = _array("i", count, address(kinds, f"{what} types"))
+    buffers = _array("Q", count, address(pointers, f"{what} pointers"))
     out = []
     for i in range(count):
         if types[i] != _BUFFER:
             raise TypeError(f"{what} {i} is not a buffer (XLA FFI type {types[i]})")
-        buf = _abi.XLA_FFI_Buffer.from_address(buffers[i])
-        kind = _DTYPES.get(buf.dtype)
-        if kind is None or kind in SUB_BYTE_BITS:
-            raise TypeError(f"{what} {i}: XLA FFI data type {buf.dtype} has no one-element-per-byte host view")
-        dtype = to_numpy_dtype(kind)
-        shape = tuple((ctypes.c_int64 * buf.rank).from_address(buf.dims)) if buf.rank else ()
-        size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        raw = (ctypes.c_uint8 * size).from_address(buf.data) if size else (ctypes.c_uint8 * 0)()
-        out.append(np.frombuffer(raw, dtype=np.uint8).view(dtype).reshape(shape))
+        code, data, rank, dims = _read(_FIELDS, address(buffers[i], f"{what} {i}"))
+        dtype = _NUMPY.get(code)
+        if dtype is None:
+            raise TypeError(f"{what} {i}: XLA FFI data type {code} has no one-element-per-byte host view")
+        shape = _array("q", rank, address(dims, f"{what} {i} dims")) if rank else ()
+        out.append(_view(data, shape, dtype, readonly))
     return out
 
 
@@ -96,10 +162,8 @@ def _error(frame: _abi.XLA_FFI_CallFrame, exc: BaseException) -> int:
 
 
 def _run(fn: Handler, frame: _abi.XLA_FFI_CallFrame) -> None:
-    inputs = _views(frame.args.types, frame.args.args, frame.args.size, "argument")
-    outputs = _views(frame.rets.types, frame.rets.rets, frame.rets.size, "result")
-    for a in inputs:
-        a.flags.writeable = False
+    inputs = _views(frame.args.types, frame.args.args, frame.args.size, "argument", True)
+    outputs = _views(frame.rets.types, frame.rets.rets, frame.rets.size, "result", False)
     results = fn(*inputs)
     if len(outputs) == 1 and not isinstance(results, tuple):
         results = (results,)
@@ -124,8 +188,8 @@ def python_handler(fn: Handler) -> Any:
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
 
-    def handler(address: int | None) -> int | None:
-        frame = _abi.XLA_FFI_CallFrame.from_address(address)
+    def handler(frame_address: int | None) -> int | None:
+        frame = _abi.XLA_FFI_CallFrame.from_address(address(frame_address, "XLA FFI call frame"))
         try:
             if _metadata(frame) or frame.stage != _Stage.XLA_FFI_ExecutionStage_EXECUTE:
                 return None

@@ -44,7 +44,7 @@ class HostMemory(Owned):
         buf = (ctypes.c_uint8 * self.size).from_address(self.handle)
         buf._owner = self  # type: ignore[attr-defined]  # numpy keeps buf, buf keeps us
         self._views = [r for r in self._views if r() is not None] + [weakref.ref(buf)]
-        return np.frombuffer(buf, dtype=np.uint8)
+        return np.frombuffer(memoryview(buf), dtype=np.uint8)
 
     def close(self) -> None:
         if self._handle and any(r() is not None for r in self._views):

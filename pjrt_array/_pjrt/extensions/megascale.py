@@ -26,13 +26,13 @@ from .multi_slice import MultiSlice, MultiSliceConfig
 
 __all__ = ["Megascale", "ClientContext", "ErrorAggregator", "ErrorDigest"]
 
-_handlers = Registry()
+_handlers: Registry[Callable[[bytes], None]] = Registry()
 
 
 def _on_error(serialized: int | None, size: int, user_data: int | None) -> None:
     # An exception escaping a ctypes callback is reported by ctypes through
     # sys.unraisablehook; the plugin just sees the callback return.
-    _handlers.get(user_data)(ctypes.string_at(serialized, size) if serialized else b"")  # type: ignore[operator]
+    _handlers.get(user_data)(ctypes.string_at(serialized, size) if serialized else b"")
 
 
 _ON_ERROR = _abi.PJRT_Megascale_ErrorHandler(_on_error)

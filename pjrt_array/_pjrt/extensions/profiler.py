@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import _abi
 from .._api import FunctionTable
+from .._ctypes_util import field_types
 from .._handles import c_bytes_address
 from ..errors import PjrtError, Unimplemented, error_class
 from ._base import Extension, Owned, c_string, call_slot
@@ -38,9 +39,9 @@ class ProfilerApi:
         """Whether the table fills ``slot``."""
         return self._table.has(slot)
 
-    def _args(self, cls: type, **fields: Any) -> Any:
+    def _args(self, cls: type[ctypes.Structure], **fields: Any) -> Any:
         args = cls(struct_size=getattr(_abi, f"{cls.__name__}_STRUCT_SIZE"), **fields)
-        if "priv" in dict(cls._fields_):
+        if "priv" in field_types(cls):
             args.priv = self._priv
         return args
 

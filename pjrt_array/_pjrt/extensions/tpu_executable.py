@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from .. import _abi
 from .._handles import c_bytes_address
-from ..named_values import read_named_values
+from ..named_values import NamedValue, read_named_values
 from ._base import CStrings, Extension, c_string, take_bytes
 from ._chain import ExtensionType
 
@@ -48,7 +48,7 @@ class TpuExecutable(Extension):
         (``PJRT_TpuExecutable_GetCompiledMemoryStats``)."""
         return self._from_executable("get_compiled_memory_stats", serialized_executable, "compiled_memory_stats")
 
-    def run_hlo_cost_analysis(self, target_arguments: bytes, hlo_modules: Sequence[bytes]) -> dict[str, object]:
+    def run_hlo_cost_analysis(self, target_arguments: bytes, hlo_modules: Sequence[bytes]) -> dict[str, NamedValue]:
         """Cost analysis of serialized ``HloModuleProtoWithConfig`` modules
         (``PJRT_TpuExecutable_RunHloCostAnalysis``)."""
         target = c_string(target_arguments, "target_arguments")

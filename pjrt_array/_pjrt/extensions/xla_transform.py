@@ -12,6 +12,7 @@ import ctypes
 from typing import Callable, Optional
 
 from .. import _abi
+from .._ctypes_util import address, field_types
 from .._handles import c_bytes_address
 from ._base import Extension, c_string
 from ._callbacks import Registry, publish, read_string, set_string
@@ -27,14 +28,14 @@ PRE_SCHEDULER = _Stage.PJRT_XlaTransform_PipelineStage_kPreScheduler
 POST_SCHEDULER = _Stage.PJRT_XlaTransform_PipelineStage_kPostScheduler
 _Callbacks = _abi.PJRT_XlaTransform_Callbacks
 
-_registry = Registry()
+_registry: Registry[HloTransform] = Registry()
 
 
-def _transform(callbacks: int | None, address: int | None) -> None:
-    args = _abi.PJRT_XlaTransform_Args.from_address(address)
+def _transform(callbacks: int | None, args_address: int | None) -> None:
+    args = _abi.PJRT_XlaTransform_Args.from_address(address(args_address, "XLA transform args"))
     held: list[object] = []
     try:
-        result = _registry.get(callbacks)(read_string(args.hlo_module))  # type: ignore[operator]
+        result = _registry.get(callbacks)(read_string(args.hlo_module))
         args.changed = result is not None
         if result is not None:
             set_string(args.transformed_hlo_module, c_string(result, "transformed module"), held)
@@ -44,7 +45,7 @@ def _transform(callbacks: int | None, address: int | None) -> None:
     publish(args.header, held, error)
 
 
-_FIELDS = dict(_Callbacks._fields_)
+_FIELDS = field_types(_Callbacks)
 _TRAMPOLINE = _FIELDS["transform_hlo_module"](_transform)
 _DTOR = _FIELDS["dtor"](_registry.drop)
 # The callbacks API version these trampolines implement.

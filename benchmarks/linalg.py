@@ -1,0 +1,119 @@
+"""linalg on the CPU: warm decompositions and solves next to numpy and jax.numpy, and first calls.
+
+pjrt_array runs them as LAPACK custom calls (ops/_lapack.py).  Three tables:
+warm 200x200 float64 (ratio: pjrt_array's time over the other's, the goal
+is <= 1.5 against numpy), warm 8x8 float64 (goal <= 1.0 against jax.numpy),
+and the first call on a shape not seen before (compile + run; the disk cache
+is off for this run; goal < 200 ms).  ``--pure`` adds pjrt_array's pure
+StableHLO lowering (what non-CPU platforms run) at 8x8 and for the first call.
+The libraries take turns and each keeps its best of 7 rounds, so that load
+from other processes on a shared machine distorts the ratios less; ``--cpu``
+times CPU time instead of wall time (with single-threaded OpenBLAS).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+os.environ["PJRT_ARRAY_CACHE"] = "0"
+if "--cpu" in sys.argv:  # CPU time would add up the threads of a multi-threaded LAPACK
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+
+import numpy as np  # noqa: E402
+
+import pjrt_array as xp  # noqa: E402
+from _common import block, clock, jax_numpy, row  # noqa: E402
+from pjrt_array.ops import _lapack  # noqa: E402
+
+now = clock()
+
+CASES = (
+    ("eigh", lambda m, a, b: m.linalg.eigh(a)),
+    ("svd", lambda m, a, b: m.linalg.svd(a)),
+    ("qr", lambda m, a, b: m.linalg.qr(a)),
+    ("solve", lambda m, a, b: m.linalg.solve(a, b)),
+    ("inv", lambda m, a, b: m.linalg.inv(a)),
+    ("det", lambda m, a, b: m.linalg.det(a)),
+    ("cholesky", lambda m, a, b: m.linalg.cholesky(a)),
+)
+
+
+def _sync(result):
+    for r in result if isinstance(result, tuple) else (result,):
+        block(r)
+    return result
+
+
+def _inputs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A well-conditioned symmetric positive-definite matrix (|det| in range) and two right-hand sides."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((n, n))
+    return a @ a.T / n + np.eye(n), rng.standard_normal((n, 2))
+
+
+def _best(calls: dict, number: int, rounds: int = 7) -> dict:
+    """Seconds per call of each ``calls[lib]()``, best of ``rounds`` turns of ``number`` calls."""
+    best = dict.fromkeys(calls, float("inf"))
+    for _ in range(rounds):
+        for lib, (fn, setup) in calls.items():
+            setup()
+            start = now()
+            for _ in range(number):
+                result = fn()
+            _sync(result)
+            best[lib] = min(best[lib], (now() - start) / number)
+    return best
+
+
+def warm(libs: dict, n: int, number: int) -> None:
+    a, b = _inputs(n)
+    print(f"| {n}x{n} float64, warm | " + " | ".join(libs) + " |")
+    print("|---" * (len(libs) + 1) + "|")
+    for name, op in CASES:
+        calls = {}
+        for lib, (m, pure) in libs.items():
+            if m is not None:
+                x, y = m.asarray(a), m.asarray(b)
+                setup = (lambda p=pure: _lapack.set_enabled(not p))
+                setup()
+                _sync(op(m, x, y))
+                calls[lib] = ((lambda m=m, x=x, y=y: op(m, x, y)), setup)
+        times = _best(calls, number)
+        _lapack.set_enabled(True)
+        print(row(name, {lib: times.get(lib) for lib in libs}, unit="ms" if n > 50 else "us"))
+
+
+def first_call(pure: bool) -> None:
+    print("| first call on a new shape (compile + run) | pjrt_array" + (" | pure lowering" if pure else "") + " |")
+    print("|---|---" + ("|---" if pure else "") + "|")
+    for k, (name, op) in enumerate(CASES):
+        cells = []
+        for j, lowering in enumerate((False, True)[: 1 + pure]):
+            _lapack.set_enabled(not lowering)
+            a, b = _inputs(17 + 2 * k + j)
+            x, y = _sync((xp.asarray(a), xp.asarray(b)))
+            start = now()
+            _sync(op(xp, x, y))
+            cells.append(f"{(now() - start) * 1e3:.1f} ms")
+        _lapack.set_enabled(True)
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+def main() -> None:
+    warnings.simplefilter("ignore")
+    pure = "--pure" in sys.argv
+    jnp = jax_numpy()
+    libs = {"pjrt_array": (xp, False), "numpy": (np, False), "jax.numpy": (jnp, False)}
+    warm(libs, 200, 5)
+    print()
+    if pure:
+        libs["pjrt_array (pure)"] = (xp, True)
+    warm(libs, 8, 300)
+    print()
+    first_call(pure)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,254 @@
+"""LAPACK on CPU devices: decompositions lowered to custom calls that numpy.linalg serves.
+
+XLA's CPU plugins have no LAPACK, and the pure StableHLO decompositions
+(``_linalg_lower``) are 10-300x slower than LAPACK at mid sizes and slow to
+compile.  On a CPU device whose plugin has the FFI extension, the linalg
+functions instead lower to ``stablehlo.custom_call @pjrt_array_lapack_<kernel>``;
+the plugin calls a Python FFI handler (``_pjrt.extensions.ffi_handler``) with
+zero-copy numpy views of the operands, and the handler runs ``numpy.linalg``,
+i.e. the LAPACK numpy is built with, batched over the leading dimensions by
+numpy's own gufunc loops.  numpy.linalg (rather than ``scipy.linalg.lapack``)
+keeps the dependencies as they are, batches in C, and gives exactly numpy's
+results and errors: where numpy raises ``LinAlgError`` (singular ``solve`` or
+``inv``, ``cholesky`` of a matrix that is not positive definite, no
+convergence, non-finite ``eig`` input) the execution fails, and the caller
+gets ``numpy.linalg.LinAlgError`` (see :func:`run`).
+
+:func:`serves` is the one place that decides between LAPACK and the pure
+lowering, per device platform, plugin capability and dtype (docs/linalg.md).
+Each ``*_rule`` below takes the same parameters as the pure rule it replaces
+in ``ops/linalg.py``, so the choice swaps the rule and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import numpy as np
+
+from .. import _dtypes
+from .._dispatch import run as _run
+from .._pjrt import PjrtError
+from ._builder import Builder, Value, tensor_type
+from ._lower import broadcast_shapes, constant, convert
+
+if TYPE_CHECKING:
+    from .._array import Array
+    from .._devices import Device
+
+__all__ = ["serves", "set_enabled", "run", "custom_call", "cholesky_rule", "qr_rule", "eigh_rule", "eig_rule",
+           "svd_rule", "rank_rule", "pinv_rule", "solve_rule", "inv_rule", "det_rule", "slogdet_rule"]
+
+_PREFIX = "pjrt_array_lapack_"
+# The kernels use numpy 2's linalg (cholesky(upper=), svdvals, rtol=, the standard's 1-D solve).
+_NUMPY_2 = int(np.__version__.split(".")[0]) >= 2
+_DTYPES = frozenset(np.dtype(t) for t in ("float32", "float64", "complex64", "complex128"))
+_LINALG_ERROR = "LinAlgError: "
+L = np.linalg
+
+
+def _quiet(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` with floating-point warnings off: a warning raised on the plugin's thread (or made an
+    error by a warnings filter) has no caller to reach; the pure lowering never warns either."""
+    def kernel(*args: np.ndarray) -> Any:
+        with np.errstate(all="ignore"):
+            return fn(*args)
+    return kernel
+
+
+# The handlers, by kernel name: numpy inputs -> numpy outputs, in the custom call's operand order.
+_NUMPY_LINALG: dict[str, Callable[..., Any]] = {
+    "cholesky_lower": L.cholesky,
+    "cholesky_upper": lambda a: L.cholesky(a, upper=True),
+    "qr_reduced": lambda a: tuple(L.qr(a, mode="reduced")),
+    "qr_complete": lambda a: tuple(L.qr(a, mode="complete")),
+    "eigh": lambda a: tuple(L.eigh(a)),
+    "eigvalsh": L.eigvalsh,
+    "eig": lambda a: tuple(L.eig(a)),
+    "eigvals": L.eigvals,
+    "svd_full": lambda a: tuple(L.svd(a, full_matrices=True)),
+    "svd_reduced": lambda a: tuple(L.svd(a, full_matrices=False)),
+    "svdvals": L.svdvals,
+    "solve": L.solve,
+    "inv": L.inv,
+    "det": L.det,
+    "slogdet": lambda a: tuple(L.slogdet(a)),
+    "pinv": lambda a, rtol: L.pinv(a, rtol=rtol),
+    "matrix_rank": lambda a, rtol: L.matrix_rank(a, rtol=rtol),
+}
+_KERNELS = {name: _quiet(fn) for name, fn in _NUMPY_LINALG.items()}
+
+# -- the choice ---------------------------------------------------------------------------------
+
+_enabled = os.environ.get("PJRT_ARRAY_LAPACK", "1") != "0"
+_registered: dict[str, bool] = {}  # plugin path -> its FFI registry has our handlers
+_choice: dict[tuple, bool] = {}
+_lock = threading.Lock()
+
+
+def _register(client: Any) -> bool:
+    """Register every kernel with ``client``'s plugin once (its FFI registry is process-wide)."""
+    path = client.plugin.path
+    done = _registered.get(path)
+    if done is None:
+        with _lock:
+            done = _registered.get(path)
+            if done is None:
+                from .._pjrt.extensions import FFI
+                ffi = FFI.of(client)
+                try:
+                    if ffi is None:
+                        raise NotImplementedError("no FFI extension")
+                    for name, kernel in _KERNELS.items():
+                        ffi.register_python_handler(_PREFIX + name, kernel)
+                    done = True
+                except (PjrtError, NotImplementedError):
+                    done = False  # this plugin cannot host them: the pure lowering serves it
+                _registered[path] = done
+    return done
+
+
+def serves(device: "Device", dtype: np.dtype) -> bool:
+    """Whether linalg on ``dtype`` arrays of ``device`` runs LAPACK (else the pure StableHLO lowering).
+
+    LAPACK serves CPU devices (the handlers read host memory) whose plugin has the
+    FFI extension, for the dtypes LAPACK has (float32/64, complex64/128), with
+    numpy 2 installed, unless ``PJRT_ARRAY_LAPACK=0`` or :func:`set_enabled`
+    turned it off.
+    """
+    key = (device, dtype)
+    choice = _choice.get(key)
+    if choice is None:
+        choice = _choice[key] = (_enabled and _NUMPY_2 and device.platform == "cpu" and dtype in _DTYPES
+                                 and _register(device.client))
+    return choice
+
+
+def set_enabled(enabled: bool) -> None:
+    """Turn the LAPACK kernels on or off for later calls (off: the pure lowering everywhere)."""
+    global _enabled
+    _enabled = bool(enabled)
+    _choice.clear()
+
+
+def run(rule: Any, params: tuple, args: Sequence["Array"], device: "Device") -> list["Array"]:
+    """``_dispatch.run``, with a LAPACK kernel's ``LinAlgError`` raised as ``numpy.linalg.LinAlgError``.
+
+    The CPU plugins execute these programs on the calling thread, so the error
+    arrives here; one that arrives later (an execution queued behind unfinished
+    inputs) is raised at the next host read as ``InvalidArgument`` (a
+    ValueError, as LinAlgError is) with the same message.
+    """
+    try:
+        return _run(rule, params, args, device)
+    except PjrtError as exc:
+        if _LINALG_ERROR in exc.message:
+            raise L.LinAlgError(exc.message.split(_LINALG_ERROR, 1)[1]) from None
+        raise
+
+
+# -- emission ---------------------------------------------------------------------------------
+
+def _layouts(shapes: Sequence[tuple[int, ...]]) -> str:
+    """Row-major layouts: the handlers view buffers as C-contiguous numpy arrays."""
+    return "[" + ", ".join(f"dense<{list(range(len(s) - 1, -1, -1))}> : tensor<{len(s)}xindex>"
+                           for s in shapes) + "]"
+
+
+def custom_call(b: Builder, kernel: str, operands: Sequence[Value],
+                results: Sequence[tuple[tuple[int, ...], np.dtype]]) -> list[Value]:
+    """Emit the custom call of ``kernel`` on ``operands``; returns its results (shape, dtype as given)."""
+    names = ", ".join(v.name for v in operands)
+    types = ", ".join(v.type for v in operands)
+    rtypes = ", ".join(tensor_type(s, d) for s, d in results)
+    text = (f"stablehlo.custom_call @{_PREFIX}{kernel}({names}) {{api_version = 4 : i32, "
+            f"operand_layouts = {_layouts([v.shape for v in operands])}, "
+            f"result_layouts = {_layouts([s for s, _ in results])}}} : ({types}) -> ({rtypes})")
+    if len(results) == 1:
+        return [b.op(text, *results[0])]
+    return b.ops(text, results)
+
+
+# -- rules (parameters as in ops/linalg.py's pure rules) -----------------------------------------
+
+def _real(x: Value) -> np.dtype:
+    return _dtypes.real_dtype(x.dtype)
+
+
+def cholesky_rule(b: Builder, x: Value, *, upper: bool) -> Value:
+    return custom_call(b, "cholesky_upper" if upper else "cholesky_lower", [x], [(x.shape, x.dtype)])[0]
+
+
+def qr_rule(b: Builder, x: Value, *, complete: bool) -> list[Value]:
+    *batch, m, n = x.shape
+    k = m if complete else min(m, n)
+    return custom_call(b, "qr_complete" if complete else "qr_reduced", [x],
+                       [((*batch, m, k), x.dtype), ((*batch, k, n), x.dtype)])
+
+
+def eigh_rule(b: Builder, x: Value, *, vectors: bool) -> Value | list[Value]:
+    w = (x.shape[:-1], _real(x))
+    if vectors:
+        return custom_call(b, "eigh", [x], [w, (x.shape, x.dtype)])
+    return custom_call(b, "eigvalsh", [x], [w])[0]
+
+
+def eig_rule(b: Builder, x: Value, *, vectors: bool) -> Value | list[Value]:
+    dtype = _dtypes.complex_dtype_for(_real(x))
+    w = (x.shape[:-1], dtype)
+    if vectors:
+        return custom_call(b, "eig", [x], [w, (x.shape, dtype)])
+    return custom_call(b, "eigvals", [x], [w])[0]
+
+
+def svd_rule(b: Builder, x: Value, *, full: bool, vectors: bool) -> Value | list[Value]:
+    *batch, m, n = x.shape
+    k = min(m, n)
+    s = ((*batch, k), _real(x))
+    if not vectors:
+        return custom_call(b, "svdvals", [x], [s])[0]
+    u, v = (m, n) if full else (k, k)
+    return custom_call(b, "svd_full" if full else "svd_reduced", [x],
+                       [((*batch, m, u), x.dtype), s, ((*batch, v, n), x.dtype)])
+
+
+def _rtol(b: Builder, x: Value, rtol_v: tuple[Value, ...], rtol: float | None) -> Value:
+    """The relative tolerance as an operand: the given array, else the constant (default max(M, N)·eps)."""
+    real = _real(x)
+    if rtol_v:
+        return convert(b, rtol_v[0], real)
+    value = max(x.shape[-2:]) * float(np.finfo(real).eps) if rtol is None else rtol
+    return constant(b, value, real)
+
+
+def rank_rule(b: Builder, x: Value, *rtol_v: Value, rtol: float | None) -> Value:
+    return custom_call(b, "matrix_rank", [x, _rtol(b, x, rtol_v, rtol)], [(x.shape[:-2], np.dtype("int64"))])[0]
+
+
+def pinv_rule(b: Builder, x: Value, *rtol_v: Value, rtol: float | None) -> Value:
+    shape = x.shape[:-2] + x.shape[-2:][::-1]
+    return custom_call(b, "pinv", [x, _rtol(b, x, rtol_v, rtol)], [(shape, x.dtype)])[0]
+
+
+def solve_rule(b: Builder, a: Value, rhs: Value, *, vector: bool) -> Value:
+    dtype = _dtypes.promote_types(a.dtype, rhs.dtype)
+    if vector:  # numpy's solve, like the standard, takes a 1-D x2 as one vector for every matrix
+        shape = a.shape[:-2] + rhs.shape
+    else:
+        shape = broadcast_shapes(a.shape[:-2], rhs.shape[:-2]) + rhs.shape[-2:]
+    return custom_call(b, "solve", [convert(b, a, dtype), convert(b, rhs, dtype)], [(shape, dtype)])[0]
+
+
+def inv_rule(b: Builder, x: Value) -> Value:
+    return custom_call(b, "inv", [x], [(x.shape, x.dtype)])[0]
+
+
+def det_rule(b: Builder, x: Value) -> Value:
+    return custom_call(b, "det", [x], [(x.shape[:-2], x.dtype)])[0]
+
+
+def slogdet_rule(b: Builder, x: Value) -> list[Value]:
+    return custom_call(b, "slogdet", [x], [(x.shape[:-2], x.dtype), (x.shape[:-2], _real(x))])
+
