@@ -251,9 +251,9 @@ def eye(n_rows: int, n_cols: int | None = None, /, *, k: int = 0, dtype: Any = N
     n = count_arg(n_rows, "n_rows")
     m = n if n_cols is None else count_arg(n_cols, "n_cols")
     dtype = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT
-    device = as_placement(device)
-    check_size((n, m), dtype, "eye(n_rows, n_cols)", device)
-    return run(_eye_rule, (("n", n), ("m", m), ("k", clamp_diagonal(k, n, m)), ("dtype", dtype)), (), device)[0]
+    placement = as_placement(device)
+    check_size((n, m), dtype, "eye(n_rows, n_cols)", placement)
+    return run(_eye_rule, (("n", n), ("m", m), ("k", clamp_diagonal(k, n, m)), ("dtype", dtype)), (), placement)[0]
 
 
 
