@@ -188,6 +188,14 @@ def _basic_rule(b: Builder, x: Value, *ints: Value, plan: tuple) -> Value:
     return reshape_value(b, x, out_shape)
 
 
+def _slice_entry(p: slice, size: int) -> tuple[str, int, int, int]:
+    """``("slice", start, stop, step)`` of ``p`` on an axis of ``size``.  A step of at least the
+    length selects one element, so it is capped there (a huge step would not fit the program)."""
+    lo, hi, step = p.indices(size)
+    step = min(step, max(size, 1)) if step > 0 else max(step, -max(size, 1))
+    return ("slice", lo, hi, step)
+
+
 def _basic_plan(x: Array, parts: list[Any]) -> tuple[tuple, list[Array]]:
     plan, ints, axis = [], [], 0
     for p in parts:
@@ -196,10 +204,7 @@ def _basic_plan(x: Array, parts: list[Any]) -> tuple[tuple, list[Array]]:
             continue
         size = x.shape[axis]
         if isinstance(p, slice):
-            lo, hi, step = p.indices(size)
-            # A step of at least the length selects one element; capped, it fits the program's int64.
-            step = min(step, max(size, 1)) if step > 0 else max(step, -max(size, 1))
-            plan.append(("slice", lo, hi, step))
+            plan.append(_slice_entry(p, size))
         elif isinstance(p, Array):
             plan.append(("int", size))
             ints.append(p)
@@ -378,7 +383,7 @@ def _cached_plan(x: Array, key: Any, form: tuple) -> tuple[tuple, tuple[tuple[in
                 continue
             size = x.shape[axis]
             if isinstance(p, slice):
-                plan.append(("slice", *p.indices(size)))
+                plan.append(_slice_entry(p, size))
             else:
                 plan.append(("int", size))
                 ints.append(axis)
