@@ -30,8 +30,6 @@ TOO_BIG = [
     (lambda: xp.fft.fft(xp.zeros(4), n=2**62), "n"),
     (lambda: xp.fft.fftn(xp.zeros((4, 4)), s=(2**40, 2**40)), "s"),
     (lambda: xp.fft.fftfreq(2**62), "n"),
-    # Only the program's broadcast shape is too big: the dispatcher's backstop names the op.
-    (lambda: xp.zeros((2**40, 1, 0), dtype=xp.bool) | xp.zeros((2**40, 0), dtype=xp.bool), "operands"),
 ]
 
 
@@ -44,7 +42,8 @@ def test_sizes_beyond_int64_are_value_errors_naming_the_argument(call, name):
 
 @pytest.mark.parametrize("call", [lambda: xp.zeros(2**40), lambda: xp.ones((2**20, 2**20), dtype=xp.int8),
                                   lambda: xp.fft.fft(xp.zeros(4), n=2**40), lambda: xp.linspace(0, 1, 2**40),
-                                  lambda: xp.sum(xp.zeros((2**58, 0)), axis=1)])
+                                  lambda: xp.sum(xp.zeros((2**58, 0)), axis=1),
+                                  lambda: xp.ones((2**31 - 1, 0, 4, 1))])  # empty, yet aborted XLA:CPU
 def test_sizes_beyond_the_device_are_memory_errors(call):
     with pytest.raises(MemoryError, match="can hold"):
         call()

@@ -11,7 +11,10 @@ intermediate of a lowering) is still a Python exception.
 
 Sizes follow numpy's rule: the product of the non-zero dimensions times the
 item size must fit int64 (``ValueError``, as numpy's "array is too big"); a
-result larger than the device can hold is a ``MemoryError``.  The device
+result larger than the device can hold is a ``MemoryError``.  Empty arrays are
+measured the same way: XLA:CPU's work for an empty ``(2**31, 0, 4)`` array
+grows with the product of its non-zero dimensions (measured: about 5 bytes
+each, then ``std::bad_alloc`` aborts the process).  The device
 bound is its reported ``bytes_limit``, else the host's physical memory, and
 for CPU devices also the host memory free at the time;
 ``PJRT_ARRAY_MEMORY_LIMIT`` (bytes) lowers it.
@@ -128,7 +131,7 @@ def check_size(shape: Sequence[int], dtype: np.dtype, argname: str, device: Any 
     if nbytes > MAX_BYTES or any(d > MAX_BYTES for d in shape):
         raise ValueError(f"{argname}: an array of shape {_dims(shape)} and dtype {np.dtype(dtype)} is too big "
                          f"({_count(nbytes)} bytes do not fit int64)")
-    if isinstance(device, Device) and 0 not in shape and _exceeds_device(nbytes, device):
+    if isinstance(device, Device) and _exceeds_device(nbytes, device):
         raise _memory_error(f"{argname}: an array of shape {tuple(shape)} and dtype {np.dtype(dtype)} needs "
                             f"{nbytes} bytes, {_too_big(nbytes, device)}", device)
 
@@ -164,7 +167,7 @@ def check_program(text: str, avals: Sequence[Aval], out_avals: Sequence[Aval], d
         if nbytes > MAX_BYTES or any(d > MAX_BYTES for d in shape):
             raise ValueError(f"{where}: a {_dims(shape)} {element} value is too big "
                              f"({_count(nbytes)} bytes do not fit int64)")
-    total = sum(_nonzero_product(s) * d.itemsize for s, d in out_avals if 0 not in s)
+    total = sum(_nonzero_product(s) * d.itemsize for s, d in out_avals)
     if _exceeds_device(total, device):
         raise _memory_error(f"{where}: the results {[s for s, _ in out_avals]} need {total} bytes, "
                             f"{_too_big(total, device)}", device)
