@@ -32,7 +32,7 @@ _API_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12", "2025.12")
 _SCALARS = (bool, int, float, complex)
 _FUNCS: dict[str, Any] = {}
 #: The namespace functions the operators forward to (filled as the class body names them).
-OPERATOR_FUNCTIONS: set[str] = {"getitem", "setitem"}
+OPERATOR_FUNCTIONS: set[str] = {"getitem", "setitem", "astype"}
 
 
 def _is_operand(x: object) -> bool:
@@ -61,9 +61,21 @@ def _inplace(fname: str) -> Callable[["Array", Any], Any]:
     def method(self: Array, other: Any) -> Any:
         if not _is_operand(other):
             return NotImplemented
-        _mutation.inplace(self, fname, _FUNCS[fname], other)
+        _mutation.inplace(self, fname, _FUNCS[fname], _inplace_operand(self, other))
         return self
     return method
+
+
+def _inplace_operand(x: "Array", other: Any) -> Any:
+    """numpy's in-place rule: an integer or boolean operand is cast to a floating left operand
+    (``float32 += int64`` would otherwise promote to float64 and change the dtype)."""
+    other_dtype = getattr(other, "dtype", None)
+    if other_dtype is None or not (_dtypes.is_integer(other_dtype) or _dtypes.is_bool(other_dtype)) \
+            or not _dtypes.isdtype(x.dtype, ("real floating", "complex floating")):
+        return other
+    if isinstance(other, Array):
+        return _FUNCS["astype"](other, x.dtype)
+    return np.asarray(other).astype(x.dtype)
 
 
 def _unary(fname: str) -> Callable[["Array"], "Array"]:
@@ -95,8 +107,11 @@ class Array:
     _lock: Any
     _exposed: Any
     _sharding: Any
-    # numpy defers to our reflected operators instead of treating us as an object.
-    __array_ufunc__ = None
+    # No ``__array_ufunc__``: numpy ufuncs (``np.abs(x)``, ``scipy.special.erf(x)``)
+    # compute on the host value from ``__array__`` and return numpy arrays, while
+    # numpy's operators (``ndarray + x``, ``np.float64(1) < x``) see the higher
+    # priority and defer to our reflected operators, which return Arrays.
+    __array_priority__ = 100
     #: True for tracers (``_tracing.Tracer``): values of a program being traced.
     _traced: ClassVar[bool] = False
 

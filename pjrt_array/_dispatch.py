@@ -31,8 +31,10 @@ from ._pjrt import Buffer, CompileOptions, LoadedExecutable, PjrtError, Resource
 from ._policy import CompilePolicy, policy_for
 from ._trace_state import state as _trace_state
 from .ops._builder import Rule, build_module
+from .ops._validate import check_program
 
-__all__ = ["run", "cache_info", "cache_clear", "compile_rule", "compile_text", "set_cache_size"]
+__all__ = ["run", "run_elementwise", "flat_aval", "cache_info", "cache_clear", "compile_rule", "compile_text",
+           "set_cache_size"]
 
 Aval = tuple[tuple[int, ...], np.dtype]
 
@@ -123,6 +125,7 @@ def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Devi
                  donate: tuple[int, ...] = ()) -> _Entry:
     """Lower, fingerprint and compile (or find) the program of one op (``donate``: see ``run``)."""
     text, out_avals = build_module(rule, dict(params), avals)
+    check_program(text, avals, out_avals, device, getattr(rule, "__name__", "op").strip("_").removesuffix("_rule"))
     aliased: tuple[int, ...] = ()
     if donate:
         text, aliased = _donation.aliased_module(text, avals, out_avals, donate)
@@ -167,13 +170,17 @@ def compile_text(client: Any, text: str, options: CompileOptions) -> LoadedExecu
 
 
 def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device",
-        donate: tuple[int, ...] = ()) -> list[Array]:
+        donate: tuple[int, ...] = (), avals: tuple[Aval, ...] | None = None,
+        out_shape: tuple[int, ...] | None = None) -> list[Array]:
     """Execute ``rule`` on ``args`` (all on ``device``); returns the output Arrays.
 
     ``params`` is a hashable tuple of ``(name, value)`` pairs passed to the rule.
     ``donate``: indices of arguments whose buffers the program may take for an
     output of the same shape and dtype (the caller has checked that nothing
     else holds them, ``_donation``); a taken argument can no longer be read.
+    ``avals`` (default: the arguments') are the parameter types the program is
+    compiled for, and ``out_shape`` replaces its results' shape (see
+    :func:`run_elementwise`).
     While a trace is active on this thread the op is recorded into it instead
     (``_tracing.Trace.emit``: the same rule, written into the traced program).
     A sharded argument, or a ``NamedSharding`` as ``device``, makes it an SPMD
@@ -201,12 +208,15 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device",
     recorder = _trace_state.fusion
     if donate and recorder is not None and recorder.deferring():
         donate = ()  # a deferred op is part of a graph: no buffer is handed over
+    if avals is not None:
+        key = (rule, params, device, *avals)
     if donate:
         key += (donate,)
     entry = _entries.get(key)
     if entry is None:
         _stats.misses += 1
-        entry = _entries[key] = compile_rule(rule, params, [a._aval for a in args], device, donate)
+        compiled = avals if avals is not None else [a._aval for a in args]
+        entry = _entries[key] = compile_rule(rule, params, compiled, device, donate)
         if len(_entries) > _max_entries:
             _trim()
     else:
@@ -215,8 +225,9 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device",
             _entries.move_to_end(key)
         except KeyError:  # evicted by another thread meanwhile; the entry we hold still works
             pass
+    out_avals = entry.out_avals if out_shape is None else [(out_shape, d) for _, d in entry.out_avals]
     if recorder is not None:  # automatic fusion (_fusion): the op may be deferred into a graph
-        deferred = recorder.op(entry, rule, params, args, device)
+        deferred = recorder.op(entry, rule, params, args, device, out_avals)
         if deferred is not None:
             return deferred
         if entry.aliased:
@@ -233,13 +244,58 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device",
     client = device.client
     wrap = Array._from_buffer
     if len(out) == 1:
-        aval = entry.out_avals[0]
+        aval = out_avals[0]
         result = [wrap(Buffer(client, out[0], aval[1], aval[0]), aval, device)]
     else:
-        result = [wrap(Buffer(client, h, aval[1], aval[0]), aval, device) for h, aval in zip(out, entry.out_avals)]
+        result = [wrap(Buffer(client, h, aval[1], aval[0]), aval, device) for h, aval in zip(out, out_avals)]
     if result:
         _inflight.note(device, result[0]._buf, entry.out_bytes + moved)
     return result
+
+
+# Platforms whose plugins run a program on any buffer of the parameter's byte size
+# (checked on both XLA CPU plugins), so a shape-agnostic program may be compiled
+# for the flat element count and run on buffers of any shape with that count.
+_FLAT_PLATFORMS = frozenset({"cpu"})
+_flat_avals: dict[Aval, Aval] = {}
+
+
+def flat_aval(x: Array) -> Aval | None:
+    """``x``'s aval with its shape flattened to the element count, where a program may run on
+    ``x``'s buffer as if it were flat (an unsharded array of 2 or more dimensions on a device
+    of ``_FLAT_PLATFORMS``); None elsewhere."""
+    aval = x._aval
+    if len(aval[0]) < 2 or x._sharding is not None or x._device.platform not in _FLAT_PLATFORMS:
+        return None
+    flat = _flat_avals.get(aval)
+    if flat is None:
+        if len(_flat_avals) >= _max_entries:
+            _flat_avals.clear()
+        flat = _flat_avals[aval] = ((math.prod(aval[0]),), aval[1])
+    return flat
+
+
+def run_elementwise(rule: Rule, params: tuple, args: Sequence[Array], device: "Device") -> Array:
+    """``run`` for an element-wise rule (one result, computed element by element).
+
+    Where the operands share one shape (0-d operands broadcast), the program is
+    compiled for the flat element count: every shape of that count reuses it,
+    so a never-seen shape usually costs no compile.
+    """
+    shape: tuple[int, ...] = ()
+    for a in args:
+        s = a._aval[0]
+        if s and s != shape:
+            if shape:
+                return run(rule, params, args, device)[0]
+            shape = s
+    avals = []
+    for a in args:
+        flat = flat_aval(a) if a._aval[0] else a._aval
+        if flat is None or type(device) is not Device:
+            return run(rule, params, args, device)[0]
+        avals.append(flat)
+    return run(rule, params, args, device, avals=tuple(avals), out_shape=shape)[0]
 
 
 def cache_info() -> dict[str, Any]:

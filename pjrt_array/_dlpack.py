@@ -235,6 +235,10 @@ def _strides(buffer: Buffer, shape: tuple[int, ...], itemsize: int) -> list[int]
         return [s // itemsize for s in layout["byte_strides"]]
     if layout.get("num_tiles"):
         raise BufferError("DLPack cannot describe a tiled device layout; copy the array first")
+    if len(layout["minor_to_major"]) == 1 != len(shape):
+        # A flat buffer carrying the Array's shape (element-wise results on CPU, see
+        # ``_dispatch.run_elementwise``): dense, so row-major in that shape.
+        return _row_major(shape)
     strides, step = [0] * len(shape), 1
     for axis in layout["minor_to_major"]:
         strides[axis] = step

@@ -2,8 +2,10 @@
 
 Dtypes are plain numpy dtype objects (``xp.float32 == numpy.dtype("float32")``);
 bfloat16 comes from ml_dtypes.  Promotion follows the standard's table, plus
-documented JAX-like rules across kinds: bool + numeric -> numeric,
-integer + floating -> the floating dtype, integer/real + complex -> complex.
+numpy's rules across kinds (the standard leaves them to the library):
+bool + numeric -> numeric; integer + floating or complex -> the smallest
+dtype of that kind that holds both exactly (``int64 + float32 -> float64``,
+``int8 + float16 -> float16``, ``int32 + complex64 -> complex128``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ __all__ = [
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "bfloat16",
     "float32", "float64", "complex64", "complex128", "SUPPORTED_DTYPES", "REQUIRED_DTYPES",
     "DEFAULT_FLOAT", "DEFAULT_INT", "DEFAULT_COMPLEX", "DEFAULT_INDEX", "as_dtype", "default_dtype_of", "promote_types",
-    "result_type", "can_cast", "finfo", "iinfo", "isdtype", "check_scalar_fits", "is_integer", "is_float",
+    "result_type", "cast_scalar", "can_cast", "finfo", "iinfo", "isdtype", "check_scalar_fits", "is_integer", "is_float",
     "is_complex", "is_bool", "real_dtype", "complex_dtype_for",
 ]
 
@@ -117,9 +119,12 @@ def _build_table() -> dict[tuple[np.dtype, np.dtype], np.dtype]:
     table[bool, bool] = bool
     for d in numeric:
         table[bool, d] = table[d, bool] = d
+    # Integer with floating or complex: numpy's answer, the smallest floating dtype
+    # of that kind holding every value of the integer exactly (int64 + float32 -> float64).
     for i in _SIGNED + _UNSIGNED:
+        exact = float16 if i.itemsize == 1 else float32 if i.itemsize == 2 else float64
         for f in _FLOATS + _COMPLEX:
-            table[i, f] = table[f, i] = f
+            table[i, f] = table[f, i] = f if f == bfloat16 and i.itemsize == 1 else table[exact, f]
     return table
 
 
@@ -175,6 +180,24 @@ def check_scalar_fits(scalar: Any, dtype: np.dtype, argname: str) -> None:
         info = np.iinfo(dtype)
         if not info.min <= scalar <= info.max:
             raise OverflowError(f"{argname}: Python integer {scalar} out of bounds for {dtype}")
+
+
+def cast_scalar(scalar: Any, dtype: np.dtype, argname: str) -> Any:
+    """``scalar`` cast to ``dtype``'s kind as numpy does when storing it (``a[i] = 1.9`` stores 1
+    into an integer array); TypeError for complex into a real dtype, ValueError/OverflowError where
+    the value has no integer (NaN, infinities, out of range)."""
+    if isinstance(scalar, complex) and not is_complex(dtype):
+        raise TypeError(f"{argname}: cannot cast complex {scalar!r} to {dtype}")
+    if isinstance(scalar, float) and dtype == bool:
+        return builtins.bool(scalar)
+    if isinstance(scalar, float) and is_integer(dtype):
+        if scalar != scalar:
+            raise ValueError(f"{argname}: cannot cast NaN to {dtype}")
+        if scalar in (float("inf"), float("-inf")):
+            raise OverflowError(f"{argname}: cannot cast {scalar} to {dtype}")
+        scalar = int(scalar)
+    check_scalar_fits(scalar, dtype, argname)
+    return scalar
 
 
 def can_cast(from_: Any, to: Any, /) -> builtins.bool:

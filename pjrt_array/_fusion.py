@@ -137,8 +137,12 @@ class _Segment:
         self.closed = False
         self.error: BaseException | None = None
 
-    def record(self, entry: Any, rule: Any, params: tuple, args: Sequence[Array]) -> list[Array] | None:
-        """Record one op; its outputs are Arrays of pending buffers (None: run it eagerly)."""
+    def record(self, entry: Any, rule: Any, params: tuple, args: Sequence[Array],
+               out_avals: list) -> list[Array] | None:
+        """Record one op; its outputs are Arrays of pending buffers (None: run it eagerly).
+
+        ``out_avals``: the outputs' types (an element-wise entry compiled for a flat
+        element count serves every shape of that count: the shapes come from here)."""
         # Read before locking: a stale view re-derives its buffer with ops of its own.
         bufs = [a._buffer for a in args]
         lock = self.lock
@@ -165,8 +169,8 @@ class _Segment:
                 outs = self.outs
                 start = len(outs)
                 device = self.device
-                self.nodes.append((entry, rule, params, refs, start))
-                avals = entry.out_avals
+                self.nodes.append((entry, rule, params, refs, start, out_avals))
+                avals = out_avals
                 if len(avals) == 1:
                     p = _Pending(self, start)
                     outs.append(weakref.ref(p))
@@ -180,7 +184,7 @@ class _Segment:
         finally:
             lock.release()
         b.get()  # another thread's open segment (or one flushed meanwhile): compute it, then retry
-        return self.record(entry, rule, params, args)
+        return self.record(entry, rule, params, args, out_avals)
 
     def signature(self) -> tuple:
         """The ops' dispatcher entries, in order (what the recorder counts)."""
@@ -207,7 +211,7 @@ class _Segment:
     def _compute(self, live: list[int], pendings: list[_Pending]) -> None:
         _stats["deferred_ops"] += len(self.nodes)
         # The graph: each op's entry and where its inputs come from, and which outputs are live.
-        graph = (tuple([x for node in self.nodes for x in (node[0], *node[3])]), tuple(live))
+        graph = (tuple([x for node in self.nodes for x in (node[0], *node[3])]), tuple(live), tuple(self.avals))
         program = _programs.get(graph)
         # A deferred graph compiles when it recurs (its first op already started a hot signature);
         # one op is already one executable: only longer graphs are worth a compile.
@@ -228,8 +232,8 @@ def _needed(nodes: Sequence[tuple], live: Sequence[int]) -> list[tuple]:
     want = set(live)
     keep = []
     for node in reversed(nodes):
-        entry, _, _, refs, start = node
-        if any(start + j in want for j in range(len(entry.out_avals))):
+        refs, start, out_avals = node[3:]
+        if any(start + j in want for j in range(len(out_avals))):
             keep.append(node)
             want.update(r for r in refs if r >= 0)
     keep.reverse()
@@ -245,20 +249,20 @@ def _replay(nodes: Sequence[tuple], params: Sequence[Buffer], live: Sequence[int
     """Execute the needed nodes one by one with their per-op executables."""
     nodes = _needed(nodes, live)
     uses: dict[int, int] = {i: 1 for i in live}
-    for _, _, _, refs, _ in nodes:
+    for _, _, _, refs, _, _ in nodes:
         for r in refs:
             if r >= 0:
                 uses[r] = uses.get(r, 0) + 1
     values: dict[int, Buffer] = {}
     result: dict[int, Buffer] = {}
     handle = device.handle
-    for entry, _, _, refs, start in nodes:
+    for entry, _, _, refs, start, out_avals in nodes:
         handles = [params[-1 - r]._handle if r < 0 else values[r]._handle for r in refs]
         try:
             out = entry.exe.execute_handles(handles, handle)
         except ResourceExhausted as exc:
             raise device.out_of_memory(exc) from None
-        for j, b in enumerate(_wrap(device, out, entry.out_avals)):
+        for j, b in enumerate(_wrap(device, out, out_avals)):
             if start + j in uses:
                 values[start + j] = b
         for r in refs:  # free intermediates after their last use
@@ -288,7 +292,7 @@ def _build(nodes: Sequence[tuple], avals: Sequence[tuple], live: Sequence[int]) 
     b = Builder()
     args = [block_argument(b, shape, dtype) for shape, dtype in avals]
     values: dict[int, Any] = {}
-    for entry, rule, params, refs, start in _needed(nodes, live):
+    for _, rule, params, refs, start, _ in _needed(nodes, live):
         out = rule(b, *[args[-1 - r] if r < 0 else values[r] for r in refs], **dict(params))
         for j, v in enumerate(out if isinstance(out, (tuple, list)) else [out]):
             values[start + j] = v
@@ -360,7 +364,8 @@ class _Recorder:
         self.first: Any = None        # the segment's first entry
         self.n = 0                    # ops in the segment
 
-    def op(self, entry: Any, rule: Any, params: tuple, args: Sequence[Array], device: Any) -> list[Array] | None:
+    def op(self, entry: Any, rule: Any, params: tuple, args: Sequence[Array], device: Any,
+           out_avals: list) -> list[Array] | None:
         """Note an op about to run; returns its deferred outputs, or None to run it eagerly."""
         if not _enabled:
             self.end()
@@ -379,7 +384,7 @@ class _Recorder:
         if seg is None:
             self.entries.append(entry)
             return None
-        return seg.record(entry, rule, params, args)
+        return seg.record(entry, rule, params, args, out_avals)
 
     def deferring(self) -> bool:
         """Whether a deferred segment is open (its ops never donate buffers)."""
@@ -417,9 +422,10 @@ class _Start:
     def deferring(self) -> bool:
         return False
 
-    def op(self, entry: Any, rule: Any, params: tuple, args: Sequence[Array], device: Any) -> list[Array] | None:
+    def op(self, entry: Any, rule: Any, params: tuple, args: Sequence[Array], device: Any,
+           out_avals: list) -> list[Array] | None:
         recorder = state.fusion = _Recorder()
-        return recorder.op(entry, rule, params, args, device)
+        return recorder.op(entry, rule, params, args, device, out_avals)
 
     def boundary(self, array: Array | None = None) -> None:
         if array is not None:

@@ -175,3 +175,27 @@ def test_astype_copy_and_errors():
         xp.astype(x, "U3")
     with pytest.raises(TypeError):
         xp.astype([1.0], xp.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.uint8, np.int64])
+@pytest.mark.parametrize("start, stop, num, endpoint", [(0, 3, 4, True), (-1, 2, 7, True), (0, 10, 4, False),
+                                                        (5, 0, 6, True), (0, 1, 1, True)])
+def test_linspace_integer_dtype_is_numpys(dtype, start, stop, num, endpoint):
+    if np.dtype(dtype).kind == "u" and min(start, stop) < 0:
+        return
+    expected = np.linspace(start, stop, num, endpoint=endpoint, dtype=dtype)
+    got = xp.linspace(start, stop, num, endpoint=endpoint, dtype=dtype)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(np.asarray(got), expected)
+
+
+@pytest.mark.parametrize("start, stop", [(np.float64(0.5), 2.0), (np.float32(0.5), np.float32(2)),
+                                         (np.float32(0.5), np.int64(2)), (np.int32(1), 4)])
+def test_linspace_takes_0d_arrays(start, stop):
+    to_xp = [xp.asarray(np.asarray(v)) if isinstance(v, np.generic) else v for v in (start, stop)]
+    expected = np.linspace(np.asarray(start), np.asarray(stop), 5)
+    got = xp.linspace(*to_xp, 5)
+    assert got.dtype == expected.dtype
+    np.testing.assert_allclose(np.asarray(got), expected)
+    with pytest.raises(ValueError, match="0-D"):
+        xp.linspace(xp.zeros(2), 1.0, 3)

@@ -43,13 +43,23 @@ def test_promotion_table_is_the_standards_and_symmetric(pair):
 
 def test_mixed_kind_rules_and_refusals():
     assert xp.result_type(xp.bool, xp.int8) == xp.int8
-    assert xp.result_type(xp.int32, xp.float32) == xp.float32
-    assert xp.result_type(xp.int64, xp.complex64) == xp.complex64
+    assert xp.result_type(xp.int8, xp.bfloat16) == xp.bfloat16  # as ml_dtypes
+    assert xp.result_type(xp.int16, xp.bfloat16) == xp.float32
     assert xp.result_type(xp.float16, xp.bfloat16) == xp.float32
     with pytest.raises(TypeError):
         xp.result_type(xp.uint64, xp.int8)
     with pytest.raises(TypeError):
         xp.result_type(1, 2.0)  # scalars alone have no dtype
+
+
+@pytest.mark.parametrize("i", SIGNED + UNSIGNED)
+@pytest.mark.parametrize("f", [xp.float16, xp.float32, xp.float64, xp.complex64, xp.complex128])
+def test_integer_with_floating_promotes_as_numpy(i, f):
+    expected = np.promote_types(i, f)
+    assert xp.result_type(i, f) == expected and xp.result_type(f, i) == expected
+    a, b = xp.asarray(np.arange(3, dtype=i)), xp.asarray(np.ones(3, dtype=f))
+    for got in (a + b, b * a, xp.maximum(a, b) if f.kind == "f" else a - b):
+        assert got.dtype == expected
 
 
 @given(dtype=st.sampled_from(SIGNED + UNSIGNED + FLOATS + COMPLEX))

@@ -211,3 +211,25 @@ def test_integer_power_wraps_like_numpy_for_large_exponents():
     # Negative exponents: numpy refuses; here 1 for base 1, +-1 for base -1, else 0.
     _compare(xp.pow(xp.asarray(np.array([1, -1, -1, 2], np.int32)), xp.asarray(np.array([-2, -3, -2, -1], np.int32))),
              np.array([1, -1, 1, 0], np.int32), 0)
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_complex_integer_powers_multiply_exactly_as_numpy(dtype):
+    base = np.array([3j, 1 + 2j, -2 + 1j, 1 - 1j, 2, 0j, -1j], dtype=dtype)
+    for exponent in range(0, 12):
+        expected = base ** exponent
+        np.testing.assert_array_equal(np.asarray(xp.asarray(base) ** exponent), expected, err_msg=str(exponent))
+    assert complex(xp.asarray(3j) ** 2) == -9 + 0j
+    assert complex(xp.asarray(1 + 2j) ** 3) == (1 + 2j) ** 3
+
+
+def test_complex_powers_against_numpy():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=64) + 1j * rng.normal(size=64)
+    for exponent in [-5, -1, 17, 99, 100, 0.5, 2.5, 1j, 2 + 0.5j]:
+        np.testing.assert_allclose(np.asarray(xp.asarray(a) ** exponent), a ** exponent, rtol=1e-13,
+                                   err_msg=str(exponent))
+    zeros, exponents = np.zeros(4, complex), np.array([2, -1, 1j, 0])
+    with np.errstate(all="ignore"):
+        expected = zeros ** exponents
+    np.testing.assert_array_equal(np.asarray(xp.asarray(zeros) ** xp.asarray(exponents)), expected)

@@ -5,6 +5,11 @@ and keyword arguments.  Every call must either match numpy (shape, dtype and
 values) or raise one of the exception types an Array API / numpy user expects;
 never crash, hang or give a wrong shape.  The default run is short; the long
 run (``-m slow``, 10,000 examples) is reported in docs/reliability.md.
+
+The second part draws calls with extreme sizes, counts, steps and indices
+(dimensions near 2**31, 2**63, products beyond int64, deep nesting) and runs
+them in a child process, so that a call aborting the plugin fails the test
+instead of killing pytest.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import pjrt_array as xp
+from isolated_calls import run_isolated
 
 EXPECTED_ERRORS = (TypeError, ValueError, IndexError, OverflowError, ZeroDivisionError)
 DTYPES = [np.bool_, np.int8, np.int32, np.int64, np.uint8, np.uint32, np.float32, np.float64, np.complex64]
@@ -175,3 +181,103 @@ def test_fuzz_short(sequence):
 @given(st.lists(calls(), min_size=1, max_size=4))
 def test_fuzz_long(sequence):
     _fuzz(sequence)
+
+
+# -- extreme sizes, counts and indices, run in a child process -----------------------------------
+# A call that aborts the plugin kills the child, not pytest: the runner records it and goes on.
+
+HUGE = [2**31 - 1, 2**31, 2**32, 2**32 + 1, 2**40, 2**53 + 1, 2**62, 2**63 - 1, 2**63, 2**64, 2**100]
+NEGATIVE = [-1, -2, -2**31, -2**63, -2**64, -2**100]
+FLOATS = [0.5, -1e-3, 1e-3, 1e-300, 5e-324, 1e18, 1e308, -1e308, float("inf"), float("-inf"), float("nan")]
+EXTREME_DTYPES = ["bool", "int8", "int64", "uint32", "float32", "float64", "complex128"]
+SMALL_ARRAYS = ["xp.zeros(3)", "xp.ones((2, 3))", "xp.zeros((0, 4))", "xp.asarray(1.0)", "xp.arange(6, dtype=xp.int32)",
+                "xp.zeros((2, 2), dtype=xp.complex64)"]
+SLICE_BOUNDS = ["", "0", "-1", *map(str, HUGE), *map(str, NEGATIVE)]
+
+
+def extreme_call(rng):
+    """One call of a namespace function with extreme sizes, counts, steps or indices (source text)."""
+    def dim():
+        return rng.choice([rng.randint(0, 4), rng.choice(HUGE), rng.choice(NEGATIVE)])
+
+    def count():
+        return rng.choice([rng.randint(-3, 6), rng.choice(HUGE), rng.choice(NEGATIVE)])
+
+    def number():
+        return rng.choice([rng.randint(-5, 5), rng.choice(HUGE), -rng.choice(HUGE), rng.choice(FLOATS)])
+
+    def index():
+        return rng.choice([str(rng.choice(HUGE + NEGATIVE)), str(rng.randint(-3, 3)), "...", "None",
+                           ":".join(rng.choice(SLICE_BOUNDS) for _ in range(3))])
+
+    dtype = f"xp.{rng.choice(EXTREME_DTYPES)}"
+    s = rng.choice([dim(), tuple(dim() for _ in range(rng.randint(0, 4)))])
+    n, m, k, a, b, c = count(), count(), count(), number(), number(), number()
+    x = rng.choice(SMALL_ARRAYS)
+    depth = rng.randint(1, 150)
+    nested = "[" * depth + "1" + "]" * depth
+    templates = [
+        f"xp.zeros({s!r}, dtype={dtype})", f"xp.ones({s!r})", f"xp.empty({s!r}, dtype={dtype})",
+        f"xp.full({s!r}, {a!r})", f"xp.full({s!r}, 1, dtype={dtype})",
+        f"xp.arange({a!r})", f"xp.arange({a!r}, {b!r})", f"xp.arange({a!r}, {b!r}, {c!r})",
+        f"xp.arange({a!r}, {b!r}, {c!r}, dtype={dtype})",
+        f"xp.linspace({a!r}, {b!r}, {n!r})", f"xp.linspace(0, 1, {n!r}, endpoint=False)",
+        f"xp.eye({n!r})", f"xp.eye({n!r}, {m!r}, k={k!r})", f"xp.tril({x}, k={k!r})", f"xp.triu({x}, k={k!r})",
+        f"xp.reshape({x}, {s!r})", f"xp.reshape(xp.zeros(0), {s!r})", f"xp.broadcast_to({x}, {s!r})",
+        f"xp.tile({x}, {s!r})", f"xp.repeat({x}, {n!r})", f"xp.repeat({x}, {n!r}, axis={k!r})",
+        f"xp.repeat(xp.zeros(2), xp.asarray([{n!r}, {m!r}]))",
+        f"xp.concat([{x}, {x}], axis={k!r})", f"xp.stack([{x}, {x}], axis={k!r})",
+        f"xp.expand_dims({x}, axis={k!r})", f"xp.squeeze({x}, axis={k!r})", f"xp.roll({x}, {n!r})",
+        f"xp.flip({x}, axis={k!r})", f"xp.moveaxis({x}, 0, {k!r})", f"xp.sum(xp.zeros({s!r}), axis=-1)",
+        f"xp.astype(xp.zeros({s!r}), {dtype})", f"xp.zeros({s!r}) + xp.zeros(({n!r}, 1))",
+        f"{x}[{index()}]", f"{x}[{index()}, {index()}]", f"a = {x}; a[{index()}] = 1",
+        f"xp.take(xp.arange(5), xp.asarray([{a!r}]))",
+        f"xp.fft.fft(xp.zeros(4), n={n!r})", f"xp.fft.rfft(xp.zeros(4), n={n!r})",
+        f"xp.fft.irfft(xp.zeros(4, dtype=xp.complex128), n={n!r})",
+        f"xp.fft.fftn(xp.zeros((2, 2)), s=({n!r}, {m!r}))", f"xp.fft.fftfreq({n!r})", f"xp.fft.rfftfreq({n!r})",
+        f"xp.asarray({nested})", f"xp.asarray(np.zeros({s!r}, dtype=bool))",
+        f"xp.meshgrid(xp.zeros({n!r}), xp.zeros({m!r}))", f"xp.diff({x}, n={n!r})",
+        f"xp.linalg.matrix_power(xp.eye(2), {n!r})",
+    ]
+    return rng.choice(templates)
+
+
+# Refusals a user expects (AxisError is a ValueError and IndexError).
+EXTREME_ERRORS = {"TypeError", "ValueError", "IndexError", "OverflowError", "MemoryError", "ZeroDivisionError",
+                  "AxisError"}
+EXTREME_OUTCOMES: Counter = Counter()
+
+
+def _check_extreme(calls):
+    for source, outcome in zip(calls, run_isolated(calls)):
+        kind = outcome[0]
+        EXTREME_OUTCOMES[kind if kind != "raised" else outcome[1]] += 1
+        assert kind != "crashed", f"{source}: the process died ({outcome[1]}: {outcome[2]})"
+        assert kind != "plugin error", f"{source}: reached the plugin: {outcome[1]}: {outcome[2]}"
+        if kind == "raised":
+            assert outcome[1] in EXTREME_ERRORS, f"{source}: unexpected {outcome[1]}: {outcome[2]}"
+            assert outcome[2], f"{source}: {outcome[1]} without a message"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_extreme_outcomes():
+    yield
+    path = os.environ.get("PJRT_ARRAY_FUZZ_REPORT")
+    if path and EXTREME_OUTCOMES:
+        with open(path + ".extreme.json", "w") as f:
+            json.dump(dict(EXTREME_OUTCOMES), f, indent=0)
+
+
+# One child process per example: many calls each, drawn from a seeded generator so
+# that even hypothesis's simplest example is a varied batch.
+@settings(max_examples=2, deadline=None, suppress_health_check=_HEALTH)
+@given(st.randoms(use_true_random=True))
+def test_extreme_inputs_never_crash(rng):
+    _check_extreme([extreme_call(rng) for _ in range(150)])
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None, suppress_health_check=_HEALTH)
+@given(st.randoms(use_true_random=True))
+def test_extreme_inputs_never_crash_long(rng):
+    _check_extreme([extreme_call(rng) for _ in range(500)])

@@ -230,9 +230,43 @@ def nextafter(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
 
 def power(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
     x, y = _prepare(b, x, y, dtype)
+    if _dtypes.is_complex(dtype):
+        return _complex_power(b, x, y)
     if _float(dtype) or dtype == _BOOL:
         return b.power(x, y)
     return _integer_power(b, x, y)
+
+
+def _complex_power(b: Builder, x: Value, y: Value) -> Value:
+    """numpy's complex power: exponent 0 gives 1, base 0 gives 0 (or NaN unless the exponent is
+    real and positive), a real integral exponent below 100 in magnitude multiplies repeatedly
+    (exact where numpy is: ``(3j)**2 == -9``), anything else is XLA's exp(y log x)."""
+    (yr, yi), (xr, xi) = _parts(b, y), _parts(b, x)
+    zero_r = const_like(b, 0, yr)
+
+    def is_zero(re: Value, im: Value) -> Value:
+        return b.and_(b.compare(re, zero_r, "EQ"), b.compare(im, zero_r, "EQ"))
+
+    real_exponent = b.compare(yi, zero_r, "EQ")
+    integral = b.and_(b.and_(real_exponent, b.compare(b.floor(yr), yr, "EQ")),
+                      b.compare(b.abs(yr), const_like(b, 100, yr), "LT"))
+    n = b.convert(b.select(integral, yr, zero_r), np.dtype("int32"))
+    m = b.abs(n)
+    one = const_like(b, 1, x)
+    result, p = one, x
+    for k in range(7):  # |n| < 100 < 2**7
+        bit = b.and_(b.shift_right_logical(m, const_like(b, k, m)), const_like(b, 1, m))
+        result = b.select(b.compare(bit, const_like(b, 0, m), "NE"), b.multiply(result, p), result)
+        p = b.multiply(p, p)
+    square = b.multiply(x, x)
+    for k, unrolled in ((1, x), (2, square), (3, b.multiply(square, x))):  # numpy unrolls these
+        result = b.select(b.compare(n, const_like(b, k, n), "EQ"), unrolled, result)
+    result = b.select(b.compare(n, const_like(b, 0, n), "LT"), b.divide(one, result), result)
+    result = b.select(integral, result, b.power(x, y))
+    nan = const_like(b, complex(math.nan, math.nan), x)
+    at_zero = b.select(b.and_(real_exponent, b.compare(yr, zero_r, "GT")), const_like(b, 0, x), nan)
+    result = b.select(is_zero(xr, xi), at_zero, result)
+    return b.select(is_zero(yr, yi), one, result)
 
 
 def _integer_power(b: Builder, x: Value, y: Value) -> Value:

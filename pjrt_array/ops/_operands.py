@@ -19,6 +19,7 @@ from .._devices import Device, as_device
 from .._pjrt import ResourceExhausted
 from .._trace_state import state as _trace_state
 from .._sharding import NamedSharding, place
+from ._validate import check_size
 
 __all__ = ["scalar_array", "from_host", "binary_operands", "check_array", "same_device", "as_placement"]
 
@@ -47,6 +48,8 @@ def from_host(value: np.ndarray, device: Device, *, share: bool = False, must_sh
         raise ValueError("copy=False: sharing host memory needs a C-contiguous array on a CPU device, "
                          f"{_ZERO_COPY_ALIGNMENT}-byte aligned (this one is at offset "
                          f"{value.ctypes.data % _ZERO_COPY_ALIGNMENT}); use copy=None to copy")
+    if not share:
+        check_size(value.shape, value.dtype, "obj", device)  # the copy must fit the device
     try:
         buffer = device.client.buffer_from_numpy(value, device.pjrt, semantics="zero_copy" if share else "copy")
     except ResourceExhausted as exc:

@@ -7,8 +7,8 @@ and dtype, not once per ``v``.
 
 from __future__ import annotations
 
+import functools
 import math
-import operator
 from typing import Any
 
 import numpy as np
@@ -21,24 +21,13 @@ from .._sharding import NamedSharding
 from ._builder import Builder, Value
 from ._lower import band_mask, broadcast, clamp_diagonal
 from ._operands import as_placement, check_array, from_host, scalar_array
+from ._validate import check_size, count_arg, shape_arg
 
 __all__ = ["arange", "asarray", "empty", "empty_like", "eye", "from_dlpack", "full", "full_like", "linspace",
            "meshgrid", "ones", "ones_like", "tril", "triu", "zeros", "zeros_like"]
 
 _SCALARS = (bool, int, float, complex)
-
-
-def _shape(shape: Any) -> tuple[int, ...]:
-    """Normalize a shape argument (int or sequence of non-negative ints)."""
-    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
-        shape = (shape,)
-    try:
-        dims = tuple(operator.index(d) for d in shape)
-    except TypeError:
-        raise TypeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
-    if any(d < 0 for d in dims):
-        raise ValueError(f"shape must not have negative dimensions, got {dims}")
-    return dims
+_FLOATING = ("real floating", "complex floating")
 
 
 def _fill_dtype(value: Any, dtype: Any) -> np.dtype:
@@ -57,9 +46,10 @@ def _broadcast_rule(b: Builder, v: Value, *, shape: tuple[int, ...]) -> Value:
 
 def full(shape: Any, fill_value: Any, *, dtype: Any = None, device: Device | None = None) -> Array:
     """An array of ``shape`` filled with ``fill_value``."""
-    shape = _shape(shape)
+    shape = shape_arg(shape)
     dtype = _fill_dtype(fill_value, dtype)
     device = as_placement(device)
+    check_size(shape, dtype, "shape", device)
     if isinstance(fill_value, Array):
         value = fill_value
     else:
@@ -140,8 +130,14 @@ def arange(start: Any, /, stop: Any = None, step: Any = 1, *, dtype: Any = None,
         dtype = _dtypes.DEFAULT_FLOAT if any(isinstance(v, float) for v in (start, stop, step)) \
             else _dtypes.DEFAULT_INT
     dtype = _dtypes.as_dtype(dtype)
-    n = max(0, math.ceil((stop - start) / step))
+    if not _dtypes.isdtype(dtype, "numeric"):
+        raise TypeError(f"arange: dtype must be numeric, got {dtype}")
+    length = (stop - start) / step
+    if not math.isfinite(length):
+        raise ValueError(f"arange: cannot compute the length from start={start}, stop={stop}, step={step}")
+    n = max(0, math.ceil(length))
     device = as_placement(device)
+    check_size((n,), dtype, f"arange(start={start}, stop={stop}, step={step})", device)
     compute = np.dtype("float64") if _dtypes.is_float(dtype) else dtype
     _dtypes.check_scalar_fits(start, compute, "start")
     _dtypes.check_scalar_fits(step, compute, "step")
@@ -165,26 +161,49 @@ def _linspace_rule(b: Builder, start: Value, stop: Value, *, num: int, endpoint:
     return out
 
 
+def _linspace_bound(value: Any, name: str) -> tuple[Any, np.dtype | None]:
+    """A start/stop as a Python number, with its dtype when it was given as a 0-D array."""
+    dtype = None
+    if isinstance(value, Array):
+        if value.ndim != 0:
+            raise ValueError(f"{name} must be a number or a 0-D array, got an array of shape {value.shape}")
+        dtype, value = value.dtype, value._numpy()[()].item()
+    if not isinstance(value, (int, float, complex)) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a real or complex number, got {type(value).__name__}")
+    return value, dtype
+
+
 def linspace(start: Any, stop: Any, /, num: int, *, dtype: Any = None, device: Device | None = None,
              endpoint: bool = True) -> Array:
-    """``num`` evenly spaced samples from ``start`` to ``stop``."""
-    for name, v in (("start", start), ("stop", stop)):
-        if not isinstance(v, (int, float, complex)) or isinstance(v, bool):
-            raise TypeError(f"{name} must be a real or complex number, got {type(v).__name__}")
-    num = operator.index(num)
-    if num < 0:
-        raise ValueError(f"num must be non-negative, got {num}")
+    """``num`` evenly spaced samples from ``start`` to ``stop`` (numbers or 0-D arrays).
+
+    An integer ``dtype`` gives numpy's answer: the samples computed in float64,
+    rounded towards minus infinity."""
+    (start, start_dtype), (stop, stop_dtype) = _linspace_bound(start, "start"), _linspace_bound(stop, "stop")
+    num = count_arg(num, "num")
     is_complex = isinstance(start, complex) or isinstance(stop, complex)
     if dtype is None:
-        dtype = _dtypes.DEFAULT_COMPLEX if is_complex else _dtypes.DEFAULT_FLOAT
+        given = [d for d in (start_dtype, stop_dtype) if d is not None]  # numpy promotes 0-D bounds
+        dtype = functools.reduce(_dtypes.promote_types, given) if given else _dtypes.DEFAULT_FLOAT
+        if not _dtypes.isdtype(dtype, _FLOATING):
+            dtype = _dtypes.DEFAULT_FLOAT
+        if is_complex and not _dtypes.is_complex(dtype):
+            dtype = _dtypes.complex_dtype_for(dtype)
     dtype = _dtypes.as_dtype(dtype)
-    if not _dtypes.isdtype(dtype, ("real floating", "complex floating")):
-        raise TypeError(f"linspace needs a floating dtype, got {dtype}")
+    if not _dtypes.isdtype(dtype, ("integral",) + _FLOATING):
+        raise TypeError(f"linspace needs a numeric dtype, got {dtype}")
     if is_complex and not _dtypes.is_complex(dtype):
         raise TypeError(f"complex start/stop need a complex dtype, got {dtype}")
     device = as_placement(device)
-    args = (scalar_array(start, dtype, device), scalar_array(stop, dtype, device))
-    return run(_linspace_rule, (("num", num), ("endpoint", bool(endpoint))), args, device)[0]
+    check_size((num,), dtype, "num", device)
+    compute = dtype if _dtypes.isdtype(dtype, _FLOATING) else _dtypes.DEFAULT_FLOAT
+    args = (scalar_array(start, compute, device), scalar_array(stop, compute, device))
+    out = run(_linspace_rule, (("num", num), ("endpoint", bool(endpoint))), args, device)[0]
+    if compute == dtype:
+        return out
+    from .data_types import astype
+    from .elementwise import floor
+    return astype(floor(out), dtype)
 
 
 def _eye_rule(b: Builder, *, n: int, m: int, k: int, dtype: np.dtype) -> Value:
@@ -201,13 +220,12 @@ def _band(b: Builder, x: Value | None, shape: tuple[int, ...], lo: int | None, h
 def eye(n_rows: int, n_cols: int | None = None, /, *, k: int = 0, dtype: Any = None,
         device: Device | None = None) -> Array:
     """A 2-D array with ones on the ``k``-th diagonal."""
-    n = operator.index(n_rows)
-    m = n if n_cols is None else operator.index(n_cols)
-    if n < 0 or m < 0:
-        raise ValueError(f"n_rows and n_cols must be non-negative, got {n}, {m}")
+    n = count_arg(n_rows, "n_rows")
+    m = n if n_cols is None else count_arg(n_cols, "n_cols")
     dtype = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT
-    return run(_eye_rule, (("n", n), ("m", m), ("k", clamp_diagonal(k, n, m)), ("dtype", dtype)), (),
-               as_placement(device))[0]
+    placement = as_placement(device)
+    check_size((n, m), dtype, "eye(n_rows, n_cols)", placement)
+    return run(_eye_rule, (("n", n), ("m", m), ("k", clamp_diagonal(k, n, m)), ("dtype", dtype)), (), placement)[0]
 
 
 

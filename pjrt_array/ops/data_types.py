@@ -9,7 +9,7 @@ import numpy as np
 from .. import _dtypes
 from .._array import Array
 from .._devices import Device
-from .._dispatch import run
+from .._dispatch import run, run_elementwise
 from ._builder import Builder, Value
 from ._lower import const_like, truth
 from ._operands import check_array
@@ -40,5 +40,5 @@ def astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Device | None = 
     if dtype == x.dtype:
         if not copy:
             return x
-        return run(_copy_rule, (), (x,), x._device)[0]
-    return run(_astype_rule, (("dtype", dtype),), (x,), x._device)[0]
+        return run_elementwise(_copy_rule, (), (x,), x._device)
+    return run_elementwise(_astype_rule, (("dtype", dtype),), (x,), x._device)

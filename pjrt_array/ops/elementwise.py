@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import _dtypes
 from .._array import Array
-from .._dispatch import run
+from .._dispatch import run, run_elementwise
 from . import _elementwise_rules as R
 from ._operands import binary_operands, check_array, scalar_array
 
@@ -78,7 +78,7 @@ def _unary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Callab
     def function(x: Any, /) -> Array:
         if type(x) is not Array:
             x = check_array(x)
-        return run(rule, params(x._aval[1]), (x,), x._device)[0]
+        return run_elementwise(rule, params(x._aval[1]), (x,), x._device)
 
     return _named(function, name, doc)
 
@@ -93,7 +93,7 @@ def _binary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Calla
 
     def function(x1: Any, x2: Any, /) -> Array:
         a, b, dtype = binary_operands(x1, x2)
-        return run(rule, params(dtype), (a, b), a._device)[0]
+        return run_elementwise(rule, params(dtype), (a, b), a._device)
 
     def donating(x1: Any, x2: Any, k: int) -> Array:
         a, b, dtype = binary_operands(x1, x2)
@@ -204,7 +204,7 @@ def clip(x: Any, /, min: Any = None, max: Any = None) -> Array:
     if not bounds:
         return x
     which = tuple(name for name, _ in bounds)
-    return run(R.clip, (("which", which),), (x, *[v for _, v in bounds]), x._device)[0]
+    return run_elementwise(R.clip, (("which", which),), (x, *[v for _, v in bounds]), x._device)
 
 
 def _astype(x: Array, dtype: np.dtype) -> Array:

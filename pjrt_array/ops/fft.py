@@ -8,7 +8,6 @@ transforms already divide by ``n``; ``norm`` rescales from there.
 from __future__ import annotations
 
 import math
-import operator
 from typing import Any, Sequence
 
 import numpy as np
@@ -21,6 +20,7 @@ from ._axes import normalize_axis
 from ._builder import Builder, Value
 from ._lower import broadcast, conj, const_like, slice_axis
 from ._operands import check_array
+from ._validate import check_size, count_arg
 from .manipulation import roll
 
 __all__ = ["fft", "ifft", "fftn", "ifftn", "rfft", "irfft", "rfftn", "irfftn", "hfft", "ihfft", "fftfreq",
@@ -92,15 +92,16 @@ def _check_input(x: Any, real: bool, name: str) -> Array:
 def _length(n: Any, default: int, name: str) -> int:
     if n is None:
         return default
-    n = operator.index(n)
-    if n < 1:
-        raise ValueError(f"{name}: invalid number of data points {n}")
-    return n
+    return count_arg(n, f"{name}: n", minimum=1)
 
 
 def _run_fft(x: Array, steps: list[tuple[int, str, int]], norm: str, conj_in: bool = False,
              conj_out: bool = False) -> Array:
     _check_norm(norm)
+    shape = list(x.shape)
+    for axis, _, n in steps:  # the transform works on length n along each axis
+        shape[axis] = n
+    check_size(shape, _dtypes.complex_dtype_for(_dtypes.real_dtype(x.dtype)), "n (or s)", x._device)
     params = (("steps", tuple(steps)), ("norm", norm), ("conj_in", conj_in), ("conj_out", conj_out))
     sharding = x._sharding
     if sharding is not None and all(sharding.spec[axis] is None for axis, _, _ in steps):
@@ -132,9 +133,7 @@ def _axes_and_sizes(x: Array, s: Any, axes: Any, name: str) -> list[tuple[int, i
     s = tuple(x.shape[a] for a in axes) if s is None else tuple(s)
     if len(s) != len(axes):
         raise ValueError(f"{name}: s and axes must have the same length")
-    s = tuple(x.shape[a] if v == -1 else operator.index(v) for v, a in zip(s, axes))
-    if any(v < 1 for v in s):
-        raise ValueError(f"{name}: invalid shape {s}")
+    s = tuple(x.shape[a] if v == -1 else count_arg(v, f"{name}: s", minimum=1) for v, a in zip(s, axes))
     return list(zip(axes, s))
 
 
@@ -222,9 +221,7 @@ def _freq_rule(b: Builder, d: Value, *, n: int, rfft: bool) -> Value:
 
 
 def _freq(n: int, d: float, dtype: Any, device: Device | None, rfft: bool) -> Array:
-    n = operator.index(n)
-    if n < 1:
-        raise ValueError(f"n must be positive, got {n}")
+    n = count_arg(n, "n", minimum=1)
     if not isinstance(d, (int, float)) or isinstance(d, bool):
         raise TypeError(f"d must be a number, got {d!r}")
     dtype = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT
@@ -232,6 +229,7 @@ def _freq(n: int, d: float, dtype: Any, device: Device | None, rfft: bool) -> Ar
         raise TypeError(f"dtype must be a real floating-point dtype, got {dtype}")
     from ._operands import scalar_array
     device = as_device(device)
+    check_size((n,), dtype, "n", device)
     return run(_freq_rule, (("n", n), ("rfft", rfft)), (scalar_array(float(d), dtype, device),), device)[0]
 
 

@@ -189,6 +189,14 @@ def _basic_rule(b: Builder, x: Value, *ints: Value, plan: tuple) -> Value:
     return b.reshape(x, out_shape)
 
 
+def _slice_entry(p: slice, size: int) -> tuple[str, int, int, int]:
+    """``("slice", start, stop, step)`` of ``p`` on an axis of ``size``.  A step of at least the
+    length selects one element, so it is capped there (a huge step would not fit the program)."""
+    lo, hi, step = p.indices(size)
+    step = min(step, max(size, 1)) if step > 0 else max(step, -max(size, 1))
+    return ("slice", lo, hi, step)
+
+
 def _plan_of(x: Array, parts: list[Any]) -> tuple[tuple, list[tuple[int, Any]]]:
     """The static plan of basic ``parts``, and (its axis, the part) for each integer part."""
     plan: list[tuple] = []
@@ -200,7 +208,7 @@ def _plan_of(x: Array, parts: list[Any]) -> tuple[tuple, list[tuple[int, Any]]]:
             continue
         size = x.shape[axis]
         if isinstance(p, slice):
-            plan.append(("slice", *p.indices(size)))
+            plan.append(_slice_entry(p, size))
         else:
             plan.append(("int", size))
             ints.append((axis, p))
@@ -432,11 +440,7 @@ def setitem(x: Array, key: Any, value: Any) -> None:
 def _value_operand(x: Array, value: Any) -> Array:
     """The value of ``x[key] = value`` as an Array on ``x``'s device (Python scalars checked)."""
     if isinstance(value, (bool, int, float, complex)):
-        _dtypes.check_scalar_fits(value, x.dtype, "value")
-        if isinstance(value, complex) and not _dtypes.is_complex(x.dtype) or \
-                isinstance(value, float) and _dtypes.is_integer(x.dtype):
-            raise TypeError(f"cannot assign {type(value).__name__} {value!r} to an array of {x.dtype}")
-        value = scalar_array(value, x.dtype, x._device)
+        value = scalar_array(_dtypes.cast_scalar(value, x.dtype, "value"), x.dtype, x._device)
     elif isinstance(value, np.ndarray):
         from .creation import asarray
         value = asarray(value, device=x._device)

@@ -18,6 +18,7 @@ from ._axes import normalize_axes, normalize_axis
 from ._builder import Builder, Value
 from ._lower import broadcast, broadcast_shapes as _broadcast_shapes, slice_axis
 from ._operands import check_array, same_device
+from ._validate import check_size, count_arg, shape_arg
 
 __all__ = ["broadcast_arrays", "broadcast_shapes", "broadcast_to", "concat", "expand_dims", "flip", "moveaxis",
            "permute_dims", "repeat", "reshape", "roll", "squeeze", "stack", "tile", "unstack"]
@@ -46,7 +47,7 @@ def _resolve_shape(shape: Any, size: int) -> tuple[int, ...]:
         dims[unknown[0]] = size // known
     if math.prod(dims) != size:
         raise ValueError(f"cannot reshape an array of size {size} into shape {tuple(dims)}")
-    return tuple(dims)
+    return shape_arg(dims)
 
 
 def reshape(x: Any, /, shape: tuple[int, ...], *, copy: bool | None = None) -> Array:
@@ -141,7 +142,8 @@ def _broadcast_rule(b: Builder, x: Value, *, shape: tuple[int, ...]) -> Value:
 def broadcast_to(x: Any, /, shape: tuple[int, ...]) -> Array:
     """``x`` broadcast to ``shape``."""
     x = check_array(x)
-    shape = tuple(operator.index(d) for d in shape)
+    shape = shape_arg(shape)
+    check_size(shape, x.dtype, "shape", x._device)
     if len(shape) < x.ndim or _broadcast_shapes(x.shape, shape) != shape:
         raise ValueError(f"cannot broadcast shape {x.shape} to {shape}")
     if shape == x.shape:
@@ -290,9 +292,10 @@ def _tile_rule(b: Builder, x: Value, *, reps: tuple[int, ...]) -> Value:
 def tile(x: Any, repetitions: tuple[int, ...], /) -> Array:
     """Repeat ``x`` as a whole along each axis."""
     x = check_array(x)
-    reps = tuple(operator.index(r) for r in repetitions)
-    if any(r < 0 for r in reps):
-        raise ValueError(f"repetitions must be non-negative, got {reps}")
+    reps = shape_arg(repetitions, "repetitions")
+    padded = (1,) * (x.ndim - len(reps)) + reps
+    full = (1,) * (len(reps) - x.ndim) + x.shape
+    check_size(tuple(r * d for r, d in zip(padded, full)), x.dtype, "repetitions", x._device)
     return run(_tile_rule, (("reps", reps),), (x,), x._device)[0]
 
 
@@ -319,9 +322,8 @@ def repeat(x: Any, repeats: Any, /, *, axis: int | None = None) -> Array:
             repeats = int(repeats)
         else:
             return _repeat_array(x, repeats, axis)
-    count = operator.index(repeats)
-    if count < 0:
-        raise ValueError(f"repeats must be non-negative, got {count}")
+    count = count_arg(repeats, "repeats")
+    check_size((count, *(x.shape if axis is not None else (x.size,))), x.dtype, "repeats", x._device)
     return run(_repeat_rule, (("axis", axis), ("count", count)), (x,), x._device)[0]
 
 
@@ -331,16 +333,18 @@ def _repeat_array(x: Array, repeats: Array, axis: int | None) -> Array:
                   x, repeats)
     from .indexing import take
     from .searching import searchsorted
-    from .statistical import cumulative_sum, sum as total
+    from .statistical import cumulative_sum
     n = x.size if axis is None else x.shape[axis]
     if repeats.ndim != 1 or repeats.shape[0] not in (1, n):
         raise ValueError(f"repeats of shape {repeats.shape} does not match {n} elements")
     if repeats.shape[0] == 1:
         return repeat(x, int(repeats[0]), axis=axis)
-    from .statistical import min as smallest
-    if n and int(smallest(repeats)) < 0:
+    counts = np.asarray(repeats).tolist()
+    if builtins.min(counts, default=0) < 0:
         raise ValueError("repeats must be non-negative")
-    length = int(total(repeats))
+    length = builtins.sum(counts)  # Python ints: a total beyond int64 is refused, not wrapped
+    check_size((length, *(() if axis is None else x.shape[:axis] + x.shape[axis + 1:])), x.dtype, "repeats",
+               x._device)
     ends = cumulative_sum(repeats)
     from .creation import arange
     positions = arange(length, dtype=ends.dtype, device=x._device)

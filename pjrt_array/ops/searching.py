@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _dtypes
 from .._array import Array
-from .._dispatch import run
+from .._dispatch import run, run_elementwise
 from .._tracing import refuse_traced
 from ._axes import normalize_axes, normalize_axis
 from ._builder import Builder, Value
@@ -162,4 +162,4 @@ def where(condition: Any, x1: Any, x2: Any, /) -> Array:
         x1 = scalar_array(x1, _dtypes.default_dtype_of(x1), condition._device)
     a, c, dtype = binary_operands(x1, x2)
     device = same_device(condition, a, c)
-    return run(_where_rule, (("dtype", dtype),), (condition, a, c), device)[0]
+    return run_elementwise(_where_rule, (("dtype", dtype),), (condition, a, c), device)

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _dtypes
 from .._array import Array
-from .._dispatch import run
+from .._dispatch import flat_aval, run
 from ._axes import normalize_axes, normalize_axis
 from ._builder import Builder, Value
 from ._lower import broadcast
@@ -46,6 +46,10 @@ def _reduction(x: Any, axis: Any, keepdims: bool, op: str, dtype: np.dtype | Non
     if not _dtypes.isdtype(x.dtype, kinds):
         raise TypeError(f"{name}: unsupported dtype {x.dtype}")
     axes = normalize_axes(axis, x.ndim)
+    flat = flat_aval(x) if len(axes) == x.ndim and not keepdims else None
+    if flat is not None:  # a reduction over every axis is one program per element count
+        flat_params: tuple = (("axes", (0,)), ("op", op), ("dtype", dtype or x.dtype), ("keepdims", False))
+        return run(_reduce_rule, flat_params, (x,), x._device, (flat,))[0]
     params = (("axes", axes), ("op", op), ("dtype", dtype or x.dtype), ("keepdims", bool(keepdims)))
     return run(_reduce_rule, params, (x,), x._device)[0]
 
