@@ -20,7 +20,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from ._policy import CompilePolicy, policy_for
 from ._trace_state import state as _trace_state
 from .ops._builder import Rule, build_module
 from .ops._validate import check_program
+
+if TYPE_CHECKING:
+    from ._sharding import Placement
 
 __all__ = ["run", "run_elementwise", "flat_aval", "cache_info", "cache_clear", "compile_rule", "compile_text",
            "set_cache_size"]
@@ -169,7 +172,7 @@ def compile_text(client: Any, text: str, options: CompileOptions) -> LoadedExecu
     return exe
 
 
-def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Device",
+def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
         donate: tuple[int, ...] = (), avals: tuple[Aval, ...] | None = None,
         out_shape: tuple[int, ...] | None = None) -> list[Array]:
     """Execute ``rule`` on ``args`` (all on ``device``); returns the output Arrays.
@@ -275,7 +278,7 @@ def flat_aval(x: Array) -> Aval | None:
     return flat
 
 
-def run_elementwise(rule: Rule, params: tuple, args: Sequence[Array], device: "Device") -> Array:
+def run_elementwise(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement") -> Array:
     """``run`` for an element-wise rule (one result, computed element by element).
 
     Where the operands share one shape (0-d operands broadcast), the program is

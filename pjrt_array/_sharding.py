@@ -19,7 +19,7 @@ import itertools
 import math
 import operator
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Sequence, Union
 
 import numpy as np
 
@@ -210,6 +210,10 @@ class NamedSharding:
 
     def __repr__(self) -> str:
         return f"NamedSharding(mesh={self.mesh!r}, spec={self.spec!r})"
+
+
+#: Where an Array lives: one device, or split over a mesh.
+Placement = Union[Device, NamedSharding]
 
 
 @dataclass(frozen=True)

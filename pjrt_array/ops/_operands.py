@@ -18,7 +18,7 @@ from .._array import Array
 from .._devices import Device, as_device
 from .._pjrt import ResourceExhausted
 from .._trace_state import state as _trace_state
-from .._sharding import NamedSharding, place
+from .._sharding import NamedSharding, Placement, place
 from ._validate import check_size
 
 __all__ = ["scalar_array", "from_host", "binary_operands", "check_array", "same_device", "as_placement"]
@@ -31,7 +31,7 @@ _scalar_cache: dict[tuple, Array] = {}
 _SCALAR_CACHE_SIZE = 512
 
 
-def from_host(value: np.ndarray, device: Device, *, share: bool = False, must_share: bool = False) -> Array:
+def from_host(value: np.ndarray, device: "Placement", *, share: bool = False, must_share: bool = False) -> Array:
     """Upload a numpy array to ``device``.
 
     With ``share`` on a CPU device the buffer aliases ``value``'s memory (PJRT
@@ -69,7 +69,7 @@ def _scalar_key(value: Any) -> Any:
     return value
 
 
-def scalar_array(value: Any, dtype: np.dtype, device: Device) -> Array:
+def scalar_array(value: Any, dtype: np.dtype, device: "Placement") -> Array:
     """A cached 0-d array holding the Python scalar ``value`` as ``dtype`` (on the mesh's first
     device when ``device`` is a NamedSharding: programs replicate it).
 
@@ -93,7 +93,7 @@ def scalar_array(value: Any, dtype: np.dtype, device: Device) -> Array:
     return cached
 
 
-def as_placement(device: Any, argname: str = "device") -> "Device | NamedSharding":
+def as_placement(device: Any, argname: str = "device") -> Placement:
     """A ``device=`` argument of a creation function: a Device (None: the default) or a
     NamedSharding (the new array is sharded that way)."""
     return device if isinstance(device, NamedSharding) else as_device(device, argname)
@@ -148,9 +148,9 @@ def binary_operands(x1: Any, x2: Any) -> tuple[Array, Array, np.dtype]:
         return weak_operands(x1, x2)
     a1 = _as_array(x1, "x1", x2._device if isinstance(x2, Array) else None)
     a2 = _as_array(x2, "x2", a1._device if a1 is not None else None)
-    if a1 is None and a2 is None:
-        raise TypeError("at least one of x1 and x2 must be an array")
     if a1 is None:
+        if a2 is None:
+            raise TypeError("at least one of x1 and x2 must be an array")
         dtype = _dtypes.result_type(a2.dtype, x1)
         _dtypes.check_scalar_fits(x1, dtype, "x1")
         return scalar_array(x1, dtype, a2._device), a2, dtype

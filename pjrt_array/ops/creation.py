@@ -17,7 +17,7 @@ from .. import _dtypes
 from .._array import Array
 from .._devices import Device
 from .._dispatch import run
-from .._sharding import NamedSharding
+from .._sharding import NamedSharding, Placement
 from ._builder import Builder, Value
 from ._lower import band_mask, broadcast, clamp_diagonal
 from ._operands import as_placement, check_array, from_host, scalar_array
@@ -44,7 +44,7 @@ def _broadcast_rule(b: Builder, v: Value, *, shape: tuple[int, ...]) -> Value:
     return broadcast(b, v, shape)
 
 
-def full(shape: Any, fill_value: Any, *, dtype: Any = None, device: Device | None = None) -> Array:
+def full(shape: Any, fill_value: Any, *, dtype: Any = None, device: Placement | None = None) -> Array:
     """An array of ``shape`` filled with ``fill_value``."""
     shape = shape_arg(shape)
     dtype = _fill_dtype(fill_value, dtype)
@@ -62,48 +62,48 @@ def full(shape: Any, fill_value: Any, *, dtype: Any = None, device: Device | Non
     return run(_broadcast_rule, (("shape", shape),), (value,), device)[0]
 
 
-def zeros(shape: Any, *, dtype: Any = None, device: Device | None = None) -> Array:
+def zeros(shape: Any, *, dtype: Any = None, device: Placement | None = None) -> Array:
     """An array of zeros (default dtype float64)."""
     return full(shape, 0, dtype=_dtypes.as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT,
                 device=device)
 
 
-def ones(shape: Any, *, dtype: Any = None, device: Device | None = None) -> Array:
+def ones(shape: Any, *, dtype: Any = None, device: Placement | None = None) -> Array:
     """An array of ones (default dtype float64)."""
     return full(shape, 1, dtype=_dtypes.as_dtype(dtype) if dtype is not None else _dtypes.DEFAULT_FLOAT,
                 device=device)
 
 
-def empty(shape: Any, *, dtype: Any = None, device: Device | None = None) -> Array:
+def empty(shape: Any, *, dtype: Any = None, device: Placement | None = None) -> Array:
     """An uninitialized array; here it is zero-filled (the cheapest defined content)."""
     return zeros(shape, dtype=dtype, device=device)
 
 
-def _like(x: Any, dtype: Any, device: Any) -> tuple[tuple[int, ...], np.dtype, Device]:
+def _like(x: Any, dtype: Any, device: Any) -> tuple[tuple[int, ...], np.dtype, Placement]:
     x = check_array(x)
     return x.shape, _dtypes.as_dtype(dtype) if dtype is not None else x.dtype, \
         x.device if device is None else as_placement(device)
 
 
-def full_like(x: Any, /, fill_value: Any, *, dtype: Any = None, device: Device | None = None) -> Array:
+def full_like(x: Any, /, fill_value: Any, *, dtype: Any = None, device: Placement | None = None) -> Array:
     """An array shaped like ``x`` filled with ``fill_value``."""
     shape, dtype, device = _like(x, dtype, device)
     return full(shape, fill_value, dtype=dtype, device=device)
 
 
-def zeros_like(x: Any, /, *, dtype: Any = None, device: Device | None = None) -> Array:
+def zeros_like(x: Any, /, *, dtype: Any = None, device: Placement | None = None) -> Array:
     """Zeros shaped like ``x``."""
     shape, dtype, device = _like(x, dtype, device)
     return full(shape, 0, dtype=dtype, device=device)
 
 
-def ones_like(x: Any, /, *, dtype: Any = None, device: Device | None = None) -> Array:
+def ones_like(x: Any, /, *, dtype: Any = None, device: Placement | None = None) -> Array:
     """Ones shaped like ``x``."""
     shape, dtype, device = _like(x, dtype, device)
     return full(shape, 1, dtype=dtype, device=device)
 
 
-def empty_like(x: Any, /, *, dtype: Any = None, device: Device | None = None) -> Array:
+def empty_like(x: Any, /, *, dtype: Any = None, device: Placement | None = None) -> Array:
     """An uninitialized array shaped like ``x`` (zero-filled here)."""
     return zeros_like(x, dtype=dtype, device=device)
 
@@ -117,7 +117,7 @@ def _arange_rule(b: Builder, start: Value, step: Value, *, n: int, dtype: np.dty
 
 
 def arange(start: Any, /, stop: Any = None, step: Any = 1, *, dtype: Any = None,
-           device: Device | None = None) -> Array:
+           device: Placement | None = None) -> Array:
     """Evenly spaced values in ``[start, stop)`` (numpy's length rule)."""
     if stop is None:
         start, stop = 0, start
@@ -173,7 +173,7 @@ def _linspace_bound(value: Any, name: str) -> tuple[Any, np.dtype | None]:
     return value, dtype
 
 
-def linspace(start: Any, stop: Any, /, num: int, *, dtype: Any = None, device: Device | None = None,
+def linspace(start: Any, stop: Any, /, num: int, *, dtype: Any = None, device: Placement | None = None,
              endpoint: bool = True) -> Array:
     """``num`` evenly spaced samples from ``start`` to ``stop`` (numbers or 0-D arrays).
 
@@ -218,7 +218,7 @@ def _band(b: Builder, x: Value | None, shape: tuple[int, ...], lo: int | None, h
 
 
 def eye(n_rows: int, n_cols: int | None = None, /, *, k: int = 0, dtype: Any = None,
-        device: Device | None = None) -> Array:
+        device: Placement | None = None) -> Array:
     """A 2-D array with ones on the ``k``-th diagonal."""
     n = count_arg(n_rows, "n_rows")
     m = n if n_cols is None else count_arg(n_cols, "n_cols")
@@ -302,7 +302,7 @@ def _host_value(obj: Any, dtype: np.dtype | None) -> np.ndarray:
     return value
 
 
-def from_dlpack(x: Any, /, *, device: Device | None = None, copy: bool | None = None) -> Array:
+def from_dlpack(x: Any, /, *, device: Placement | None = None, copy: bool | None = None) -> Array:
     """An array from a DLPack producer (an object with ``__dlpack__``), sharing its memory where it can."""
     if isinstance(x, Array):
         return asarray(x, device=device, copy=copy)
@@ -312,7 +312,7 @@ def from_dlpack(x: Any, /, *, device: Device | None = None, copy: bool | None = 
     return import_tensor(x, device=device, copy=copy)
 
 
-def asarray(obj: Any, /, *, dtype: Any = None, device: Device | None = None, copy: bool | None = None) -> Array:
+def asarray(obj: Any, /, *, dtype: Any = None, device: Placement | None = None, copy: bool | None = None) -> Array:
     """Convert ``obj`` (array, numpy array, scalar, nested sequence, buffer, DLPack producer)."""
     if dtype is not None:
         dtype = _dtypes.as_dtype(dtype)

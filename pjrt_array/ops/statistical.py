@@ -49,7 +49,7 @@ def _reduction(x: Any, axis: Any, keepdims: bool, op: str, dtype: np.dtype | Non
     flat = flat_aval(x) if len(axes) == x.ndim and not keepdims else None
     if flat is not None:  # a reduction over every axis is one program per element count
         flat_params: tuple = (("axes", (0,)), ("op", op), ("dtype", dtype or x.dtype), ("keepdims", False))
-        return run(_reduce_rule, flat_params, (x,), x._device, (flat,))[0]
+        return run(_reduce_rule, flat_params, (x,), x._device, avals=(flat,))[0]
     params = (("axes", axes), ("op", op), ("dtype", dtype or x.dtype), ("keepdims", bool(keepdims)))
     return run(_reduce_rule, params, (x,), x._device)[0]
 
