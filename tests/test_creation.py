@@ -158,6 +158,14 @@ def test_astype(a, dtype):
         # Casting out-of-range floats to integers is implementation-defined.
         low = 0 if np.dtype(dtype).kind == "u" else -100
         a = np.clip(np.nan_to_num(a.real, nan=0, posinf=0, neginf=0), low, 100)
+    if np.dtype(a.dtype).kind in "fc":
+        # XLA:CPU flushes subnormal floats to zero (docs/guide.md): values that are or would
+        # become subnormal in float32 are left out.
+        tiny = np.finfo(np.float32).tiny
+        flushed = np.where(np.abs(a.real) < tiny, 0, a.real)
+        if a.dtype.kind == "c":
+            flushed = flushed + 1j * np.where(np.abs(a.imag) < tiny, 0, a.imag)
+        a = flushed.astype(a.dtype)
     x = xp.asarray(a)
     if np.dtype(a.dtype).kind == "c" and np.dtype(dtype).kind != "c":
         expected = (a != 0) if dtype == xp.bool else a.real.astype(dtype)
