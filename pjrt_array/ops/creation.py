@@ -162,15 +162,22 @@ def _linspace_rule(b: Builder, start: Value, stop: Value, *, num: int, endpoint:
 
 
 def _linspace_bound(value: Any, name: str) -> tuple[Any, np.dtype | None]:
-    """A start/stop as a Python number, with its dtype when it was given as a 0-D array."""
-    dtype = None
+    """A start/stop as given (a Python number or a 0-D Array, whose value is not read: it is an
+    operand of the program), with its dtype when it is an Array."""
     if isinstance(value, Array):
         if value.ndim != 0:
             raise ValueError(f"{name} must be a number or a 0-D array, got an array of shape {value.shape}")
-        dtype, value = value.dtype, value._numpy()[()].item()
+        return value, value.dtype
     if not isinstance(value, (int, float, complex)) or isinstance(value, bool):
         raise TypeError(f"{name} must be a real or complex number, got {type(value).__name__}")
-    return value, dtype
+    return value, None
+
+
+def _linspace_operand(value: Any, dtype: np.dtype, device: Placement) -> Array:
+    if isinstance(value, Array):
+        from .data_types import astype
+        return astype(value, dtype)
+    return scalar_array(value, dtype, device)
 
 
 def linspace(start: Any, stop: Any, /, num: int, *, dtype: Any = None, device: Placement | None = None,
@@ -181,7 +188,8 @@ def linspace(start: Any, stop: Any, /, num: int, *, dtype: Any = None, device: P
     rounded towards minus infinity."""
     (start, start_dtype), (stop, stop_dtype) = _linspace_bound(start, "start"), _linspace_bound(stop, "stop")
     num = count_arg(num, "num")
-    is_complex = isinstance(start, complex) or isinstance(stop, complex)
+    is_complex = any(isinstance(v, complex) or d is not None and _dtypes.is_complex(d)
+                     for v, d in ((start, start_dtype), (stop, stop_dtype)))
     if dtype is None:
         given = [d for d in (start_dtype, stop_dtype) if d is not None]  # numpy promotes 0-D bounds
         dtype = functools.reduce(_dtypes.promote_types, given) if given else _dtypes.DEFAULT_FLOAT
@@ -197,7 +205,7 @@ def linspace(start: Any, stop: Any, /, num: int, *, dtype: Any = None, device: P
     device = as_placement(device)
     check_size((num,), dtype, "num", device)
     compute = dtype if _dtypes.isdtype(dtype, _FLOATING) else _dtypes.DEFAULT_FLOAT
-    args = (scalar_array(start, compute, device), scalar_array(stop, compute, device))
+    args = (_linspace_operand(start, compute, device), _linspace_operand(stop, compute, device))
     out = run(_linspace_rule, (("num", num), ("endpoint", bool(endpoint))), args, device)[0]
     if compute == dtype:
         return out

@@ -35,9 +35,11 @@ def _accumulator_dtype(x: Array, dtype: Any, name: str) -> np.dtype:
     return x.dtype
 
 
-def _reduce_rule(b: Builder, x: Value, *, axes: tuple[int, ...], op: str, dtype: np.dtype,
+def _reduce_rule(b: Builder, x: Value, *, axes: tuple[int, ...] | None, op: str, dtype: np.dtype,
                  keepdims: bool) -> Value:
-    return reduce(b, b.convert(x, dtype), axes, op, keepdims)
+    """``axes`` None: every axis of ``x`` (the same program then serves any shape of a count)."""
+    every = tuple(range(x.ndim)) if axes is None else axes
+    return reduce(b, b.convert(x, dtype), every, op, keepdims)
 
 
 def _reduction(x: Any, axis: Any, keepdims: bool, op: str, dtype: np.dtype | None, name: str,
@@ -48,7 +50,7 @@ def _reduction(x: Any, axis: Any, keepdims: bool, op: str, dtype: np.dtype | Non
     axes = normalize_axes(axis, x.ndim)
     flat = flat_aval(x) if len(axes) == x.ndim and not keepdims else None
     if flat is not None:  # a reduction over every axis is one program per element count
-        flat_params: tuple = (("axes", (0,)), ("op", op), ("dtype", dtype or x.dtype), ("keepdims", False))
+        flat_params: tuple = (("axes", None), ("op", op), ("dtype", dtype or x.dtype), ("keepdims", False))
         return run(_reduce_rule, flat_params, (x,), x._device, avals=(flat,))[0]
     params = (("axes", axes), ("op", op), ("dtype", dtype or x.dtype), ("keepdims", bool(keepdims)))
     return run(_reduce_rule, params, (x,), x._device)[0]
