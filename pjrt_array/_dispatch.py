@@ -86,6 +86,11 @@ def set_cache_size(max_entries: int) -> None:
     _trim()
 
 
+def cache_size() -> int:
+    """The bound of the in-memory executable caches (``set_cache_size``)."""
+    return _max_entries
+
+
 def _trim() -> None:
     with _locks_guard:
         while len(_entries) > _max_entries:

@@ -400,11 +400,14 @@ class _Recorder:
             signature = seg.signature()
             seg.flush()
         self.entries, self.seg, self.n = [], None, 0
-        if not signature:
+        if len(signature) < 2:  # one op is one executable already: nothing to fuse
             return
         count = _counts.get(signature, 0) + 1
-        if len(_counts) >= _MAX_SIGNATURES:
+        if len(_counts) >= min(_MAX_SIGNATURES, _dispatch.cache_size()):
+            # The counts hold the dispatcher's entries (and so their executables): they are
+            # bounded like its cache and forgotten all at once, with the hot first ops.
             _counts.clear()
+            _hot.clear()
         _counts[signature] = count
         if count == _HOT:
             _hot.add(signature[0])

@@ -295,7 +295,7 @@ def test_shape_and_dtype_errors_raise_at_the_call_while_deferring():
 def test_a_refused_call_leaves_the_deferred_values_intact():
     a = xp.asarray(np.ones((2, 3)))
     for _ in range(3):
-        np.asarray(a + 1.0)
+        np.asarray((a + 1.0) * 2.0)  # a two-op sequence that recurs: its first op starts deferred
     x = a + 1.0
     assert is_pending(x)
     with pytest.raises(ValueError, match="matmul"):
