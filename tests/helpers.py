@@ -41,3 +41,24 @@ def assert_equal(actual, expected, *, rtol: float = 0.0, atol: float = 0.0, chec
         np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol, equal_nan=True)
     else:
         np.testing.assert_array_equal(got, expected)
+
+
+def run_in_threads(work, count: int = 8) -> None:
+    """Run ``work(i)`` for ``i`` in ``range(count)``, each on its own thread; raise the first error."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def guarded(i: int) -> None:
+        try:
+            work(i)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]

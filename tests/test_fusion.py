@@ -13,6 +13,7 @@ import pytest
 
 import pjrt_array as xp
 from pjrt_array import _fusion
+from helpers import run_in_threads
 
 
 @pytest.fixture(autouse=True)
@@ -348,21 +349,12 @@ def test_eight_threads_give_numpys_answers():
     data = [rng.standard_normal((50, 4)) for _ in range(8)]
     expected = [logistic(np, d, (d[:, 0] > 0).astype(float), np.zeros(4), steps=10) for d in data]
     results: dict[int, list] = {}
-    errors: list[BaseException] = []
 
     def work(i: int) -> None:
-        try:
-            X = xp.asarray(data[i])
-            Y, W = xp.asarray((data[i][:, 0] > 0).astype(float)), xp.asarray(np.zeros(4))
-            results[i] = [np.asarray(logistic(xp, X, Y, W, steps=10)) for _ in range(4)]
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+        X = xp.asarray(data[i])
+        Y, W = xp.asarray((data[i][:, 0] > 0).astype(float)), xp.asarray(np.zeros(4))
+        results[i] = [np.asarray(logistic(xp, X, Y, W, steps=10)) for _ in range(4)]
+    run_in_threads(work)
     for i in range(8):
         for got in results[i]:
             np.testing.assert_allclose(got, expected[i], rtol=1e-12)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import pjrt_array as xp
-from helpers import assert_equal
+from helpers import assert_equal, run_in_threads
 
 
 def _a(values, dtype=np.float64):
@@ -239,22 +239,14 @@ def test_eight_threads_get_right_answers_and_one_compile():
     def f(x, s):
         return xp.cumulative_sum(x * s)
     x = _a(np.arange(17.0))
-    results, errors = {}, []
+    results = {}
     barrier = threading.Barrier(8)
 
     def work(k):
-        try:
-            barrier.wait()
-            for _ in range(5):
-                results[k] = np.asarray(f(x, float(k)))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+        barrier.wait()
+        for _ in range(5):
+            results[k] = np.asarray(f(x, float(k)))
+    run_in_threads(work)
     for k in range(8):
         np.testing.assert_allclose(results[k], np.cumsum(np.arange(17.0) * k))
     assert f.cache_info()["traces"] == 1 and f.cache_info()["compiles"] == 1

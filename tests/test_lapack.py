@@ -18,6 +18,7 @@ from pjrt_array._pjrt import PjrtError
 from pjrt_array._pjrt.extensions import FFI
 from pjrt_array.ops import _lapack
 from pjrt_array.ops._builder import build_module
+from helpers import run_in_threads
 
 # The kernels serve CPU devices: with a GPU as the default device there is nothing to test here.
 pytestmark = pytest.mark.cpu_only
@@ -236,26 +237,16 @@ def test_delayed_errors_surface_at_the_host_read():
 def test_eight_threads_get_their_own_results():
     mats = [_spd((3, 16, 16), np.float64, seed) for seed in range(8)]
     expected = [(np.linalg.eigvalsh(m), np.linalg.inv(m), np.linalg.svdvals(m)) for m in mats]
-    errors = []
     barrier = threading.Barrier(8)
 
     def work(i):
-        try:
-            x = xp.asarray(mats[i])
-            barrier.wait()
-            for _ in range(20):
-                got = (L.eigvalsh(x), L.inv(x), L.svdvals(x))
-                for g, e in zip(got, expected[i]):
-                    np.testing.assert_allclose(np.asarray(g), e, rtol=1e-10, atol=1e-12)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors[0]
+        x = xp.asarray(mats[i])
+        barrier.wait()
+        for _ in range(20):
+            got = (L.eigvalsh(x), L.inv(x), L.svdvals(x))
+            for g, e in zip(got, expected[i]):
+                np.testing.assert_allclose(np.asarray(g), e, rtol=1e-10, atol=1e-12)
+    run_in_threads(work)
 
 
 def test_half_precision_keeps_the_pure_lowering():
