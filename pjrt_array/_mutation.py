@@ -93,6 +93,8 @@ def write(base: "Array", compute: Callable[["Array", bool], "Array"]) -> None:
 
 def write_region(x: "Array", spec: "_views.Spec", value: "Array") -> None:
     """Write ``value`` (broadcastable to ``spec.shape``) into the region ``spec`` of ``x``'s base."""
+    if 0 in spec.shape:  # an empty region: nothing to write (and no program to build)
+        return
     from ._dispatch import run
     from .ops._operands import scalar_array
     base = root(x)
