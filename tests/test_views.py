@@ -279,3 +279,12 @@ def test_functions_that_copy() -> None:
                  xp.astype(x, xp.float64, copy=True)):
         copy[...] = 1.0
     assert_equal(x, np.zeros((2, 2)))
+
+
+def test_in_place_operators_through_empty_views_change_nothing():
+    a, n = xp.zeros((2, 3, 4)), np.zeros((2, 3, 4))
+    for view, oracle in ((a[0, 0:0], n[0, 0:0]), (a[:, 1:1, ::2], n[:, 1:1, ::2])):
+        view += 1.0
+        oracle += 1.0
+        view[...] = 5.0
+    np.testing.assert_array_equal(np.asarray(a), n)
