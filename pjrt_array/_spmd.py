@@ -169,8 +169,8 @@ def parse_op_sharding(data: bytes) -> np.ndarray | list | None:
     if kind == _TUPLE_TYPE:
         return [parse_op_sharding(bytes(v)) for n, w, v in fields if n == _TUPLE and w == 2]
     if kind != _OTHER_TYPE or any(t != _REPLICATED_TYPE for t in _ints(fields, _LAST_TILE_DIMS)):
-        raise NotImplementedError(f"XLA chose a sharding of type {kind!r} for an output, which pjrt_array "
-                                  "cannot represent")
+        raise NotImplementedError(f"XLA chose a sharding of type {kind!r} for an output, which a "
+                                  "NamedSharding cannot describe")
     dims = _ints(fields, _TILE_DIMS)
     iota = _ints(fields, _IOTA_DIMS)
     if iota:
@@ -247,7 +247,13 @@ def _compile(rule: Rule, params: tuple, avals: list[Aval], arg_hlo: list[str], o
                       allow_spmd_sharding_propagation_to_output=(out_hlo is None,))
     exe = compile_text(order[0].client, text, options)
     if out is None:
-        tiles = _output_tiles(exe, len(out_avals))
+        try:
+            tiles = _output_tiles(exe, len(out_avals))
+        except NotImplementedError:
+            # XLA chose an output sharding no NamedSharding describes (e.g. a manual one):
+            # ask for replicated outputs instead (XLA gathers them in the program).
+            replicated = [NamedSharding(mesh, (None,) * len(shape)) for shape, _ in out_avals]
+            return _compile(rule, params, avals, arg_hlo, replicated, mesh)
         out = [_as_named(t, len(shape), mesh, order) for t, (shape, _) in zip(tiles, out_avals)]
     partitions = [p for _, p in exe.addressable_device_logical_ids()]
     return _Program(exe, out_avals, out, partitions, order)

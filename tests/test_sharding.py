@@ -492,3 +492,16 @@ def test_annotate_main():
         annotate_main(text, ["{replicated}"], None)
     with pytest.raises(ValueError, match="@main"):
         annotate_main("module {}", [], None)
+
+
+def test_an_output_sharding_no_named_sharding_describes_comes_back_replicated(monkeypatch):
+    from pjrt_array import _spmd
+
+    def unrepresentable(data):
+        raise NotImplementedError("XLA chose a sharding of type 4 for an output")
+    monkeypatch.setattr(_spmd, "parse_op_sharding", unrepresentable)
+    _spmd.clear()  # the programs below compile here, not found from an earlier test
+    a = values()
+    out = xp.sin(xp.asarray(a, device=sharding("both22"))) * 3.0
+    assert_sharded(out, np.sin(a) * 3.0, split=False)
+    assert out.sharding.is_fully_replicated

@@ -13,6 +13,7 @@ collector, on a thread that already holds it.
 
 from __future__ import annotations
 
+import abc
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -71,18 +72,18 @@ class Handle:
         return invoke(self._client.api, fn, args_type, **{self._field: self.handle}, **fields)
 
 
-class Owned(Handle):
+class Owned(Handle, metaclass=abc.ABCMeta):
     """A handle with one owner: :meth:`_release` destroys it, exactly once.
 
-    Subclasses implement :meth:`_release`.  A handle of a client that already
+    Subclasses implement :meth:`_release` (a class without it cannot be instantiated).  A handle of a client that already
     closed is not released: the client took everything of its own down with it.
     """
 
     __slots__ = ("__weakref__",)
 
+    @abc.abstractmethod
     def _release(self, handle: int) -> None:
         """Destroy the plugin object ``handle`` (called once, under the client's lock)."""
-        raise NotImplementedError
 
     def close(self) -> None:
         """Release the plugin object now; later use raises :class:`ClosedError`."""

@@ -88,6 +88,15 @@ _choice: dict[tuple, bool] = {}
 _lock = threading.Lock()
 
 
+def _register_all(ffi: Any) -> bool:
+    try:
+        for name, kernel in _KERNELS.items():
+            ffi.register_python_handler(_PREFIX + name, kernel)
+    except PjrtError:
+        return False
+    return True
+
+
 def _register(client: Any) -> bool:
     """Register every kernel with ``client``'s plugin once (its FFI registry is process-wide)."""
     path = client.plugin.path
@@ -98,14 +107,9 @@ def _register(client: Any) -> bool:
             if done is None:
                 from .._pjrt.extensions import FFI
                 ffi = FFI.of(client)
-                try:
-                    if ffi is None:
-                        raise NotImplementedError("no FFI extension")
-                    for name, kernel in _KERNELS.items():
-                        ffi.register_python_handler(_PREFIX + name, kernel)
-                    done = True
-                except (PjrtError, NotImplementedError):
-                    done = False  # this plugin cannot host them: the pure lowering serves it
+                # A plugin without the FFI extension, or one that refuses a handler, cannot
+                # host the kernels: the pure lowering serves it.
+                done = ffi is not None and _register_all(ffi)
                 _registered[path] = done
     return done
 
