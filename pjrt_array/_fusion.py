@@ -30,7 +30,6 @@ time); execution errors surface when the segment flushes, at the host read.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import threading
 import weakref
@@ -39,7 +38,7 @@ from typing import Any, Iterator, Sequence
 
 from . import _dispatch
 from ._array import Array
-from ._pjrt import Buffer, CompileOptions, ResourceExhausted
+from ._pjrt import Buffer, ResourceExhausted
 from ._policy import policy_for
 from ._program import block_argument, main_module
 from ._trace_state import _State, state
@@ -307,22 +306,11 @@ def _build(nodes: Sequence[tuple], avals: Sequence[tuple], live: Sequence[int]) 
     return main_module(b, args, results), [(r.shape, r.dtype) for r in results], passthrough
 
 
-def _options(device: Any, avals: Sequence[tuple]) -> CompileOptions:
-    """Graphs over large arrays compile as jit's programs (the compiler's defaults: its fusion
-    emitters pay for themselves there); smaller ones with the options every program gets but at
-    full optimization -- the per-op programs' level 0 makes a fused k-means step 1.5x slower,
-    the fusion emitters double compile time (docs/fusion.md)."""
-    policy = policy_for(device.client)
-    if max((math.prod(shape) for shape, _ in avals), default=0) > policy.small_elements:
-        return policy.program_options(device.id)
-    return CompileOptions(num_replicas=1, num_partitions=1, device_assignment=((device.id,),),
-                          env_option_overrides=dict(policy.options_always))
-
-
 def _compile(graph: tuple, nodes: Sequence[tuple], avals: Sequence[tuple], live: Sequence[int], device: Any) -> None:
     try:
         text, out_avals, passthrough = _build(nodes, avals, live)
-        exe = _dispatch.compile_text(device.client, text, _options(device, [*avals, *out_avals]))
+        exe = _dispatch.compile_text(device.client, text,
+                                    policy_for(device.client).graph_options(device.id, [*avals, *out_avals]))
     except Exception:  # a graph the compiler refuses keeps running op by op
         _stats["failures"] += 1
         _programs[graph] = _FAILED

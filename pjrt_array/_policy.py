@@ -120,6 +120,17 @@ class CompilePolicy:
         Carlo reduction over 4M floats runs 2.6x faster; docs/jit.md)."""
         return CompileOptions(num_replicas=1, num_partitions=1, device_assignment=((device_id,),))
 
+    def graph_options(self, device_id: int, avals: Sequence[Aval]) -> CompileOptions:
+        """The compile options of a fused graph of eager ops (``_fusion``) with parameter and
+        result types ``avals``: a whole program's over large arrays (the fusion emitters pay for
+        themselves there); over smaller ones the options every program gets, at full
+        optimization -- level 0 made a fused k-means step 1.5x slower, and the fusion emitters
+        double compile time (docs/fusion.md)."""
+        if max((math.prod(shape) for shape, _ in avals), default=0) > self.small_elements:
+            return self.program_options(device_id)
+        return CompileOptions(num_replicas=1, num_partitions=1, device_assignment=((device_id,),),
+                              env_option_overrides=dict(self.options_always))
+
     def compile(self, client: "Client", text: str, options: CompileOptions) -> LoadedExecutable:
         """Compile, leaving out the options this plugin refused (learned here once, then remembered)."""
         while True:
