@@ -198,11 +198,13 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
     trace = _trace_state.trace
     if trace is not None:
         return trace.emit(rule, params, args, device)
-    n = len(args)
-    if n == 2:
+    if avals is not None:  # run_elementwise's flat types (it passes no sharded operand)
+        sharded = False
+        key: tuple = (rule, params, device, *avals)
+    elif len(args) == 2:
         sharded = args[0]._sharding is not None or args[1]._sharding is not None
-        key: tuple = (rule, params, device, args[0]._aval, args[1]._aval)
-    elif n == 1:
+        key = (rule, params, device, args[0]._aval, args[1]._aval)
+    elif len(args) == 1:
         sharded = args[0]._sharding is not None
         key = (rule, params, device, args[0]._aval)
     else:
@@ -216,8 +218,6 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
     recorder = _trace_state.fusion
     if donate and recorder is not None and recorder.deferring():
         donate = ()  # a deferred op is part of a graph: no buffer is handed over
-    if avals is not None:
-        key = (rule, params, device, *avals)
     if donate:
         key += (donate,)
     entry = _entries.get(key)
@@ -299,7 +299,7 @@ def run_elementwise(rule: Rule, params: tuple, args: Sequence[Array], device: "P
             shape = s
     avals = []
     for a in args:
-        flat = flat_aval(a) if a._aval[0] else a._aval
+        flat = flat_aval(a) if a._aval[0] else (a._aval if a._sharding is None else None)
         if flat is None or type(device) is not Device:
             return run(rule, params, args, device)[0]
         avals.append(flat)
