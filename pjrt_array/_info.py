@@ -24,8 +24,9 @@ class Info:
     def default_device(self) -> Device:
         return default_device()
 
-    def devices(self) -> tuple[Device, ...]:
-        return tuple(all_devices())
+    def devices(self) -> list[Device]:
+        # a list, as the standard says (consumers concatenate it with other lists)
+        return list(all_devices())
 
     def default_dtypes(self, *, device: Device | None = None) -> dict[str, np.dtype]:
         as_device(device)
