@@ -13,6 +13,8 @@ The cache holds native code that the next process runs, so:
 - a write is a temporary file, fsync'd, then renamed into place, so a process
   killed while writing (even by SIGKILL) leaves no entry, only a temporary
   file that no reader opens (and that eviction removes later);
+- entries are written on a writer thread (``put_soon``), off the compiling
+  caller's path; the process waits for the queue at exit;
 - a read checks a header with the payload's length and sha256: a corrupt or
   truncated entry is a miss, and is replaced.
 
@@ -26,8 +28,10 @@ Settings: ``PJRT_ARRAY_CACHE_DIR`` (default: ``$XDG_CACHE_HOME/pjrt_array`` or
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
+import queue
 import re
 import stat
 import tempfile
@@ -35,6 +39,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
+from typing import Callable
 
 __all__ = ["DiskCache", "default_cache", "UnsafeCacheWarning"]
 
@@ -79,6 +84,8 @@ class DiskCache:
         self._lock = threading.Lock()
         self._written_since_evict = 0
         self._checked: set[Path] = set()  # folders found private to this user
+        self._queue: "queue.Queue[tuple[Path, str, Callable[[], bytes | None]]]" = queue.Queue()
+        self._writer: threading.Thread | None = None
 
     def _private(self, folder: Path, create: bool) -> bool:
         """Whether ``folder`` is (made, if ``create``) a folder private to this user.
@@ -160,6 +167,37 @@ class DiskCache:
         if due:
             self.evict()
 
+    def put_soon(self, folder: Path, fingerprint: str, payload_of: Callable[[], bytes | None]) -> None:
+        """Store ``payload_of()`` (None: nothing) under ``fingerprint`` on the cache's writer thread.
+
+        A fresh executable's serialization, checksum and fsync (about 7 ms on a CPU plugin, most of
+        it waiting for the disk) are then not the compiling caller's wait.  Writes still queued
+        finish before the interpreter exits, and ``flush`` waits for them.
+        """
+        with self._lock:
+            if self._writer is None or not self._writer.is_alive():  # first use, or after a fork
+                self._writer = threading.Thread(target=self._write_queued, name="pjrt_array-disk-cache",
+                                                daemon=True)
+                self._writer.start()
+            self._queue.put((folder, fingerprint, payload_of))
+
+    def flush(self) -> None:
+        """Wait until every ``put_soon`` so far is on disk (or given up)."""
+        if self._writer is not None and self._writer.is_alive():
+            self._queue.join()
+
+    def _write_queued(self) -> None:
+        while True:
+            folder, fingerprint, payload_of = self._queue.get()
+            try:
+                payload = payload_of()
+                if payload is not None:
+                    self.put(folder, fingerprint, payload)
+            except Exception:  # noqa: BLE001 - the cache is best-effort: an entry not written is a later miss
+                pass
+            finally:
+                self._queue.task_done()
+
     def evict(self) -> int:
         """Delete least recently used entries until the cache fits ``max_bytes``, and temporary files
         left by killed writers; returns bytes freed."""
@@ -213,4 +251,6 @@ def default_cache() -> DiskCache | None:
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         root = os.path.join(base, "pjrt_array")
     max_bytes = int(os.environ.get("PJRT_ARRAY_CACHE_MAX_BYTES", _DEFAULT_MAX_BYTES))
-    return DiskCache(root, max_bytes)
+    cache = DiskCache(root, max_bytes)
+    atexit.register(cache.flush)  # what this process compiled is there for the next one
+    return cache

@@ -121,12 +121,15 @@ def _load_or_compile(client: Any, policy: CompilePolicy, text: str, options: Com
     _stats.compile_time += time.perf_counter() - start
     _stats.compiles += 1
     if _disk is not None and folder is not None:
-        try:
-            payload = exe.executable.serialize()
-        except PjrtError:
-            return exe  # a plugin without serialization still runs, uncached
-        _disk.put(folder, fingerprint, payload)
+        _disk.put_soon(folder, fingerprint, lambda: _serialized(exe))
     return exe
+
+
+def _serialized(exe: LoadedExecutable) -> bytes | None:
+    try:
+        return exe.executable.serialize()
+    except PjrtError:
+        return None  # a plugin without serialization still runs, uncached
 
 
 def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Device",
@@ -340,4 +343,5 @@ def cache_clear(*, disk: bool = False) -> None:
     from ._spmd import clear
     clear()
     if disk and _disk is not None:
+        _disk.flush()  # a queued write would otherwise land after the clear
         _disk.clear()

@@ -54,6 +54,21 @@ def test_two_processes_writing_at_once(tmp_path):
     assert _run(tmp_path)["compiles"] == 0
 
 
+def test_writes_queued_on_the_writer_thread_are_there_after_flush(tmp_path):
+    cache = DiskCache(tmp_path)
+    folder = cache.folder("cpu-0.81", "v1")
+    def failing():
+        raise RuntimeError("serialization failed")
+    cache.put_soon(folder, "late", lambda: b"code" * 1000)
+    cache.put_soon(folder, "none", lambda: None)  # a plugin without serialization: nothing stored
+    cache.put_soon(folder, "failing", failing)  # best-effort: a failed write is a later miss
+    cache.put_soon(folder, "after", lambda: b"more")
+    cache.flush()
+    assert cache.get(folder, "late") == b"code" * 1000 and cache.get(folder, "after") == b"more"
+    assert cache.get(folder, "none") is None and cache.get(folder, "failing") is None
+    assert sorted(p.name for p in folder.iterdir()) == ["after.exe", "late.exe"]
+
+
 def test_corrupt_and_truncated_entries_are_misses_and_replaced(tmp_path):
     cache = DiskCache(tmp_path)
     folder = cache.folder("cpu-0.81", "v1")

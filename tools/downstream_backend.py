@@ -37,6 +37,9 @@ def _backend(config: pytest.Config) -> str | None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # pytest-run-parallel's marker, which the libraries use and array-api-extra's strict markers
+    # require to be known
+    config.addinivalue_line("markers", "thread_unsafe: runs on one thread (pytest-run-parallel)")
     if _backend(config) == "pjrt_array":
         # pjrt_array is imported once, up front: its plugin load is not charged to the first test.
         importlib.import_module("pjrt_array")

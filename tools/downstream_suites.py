@@ -114,7 +114,7 @@ def run_suite(suite: Suite, backend: str, args: argparse.Namespace) -> Run:
             env["PJRT_ARRAY_CACHE_DIR"] = str(Path(tmp) / "cache")
         cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "downstream_backend",
                f"--downstream-xp={backend}", "-o", "xfail_strict=false", "--json-report",
-               f"--json-report-file={report}", "--json-report-omit", "log", "streams", "warnings",
+               f"--json-report-file={report}",
                *suite.selection, *args.pytest_args, *targets]
         start = time.perf_counter()
         try:
