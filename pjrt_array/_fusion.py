@@ -10,8 +10,9 @@ recording costs one list append per op.
 
 * A segment whose first op starts no known hot signature runs eagerly, exactly
   as without fusion (run-once code pays the append and nothing else).
-* Once a signature has been seen twice, a segment starting with its first op
-  is *deferred*: each op returns Arrays whose buffer is a :class:`_Pending`
+* Once a signature has been seen twice and often enough for a fused program
+  to pay back (sightings times its ops less one reach ``_SAVED``), a segment
+  starting with its first op is *deferred*: each op returns Arrays whose buffer is a :class:`_Pending`
   stand-in, and the op is recorded as a node (rule, parameters, which inputs
   are outside buffers and which are earlier nodes' outputs).
 * When a deferred segment ends -- or anything touches a pending buffer -- it
@@ -47,7 +48,13 @@ from .ops._builder import Builder
 __all__ = ["set_fusion", "fusion_enabled", "configure", "settle", "eagerly", "info", "clear", "wait_for_compiles"]
 
 _BOUND = 64           # ops per segment before the stream is cut (see the module docstring)
-_HOT = 2              # a signature seen this many times makes its first op start deferred segments
+_HOT = 2              # a signature seen this many times makes its first op start deferred segments...
+# ...once its sightings times the dispatches one execute would have saved (its ops less one) reach
+# this: a fused compile (10-60 ms) pays back only over many runs, and test-suite-like code repeats
+# short sequences a few times (SciPy's and array-api-extra's own tests spent a third of their CPU
+# time compiling fused graphs at 2 sightings; docs/downstream.md).  A 9-op loop body is hot after 4
+# iterations, a 2-op pair after 32 sightings.
+_SAVED = 32
 _MAX_SIGNATURES = 8192  # remembered signature counts (dropped all at once beyond this)
 _MAX_GRAPHS = 1024     # fused programs kept
 
@@ -397,7 +404,7 @@ class _Recorder:
             _counts.clear()
             _hot.clear()
         _counts[signature] = count
-        if count == _HOT:
+        if count >= _HOT and count * (len(signature) - 1) >= _SAVED:
             _hot.add(signature[0])
 
     def boundary(self, array: Array | None = None) -> None:
@@ -433,13 +440,16 @@ def set_fusion(enabled: bool) -> None:
     _State.fusion = _Start() if _enabled else None
 
 
-def configure(*, hot: int | None = None, bound: int | None = None) -> tuple[int, int]:
+def configure(*, hot: int | None = None, bound: int | None = None, saved: int | None = None
+              ) -> tuple[int, int, int]:
     """Tune the policy (tests, benchmarks): ``hot`` is how many sightings of a signature make
     segments starting like it deferred and its graphs compiled (0: defer every segment, compile
-    graphs seen before); ``bound``
-    is the segment size.  Returns the previous ``(hot, bound)``."""
-    global _HOT, _BOUND
-    previous = (_HOT, _BOUND)
+    graphs seen before), provided sightings times (ops - 1) reach ``saved``; ``bound``
+    is the segment size.  Returns the previous ``(hot, bound, saved)``."""
+    global _HOT, _BOUND, _SAVED
+    previous = (_HOT, _BOUND, _SAVED)
+    if saved is not None:
+        _SAVED = int(saved)
     if hot is not None:
         _HOT = int(hot)
     if bound is not None:

@@ -19,13 +19,14 @@ from helpers import run_in_threads
 @pytest.fixture(autouse=True)
 def fusion_on():
     was = xp.fusion_enabled()
-    previous = _fusion.configure(hot=2, bound=64)
+    # The mechanism at two sightings, whatever a sequence would save (see test_short_sequences_...)
+    previous = _fusion.configure(hot=2, bound=64, saved=0)
     xp.set_fusion(True)
     _fusion.clear()
     yield
     _fusion.wait_for_compiles()
     xp.set_fusion(was)
-    _fusion.configure(hot=previous[0], bound=previous[1])
+    _fusion.configure(hot=previous[0], bound=previous[1], saved=previous[2])
 
 
 def fused(key: str) -> int:
@@ -405,3 +406,35 @@ def test_cache_info_reports_fusion():
     info = xp.cache_info()
     for key in ("fused_graphs", "fused_compiles", "fused_hits"):
         assert key in info and isinstance(info[key], int)
+
+
+def test_short_sequences_compile_fused_only_once_they_would_pay_back():
+    # The default policy: sightings x (ops - 1) must reach 32 (a fused compile pays back only over
+    # many runs; test-suite-like code repeats short sequences a few times).
+    _fusion.configure(saved=32)
+    a = xp.asarray(np.arange(6.0))
+
+    def pair():  # 2 ops: hot after 32 sightings
+        return np.asarray(xp.sin(a) * 3.0)
+
+    for i in range(31):
+        np.testing.assert_allclose(pair(), np.sin(np.arange(6.0)) * 3.0)
+    assert fused("deferred_ops") == 0 and fused("compiles") == 0
+    for i in range(4):
+        np.testing.assert_allclose(pair(), np.sin(np.arange(6.0)) * 3.0)
+    _fusion.wait_for_compiles()
+    assert fused("deferred_ops") > 0 and fused("compiles") == 1
+
+    def body(x):  # 9 ops: hot after 4 sightings (ops are cut by the host read each time)
+        for _ in range(9):
+            x = x * 1.5
+        return np.asarray(x)
+
+    before = fused("compiles")
+    for i in range(3):
+        body(a)
+    assert fused("compiles") == before
+    for i in range(3):
+        np.testing.assert_allclose(body(a), np.arange(6.0) * 1.5 ** 9)
+    _fusion.wait_for_compiles()
+    assert fused("compiles") == before + 1

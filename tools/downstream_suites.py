@@ -21,11 +21,12 @@ import json
 import os
 import platform
 import re
+import resource
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -54,8 +55,8 @@ def _site(module: str) -> Path:
     return Path(spec.origin).parent
 
 
-def _scipy_targets(args: argparse.Namespace) -> list[str]:
-    return ["--pyargs"] + [f"scipy.{sub}" for sub in args.scipy_modules.split(",")]
+def _scipy_targets(sub: str) -> Callable[[argparse.Namespace], list[str]]:
+    return lambda args: ["--pyargs", f"scipy.{sub}"]
 
 
 def _sklearn_targets(args: argparse.Namespace) -> list[str]:
@@ -73,9 +74,11 @@ def _xpx_targets(args: argparse.Namespace) -> list[str]:
     return [str(Path(args.xpx_tests) / "tests" / "main")]
 
 
+SCIPY_SUBPACKAGES = ("_lib", "cluster", "fft", "special", "linalg", "ndimage", "signal", "stats")
 SUITES = {
     # -m array_api_backends: exactly the tests that use SciPy's ``xp`` fixture.
-    "scipy": Suite("scipy", _scipy_targets, ["-m", "array_api_backends"]),
+    **{f"scipy.{sub}": Suite(f"scipy.{sub}", _scipy_targets(sub), ["-m", "array_api_backends"])
+       for sub in SCIPY_SUBPACKAGES},
     # The backend's name in the id selects the parametrized tests on either backend alike.
     "sklearn": Suite("sklearn", _sklearn_targets, ["-k", "array_api or array_namespace or pjrt_array"]),
     "array-api-extra": Suite("array-api-extra", _xpx_targets, [], cwd=lambda args: args.xpx_tests),
@@ -86,6 +89,7 @@ SUITES = {
 class Run:
     backend: str
     wall_s: float
+    cpu_s: float = 0.0  # user + system time of the pytest process, all its threads
     outcomes: dict[str, str] = field(default_factory=dict)  # normalized id -> outcome
     messages: dict[str, str] = field(default_factory=dict)  # normalized id -> first line of the error
     note: str = ""
@@ -102,6 +106,24 @@ def _message(test: dict) -> str:
     return ""
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cached_or_run(suite: Suite, backend: str, args: argparse.Namespace) -> Run:
+    """The run, or with ``--reuse`` one kept in ``--keep`` from before (array-api-strict's results
+    do not change while pjrt_array is fixed)."""
+    kept = Path(args.keep) / f"{suite.name}-{backend}.json" if args.keep else None
+    if kept is not None and backend in args.reuse.split(",") and kept.exists():
+        return Run(**json.loads(kept.read_text()))
+    run = run_suite(suite, backend, args)
+    if kept is not None:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text(json.dumps(asdict(run)))
+    return run
+
+
 def run_suite(suite: Suite, backend: str, args: argparse.Namespace) -> Run:
     targets = suite.targets(args)
     if not targets:
@@ -116,15 +138,15 @@ def run_suite(suite: Suite, backend: str, args: argparse.Namespace) -> Run:
                f"--downstream-xp={backend}", "-o", "xfail_strict=false", "--json-report",
                f"--json-report-file={report}",
                *suite.selection, *args.pytest_args, *targets]
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _children_cpu()
         try:
             proc = subprocess.run(cmd, cwd=suite.cwd(args) or tmp, env=env, capture_output=True, text=True,
                                   timeout=args.timeout)
             note = "" if proc.returncode in (0, 1) else f"pytest exit {proc.returncode}: {proc.stdout[-300:]}"
         except subprocess.TimeoutExpired:
             note = f"stopped after {args.timeout} s"
-        wall = time.perf_counter() - start
-        run = Run(backend, wall, note=note)
+        wall, cpu = time.perf_counter() - start, _children_cpu() - cpu_start
+        run = Run(backend, wall, cpu, note=note)
         if report.exists():
             for test in json.loads(report.read_text())["tests"]:
                 key = _BACKEND_ID.sub("XP", test["nodeid"])
@@ -138,9 +160,12 @@ def _row(name: str, strict: Run, pjrt: Run, new: list[str]) -> str:
     def counts(run: Run) -> str:
         return f"{run.count('passed', 'xpassed')} / {run.count(*_FAILED)} / {run.count('skipped', 'xfailed')}"
 
-    ratio = f"{pjrt.wall_s / strict.wall_s:.2f}x" if strict.wall_s else "-"
-    return (f"| {name} | {counts(strict)} | {counts(pjrt)} | {len(new)} | {strict.wall_s:.1f} | "
-            f"{pjrt.wall_s:.1f} | {ratio} |")
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.1f}x" if b else "-"
+
+    return (f"| {name} | {counts(strict)} | {counts(pjrt)} | {len(new)} | {strict.wall_s:.0f} / {pjrt.wall_s:.0f} "
+            f"| {ratio(pjrt.wall_s, strict.wall_s)} | {strict.cpu_s:.0f} / {pjrt.cpu_s:.0f} | "
+            f"{ratio(pjrt.cpu_s, strict.cpu_s)} |")
 
 
 def new_failures(strict: Run, pjrt: Run) -> list[str]:
@@ -153,8 +178,10 @@ def report(results: dict[str, tuple[Run, Run]], args: argparse.Namespace) -> str
     lines = [f"Run {now} on {platform.node()} ({platform.machine()}, {os.cpu_count()} CPUs, "
              f"Python {platform.python_version()}); pjrt_array compile cache: {args.cache}.", "",
              "Counts are passed / failed (errors included) / skipped (xfailed included).", "",
-             "| suite | array-api-strict | pjrt_array | new failures | strict s | pjrt_array s | ratio |",
-             "|---|---|---|---|---|---|---|"]
+             "Times are seconds, array-api-strict / pjrt_array: wall time, and CPU time (user + system, "
+             "all threads) of the pytest process, which a busy machine disturbs less.", "",
+             "| suite | array-api-strict | pjrt_array | new failures | wall s | wall ratio | CPU s | CPU ratio |",
+             "|---|---|---|---|---|---|---|---|"]
     details = []
     for name, (strict, pjrt) in results.items():
         new = new_failures(strict, pjrt)
@@ -174,16 +201,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--suites", default=",".join(SUITES), help="comma-separated: " + ", ".join(SUITES))
     parser.add_argument("--xpx-tests", default=os.environ.get("XPX_TESTS"),
                         help="a checkout of array-api-extra (its tests/ are not in the wheel)")
-    parser.add_argument("--scipy-modules", default="special,stats,signal,fft,linalg,cluster,ndimage,_lib",
-                        help="SciPy subpackages whose tests run")
     parser.add_argument("--cache", choices=("cold", "warm"), default="cold",
                         help="pjrt_array's compile cache: empty (cold) or PJRT_ARRAY_CACHE_DIR's (warm)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per pytest run")
+    parser.add_argument("--keep", default=None, help="folder to keep each run's outcomes in (JSON)")
+    parser.add_argument("--reuse", default="", help="backends whose kept runs are reused (e.g. array_api_strict)")
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --), e.g. -x")
     args = parser.parse_args(argv)
     results = {}
     for name in args.suites.split(","):
-        runs = tuple(run_suite(SUITES[name], backend, args) for backend in BACKENDS)
+        runs = tuple(cached_or_run(SUITES[name], backend, args) for backend in BACKENDS)
         results[name] = runs
         print(_row(name, *runs, new_failures(*runs)), flush=True)
     Path(args.out).write_text(report(results, args))
