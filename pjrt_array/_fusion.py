@@ -50,11 +50,12 @@ __all__ = ["set_fusion", "fusion_enabled", "configure", "settle", "eagerly", "in
 _BOUND = 64           # ops per segment before the stream is cut (see the module docstring)
 _HOT = 2              # a signature seen this many times makes its first op start deferred segments...
 # ...once its sightings times the dispatches one execute would have saved (its ops less one) reach
-# this: a fused compile (10-60 ms) pays back only over many runs, and test-suite-like code repeats
-# short sequences a few times (SciPy's and array-api-extra's own tests spent a third of their CPU
-# time compiling fused graphs at 2 sightings; docs/downstream.md).  A 9-op loop body is hot after 4
-# iterations, a 2-op pair after 32 sightings.
-_SAVED = 32
+# this.  A fused compile (10-60 ms) costs what 700-4000 dispatches of ~15 us do; compiling once the
+# dispatches paid for so far reach a fraction of that bounds the waste (ski rental) when code stops
+# repeating, as test-suite-like code does after a few repeats (array-api-extra's own tests spent a
+# third of their CPU time compiling fused graphs at 2 sightings; docs/downstream.md).  A 9-op loop
+# body is hot after 32 iterations.
+_SAVED = 256
 _MAX_SIGNATURES = 8192  # remembered signature counts (dropped all at once beyond this)
 _MAX_GRAPHS = 1024     # fused programs kept
 

@@ -409,8 +409,8 @@ def test_cache_info_reports_fusion():
 
 
 def test_short_sequences_compile_fused_only_once_they_would_pay_back():
-    # The default policy: sightings x (ops - 1) must reach 32 (a fused compile pays back only over
-    # many runs; test-suite-like code repeats short sequences a few times).
+    # sightings x (ops - 1) must reach ``saved`` (a fused compile pays back only over many runs;
+    # test-suite-like code repeats short sequences a few times); the default is 256, 32 keeps it short.
     _fusion.configure(saved=32)
     a = xp.asarray(np.arange(6.0))
 
