@@ -2,7 +2,9 @@
 pjrt_array, and write the comparison to a markdown file.
 
     python tools/downstream_suites.py --out downstream_results.md \
-        --xpx-tests /work/ext/array-api-extra        # a checkout of array-api-extra's tests
+        --xpx-tests /work/ext/array-api-extra \      # a checkout of array-api-extra (tests/ and pyproject)
+        --suites scipy.fft,sklearn,array-api-extra \  # default: every suite (SciPy's take hours)
+        --keep runs/ --reuse array_api_strict         # keep each run; reuse array-api-strict's
 
 Each suite runs twice in a fresh pytest process, once per backend (``downstream_backend.py``, a
 pytest plugin, puts the one backend into each library's backend list), one after the other.
