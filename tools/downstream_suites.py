@@ -1,4 +1,4 @@
-"""Run SciPy's, scikit-learn's and array-api-extra's own array-API tests on array-api-strict and on
+r"""Run SciPy's, scikit-learn's and array-api-extra's own array-API tests on array-api-strict and on
 pjrt_array, and write the comparison to a markdown file.
 
     python tools/downstream_suites.py --out downstream_results.md \
