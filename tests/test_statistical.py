@@ -52,6 +52,26 @@ def test_max_min(data, dtype):
     assert_equal(xp.min(x, axis=axis, keepdims=True), np.min(a, axis=axis, keepdims=True))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, axis", [((37,), None), ((64, 100), 1), ((64, 100), 0), ((3, 17, 9), 1)])
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_max_min_nan_at_every_lane(dtype, shape, axis, jit):
+    # XLA:CPU's own max/min reductions keep or drop a NaN depending on its position
+    # (vector lane, row): every position of the first lanes and the tail must give NaN.
+    rng = np.random.default_rng(0)
+    n = int(np.prod(shape))
+    for pos in [*range(10), n // 2, n - 1]:
+        for fill in (None, np.inf, -np.inf):
+            a = rng.standard_normal(n).astype(dtype)
+            if fill is not None:
+                a[:] = fill
+            a[pos] = np.nan
+            a = a.reshape(shape)
+            for ours, theirs in ((xp.max, np.max), (xp.min, np.min)):
+                f = (xp.jit(ours, static_argnames="axis") if jit else ours)
+                assert_equal(f(xp.asarray(a), axis=axis), theirs(a, axis=axis))
+
+
 def test_max_propagates_nan_and_empty_raises():
     x = xp.asarray([1.0, np.nan, 3.0])
     assert np.isnan(float(xp.max(x))) and np.isnan(float(xp.min(x)))

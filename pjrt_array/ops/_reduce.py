@@ -35,15 +35,20 @@ def _plain_reduce(b: Builder, x: Value, axes: tuple[int, ...], op: str) -> Value
 def reduce(b: Builder, x: Value, axes: Sequence[int], op: str, keepdims: bool = False) -> Value:
     """Reduce ``x`` over ``axes`` with the binary StableHLO ``op`` (add, multiply, maximum, ...).
 
-    Float maximum/minimum propagate NaN.  XLA:CPU's vectorized max/min reductions
-    may not, and a NaN-aware region would run scalar code, so the result of the
-    plain reduction is replaced by NaN where an ``x != x`` any-reduction says so.
+    Float maximum/minimum propagate NaN.  XLA:CPU's maximum/minimum do not (on the
+    plugins we load, a NaN is kept or dropped depending on its position), and a
+    NaN-aware region runs scalar code; so one variadic reduction carries the
+    plain result and an "any NaN" flag side by side (one pass over ``x``, as fast
+    as the plain reduction), and the flag selects NaN.
     """
     axes = tuple(axes)
-    out = _plain_reduce(b, x, axes, op)
     if op in ("maximum", "minimum") and _dtypes.is_float(x.dtype):
-        has_nan = _plain_reduce(b, is_nan(b, x), axes, "or")
+        inits = [b.constant(identity(op, x.dtype), x.dtype), b.constant(False, np.dtype(bool))]
+        out, has_nan = b.reduce([x, is_nan(b, x)], inits, axes,
+                                lambda r, a: [r.binary(op, a[0], a[2]), r.binary("or", a[1], a[3])])
         out = b.select(has_nan, b.constant(float("nan"), x.dtype, out.shape), out)
+    else:
+        out = _plain_reduce(b, x, axes, op)
     if keepdims:
         out = b.reshape(out, tuple(1 if i in axes else d for i, d in enumerate(x.shape)))
     return out
