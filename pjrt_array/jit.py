@@ -24,13 +24,14 @@ import numpy as np
 from . import _dispatch, _pytree
 from ._array import Array
 from ._devices import Device, as_device
-from ._pjrt import Buffer, ResourceExhausted
+from ._pjrt import Buffer, PjrtError, ResourceExhausted
 from ._policy import policy_for
 from ._program import main_module
 from ._trace_state import state as _trace_state
 from ._tracing import Trace
 from ._views import Marker
 from .ops._builder import Builder
+from .ops._lapack import linalg_error
 
 __all__ = ["jit", "Jitted", "Lowered"]
 
@@ -69,7 +70,10 @@ class _Program:
         """The cached call with Arrays only (the hot path)."""
         if not self._plain:
             return self(args)
-        out = self.exe.execute_handles([x._buffer._handle for x in args], self._handle)
+        try:
+            out = self.exe.execute_handles([x._buffer._handle for x in args], self._handle)
+        except PjrtError as exc:
+            raise _execution_error(exc, self.device) from None
         if self._single:
             aval = self.out_avals[0]
             return Array._from_buffer(Buffer(self._client, out[0], aval[1], aval[0]), aval, self.device)
@@ -88,8 +92,8 @@ class _Program:
         donated = self._donated(leaves) if self.donate else None
         try:
             out = self.exe.execute_handles(handles, self._handle)
-        except ResourceExhausted as exc:
-            raise device.out_of_memory(exc) from None
+        except PjrtError as exc:
+            raise _execution_error(exc, device) from None
         if donated is not None:
             gone = Marker(f"this Array was donated to the jitted function {self.name!r} (donate_argnums) "
                           "and its buffer now holds a result; use that result instead")
@@ -368,6 +372,14 @@ class Jitted:
         """Forget every compiled signature (the dispatcher's executable caches are kept)."""
         self._programs.clear()
         self._fast.clear()
+
+
+def _execution_error(exc: PjrtError, device: Device) -> Exception:
+    """What a failed execution raises: MemoryError-like details when the device ran out,
+    numpy's LinAlgError when a LAPACK kernel failed (as eagerly), else the plugin's error."""
+    if isinstance(exc, ResourceExhausted):
+        return device.out_of_memory(exc)
+    return linalg_error(exc) or exc
 
 
 def _ints(values: Any, argname: str) -> tuple[int, ...]:
