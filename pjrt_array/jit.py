@@ -403,7 +403,7 @@ class Jitted:
                                   for x, p in zip([*leaves, *trace.inputs], trace.params)]
             sharded["plain_text"] = text
             text = _spmd.annotate(text, out_avals, sharded["arg_hlo"], sharded["out_shardings"], mesh)
-        return {**sharded, "text": text, "device": device,
+        return {**sharded, "text": text, "device": device, "index_reduction": builder.has_index_reduction,
                 "avals": [(p.shape, p.dtype) for p in trace.params], "scalars": scalars,
                 "inputs": trace.inputs, "out_avals": [(r.shape, r.dtype) for r in results],
                 "out_tree": out_tree, "passthrough": passthrough, "donate": sorted(aliases), "key": key}
@@ -425,7 +425,7 @@ class Jitted:
 
     def _install(self, key: tuple, parts: dict[str, Any]) -> _Program:
         device, mesh = parts["device"], parts["mesh"]
-        options = policy_for(device.client).program_options(device.id)
+        options = policy_for(device.client).program_options(device.id, index_reduction=parts["index_reduction"])
         spmd = None
         if mesh is None:
             exe = _dispatch.compile_text(device.client, parts["text"], options)

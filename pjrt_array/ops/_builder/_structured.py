@@ -88,6 +88,8 @@ class StructuredOps(Core):
             if v.shape != first.shape or init.shape != () or init.dtype != v.dtype:
                 self.fail(op, f"operand {v.type} and init {init.type} do not match {first.type}")
         dims = self._check_axes(op, dims, first.ndim)
+        if len(operands) > 1 and any(v.dtype.kind in "iu" for v in operands):
+            self.has_index_reduction = True
         scalars = [((), v.dtype) for v in operands]
         region, _ = self._region(scalars + scalars, body, op, scalars)
         shape = tuple(d for i, d in enumerate(first.shape) if i not in dims)
