@@ -18,7 +18,8 @@ from ._lower import band_mask, broadcast, broadcast_shapes, conj, const_like
 from ._reduce import reduce
 
 __all__ = ["matmul", "adjoint", "transpose_last", "broadcast_batch", "qr", "householder_product", "eigh", "cholesky",
-           "triangular_solve", "identity", "slice_last", "keep_band", "diagonal"]
+           "triangular_solve", "identity", "slice_last", "keep_band", "diagonal", "unit_phase", "det_from_parts",
+           "slogdet_from_parts"]
 
 
 def transpose_last(b: Builder, x: Value) -> Value:
@@ -153,3 +154,32 @@ def diagonal(b: Builder, x: Value, offset: int = 0) -> Value:
     lo = [0] * (summed.ndim - 1) + [start]
     hi = list(summed.shape[:-1]) + [start + length]
     return b.slice(summed, lo, hi)
+
+
+def unit_phase(b: Builder, d: Value) -> Value:
+    """``d / |d|`` (1 where ``d == 0``), in ``d``'s dtype."""
+    mag = b.abs(d)
+    is_zero = b.compare(mag, const_like(b, 0, mag), "EQ")
+    phase = b.divide(d, b.convert(b.select(is_zero, const_like(b, 1, mag), mag), d.dtype))
+    return b.select(is_zero, const_like(b, 1, d), phase)
+
+
+def det_from_parts(b: Builder, det_q: Value, d: Value) -> Value:
+    """``det(x)`` for ``x = Q T`` with triangular ``T``: ``det(Q)`` times the product of ``T``'s diagonal ``d``."""
+    return b.multiply(det_q, reduce(b, d, (d.ndim - 1,), "multiply"))
+
+
+def slogdet_from_parts(b: Builder, det_q: Value, d: Value) -> tuple[Value, Value]:
+    """(sign, log|det|) for ``x = Q T`` as in :func:`det_from_parts` (``det(Q)`` of unit modulus)."""
+    mag = b.abs(d)
+    logabs = reduce(b, b.log(mag), (d.ndim - 1,), "add")
+    phase = reduce(b, unit_phase(b, d), (d.ndim - 1,), "multiply")
+    sign = b.multiply(det_q, phase)
+    singular = reduce(b, b.compare(mag, const_like(b, 0, mag), "EQ"), (d.ndim - 1,), "or")
+    sign = b.select(singular, const_like(b, 0, sign), sign)
+    if not _dtypes.is_complex(d.dtype):
+        # A real sign is exactly ±1.
+        pos = b.compare(sign, const_like(b, 0, sign), "GE")
+        unit = b.select(pos, const_like(b, 1, sign), const_like(b, -1, sign))
+        sign = b.select(singular, sign, unit)
+    return sign, logabs
