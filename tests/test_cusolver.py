@@ -19,7 +19,7 @@ import pjrt_array as xp
 from pjrt_array._pjrt.extensions import FFI
 from pjrt_array.ops import _cusolver, _lapack
 
-from helpers import assert_equal
+from helpers import assert_equal, random_array as _random
 
 pytestmark = pytest.mark.cpu_only  # the stand-ins are host handlers
 
@@ -92,14 +92,6 @@ def cusolver(monkeypatch):
 
 def _tol(dtype):
     return 1e-4 if np.dtype(dtype).itemsize <= 8 and np.dtype(dtype) != np.float64 else 1e-10
-
-
-def _random(shape, dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    a = rng.standard_normal(shape)
-    if np.dtype(dtype).kind == "c":
-        a = a + 1j * rng.standard_normal(shape)
-    return a.astype(dtype)
 
 
 def _hermitian(shape, dtype):

@@ -27,14 +27,13 @@ import ctypes
 import importlib
 import importlib.metadata
 import os
-import threading
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from .. import _dtypes
-from .._pjrt import PjrtError
 from ._builder import Builder, Rule, Value
+from ._ffi_registry import OncePerPlugin
 from ._linalg_lower import (adjoint, broadcast_batch, det_from_parts, diagonal, identity, slice_last,
                             slogdet_from_parts, triangular_solve)
 from ._lower import broadcast, const_like
@@ -52,8 +51,6 @@ _DTYPES = frozenset(np.dtype(t) for t in ("float32", "float64", "complex64", "co
 _INT32 = np.dtype("int32")
 
 _enabled = os.environ.get("PJRT_ARRAY_CUSOLVER", "1") != "0"
-_registered: dict[str, bool] = {}  # plugin path -> its FFI registry has the kernels
-_lock = threading.Lock()
 
 
 def _capsule_address(capsule: object) -> int:
@@ -84,33 +81,20 @@ def kernel_addresses() -> dict[str, int] | None:
     return None
 
 
-def _register_all(ffi: Any, addresses: dict[str, int]) -> bool:
-    try:
-        for name, address in addresses.items():
-            ffi.register_handler(name, address, platform_name="CUDA")
-    except PjrtError:  # a plugin that refuses a handler: the pure lowering serves it
-        return False
-    return True
+def _register_all(ffi: Any) -> None:
+    addresses = kernel_addresses()
+    if addresses is None:
+        raise LookupError("no CUDA plugin wheel with the solver kernels of this PJRT plugin's release")
+    for name, address in addresses.items():
+        ffi.register_handler(name, address, platform_name="CUDA")
 
 
-def _register(client: Any) -> bool:
-    path = client.plugin.path
-    done = _registered.get(path)
-    if done is None:
-        with _lock:
-            done = _registered.get(path)
-            if done is None:
-                from .._pjrt.extensions import FFI
-                ffi = FFI.of(client)
-                addresses = kernel_addresses() if ffi is not None else None
-                done = ffi is not None and addresses is not None and _register_all(ffi, addresses)
-                _registered[path] = done
-    return done
+_registered = OncePerPlugin(_register_all)
 
 
 def serves(device: "Device", dtype: np.dtype) -> bool:
     """Whether linalg on ``dtype`` arrays of ``device`` runs the cuSOLVER kernels."""
-    return _enabled and device.platform == "cuda" and dtype in _DTYPES and _register(device.client)
+    return _enabled and device.platform == "cuda" and dtype in _DTYPES and _registered(device.client)
 
 
 # -- emission ---------------------------------------------------------------------------------
