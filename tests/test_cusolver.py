@@ -70,7 +70,25 @@ def _pivots_to_permutation(inputs, outputs):
         perm.reshape(-1, n)[i] = order
 
 
-KERNELS = {"cusolver_syevd_ffi": _syevd, "cusolver_gesvdj_ffi": _gesvdj, "cusolver_getrf_ffi": _getrf,
+def _geqrf(inputs, outputs):
+    (a,), (out, tau) = inputs, outputs
+    m, n = a.shape[-2:]
+    packed_all, taus_all = _matrix(out).reshape(-1, m, n), tau.reshape(-1, min(m, n))
+    for i, matrix in enumerate(_matrix(a).reshape(-1, m, n)):
+        (packed_all[i], taus_all[i]), _ = scipy.linalg.qr(matrix, mode="raw")
+
+
+def _orgqr(inputs, outputs):
+    (a, tau), (out,) = inputs, outputs
+    m, n = a.shape[-2:]
+    q_all = _matrix(out).reshape(-1, m, n)
+    for i, (packed, taus) in enumerate(zip(_matrix(a).reshape(-1, m, n), tau.reshape(-1, tau.shape[-1]))):
+        orgqr = scipy.linalg.get_lapack_funcs("orgqr" if packed.dtype.kind == "f" else "ungqr", (packed,))
+        q_all[i], _, info = orgqr(packed, taus)
+        assert info == 0
+
+
+KERNELS = {"cusolver_geqrf_ffi": _geqrf, "cusolver_orgqr_ffi": _orgqr, "cusolver_syevd_ffi": _syevd, "cusolver_gesvdj_ffi": _gesvdj, "cusolver_getrf_ffi": _getrf,
            "cu_lu_pivots_to_permutation": _pivots_to_permutation}
 _registered = []
 
@@ -124,6 +142,19 @@ def test_svd(cusolver, dtype, shape, full):
     k = s.shape[-1]
     np.testing.assert_allclose((u[..., :k] * s[..., None, :]) @ vh[..., :k, :], a, rtol=tol * 10, atol=tol * 10)
     np.testing.assert_allclose(np.asarray(xp.linalg.svdvals(xp.asarray(a))), ns, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(6, 4), (4, 6), (2, 5, 5), (1, 1)])
+@pytest.mark.parametrize("mode", ["reduced", "complete"])
+def test_qr(cusolver, dtype, shape, mode):
+    a = _random(shape, dtype)
+    q, r = (np.asarray(t) for t in xp.linalg.qr(xp.asarray(a), mode=mode))
+    nq, nr = np.linalg.qr(a, mode=mode)
+    assert (q.shape, r.shape) == (nq.shape, nr.shape)
+    tol = _tol(dtype)
+    np.testing.assert_allclose(q, nq, rtol=tol * 10, atol=tol * 10)  # the same Householder conventions as LAPACK
+    np.testing.assert_allclose(r, nr, rtol=tol * 10, atol=tol * 10)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

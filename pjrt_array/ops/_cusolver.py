@@ -13,7 +13,8 @@ linalg functions then lower to ``stablehlo.custom_call``:
 - ``eigh``/``eigvalsh``: ``syevd`` (Jacobi up to 32x32, divide and conquer above);
 - ``svd``/``svdvals``: ``gesvdj`` (Jacobi);
 - ``solve``/``inv``/``det``/``slogdet``: ``getrf`` (LU with partial pivoting),
-  then the permuted triangular solves, or the pivots' parity and ``U``'s diagonal.
+  then the permuted triangular solves, or the pivots' parity and ``U``'s diagonal;
+- ``qr``: ``geqrf`` (Householder), then ``orgqr`` forms ``Q``.
 
 The kernels read column-major matrices (the custom call's layouts say so and
 XLA transposes where needed).  A kernel that fails (``info != 0``: no
@@ -34,8 +35,8 @@ import numpy as np
 from .. import _dtypes
 from ._builder import Builder, Rule, Value
 from ._ffi_registry import OncePerPlugin
-from ._linalg_lower import (adjoint, broadcast_batch, det_from_parts, diagonal, identity, slice_last,
-                            slogdet_from_parts, triangular_solve)
+from ._linalg_lower import (adjoint, broadcast_batch, det_from_parts, diagonal, identity, qr_from_reflectors,
+                            slice_last, slogdet_from_parts, triangular_solve)
 from ._lower import broadcast, const_like
 from ._reduce import reduce
 from .indexing import take_along_rule
@@ -46,7 +47,8 @@ if TYPE_CHECKING:
 __all__ = ["serves", "RULES"]
 
 _PACKAGES = {"jax_cuda13_plugin": "jax-cuda13-pjrt", "jax_cuda12_plugin": "jax-cuda12-pjrt"}
-_TARGETS = ("cusolver_syevd_ffi", "cusolver_gesvdj_ffi", "cusolver_getrf_ffi", "cu_lu_pivots_to_permutation")
+_TARGETS = ("cusolver_syevd_ffi", "cusolver_gesvdj_ffi", "cusolver_getrf_ffi", "cu_lu_pivots_to_permutation",
+            "cusolver_geqrf_ffi", "cusolver_orgqr_ffi")
 _DTYPES = frozenset(np.dtype(t) for t in ("float32", "float64", "complex64", "complex128"))
 _INT32 = np.dtype("int32")
 
@@ -201,6 +203,16 @@ def slogdet_rule(b: Builder, x: Value) -> tuple[Value, Value]:
     return slogdet_from_parts(b, *_det_parts(b, x))
 
 
+def _orgqr(b: Builder, reflectors: Value, taus: Value) -> Value:
+    return _call(b, "cusolver_orgqr_ffi", [reflectors, taus], [reflectors.aval])[0]
+
+
+def qr_rule(b: Builder, x: Value, *, complete: bool) -> list[Value]:
+    taus = (x.shape[:-2] + (min(x.shape[-2:]),), x.dtype)
+    packed, tau = _call(b, "cusolver_geqrf_ffi", [x], [x.aval, taus])
+    return list(qr_from_reflectors(b, packed, tau, complete=complete, product=_orgqr))
+
+
 # The rules by the name of the LAPACK rule each replaces (ops/_lapack.py); the rest stay pure.
-RULES: dict[str, Rule] = {"eigh_rule": eigh_rule, "svd_rule": svd_rule, "solve_rule": solve_rule, "inv_rule": inv_rule,
-         "det_rule": det_rule, "slogdet_rule": slogdet_rule}
+RULES: dict[str, Rule] = {"eigh_rule": eigh_rule, "svd_rule": svd_rule, "qr_rule": qr_rule, "solve_rule": solve_rule,
+                          "inv_rule": inv_rule, "det_rule": det_rule, "slogdet_rule": slogdet_rule}

@@ -8,7 +8,7 @@ XLA expands itself (no LAPACK needed).
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from ._reduce import reduce
 
 __all__ = ["matmul", "adjoint", "transpose_last", "broadcast_batch", "qr", "householder_product", "eigh", "cholesky",
            "triangular_solve", "identity", "slice_last", "keep_band", "diagonal", "unit_phase", "det_from_parts",
-           "slogdet_from_parts"]
+           "slogdet_from_parts", "pad_columns", "qr_from_reflectors"]
 
 
 def transpose_last(b: Builder, x: Value) -> Value:
@@ -183,3 +183,24 @@ def slogdet_from_parts(b: Builder, det_q: Value, d: Value) -> tuple[Value, Value
         unit = b.select(pos, const_like(b, 1, sign), const_like(b, -1, sign))
         sign = b.select(singular, sign, unit)
     return sign, logabs
+
+
+def pad_columns(b: Builder, x: Value, cols: int) -> Value:
+    """``x`` with zero columns appended up to ``cols``."""
+    if x.shape[-1] == cols:
+        return x
+    high = [0] * (x.ndim - 1) + [cols - x.shape[-1]]
+    return b.pad(x, b.constant(0, x.dtype), [0] * x.ndim, high)
+
+
+def qr_from_reflectors(b: Builder, packed: Value, taus: Value, *, complete: bool,
+                       product: Callable[[Builder, Value, Value], Value]) -> tuple[Value, Value]:
+    """``(Q, R)`` (reduced, or ``complete``) from a Householder QR's packed factors and ``taus``;
+    ``product(b, reflectors, taus)`` forms ``Q`` from reflectors given as columns."""
+    m, n = packed.shape[-2:]
+    r = keep_band(b, packed, 0, None)
+    if m <= n:
+        return product(b, slice_last(b, packed, (0, m), (0, m)), taus), r
+    if complete:
+        return product(b, pad_columns(b, packed, m), taus), r
+    return product(b, packed, taus), slice_last(b, r, (0, n), (0, n))

@@ -35,7 +35,8 @@ from ._lapack import run  # _dispatch.run, raising LAPACK's LinAlgError as numpy
 from ._axes import normalize_axes, normalize_axis
 from ._builder import Builder, Rule, Value
 from ._linalg_lower import (adjoint, broadcast_batch, cholesky as _chol, det_from_parts, diagonal as _diag, eigh as _eigh,
-                            householder_product, identity, keep_band, matmul, qr as _qr, slice_last, slogdet_from_parts,
+                            householder_product, identity, keep_band, matmul, pad_columns as _pad_columns, qr as _qr,
+                            qr_from_reflectors, slice_last, slogdet_from_parts,
                             triangular_solve, unit_phase)
 from ._lower import broadcast, broadcast_shapes, clamp_diagonal, const_like, slice_axis, truth
 from ._operands import check_array, same_device
@@ -111,17 +112,6 @@ def _scale_columns(b: Builder, x: Value, s: Value) -> Value:
     return b.multiply(x, b.convert(b.broadcast_in_dim(s, x.shape, dims), x.dtype))
 
 
-def _triu(b: Builder, x: Value) -> Value:
-    return keep_band(b, x, 0, None)
-
-
-def _pad_columns(b: Builder, x: Value, cols: int) -> Value:
-    if x.shape[-1] == cols:
-        return x
-    high = [0] * (x.ndim - 1) + [cols - x.shape[-1]]
-    return b.pad(x, b.constant(0, x.dtype), [0] * x.ndim, high)
-
-
 def _qr_solve(b: Builder, a: Value, rhs: Value) -> Value:
     """Solve ``a @ x = rhs`` (square ``a``) through Householder QR."""
     packed, taus = _qr(b, a)
@@ -145,16 +135,8 @@ def cholesky(x: Any, /, *, upper: bool = False) -> Array:
 
 
 def _qr_rule(b: Builder, x: Value, *, complete: bool) -> tuple[Value, Value]:
-    m, n = x.shape[-2:]
     scaled, scale = _unit_scale(b, x)  # Householder norms of huge entries would overflow
-    packed, taus = _qr(b, scaled)
-    if m > n:
-        if complete:
-            q, r = householder_product(b, _pad_columns(b, packed, m), taus), _triu(b, packed)
-        else:
-            q, r = householder_product(b, packed, taus), _triu(b, slice_last(b, packed, (0, n), (0, n)))
-    else:
-        q, r = householder_product(b, slice_last(b, packed, (0, m), (0, m)), taus), _triu(b, packed)
+    q, r = qr_from_reflectors(b, *_qr(b, scaled), complete=complete, product=householder_product)
     factor = b.broadcast_in_dim(scale, r.shape, range(scale.ndim))
     return q, b.multiply(r, b.convert(factor, r.dtype))
 
