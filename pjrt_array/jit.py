@@ -85,8 +85,8 @@ class _Program:
 
     def __call__(self, leaves: Sequence[Any]) -> Any:
         device = self.device
-        if self.spmd is not None:
-            return self._call_sharded(leaves)
+        if self.mesh is not None:
+            return self._call_sharded(leaves, self.mesh)
         if self.scalars is None:
             handles = [x._buffer._handle for x in leaves]
         else:
@@ -106,13 +106,13 @@ class _Program:
                 x._buf = gone
         return self._results(leaves, out)
 
-    def _call_sharded(self, leaves: Sequence[Any]) -> Any:
+    def _call_sharded(self, leaves: Sequence[Any], mesh: Mesh) -> Any:
         """One SPMD execution over the mesh: sharded leaves give their blocks, the others are
         replicated (``_spmd``'s mixing rule); results come back sharded."""
         arrays = list(leaves) if self.scalars is None else [
             x if d is None else scalar_array(x, d, self.device) for x, d in zip(leaves, self.scalars)]
         try:
-            out = _spmd.execute(self.spmd, _spmd.arguments([*arrays, *self.inputs], self.mesh))
+            out = _spmd.execute(self.spmd, _spmd.arguments([*arrays, *self.inputs], mesh))
         except PjrtError as exc:
             raise _execution_error(exc, self.device) from None
         return _pytree.unflatten(self.out_tree, out)

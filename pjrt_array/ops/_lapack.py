@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from .._array import Array
     from .._devices import Device
 
-__all__ = ["serves", "set_enabled", "run", "linalg_error", "custom_call", "cholesky_rule", "qr_rule", "eigh_rule", "eig_rule",
-           "svd_rule", "rank_rule", "pinv_rule", "solve_rule", "inv_rule", "det_rule", "slogdet_rule"]
+__all__ = ["serves", "set_enabled", "run", "linalg_error", "custom_call", "cholesky_rule", "qr_rule", "eigh_rule",
+           "eig_rule", "svd_rule", "rank_rule", "pinv_rule", "solve_rule", "inv_rule", "det_rule", "slogdet_rule"]
 
 _PREFIX = "pjrt_array_lapack_"
 # The kernels use numpy 2's linalg (cholesky(upper=), svdvals, rtol=, the standard's 1-D solve).
