@@ -258,6 +258,9 @@ class Jitted:
         tree = _pytree.flatten((dynamic_args, dynamic_kwargs), leaves)
         mesh = _spmd.mesh_of([x for x in leaves if isinstance(x, Array)], [self._mesh] if self._mesh else [])
         if mesh is not None:
+            if self._device is not None:
+                raise ValueError(f"{self._name}: jit(device={self._device!r}) got sharded arguments; drop device= "
+                                 "(the program runs on their mesh) or gather them with to_device()")
             return self._sharded_signature(tree, statics, leaves, mesh)
         device = self._device
         descs: list[Any] = []

@@ -117,3 +117,9 @@ def test_bad_shardings_are_clear_errors():
     h = xp.jit(lambda x: x + 1, in_shardings=rows)
     with pytest.raises(ValueError, match="cannot be split evenly"):
         h(xp.ones((6, 8)))
+    on_one = xp.jit(lambda x: x + 1, device=xp.__array_namespace_info__().devices()[0])
+    with pytest.raises(ValueError, match="sharded arguments"):
+        on_one(xp.asarray(values(), device=rows))
+    captured = xp.asarray(values(), device=rows)
+    with pytest.raises(TypeError, match="captured"):
+        xp.jit(lambda x: x + captured)(xp.ones((8, 8)))
