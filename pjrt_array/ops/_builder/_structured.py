@@ -105,6 +105,16 @@ class StructuredOps(Core):
         return self._emit_multi(f'"stablehlo.reduce"({names}) ({region}) {{dimensions = {i64_text(dims)}}} : '
                                 f"({_types(list(operands) + list(inits))}) -> {_result_types(results)}", results)
 
+    def optimization_barrier(self, values: Sequence[Value]) -> list[Value]:
+        """``values`` unchanged, at a point XLA neither fuses nor moves operations across."""
+        op = "optimization_barrier"
+        if not values:
+            self.fail(op, "needs at least one value")
+        for v in values:
+            self._check_value(op, v)
+        return self._emit_multi(f"stablehlo.optimization_barrier {', '.join(v.name for v in values)} : "
+                                f"{_types(values)}", [(v.shape, v.dtype) for v in values])
+
     def sort(self, operands: Sequence[Value], dim: int, comparator: RegionBody, *,
              is_stable: bool = True) -> list[Value]:
         """Sort ``operands`` (one shape) together along ``dim``.
