@@ -132,8 +132,8 @@ def test_bad_input():
         xp.var(x, correction="1")
 
 
-@pytest.mark.parametrize("shape, axis", [((8192,), None), ((3, 4104), -1), ((2, 3, 2048), (1, 2)),
-                                         ((4099,), None), ((4096, 3), 0)])
+@pytest.mark.parametrize("shape, axis", [((16384,), None), ((4, 4104), -1), ((2, 3, 4096), (1, 2)),
+                                         ((300, 100), 1), ((16411,), None), ((6000, 3), 0), ((1024, 32), 1)])
 @pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
 def test_large_reductions_in_two_stages(shape, axis, jit):
     # Many trailing elements reduce in groups first (ops/_reduce._staged_reduce); a prime count
@@ -141,11 +141,11 @@ def test_large_reductions_in_two_stages(shape, axis, jit):
     rng = np.random.default_rng(1)
     a = rng.standard_normal(shape)
     a.flat[rng.integers(0, a.size)] = np.nan if jit else a.flat[0]
-    for ours, theirs, rtol in ((xp.sum, np.sum, 1e-12), (xp.mean, np.mean, 1e-12), (xp.max, np.max, 0),
-                               (xp.min, np.min, 0)):
+    for ours, theirs, rtol in ((xp.sum, np.sum, 1e-12), (xp.mean, np.mean, 1e-12), (xp.max, np.max, 1e-15),
+                               (xp.min, np.min, 1e-15)):  # 1e-15: exp may differ by an ulp
         f = xp.jit(lambda x, fn=ours: fn(xp.exp(x) - 1.0, axis=axis)) if jit else \
             (lambda x, fn=ours: fn(xp.exp(x) - 1.0, axis=axis))
         assert_equal(f(xp.asarray(a)), theirs(np.exp(a) - 1.0, axis=axis), rtol=rtol)
     text = xp.jit(lambda x: xp.sum(x, axis=axis)).lower(xp.asarray(a)).as_text()
-    staged = shape[-1] != 4099 and axis != 0
+    staged = shape[-1] not in (16411, 32) and axis != 0  # a prime count, a short row, a leading axis
     assert ("optimization_barrier" in text) == staged

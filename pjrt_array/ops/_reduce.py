@@ -28,8 +28,9 @@ def identity(op: str, dtype: np.dtype) -> object:
     return -np.inf if op == "maximum" else np.inf
 
 
-_STAGED_MIN = 4096  # reduced elements from which a trailing reduction is staged
-_GROUPS = range(32, 7, -1)  # group sizes of the first stage, largest first (XLA's tree window is 32)
+_STAGED_MIN = 1 << 14  # elements of the operand from which a trailing reduction is staged
+_WINDOW = 32  # XLA:CPU's tree reduction: reductions of more elements become reduce-window trees
+_GROUPS = range(_WINDOW, 7, -1)  # group sizes of the first stage, largest first
 
 
 def _staged_reduce(b: Builder, operands: list[Value], inits: list[Value], axes: tuple[int, ...],
@@ -43,14 +44,17 @@ def _staged_reduce(b: Builder, operands: list[Value], inits: list[Value], axes: 
     groups of at most 32 consecutive elements first (a reduction XLA fuses its
     producer into), behind an optimization barrier that keeps XLA from merging
     the two stages back, then the partial results, reads the input once:
-    sum(exp(x)) over 4M float64 takes 6 ms instead of 24.  The groups are
-    consecutive, like the tree's first level, so the accuracy is the same.
+    sum(exp(x)) over 4M float64 takes 6 ms instead of 24, a row softmax of
+    1000x100 0.23 ms instead of 0.28.  The groups are consecutive, like the
+    tree's first level, so the accuracy is the same.  Reductions of at most 32
+    elements, of small operands, over leading axes or of a count with no divisor
+    from 8 to 32 stay one reduction.
     """
     x = operands[0]
     k = x.ndim - len(axes)
     n = math.prod(x.shape[k:])
     group = next((g for g in _GROUPS if n % g == 0), None) if axes == tuple(range(k, x.ndim)) else None
-    if n < _STAGED_MIN or group is None:
+    if n <= _WINDOW or math.prod(x.shape) < _STAGED_MIN or group is None:
         return b.reduce(operands, inits, axes, body)
     grouped = [b.reshape(v, x.shape[:k] + (n // group, group)) for v in operands]
     partial = b.optimization_barrier(b.reduce(grouped, inits, [k + 1], body))
