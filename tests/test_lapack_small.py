@@ -21,7 +21,7 @@ pytestmark = pytest.mark.cpu_only
 
 L = xp.linalg
 DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
-_WRITING = sorted(name for name, (_, writes) in _lapack._KERNELS.items() if writes)
+_WRITING = sorted(name for name, (_, in_place) in _lapack._KERNELS.items() if in_place)
 
 
 def _random(shape, dtype, seed=0):
@@ -86,11 +86,11 @@ def _public_and_writing(name, *inputs):
     public = _lapack._quiet(_lapack._NUMPY_LINALG[name])
     writing = _lapack._KERNELS[name][0]
     results = []
-    for kernel, writes in ((public, False), (writing, True)):
+    for kernel, in_place in ((public, False), (writing, True)):
         try:
-            if writes:
+            if in_place:
                 outs = _outputs(name, inputs)
-                kernel(*inputs, *outs)
+                kernel(list(inputs), outs)
                 results.append(tuple(outs))
             else:
                 out = kernel(*inputs)
@@ -247,16 +247,17 @@ def test_one_handler_serves_programs_of_many_shapes_in_turn():
             np.testing.assert_array_equal(np.asarray(L.det(arrays[shape])), np.linalg.det(m))
 
 
-def test_python_handler_writing_its_results():
+def test_in_place_python_handler_through_the_windowed_frame_reader():
     client = xp.asarray(0.0).device.client
     ffi = FFI.of(client)
     seen = []
 
-    def scale(x, out):
+    def scale(inputs, outputs):
+        (x,), (out,) = inputs, outputs
         seen.append((out.shape, out.flags.writeable, x.flags.writeable))
         np.multiply(x, 3, out=out)
 
-    ffi.register_python_handler("pjrt_array_test_scale_into", scale, writes_results=True)
+    ffi.register_python_handler("pjrt_array_test_scale_into", scale, in_place=True)
 
     def rule(b, x):
         return b.custom_call("pjrt_array_test_scale_into", [x], [(x.shape, x.dtype)], api_version=4,

@@ -23,7 +23,6 @@ in ``ops/linalg.py``, so the choice swaps the rule and nothing else.
 from __future__ import annotations
 
 import os
-import threading
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
@@ -33,6 +32,7 @@ from .._dispatch import run as _run
 from .._trace_state import state as _trace_state
 from .._pjrt import PjrtError
 from ._builder import Builder, Value
+from ._ffi_registry import OncePerPlugin
 from ._lower import broadcast_shapes
 
 if TYPE_CHECKING:
@@ -121,22 +121,27 @@ def _loop(spec: str, x: np.ndarray) -> str:
     return spec.replace("x", "D" if x.dtype.kind == "c" else "d")
 
 
-def _writing(gufunc: Any, spec: str, fail: Callable[[str, int], None] | None, inputs: int = 1) -> Callable[..., None]:
-    """A kernel ``(*inputs, *results)`` running ``gufunc`` into the result views."""
-    def kernel(*views: np.ndarray) -> None:
+Views = list[np.ndarray]
+
+
+def _writing(gufunc: Any, spec: str, fail: Callable[[str, int], None] | None) -> Callable[[Views, Views], None]:
+    """An in-place kernel ``(inputs, results)`` running ``gufunc`` into the result views."""
+    def kernel(inputs: Views, results: Views) -> None:
         with _errors(fail):
-            gufunc(*views[:inputs], signature=_loop(spec, views[0]), out=views[inputs:])
+            gufunc(*inputs, signature=_loop(spec, inputs[0]), out=tuple(results))
     return kernel
 
 
-def _solve(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+def _solve(inputs: Views, results: Views) -> None:
+    a, b = inputs
     # numpy's solve, like the standard, takes a 1-D b as one vector for every matrix
     with _errors(_SINGULAR):
-        (_G.solve1 if b.ndim == 1 else _G.solve)(a, b, signature=_loop("xx->x", a), out=(out,))
+        (_G.solve1 if b.ndim == 1 else _G.solve)(a, b, signature=_loop("xx->x", a), out=tuple(results))
 
 
-def _qr(complete: bool) -> Callable[..., None]:
-    def kernel(a: np.ndarray, q: np.ndarray, r: np.ndarray) -> None:
+def _qr(complete: bool) -> Callable[[Views, Views], None]:
+    def kernel(inputs: Views, results: Views) -> None:
+        (a,), (q, r) = inputs, results
         # qr_r_raw overwrites its operand with R and the reflectors: a float64/complex128 copy
         work = a.astype(np.complex128 if a.dtype.kind == "c" else np.float64)
         with _errors(_QR_FAILED):
@@ -147,7 +152,7 @@ def _qr(complete: bool) -> Callable[..., None]:
     return kernel
 
 
-def _writing_kernels() -> dict[str, Callable[..., None]]:
+def _writing_kernels() -> dict[str, Callable[[Views, Views], None]]:
     return {
         "cholesky_lower": _writing(_G.cholesky_lo, "x->x", _NOT_POSITIVE_DEFINITE),
         "cholesky_upper": _writing(_G.cholesky_up, "x->x", _NOT_POSITIVE_DEFINITE),
@@ -165,7 +170,7 @@ def _writing_kernels() -> dict[str, Callable[..., None]]:
     }
 
 
-# name -> (kernel, whether it writes the result views itself)
+# name -> (kernel, whether it is in place: writes the result views itself)
 _KERNELS: dict[str, tuple[Callable[..., Any], bool]] = {name: (_quiet(fn), False) for name, fn in _NUMPY_LINALG.items()}
 if _G is not None:
     _KERNELS.update({name: (fn, True) for name, fn in _writing_kernels().items()})
@@ -173,35 +178,15 @@ if _G is not None:
 # -- the choice ---------------------------------------------------------------------------------
 
 _enabled = os.environ.get("PJRT_ARRAY_LAPACK", "1") != "0"
-_registered: dict[str, bool] = {}  # plugin path -> its FFI registry has our handlers
 _choice: dict[tuple, bool] = {}
-_lock = threading.Lock()
 
 
-def _register_all(ffi: Any) -> bool:
-    try:
-        for name, (kernel, writes) in _KERNELS.items():
-            ffi.register_python_handler(_PREFIX + name, kernel, writes_results=writes)
-    except PjrtError:
-        return False
-    return True
+def _register_all(ffi: Any) -> None:
+    for name, (kernel, in_place) in _KERNELS.items():
+        ffi.register_python_handler(_PREFIX + name, kernel, in_place=in_place)
 
 
-def _register(client: Any) -> bool:
-    """Register every kernel with ``client``'s plugin once (its FFI registry is process-wide)."""
-    path = client.plugin.path
-    done = _registered.get(path)
-    if done is None:
-        with _lock:
-            done = _registered.get(path)
-            if done is None:
-                from .._pjrt.extensions import FFI
-                ffi = FFI.of(client)
-                # A plugin without the FFI extension, or one that refuses a handler, cannot
-                # host the kernels: the pure lowering serves it.
-                done = ffi is not None and _register_all(ffi)
-                _registered[path] = done
-    return done
+_registered = OncePerPlugin(_register_all)
 
 
 def serves(device: "Device", dtype: np.dtype) -> bool:
@@ -216,7 +201,7 @@ def serves(device: "Device", dtype: np.dtype) -> bool:
     choice = _choice.get(key)
     if choice is None:
         choice = _choice[key] = (_enabled and _NUMPY_2 and device.platform == "cpu" and dtype in _DTYPES
-                                 and _register(device.client))
+                                 and _registered(device.client))
     return choice
 
 

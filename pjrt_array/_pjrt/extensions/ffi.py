@@ -121,9 +121,9 @@ class FFI(Extension):
             traits=traits))
 
     def register_python_handler(self, target_name: str, fn: Callable[..., Any], platform_name: str = "Host", *,
-                                writes_results: bool = False) -> None:
-        """Run ``fn(*inputs) -> outputs`` on host buffers for custom calls to ``target_name``
-        (a :func:`~pjrt_array._pjrt.extensions.ffi_handler.python_handler` registered with
-        ``PJRT_FFI_Register_Handler``; CPU plugins).  With ``writes_results``,
-        ``fn(*inputs, *outputs)`` writes views of the results itself."""
-        self.register_handler(target_name, python_handler(fn, writes_results=writes_results), platform_name)
+                                in_place: bool = False) -> None:
+        """Run ``fn(*inputs) -> outputs`` (or, ``in_place``, ``fn(inputs, outputs)`` filling the results) on
+        host buffers for custom calls to ``target_name`` (a
+        :func:`~pjrt_array._pjrt.extensions.ffi_handler.python_handler` registered with
+        ``PJRT_FFI_Register_Handler``; CPU plugins)."""
+        self.register_handler(target_name, python_handler(fn, in_place=in_place), platform_name)

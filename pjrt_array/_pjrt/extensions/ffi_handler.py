@@ -189,15 +189,15 @@ def _error(frame: _abi.XLA_FFI_CallFrame, exc: BaseException) -> int:
     return create(ctypes.addressof(args)) or 0
 
 
-def _run(fn: Handler, at: int, writes_results: bool) -> None:
+def _run(fn: Handler, at: int, in_place: bool) -> None:
     """Serve the call frame at address ``at``: a metadata query, or an execution of ``fn``."""
     extensions, stage, n_args, arg_types, args, n_rets, ret_types, rets = _read(_FRAME, at)
     if extensions and _metadata(_abi.XLA_FFI_CallFrame.from_address(at)) or stage != _EXECUTE:
         return
     inputs = _views(arg_types, args, n_args, "argument", True)
     outputs = _views(ret_types, rets, n_rets, "result", False)
-    if writes_results:
-        fn(*inputs, *outputs)
+    if in_place:
+        fn(inputs, outputs)
         return
     results = fn(*inputs)
     if len(outputs) == 1 and not isinstance(results, tuple):
@@ -212,25 +212,24 @@ def _run(fn: Handler, at: int, writes_results: bool) -> None:
         np.copyto(out, value, casting="same_kind")
 
 
-def python_handler(fn: Handler, *, writes_results: bool = False) -> Any:
+def python_handler(fn: Handler, *, in_place: bool = False) -> Any:
     """An ``XLA_FFI_Handler`` (a ctypes function) that runs ``fn`` on a custom call's buffers.
 
     ``fn(*inputs)`` gets read-only numpy views of the arguments and returns
     one array per result (a single array for one result); values are cast
-    to the result dtype (``same_kind``).  With ``writes_results``,
-    ``fn(*inputs, *results)`` also gets writable views of the results and
-    writes them itself (no copy; what it returns is ignored).  Keep the
-    returned object alive while the plugin may call it
+    to the result dtype (``same_kind``).  With ``in_place``, ``fn(inputs,
+    outputs)`` gets the lists of argument views and of writable result views
+    (their layouts as the program gives them) and fills the results itself.
+    Keep the returned object alive while the plugin may call it
     (``FFI.register_handler`` does).
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    writes = bool(writes_results)
 
     def handler(frame_address: int | None) -> int | None:
         at = address(frame_address, "XLA FFI call frame")
         try:
-            _run(fn, at, writes)
+            _run(fn, at, in_place)
             return None
         except BaseException as exc:  # noqa: BLE001 - becomes the execution's error
             return _error(_abi.XLA_FFI_CallFrame.from_address(at), exc)
