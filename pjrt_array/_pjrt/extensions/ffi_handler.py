@@ -29,7 +29,7 @@ import numpy as np
 from .. import _abi
 from .._ctypes_util import address
 from ..dtypes import SUB_BYTE_BITS, BufferType, to_numpy_dtype
-from ..errors import code_for_exception
+from ..errors import Internal, code_for_exception
 
 __all__ = ["python_handler", "FFI_VERSION"]
 
@@ -158,22 +158,30 @@ def _array(kind: str, count: int, at: int) -> tuple:
     return _read(layout, at)
 
 
+def _null(what: str) -> Internal:
+    return Internal(f"{what} is a null pointer")
+
+
 def _views(kinds: int, pointers: int, count: int, what: str, readonly: bool) -> list[np.ndarray]:
     """numpy views of ``count`` ``XLA_FFI_Buffer`` arguments (read-only) or results."""
     if not count:
         return []
-    types = _array("i", count, address(kinds, f"{what} types"))
-    buffers = _array("Q", count, address(pointers, f"{what} pointers"))
+    if not kinds or not pointers:
+        raise _null(f"{what} types or pointers")
+    types = _array("i", count, kinds)
     out = []
-    for i in range(count):
+    for i, at in enumerate(_array("Q", count, pointers)):
         if types[i] != _BUFFER:
             raise TypeError(f"{what} {i} is not a buffer (XLA FFI type {types[i]})")
-        code, data, rank, dims = _read(_FIELDS, address(buffers[i], f"{what} {i}"))
+        if not at:
+            raise _null(f"{what} {i}")
+        code, data, rank, dims = _read(_FIELDS, at)
         dtype = _NUMPY.get(code)
         if dtype is None:
             raise TypeError(f"{what} {i}: XLA FFI data type {code} has no one-element-per-byte host view")
-        shape = _array("q", rank, address(dims, f"{what} {i} dims")) if rank else ()
-        out.append(_view(data, shape, dtype, readonly))
+        if rank and not dims:
+            raise _null(f"{what} {i} dims")
+        out.append(_view(data, _array("q", rank, dims) if rank else (), dtype, readonly))
     return out
 
 
