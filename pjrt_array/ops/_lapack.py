@@ -23,6 +23,7 @@ in ``ops/linalg.py``, so the choice swaps the rule and nothing else.
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -90,10 +91,14 @@ _NUMPY_LINALG: dict[str, Callable[..., Any]] = {
 # LAPACK's own time, so where the gufuncs are there, the kernels call them with ``out=`` the
 # result views, under numpy's own error states (same results, same errors and messages).
 
-try:
-    from numpy.linalg import _umath_linalg as _G
-except ImportError:  # numpy moved its private module: the public functions above serve
-    _G = None
+def _gufuncs() -> Any:
+    try:
+        return importlib.import_module("numpy.linalg._umath_linalg")
+    except ImportError:  # numpy moved its private module: the public functions above serve
+        return None
+
+
+_G = _gufuncs()
 
 
 def _failure(message: str) -> Callable[[str, int], None]:
@@ -137,7 +142,7 @@ def _solve(inputs: Views, results: Views) -> None:
     a, b = inputs
     # numpy's solve, like the standard, takes a 1-D b as one vector for every matrix
     with _errors(_SINGULAR):
-        (_G.solve1 if b.ndim == 1 else _G.solve)(a, b, signature=_loop("xx->x", a), out=tuple(results))
+        (_G.solve1 if b.ndim == 1 else _G.solve)(a, b, signature=_loop("xx->x", a), out=(results[0],))
 
 
 @functools.lru_cache(maxsize=64)
