@@ -256,7 +256,8 @@ class Jitted:
             raise TypeError(f"{self._name}: static argument {bad!r} must be hashable") from None
         leaves: list[Any] = []
         tree = _pytree.flatten((dynamic_args, dynamic_kwargs), leaves)
-        mesh = _spmd.mesh_of([x for x in leaves if isinstance(x, Array)], [self._mesh] if self._mesh else [])
+        sharded = [x for x in leaves if isinstance(x, Array) and x._sharding is not None]
+        mesh = _spmd.mesh_of(sharded, [self._mesh]) if self._mesh else _spmd.mesh_of(sharded) if sharded else None
         if mesh is not None:
             if self._device is not None:
                 raise ValueError(f"{self._name}: jit(device={self._device!r}) got sharded arguments; drop device= "
