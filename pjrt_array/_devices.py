@@ -19,6 +19,7 @@ from ._client_options import check_options, environment_options
 from ._pjrt import Client, PjrtError, ResourceExhausted, default_plugin_info, discover, load_plugin
 from ._pjrt import Device as PjrtDevice
 from ._pjrt._loader import ENV_PLATFORM, ENV_PLUGIN, PLATFORMS, PluginInfo, _platform_guess, chosen_platform
+from ._plugin_probe import api_versions
 from ._policy import tune_process
 from ._trace_state import state as _trace_state
 
@@ -117,7 +118,7 @@ def _plugin(path: str | None = None, platform: str | None = None) -> PluginInfo:
     key = (path, platform, os.environ.get(ENV_PLUGIN), os.environ.get(ENV_PLATFORM))
     info = _state.resolved.get(key)
     if info is None:
-        info = _state.resolved[key] = default_plugin_info(path, platform)
+        info = _state.resolved[key] = default_plugin_info(path, platform, api_versions)
     return info
 
 
