@@ -13,7 +13,6 @@ used first out (``set_cache_size``).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import threading
@@ -27,6 +26,7 @@ import numpy as np
 from . import _disk_cache, _donation, _inflight
 from ._array import Array
 from ._devices import Device
+from ._digest import sha256
 from ._pjrt import Buffer, CompileOptions, LoadedExecutable, PjrtError, ResourceExhausted
 from ._policy import CompilePolicy, policy_for
 from ._trace_state import state as _trace_state
@@ -149,7 +149,7 @@ def _options(device: Device, avals: Sequence[Aval]) -> CompileOptions:
 def compile_text(client: Any, text: str, options: CompileOptions) -> LoadedExecutable:
     """The executable of a module: from memory by fingerprint, else the disk cache, else compiled."""
     policy = policy_for(client)
-    digest = hashlib.sha256()
+    digest = sha256()
     digest.update(text.encode())
     digest.update(options.to_bytes())
     digest.update(policy.build_key.encode())

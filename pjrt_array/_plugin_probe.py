@@ -12,12 +12,12 @@ plugin is ever loaded here.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
 
 from . import _disk_cache
+from ._digest import sha256
 from ._pjrt import _abi
 
 __all__ = ["api_versions"]
@@ -50,7 +50,7 @@ def _identity(paths: list[str]) -> str | None:
         files = [(os.path.realpath(p), os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in paths]
     except OSError:
         return None
-    return hashlib.sha256(json.dumps(files).encode()).hexdigest()
+    return sha256(json.dumps(files).encode()).hexdigest()
 
 
 def _read_in_child(paths: list[str]) -> dict[str, Version | None] | None:
