@@ -283,27 +283,28 @@ def flat_aval(x: Array) -> Aval | None:
     return flat
 
 
-def run_elementwise(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement") -> Array:
+def run_elementwise(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
+                    donate: tuple[int, ...] = ()) -> Array:
     """``run`` for an element-wise rule (one result, computed element by element).
 
     Where the operands share one shape (0-d operands broadcast), the program is
     compiled for the flat element count: every shape of that count reuses it,
-    so a never-seen shape usually costs no compile.
+    so a never-seen shape usually costs no compile.  ``donate``: see ``run``.
     """
     shape: tuple[int, ...] = ()
     for a in args:
         s = a._aval[0]
         if s and s != shape:
             if shape:
-                return run(rule, params, args, device)[0]
+                return run(rule, params, args, device, donate)[0]
             shape = s
     avals = []
     for a in args:
         flat = flat_aval(a) if a._aval[0] else (a._aval if a._sharding is None else None)
         if flat is None or type(device) is not Device:
-            return run(rule, params, args, device)[0]
+            return run(rule, params, args, device, donate)[0]
         avals.append(flat)
-    return run(rule, params, args, device, avals=tuple(avals), out_shape=shape)[0]
+    return run(rule, params, args, device, donate, avals=tuple(avals), out_shape=shape)[0]
 
 
 def cache_info() -> dict[str, Any]:
