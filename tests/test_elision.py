@@ -1,7 +1,6 @@
-"""Temporary elision beyond binary operators: unary functions (``exp(a + b)``), unary operators
-(``-(a + b)``) and matmul (a temporary, or the left side of ``@=``) give a temporary's buffer to
-the result; nothing a user still holds (a variable, a list item, a view, numpy memory) is ever
-taken.  numpy is the oracle for values; buffer reuse is seen as the result's device address."""
+"""Temporary elision beyond binary operators: unary functions (``exp(a + b)``) and unary
+operators (``-(a + b)``) give a temporary's buffer to the result; nothing a user still holds (a
+variable, a list item, a view, numpy memory) is ever taken.  numpy is the oracle for values; buffer reuse is seen as the result's device address."""
 
 from __future__ import annotations
 
@@ -125,36 +124,19 @@ def _matrices(n: int = 200) -> tuple[np.ndarray, np.ndarray]:
     return rng.standard_normal((n, n)), rng.standard_normal((n, n))
 
 
-def test_matmul_of_a_temporary_takes_its_buffer_when_the_shapes_allow() -> None:
+def test_matmul_and_imatmul_keep_every_holder_intact() -> None:
+    """matmul never takes a buffer (XLA:CPU would compute the product into scratch memory and
+    copy it, saving nothing), so temporaries, @= and shared buffers all give numpy's values."""
     a_np, b_np = _matrices()
     b = xp.asarray(b_np)
-    result = _temporary(a_np) @ b
-    assert _address(result) == ADDRESSES[-1]
-    np.testing.assert_allclose(np.asarray(result), a_np @ b_np, rtol=1e-10, atol=1e-10)
-    result = b @ _temporary(a_np)
-    assert _address(result) == ADDRESSES[-1]
-    np.testing.assert_allclose(np.asarray(result), b_np @ a_np, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(np.asarray(_temporary(a_np) @ b), a_np @ b_np, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(np.asarray(b @ _temporary(a_np)), b_np @ a_np, rtol=1e-10, atol=1e-10)
     assert_equal(b, b_np)
-    tall = np.ones((200, 30))
-    result = _temporary(a_np) @ xp.asarray(tall)  # (200, 30): not the temporary's shape
-    assert _address(result) != ADDRESSES[-1]
-    np.testing.assert_allclose(np.asarray(result), a_np @ tall, rtol=1e-10, atol=1e-10)
-
-
-def test_imatmul_writes_in_place_and_keeps_other_holders_intact() -> None:
-    a_np, b_np = _matrices()
     x = xp.asarray(a_np) + 0
-    b = xp.asarray(b_np)
-    before = _address(x)
+    host = np.asarray(x)  # numpy holds x's memory: it keeps the old values
     x @= b
-    assert _address(x) == before
     np.testing.assert_allclose(np.asarray(x), a_np @ b_np, rtol=1e-10, atol=1e-10)
-    assert_equal(b, b_np)
-    host = np.asarray(x)  # a host view pins the buffer: the write goes to a new one
-    x @= b
-    assert _address(x) != before
-    np.testing.assert_allclose(host, a_np @ b_np, rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(np.asarray(x), a_np @ b_np @ b_np, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(host, a_np)
     z = xp.asarray(a_np) + 0
     z @= z
     np.testing.assert_allclose(np.asarray(z), a_np @ a_np, rtol=1e-10, atol=1e-10)

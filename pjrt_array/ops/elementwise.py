@@ -98,8 +98,9 @@ def _unary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Callab
 
 
 #: Binary functions that may give operand ``k``'s buffer to the result (``_donation``):
-#: each here is one program whose output has its operands' broadcast shape; ``linalg_core``
-#: adds ``matmul``.
+#: each is one program whose output has its operands' broadcast shape.  Not ``matmul``:
+#: XLA:CPU computes a product into scratch memory of the output's size and copies it into
+#: a donated buffer (``temp_size_in_bytes`` = output size), so donating saves no memory.
 DONATING: dict[str, Callable[[Any, Any, int], Array]] = {}
 
 

@@ -11,7 +11,6 @@ from .. import _dtypes, _views
 from .._array import Array
 from .._dispatch import run
 from ._axes import normalize_axis
-from .elementwise import DONATING
 from ._builder import Builder, Value
 from ._linalg_lower import broadcast_batch, transpose_last
 from ._lower import broadcast, broadcast_shapes, conj
@@ -60,23 +59,6 @@ def matmul(x1: Any, x2: Any, /) -> Array:
         raise ValueError(f"matmul: shapes {x1.shape} and {x2.shape} do not align ({k1} != {k2})")
     broadcast_shapes(x1.shape[:-2], x2.shape[:-2])
     return run(_matmul_rule, (("dtype", dtype),), (x1, x2), x1._device)[0]
-
-
-def _matmul_donating(x1: Any, x2: Any, k: int) -> Array:
-    """``matmul`` that gives operand ``k``'s buffer to the product (``_donation``: a temporary or
-    the left side of ``@=``) where the product has that operand's shape and dtype (square
-    matrices, for one); otherwise ``matmul`` itself."""
-    if type(x1) is Array and type(x2) is Array and x1 is not x2 and x1.ndim >= 2 and x2.ndim >= 2 \
-            and x1.shape[-1] == x2.shape[-2]:
-        a = x1 if k == 0 else x2
-        shape = broadcast_shapes(x1.shape[:-2], x2.shape[:-2]) + (x1.shape[-2], x2.shape[-1])
-        if shape == a.shape and _dtypes.promote_types(x1.dtype, x2.dtype) == a.dtype:
-            same_device(x1, x2)
-            return run(_matmul_rule, (("dtype", a.dtype),), (x1, x2), a._device, donate=(k,))[0]
-    return matmul(x1, x2)
-
-
-DONATING["matmul"] = _matmul_donating
 
 
 def _mt_rule(b: Builder, x: Value) -> Value:
