@@ -108,6 +108,15 @@ def _loop_rss(name: str) -> dict[str, float]:
             "loop of 32 MB temporaries: peak RSS above start, MB": _rss_mb() - base}
 
 
+def _loop_rss_released(name: str) -> dict[str, float]:
+    """The loop of ``_loop_rss`` with ``PJRT_ARRAY_RELEASE_PLUGIN_CODE=1`` (read when the client
+    starts; other libraries ignore it)."""
+    os.environ["PJRT_ARRAY_RELEASE_PLUGIN_CODE"] = "1"
+    got = _loop_rss(name)
+    return {"loop of 32 MB temporaries, plugin code given back: peak RSS, MB":
+            got["loop of 32 MB temporaries: peak RSS, MB"]}
+
+
 def _unary_loop_rss(name: str) -> dict[str, float]:
     """``for _ in range(50): c = exp(ones(4_000_000) + 1)``: the sum is a temporary."""
     m = _lib(name)
@@ -169,7 +178,7 @@ def _anonymous_mb() -> float:
 
 
 CASES = {"baseline": _baseline, "updates": _update_times, "iadd_rss": _iadd_rss, "loop_rss": _loop_rss,
-         "unary_loop_rss": _unary_loop_rss, "imatmul_rss": _imatmul_rss}
+         "loop_rss_released": _loop_rss_released, "unary_loop_rss": _unary_loop_rss, "imatmul_rss": _imatmul_rss}
 
 
 # Each library is measured with its bytecode compiled, as an installed package has it (pip

@@ -15,6 +15,7 @@ import os
 import threading
 from typing import Any
 
+from . import _resident
 from ._client_options import check_options, environment_options
 from ._pjrt import Client, PjrtError, ResourceExhausted, default_plugin_info, discover, load_plugin
 from ._pjrt import Device as PjrtDevice
@@ -173,6 +174,8 @@ def _open(plugin_path: str | None, platform: str | None) -> str:
             if c is None or c.closed:
                 tune_process()  # the process-wide tuning the array layer opts into, before any client
                 c = _state.clients[path] = Client(load_plugin(info.path), client_options(info))
+                if _resident.enabled():
+                    _resident.release_plugin_code(info.path)
                 _state.platforms[path] = info.platform
                 name = c.platform_name
                 _state.devices[path] = [Device(d, name) for d in c.addressable_devices()]

@@ -99,3 +99,40 @@ def test_the_queue_does_not_keep_a_dropped_large_buffer_alive() -> None:
         assert_equal(c[:3], np.full(3, 2.0))
     finally:
         xp.set_inflight_limit(**old)
+
+
+_RELEASED = """
+import json, numpy as np, pjrt_array as xp
+from pjrt_array import _resident
+
+def plugin_mb(path):
+    total, inside = 0, False
+    for line in open("/proc/self/smaps"):
+        f = line.split()
+        if "-" in f[0] and len(f) >= 5 and ":" in f[3]:
+            inside = len(f) > 5 and f[5] == path
+        elif inside and f[0] == "Rss:":
+            total += int(f[1])
+    return total / 1024
+
+path = xp.ones(1).device.client.plugin.path
+after_start = plugin_mb(path)
+x = xp.linspace(0, 1, 1000)
+values = [float(xp.sum(xp.exp(x) * 3.0)), float(xp.linalg.vector_norm(xp.reshape(x, (10, 100))))]  # new compiles
+print(json.dumps({"after_start": after_start, "values": values, "released": _resident.release_plugin_code(path)}))
+"""
+
+
+def test_the_plugins_code_pages_are_given_back_when_asked(tmp_path) -> None:
+    env = {**os.environ, "PYTHONPATH": _ROOT, "PJRT_ARRAY_CACHE_DIR": str(tmp_path)}
+    runs = {}
+    for flag in ("0", "1"):
+        done = subprocess.run([sys.executable, "-c", _RELEASED], capture_output=True, text=True, timeout=300,
+                              env={**env, "PJRT_ARRAY_RELEASE_PLUGIN_CODE": flag})
+        assert done.returncode == 0, done.stderr[-2000:]
+        runs[flag] = json.loads(done.stdout)
+    assert runs["1"]["after_start"] < runs["0"]["after_start"] - 10, runs
+    assert runs["1"]["values"] == runs["0"]["values"]
+    x = np.linspace(0, 1, 1000)
+    np.testing.assert_allclose(runs["1"]["values"], [np.sum(np.exp(x) * 3.0), np.linalg.norm(x)], rtol=1e-12)
+    assert runs["1"]["released"] > 0
