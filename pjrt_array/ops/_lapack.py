@@ -23,7 +23,6 @@ in ``ops/linalg.py``, so the choice swaps the rule and nothing else.
 from __future__ import annotations
 
 import os
-import threading
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
@@ -32,6 +31,7 @@ from .. import _dtypes
 from .._dispatch import run as _run
 from .._pjrt import PjrtError
 from ._builder import Builder, Value
+from ._ffi_registry import OncePerPlugin
 from ._lower import broadcast_shapes
 
 if TYPE_CHECKING:
@@ -83,35 +83,15 @@ _KERNELS = {name: _quiet(fn) for name, fn in _NUMPY_LINALG.items()}
 # -- the choice ---------------------------------------------------------------------------------
 
 _enabled = os.environ.get("PJRT_ARRAY_LAPACK", "1") != "0"
-_registered: dict[str, bool] = {}  # plugin path -> its FFI registry has our handlers
 _choice: dict[tuple, bool] = {}
-_lock = threading.Lock()
 
 
-def _register_all(ffi: Any) -> bool:
-    try:
-        for name, kernel in _KERNELS.items():
-            ffi.register_python_handler(_PREFIX + name, kernel)
-    except PjrtError:
-        return False
-    return True
+def _register_all(ffi: Any) -> None:
+    for name, kernel in _KERNELS.items():
+        ffi.register_python_handler(_PREFIX + name, kernel)
 
 
-def _register(client: Any) -> bool:
-    """Register every kernel with ``client``'s plugin once (its FFI registry is process-wide)."""
-    path = client.plugin.path
-    done = _registered.get(path)
-    if done is None:
-        with _lock:
-            done = _registered.get(path)
-            if done is None:
-                from .._pjrt.extensions import FFI
-                ffi = FFI.of(client)
-                # A plugin without the FFI extension, or one that refuses a handler, cannot
-                # host the kernels: the pure lowering serves it.
-                done = ffi is not None and _register_all(ffi)
-                _registered[path] = done
-    return done
+_registered = OncePerPlugin(_register_all)
 
 
 def serves(device: "Device", dtype: np.dtype) -> bool:
@@ -126,7 +106,7 @@ def serves(device: "Device", dtype: np.dtype) -> bool:
     choice = _choice.get(key)
     if choice is None:
         choice = _choice[key] = (_enabled and _NUMPY_2 and device.platform == "cpu" and dtype in _DTYPES
-                                 and _register(device.client))
+                                 and _registered(device.client))
     return choice
 
 

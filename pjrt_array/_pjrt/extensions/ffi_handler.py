@@ -161,9 +161,12 @@ def _error(frame: _abi.XLA_FFI_CallFrame, exc: BaseException) -> int:
     return create(ctypes.addressof(args)) or 0
 
 
-def _run(fn: Handler, frame: _abi.XLA_FFI_CallFrame) -> None:
+def _run(fn: Handler, frame: _abi.XLA_FFI_CallFrame, in_place: bool) -> None:
     inputs = _views(frame.args.types, frame.args.args, frame.args.size, "argument", True)
     outputs = _views(frame.rets.types, frame.rets.rets, frame.rets.size, "result", False)
+    if in_place:
+        fn(inputs, outputs)
+        return
     results = fn(*inputs)
     if len(outputs) == 1 and not isinstance(results, tuple):
         results = (results,)
@@ -177,13 +180,16 @@ def _run(fn: Handler, frame: _abi.XLA_FFI_CallFrame) -> None:
         np.copyto(out, value, casting="same_kind")
 
 
-def python_handler(fn: Handler) -> Any:
+def python_handler(fn: Handler, *, in_place: bool = False) -> Any:
     """An ``XLA_FFI_Handler`` (a ctypes function) that runs ``fn`` on a custom call's buffers.
 
     ``fn(*inputs)`` gets read-only numpy views of the arguments and returns
     one array per result (a single array for one result); values are cast
-    to the result dtype (``same_kind``).  Keep the returned object alive
-    while the plugin may call it (``FFI.register_handler`` does).
+    to the result dtype (``same_kind``).  With ``in_place``, ``fn(inputs,
+    outputs)`` gets the lists of argument views and of writable result views
+    (their layouts as the program gives them) and fills the results itself.
+    Keep the returned object alive while the plugin may call it
+    (``FFI.register_handler`` does).
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
@@ -193,7 +199,7 @@ def python_handler(fn: Handler) -> Any:
         try:
             if _metadata(frame) or frame.stage != _Stage.XLA_FFI_ExecutionStage_EXECUTE:
                 return None
-            _run(fn, frame)
+            _run(fn, frame, in_place)
             return None
         except BaseException as exc:  # noqa: BLE001 - becomes the execution's error
             return _error(frame, exc)
