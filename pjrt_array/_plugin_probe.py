@@ -42,14 +42,16 @@ for path in sys.argv[3:]:
 print(json.dumps(out))
 """
 _CACHE_LABEL = "plugin-api-versions"
+_FORMAT = "1"  # of the stored entries: a change of it gives them a new folder
 
 
 def _identity(paths: list[str]) -> str | None:
     """What tells this set of library files from any other (None if one cannot be read)."""
     try:
-        files = [(os.path.realpath(p), os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in paths]
+        stats = [os.stat(p) for p in paths]
     except OSError:
         return None
+    files = [(os.path.realpath(p), st.st_size, st.st_mtime_ns) for p, st in zip(paths, stats)]
     return sha256(json.dumps(files).encode()).hexdigest()
 
 
@@ -60,7 +62,7 @@ def _read_in_child(paths: list[str]) -> dict[str, Version | None] | None:
     minor = field + _abi.PJRT_Api_Version.minor_version.offset
     try:
         done = subprocess.run([sys.executable, "-S", "-E", "-c", _CHILD, str(major), str(minor), *paths],
-                              capture_output=True, text=True, timeout=120)
+                              capture_output=True, text=True, timeout=60)
         found = json.loads(done.stdout) if done.returncode == 0 else None
     except (OSError, subprocess.SubprocessError, ValueError):
         return None
@@ -82,16 +84,17 @@ def api_versions(paths: list[str]) -> dict[str, Version | None] | None:
     if identity is None:
         return None
     cache = _disk_cache.default_cache()
-    folder = cache.folder(_CACHE_LABEL, "1") if cache is not None else None
-    if cache is not None and folder is not None:
-        payload = cache.get(folder, identity)
-        if payload is not None:
-            try:
-                stored = json.loads(payload)
-                return {p: _version(stored.get(p)) for p in paths}
-            except (ValueError, AttributeError):
-                pass
+    if cache is None:
+        return _read_in_child(paths)
+    folder = cache.folder(_CACHE_LABEL, _FORMAT)
+    payload = cache.get(folder, identity)
+    if payload is not None:
+        try:
+            stored = json.loads(payload)
+            return {p: _version(stored.get(p)) for p in paths}
+        except (ValueError, AttributeError):
+            pass  # not what we wrote: read the versions again
     found = _read_in_child(paths)
-    if found is not None and cache is not None and folder is not None:
+    if found is not None:
         cache.put(folder, identity, json.dumps(found).encode())
     return found
