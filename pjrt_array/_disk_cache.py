@@ -29,7 +29,6 @@ Settings: ``PJRT_ARRAY_CACHE_DIR`` (default: ``$XDG_CACHE_HOME/pjrt_array`` or
 from __future__ import annotations
 
 import atexit
-import hashlib
 import os
 import queue
 import re
@@ -40,6 +39,8 @@ import time
 import warnings
 from pathlib import Path
 from typing import Callable
+
+from ._digest import sha256
 
 __all__ = ["DiskCache", "default_cache", "UnsafeCacheWarning"]
 
@@ -118,7 +119,7 @@ class DiskCache:
 
     def folder(self, label: str, identity: str) -> Path:
         """The folder of one plugin build: ``label`` (readable) and a hash of its exact ``identity``."""
-        return self.root / f"{_safe(label)}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
+        return self.root / f"{_safe(label)}-{sha256(identity.encode()).hexdigest()[:16]}"
 
     def get(self, folder: Path, fingerprint: str) -> bytes | None:
         """The payload stored for ``fingerprint``, or None (missing, truncated, corrupt or refused)."""
@@ -132,7 +133,7 @@ class DiskCache:
         payload = data[_HEADER:]
         if (len(data) < _HEADER or not data.startswith(_MAGIC)
                 or int.from_bytes(data[len(_MAGIC):len(_MAGIC) + 8], "little") != len(payload)
-                or hashlib.sha256(payload).digest() != data[len(_MAGIC) + 8:_HEADER]):
+                or sha256(payload).digest() != data[len(_MAGIC) + 8:_HEADER]):
             self._discard(path)
             return None
         try:
@@ -143,7 +144,7 @@ class DiskCache:
 
     def put(self, folder: Path, fingerprint: str, payload: bytes) -> None:
         """Store ``payload`` atomically; errors (read-only disk, full disk) are ignored."""
-        data = _MAGIC + len(payload).to_bytes(8, "little") + hashlib.sha256(payload).digest() + payload
+        data = _MAGIC + len(payload).to_bytes(8, "little") + sha256(payload).digest() + payload
         try:
             if not self._private(folder, create=True):
                 return

@@ -17,8 +17,9 @@ from pjrt_array._devices import all_devices
 from pjrt_array._pjrt import PjrtError
 from pjrt_array._pjrt.extensions import FFI
 from pjrt_array.ops import _lapack
+from pjrt_array.ops._ffi_registry import OncePerPlugin
 from pjrt_array.ops._builder import build_module
-from helpers import run_in_threads
+from helpers import random_array as _random, run_in_threads
 
 # The kernels serve CPU devices: with a GPU as the default device there is nothing to test here.
 pytestmark = pytest.mark.cpu_only
@@ -27,14 +28,6 @@ DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
 SQUARE = [(0, 0), (1, 1), (3, 3), (2, 4, 4), (0, 3, 3), (2, 0, 0), (2, 1, 3, 3)]
 RECTANGULAR = [(5, 3), (3, 5), (0, 3), (3, 0), (2, 4, 2), (1, 1)]
 L = xp.linalg
-
-
-def _random(shape, dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    a = rng.standard_normal(shape)
-    if np.dtype(dtype).kind == "c":
-        a = a + 1j * rng.standard_normal(shape)
-    return a.astype(dtype)
 
 
 def _spd(shape, dtype, seed=0):
@@ -90,9 +83,24 @@ def test_a_plugin_without_ffi_keeps_the_pure_lowering(monkeypatch):
         plugin = Plugin()
 
     monkeypatch.setattr(FFI, "of", classmethod(lambda cls, source: None))
-    assert _lapack._register(Client()) is False
-    assert _lapack._registered.pop(Plugin.path) is False
-    assert _lapack._register(client) is True  # already registered: not asked again
+    assert _lapack._registered(Client()) is False
+    assert _lapack._registered(client) is True  # already registered: not asked again
+
+
+@pytest.mark.parametrize("error", [PjrtError("refused"), LookupError("no kernels")])
+def test_kernels_are_registered_once_per_plugin(error):
+    client = xp.asarray(0.0).device.client
+    calls = []
+
+    def register(ffi):
+        calls.append(ffi)
+        raise error
+
+    refused = OncePerPlugin(register)
+    assert refused(client) is False and refused(client) is False
+    assert len(calls) == 1  # the answer is kept: never asked twice
+    accepted = OncePerPlugin(calls.append)
+    assert accepted(client) is True and accepted(client) is True and len(calls) == 2
 
 
 @pytest.mark.parametrize("plugin", [p.path for p in xp.plugins() if p.platform == "cpu"])
@@ -192,11 +200,27 @@ def test_accuracy_within_ten_eps_n(dtype, n):
     (L.matrix_rank, np.diag([1.0, np.nan, 2.0]), "SVD did not converge"),
     (L.pinv, np.diag([1.0, np.nan, 2.0]), "SVD did not converge"),
 ])
-def test_numpy_linalg_errors_are_raised(fn, arg, message):
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_numpy_linalg_errors_are_raised(fn, arg, message, jit):
+    # Inside a jitted program the kernel fails the whole execution: the same LinAlgError.
+    f = xp.jit(fn) if jit else fn
     with pytest.raises(np.linalg.LinAlgError, match=message):
-        np.asarray(fn(xp.asarray(arg))[0])
+        np.asarray(f(xp.asarray(arg))[0])
     # The error left nothing broken behind: the same kernel serves the next call.
     assert np.isfinite(np.asarray(L.inv(xp.asarray(np.eye(3))))).all()
+    if jit:  # and the same executable runs a good input
+        out = f(xp.asarray(np.eye(3) * 2.0))
+        assert all(np.isfinite(np.asarray(t)).all() for t in (out if isinstance(out, tuple) else (out,)))
+
+
+def test_linalg_error_inside_a_jitted_loop():
+    @xp.jit
+    def repeated_solve(a, b):
+        return xp.fori_loop(0, 3, lambda i, x: L.solve(a, x) + 1.0, b)
+    good = np.eye(3) * 2.0
+    np.testing.assert_allclose(np.asarray(repeated_solve(xp.asarray(good), xp.ones(3))), np.full(3, 1.875))
+    with pytest.raises(np.linalg.LinAlgError, match="Singular matrix"):
+        repeated_solve(xp.asarray(np.zeros((3, 3))), xp.ones(3))
 
 
 def test_non_finite_input_gives_what_numpy_gives_without_warnings():
