@@ -194,6 +194,25 @@ def test_transposes_are_views() -> None:
     assert_equal(t, n.T)
 
 
+@pytest.mark.parametrize("source, destination", [(0, -1), ((0, 2), (1, 0)), (-1, 0), ((0, 1, 2), (2, 0, 1))])
+def test_moveaxis_is_a_view(source, destination) -> None:
+    # SciPy's ndimage.vectorized_filter writes into moveaxis(output, ...) and reads `output`
+    n = np.zeros((2, 3, 4))
+    x = xp.asarray(n)
+    moved, expected = xp.moveaxis(x, source, destination), np.moveaxis(n, source, destination)
+    values = np.arange(expected.size, dtype=np.float64).reshape(expected.shape)
+    moved[...] = xp.asarray(values)
+    expected[...] = values
+    assert_equal(x, n)
+    moved[0] += 100.0
+    expected[0] += 100.0
+    assert_equal(x, n)
+    x[1, 2, 3] = -1.0  # written through the base: the view reads it afterwards
+    n[1, 2, 3] = -1.0
+    assert_equal(moved, expected)
+    assert_equal(xp.moveaxis(x, 0, 0), n)  # no move: x itself
+
+
 def test_zero_dimensional_and_empty_views() -> None:
     x = xp.asarray([1.0, 2.0, 3.0])
     s = x[1, ...]

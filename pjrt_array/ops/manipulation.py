@@ -101,7 +101,9 @@ def moveaxis(x: Any, source: Any, destination: Any, /) -> Array:
     order = _move_order(x.ndim, src, dst)
     if order == tuple(range(x.ndim)):
         return x
-    return run(_transpose_rule, (("perm", order),), (x,), x._device)[0]
+    # a view, as permute_dims and as in numpy: SciPy's ndimage writes its results into
+    # moveaxis(output, ...) and expects `output` to change
+    return _views.attach(run(_transpose_rule, (("perm", order),), (x,), x._device)[0], x, "permute", order)
 
 
 def expand_dims(x: Any, /, axis: Any = 0) -> Array:
