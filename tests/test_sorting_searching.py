@@ -66,6 +66,27 @@ def test_searchsorted(data, side):
     assert_equal(xp.searchsorted(xp.asarray(s), xp.asarray(v), side=side), np.searchsorted(s, v, side=side))
 
 
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 7, 8, 9, 1000, 10001])
+@pytest.mark.parametrize("dtype", [np.float64, np.int32, np.complex128])
+def test_searchsorted_bisection_at_every_size(n, dtype):
+    # a bisection of ceil(log2(n + 1)) steps: sizes at and around powers of two, ties, NaN and inf
+    # (sorted last, as numpy), and values before, between, equal to and after the elements
+    rng = np.random.default_rng(n)
+    if dtype == np.int32:
+        s, v = np.sort(rng.integers(0, 5, n)).astype(dtype), rng.integers(-1, 7, 40).astype(dtype)
+    else:
+        s = np.sort(np.concatenate([rng.integers(0, 4, n - n // 4) / 2, np.full(n // 8, np.inf),
+                                    np.full(n // 4 - n // 8, np.nan)]))
+        v = np.concatenate([rng.integers(-1, 5, 30) / 2, [np.nan, np.inf, -np.inf, 0.25]])
+        if dtype == np.complex128:
+            s = np.sort(s + 1j * rng.integers(0, 2, n)).astype(dtype)
+            v = (v + 1j * rng.integers(0, 2, v.size)).astype(dtype)
+    for side in ("left", "right"):
+        assert_equal(xp.searchsorted(xp.asarray(s), xp.asarray(v), side=side), np.searchsorted(s, v, side=side))
+        assert_equal(xp.searchsorted(xp.asarray(s), xp.asarray(v[3]), side=side),
+                     np.asarray(np.searchsorted(s, v[3], side=side)))
+
+
 def test_searchsorted_sorter_and_errors():
     s = np.array([3, 1, 2])
     sorter = np.argsort(s)

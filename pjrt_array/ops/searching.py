@@ -16,6 +16,7 @@ from ._lower import broadcast, broadcast_shapes, is_nan, slice_axis, truth
 from ._operands import binary_operands, check_array, same_device, scalar_array
 from ._order import equal, flag_op, less
 from ._reduce import reduce
+from .indexing import take_rows
 from .sorting import first_positions
 
 __all__ = ["argmax", "argmin", "count_nonzero", "nonzero", "searchsorted", "where"]
@@ -117,13 +118,24 @@ def nonzero(x: Any, /) -> tuple[Array, ...]:
 
 
 def _searchsorted_rule(b: Builder, sorted_: Value, v: Value, *, side: str, dtype: np.dtype) -> Value:
+    """Bisection, vectorized over ``v``: ceil(log2(n + 1)) unrolled steps of a gather and a compare
+    (comparing every ``v`` with every element was O(n m): 5 s for 10^4 into 3 * 10^4)."""
     sorted_, v = b.convert(sorted_, dtype), b.convert(v, dtype)
-    shape = v.shape + sorted_.shape
-    xs = b.broadcast_in_dim(sorted_, shape, [len(shape) - 1])
-    vs = b.broadcast_in_dim(v, shape, range(v.ndim))
-    # left: count elements before v; right: count elements not after v.
-    before = less(b, xs, vs) if side == "left" else flag_op(b, "not", less(b, vs, xs))
-    return reduce(b, b.convert(before, _INDEX), (len(shape) - 1,), "add")
+    n = sorted_.shape[0]
+    lo = b.constant(0, _INDEX, v.shape)
+    hi = b.constant(n, _INDEX, v.shape)
+    if n == 0:
+        return lo
+    one, last = b.constant(1, _INDEX, v.shape), b.constant(n - 1, _INDEX, v.shape)
+    for _ in range(n.bit_length()):  # each step halves hi - lo (at most n) until it is 0
+        mid = b.shift_right_logical(b.add(lo, hi), one)
+        x = take_rows(b, sorted_, b.minimum(mid, last))  # mid == n only once lo == hi == n
+        # left: the answer is after mid while sorted[mid] < v; right: while sorted[mid] <= v
+        after = less(b, x, v) if side == "left" else flag_op(b, "not", less(b, v, x))
+        active = b.compare(lo, hi, "LT")
+        lo = b.select(flag_op(b, "and", active, after), b.add(mid, one), lo)
+        hi = b.select(flag_op(b, "and", active, flag_op(b, "not", after)), mid, hi)
+    return lo
 
 
 def searchsorted(x1: Any, x2: Any, /, *, side: str = "left", sorter: Any = None) -> Array:
