@@ -36,6 +36,8 @@ _BINARY_OP = dis.opmap["BINARY_OP"]
 # References to an Array that only an expression holds, counted inside ``temporary``:
 # the operand stack, the operator method's parameter, ours, and getrefcount's argument.
 _TEMPORARY_REFS = 4
+#: The same references as the operator method itself counts them (no frame of ``temporary``).
+OPERATOR_REFS = _TEMPORARY_REFS - 1
 
 
 def sole_owner(x: "Array") -> bool:

@@ -48,8 +48,9 @@ def _check(name: str, dtype: np.dtype, kinds: Any) -> None:
         raise TypeError(f"{name}: unsupported dtype {dtype}")
 
 
-def _params_for(name: str, kinds: Any, mode: str) -> Callable[[np.dtype], tuple]:
-    """The rule parameters for an input dtype, checked and built once per dtype (hot path)."""
+def _params_for(name: str, kinds: Any, mode: str) -> tuple[dict[np.dtype, tuple], Callable[[np.dtype], tuple]]:
+    """The rule parameters for an input dtype, checked and built once per dtype (hot path): the
+    cache (its ``get`` is what a call tries first) and the function that fills it."""
     cache: dict[np.dtype, tuple] = {}
 
     def params(dtype: np.dtype) -> tuple:
@@ -58,7 +59,7 @@ def _params_for(name: str, kinds: Any, mode: str) -> Callable[[np.dtype], tuple]
             _check(name, dtype, kinds)
             found = cache[dtype] = (("dtype", _compute_dtype(dtype, mode)),)
         return found
-    return params
+    return cache, params
 
 
 # The names defined through _unary/_binary (the module's __all__ is built from it).
@@ -73,12 +74,14 @@ def _named(function: Callable, name: str, doc: str) -> Callable:
 
 
 def _unary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Callable[[Any], Array]:
-    params = _params_for(name, kinds, mode)
+    cache, params = _params_for(name, kinds, mode)
+    cached = cache.get
 
     def function(x: Any, /) -> Array:
         if type(x) is not Array:
             x = check_array(x)
-        return run_elementwise(rule, params(x._aval[1]), (x,), x._device)
+        dtype = x._aval[1]
+        return run_elementwise(rule, cached(dtype) or params(dtype), (x,), x._device)
 
     return _named(function, name, doc)
 
@@ -89,11 +92,12 @@ DONATING: dict[str, Callable[[Any, Any, int], Array]] = {}
 
 
 def _binary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Callable[[Any, Any], Array]:
-    params = _params_for(name, kinds, mode)
+    cache, params = _params_for(name, kinds, mode)
+    cached = cache.get
 
     def function(x1: Any, x2: Any, /) -> Array:
         a, b, dtype = binary_operands(x1, x2)
-        return run_elementwise(rule, params(dtype), (a, b), a._device)
+        return run_elementwise(rule, cached(dtype) or params(dtype), (a, b), a._device)
 
     def donating(x1: Any, x2: Any, k: int) -> Array:
         a, b, dtype = binary_operands(x1, x2)
