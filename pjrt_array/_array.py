@@ -221,10 +221,10 @@ class Array:
     @property
     def T(self) -> "Array":
         """Transpose of a 2-D array."""
-        if self.ndim != 2:
+        if len(self._aval[0]) != 2:
             raise ValueError(f"x.T requires a 2-D array, got {self.ndim}-D; use matrix_transpose or permute_dims")
-        from .ops.manipulation import permute_dims
-        return permute_dims(self, (1, 0))
+        from .ops.manipulation import transposed
+        return transposed(self, (1, 0))
 
     @property
     def mT(self) -> "Array":

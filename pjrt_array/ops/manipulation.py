@@ -75,6 +75,11 @@ def permute_dims(x: Any, /, axes: tuple[int, ...]) -> Array:
         raise ValueError(f"axes {tuple(axes)} is not a permutation of the {x.ndim} axes")
     if perm == tuple(range(x.ndim)):
         return x
+    return transposed(x, perm)
+
+
+def transposed(x: Array, perm: tuple[int, ...]) -> Array:
+    """The view of ``x`` with its axes permuted by ``perm`` (checked by the caller, not the identity)."""
     return _views.attach(run(_transpose_rule, (("perm", perm),), (x,), x._device)[0], x, "permute", perm)
 
 
