@@ -261,6 +261,9 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
     if n == 2:
         b0, b1 = bufs = [args[0]._buffer, args[1]._buffer]
         handles = [b0._handle, b1._handle]
+    elif n == 1:
+        bufs = [args[0]._buffer]
+        handles = [bufs[0]._handle]
     else:
         bufs = [a._buffer for a in args]
         handles = [b._handle for b in bufs]

@@ -183,11 +183,14 @@ def _concat_rule(b: Builder, *parts: Value, axis: int, dtype: np.dtype, flat: bo
 def _joined(arrays: Any, name: str) -> tuple[list[Array], np.dtype]:
     if not isinstance(arrays, (list, tuple)) or not arrays:
         raise ValueError(f"{name} needs a non-empty sequence of arrays")
-    xs = [check_array(a, f"arrays[{i}]") for i, a in enumerate(arrays)]
+    xs = list(arrays)
+    dtype = None
+    for i, a in enumerate(xs):
+        if type(a) is not Array:
+            check_array(a, f"arrays[{i}]")
+        d = a._aval[1]
+        dtype = d if dtype is None or dtype is d else _dtypes.promote_types(dtype, d)
     same_device(*xs)
-    dtype = xs[0].dtype
-    for a in xs[1:]:
-        dtype = _dtypes.promote_types(dtype, a.dtype)
     return xs, dtype
 
 
