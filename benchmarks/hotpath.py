@@ -84,7 +84,7 @@ def loops(jnp: Any) -> None:
     for name, (work, *host) in data.items():
         if "softmax" in name:
             continue  # not dispatch-bound (four ops per call)
-        number = 2 if "Monte" in name else 5
+        number = 2 if "Monte" in name or "RK4" in name else 5
         args = [xp.asarray(h) for h in host]
         fns: dict[str, Callable[[], Any]] = {"numpy": lambda: work(np, W.python_loop, *host)}
         if jnp is not None:

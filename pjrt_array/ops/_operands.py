@@ -61,10 +61,9 @@ def from_host(value: np.ndarray, device: "Placement", *, share: bool = False, mu
 
 
 def _scalar_key(value: Any) -> Any:
-    # 0.0 == -0.0: a zero is keyed by its bits.  A NaN is never equal to another NaN object, so
-    # each NaN object has an entry of its own (bounded like the rest); other floats key themselves.
+    # 0.0 == -0.0 and NaN != NaN: zeros and NaNs are keyed by their bits; other floats key themselves.
     if type(value) is float:
-        return value if value else value.hex()
+        return value if value and value == value else value.hex()
     if isinstance(value, float):
         return value.hex()
     if isinstance(value, complex):
