@@ -82,16 +82,15 @@ def scalar_array(value: Any, dtype: np.dtype, device: "Placement") -> Array:
         if isinstance(value, float) and math.isinf(value) and _dtypes.is_integer(dtype):
             raise OverflowError(f"cannot convert {value} to {dtype}")
         return trace.constant(value, dtype)
-    if type(device) is not Device:
-        device = device.mesh.device_list[0]
-    key = (type(value), _scalar_key(value), dtype, device.token)
+    one: Device = device.mesh.device_list[0] if isinstance(device, NamedSharding) else device
+    key = (type(value), _scalar_key(value), dtype, one.token)
     cached = _scalar_cache.get(key)
     if cached is None:
         if len(_scalar_cache) >= _SCALAR_CACHE_SIZE:
             _scalar_cache.clear()
         if isinstance(value, float) and math.isinf(value) and _dtypes.is_integer(dtype):
             raise OverflowError(f"cannot convert {value} to {dtype}")
-        cached = _scalar_cache[key] = from_host(np.asarray(value, dtype=dtype), device)
+        cached = _scalar_cache[key] = from_host(np.asarray(value, dtype=dtype), one)
     return cached
 
 

@@ -184,12 +184,14 @@ def _joined(arrays: Any, name: str) -> tuple[list[Array], np.dtype]:
     if not isinstance(arrays, (list, tuple)) or not arrays:
         raise ValueError(f"{name} needs a non-empty sequence of arrays")
     xs = list(arrays)
-    dtype = None
     for i, a in enumerate(xs):
         if type(a) is not Array:
             check_array(a, f"arrays[{i}]")
+    dtype = xs[0]._aval[1]
+    for a in xs[1:]:
         d = a._aval[1]
-        dtype = d if dtype is None or dtype is d else _dtypes.promote_types(dtype, d)
+        if d is not dtype:
+            dtype = _dtypes.promote_types(dtype, d)
     same_device(*xs)
     return xs, dtype
 
