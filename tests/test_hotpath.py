@@ -95,3 +95,19 @@ def test_separately_made_equal_devices_share_no_cache_slot_yet_compute_alike():
     x = xp.asarray(np.arange(3.0), device=twin)
     np.testing.assert_array_equal(np.asarray(x + x), np.arange(3.0) * 2)
     assert x.device is twin
+
+
+def test_moments_and_extrema_checks_survive_their_caches():
+    a = np.arange(6.0).reshape(2, 3)
+    v = xp.asarray(a)
+    for _ in range(2):
+        np.testing.assert_allclose(np.asarray(xp.var(v, axis=1, correction=1)), np.var(a, axis=1, ddof=1))
+        np.testing.assert_allclose(np.asarray(xp.std(v, correction=1.0)), np.std(a, ddof=1.0))
+        np.testing.assert_array_equal(np.asarray(xp.max(v, axis=0)), a.max(axis=0))
+    with pytest.raises(TypeError, match="correction"):
+        xp.var(v, axis=1, correction=True)  # equal to the cached 1, but a bool
+    with pytest.raises(TypeError):
+        xp.max(v, axis=0.0)
+    with pytest.raises(ValueError, match="zero-size"):
+        xp.max(xp.asarray(np.ones((2, 0))), axis=1)
+    assert xp.max(xp.asarray(np.ones((2, 0))), axis=0).shape == (0,)

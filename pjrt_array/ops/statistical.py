@@ -103,10 +103,10 @@ def prod(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = Fal
 
 def _extremum(x: Any, axis: Any, keepdims: bool, op: str, name: str) -> Array:
     x = check_array(x)
-    axes = normalize_axes(axis, x.ndim)
-    if any(x.shape[a] == 0 for a in axes):
+    shape = x._aval[0]
+    if 0 in shape and any(shape[a] == 0 for a in normalize_axes(axis, len(shape))):
         raise ValueError(f"{name}: zero-size reduction has no identity")
-    return _reduction(x, axes, keepdims, op, None, name, ("bool", "integral", "real floating"))
+    return _reduction(x, axis, keepdims, op, None, name, ("bool", "integral", "real floating"))
 
 
 def max(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Array:
@@ -141,16 +141,36 @@ def _moments_rule(b: Builder, x: Value, *, axes: tuple[int, ...], keepdims: bool
     return out
 
 
-def _moments(x: Any, axis: Any, keepdims: bool, correction: Any, root: bool, name: str) -> Array:
-    x = check_array(x)
+def _moments_params(x: Array, axis: Any, keepdims: bool, correction: Any, root: bool, name: str) -> tuple:
     if not _dtypes.isdtype(x.dtype, _FLOATING):
         raise TypeError(f"{name}: needs a floating-point array, got {x.dtype}")
     if correction is not None and (not isinstance(correction, (int, float)) or isinstance(correction, bool)):
         raise TypeError(f"{name}: correction must be an int or float, got {correction!r}")
     axes = normalize_axes(axis, x.ndim)
-    params = (("axes", axes), ("keepdims", bool(keepdims)),
-              ("correction", None if correction is None else float(correction)), ("root", root))
+    return (("axes", axes), ("keepdims", bool(keepdims)),
+            ("correction", None if correction is None else float(correction)), ("root", root))
+
+
+# (name, dtype, ndim, axis, keepdims, correction's type and value) -> checked parameters
+_moment_params: dict[tuple, tuple] = {}
+
+
+def _moments(x: Any, axis: Any, keepdims: bool, correction: Any, root: bool, name: str) -> Array:
+    x = check_array(x)
+    # Cached for None/int axes and a None/int/float correction (types in the key: 1 == 1.0 == True).
+    key = (name, x._aval[1], len(x._aval[0]), axis, keepdims, type(correction), correction) \
+        if (axis is None or type(axis) is int) and type(correction) in _CORRECTIONS else None
+    params = _moment_params.get(key) if key is not None else None
+    if params is None:
+        params = _moments_params(x, axis, keepdims, correction, root, name)
+        if key is not None:
+            if len(_moment_params) >= 1024:
+                _moment_params.clear()
+            _moment_params[key] = params
     return run(_moments_rule, params, (x,), x._device)[0]
+
+
+_CORRECTIONS = (type(None), int, float)
 
 
 def mean(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Array:
