@@ -331,7 +331,7 @@ def run_elementwise(rule: Rule, params: tuple, args: Sequence[Array], device: "P
                 return run(rule, params, args, device, donate)[0]
             shape = s
     if len(shape) < 2:  # 0-d and 1-d operands: their own types are already the flat ones
-        return run(rule, params, args, device)[0]
+        return run(rule, params, args, device, donate)[0]
     avals = []
     for a in args:
         flat = flat_aval(a) if a._aval[0] else (a._aval if a._sharding is None else None)
