@@ -18,7 +18,7 @@ from ._lower import band_mask, broadcast, broadcast_shapes, conj, const_like
 from ._reduce import reduce
 
 __all__ = ["matmul", "adjoint", "transpose_last", "broadcast_batch", "qr", "householder_product", "eigh", "cholesky",
-           "triangular_solve", "identity", "slice_last", "keep_band", "diagonal"]
+           "triangular_solve", "identity", "slice_last", "keep_band", "diagonal", "pad_columns", "unit_phase"]
 
 
 def transpose_last(b: Builder, x: Value) -> Value:
@@ -153,3 +153,19 @@ def diagonal(b: Builder, x: Value, offset: int = 0) -> Value:
     lo = [0] * (summed.ndim - 1) + [start]
     hi = list(summed.shape[:-1]) + [start + length]
     return b.slice(summed, lo, hi)
+
+
+def pad_columns(b: Builder, x: Value, cols: int) -> Value:
+    """``x`` with zero columns appended up to ``cols`` columns."""
+    if x.shape[-1] == cols:
+        return x
+    high = [0] * (x.ndim - 1) + [cols - x.shape[-1]]
+    return b.pad(x, b.constant(0, x.dtype), [0] * x.ndim, high)
+
+
+def unit_phase(b: Builder, d: Value) -> Value:
+    """``d / |d|`` (1 where ``d == 0``), in ``d``'s dtype."""
+    mag = b.abs(d)
+    is_zero = b.compare(mag, const_like(b, 0, mag), "EQ")
+    phase = b.divide(d, b.convert(b.select(is_zero, const_like(b, 1, mag), mag), d.dtype))
+    return b.select(is_zero, const_like(b, 1, d), phase)

@@ -1,0 +1,246 @@
+"""SVD by one-sided (Hestenes) Jacobi in StableHLO: the pure lowering of ``svd``/``svdvals``.
+
+For ``a`` (m x n, m >= n; the caller transposes wide matrices):
+
+1. Columns sorted by descending norm (a cheap stand-in for column pivoting),
+   then Householder QR: ``a P = Q R``.
+2. One-sided Jacobi on ``Rᴴ``: rotations of column pairs until every pair is
+   orthogonal to ``tol = eps·sqrt(n)`` relative to the columns' norms.  Columns
+   are kept as the rows of ``Y = Wᴴ`` (contiguous along the last axis) and the
+   rotations are accumulated in ``Z = Vᴴ``.  A round rotates n/2 disjoint pairs
+   at once (rows ``i`` and ``i + n/2``); between rounds the rows move as in a
+   round-robin tournament (row 0 stays, the others rotate one place), so
+   ``n - 1`` rounds pair every two rows once (a sweep) and restore the order.
+   An odd ``n`` gets a zero row at the fixed place 0, which no rotation touches.
+3. Refinement: rounding in thousands of rotations leaves ``Z`` off unitary by
+   ~sqrt(rotations)·eps and the backward error follows it.  One Newton-Schulz
+   step makes ``Z`` unitary to eps, ``Y = Z R`` is recomputed by a matmul, and a
+   second Jacobi pass from the identity (2-4 sweeps of small rotations, whose
+   rounding stays small) finishes.  Backward error and orthogonality then match
+   LAPACK's (docs/linalg.md has the table).
+4. ``Rᴴ = U₁ S Z`` with ``S`` the row norms of ``Y`` (sorted descending) and
+   ``U₁`` from a Householder QR of ``Yᴴ`` (orthonormal even where singular
+   values vanish), so ``a = (Q Zᴴ) S (P U₁)ᴴ``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import _dtypes
+from ._builder import Builder, Value
+from ._linalg_lower import (adjoint, diagonal, householder_product, identity, keep_band, matmul, pad_columns, qr,
+                            slice_last, unit_phase)
+from ._lower import const_like, conj
+from ._reduce import reduce
+from .sorting import sort_values
+
+__all__ = ["svd_tall"]
+
+_INDEX = np.dtype("int64")
+_BOOL = np.dtype(bool)
+MAX_SWEEPS = 30  # Jacobi converges quadratically; this only bounds pathological input
+
+
+def _sq_norms(b: Builder, y: Value, axis: int = -1) -> Value:
+    """Squared Euclidean norms along ``axis`` of ``y`` (the rows' norms by default; real)."""
+    if _dtypes.is_complex(y.dtype):
+        re, im = b.real(y), b.imag(y)
+        sq = b.add(b.multiply(re, re), b.multiply(im, im))
+    else:
+        sq = b.multiply(y, y)
+    return reduce(b, sq, (axis % y.ndim,), "add")
+
+
+def _along_rows(b: Builder, v: Value, like: Value) -> Value:
+    """Per-row values ``v`` (shape ``like.shape[:-1]``) broadcast along the rows of ``like``, in its dtype."""
+    return b.broadcast_in_dim(b.convert(v, like.dtype), like.shape, range(like.ndim - 1))
+
+
+def _rotation(b: Builder, top: Value, bot: Value, tol: float) -> tuple[Value, Value, Value, Value]:
+    """The rotations that make rows ``top[i]`` and ``bot[i]`` orthogonal, and whether any was needed.
+
+    With ``α = |t|²``, ``β = |u|²``, ``γ = t·conj(u) = |γ|·φ`` a pair is rotated if
+    ``|γ| > tol·sqrt(αβ)``: ``t' = c·t - s·φ·u``, ``u' = s·conj(φ)·t + c·u`` with
+    ``ζ = (β - α) / 2|γ|``, ``τ = sign(ζ) / (|ζ| + sqrt(1 + ζ²))``, ``c = 1/sqrt(1 + τ²)``,
+    ``s = c·τ`` (the smaller of the two angles that diagonalize the pair's Gram matrix).
+    Returns ``c``, ``s·φ``, ``s·conj(φ)`` (per pair) and the flag.
+    """
+    alpha, beta = _sq_norms(b, top), _sq_norms(b, bot)
+    gamma = reduce(b, b.multiply(top, conj(b, bot)), (top.ndim - 1,), "add")
+    g = b.abs(gamma)
+    one, zero = const_like(b, 1, g), const_like(b, 0, g)
+    # NaN compares false: a NaN pair is never rotated, so NaN input cannot keep the loop going.
+    rotate = b.compare(g, b.multiply(const_like(b, tol, g), b.sqrt(b.multiply(alpha, beta))), "GT")
+    g_safe = b.select(rotate, g, one)
+    zeta = b.divide(b.subtract(beta, alpha), b.add(g_safe, g_safe))
+    mag = b.abs(zeta)
+    big = b.compare(mag, one, "GT")
+    # |ζ| + sqrt(1 + ζ²) without overflow for huge |ζ|: |ζ|·(1 + sqrt(1 + ζ⁻²)).
+    inv = b.divide(one, b.select(big, mag, one))
+    denom = b.select(big, b.multiply(mag, b.add(one, b.sqrt(b.add(one, b.multiply(inv, inv))))),
+                     b.add(mag, b.sqrt(b.add(one, b.multiply(zeta, zeta)))))
+    sign = b.select(b.compare(zeta, zero, "GE"), one, b.negate(one))
+    tau = b.divide(sign, denom)
+    c = b.rsqrt(b.add(one, b.multiply(tau, tau)))
+    s = b.multiply(c, tau)
+    c, s = b.select(rotate, c, one), b.select(rotate, s, zero)
+    if _dtypes.is_complex(gamma.dtype):
+        phase = b.divide(gamma, b.convert(g_safe, gamma.dtype))
+        s_c = b.convert(s, gamma.dtype)
+        s_phase, s_conj = b.multiply(s_c, phase), b.multiply(s_c, conj(b, phase))
+    else:
+        s_phase = b.multiply(s, b.sign(gamma))
+        s_conj = s_phase
+    any_rotated = reduce(b, rotate, tuple(range(rotate.ndim)), "or")
+    return c, s_phase, s_conj, any_rotated
+
+
+def _halves(b: Builder, y: Value) -> tuple[Value, Value]:
+    k = y.shape[-2] // 2
+    return slice_last(b, y, (0, k), (0, y.shape[-1])), slice_last(b, y, (k, 2 * k), (0, y.shape[-1]))
+
+
+def _round_robin(b: Builder, top: Value, bot: Value) -> Value:
+    """The rows of the next round: ``top[0]`` stays, the other rows move one place around the circle."""
+    k = top.shape[-2]
+    if k == 1:
+        return b.concatenate([top, bot], top.ndim - 2)
+    width = top.shape[-1]
+    rows = lambda x, lo, hi: slice_last(b, x, (lo, hi), (0, width))  # noqa: E731
+    parts = [rows(top, 0, 1), rows(bot, 0, 1), rows(top, 1, k - 1), rows(bot, 1, k), rows(top, k - 1, k)]
+    return b.concatenate([p for p in parts if p.shape[-2]], top.ndim - 2)
+
+
+def _rotate_rows(b: Builder, y: Value, c: Value, s_phase: Value, s_conj: Value) -> tuple[Value, Value]:
+    top, bot = _halves(b, y)
+    cr = _along_rows(b, c, top)
+    new_top = b.subtract(b.multiply(cr, top), b.multiply(_along_rows(b, s_phase, top), bot))
+    new_bot = b.add(b.multiply(_along_rows(b, s_conj, top), top), b.multiply(cr, bot))
+    return new_top, new_bot
+
+
+def _jacobi(b: Builder, y: Value, z: Value | None, tol: float) -> tuple[Value, Value | None]:
+    """Rotate the rows of ``y`` (even count) until pairwise orthogonal; ``z`` gets the same rotations."""
+    n = y.shape[-2]
+    carried = [y] if z is None else [y, z]
+
+    def one_round(r: Builder, state: list[Value]) -> list[Value]:
+        ys = state[:len(carried)]
+        count, flag = state[len(carried):]
+        top, bot = _halves(r, ys[0])
+        c, s_phase, s_conj, rotated = _rotation(r, top, bot, tol)
+        moved = [_round_robin(r, *_rotate_rows(r, m, c, s_phase, s_conj)) for m in ys]
+        return moved + [r.add(count, r.constant(1, _INDEX)), r.or_(flag, rotated)]
+
+    def one_sweep(r: Builder, state: list[Value]) -> list[Value]:
+        mats, sweeps = state[:len(carried)], state[len(carried)]
+        init = mats + [r.constant(0, _INDEX), r.constant(False, _BOOL)]
+        out = r.while_(init, lambda q, s: [q.compare(s[len(carried)], q.constant(n - 1, _INDEX), "LT")], one_round)
+        return out[:len(carried)] + [r.add(sweeps, r.constant(1, _INDEX)), out[-1]]
+
+    def more(r: Builder, state: list[Value]) -> list[Value]:
+        below_cap = r.compare(state[len(carried)], r.constant(MAX_SWEEPS, _INDEX), "LT")
+        return [r.and_(below_cap, state[-1])]
+
+    init = carried + [b.constant(0, _INDEX), b.constant(True, _BOOL)]
+    out = b.while_(init, more, one_sweep)
+    return out[0], (out[1] if z is not None else None)
+
+
+def _pad_rows(b: Builder, y: Value, z: Value | None) -> tuple[Value, Value | None]:
+    """An even number of rows: a zero row in front of ``y`` (and a unit row/column in front of ``z``)."""
+    if y.shape[-2] % 2 == 0:
+        return y, z
+    nd = y.ndim
+    y = b.pad(y, b.constant(0, y.dtype), [0] * (nd - 2) + [1, 0], [0] * nd)
+    if z is not None:
+        z = b.pad(z, b.constant(0, z.dtype), [0] * (nd - 2) + [1, 1], [0] * nd)
+        corner = b.pad(b.constant(1, z.dtype, z.shape[:-2] + (1, 1)), b.constant(0, z.dtype),
+                       [0] * nd, [0] * (nd - 2) + [z.shape[-2] - 1, z.shape[-1] - 1])
+        z = b.add(z, corner)
+    return y, z
+
+
+def _unpad_rows(b: Builder, y: Value, n: int) -> Value:
+    """Drop the padding row (and column, for square ``y``) that ``_pad_rows`` added."""
+    if y.shape[-2] == n:
+        return y
+    cols = (1, y.shape[-1]) if y.shape[-1] == y.shape[-2] else (0, y.shape[-1])
+    return slice_last(b, y, (1, y.shape[-2]), cols)
+
+
+def _orthogonal_rows(b: Builder, y: Value, z: Value | None) -> tuple[Value, Value | None]:
+    """``_jacobi`` on any number of rows (tolerance from the row length)."""
+    n = y.shape[-2]
+    if n < 2:
+        return y, z
+    tol = float(np.finfo(_dtypes.real_dtype(y.dtype)).eps) * math.sqrt(y.shape[-1])
+    py, pz = _pad_rows(b, y, z)
+    py, pz = _jacobi(b, py, pz, tol)
+    return _unpad_rows(b, py, n), (None if pz is None else _unpad_rows(b, pz, n))
+
+
+def _newton_schulz(b: Builder, z: Value) -> Value:
+    """One step towards the nearest unitary matrix: ``z + (I - z zᴴ) z / 2``."""
+    eye = identity(b, z.shape, z.dtype)
+    defect = b.subtract(eye, matmul(b, z, adjoint(b, z)))
+    half = b.constant(0.5, z.dtype, z.shape)
+    return b.add(z, b.multiply(half, matmul(b, defect, z)))
+
+
+def _descending(b: Builder, norms: Value, axis: int, *mats: Value) -> list[Value]:
+    """``norms`` (batch + (n,)) sorted descending, and ``mats`` (batch + 2 axes) permuted alike along ``axis``."""
+    keys = b.negate(norms)
+    out = [sort_values(b, [keys, norms], norms.ndim - 1)[1]]
+    for m in mats:
+        dims = list(range(m.ndim - 2)) + [axis]
+        out.append(sort_values(b, [b.broadcast_in_dim(keys, m.shape, dims), m], axis)[1])
+    return out
+
+
+def svd_tall(b: Builder, a: Value, full: bool, vectors: bool) -> tuple[Value, ...]:
+    """``(U, s, Vh)`` with ``a = U diag(s) Vh`` (s descending), or ``(s,)``; ``a`` is m x n with m >= n."""
+    m, n = a.shape[-2:]
+    batch = a.shape[:-2]
+    real = _dtypes.real_dtype(a.dtype)
+    if n == 0:
+        s = b.constant(0, real, batch + (0,))
+        if not vectors:
+            return (s,)
+        u = identity(b, batch + (m, m), a.dtype) if full else b.constant(0, a.dtype, batch + (m, 0))
+        return u, s, b.constant(0, a.dtype, batch + (0, 0))
+    rows, cols = a.ndim - 2, a.ndim - 1
+    col_norms = b.sqrt(_sq_norms(b, a, rows))
+    keys = b.negate(col_norms)
+    perm = sort_values(b, [keys, b.iota(keys.shape, keys.ndim - 1, _INDEX)], keys.ndim - 1)[1]
+    packed, taus = qr(b, _descending(b, col_norms, cols, a)[1])
+    r = keep_band(b, slice_last(b, packed, (0, n), (0, n)), 0, None)
+    if not vectors:
+        y, _ = _orthogonal_rows(b, r, None)
+        return (_descending(b, b.sqrt(_sq_norms(b, y)), rows)[0],)
+    z = identity(b, r.shape, r.dtype)
+    _, z = _orthogonal_rows(b, r, z)
+    if n > 1:
+        z = _newton_schulz(b, z)
+        y, z2 = _orthogonal_rows(b, matmul(b, z, r), identity(b, r.shape, r.dtype))
+        z = matmul(b, z2, z)
+    else:
+        y = r
+    s, y, z = _descending(b, b.sqrt(_sq_norms(b, y)), rows, y, z)
+    # Left vectors: Q Zᴴ (Q's trailing m - n columns complete U when full).
+    q = householder_product(b, pad_columns(b, packed, m) if full else packed, taus)
+    q_lead = slice_last(b, q, (0, m), (0, n))
+    u = matmul(b, q_lead, adjoint(b, z))
+    if full and m > n:
+        u = b.concatenate([u, slice_last(b, q, (0, m), (n, m))], u.ndim - 1)
+    # Right vectors: U₁ from the QR of Yᴴ (phases from R's diagonal), then rows back in a's column order.
+    w_packed, w_taus = qr(b, adjoint(b, y))
+    u1 = householder_product(b, w_packed, w_taus)
+    phase = unit_phase(b, diagonal(b, w_packed))
+    dims = list(range(rows)) + [cols]
+    vh = adjoint(b, b.multiply(u1, b.broadcast_in_dim(phase, u1.shape, dims)))
+    vh = sort_values(b, [b.broadcast_in_dim(perm, vh.shape, dims), vh], cols)[1]
+    return u, s, vh
