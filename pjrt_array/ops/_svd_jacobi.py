@@ -5,7 +5,8 @@ For ``a`` (m x n, m >= n; the caller transposes wide matrices):
 1. Columns sorted by descending norm (a cheap stand-in for column pivoting),
    then Householder QR: ``a P = Q R``.
 2. One-sided Jacobi on ``Rᴴ``: rotations of column pairs until every pair is
-   orthogonal to ``tol = eps·sqrt(n)`` relative to the columns' norms.  Columns
+   orthogonal to ``tol`` relative to the columns' norms (sqrt(eps) when a
+   refinement pass follows, else eps·sqrt(n)).  Columns
    are kept as the rows of ``Y = Wᴴ`` (contiguous along the last axis) and the
    rotations are accumulated in ``Z = Vᴴ``.  A round rotates n/2 disjoint pairs
    at once (rows ``i`` and ``i + n/2``); between rounds the rows move as in a
@@ -172,12 +173,16 @@ def _unpad_rows(b: Builder, y: Value, n: int) -> Value:
     return slice_last(b, y, (1, y.shape[-2]), cols)
 
 
-def _orthogonal_rows(b: Builder, y: Value, z: Value | None) -> tuple[Value, Value | None]:
-    """``_jacobi`` on any number of rows (tolerance from the row length)."""
+def _tight(y: Value) -> float:
+    """The final tolerance: eps·sqrt(row length), about the rounding error of a row's dot product."""
+    return float(np.finfo(_dtypes.real_dtype(y.dtype)).eps) * math.sqrt(y.shape[-1])
+
+
+def _orthogonal_rows(b: Builder, y: Value, z: Value | None, tol: float) -> tuple[Value, Value | None]:
+    """``_jacobi`` on any number of rows."""
     n = y.shape[-2]
     if n < 2:
         return y, z
-    tol = float(np.finfo(_dtypes.real_dtype(y.dtype)).eps) * math.sqrt(y.shape[-1])
     py, pz = _pad_rows(b, y, z)
     py, pz = _jacobi(b, py, pz, tol)
     return _unpad_rows(b, py, n), (None if pz is None else _unpad_rows(b, pz, n))
@@ -219,13 +224,14 @@ def svd_tall(b: Builder, a: Value, full: bool, vectors: bool) -> tuple[Value, ..
     packed, taus = qr(b, _descending(b, col_norms, cols, a)[1])
     r = keep_band(b, slice_last(b, packed, (0, n), (0, n)), 0, None)
     if not vectors:
-        y, _ = _orthogonal_rows(b, r, None)
+        y, _ = _orthogonal_rows(b, r, None, _tight(r))
         return (_descending(b, b.sqrt(_sq_norms(b, y)), rows)[0],)
-    z = identity(b, r.shape, r.dtype)
-    _, z = _orthogonal_rows(b, r, z)
+    # The first pass need not go below sqrt(eps): the refinement pass converges from there.
+    sqrt_eps = math.sqrt(float(np.finfo(real).eps))
+    _, z = _orthogonal_rows(b, r, identity(b, r.shape, r.dtype), sqrt_eps)
     if n > 1:
         z = _newton_schulz(b, z)
-        y, z2 = _orthogonal_rows(b, matmul(b, z, r), identity(b, r.shape, r.dtype))
+        y, z2 = _orthogonal_rows(b, matmul(b, z, r), identity(b, r.shape, r.dtype), _tight(r))
         z = matmul(b, z2, z)
     else:
         y = r

@@ -222,7 +222,21 @@ def _svd_rule(b: Builder, x: Value, *, full: bool, vectors: bool) -> tuple[Value
 
 
 def _svd(b: Builder, x: Value, full: bool, vectors: bool) -> tuple[Value, ...]:
-    """(U, S, Vh), or (S,) without ``vectors``."""
+    """(U, S, Vh), or (S,) without ``vectors``.
+
+    Like numpy.linalg, narrower dtypes are computed in double precision and the
+    results rounded back: that is the accuracy numpy users get for float32.
+    """
+    wide = np.dtype(np.complex128 if _dtypes.is_complex(x.dtype) else np.float64)
+    out = _svd_wide(b, b.convert(x, wide), full, vectors)
+    real = _dtypes.real_dtype(x.dtype)
+    if not vectors:
+        return (b.convert(out[0], real),)
+    u, s, vh = out
+    return b.convert(u, x.dtype), b.convert(s, real), b.convert(vh, x.dtype)
+
+
+def _svd_wide(b: Builder, x: Value, full: bool, vectors: bool) -> tuple[Value, ...]:
     m, n = x.shape[-2:]
     x, scale = _unit_scale(b, x)
     out = svd_tall(b, x if m >= n else adjoint(b, x), full, vectors)  # xᴴ = U' S V'ᴴ: x = V' S U'ᴴ
