@@ -2,8 +2,8 @@
 
 For ``a`` (m x n, m >= n; the caller transposes wide matrices):
 
-1. Columns sorted by descending norm (a cheap stand-in for column pivoting),
-   then Householder QR: ``a P = Q R``.
+1. Rows and columns sorted by descending norm (a cheap stand-in for
+   pivoting), then Householder QR: ``Pᵣ a P = Q R``.
 2. One-sided Jacobi on ``Rᴴ``: rotations of column pairs until every pair is
    orthogonal to ``tol`` relative to the columns' norms (sqrt(eps) when a
    refinement pass follows, else eps·sqrt(n)).  Columns
@@ -21,7 +21,7 @@ For ``a`` (m x n, m >= n; the caller transposes wide matrices):
    LAPACK's (docs/linalg.md has the table).
 4. ``Rᴴ = U₁ S Z`` with ``S`` the row norms of ``Y`` (sorted descending) and
    ``U₁`` from a Householder QR of ``Yᴴ`` (orthonormal even where singular
-   values vanish), so ``a = (Q Zᴴ) S (P U₁)ᴴ``.
+   values vanish), so ``a = (Pᵣᵀ Q Zᴴ) S (P U₁)ᴴ``.
 """
 
 from __future__ import annotations
@@ -218,9 +218,11 @@ def svd_tall(b: Builder, a: Value, full: bool, vectors: bool) -> tuple[Value, ..
         u = identity(b, batch + (m, m), a.dtype) if full else b.constant(0, a.dtype, batch + (m, 0))
         return u, s, b.constant(0, a.dtype, batch + (0, 0))
     rows, cols = a.ndim - 2, a.ndim - 1
-    col_norms = b.sqrt(_sq_norms(b, a, rows))
-    keys = b.negate(col_norms)
-    perm = sort_values(b, [keys, b.iota(keys.shape, keys.ndim - 1, _INDEX)], keys.ndim - 1)[1]
+    # Rows and columns sorted by descending norm: Householder QR is then backward stable row-wise
+    # too (Cox & Higham), which graded matrices need.
+    row_norms, col_norms = b.sqrt(_sq_norms(b, a, cols)), b.sqrt(_sq_norms(b, a, rows))
+    row_perm, col_perm = _permutation(b, row_norms), _permutation(b, col_norms)
+    a = _descending(b, row_norms, rows, a)[1]
     packed, taus = qr(b, _descending(b, col_norms, cols, a)[1])
     r = keep_band(b, slice_last(b, packed, (0, n), (0, n)), 0, None)
     if not vectors:
@@ -242,11 +244,23 @@ def svd_tall(b: Builder, a: Value, full: bool, vectors: bool) -> tuple[Value, ..
     u = matmul(b, q_lead, adjoint(b, z))
     if full and m > n:
         u = b.concatenate([u, slice_last(b, q, (0, m), (n, m))], u.ndim - 1)
+    u = _unpermute(b, u, row_perm, rows)
     # Right vectors: U₁ from the QR of Yᴴ (phases from R's diagonal), then rows back in a's column order.
     w_packed, w_taus = qr(b, adjoint(b, y))
     u1 = householder_product(b, w_packed, w_taus)
     phase = unit_phase(b, diagonal(b, w_packed))
     dims = list(range(rows)) + [cols]
     vh = adjoint(b, b.multiply(u1, b.broadcast_in_dim(phase, u1.shape, dims)))
-    vh = sort_values(b, [b.broadcast_in_dim(perm, vh.shape, dims), vh], cols)[1]
-    return u, s, vh
+    return u, s, _unpermute(b, vh, col_perm, cols)
+
+
+def _permutation(b: Builder, norms: Value) -> Value:
+    """The indices that sort ``norms`` descending (stable), as in ``_descending``."""
+    keys = b.negate(norms)
+    return sort_values(b, [keys, b.iota(keys.shape, keys.ndim - 1, _INDEX)], keys.ndim - 1)[1]
+
+
+def _unpermute(b: Builder, x: Value, perm: Value, axis: int) -> Value:
+    """``x`` with slice ``i`` along ``axis`` moved to place ``perm[i]`` (undoes a sort by ``perm``)."""
+    dims = list(range(x.ndim - 2)) + [axis]
+    return sort_values(b, [b.broadcast_in_dim(perm, x.shape, dims), x], axis)[1]
