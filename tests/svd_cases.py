@@ -24,9 +24,9 @@ def _orthonormal(rng: np.random.Generator, m: int, n: int, dtype: np.dtype) -> n
 
 
 def graded(m: int, n: int, dtype: np.dtype, seed: int = 0) -> np.ndarray:
-    """``D1 Q D2``: a random orthogonal ``Q`` between diagonal scalings 1e-3..1 and 1..1e3 (shuffled)."""
+    """``D1 Q D2``: a random orthogonal ``Q`` between diagonal scalings 1e-3..1e3 and 0.1..10 (shuffled)."""
     rng = np.random.default_rng(seed)
-    d1, d2 = np.logspace(-3, 0, m), np.logspace(0, 3, n)
+    d1, d2 = np.logspace(-3, 3, m), np.logspace(-1, 1, n)
     rng.shuffle(d1)
     rng.shuffle(d2)
     q = _orthonormal(rng, max(m, n), max(m, n), dtype)[:m, :n]
