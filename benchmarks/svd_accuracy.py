@@ -6,8 +6,9 @@ shape, prints the backward error |A - U S Vᴴ|/|A|, the orthogonality |UᴴU - 
 extended-precision Jacobi), for pjrt_array's pure lowering and for
 numpy.linalg.svd (LAPACK gesdd), and the ratio ours/LAPACK (the goal is <= 10).
 Then the time of a first call on a new shape (compile + run, disk cache off) and
-of warm calls, best of 3 and interleaved with numpy.  ``--large`` adds n = 500 and
-1000 to the timings.  Run it against another checkout with
+of warm calls, best of 3 and interleaved with numpy (``--cpu``: CPU time of this
+process instead of wall time, less distorted by other processes' load).
+``--large`` adds n = 500 and 1000 to the timings.  Run it against another checkout with
 ``PYTHONPATH=<checkout> python benchmarks/svd_accuracy.py`` to compare versions.
 """
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 os.environ["PJRT_ARRAY_CACHE"] = "0"
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import numpy as np  # noqa: E402
 
 import pjrt_array as xp  # noqa: E402
+from _common import clock  # noqa: E402
 from pjrt_array.ops import _lapack  # noqa: E402
 from svd_cases import FAMILIES, errors, exact_singular_values, relative_sv_error  # noqa: E402
 
@@ -62,26 +63,27 @@ def accuracy_table() -> list[float]:
 
 
 def timing_table(sizes: tuple[int, ...]) -> None:
+    now = clock()
     print(f"\n{'n':>5} {'first call (s)':>15} {'warm svd (s)':>13} {'numpy (s)':>10} {'warm svdvals (s)':>17}")
     rng = np.random.default_rng(0)
     for n in sizes:
         a = rng.standard_normal((n, n))
         x = xp.asarray(a)
-        start = time.perf_counter()
+        start = now()
         np.asarray(xp.linalg.svd(x)[0])
-        first = time.perf_counter() - start
+        first = now() - start
         np.asarray(xp.linalg.svdvals(x))
         ours, theirs, vals = [], [], []
         for _ in range(3):  # interleaved, best of 3
-            start = time.perf_counter()
+            start = now()
             np.asarray(xp.linalg.svd(x)[0])
-            ours.append(time.perf_counter() - start)
-            start = time.perf_counter()
+            ours.append(now() - start)
+            start = now()
             np.linalg.svd(a)
-            theirs.append(time.perf_counter() - start)
-            start = time.perf_counter()
+            theirs.append(now() - start)
+            start = now()
             np.asarray(xp.linalg.svdvals(x))
-            vals.append(time.perf_counter() - start)
+            vals.append(now() - start)
         print(f"{n:5d} {first:15.3f} {min(ours):13.3f} {min(theirs):10.4f} {min(vals):17.3f}")
 
 

@@ -45,14 +45,17 @@ _BOOL = np.dtype(bool)
 MAX_SWEEPS = 30  # Jacobi converges quadratically; this only bounds pathological input
 
 
-def _sq_norms(b: Builder, y: Value, axis: int = -1) -> Value:
-    """Squared Euclidean norms along ``axis`` of ``y`` (the rows' norms by default; real)."""
+def _squares(b: Builder, y: Value) -> Value:
+    """``|y|²`` elementwise (real)."""
     if _dtypes.is_complex(y.dtype):
         re, im = b.real(y), b.imag(y)
-        sq = b.add(b.multiply(re, re), b.multiply(im, im))
-    else:
-        sq = b.multiply(y, y)
-    return reduce(b, sq, (axis % y.ndim,), "add")
+        return b.add(b.multiply(re, re), b.multiply(im, im))
+    return b.multiply(y, y)
+
+
+def _sq_norms(b: Builder, y: Value, axis: int = -1) -> Value:
+    """Squared Euclidean norms along ``axis`` of ``y`` (the rows' norms by default; real)."""
+    return reduce(b, _squares(b, y), (axis % y.ndim,), "add")
 
 
 def _along_rows(b: Builder, v: Value, like: Value) -> Value:
@@ -69,8 +72,10 @@ def _rotation(b: Builder, top: Value, bot: Value, tol: float) -> tuple[Value, Va
     ``s = c·τ`` (the smaller of the two angles that diagonalize the pair's Gram matrix).
     Returns ``c``, ``s·φ``, ``s·conj(φ)`` (per pair) and the flag.
     """
-    alpha, beta = _sq_norms(b, top), _sq_norms(b, bot)
-    gamma = reduce(b, b.multiply(top, conj(b, bot)), (top.ndim - 1,), "add")
+    # One variadic reduce (one pass over the rows) for the three sums.
+    sums = [_squares(b, top), _squares(b, bot), b.multiply(top, conj(b, bot))]
+    inits = [b.constant(0, v.dtype) for v in sums]
+    alpha, beta, gamma = b.reduce(sums, inits, (top.ndim - 1,), lambda r, v: [r.add(v[i], v[i + 3]) for i in range(3)])
     g = b.abs(gamma)
     one, zero = const_like(b, 1, g), const_like(b, 0, g)
     # NaN compares false: a NaN pair is never rotated, so NaN input cannot keep the loop going.
