@@ -18,6 +18,8 @@ import os
 import sys
 
 os.environ["PJRT_ARRAY_CACHE"] = "0"
+if "--cpu" in sys.argv:  # CPU time would add up the threads of a multi-threaded LAPACK
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
 import numpy as np  # noqa: E402

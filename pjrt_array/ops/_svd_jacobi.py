@@ -170,12 +170,11 @@ def _pad_rows(b: Builder, y: Value, z: Value | None) -> tuple[Value, Value | Non
     return y, z
 
 
-def _unpad_rows(b: Builder, y: Value, n: int) -> Value:
-    """Drop the padding row (and column, for square ``y``) that ``_pad_rows`` added."""
+def _unpad_rows(b: Builder, y: Value, n: int, *, column: bool) -> Value:
+    """Drop the padding row (and, with ``column``, the padding column) that ``_pad_rows`` added."""
     if y.shape[-2] == n:
         return y
-    cols = (1, y.shape[-1]) if y.shape[-1] == y.shape[-2] else (0, y.shape[-1])
-    return slice_last(b, y, (1, y.shape[-2]), cols)
+    return slice_last(b, y, (1, n + 1), (1, n + 1) if column else (0, y.shape[-1]))
 
 
 def _tight(y: Value) -> float:
@@ -190,7 +189,7 @@ def _orthogonal_rows(b: Builder, y: Value, z: Value | None, tol: float) -> tuple
         return y, z
     py, pz = _pad_rows(b, y, z)
     py, pz = _jacobi(b, py, pz, tol)
-    return _unpad_rows(b, py, n), (None if pz is None else _unpad_rows(b, pz, n))
+    return _unpad_rows(b, py, n, column=False), (None if pz is None else _unpad_rows(b, pz, n, column=True))
 
 
 def _newton_schulz(b: Builder, z: Value) -> Value:
