@@ -10,7 +10,9 @@ a markdown table of ratios against the targets of issue 17::
 
 ``--quick`` shrinks every size (a dry run on CPU checks the script in seconds).
 Times are medians of per-call times over loops synchronized once at the end;
-``first`` is the first call, compile included.
+every result of a loop is kept and waited for, so no library can skip unread
+work (pjrt_array's fusion would).  ``first`` is the first call, compile included.
+Both libraries multiply float32 at full precision (jax's default on a GPU is TF32).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ def load(lib: str, platform: str) -> tuple[Any, Callable[[Any], Any], Callable[[
         os.environ["JAX_PLATFORMS"] = {"gpu": "cuda"}.get(platform, platform)
         import jax
         jax.config.update("jax_enable_x64", True)  # float64 inputs stay float64, as in pjrt_array
+        jax.config.update("jax_default_matmul_precision", "highest")  # float32 products as accurate as ours
         import jax.numpy as jnp
         device = jax.devices()[0]
         return jnp, jax.block_until_ready, lambda a: jax.device_put(a, device), f"jax {jax.__version__} {device}"
@@ -60,8 +63,11 @@ def load(lib: str, platform: str) -> tuple[Any, Callable[[Any], Any], Callable[[
     device = xp.__array_namespace_info__().default_device()
 
     def sync(result: Any) -> Any:
-        for r in result if isinstance(result, tuple) else (result,):
-            r.block_until_ready()
+        if isinstance(result, (tuple, list)):
+            for r in result:
+                sync(r)
+        else:
+            result.block_until_ready()
         return result
     return xp, sync, xp.asarray, f"pjrt_array {device!r} {device.kind} ({device.client.platform_version})"
 
@@ -114,10 +120,7 @@ def measure(lib: str, platform: str, quick: bool, save: Callable[[dict[str, Any]
             times = []
             for _ in range(repeats):
                 start = time.perf_counter()
-                out = None
-                for _ in range(loops):
-                    out = op(*args)
-                sync(out)
+                sync([op(*args) for _ in range(loops)])
                 times.append((time.perf_counter() - start) / loops)
             results[name] = {"kind": kind, "n": n, "first_s": first, "warm_s": statistics.median(times)}
         except Exception as exc:  # noqa: BLE001 - one failing case must not hide the others

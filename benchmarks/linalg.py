@@ -1,10 +1,10 @@
 """linalg on the CPU: warm decompositions and solves next to numpy and jax.numpy, and first calls.
 
-pjrt_array runs them as LAPACK custom calls (ops/_lapack.py).  Three tables:
+pjrt_array runs them as LAPACK custom calls (ops/_lapack.py).  Four tables:
 warm 200x200 float64 (ratio: pjrt_array's time over the other's, the goal
 is <= 1.5 against numpy), warm 8x8 float64 (goal <= 1.0 against jax.numpy),
-and the first call on a shape not seen before (compile + run; the disk cache
-is off for this run; goal < 200 ms).  ``--pure`` adds pjrt_array's pure
+a warm batch of 100 8x8 matrices, and the first call on a shape not seen
+before (compile + run; the disk cache is off for this run; goal < 200 ms).  ``--pure`` adds pjrt_array's pure
 StableHLO lowering (what non-CPU platforms run) at 8x8 and for the first call.
 The libraries take turns and each keeps its best of 7 rounds, so that load
 from other processes on a shared machine distorts the ratios less; ``--cpu``
@@ -46,11 +46,11 @@ def _sync(result):
     return result
 
 
-def _inputs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A well-conditioned symmetric positive-definite matrix (|det| in range) and two right-hand sides."""
+def _inputs(n: int, seed: int = 0, batch: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """Well-conditioned symmetric positive-definite matrices (|det| in range) and two right-hand sides each."""
     rng = np.random.default_rng(seed)
-    a = rng.standard_normal((n, n))
-    return a @ a.T / n + np.eye(n), rng.standard_normal((n, 2))
+    a = rng.standard_normal((*batch, n, n))
+    return a @ np.swapaxes(a, -1, -2) / n + np.eye(n), rng.standard_normal((*batch, n, 2))
 
 
 def _best(calls: dict, number: int, rounds: int = 7) -> dict:
@@ -67,9 +67,9 @@ def _best(calls: dict, number: int, rounds: int = 7) -> dict:
     return best
 
 
-def warm(libs: dict, n: int, number: int) -> None:
-    a, b = _inputs(n)
-    print(f"| {n}x{n} float64, warm | " + " | ".join(libs) + " |")
+def warm(libs: dict, n: int, number: int, batch: tuple[int, ...] = ()) -> None:
+    a, b = _inputs(n, batch=batch)
+    print(f"| {'x'.join(map(str, (*batch, n, n)))} float64, warm | " + " | ".join(libs) + " |")
     print("|---" * (len(libs) + 1) + "|")
     for name, op in CASES:
         calls = {}
@@ -111,6 +111,8 @@ def main() -> None:
     if pure:
         libs["pjrt_array (pure)"] = (xp, True)
     warm(libs, 8, 300)
+    print()
+    warm(libs, 8, 20, batch=(100,))
     print()
     first_call(pure)
 

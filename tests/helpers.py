@@ -62,3 +62,12 @@ def run_in_threads(work, count: int = 8) -> None:
         t.join()
     if errors:
         raise errors[0]
+
+
+def random_array(shape, dtype, seed: int = 0) -> np.ndarray:
+    """Standard normal values of ``shape`` (real and imaginary parts for a complex ``dtype``)."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(shape)
+    if np.dtype(dtype).kind == "c":
+        a = a + 1j * rng.standard_normal(shape)
+    return a.astype(dtype)

@@ -150,8 +150,10 @@ def test_operators_and_reflected_forms():
     x, y = xp.asarray(a), xp.asarray(b)
     for op in ("__add__", "__sub__", "__mul__", "__truediv__", "__floordiv__", "__mod__", "__pow__",
                "__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__"):
-        assert_equal(getattr(x, op)(y), getattr(a, op)(b))
-        assert_equal(getattr(x, op)(2.0), getattr(a, op)(2.0))
+        # pow is exact on the CPU; a GPU's pow is within an ulp (2.0 ** -4 came out 1 ulp low on CUDA)
+        tol = 4 * np.finfo(np.float64).eps if op == "__pow__" else 0.0
+        assert_equal(getattr(x, op)(y), getattr(a, op)(b), rtol=tol)
+        assert_equal(getattr(x, op)(2.0), getattr(a, op)(2.0), rtol=tol)
     for op in ("__radd__", "__rsub__", "__rmul__", "__rtruediv__", "__rpow__"):
         assert_equal(getattr(x, op)(3.0), getattr(a, op)(3.0))
     assert_equal(-x, -a)
@@ -193,12 +195,16 @@ def test_bad_input():
         xp.add(xp.ones(3), xp.ones(4))
     with pytest.raises(TypeError):
         xp.add(1, 2)
-    devices = xp.__array_namespace_info__().devices()
-    assert len(devices) > 1  # the CPU plugins expose several devices
-    with pytest.raises(ValueError):
-        xp.add(xp.ones(2, device=devices[0]), xp.ones(2, device=devices[1]))
     with pytest.raises(TypeError):
         xp.clip(xp.ones(2), "a")
+
+
+def test_operands_on_two_devices_are_refused():
+    devices = xp.__array_namespace_info__().devices()
+    if len(devices) < 2:
+        pytest.skip("one device (the CPU plugins expose several; a one-GPU machine one)")
+    with pytest.raises(ValueError):
+        xp.add(xp.ones(2, device=devices[0]), xp.ones(2, device=devices[1]))
 
 
 def test_integer_power_wraps_like_numpy_for_large_exponents():
@@ -233,3 +239,12 @@ def test_complex_powers_against_numpy():
     with np.errstate(all="ignore"):
         expected = zeros ** exponents
     np.testing.assert_array_equal(np.asarray(xp.asarray(zeros) ** xp.asarray(exponents)), expected)
+
+
+@pytest.mark.parametrize("name", ["log", "log1p"])
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_log_of_an_infinite_real_part_and_nan_imaginary_part(name, dtype):
+    # The standard: log and log1p of (+-inf + NaN j) are +inf + NaN j (a GPU's complex log gave NaN + NaN j).
+    a = np.array([complex(np.inf, np.nan), complex(-np.inf, np.nan)], dtype=dtype)
+    out = np.asarray(getattr(xp, name)(xp.asarray(a)))
+    assert np.all(out.real == np.inf) and np.all(np.isnan(out.imag)), out

@@ -80,6 +80,17 @@ def test_linalg_matches_numpy(dtype):
     b = rng.standard_normal(48).astype(dtype)
     np.testing.assert_allclose(np.asarray(xp.linalg.solve(xp.asarray(a), xp.asarray(b))), np.linalg.solve(a, b),
                                rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(np.asarray(xp.linalg.inv(xp.asarray(a))), np.linalg.inv(a), rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(np.asarray(xp.linalg.det(xp.asarray(a / 48))), np.linalg.det(a / 48), rtol=rtol * 10)
+
+
+def test_linalg_runs_on_cusolver():
+    from pjrt_array.ops import _cusolver
+    if device().platform != "cuda":
+        pytest.skip("cuSOLVER is CUDA's")
+    assert _cusolver.serves(device(), np.dtype(np.float32)), "jax's CUDA plugin wheel's solver kernels did not register"
+    text = xp.jit(xp.linalg.eigh).lower(xp.ones((4, 4))).as_text()
+    assert "cusolver_syevd_ffi" in text
 
 
 # -- DLPack -----------------------------------------------------------------------------------

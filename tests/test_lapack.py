@@ -17,8 +17,9 @@ from pjrt_array._devices import all_devices
 from pjrt_array._pjrt import PjrtError
 from pjrt_array._pjrt.extensions import FFI
 from pjrt_array.ops import _lapack
+from pjrt_array.ops._ffi_registry import OncePerPlugin
 from pjrt_array.ops._builder import build_module
-from helpers import run_in_threads
+from helpers import random_array as _random, run_in_threads
 
 # The kernels serve CPU devices: with a GPU as the default device there is nothing to test here.
 pytestmark = pytest.mark.cpu_only
@@ -27,14 +28,6 @@ DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
 SQUARE = [(0, 0), (1, 1), (3, 3), (2, 4, 4), (0, 3, 3), (2, 0, 0), (2, 1, 3, 3)]
 RECTANGULAR = [(5, 3), (3, 5), (0, 3), (3, 0), (2, 4, 2), (1, 1)]
 L = xp.linalg
-
-
-def _random(shape, dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    a = rng.standard_normal(shape)
-    if np.dtype(dtype).kind == "c":
-        a = a + 1j * rng.standard_normal(shape)
-    return a.astype(dtype)
 
 
 def _spd(shape, dtype, seed=0):
@@ -90,9 +83,24 @@ def test_a_plugin_without_ffi_keeps_the_pure_lowering(monkeypatch):
         plugin = Plugin()
 
     monkeypatch.setattr(FFI, "of", classmethod(lambda cls, source: None))
-    assert _lapack._register(Client()) is False
-    assert _lapack._registered.pop(Plugin.path) is False
-    assert _lapack._register(client) is True  # already registered: not asked again
+    assert _lapack._registered(Client()) is False
+    assert _lapack._registered(client) is True  # already registered: not asked again
+
+
+@pytest.mark.parametrize("error", [PjrtError("refused"), LookupError("no kernels")])
+def test_kernels_are_registered_once_per_plugin(error):
+    client = xp.asarray(0.0).device.client
+    calls = []
+
+    def register(ffi):
+        calls.append(ffi)
+        raise error
+
+    refused = OncePerPlugin(register)
+    assert refused(client) is False and refused(client) is False
+    assert len(calls) == 1  # the answer is kept: never asked twice
+    accepted = OncePerPlugin(calls.append)
+    assert accepted(client) is True and accepted(client) is True and len(calls) == 2
 
 
 @pytest.mark.parametrize("plugin", [p.path for p in xp.plugins() if p.platform == "cpu"])

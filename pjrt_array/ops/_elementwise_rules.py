@@ -400,8 +400,8 @@ COMPLEX_CASES: dict[str, tuple[tuple[str, str, float, float], ...]] = {
                     ("+inf", "nan", _INF, _NAN)),
     "exponential_minus_one": (("-inf", "+inf", -1.0, 0.0), ("+inf", "+inf", _INF, _NAN), ("-inf", "nan", -1.0, 0.0),
                               ("+inf", "nan", _INF, _NAN)),
-    "log": (("finite", "nan", _NAN, _NAN), ("nan", "+inf", _INF, _NAN)),
-    "log_plus_one": (("nan", "+inf", _INF, _NAN), ("finite", "nan", _NAN, _NAN)),
+    "log": (("finite", "nan", _NAN, _NAN), ("nan", "+inf", _INF, _NAN), ("inf", "nan", _INF, _NAN)),
+    "log_plus_one": (("nan", "+inf", _INF, _NAN), ("finite", "nan", _NAN, _NAN), ("inf", "nan", _INF, _NAN)),
     "sinh": (("+zero", "+inf", 0.0, _NAN), ("+zero", "nan", 0.0, _NAN), ("+inf", "+inf", _INF, _NAN),
              ("+inf", "nan", _INF, _NAN)),
     "sqrt": (("finite", "nan", _NAN, _NAN), ("-inf", "nan", _NAN, _INF), ("+inf", "nan", _INF, _NAN)),
@@ -415,6 +415,8 @@ def _classify(b: Builder, v: Value, cls: str) -> Value:
         return is_nan(b, v)
     if cls in ("+inf", "-inf"):
         return b.compare(v, const_like(b, _INF if cls == "+inf" else -_INF, v), "EQ")
+    if cls == "inf":
+        return b.or_(_classify(b, v, "+inf"), _classify(b, v, "-inf"))
     if cls == "zero":
         return b.compare(v, zero, "EQ")
     if cls == "+zero":

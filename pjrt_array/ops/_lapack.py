@@ -22,16 +22,19 @@ in ``ops/linalg.py``, so the choice swaps the rule and nothing else.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
-import threading
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from .. import _dtypes
+from .. import _dtypes, _fusion
 from .._dispatch import run as _run
+from .._trace_state import state as _trace_state
 from .._pjrt import PjrtError
 from ._builder import Builder, Value
+from ._ffi_registry import OncePerPlugin
 from ._lower import broadcast_shapes
 
 if TYPE_CHECKING:
@@ -78,40 +81,125 @@ _NUMPY_LINALG: dict[str, Callable[..., Any]] = {
     "pinv": lambda a, rtol: L.pinv(a, rtol=rtol),
     "matrix_rank": lambda a, rtol: L.matrix_rank(a, rtol=rtol),
 }
-_KERNELS = {name: _quiet(fn) for name, fn in _NUMPY_LINALG.items()}
+
+# -- kernels that write the results' memory ------------------------------------------------------
+#
+# numpy.linalg's functions are thin Python wrappers around LAPACK gufuncs (numpy.linalg._umath_linalg):
+# they pick the loop (float64 or complex128: numpy computes float32 in double precision too), set
+# an error state that turns LAPACK's failure flag into LinAlgError, and cast the results.  On a
+# small matrix the wrapper, the result arrays and the copy into XLA's buffers cost several times
+# LAPACK's own time, so where the gufuncs are there, the kernels call them with ``out=`` the
+# result views, under numpy's own error states (same results, same errors and messages).
+
+def _gufuncs() -> Any:
+    try:
+        return importlib.import_module("numpy.linalg._umath_linalg")
+    except ImportError:  # numpy moved its private module: the public functions above serve
+        return None
+
+
+_G = _gufuncs()
+
+
+def _failure(message: str) -> Callable[[str, int], None]:
+    def fail(_kind: str, _flag: int) -> None:
+        raise L.LinAlgError(message)
+    return fail
+
+
+_SINGULAR = _failure("Singular matrix")
+_NOT_POSITIVE_DEFINITE = _failure("Matrix is not positive definite")
+_EIG_NOT_CONVERGED = _failure("Eigenvalues did not converge")
+_SVD_NOT_CONVERGED = _failure("SVD did not converge")
+_QR_FAILED = _failure("Incorrect argument found while performing QR factorization")
+
+
+def _errors(fail: Callable[[str, int], None] | None) -> np.errstate:
+    """numpy.linalg's error state around a gufunc (``fail`` raises on LAPACK's failure flag;
+    None: every floating-point condition is ignored, as ``_quiet`` does)."""
+    if fail is None:
+        return np.errstate(all="ignore")
+    return np.errstate(call=fail, invalid="call", over="ignore", divide="ignore", under="ignore")
+
+
+def _loop(spec: str, x: np.ndarray) -> str:
+    """The gufunc loop of numpy.linalg for ``x``: ``spec`` with ``x`` the float64/complex128 code."""
+    return spec.replace("x", "D" if x.dtype.kind == "c" else "d")
+
+
+Views = list[np.ndarray]
+
+
+def _writing(gufunc: Any, spec: str, fail: Callable[[str, int], None] | None) -> Callable[[Views, Views], None]:
+    """An in-place kernel ``(inputs, results)`` running ``gufunc`` into the result views."""
+    def kernel(inputs: Views, results: Views) -> None:
+        with _errors(fail):
+            gufunc(*inputs, signature=_loop(spec, inputs[0]), out=tuple(results))
+    return kernel
+
+
+def _solve(inputs: Views, results: Views) -> None:
+    a, b = inputs
+    # numpy's solve, like the standard, takes a 1-D b as one vector for every matrix
+    with _errors(_SINGULAR):
+        (_G.solve1 if b.ndim == 1 else _G.solve)(a, b, signature=_loop("xx->x", a), out=(results[0],))
+
+
+@functools.lru_cache(maxsize=64)
+def _below_diagonal(shape: tuple[int, int]) -> np.ndarray:
+    return np.tri(*shape, -1, dtype=bool)
+
+
+def _qr(complete: bool) -> Callable[[Views, Views], None]:
+    def kernel(inputs: Views, results: Views) -> None:
+        (a,), (q, r) = inputs, results
+        # qr_r_raw overwrites its operand with R and the reflectors: a float64/complex128 copy
+        work = a.astype(np.complex128 if a.dtype.kind == "c" else np.float64)
+        with _errors(_QR_FAILED):
+            tau = _G.qr_r_raw(work, signature=_loop("x->x", a))
+            expand = _G.qr_complete if complete and a.shape[-2] > a.shape[-1] else _G.qr_reduced
+            expand(work, tau, signature=_loop("xx->x", a), out=(q,))
+        # R is the upper triangle (np.triu's time would be the kernel's largest part at 8x8)
+        np.copyto(r, work[..., :r.shape[-2], :], casting="same_kind")
+        np.copyto(r, 0, where=_below_diagonal(r.shape[-2:]))
+    return kernel
+
+
+def _writing_kernels() -> dict[str, Callable[[Views, Views], None]]:
+    return {
+        "cholesky_lower": _writing(_G.cholesky_lo, "x->x", _NOT_POSITIVE_DEFINITE),
+        "cholesky_upper": _writing(_G.cholesky_up, "x->x", _NOT_POSITIVE_DEFINITE),
+        "qr_reduced": _qr(False),
+        "qr_complete": _qr(True),
+        "eigh": _writing(_G.eigh_lo, "x->dx", _EIG_NOT_CONVERGED),
+        "eigvalsh": _writing(_G.eigvalsh_lo, "x->d", _EIG_NOT_CONVERGED),
+        "svd_full": _writing(_G.svd_f, "x->xdx", _SVD_NOT_CONVERGED),
+        "svd_reduced": _writing(_G.svd_s, "x->xdx", _SVD_NOT_CONVERGED),
+        "svdvals": _writing(_G.svd, "x->d", _SVD_NOT_CONVERGED),
+        "solve": _solve,
+        "inv": _writing(_G.inv, "x->x", _SINGULAR),
+        "det": _writing(_G.det, "x->x", None),
+        "slogdet": _writing(_G.slogdet, "x->xd", None),
+    }
+
+
+# name -> (kernel, whether it is in place: writes the result views itself)
+_KERNELS: dict[str, tuple[Callable[..., Any], bool]] = {name: (_quiet(fn), False) for name, fn in _NUMPY_LINALG.items()}
+if _G is not None:
+    _KERNELS.update({name: (fn, True) for name, fn in _writing_kernels().items()})
 
 # -- the choice ---------------------------------------------------------------------------------
 
 _enabled = os.environ.get("PJRT_ARRAY_LAPACK", "1") != "0"
-_registered: dict[str, bool] = {}  # plugin path -> its FFI registry has our handlers
 _choice: dict[tuple, bool] = {}
-_lock = threading.Lock()
 
 
-def _register_all(ffi: Any) -> bool:
-    try:
-        for name, kernel in _KERNELS.items():
-            ffi.register_python_handler(_PREFIX + name, kernel)
-    except PjrtError:
-        return False
-    return True
+def _register_all(ffi: Any) -> None:
+    for name, (kernel, in_place) in _KERNELS.items():
+        ffi.register_python_handler(_PREFIX + name, kernel, in_place=in_place)
 
 
-def _register(client: Any) -> bool:
-    """Register every kernel with ``client``'s plugin once (its FFI registry is process-wide)."""
-    path = client.plugin.path
-    done = _registered.get(path)
-    if done is None:
-        with _lock:
-            done = _registered.get(path)
-            if done is None:
-                from .._pjrt.extensions import FFI
-                ffi = FFI.of(client)
-                # A plugin without the FFI extension, or one that refuses a handler, cannot
-                # host the kernels: the pure lowering serves it.
-                done = ffi is not None and _register_all(ffi)
-                _registered[path] = done
-    return done
+_registered = OncePerPlugin(_register_all)
 
 
 def serves(device: "Device", dtype: np.dtype) -> bool:
@@ -126,7 +214,7 @@ def serves(device: "Device", dtype: np.dtype) -> bool:
     choice = _choice.get(key)
     if choice is None:
         choice = _choice[key] = (_enabled and _NUMPY_2 and device.platform == "cpu" and dtype in _DTYPES
-                                 and _register(device.client))
+                                 and _registered(device.client))
     return choice
 
 
@@ -145,9 +233,10 @@ def run(rule: Any, params: tuple, args: Sequence["Array"], device: "Device") -> 
     inputs) is raised at the next host read as ``InvalidArgument`` (a
     ValueError, as LinAlgError is) with the same message.
     """
-    from .._fusion import eagerly
     try:
-        with eagerly():  # automatic fusion never defers a kernel whose error belongs to the call
+        if _trace_state.fusion is None:
+            return _run(rule, params, args, device)
+        with _fusion.eagerly():  # automatic fusion never defers a kernel whose error belongs to the call
             return _run(rule, params, args, device)
     except PjrtError as exc:
         if _LINALG_ERROR in exc.message:

@@ -8,7 +8,7 @@ XLA expands itself (no LAPACK needed).
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -18,7 +18,8 @@ from ._lower import band_mask, broadcast, broadcast_shapes, conj, const_like
 from ._reduce import reduce
 
 __all__ = ["matmul", "adjoint", "transpose_last", "broadcast_batch", "qr", "householder_product", "eigh", "cholesky",
-           "triangular_solve", "identity", "slice_last", "keep_band", "diagonal", "pad_columns", "unit_phase"]
+           "triangular_solve", "identity", "slice_last", "keep_band", "diagonal", "unit_phase", "det_from_parts",
+           "slogdet_from_parts", "pad_columns", "qr_from_reflectors"]
 
 
 def transpose_last(b: Builder, x: Value) -> Value:
@@ -155,17 +156,51 @@ def diagonal(b: Builder, x: Value, offset: int = 0) -> Value:
     return b.slice(summed, lo, hi)
 
 
-def pad_columns(b: Builder, x: Value, cols: int) -> Value:
-    """``x`` with zero columns appended up to ``cols`` columns."""
-    if x.shape[-1] == cols:
-        return x
-    high = [0] * (x.ndim - 1) + [cols - x.shape[-1]]
-    return b.pad(x, b.constant(0, x.dtype), [0] * x.ndim, high)
-
-
 def unit_phase(b: Builder, d: Value) -> Value:
     """``d / |d|`` (1 where ``d == 0``), in ``d``'s dtype."""
     mag = b.abs(d)
     is_zero = b.compare(mag, const_like(b, 0, mag), "EQ")
     phase = b.divide(d, b.convert(b.select(is_zero, const_like(b, 1, mag), mag), d.dtype))
     return b.select(is_zero, const_like(b, 1, d), phase)
+
+
+def det_from_parts(b: Builder, det_q: Value, d: Value) -> Value:
+    """``det(x)`` for ``x = Q T`` with triangular ``T``: ``det(Q)`` times the product of ``T``'s diagonal ``d``."""
+    return b.multiply(det_q, reduce(b, d, (d.ndim - 1,), "multiply"))
+
+
+def slogdet_from_parts(b: Builder, det_q: Value, d: Value) -> tuple[Value, Value]:
+    """(sign, log|det|) for ``x = Q T`` as in :func:`det_from_parts` (``det(Q)`` of unit modulus)."""
+    mag = b.abs(d)
+    logabs = reduce(b, b.log(mag), (d.ndim - 1,), "add")
+    phase = reduce(b, unit_phase(b, d), (d.ndim - 1,), "multiply")
+    sign = b.multiply(det_q, phase)
+    singular = reduce(b, b.compare(mag, const_like(b, 0, mag), "EQ"), (d.ndim - 1,), "or")
+    sign = b.select(singular, const_like(b, 0, sign), sign)
+    if not _dtypes.is_complex(d.dtype):
+        # A real sign is exactly ±1.
+        pos = b.compare(sign, const_like(b, 0, sign), "GE")
+        unit = b.select(pos, const_like(b, 1, sign), const_like(b, -1, sign))
+        sign = b.select(singular, sign, unit)
+    return sign, logabs
+
+
+def pad_columns(b: Builder, x: Value, cols: int) -> Value:
+    """``x`` with zero columns appended up to ``cols``."""
+    if x.shape[-1] == cols:
+        return x
+    high = [0] * (x.ndim - 1) + [cols - x.shape[-1]]
+    return b.pad(x, b.constant(0, x.dtype), [0] * x.ndim, high)
+
+
+def qr_from_reflectors(b: Builder, packed: Value, taus: Value, *, complete: bool,
+                       product: Callable[[Builder, Value, Value], Value]) -> tuple[Value, Value]:
+    """``(Q, R)`` (reduced, or ``complete``) from a Householder QR's packed factors and ``taus``;
+    ``product(b, reflectors, taus)`` forms ``Q`` from reflectors given as columns."""
+    m, n = packed.shape[-2:]
+    r = keep_band(b, packed, 0, None)
+    if m <= n:
+        return product(b, slice_last(b, packed, (0, m), (0, m)), taus), r
+    if complete:
+        return product(b, pad_columns(b, packed, m), taus), r
+    return product(b, packed, taus), slice_last(b, r, (0, n), (0, n))

@@ -506,7 +506,7 @@ def take(x: Any, indices: Any, /, *, axis: int | None = None) -> Array:
     return run(_take_rule, (("axis", axis),), (x, indices), same_device(x, indices))[0]
 
 
-def _take_along_rule(b: Builder, x: Value, idx: Value, *, axis: int) -> Value:
+def take_along_rule(b: Builder, x: Value, idx: Value, *, axis: int) -> Value:
     shape = tuple(idx.shape[a] if a == axis else broadcast_shapes((x.shape[a],), (idx.shape[a],))[0]
                   for a in range(x.ndim))
     idx_full = broadcast(b, _wrap_negative(b, idx, x.shape[axis]), shape)
@@ -527,4 +527,4 @@ def take_along_axis(x: Any, indices: Any, /, *, axis: int = -1) -> Array:
     for a in range(x.ndim):
         if a != axis:
             broadcast_shapes((x.shape[a],), (indices.shape[a],))
-    return run(_take_along_rule, (("axis", axis),), (x, indices), same_device(x, indices))[0]
+    return run(take_along_rule, (("axis", axis),), (x, indices), same_device(x, indices))[0]

@@ -29,13 +29,13 @@ import numpy as np
 from .. import _dtypes
 from .._array import Array
 from .._tracing import refuse_traced
-from . import _lapack
+from . import _cusolver, _lapack
 from ._lapack import run  # _dispatch.run, raising LAPACK's LinAlgError as numpy does
 from ._axes import normalize_axes, normalize_axis
 from ._builder import Builder, Rule, Value
-from ._linalg_lower import (adjoint, broadcast_batch, cholesky as _chol, diagonal as _diag, eigh as _eigh,
-                            householder_product, identity, keep_band, matmul, pad_columns, qr as _qr, slice_last,
-                            triangular_solve, unit_phase)
+from ._linalg_lower import (adjoint, broadcast_batch, cholesky as _chol, det_from_parts, diagonal as _diag, eigh as _eigh,
+                            householder_product, identity, keep_band, matmul, qr as _qr,
+                            qr_from_reflectors, slogdet_from_parts, triangular_solve)
 from ._svd_jacobi import svd_tall
 from ._lower import broadcast, broadcast_shapes, clamp_diagonal, const_like, slice_axis, truth
 from ._operands import check_array, same_device
@@ -88,8 +88,14 @@ def _matrices(x: Any, name: str, square: bool = False) -> Array:
 
 
 def _pick(pure: Rule, lapack: Rule, x: Array, dtype: np.dtype | None = None) -> Rule:
-    """``lapack`` where LAPACK serves ``x``'s device for ``dtype`` (default ``x.dtype``), else ``pure``."""
-    return lapack if _lapack.serves(x._device, x.dtype if dtype is None else dtype) else pure
+    """``lapack`` where LAPACK serves ``x``'s device for ``dtype`` (default ``x.dtype``), cuSOLVER's rule
+    of the same name where cuSOLVER serves it (non-empty matrices), else ``pure``."""
+    dtype = x.dtype if dtype is None else dtype
+    if _lapack.serves(x._device, dtype):
+        return lapack
+    if 0 not in x.shape[-2:] and _cusolver.serves(x._device, dtype):
+        return _cusolver.RULES.get(lapack.__name__, pure)
+    return pure
 
 
 def _one(rule: Any, params: tuple, *arrays: Array) -> Array:
@@ -102,10 +108,6 @@ def _scale_columns(b: Builder, x: Value, s: Value) -> Value:
     """``x * s[..., None, :]``."""
     dims = list(range(x.ndim - 2)) + [x.ndim - 1]
     return b.multiply(x, b.convert(b.broadcast_in_dim(s, x.shape, dims), x.dtype))
-
-
-def _triu(b: Builder, x: Value) -> Value:
-    return keep_band(b, x, 0, None)
 
 
 def _qr_solve(b: Builder, a: Value, rhs: Value) -> Value:
@@ -131,16 +133,8 @@ def cholesky(x: Any, /, *, upper: bool = False) -> Array:
 
 
 def _qr_rule(b: Builder, x: Value, *, complete: bool) -> tuple[Value, Value]:
-    m, n = x.shape[-2:]
     scaled, scale = _unit_scale(b, x)  # Householder norms of huge entries would overflow
-    packed, taus = _qr(b, scaled)
-    if m > n:
-        if complete:
-            q, r = householder_product(b, pad_columns(b, packed, m), taus), _triu(b, packed)
-        else:
-            q, r = householder_product(b, packed, taus), _triu(b, slice_last(b, packed, (0, n), (0, n)))
-    else:
-        q, r = householder_product(b, slice_last(b, packed, (0, m), (0, m)), taus), _triu(b, packed)
+    q, r = qr_from_reflectors(b, *_qr(b, scaled), complete=complete, product=householder_product)
     factor = b.broadcast_in_dim(scale, r.shape, range(scale.ndim))
     return q, b.multiply(r, b.convert(factor, r.dtype))
 
@@ -367,8 +361,7 @@ def _det_parts(b: Builder, x: Value) -> tuple[Value, Value]:
 
 
 def _det_rule(b: Builder, x: Value) -> Value:
-    det_q, d = _det_parts(b, x)
-    return b.multiply(det_q, reduce(b, d, (d.ndim - 1,), "multiply"))
+    return det_from_parts(b, *_det_parts(b, x))
 
 
 def det(x: Any, /) -> Array:
@@ -378,19 +371,7 @@ def det(x: Any, /) -> Array:
 
 
 def _slogdet_rule(b: Builder, x: Value) -> tuple[Value, Value]:
-    det_q, d = _det_parts(b, x)
-    mag = b.abs(d)
-    logabs = reduce(b, b.log(mag), (d.ndim - 1,), "add")
-    phase = reduce(b, unit_phase(b, d), (d.ndim - 1,), "multiply")
-    sign = b.multiply(det_q, phase)
-    singular = reduce(b, b.compare(mag, const_like(b, 0, mag), "EQ"), (d.ndim - 1,), "or")
-    sign = b.select(singular, const_like(b, 0, sign), sign)
-    if not _dtypes.is_complex(x.dtype):
-        # A real sign is exactly ±1.
-        pos = b.compare(sign, const_like(b, 0, sign), "GE")
-        unit = b.select(pos, const_like(b, 1, sign), const_like(b, -1, sign))
-        sign = b.select(singular, sign, unit)
-    return sign, logabs
+    return slogdet_from_parts(b, *_det_parts(b, x))
 
 
 def slogdet(x: Any, /) -> SlogdetResult:

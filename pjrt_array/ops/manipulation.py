@@ -328,12 +328,13 @@ def repeat(x: Any, repeats: Any, /, *, axis: int | None = None) -> Array:
 
 
 def _repeat_array(x: Array, repeats: Array, axis: int | None) -> Array:
-    """Per-element repeats: the output length depends on the data (read to the host)."""
+    """Per-element repeats: the output length depends on the data, so the counts are read to the host,
+    and the source position of every output element is worked out there: one gather on the device
+    (one program to compile for a new shape, where a cumsum/searchsorted pipeline took four)."""
     refuse_traced("repeat with an array of repeats", "the output length depends on the repeat counts",
                   x, repeats)
+    from .creation import asarray
     from .indexing import take
-    from .searching import searchsorted
-    from .statistical import cumulative_sum
     n = x.size if axis is None else x.shape[axis]
     if repeats.ndim != 1 or repeats.shape[0] not in (1, n):
         raise ValueError(f"repeats of shape {repeats.shape} does not match {n} elements")
@@ -345,10 +346,7 @@ def _repeat_array(x: Array, repeats: Array, axis: int | None) -> Array:
     length = builtins.sum(counts)  # Python ints: a total beyond int64 is refused, not wrapped
     check_size((length, *(() if axis is None else x.shape[:axis] + x.shape[axis + 1:])), x.dtype, "repeats",
                x._device)
-    ends = cumulative_sum(repeats)
-    from .creation import arange
-    positions = arange(length, dtype=ends.dtype, device=x._device)
-    index = searchsorted(ends, positions, side="right")
+    index = asarray(np.repeat(np.arange(n, dtype=np.int64), counts), device=x._device)
     if axis is None:
         return take(reshape(x, (x.size,)), index, axis=0)
     return take(x, index, axis=axis)

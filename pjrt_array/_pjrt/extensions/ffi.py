@@ -120,8 +120,10 @@ class FFI(Extension):
             handler=address, platform_name=c_bytes_address(platform), platform_name_size=len(platform),
             traits=traits))
 
-    def register_python_handler(self, target_name: str, fn: Callable[..., Any], platform_name: str = "Host") -> None:
-        """Run ``fn(*inputs) -> outputs`` on host buffers for custom calls to ``target_name``
-        (a :func:`~pjrt_array._pjrt.extensions.ffi_handler.python_handler` registered with
+    def register_python_handler(self, target_name: str, fn: Callable[..., Any], platform_name: str = "Host", *,
+                                in_place: bool = False) -> None:
+        """Run ``fn(*inputs) -> outputs`` (or, ``in_place``, ``fn(inputs, outputs)`` filling the results) on
+        host buffers for custom calls to ``target_name`` (a
+        :func:`~pjrt_array._pjrt.extensions.ffi_handler.python_handler` registered with
         ``PJRT_FFI_Register_Handler``; CPU plugins)."""
-        self.register_handler(target_name, python_handler(fn), platform_name)
+        self.register_handler(target_name, python_handler(fn, in_place=in_place), platform_name)

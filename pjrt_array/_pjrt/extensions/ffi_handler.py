@@ -10,7 +10,7 @@ registers; a program reaches it through ``stablehlo.custom_call
   version the handler speaks (:data:`FFI_VERSION`);
 * at every execution, with the argument and result buffers: the inputs are
   read-only numpy views of the arguments, and what ``fn`` returns is copied
-  into the results.
+  into the results (or ``fn`` writes into views of the results itself).
 
 Only host memory can be viewed, so this serves CPU plugins.  Sub-byte types
 are packed in device memory and are refused.  An exception raised by ``fn``
@@ -29,7 +29,7 @@ import numpy as np
 from .. import _abi
 from .._ctypes_util import address
 from ..dtypes import SUB_BYTE_BITS, BufferType, to_numpy_dtype
-from ..errors import code_for_exception
+from ..errors import Internal, code_for_exception
 
 __all__ = ["python_handler", "FFI_VERSION"]
 
@@ -81,9 +81,29 @@ def _numpy_dtype(kind: BufferType) -> np.dtype | None:
 
 
 _NUMPY = {code: _numpy_dtype(kind) for code, kind in _DTYPES.items()}
-_B = _abi.XLA_FFI_Buffer
-# dtype, data, rank, dims of an XLA_FFI_Buffer, read in one unpack (the fields follow one another).
-_FIELDS = struct.Struct(f"={_B.dtype.offset}xi{_B.data.offset - _B.dtype.offset - 4}xQqQ")
+
+
+def _layout(fields: list[tuple[int, str]], size: int) -> struct.Struct:
+    """A struct layout reading the C fields at ``(offset, code)`` of a ``size``-byte structure."""
+    text, at = "=", 0
+    for offset, code in fields:
+        text += f"{offset - at}x{code}" if offset > at else code
+        at = offset + struct.calcsize("=" + code)
+    return struct.Struct(text + (f"{size - at}x" if size > at else ""))
+
+
+_F, _A, _R, _B = _abi.XLA_FFI_CallFrame, _abi.XLA_FFI_Args, _abi.XLA_FFI_Rets, _abi.XLA_FFI_Buffer
+# A call frame's extension list, stage, and its arguments' and results' counts, types and
+# pointers, read in one unpack.
+_FRAME = _layout([(_F.extension_start.offset, "Q"), (_F.stage.offset, "i"),
+                  (_F.args.offset + _A.size.offset, "q"), (_F.args.offset + _A.types.offset, "Q"),
+                  (_F.args.offset + _A.args.offset, "Q"),
+                  (_F.rets.offset + _R.size.offset, "q"), (_F.rets.offset + _R.types.offset, "Q"),
+                  (_F.rets.offset + _R.rets.offset, "Q")], _F.rets.offset + _R.rets.offset + 8)
+# dtype, data, rank, dims of an XLA_FFI_Buffer.
+_FIELDS = _layout([(_B.dtype.offset, "i"), (_B.data.offset, "Q"), (_B.rank.offset, "q"), (_B.dims.offset, "Q")],
+                  _B.dims.offset + 8)
+_EXECUTE = int(_Stage.XLA_FFI_ExecutionStage_EXECUTE)
 # Views by (address, shape, dtype, read-only): a program's buffers mostly come back at the same
 # addresses, and a view is only a window that the handler uses while XLA holds the memory there.
 _view_cache: dict[tuple, np.ndarray] = {}
@@ -107,45 +127,61 @@ def _view(data: int, shape: tuple[int, ...], dtype: np.dtype, readonly: bool) ->
     return view
 
 
-_CHARS: dict[int, Any] = {}
+# Windows onto memory by (address, size): a ctypes array made once per address and read in place
+# (reading it reads the memory as it is now).  XLA keeps a custom call's frame and buffer
+# descriptors at the same addresses from one execution to the next, so after the first call a
+# frame is read without making ctypes objects; a window is only read where XLA's frame says
+# the memory holds what is read.
+_windows: dict[tuple[int, int], Any] = {}
+_WINDOWS = 4096
 
 
 def _read(layout: struct.Struct, at: int) -> tuple:
     """Unpack ``layout`` from the memory at address ``at`` (no copy of the bytes first)."""
-    chars = _CHARS.get(layout.size)
-    if chars is None:
-        chars = _CHARS[layout.size] = ctypes.c_char * layout.size
-    return layout.unpack_from(chars.from_address(at))
+    key = (at, layout.size)
+    window = _windows.get(key)
+    if window is None:
+        if len(_windows) >= _WINDOWS:
+            _windows.clear()
+        window = _windows[key] = (ctypes.c_char * layout.size).from_address(at)
+    return layout.unpack_from(window)
 
 
-_LAYOUTS: dict[str, struct.Struct] = {}
+_LAYOUTS: dict[tuple[str, int], struct.Struct] = {}
 
 
 def _array(kind: str, count: int, at: int) -> tuple:
     """``count`` C values of struct code ``kind`` at address ``at``."""
-    code = f"={count}{kind}"
-    layout = _LAYOUTS.get(code)
+    layout = _LAYOUTS.get((kind, count))
     if layout is None:
-        layout = _LAYOUTS[code] = struct.Struct(code)
+        layout = _LAYOUTS[kind, count] = struct.Struct(f"={count}{kind}")
     return _read(layout, at)
 
 
-def _views(kinds: int | None, pointers: int | None, count: int, what: str, readonly: bool) -> list[np.ndarray]:
+def _null(what: str) -> Internal:
+    return Internal(f"{what} is a null pointer")
+
+
+def _views(kinds: int, pointers: int, count: int, what: str, readonly: bool) -> list[np.ndarray]:
     """numpy views of ``count`` ``XLA_FFI_Buffer`` arguments (read-only) or results."""
     if not count:
         return []
-    types = _array("i", count, address(kinds, f"{what} types"))
-    buffers = _array("Q", count, address(pointers, f"{what} pointers"))
+    if not kinds or not pointers:
+        raise _null(f"{what} types or pointers")
+    types = _array("i", count, kinds)
     out = []
-    for i in range(count):
+    for i, at in enumerate(_array("Q", count, pointers)):
         if types[i] != _BUFFER:
             raise TypeError(f"{what} {i} is not a buffer (XLA FFI type {types[i]})")
-        code, data, rank, dims = _read(_FIELDS, address(buffers[i], f"{what} {i}"))
+        if not at:
+            raise _null(f"{what} {i}")
+        code, data, rank, dims = _read(_FIELDS, at)
         dtype = _NUMPY.get(code)
         if dtype is None:
             raise TypeError(f"{what} {i}: XLA FFI data type {code} has no one-element-per-byte host view")
-        shape = _array("q", rank, address(dims, f"{what} {i} dims")) if rank else ()
-        out.append(_view(data, shape, dtype, readonly))
+        if rank and not dims:
+            raise _null(f"{what} {i} dims")
+        out.append(_view(data, _array("q", rank, dims) if rank else (), dtype, readonly))
     return out
 
 
@@ -161,9 +197,16 @@ def _error(frame: _abi.XLA_FFI_CallFrame, exc: BaseException) -> int:
     return create(ctypes.addressof(args)) or 0
 
 
-def _run(fn: Handler, frame: _abi.XLA_FFI_CallFrame) -> None:
-    inputs = _views(frame.args.types, frame.args.args, frame.args.size, "argument", True)
-    outputs = _views(frame.rets.types, frame.rets.rets, frame.rets.size, "result", False)
+def _run(fn: Handler, at: int, in_place: bool) -> None:
+    """Serve the call frame at address ``at``: a metadata query, or an execution of ``fn``."""
+    extensions, stage, n_args, arg_types, args, n_rets, ret_types, rets = _read(_FRAME, at)
+    if extensions and _metadata(_abi.XLA_FFI_CallFrame.from_address(at)) or stage != _EXECUTE:
+        return
+    inputs = _views(arg_types, args, n_args, "argument", True)
+    outputs = _views(ret_types, rets, n_rets, "result", False)
+    if in_place:
+        fn(inputs, outputs)
+        return
     results = fn(*inputs)
     if len(outputs) == 1 and not isinstance(results, tuple):
         results = (results,)
@@ -177,25 +220,26 @@ def _run(fn: Handler, frame: _abi.XLA_FFI_CallFrame) -> None:
         np.copyto(out, value, casting="same_kind")
 
 
-def python_handler(fn: Handler) -> Any:
+def python_handler(fn: Handler, *, in_place: bool = False) -> Any:
     """An ``XLA_FFI_Handler`` (a ctypes function) that runs ``fn`` on a custom call's buffers.
 
     ``fn(*inputs)`` gets read-only numpy views of the arguments and returns
     one array per result (a single array for one result); values are cast
-    to the result dtype (``same_kind``).  Keep the returned object alive
-    while the plugin may call it (``FFI.register_handler`` does).
+    to the result dtype (``same_kind``).  With ``in_place``, ``fn(inputs,
+    outputs)`` gets the lists of argument views and of writable result views
+    (their layouts as the program gives them) and fills the results itself.
+    Keep the returned object alive while the plugin may call it
+    (``FFI.register_handler`` does).
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
 
     def handler(frame_address: int | None) -> int | None:
-        frame = _abi.XLA_FFI_CallFrame.from_address(address(frame_address, "XLA FFI call frame"))
+        at = address(frame_address, "XLA FFI call frame")
         try:
-            if _metadata(frame) or frame.stage != _Stage.XLA_FFI_ExecutionStage_EXECUTE:
-                return None
-            _run(fn, frame)
+            _run(fn, at, in_place)
             return None
         except BaseException as exc:  # noqa: BLE001 - becomes the execution's error
-            return _error(frame, exc)
+            return _error(_abi.XLA_FFI_CallFrame.from_address(at), exc)
 
     return _abi.XLA_FFI_Handler(handler)
