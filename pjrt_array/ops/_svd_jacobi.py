@@ -128,52 +128,44 @@ def _rotate_rows(b: Builder, y: Value, c: Value, s_phase: Value, s_conj: Value) 
     return new_top, new_bot
 
 
-def _jacobi(b: Builder, y: Value, z: Value | None, tol: float) -> tuple[Value, Value | None]:
-    """Rotate the rows of ``y`` (even count) until pairwise orthogonal; ``z`` gets the same rotations."""
-    n = y.shape[-2]
-    carried = [y] if z is None else [y, z]
+def _jacobi(b: Builder, mats: list[Value], tol: float) -> list[Value]:
+    """Rotate the rows of ``mats[0]`` (even count) until pairwise orthogonal; the other ``mats`` get
+    the same rotations."""
+    n = mats[0].shape[-2]
+    k = len(mats)
 
     def one_round(r: Builder, state: list[Value]) -> list[Value]:
-        ys = state[:len(carried)]
-        count, flag = state[len(carried):]
-        top, bot = _halves(r, ys[0])
+        count, flag = state[k:]
+        top, bot = _halves(r, state[0])
         c, s_phase, s_conj, rotated = _rotation(r, top, bot, tol)
-        moved = [_round_robin(r, *_rotate_rows(r, m, c, s_phase, s_conj)) for m in ys]
+        moved = [_round_robin(r, *_rotate_rows(r, m, c, s_phase, s_conj)) for m in state[:k]]
         return moved + [r.add(count, r.constant(1, _INDEX)), r.or_(flag, rotated)]
 
     def one_sweep(r: Builder, state: list[Value]) -> list[Value]:
-        mats, sweeps = state[:len(carried)], state[len(carried)]
-        init = mats + [r.constant(0, _INDEX), r.constant(False, _BOOL)]
-        out = r.while_(init, lambda q, s: [q.compare(s[len(carried)], q.constant(n - 1, _INDEX), "LT")], one_round)
-        return out[:len(carried)] + [r.add(sweeps, r.constant(1, _INDEX)), out[-1]]
+        init = state[:k] + [r.constant(0, _INDEX), r.constant(False, _BOOL)]
+        out = r.while_(init, lambda q, s: [q.compare(s[k], q.constant(n - 1, _INDEX), "LT")], one_round)
+        return out[:k] + [r.add(state[k], r.constant(1, _INDEX)), out[-1]]
 
     def more(r: Builder, state: list[Value]) -> list[Value]:
-        below_cap = r.compare(state[len(carried)], r.constant(MAX_SWEEPS, _INDEX), "LT")
-        return [r.and_(below_cap, state[-1])]
+        return [r.and_(r.compare(state[k], r.constant(MAX_SWEEPS, _INDEX), "LT"), state[-1])]
 
-    init = carried + [b.constant(0, _INDEX), b.constant(True, _BOOL)]
-    out = b.while_(init, more, one_sweep)
-    return out[0], (out[1] if z is not None else None)
+    return b.while_(list(mats) + [b.constant(0, _INDEX), b.constant(True, _BOOL)], more, one_sweep)[:k]
 
 
-def _pad_rows(b: Builder, y: Value, z: Value | None) -> tuple[Value, Value | None]:
-    """An even number of rows: a zero row in front of ``y`` (and a unit row/column in front of ``z``)."""
-    if y.shape[-2] % 2 == 0:
-        return y, z
+def _pad_rows(b: Builder, y: Value, *squares: Value) -> list[Value]:
+    """An even number of rows: a zero row in front of ``y``, a unit row and column in front of ``squares``."""
     nd = y.ndim
-    y = b.pad(y, b.constant(0, y.dtype), [0] * (nd - 2) + [1, 0], [0] * nd)
-    if z is not None:
+    out = [b.pad(y, b.constant(0, y.dtype), [0] * (nd - 2) + [1, 0], [0] * nd)]
+    for z in squares:
         z = b.pad(z, b.constant(0, z.dtype), [0] * (nd - 2) + [1, 1], [0] * nd)
         corner = b.pad(b.constant(1, z.dtype, z.shape[:-2] + (1, 1)), b.constant(0, z.dtype),
                        [0] * nd, [0] * (nd - 2) + [z.shape[-2] - 1, z.shape[-1] - 1])
-        z = b.add(z, corner)
-    return y, z
+        out.append(b.add(z, corner))
+    return out
 
 
 def _unpad_rows(b: Builder, y: Value, n: int, *, column: bool) -> Value:
     """Drop the padding row (and, with ``column``, the padding column) that ``_pad_rows`` added."""
-    if y.shape[-2] == n:
-        return y
     return slice_last(b, y, (1, n + 1), (1, n + 1) if column else (0, y.shape[-1]))
 
 
@@ -182,14 +174,20 @@ def _tight(y: Value) -> float:
     return float(np.finfo(_dtypes.real_dtype(y.dtype)).eps) * math.sqrt(y.shape[-1])
 
 
-def _orthogonal_rows(b: Builder, y: Value, z: Value | None, tol: float) -> tuple[Value, Value | None]:
-    """``_jacobi`` on any number of rows."""
+def _orthogonal_rows(b: Builder, y: Value, *squares: Value, tol: float) -> list[Value]:
+    """``_jacobi`` on any number of rows of ``y``; the square ``squares`` get the same rotations."""
     n = y.shape[-2]
     if n < 2:
-        return y, z
-    py, pz = _pad_rows(b, y, z)
-    py, pz = _jacobi(b, py, pz, tol)
-    return _unpad_rows(b, py, n, column=False), (None if pz is None else _unpad_rows(b, pz, n, column=True))
+        return [y, *squares]
+    if n % 2 == 0:
+        return _jacobi(b, [y, *squares], tol)
+    out = _jacobi(b, _pad_rows(b, y, *squares), tol)
+    return [_unpad_rows(b, out[0], n, column=False)] + [_unpad_rows(b, z, n, column=True) for z in out[1:]]
+
+
+def _rotated(b: Builder, y: Value, tol: float) -> list[Value]:
+    """``_orthogonal_rows`` of ``y`` with the rotations accumulated from the identity: ``[Z y, Z]``."""
+    return _orthogonal_rows(b, y, identity(b, y.shape[:-1] + (y.shape[-2],), y.dtype), tol=tol)
 
 
 def _newton_schulz(b: Builder, z: Value) -> Value:
@@ -230,14 +228,14 @@ def svd_tall(b: Builder, a: Value, full: bool, vectors: bool) -> tuple[Value, ..
     packed, taus = qr(b, _descending(b, col_norms, cols, a)[1])
     r = keep_band(b, slice_last(b, packed, (0, n), (0, n)), 0, None)
     if not vectors:
-        y, _ = _orthogonal_rows(b, r, None, _tight(r))
+        (y,) = _orthogonal_rows(b, r, tol=_tight(r))
         return (_descending(b, b.sqrt(_sq_norms(b, y)), rows)[0],)
     # The first pass need not go below sqrt(eps): the refinement pass converges from there.
     sqrt_eps = math.sqrt(float(np.finfo(real).eps))
-    _, z = _orthogonal_rows(b, r, identity(b, r.shape, r.dtype), sqrt_eps)
+    _, z = _rotated(b, r, sqrt_eps)
     if n > 1:
         z = _newton_schulz(b, z)
-        y, z2 = _orthogonal_rows(b, matmul(b, z, r), identity(b, r.shape, r.dtype), _tight(r))
+        y, z2 = _rotated(b, matmul(b, z, r), _tight(r))
         z = matmul(b, z2, z)
     else:
         y = r
