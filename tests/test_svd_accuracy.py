@@ -134,3 +134,10 @@ def test_one_by_one_and_bad_input():
         xp.linalg.svdvals(xp.asarray([1.0, 2.0]))
     with pytest.raises(TypeError, match="floating-point"):
         xp.linalg.svd(xp.asarray([[1, 2], [3, 4]]))
+
+
+def test_half_precision_is_computed_in_double():
+    a = np.array([[3.0, 1.0], [1.0, 2.0], [0.5, 0.25]], dtype=np.float16)
+    u, s, vh = _svd(a)
+    assert u.dtype == s.dtype == vh.dtype == np.float16
+    np.testing.assert_array_equal(s, np.linalg.svd(a.astype(np.float64), compute_uv=False).astype(np.float16))
