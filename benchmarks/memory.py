@@ -1,9 +1,11 @@
-"""Writes and memory: ``x[0] = 1.0`` and ``x += 1`` on 1 KB and 100 MB, and the peak RSS of a
-loop of 32 MB temporaries, pjrt_array vs numpy vs jax.numpy.
+"""Writes and memory: ``x[0] = 1.0`` and ``x += 1`` on 1 KB and 100 MB, the peak RSS of loops
+of 32 MB temporaries (``ones(4M) + 1``, ``exp(ones(4M) + 1)``), of ``x @= y`` on 2000x2000
+float64, and what the process holds before any of them (``--baseline``: RSS after each start-up
+step, and the resident memory of the loaded plugin), pjrt_array vs numpy vs jax.numpy.
 
 Each memory case runs in a fresh process (peak RSS is per process).  jax.numpy has no
-in-place update: its rows are ``x.at[0].set(1.0)`` and ``x = x + 1``.
-Run: ``python benchmarks/memory.py``.
+in-place update: its rows are ``x.at[0].set(1.0)``, ``x = x + 1`` and ``x = x @ y``.
+Run: ``python benchmarks/memory.py`` (``--baseline`` for the start-up breakdown alone).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 
@@ -105,12 +108,90 @@ def _loop_rss(name: str) -> dict[str, float]:
             "loop of 32 MB temporaries: peak RSS above start, MB": _rss_mb() - base}
 
 
-CASES = {"updates": _update_times, "iadd_rss": _iadd_rss, "loop_rss": _loop_rss}
+def _loop_rss_released(name: str) -> dict[str, float]:
+    """The loop of ``_loop_rss`` with ``PJRT_ARRAY_RELEASE_PLUGIN_CODE=1`` (read when the client
+    starts; other libraries ignore it)."""
+    os.environ["PJRT_ARRAY_RELEASE_PLUGIN_CODE"] = "1"
+    got = _loop_rss(name)
+    return {"loop of 32 MB temporaries, plugin code given back: peak RSS, MB":
+            got["loop of 32 MB temporaries: peak RSS, MB"]}
+
+
+def _unary_loop_rss(name: str) -> dict[str, float]:
+    """``for _ in range(50): c = exp(ones(4_000_000) + 1)``: the sum is a temporary."""
+    m = _lib(name)
+    c = m.exp(m.ones(10))
+    block(c)
+    base = _current_mb()
+    for _ in range(50):
+        c = m.exp(m.ones(4_000_000, dtype=m.float64) + 1)
+    block(c)
+    return {"loop of exp(32 MB temporary): peak RSS above start, MB": _rss_mb() - base}
+
+
+def _imatmul_rss(name: str) -> dict[str, float]:
+    """Peak RSS growth over 5 ``x @= y`` on 2000x2000 float64 (32 MB; a new buffer each would
+    add 32 MB while the old one lives)."""
+    m = _lib(name)
+    x = m.eye(2000, dtype=m.float64) * 0.5 + 0
+    y = m.eye(2000, dtype=m.float64) * 2.0
+    x = x @ y
+    block(x)
+    start = _rss_mb()
+    for _ in range(5):
+        if name == "jax.numpy":
+            x = x @ y
+        else:
+            x @= y
+    block(x)
+    return {"x @= y (32 MB): peak RSS growth, MB": _rss_mb() - start}
+
+
+def _mapped_mb(names: tuple[str, ...]) -> float:
+    """Resident MB of the mappings of files whose name contains one of ``names``."""
+    total, inside = 0, False
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split()
+            if "-" in head[0] and len(head) >= 5 and ":" in head[3]:  # a mapping's first line
+                inside = len(head) > 5 and any(n in head[5] for n in names)
+            elif inside and head[0] == "Rss:":
+                total += int(head[1])
+    return total / 1024
+
+
+def _baseline(name: str) -> dict[str, float]:
+    """RSS after each start-up step: the interpreter and numpy, the library, its first op."""
+    out = {"start-up: python + numpy, MB": _current_mb()}
+    m = _lib(name)
+    out["start-up: + import, MB"] = _current_mb()
+    block(m.ones(10) + 1)
+    out["start-up: + first op (client, compile or disk cache), MB"] = _current_mb()
+    out["start-up: of which plugin libraries, MB"] = _mapped_mb(("pjrt", "xla", "jaxlib"))
+    out["start-up: of which anonymous (heap, stacks, Python objects), MB"] = _anonymous_mb()
+    return out
+
+
+def _anonymous_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("RssAnon")) / 1024
+
+
+CASES = {"baseline": _baseline, "updates": _update_times, "iadd_rss": _iadd_rss, "loop_rss": _loop_rss,
+         "loop_rss_released": _loop_rss_released, "unary_loop_rss": _unary_loop_rss, "imatmul_rss": _imatmul_rss}
+
+
+# Each library is measured with its bytecode compiled, as an installed package has it (pip
+# writes .pyc files); where the environment forbids writing them (PYTHONDONTWRITEBYTECODE),
+# they go to a folder of their own.  Compiling pjrt_array's sources at every start costs ~7 MB.
+_ENV = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+        "PYTHONPYCACHEPREFIX": os.environ.get("PYTHONPYCACHEPREFIX")
+        or os.path.join(tempfile.gettempdir(), "pjrt_array-benchmark-pycache")}
 
 
 def _in_subprocess(case: str, lib: str) -> dict[str, float] | None:
     done = subprocess.run([sys.executable, __file__, "--case", case, lib], capture_output=True, text=True,
-                          cwd=HERE, timeout=900)
+                          cwd=HERE, timeout=900, env=_ENV)
     if done.returncode != 0:
         if "No module named 'jax'" in done.stderr:
             return None
@@ -118,11 +199,12 @@ def _in_subprocess(case: str, lib: str) -> dict[str, float] | None:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
+def main(cases: tuple[str, ...] = tuple(CASES)) -> None:
     libs = ("pjrt_array", "numpy", "jax.numpy")
     print(f"Machine: {machine()}\n")
+    subprocess.run([sys.executable, "-c", "import pjrt_array"], cwd=HERE, env=_ENV, check=True)  # bytecode
     results: dict[str, dict[str, float | None]] = {}
-    for case in CASES:
+    for case in cases:
         for lib in libs:
             got = _in_subprocess(case, lib)
             for key, value in (got or {}).items():
@@ -140,5 +222,7 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--case":
         print(json.dumps(CASES[sys.argv[2]](sys.argv[3])))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--baseline":
+        main(("baseline",))
     else:
         main()

@@ -82,6 +82,10 @@ def _unary(fname: str) -> Callable[["Array"], "Array"]:
     OPERATOR_FUNCTIONS.add(fname)
 
     def method(self: Array) -> Array:
+        if _donation.temporary_operand(self):  # ``-(a + b)``: the operand gives its buffer to the result
+            donating = _donation.donating_unary(fname)
+            if donating is not None:
+                return donating(self)
         result: Array = _FUNCS[fname](self)
         return result
     return method

@@ -15,10 +15,12 @@ import os
 import threading
 from typing import Any
 
+from . import _resident
 from ._client_options import check_options, environment_options
 from ._pjrt import Client, PjrtError, ResourceExhausted, default_plugin_info, discover, load_plugin
 from ._pjrt import Device as PjrtDevice
 from ._pjrt._loader import ENV_PLATFORM, ENV_PLUGIN, PLATFORMS, PluginInfo, _platform_guess, chosen_platform
+from ._plugin_probe import api_versions
 from ._policy import tune_process
 from ._trace_state import state as _trace_state
 
@@ -117,7 +119,7 @@ def _plugin(path: str | None = None, platform: str | None = None) -> PluginInfo:
     key = (path, platform, os.environ.get(ENV_PLUGIN), os.environ.get(ENV_PLATFORM))
     info = _state.resolved.get(key)
     if info is None:
-        info = _state.resolved[key] = default_plugin_info(path, platform)
+        info = _state.resolved[key] = default_plugin_info(path, platform, api_versions)
     return info
 
 
@@ -172,6 +174,8 @@ def _open(plugin_path: str | None, platform: str | None) -> str:
             if c is None or c.closed:
                 tune_process()  # the process-wide tuning the array layer opts into, before any client
                 c = _state.clients[path] = Client(load_plugin(info.path), client_options(info))
+                if _resident.enabled():
+                    _resident.release_plugin_code(info.path)
                 _state.platforms[path] = info.platform
                 name = c.platform_name
                 _state.devices[path] = [Device(d, name) for d in c.addressable_devices()]

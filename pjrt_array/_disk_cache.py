@@ -26,7 +26,6 @@ Settings: ``PJRT_ARRAY_CACHE_DIR`` (default: ``$XDG_CACHE_HOME/pjrt_array`` or
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import stat
@@ -35,6 +34,8 @@ import threading
 import time
 import warnings
 from pathlib import Path
+
+from ._digest import sha256
 
 __all__ = ["DiskCache", "default_cache", "UnsafeCacheWarning"]
 
@@ -111,7 +112,7 @@ class DiskCache:
 
     def folder(self, label: str, identity: str) -> Path:
         """The folder of one plugin build: ``label`` (readable) and a hash of its exact ``identity``."""
-        return self.root / f"{_safe(label)}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
+        return self.root / f"{_safe(label)}-{sha256(identity.encode()).hexdigest()[:16]}"
 
     def get(self, folder: Path, fingerprint: str) -> bytes | None:
         """The payload stored for ``fingerprint``, or None (missing, truncated, corrupt or refused)."""
@@ -125,7 +126,7 @@ class DiskCache:
         payload = data[_HEADER:]
         if (len(data) < _HEADER or not data.startswith(_MAGIC)
                 or int.from_bytes(data[len(_MAGIC):len(_MAGIC) + 8], "little") != len(payload)
-                or hashlib.sha256(payload).digest() != data[len(_MAGIC) + 8:_HEADER]):
+                or sha256(payload).digest() != data[len(_MAGIC) + 8:_HEADER]):
             self._discard(path)
             return None
         try:
@@ -136,7 +137,7 @@ class DiskCache:
 
     def put(self, folder: Path, fingerprint: str, payload: bytes) -> None:
         """Store ``payload`` atomically; errors (read-only disk, full disk) are ignored."""
-        data = _MAGIC + len(payload).to_bytes(8, "little") + hashlib.sha256(payload).digest() + payload
+        data = _MAGIC + len(payload).to_bytes(8, "little") + sha256(payload).digest() + payload
         try:
             if not self._private(folder, create=True):
                 return

@@ -13,7 +13,6 @@ used first out (``set_cache_size``).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import threading
@@ -27,6 +26,7 @@ import numpy as np
 from . import _disk_cache, _donation, _inflight
 from ._array import Array
 from ._devices import Device
+from ._digest import sha256
 from ._pjrt import Buffer, CompileOptions, LoadedExecutable, PjrtError, ResourceExhausted
 from ._policy import CompilePolicy, policy_for
 from ._trace_state import state as _trace_state
@@ -149,7 +149,7 @@ def _options(device: Device, avals: Sequence[Aval]) -> CompileOptions:
 def compile_text(client: Any, text: str, options: CompileOptions) -> LoadedExecutable:
     """The executable of a module: from memory by fingerprint, else the disk cache, else compiled."""
     policy = policy_for(client)
-    digest = hashlib.sha256()
+    digest = sha256()
     digest.update(text.encode())
     digest.update(options.to_bytes())
     digest.update(policy.build_key.encode())
@@ -283,27 +283,28 @@ def flat_aval(x: Array) -> Aval | None:
     return flat
 
 
-def run_elementwise(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement") -> Array:
+def run_elementwise(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
+                    donate: tuple[int, ...] = ()) -> Array:
     """``run`` for an element-wise rule (one result, computed element by element).
 
     Where the operands share one shape (0-d operands broadcast), the program is
     compiled for the flat element count: every shape of that count reuses it,
-    so a never-seen shape usually costs no compile.
+    so a never-seen shape usually costs no compile.  ``donate``: see ``run``.
     """
     shape: tuple[int, ...] = ()
     for a in args:
         s = a._aval[0]
         if s and s != shape:
             if shape:
-                return run(rule, params, args, device)[0]
+                return run(rule, params, args, device, donate)[0]
             shape = s
     avals = []
     for a in args:
         flat = flat_aval(a) if a._aval[0] else (a._aval if a._sharding is None else None)
         if flat is None or type(device) is not Device:
-            return run(rule, params, args, device)[0]
+            return run(rule, params, args, device, donate)[0]
         avals.append(flat)
-    return run(rule, params, args, device, avals=tuple(avals), out_shape=shape)[0]
+    return run(rule, params, args, device, donate, avals=tuple(avals), out_shape=shape)[0]
 
 
 def cache_info() -> dict[str, Any]:

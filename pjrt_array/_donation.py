@@ -8,11 +8,19 @@ dispatch in another thread that is about to execute it, the in-flight queue),
 the host views and DLPack capsules pinning it (``Client._pins``), and a
 zero-copy upload's numpy array behind it.
 
-Temporary elision follows numpy's rule: an operand of a binary operator that
-only the expression being evaluated refers to (the interpreter's operand
-stack and the operator's own frame), whose buffer is solely its own and at
-least :data:`ELIDE_BYTES` large, gives its buffer to the result when the
-shapes and dtypes match.  Nothing observable changes.
+Temporary elision follows numpy's rule: an operand of an operator that only
+the expression being evaluated refers to (the interpreter's operand stack and
+the operator's own frame), whose buffer is solely its own and at least
+:data:`ELIDE_BYTES` large, gives its buffer to the result when the shapes and
+dtypes match.  The same holds for the argument of a one-operand namespace
+function called from Python code (``exp(a + b)``): the interpreter moves its
+reference into the callee's frame, so only the call holds it.  Nothing
+observable changes.
+
+The rule reads reference counts, so it depends on how the interpreter holds
+references: it is checked on CPython 3.11 to 3.13.  From 3.14 the operand
+stack may hold borrowed references (uncounted), which would make a named
+variable look like a temporary, so elision is off there (:data:`ELIDES`).
 """
 
 from __future__ import annotations
@@ -26,16 +34,26 @@ from . import _inflight
 if TYPE_CHECKING:
     from ._array import Array
 
-__all__ = ["sole_owner", "temporary", "donating_form", "aliased_module", "ELIDE_BYTES"]
+__all__ = ["sole_owner", "temporary", "temporary_operand", "temporary_argument", "donating_form",
+           "donating_unary", "aliased_module", "ELIDE_BYTES", "ELIDES"]
 
 #: Temporaries smaller than this are not elided (numpy's threshold: below it a
 #: new buffer is as cheap as reuse, and small programs need not compile twice).
 ELIDE_BYTES = 256 * 1024
+#: Whether this interpreter holds references the way the elision rule counts them.
+ELIDES = (3, 11) <= sys.version_info[:2] < (3, 14)
 
-_BINARY_OP = dis.opmap["BINARY_OP"]
-# References to an Array that only an expression holds, counted inside ``temporary``:
-# the operand stack, the operator method's parameter, ours, and getrefcount's argument.
+_BINARY_OP = dis.opmap.get("BINARY_OP")
+_UNARY_OPS = frozenset(dis.opmap[name] for name in ("UNARY_NEGATIVE", "UNARY_INVERT") if name in dis.opmap)
+_CALL = dis.opmap.get("CALL")
+_CACHE = dis.opmap.get("CACHE")
+# References to an Array that only an expression holds, counted inside ``temporary`` and
+# ``temporary_operand``: the operand stack, the operator method's parameter, ours, and
+# getrefcount's argument.
 _TEMPORARY_REFS = 4
+# The same inside ``temporary_argument``: the function's parameter (the caller's stack
+# reference moved into it), ours, and getrefcount's argument.
+_ARGUMENT_REFS = 3
 
 
 def sole_owner(x: "Array") -> bool:
@@ -60,19 +78,43 @@ def temporary(a: Any, b: Any) -> int:
     Called straight from the operator method, with the interpreter's BINARY_OP
     as the caller (a C caller such as ``sum()`` may hold references we cannot see).
     """
+    if not ELIDES:
+        return -1
     if sys.getrefcount(a) == _TEMPORARY_REFS and _large(a):
-        return _if_sole(a, 0)
+        return 0 if _called_by((_BINARY_OP,)) and _sole(a) else -1
     if sys.getrefcount(b) == _TEMPORARY_REFS and _large(b):
-        return _if_sole(b, 1)
+        return 1 if _called_by((_BINARY_OP,)) and _sole(b) else -1
     return -1
 
 
-def _if_sole(x: "Array", k: int) -> int:
-    caller = sys._getframe(3)  # _if_sole, temporary, the operator method, its caller
-    if caller.f_code.co_code[caller.f_lasti] != _BINARY_OP:
-        return -1
+def temporary_operand(x: Any) -> bool:
+    """Whether the operand of a unary operator (``-x``, ``~x``) is referenced only by the
+    expression, so its buffer may become the result's.  Called straight from the operator method."""
+    return (ELIDES and sys.getrefcount(x) == _TEMPORARY_REFS and _large(x)
+            and _called_by(_UNARY_OPS) and _sole(x))
+
+
+def temporary_argument(x: Any) -> bool:
+    """Whether the argument of a one-operand namespace function called from Python code
+    (``exp(a + b)``) is referenced only by that call.  Called straight from the function."""
+    return (ELIDES and sys.getrefcount(x) == _ARGUMENT_REFS and _large(x)
+            and _called_by((_CALL,)) and _sole(x))
+
+
+def _called_by(opcodes: Any) -> bool:
+    """Whether the code that called the operator method or function that asks (two frames
+    above our caller) is Python code executing one of ``opcodes`` (a C caller such as ``sum()``
+    or ``map()`` may hold references we cannot see)."""
+    frame = sys._getframe(3)  # _called_by, temporary*, the operator method or function, its caller
+    code, i = frame.f_code.co_code, frame.f_lasti
+    while i > 0 and code[i] == _CACHE:  # during a call the frame may point at the call's cache entries
+        i -= 2
+    return code[i] in opcodes
+
+
+def _sole(x: "Array") -> bool:
     x._buffer  # a stale view re-derives its buffer first
-    return k if sole_owner(x) else -1
+    return sole_owner(x)
 
 
 def _large(x: Any) -> bool:
@@ -86,9 +128,15 @@ def _large(x: Any) -> bool:
 
 
 def donating_form(fname: str) -> Callable[[Any, Any, int], "Array"] | None:
-    """The form of namespace function ``fname`` that may donate operand ``k`` (or None)."""
+    """The form of binary namespace function ``fname`` that may donate operand ``k`` (or None)."""
     from .ops.elementwise import DONATING
     return DONATING.get(fname)
+
+
+def donating_unary(fname: str) -> Callable[["Array"], "Array"] | None:
+    """The form of unary namespace function ``fname`` that may donate its operand (or None)."""
+    from .ops.elementwise import DONATING_UNARY
+    return DONATING_UNARY.get(fname)
 
 
 def aliased_module(text: str, avals: Sequence[Any], out_avals: Sequence[Any],

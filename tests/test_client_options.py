@@ -110,7 +110,7 @@ def fake_gpu_namespace(monkeypatch):
     plugin = Plugin("/fake/xla_cuda_plugin.so", None, fake.api)
     monkeypatch.setattr(_devices, "_state", _devices._State())
     monkeypatch.setattr(_devices, "default_plugin_info",
-                        lambda path, platform: PluginInfo(plugin.path, "entry point jax_plugins:xla_cuda12", "gpu"))
+                        lambda path, platform, versions: PluginInfo(plugin.path, "entry point jax_plugins:xla_cuda12", "gpu"))
     monkeypatch.setattr(_devices, "load_plugin", lambda path: plugin)
     yield received
     for c in _devices._state.clients.values():
@@ -190,7 +190,7 @@ def test_set_default_platform_picks_the_default_plugin(monkeypatch):
     monkeypatch.setattr(_devices, "_default", ["a device chosen before"])
     monkeypatch.delenv(_loader.ENV_PLUGIN, raising=False)
     seen = []
-    monkeypatch.setattr(_devices, "default_plugin_info", lambda path, platform: seen.append((path, platform)))
+    monkeypatch.setattr(_devices, "default_plugin_info", lambda path, platform, versions: seen.append((path, platform)))
     xp.set_default_platform("GPU")
     assert _devices._default == []  # the next array asks again
     _devices._plugin()

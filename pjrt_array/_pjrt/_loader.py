@@ -24,6 +24,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from . import _abi
 from ._api import Api, new_struct
@@ -43,6 +44,7 @@ KNOWN_PACKAGES = (
     ("lammps_jax_pjrt_cpu", "cpu"),
 )
 _LIB_SUFFIXES = (".so", ".dylib", ".dll")
+VersionReader = Callable[[list[str]], "dict[str, tuple[int, int] | None] | None"]
 
 
 @dataclass(frozen=True)
@@ -141,9 +143,16 @@ def chosen_platform(platform: str | None = None) -> str:
     return platform.lower()
 
 
-def default_plugin_info(path: str | os.PathLike | None = None, platform: str | None = None) -> PluginInfo:
+def default_plugin_info(path: str | os.PathLike | None = None, platform: str | None = None,
+                        versions: VersionReader | None = None) -> PluginInfo:
     """The plugin to use: an explicit one, else the newest installed plugin of the chosen platform
-    (see :func:`chosen_platform`)."""
+    (see :func:`chosen_platform`).
+
+    Reading a candidate's version loads it into the process, where it stays.
+    ``versions`` (``{path: (major, minor) or None}`` for a list of paths, read
+    without loading them, or None where it cannot tell) lets only the chosen
+    plugin be loaded.
+    """
     candidates = _candidates(path)
     explicit = [c for c in candidates if c[1] in ("argument", ENV_PLUGIN)]
     if explicit:
@@ -152,7 +161,17 @@ def default_plugin_info(path: str | os.PathLike | None = None, platform: str | N
             raise PluginLoadError(info.error)
         return info
     wanted = chosen_platform(platform)
-    infos = [_describe(*c) for c in candidates if c[2] == wanted]
+    mine = [c for c in candidates if c[2] == wanted]
+    known = versions([c[0] for c in mine]) if versions is not None and len(mine) > 1 else None
+    if known is not None:
+        # Newest first (stable: discovery order among equals, as ``max`` below); the first that
+        # loads is the one ``max`` would pick.
+        for candidate in sorted((c for c in mine if known.get(c[0])), key=lambda c: known[c[0]] or (0, 0),
+                                reverse=True):
+            info = _describe(*candidate)
+            if info.usable:
+                return info
+    infos = [_describe(*c) for c in mine]
     usable = [i for i in infos if i.usable]
     if not usable:
         looked = "\n  ".join(f"{i.path} ({i.source}): {i.error}" for i in infos) or "(nothing found)"

@@ -8,7 +8,6 @@ so nothing is freed while the plugin may still call it.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import ctypes
 import itertools
@@ -127,6 +126,7 @@ class Event(Owned):
         return fut
 
     def __await__(self) -> Generator:
+        import asyncio  # here, not at the top: importing it costs every process 6 MB resident
         return asyncio.wrap_future(self.future()).__await__()
 
     def _release(self, handle: int) -> None:

@@ -17,7 +17,6 @@ anything else -> UNKNOWN); they never reach C.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
 import tempfile
 import threading
@@ -82,6 +81,7 @@ class FileKVStore:
             raise ValueError(f"directory {str(self.directory)!r} does not exist")
 
     def _path(self, key: bytes) -> Path:
+        import hashlib  # here: importing it loads OpenSSL (3.7 MB resident) into every process
         return self.directory / hashlib.sha256(bytes(key)).hexdigest()
 
     def put(self, key: bytes, value: bytes) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 from .. import _dtypes
 from .._array import Array
 from .._dispatch import run, run_elementwise
+from .._donation import temporary_argument
 from . import _elementwise_rules as R
 from ._operands import binary_operands, check_array, scalar_array
 
@@ -72,19 +73,34 @@ def _named(function: Callable, name: str, doc: str) -> Callable:
     return function
 
 
+#: Unary functions that may give their operand's buffer to the result (``_donation``).
+DONATING_UNARY: dict[str, Callable[[Array], Array]] = {}
+
+
 def _unary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Callable[[Any], Array]:
     params = _params_for(name, kinds, mode)
 
     def function(x: Any, /) -> Array:
         if type(x) is not Array:
             x = check_array(x)
+        elif temporary_argument(x):  # only this call holds x (``exp(a + b)``)
+            return donating(x)
         return run_elementwise(rule, params(x._aval[1]), (x,), x._device)
 
+    def donating(x: Array) -> Array:
+        p = params(x._aval[1])
+        # Only where the result has x's dtype (a boolean or real result cannot take the buffer).
+        same = mode in (_SAME, _TO_FLOAT) and p[0][1] == x._aval[1]
+        return run_elementwise(rule, p, (x,), x._device, donate=(0,) if same else ())
+
+    DONATING_UNARY[name] = donating
     return _named(function, name, doc)
 
 
 #: Binary functions that may give operand ``k``'s buffer to the result (``_donation``):
-#: each is one program whose output has its operands' broadcast shape.
+#: each is one program whose output has its operands' broadcast shape.  Not ``matmul``:
+#: XLA:CPU computes a product into scratch memory of the output's size and copies it into
+#: a donated buffer (``temp_size_in_bytes`` = output size), so donating saves no memory.
 DONATING: dict[str, Callable[[Any, Any, int], Array]] = {}
 
 
