@@ -50,8 +50,9 @@ def main() -> None:
     a = rng.standard_normal((ROWS, COLS), dtype=np.float32)
     w = rng.standard_normal((COLS, COLS), dtype=np.float32)
     print(machine())
-    print(f"| case ({ROWS}x{COLS} f32, rows split) | devices | pjrt_array | jax.numpy (ratio) |")
-    print("|---|---|---|---|")
+    print(f"| case ({ROWS}x{COLS} f32, rows split) | devices | pjrt_array | pjrt_array.jit (ratio) | "
+          "jax.numpy (ratio) |")
+    print("|---|---|---|---|---|")
     base = {}
     for name, op, args in (("chain sin(x)*2+x*x-1", chain, (a,)), ("x @ w (w replicated)", matmul, (a, w))):
         for n in (1, 2, 4):
@@ -61,6 +62,10 @@ def main() -> None:
                 placed = [place(args[0], n, ("x", None))] + [place(v, n, (None, None)) for v in args[1:]]
                 block(op(m, *placed))
                 times[lib] = per_call(lambda: op(m, *placed), number=5, repeat=3, sync=block)
+                if lib == "pjrt_array":  # the same, as one jitted SPMD program
+                    jitted = xp.jit(lambda *z: op(xp, *z))
+                    block(jitted(*placed))
+                    times["pjrt_array.jit"] = per_call(lambda: jitted(*placed), number=5, repeat=3, sync=block)
             times.setdefault("jax.numpy", None)
             print(row(f"{name}", times, unit="ms").replace(f"| {name} |", f"| {name} | {n} |"))
         single = [xp.asarray(v) for v in args]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-__all__ = ["flatten", "unflatten", "LEAF"]
+__all__ = ["flatten", "unflatten", "broadcast_prefix", "LEAF"]
 
 LEAF = "*"
 _NONE = "None"
@@ -54,3 +54,29 @@ def _build(treedef: Any, leaves: Iterator[Any]) -> Any:
 def unflatten(treedef: Any, leaves: Any) -> Any:
     """The tree of ``treedef`` with ``leaves`` in order."""
     return _build(treedef, iter(leaves))
+
+
+def broadcast_prefix(prefix: Any, tree: Any, argname: str) -> list[Any]:
+    """One entry per leaf of ``tree``: ``prefix`` is ``tree`` cut short (tuples, lists and dicts
+    of the same lengths and keys) whose every other value applies to all the leaves below it
+    (jax's in_shardings/out_shardings convention).  ValueError naming ``argname`` otherwise."""
+    out: list[Any] = []
+
+    def walk(p: Any, t: Any) -> None:
+        if isinstance(p, dict):
+            if not isinstance(t, dict) or set(p) != set(t):
+                raise ValueError(f"{argname}: {p!r} does not match the structure {t!r}")
+            for k in _dict_keys(t):
+                walk(p[k], t[k])
+        elif isinstance(p, (tuple, list)):
+            if not isinstance(t, (tuple, list)) or len(p) != len(t):
+                raise ValueError(f"{argname}: a {type(p).__name__} of {len(p)} entries does not match the "
+                                 f"structure {t!r}")
+            for a, b in zip(p, t):
+                walk(a, b)
+        else:
+            leaves: list[Any] = []
+            flatten(t, leaves)
+            out.extend([p] * len(leaves))
+    walk(prefix, tree)
+    return out

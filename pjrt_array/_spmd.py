@@ -37,7 +37,8 @@ from ._pjrt.compile_options import _fields, _read_varint
 from ._sharding import Mesh, NamedSharding, shard_buffers, wrap
 from .ops._builder import Rule, build_module
 
-__all__ = ["run_sharded", "reshard", "annotate_main", "parse_op_sharding", "common_device", "clear"]
+__all__ = ["run_sharded", "reshard", "annotate_main", "parse_op_sharding", "common_device", "clear", "compile_module",
+           "mesh_of", "arguments", "execute", "annotate", "sharding_attr"]
 
 Aval = tuple[tuple[int, ...], np.dtype]
 _REPLICATED = "{replicated}"
@@ -122,7 +123,7 @@ def _hlo_sharding(sharding: NamedSharding, ndim: int, mesh: Mesh) -> str:
 _MAIN_RE = re.compile(r"^(\s*func\.func public @main)\((.*)\) -> \((.*)\) \{$", re.MULTILINE)
 
 
-def annotate_main(text: str, arg_shardings: Sequence[str], result_shardings: Sequence[str] | None) -> str:
+def annotate_main(text: str, arg_shardings: Sequence[str], result_shardings: Sequence[str | None] | None) -> str:
     """``text`` with ``mhlo.sharding`` attributes on ``@main``'s arguments (and results)."""
     m = _MAIN_RE.search(text)
     if m is None:
@@ -132,8 +133,8 @@ def annotate_main(text: str, arg_shardings: Sequence[str], result_shardings: Seq
     if len(params) != len(arg_shardings) or (result_shardings is not None and len(results) != len(result_shardings)):
         raise ValueError("one sharding per argument (and per result) is needed")
     params = [f'{p} {{mhlo.sharding = "{s}"}}' for p, s in zip(params, arg_shardings)]
-    if result_shardings is not None:
-        results = [f'{r} {{mhlo.sharding = "{s}"}}' for r, s in zip(results, result_shardings)]
+    if result_shardings is not None:  # a None entry leaves that result's sharding to XLA
+        results = [r if s is None else f'{r} {{mhlo.sharding = "{s}"}}' for r, s in zip(results, result_shardings)]
     header = f"{m.group(1)}({', '.join(params)}) -> ({', '.join(results)}) {{"
     return text[: m.start()] + header + text[m.end():]
 
@@ -232,59 +233,100 @@ def _as_named(tiles: np.ndarray | None, ndim: int, mesh: Mesh, order: tuple[Devi
 # -- compiling and running ------------------------------------------------------------------
 def _compile(rule: Rule, params: tuple, avals: list[Aval], arg_hlo: list[str], out: list[NamedSharding] | None,
              mesh: Mesh) -> _Program:
-    from ._dispatch import _options, compile_text
-    order = mesh.device_list
+    from ._dispatch import _options
     text, out_avals = build_module(rule, dict(params), avals)
-    out_hlo = None
-    if out is not None:
-        out = out * len(out_avals) if len(out) == 1 else out
-        for (shape, _), s in zip(out_avals, out):
-            s.check_shape(shape, "result")
-        out_hlo = [_hlo_sharding(s, len(shape), mesh) for (shape, _), s in zip(out_avals, out)]
-    text = annotate_main(text, arg_hlo, out_hlo)
-    options = replace(_options(order[0], avals), num_partitions=len(order), use_spmd_partitioning=True,
+    return compile_module(text, out_avals, arg_hlo, out, mesh, _options(mesh.device_list[0], avals))
+
+
+def compile_module(text: str, out_avals: list[Aval], arg_hlo: list[str],
+                   out: "Sequence[NamedSharding | None] | None", mesh: Mesh, options: Any) -> _Program:
+    """Compile the one-device module ``text`` as an SPMD program over ``mesh``: ``arg_hlo`` are
+    its arguments' HLO shardings, ``out`` the results' (one for all, one per result, None
+    entries or None for all: as XLA chooses), ``options`` the one-device compile options."""
+    from ._dispatch import compile_text
+    order = mesh.device_list
+    requested: list[NamedSharding | None] = [None] * len(out_avals) if out is None else \
+        list(out) * len(out_avals) if len(out) == 1 else list(out)
+    for (shape, _), r in zip(out_avals, requested):
+        if r is not None:
+            r.check_shape(shape, "result")
+    annotated = annotate(text, out_avals, arg_hlo, requested, mesh)
+    options = replace(options, num_partitions=len(order), use_spmd_partitioning=True,
                       device_assignment=(tuple(d.id for d in order),),
-                      allow_spmd_sharding_propagation_to_output=(out_hlo is None,))
-    exe = compile_text(order[0].client, text, options)
-    if out is None:
+                      allow_spmd_sharding_propagation_to_output=tuple(r is None for r in requested))
+    exe = compile_text(order[0].client, annotated, options)
+    if any(r is None for r in requested):
         try:
             tiles = _output_tiles(exe, len(out_avals))
         except NotImplementedError:
             # XLA chose an output sharding no NamedSharding describes (e.g. a manual one):
             # ask for replicated outputs instead (XLA gathers them in the program).
-            replicated = [NamedSharding(mesh, (None,) * len(shape)) for shape, _ in out_avals]
-            return _compile(rule, params, avals, arg_hlo, replicated, mesh)
-        out = [_as_named(t, len(shape), mesh, order) for t, (shape, _) in zip(tiles, out_avals)]
+            replicated = [r or NamedSharding(mesh, (None,) * len(shape)) for (shape, _), r in zip(out_avals, requested)]
+            return compile_module(text, out_avals, arg_hlo, replicated, mesh, options)
+        requested = [r or _as_named(t, len(shape), mesh, order)
+                     for r, t, (shape, _) in zip(requested, tiles, out_avals)]
     partitions = [p for _, p in exe.addressable_device_logical_ids()]
-    return _Program(exe, out_avals, out, partitions, order)
+    return _Program(exe, out_avals, requested, partitions, order)  # type: ignore[arg-type]
 
 
-def run_sharded(rule: Rule, params: tuple, args: Sequence[Array], device: Any) -> list[Array]:
-    """Run ``rule`` as an SPMD program over the mesh of the sharded arguments (or of ``device``,
-    a NamedSharding the outputs are placed with)."""
-    requested = [device] if isinstance(device, NamedSharding) else None
-    meshes = [a._sharding.mesh for a in args if a._sharding is not None]
-    if requested is not None:
-        meshes.append(device.mesh)
+def annotate(text: str, out_avals: Sequence[Aval], arg_hlo: Sequence[str],
+             out: Sequence["NamedSharding | None"], mesh: Mesh) -> str:
+    """``text`` with the HLO shardings of its arguments and of the results ``out`` asks for."""
+    out_hlo = None if all(r is None for r in out) else \
+        [None if r is None else _hlo_sharding(r, len(shape), mesh) for (shape, _), r in zip(out_avals, out)]
+    return annotate_main(text, arg_hlo, out_hlo)
+
+
+def sharding_attr(sharding: NamedSharding | None, ndim: int, mesh: Mesh) -> str:
+    """The HLO sharding of an argument in a program over ``mesh`` (None: a replicated one)."""
+    return _REPLICATED if sharding is None else _hlo_sharding(sharding, ndim, mesh)
+
+
+def mesh_of(args: Sequence[Array], extra: Sequence[Mesh] = ()) -> Mesh | None:
+    """The mesh a program over ``args`` runs on: the sharded arguments' (which must share their
+    devices), else the first of ``extra``; None when there is none."""
+    meshes = [a._sharding.mesh for a in args if a._sharding is not None] + list(extra)
     if not meshes:
-        raise TypeError(f"device must be a pjrt_array Device or a NamedSharding, got {type(device).__name__}")
+        return None
     _check_same_devices(meshes)
-    mesh = meshes[0]
+    return meshes[0]
+
+
+def arguments(args: Sequence[Array], mesh: Mesh) -> list[Sequence[Any]]:
+    """Each argument's buffers in ``mesh.device_list`` order (single-device ones replicated: the
+    mixing rule)."""
     order = mesh.device_list
     per_arg: list[Sequence[Any]] = []
-    arg_hlo: list[str] = []
     for a in args:
         s = a._sharding
         if s is None:
             per_arg.append(_replicated(a, order))
-            arg_hlo.append(_REPLICATED)
         else:
             buffers: Sequence[Any] = shard_buffers(a)
             if s.mesh.device_list != order:  # another mesh of the same devices
                 by_device = dict(zip(s.mesh.device_list, buffers))
                 buffers = [by_device[d] for d in order]
             per_arg.append(buffers)
-            arg_hlo.append(_hlo_sharding(s, a.ndim, mesh))
+    return per_arg
+
+
+def execute(program: _Program, per_arg: Sequence[Sequence[Any]]) -> list[Array]:
+    """Run ``program`` on its mesh with each argument's buffers (mesh order); the sharded results."""
+    lists = [[buffers[p] for buffers in per_arg] for p in program.partitions]
+    outs = program.exe.execute_sharded(lists)
+    return [wrap([outs[j][k] for j in positions], aval, sharding) for k, (aval, sharding, positions)
+            in enumerate(zip(program.out_avals, program.out_shardings, program.out_positions))]
+
+
+def run_sharded(rule: Rule, params: tuple, args: Sequence[Array], device: Any) -> list[Array]:
+    """Run ``rule`` as an SPMD program over the mesh of the sharded arguments (or of ``device``,
+    a NamedSharding the outputs are placed with)."""
+    requested = [device] if isinstance(device, NamedSharding) else None
+    mesh = mesh_of(args, [device.mesh] if requested else [])
+    if mesh is None:
+        raise TypeError(f"device must be a pjrt_array Device or a NamedSharding, got {type(device).__name__}")
+    per_arg = arguments(args, mesh)
+    arg_hlo = [sharding_attr(a._sharding, a.ndim, mesh) for a in args]
     avals = [a._aval for a in args]
     key = (rule, params, mesh, *avals, *arg_hlo, device if requested else None)
     program = _programs.get(key)
@@ -293,10 +335,7 @@ def run_sharded(rule: Rule, params: tuple, args: Sequence[Array], device: Any) -
         if len(_programs) >= cache_info()["max_entries"]:
             del _programs[next(iter(_programs))]  # the oldest first
         program = _programs[key] = _compile(rule, params, avals, arg_hlo, requested, mesh)
-    lists = [[buffers[p] for buffers in per_arg] for p in program.partitions]
-    outs = program.exe.execute_sharded(lists)
-    return [wrap([outs[j][k] for j in positions], aval, sharding) for k, (aval, sharding, positions)
-            in enumerate(zip(program.out_avals, program.out_shardings, program.out_positions))]
+    return execute(program, per_arg)
 
 
 def _identity(b: Any, x: Any) -> Any:

@@ -21,16 +21,19 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import _dispatch, _pytree
+from . import _dispatch, _pytree, _spmd
 from ._array import Array
 from ._devices import Device, as_device
-from ._pjrt import Buffer, ResourceExhausted
+from ._pjrt import Buffer, PjrtError, ResourceExhausted
 from ._policy import policy_for
+from ._sharding import Mesh, NamedSharding
 from ._program import main_module
 from ._trace_state import state as _trace_state
 from ._tracing import Trace
 from ._views import Marker
 from .ops._builder import Builder
+from .ops._lapack import linalg_error
+from .ops._operands import scalar_array
 
 __all__ = ["jit", "Jitted", "Lowered"]
 
@@ -43,12 +46,14 @@ class _Program:
     """One compiled signature: the executable and how to feed it and wrap its results."""
 
     __slots__ = ("exe", "device", "scalars", "inputs", "out_avals", "out_tree", "passthrough", "donate", "name",
-                 "text", "_plain", "_single", "_handle", "_client")
+                 "text", "spmd", "mesh", "_plain", "_single", "_handle", "_client")
 
     def __init__(self, exe: Any, device: Device, scalars: list[np.dtype | None], inputs: list[Array],
                  out_avals: list[tuple], out_tree: Any, passthrough: list[tuple[int, int]], donate: list[int],
-                 name: str, text: str) -> None:
+                 name: str, text: str, mesh: Mesh | None = None, spmd: Any = None) -> None:
         self.exe = exe
+        #: the mesh and the SPMD program (``_spmd``) of a signature sharded over a mesh, else None
+        self.mesh, self.spmd = mesh, spmd
         self.device = device
         self.scalars = scalars if any(d is not None for d in scalars) else None
         self.inputs = inputs
@@ -61,7 +66,7 @@ class _Program:
         self.name = name
         self.text = text
         # Pre-computed for the cached call: Arrays in, buffers straight to the executable.
-        self._plain = self.scalars is None and not inputs and not donate
+        self._plain = self.scalars is None and not inputs and not donate and spmd is None
         self._single = out_tree is _pytree.LEAF and not passthrough
         self._handle, self._client = device.handle, device.client
 
@@ -69,7 +74,10 @@ class _Program:
         """The cached call with Arrays only (the hot path)."""
         if not self._plain:
             return self(args)
-        out = self.exe.execute_handles([x._buffer._handle for x in args], self._handle)
+        try:
+            out = self.exe.execute_handles([x._buffer._handle for x in args], self._handle)
+        except PjrtError as exc:
+            raise _execution_error(exc, self.device) from None
         if self._single:
             aval = self.out_avals[0]
             return Array._from_buffer(Buffer(self._client, out[0], aval[1], aval[0]), aval, self.device)
@@ -77,10 +85,11 @@ class _Program:
 
     def __call__(self, leaves: Sequence[Any]) -> Any:
         device = self.device
+        if self.mesh is not None:
+            return self._call_sharded(leaves, self.mesh)
         if self.scalars is None:
             handles = [x._buffer._handle for x in leaves]
         else:
-            from .ops._operands import scalar_array
             handles = [x._buffer._handle if d is None else scalar_array(x, d, device)._buffer._handle
                        for x, d in zip(leaves, self.scalars)]
         if self.inputs:
@@ -88,14 +97,25 @@ class _Program:
         donated = self._donated(leaves) if self.donate else None
         try:
             out = self.exe.execute_handles(handles, self._handle)
-        except ResourceExhausted as exc:
-            raise device.out_of_memory(exc) from None
+        except PjrtError as exc:
+            raise _execution_error(exc, device) from None
         if donated is not None:
             gone = Marker(f"this Array was donated to the jitted function {self.name!r} (donate_argnums) "
                           "and its buffer now holds a result; use that result instead")
             for x in donated:
                 x._buf = gone
         return self._results(leaves, out)
+
+    def _call_sharded(self, leaves: Sequence[Any], mesh: Mesh) -> Any:
+        """One SPMD execution over the mesh: sharded leaves give their blocks, the others are
+        replicated (``_spmd``'s mixing rule); results come back sharded."""
+        arrays = list(leaves) if self.scalars is None else [
+            x if d is None else scalar_array(x, d, self.device) for x, d in zip(leaves, self.scalars)]
+        try:
+            out = _spmd.execute(self.spmd, _spmd.arguments([*arrays, *self.inputs], mesh))
+        except PjrtError as exc:
+            raise _execution_error(exc, self.device) from None
+        return _pytree.unflatten(self.out_tree, out)
 
     def _results(self, leaves: Sequence[Any], out: Sequence[int]) -> Any:
         client, device, wrap = self._client, self.device, Array._from_buffer
@@ -155,7 +175,8 @@ class Jitted:
     """A function compiled per signature (see :func:`jit`)."""
 
     def __init__(self, fun: Callable, static_argnums: int | Sequence[int], static_argnames: str | Sequence[str],
-                 donate_argnums: int | Sequence[int], device: Device | None) -> None:
+                 donate_argnums: int | Sequence[int], device: Device | None, in_shardings: Any = None,
+                 out_shardings: Any = None) -> None:
         functools.update_wrapper(self, fun)
         self._fun = fun
         self._name = getattr(fun, "__qualname__", None) or getattr(fun, "__name__", None) or repr(fun)
@@ -174,8 +195,13 @@ class Jitted:
         self._donate = frozenset(_ints(donate_argnums, "donate_argnums"))
         if self._donate & self._static_nums:
             raise ValueError(f"arguments {sorted(self._donate & self._static_nums)} cannot be both static and donated")
+        self._in_shardings, self._out_shardings = in_shardings, out_shardings
+        #: the mesh the shardings asked for name (a program over it even without sharded arguments)
+        self._mesh = _mesh_of_spec(in_shardings, "in_shardings") or _mesh_of_spec(out_shardings, "out_shardings")
+        if self._mesh is not None and self._device is not None:
+            raise ValueError("jit: give either device= or in_shardings/out_shardings, not both")
         # Calls with only Arrays, positionally, use a shorter key.
-        self._plain = not nums and not names and not self._donate
+        self._plain = not nums and not names and not self._donate and self._mesh is None
         self._programs: dict[tuple, _Program] = {}
         self._fast: dict[tuple, _Program] = {}  # avals of all-Array positional calls -> program
         self._locks: dict[tuple, threading.Lock] = {}
@@ -198,7 +224,7 @@ class Jitted:
             if program is not None:
                 device = program.device
                 for a in args:
-                    if a._device is not device:
+                    if a._device is not device or a._sharding is not None:
                         break
                 else:
                     self._stats["hits"] += 1
@@ -209,12 +235,15 @@ class Jitted:
             program = self._miss(key, args, kwargs)
         else:
             self._stats["hits"] += 1
-        if self._plain and not kwargs and all(type(a) is Array for a in args):
+        if self._plain and not kwargs and program.spmd is None and \
+                all(type(a) is Array and a._sharding is None for a in args):
             self._fast[tuple([a._aval for a in args])] = program
         return program(leaves)
 
     def _signature(self, args: tuple, kwargs: dict) -> tuple[tuple, list[Any]]:
         """The cache key of a call and the flat list of its dynamic leaves."""
+        if self._in_shardings is not None:
+            args = self._placed(args)
         dynamic_args = tuple(a for i, a in enumerate(args) if i not in self._static_nums)
         dynamic_kwargs = {k: v for k, v in kwargs.items() if k not in self._static_names}
         # The type is part of a static's identity: 3, 3.0 and True are equal but trace differently.
@@ -227,13 +256,17 @@ class Jitted:
             raise TypeError(f"{self._name}: static argument {bad!r} must be hashable") from None
         leaves: list[Any] = []
         tree = _pytree.flatten((dynamic_args, dynamic_kwargs), leaves)
+        sharded = [x for x in leaves if isinstance(x, Array) and x._sharding is not None]
+        mesh = _spmd.mesh_of(sharded, [self._mesh]) if self._mesh else _spmd.mesh_of(sharded) if sharded else None
+        if mesh is not None:
+            if self._device is not None:
+                raise ValueError(f"{self._name}: jit(device={self._device!r}) got sharded arguments; drop device= "
+                                 "(the program runs on their mesh) or gather them with to_device()")
+            return self._sharded_signature(tree, statics, leaves, mesh)
         device = self._device
         descs: list[Any] = []
         for i, x in enumerate(leaves):
             if isinstance(x, Array):
-                if x._sharding is not None:
-                    raise TypeError(f"{self._name}: sharded Arrays are not supported by jit yet (argument leaf "
-                                    f"{i}); run the function eagerly, which runs each op as an SPMD program")
                 if device is None:
                     device = x._device
                 elif x._device is not device and x._device != device:
@@ -258,7 +291,47 @@ class Jitted:
             if chosen is None and pos is not None and pos < len(args):
                 chosen = args[pos]
             device = chosen if isinstance(chosen, Device) else as_device(None)
-        return (tree, statics, device, *descs), leaves
+        return (tree, statics, device, None, *descs), leaves
+
+    def _sharded_signature(self, tree: Any, statics: tuple, leaves: list[Any], mesh: Mesh) -> tuple[tuple, list[Any]]:
+        """The key of a call over ``mesh``: each array leaf's aval and sharding (None: replicated
+        from one device, the mixing rule of sharded ops)."""
+        from .ops.creation import asarray
+        descs: list[Any] = []
+        for i, x in enumerate(leaves):
+            if isinstance(x, Array):
+                descs.append((x._aval, x._sharding))
+            elif isinstance(x, _SCALARS):
+                descs.append(bool if isinstance(x, bool) else type(x))
+            elif isinstance(x, (np.ndarray, np.generic)):
+                x = leaves[i] = asarray(x, device=mesh.device_list[0])
+                descs.append((x._aval, None))
+            else:
+                raise TypeError(f"{self._name}: arguments must be arrays, Python scalars or tuples/lists/dicts "
+                                f"of them (or static), got {type(x).__name__}")
+        return (tree, statics, mesh.device_list[0], mesh, *descs), leaves
+
+    def _placed(self, args: tuple) -> tuple:
+        """``args`` with the array leaves of each dynamic positional argument placed as
+        ``in_shardings`` asks (a leaf already so placed is kept; Python scalars stay scalars)."""
+        from .ops.creation import asarray
+        dynamic = [i for i in range(len(args)) if i not in self._static_nums]
+        spec = self._in_shardings
+        if isinstance(spec, (tuple, list)) and len(spec) != len(dynamic):
+            raise ValueError(f"{self._name}: in_shardings has {len(spec)} entries but the call has {len(dynamic)} "
+                             "dynamic positional arguments (one entry each, or one sharding for all)")
+        out = list(args)
+        for n, i in enumerate(dynamic):
+            entry = spec[n] if isinstance(spec, (tuple, list)) else spec
+            leaves: list[Any] = []
+            tree = _pytree.flatten(args[i], leaves)
+            wanted = _pytree.broadcast_prefix(entry, args[i], "in_shardings")
+            leaves = [x if s is None or isinstance(x, _SCALARS) else
+                      x if isinstance(x, Array) and x._sharding == s else
+                      x.to_device(s) if isinstance(x, Array) else asarray(x, device=s)
+                      for x, s in zip(leaves, wanted)]
+            out[i] = _pytree.unflatten(tree, leaves)
+        return tuple(out)
 
     def _miss(self, key: tuple, args: tuple, kwargs: dict) -> _Program:
         with self._guard:
@@ -276,7 +349,7 @@ class Jitted:
     def _trace(self, args: tuple, kwargs: dict) -> dict[str, Any]:
         """Trace one signature into a module; returns what compiling and calling need."""
         key, leaves = self._signature(args, kwargs)
-        device = key[2]
+        device, mesh = key[2], key[3]
         builder = Builder()
         trace = Trace(builder, device, self._name)
         scalars: list[np.dtype | None] = []
@@ -306,11 +379,12 @@ class Jitted:
                 raise TypeError(f"{self._name} must return arrays, Python scalars or tuples/lists/dicts of "
                                 f"them, got {type(bad).__name__}") from None
         trace.alive = False
-        donate = self._donated_leaves(args, kwargs)
+        # Over a mesh every result is the program's (placed as out_shardings asks) and nothing is donated.
+        donate = self._donated_leaves(args, kwargs) if mesh is None else []
         param_index = {p.name: i for i, p in enumerate(trace.params)}
         results, passthrough = [], []
         for position, v in enumerate(values):
-            i = param_index.get(v.name)
+            i = None if mesh is not None else param_index.get(v.name)
             if i is not None and (i >= len(scalars) or scalars[i] is None) and i not in donate:
                 passthrough.append((position, i))
             else:
@@ -323,7 +397,17 @@ class Jitted:
                     aliases[i] = j
                     break
         self._stats["traces"] += 1
-        return {"text": main_module(builder, trace.params, results, aliases), "device": device,
+        text = main_module(builder, trace.params, results, aliases)
+        sharded: dict[str, Any] = {"mesh": mesh}
+        if mesh is not None:
+            out_avals = [(r.shape, r.dtype) for r in results]
+            sharded["out_shardings"] = [None] * len(results) if self._out_shardings is None else \
+                _pytree.broadcast_prefix(self._out_shardings, out, "out_shardings")
+            sharded["arg_hlo"] = [_spmd.sharding_attr(x._sharding if isinstance(x, Array) else None, p.ndim, mesh)
+                                  for x, p in zip([*leaves, *trace.inputs], trace.params)]
+            sharded["plain_text"] = text
+            text = _spmd.annotate(text, out_avals, sharded["arg_hlo"], sharded["out_shardings"], mesh)
+        return {**sharded, "text": text, "device": device, "index_reduction": builder.has_index_reduction,
                 "avals": [(p.shape, p.dtype) for p in trace.params], "scalars": scalars,
                 "inputs": trace.inputs, "out_avals": [(r.shape, r.dtype) for r in results],
                 "out_tree": out_tree, "passthrough": passthrough, "donate": sorted(aliases), "key": key}
@@ -344,12 +428,19 @@ class Jitted:
         return out
 
     def _install(self, key: tuple, parts: dict[str, Any]) -> _Program:
-        device = parts["device"]
-        options = policy_for(device.client).program_options(device.id)
-        exe = _dispatch.compile_text(device.client, parts["text"], options)
+        device, mesh = parts["device"], parts["mesh"]
+        options = policy_for(device.client).program_options(device.id, index_reduction=parts["index_reduction"])
+        spmd = None
+        if mesh is None:
+            exe = _dispatch.compile_text(device.client, parts["text"], options)
+        else:
+            spmd = _spmd.compile_module(parts["plain_text"], parts["out_avals"], parts["arg_hlo"],
+                                        parts["out_shardings"], mesh, options)
+            exe = spmd.exe
         self._stats["compiles"] += 1
         program = _Program(exe, parts["device"], parts["scalars"], parts["inputs"], parts["out_avals"],
-                           parts["out_tree"], parts["passthrough"], parts["donate"], self._name, parts["text"])
+                           parts["out_tree"], parts["passthrough"], parts["donate"], self._name, parts["text"],
+                           mesh, spmd)
         self._programs[key] = program
         return program
 
@@ -368,6 +459,40 @@ class Jitted:
         """Forget every compiled signature (the dispatcher's executable caches are kept)."""
         self._programs.clear()
         self._fast.clear()
+
+
+def _execution_error(exc: PjrtError, device: Device) -> Exception:
+    """What a failed execution raises: MemoryError-like details when the device ran out,
+    numpy's LinAlgError when a LAPACK kernel failed (as eagerly), else the plugin's error."""
+    if isinstance(exc, ResourceExhausted):
+        return device.out_of_memory(exc)
+    return linalg_error(exc) or exc
+
+
+def _mesh_of_spec(spec: Any, argname: str) -> Mesh | None:
+    """The mesh of the first NamedSharding in ``spec`` (a sharding, None, or tuples/lists/dicts of
+    them); every sharding in it must be on the same devices.  TypeError for anything else."""
+    found: list[NamedSharding] = []
+
+    def walk(s: Any) -> None:
+        if isinstance(s, NamedSharding):
+            found.append(s)
+        elif isinstance(s, dict):
+            for v in s.values():
+                walk(v)
+        elif isinstance(s, (tuple, list)):
+            for v in s:
+                walk(v)
+        elif s is not None:
+            raise TypeError(f"{argname} must be a NamedSharding, None, or tuples/lists/dicts of them, "
+                            f"got {type(s).__name__}")
+    walk(spec)
+    if not found:
+        return None
+    meshes = [s.mesh for s in found]
+    if any(set(m.device_list) != set(meshes[0].device_list) for m in meshes):
+        raise ValueError(f"{argname}: all shardings must be over the same devices")
+    return meshes[0]
 
 
 def _ints(values: Any, argname: str) -> tuple[int, ...]:
@@ -396,16 +521,22 @@ def _hashable(v: Any) -> bool:
 
 def jit(fun: Callable | None = None, /, *, static_argnums: int | Sequence[int] = (),
         static_argnames: str | Sequence[str] = (), donate_argnums: int | Sequence[int] = (),
-        device: Device | None = None) -> Any:
+        device: Device | None = None, in_shardings: Any = None, out_shardings: Any = None) -> Any:
     """Compile ``fun`` into one program per signature; usable as ``@jit`` and ``@jit(...)``.
 
     ``static_argnums``/``static_argnames``: arguments that are Python values baked into the
     program (hashable; a new value traces again).  ``donate_argnums``: positional arguments
     whose Arrays give their buffers to the outputs (invalid afterwards).  ``device``: where
     the program runs (arguments elsewhere are copied there); by default the arguments'.
+    ``in_shardings``: a NamedSharding for every array of the dynamic positional arguments,
+    or one entry per such argument (a NamedSharding, None to keep the argument as it is, or
+    a tuple/list/dict prefix of the argument); arguments are placed so before the call.
+    ``out_shardings``: a NamedSharding for every result, or a prefix of the result's
+    structure (None entries: as XLA chooses).  With sharded arguments or either of these the
+    program is one SPMD program over the mesh (docs/sharding.md).
     """
     def wrap(f: Callable) -> Jitted:
         if not callable(f):
             raise TypeError(f"jit needs a callable, got {type(f).__name__}")
-        return Jitted(f, static_argnums, static_argnames, donate_argnums, device)
+        return Jitted(f, static_argnums, static_argnames, donate_argnums, device, in_shardings, out_shardings)
     return wrap if fun is None else wrap(fun)

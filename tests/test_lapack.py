@@ -200,11 +200,27 @@ def test_accuracy_within_ten_eps_n(dtype, n):
     (L.matrix_rank, np.diag([1.0, np.nan, 2.0]), "SVD did not converge"),
     (L.pinv, np.diag([1.0, np.nan, 2.0]), "SVD did not converge"),
 ])
-def test_numpy_linalg_errors_are_raised(fn, arg, message):
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_numpy_linalg_errors_are_raised(fn, arg, message, jit):
+    # Inside a jitted program the kernel fails the whole execution: the same LinAlgError.
+    f = xp.jit(fn) if jit else fn
     with pytest.raises(np.linalg.LinAlgError, match=message):
-        np.asarray(fn(xp.asarray(arg))[0])
+        np.asarray(f(xp.asarray(arg))[0])
     # The error left nothing broken behind: the same kernel serves the next call.
     assert np.isfinite(np.asarray(L.inv(xp.asarray(np.eye(3))))).all()
+    if jit:  # and the same executable runs a good input
+        out = f(xp.asarray(np.eye(3) * 2.0))
+        assert all(np.isfinite(np.asarray(t)).all() for t in (out if isinstance(out, tuple) else (out,)))
+
+
+def test_linalg_error_inside_a_jitted_loop():
+    @xp.jit
+    def repeated_solve(a, b):
+        return xp.fori_loop(0, 3, lambda i, x: L.solve(a, x) + 1.0, b)
+    good = np.eye(3) * 2.0
+    np.testing.assert_allclose(np.asarray(repeated_solve(xp.asarray(good), xp.ones(3))), np.full(3, 1.875))
+    with pytest.raises(np.linalg.LinAlgError, match="Singular matrix"):
+        repeated_solve(xp.asarray(np.zeros((3, 3))), xp.ones(3))
 
 
 def test_non_finite_input_gives_what_numpy_gives_without_warnings():

@@ -52,6 +52,26 @@ def test_max_min(data, dtype):
     assert_equal(xp.min(x, axis=axis, keepdims=True), np.min(a, axis=axis, keepdims=True))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, axis", [((37,), None), ((64, 100), 1), ((64, 100), 0), ((3, 17, 9), 1)])
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_max_min_nan_at_every_lane(dtype, shape, axis, jit):
+    # XLA:CPU's own max/min reductions keep or drop a NaN depending on its position
+    # (vector lane, row): every position of the first lanes and the tail must give NaN.
+    rng = np.random.default_rng(0)
+    n = int(np.prod(shape))
+    for pos in [*range(10), n // 2, n - 1]:
+        for fill in (None, np.inf, -np.inf):
+            a = rng.standard_normal(n).astype(dtype)
+            if fill is not None:
+                a[:] = fill
+            a[pos] = np.nan
+            a = a.reshape(shape)
+            for ours, theirs in ((xp.max, np.max), (xp.min, np.min)):
+                f = (xp.jit(ours, static_argnames="axis") if jit else ours)
+                assert_equal(f(xp.asarray(a), axis=axis), theirs(a, axis=axis))
+
+
 def test_max_propagates_nan_and_empty_raises():
     x = xp.asarray([1.0, np.nan, 3.0])
     assert np.isnan(float(xp.max(x))) and np.isnan(float(xp.min(x)))
@@ -110,3 +130,22 @@ def test_bad_input():
         xp.cumulative_sum(x)  # axis is required for 2-D input
     with pytest.raises(TypeError):
         xp.var(x, correction="1")
+
+
+@pytest.mark.parametrize("shape, axis", [((16384,), None), ((4, 4104), -1), ((2, 3, 4096), (1, 2)),
+                                         ((300, 100), 1), ((16411,), None), ((6000, 3), 0), ((1024, 32), 1)])
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_large_reductions_in_two_stages(shape, axis, jit):
+    # Many trailing elements reduce in groups first (ops/_reduce._staged_reduce); a prime count
+    # or leading axes reduce in one go.  Values: numpy's, NaN wherever it is.
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal(shape)
+    a.flat[rng.integers(0, a.size)] = np.nan if jit else a.flat[0]
+    for ours, theirs, rtol in ((xp.sum, np.sum, 1e-12), (xp.mean, np.mean, 1e-12), (xp.max, np.max, 1e-15),
+                               (xp.min, np.min, 1e-15)):  # 1e-15: exp may differ by an ulp
+        f = xp.jit(lambda x, fn=ours: fn(xp.exp(x) - 1.0, axis=axis)) if jit else \
+            (lambda x, fn=ours: fn(xp.exp(x) - 1.0, axis=axis))
+        assert_equal(f(xp.asarray(a)), theirs(np.exp(a) - 1.0, axis=axis), rtol=rtol)
+    text = xp.jit(lambda x: xp.sum(x, axis=axis)).lower(xp.asarray(a)).as_text()
+    staged = shape[-1] not in (16411, 32) and axis != 0  # a prime count, a short row, a leading axis
+    assert ("optimization_barrier" in text) == staged

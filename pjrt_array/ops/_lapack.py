@@ -41,8 +41,8 @@ if TYPE_CHECKING:
     from .._array import Array
     from .._devices import Device
 
-__all__ = ["serves", "set_enabled", "run", "custom_call", "cholesky_rule", "qr_rule", "eigh_rule", "eig_rule",
-           "svd_rule", "rank_rule", "pinv_rule", "solve_rule", "inv_rule", "det_rule", "slogdet_rule"]
+__all__ = ["serves", "set_enabled", "run", "linalg_error", "custom_call", "cholesky_rule", "qr_rule", "eigh_rule",
+           "eig_rule", "svd_rule", "rank_rule", "pinv_rule", "solve_rule", "inv_rule", "det_rule", "slogdet_rule"]
 
 _PREFIX = "pjrt_array_lapack_"
 # The kernels use numpy 2's linalg (cholesky(upper=), svdvals, rtol=, the standard's 1-D solve).
@@ -239,9 +239,18 @@ def run(rule: Any, params: tuple, args: Sequence["Array"], device: "Device") -> 
         with _fusion.eagerly():  # automatic fusion never defers a kernel whose error belongs to the call
             return _run(rule, params, args, device)
     except PjrtError as exc:
-        if _LINALG_ERROR in exc.message:
-            raise L.LinAlgError(exc.message.split(_LINALG_ERROR, 1)[1]) from None
+        error = linalg_error(exc)
+        if error is not None:
+            raise error from None
         raise
+
+
+def linalg_error(exc: PjrtError) -> "np.linalg.LinAlgError | None":
+    """The ``numpy.linalg.LinAlgError`` a failed execution stands for when a LAPACK kernel
+    raised it (eagerly or inside a jitted program); None for any other failure."""
+    if _LINALG_ERROR in exc.message:
+        return L.LinAlgError(exc.message.split(_LINALG_ERROR, 1)[1])
+    return None
 
 
 # -- emission ---------------------------------------------------------------------------------

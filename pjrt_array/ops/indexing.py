@@ -155,7 +155,8 @@ def _expand_key(x: Array, key: Any) -> list[Any]:
 # -- basic indexing -------------------------------------------------------------------------------------
 
 def _basic_rule(b: Builder, x: Value, *ints: Value, plan: tuple) -> Value:
-    """``plan``: per input axis ("int", size) | ("slice", start, stop, step); plus ("new",) markers."""
+    """``plan``: per input axis ("int", size) (a runtime index, one of ``ints``) | ("at", i) (a
+    known index) | ("slice", start, stop, step); plus ("new",) markers."""
     axes = [p for p in plan if p[0] != "new"]
     if ints:
         # Dynamic integer indices: one dynamic_slice of size 1 on those axes.
@@ -168,6 +169,9 @@ def _basic_rule(b: Builder, x: Value, *ints: Value, plan: tuple) -> Value:
     for i, (p, d) in enumerate(zip(axes, x.shape)):
         if p[0] == "int":
             bounds.append((0, 1, 1))
+            continue
+        if p[0] == "at":
+            bounds.append((p[1], p[1] + 1, 1))
             continue
         lo, hi, step = p[1], p[2], p[3]
         if step < 0:
@@ -182,11 +186,23 @@ def _basic_rule(b: Builder, x: Value, *ints: Value, plan: tuple) -> Value:
     for p in plan:
         if p[0] == "new":
             out_shape.append(1)
-        elif p[0] == "int":
+        elif p[0] in ("int", "at"):
             next(sizes_left)
         else:
             out_shape.append(next(sizes_left))
     return b.reshape(x, out_shape)
+
+
+def _known_ints(plan: tuple, at: dict[int, int]) -> tuple:
+    """``plan`` with the integer index of each axis in ``at`` (axis -> position) made static."""
+    out, axis = [], 0
+    for p in plan:
+        if p[0] != "new":
+            if axis in at:
+                p = ("at", at[axis])
+            axis += 1
+        out.append(p)
+    return tuple(out)
 
 
 def _slice_entry(p: slice, size: int) -> tuple[str, int, int, int]:
@@ -397,12 +413,17 @@ def getitem(x: Array, key: Any) -> Array:
         if whole:
             return x
         keys = key if type(key) is tuple else (key,)
-        ints = []
         for i, axis, size in positions:
             k = keys[i]
             if not -size <= k < size:
                 raise IndexError(f"index {k} is out of bounds for axis {axis} with size {size}")
-            ints.append(scalar_array(k % size, _INDEX, x._device))
+        if x._traced:
+            # Inside a trace the ints are part of the program anyway: static slices, which XLA
+            # compiles to plain copies (runtime indices keep eager programs shared across ints).
+            plan = _known_ints(plan, {axis: keys[i] % size for i, axis, size in positions})
+            ints = []
+        else:
+            ints = [scalar_array(keys[i] % size, _INDEX, x._device) for i, _, size in positions]
         out = run(_basic_rule, (("plan", plan),), (x, *ints), x._device)[0]
         return _views.attach(out, x, "key", key)  # the key is expanded only if the view is written
     parts = _expand_key(x, key)

@@ -45,6 +45,8 @@ class Core:
         self.rule = "<rule>"
         self._count = 0
         self._prefix = prefix
+        #: The body has a (value, index) reduction (argmin/argmax): the compile policy reads it.
+        self.has_index_reduction = False
 
     # -- rules ---------------------------------------------------------------------------------
 

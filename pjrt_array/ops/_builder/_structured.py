@@ -95,6 +95,8 @@ class StructuredOps(Core):
             if v.shape != first.shape or init.shape != () or init.dtype != v.dtype:
                 self.fail(op, f"operand {v.type} and init {init.type} do not match {first.type}")
         dims = self._check_axes(op, dims, first.ndim)
+        if len(operands) > 1 and any(v.dtype.kind in "iu" for v in operands):
+            self.has_index_reduction = True
         scalars = [((), v.dtype) for v in operands]
         region, _ = self._region(scalars + scalars, body, op, scalars)
         shape = tuple(d for i, d in enumerate(first.shape) if i not in dims)
@@ -102,6 +104,16 @@ class StructuredOps(Core):
         names = ", ".join(v.name for v in list(operands) + list(inits))
         return self._emit_multi(f'"stablehlo.reduce"({names}) ({region}) {{dimensions = {i64_text(dims)}}} : '
                                 f"({_types(list(operands) + list(inits))}) -> {_result_types(results)}", results)
+
+    def optimization_barrier(self, values: Sequence[Value]) -> list[Value]:
+        """``values`` unchanged, at a point XLA neither fuses nor moves operations across."""
+        op = "optimization_barrier"
+        if not values:
+            self.fail(op, "needs at least one value")
+        for v in values:
+            self._check_value(op, v)
+        return self._emit_multi(f"stablehlo.optimization_barrier {', '.join(v.name for v in values)} : "
+                                f"{_types(values)}", [(v.shape, v.dtype) for v in values])
 
     def sort(self, operands: Sequence[Value], dim: int, comparator: RegionBody, *,
              is_stable: bool = True) -> list[Value]:
