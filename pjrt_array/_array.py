@@ -11,6 +11,7 @@ a zero-copy numpy view of the buffer's memory that keeps the buffer alive.
 
 from __future__ import annotations
 
+from sys import getrefcount as _getrefcount
 from typing import Any, Callable, ClassVar, Iterator
 
 import numpy as np
@@ -43,13 +44,15 @@ def _binary(fname: str, reflected: bool = False) -> Callable[["Array", Any], Any
     OPERATOR_FUNCTIONS.add(fname)
 
     def method(self: Array, other: Any) -> Any:
-        if not _is_operand(other):
+        if type(other) is not Array and not _is_operand(other):
             return NotImplemented
-        k = _donation.temporary(self, other)
-        if k >= 0:  # an operand only this expression holds gives its buffer to the result
-            donating = _donation.donating_form(fname)
-            if donating is not None:
-                return donating(other, self, 1 - k) if reflected else donating(self, other, k)
+        # Only an operand no name holds can be a temporary (_donation.temporary decides).
+        if _getrefcount(self) <= _donation.OPERATOR_REFS or _getrefcount(other) <= _donation.OPERATOR_REFS:
+            k = _donation.temporary(self, other)
+            if k >= 0:  # an operand only this expression holds gives its buffer to the result
+                donating = _donation.donating_form(fname)
+                if donating is not None:
+                    return donating(other, self, 1 - k) if reflected else donating(self, other, k)
         fn = _FUNCS[fname]
         return fn(other, self) if reflected else fn(self, other)
     return method
@@ -222,10 +225,10 @@ class Array:
     @property
     def T(self) -> "Array":
         """Transpose of a 2-D array."""
-        if self.ndim != 2:
+        if len(self._aval[0]) != 2:
             raise ValueError(f"x.T requires a 2-D array, got {self.ndim}-D; use matrix_transpose or permute_dims")
-        from .ops.manipulation import permute_dims
-        return permute_dims(self, (1, 0))
+        from .ops.manipulation import transposed
+        return transposed(self, (1, 0))
 
     @property
     def mT(self) -> "Array":

@@ -11,6 +11,7 @@ are read when a plugin's client is created.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from typing import Any
@@ -28,6 +29,9 @@ __all__ = ["Device", "default_device", "all_devices", "plugins", "set_default_pl
            "set_client_options", "client_options", "as_device", "client", "install_client"]
 
 
+_tokens = itertools.count()
+
+
 class Device:
     """A device arrays can live on, e.g. ``Device(cpu:0)``.
 
@@ -35,7 +39,7 @@ class Device:
     client.  ``device.pjrt`` is the underlying :class:`pjrt_array._pjrt.Device`.
     """
 
-    __slots__ = ("pjrt", "platform", "id", "handle", "client", "_hash")
+    __slots__ = ("pjrt", "platform", "id", "handle", "client", "_hash", "token")
 
     def __init__(self, pjrt: PjrtDevice, platform: str) -> None:
         self.pjrt = pjrt
@@ -44,6 +48,10 @@ class Device:
         self.handle = pjrt.handle
         self.client = pjrt.client
         self._hash = hash((platform, self.id, id(self.client)))
+        # What the hot path's cache keys hold instead of the Device: an int hashes in C, where
+        # ``__hash__`` is a Python call.  Never reused; an equal Device made separately only
+        # gets cache entries of its own.
+        self.token = next(_tokens)
 
     def __eq__(self, other: object) -> bool:
         return self is other or (isinstance(other, Device) and other.handle == self.handle

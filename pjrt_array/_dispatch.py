@@ -54,7 +54,7 @@ class CacheStats:
 
 
 class _Entry:
-    __slots__ = ("exe", "out_avals", "out_bytes", "aliased")
+    __slots__ = ("exe", "out_avals", "out_bytes", "aliased", "_shaped")
 
     def __init__(self, exe: LoadedExecutable, out_avals: list[Aval], aliased: tuple[int, ...] = (),
                  reused_bytes: int = 0) -> None:
@@ -64,6 +64,17 @@ class _Entry:
         # adds what that argument still counted in flight).
         self.out_bytes = sum(math.prod(shape) * dtype.itemsize for shape, dtype in out_avals) - reused_bytes
         self.aliased = aliased  # arguments whose buffers the program takes (donation)
+        self._shaped: dict[tuple[int, ...], list[Aval]] = {}
+
+    def shaped(self, shape: tuple[int, ...]) -> list[Aval]:
+        """The output avals with ``shape`` (a flat element-count program run on that shape), made
+        once per shape."""
+        found = self._shaped.get(shape)
+        if found is None:
+            if len(self._shaped) >= 64:
+                self._shaped.clear()
+            found = self._shaped[shape] = [(shape, d) for _, d in self.out_avals]
+        return found
 
 
 _entries: "OrderedDict[tuple, _Entry]" = OrderedDict()
@@ -201,28 +212,32 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
     trace = _trace_state.trace
     if trace is not None:
         return trace.emit(rule, params, args, device)
+    # The key holds the device's token, not the Device (whose hash is a Python call).
+    n = len(args)
+    if type(device) is not Device:
+        return _run_sharded(rule, params, args, device)
     if avals is not None:  # run_elementwise's flat types (it passes no sharded operand)
-        sharded = False
-        key: tuple = (rule, params, device, *avals)
-    elif len(args) == 2:
-        sharded = args[0]._sharding is not None or args[1]._sharding is not None
-        key = (rule, params, device, args[0]._aval, args[1]._aval)
-    elif len(args) == 1:
-        sharded = args[0]._sharding is not None
-        key = (rule, params, device, args[0]._aval)
+        key: tuple = (rule, params, device.token, *avals)
+    elif n == 2:
+        a0, a1 = args
+        if a0._sharding is not None or a1._sharding is not None:
+            return _run_sharded(rule, params, args, device)
+        key = (rule, params, device.token, a0._aval, a1._aval)
+    elif n == 1:
+        a0 = args[0]
+        if a0._sharding is not None:
+            return _run_sharded(rule, params, args, device)
+        key = (rule, params, device.token, a0._aval)
     else:
-        sharded = any(a._sharding is not None for a in args)
-        key = (rule, params, device, *[a._aval for a in args])
-    if sharded or type(device) is not Device:
-        from ._fusion import settle
-        from ._spmd import run_sharded
-        settle(args)  # the SPMD path takes Buffer objects: deferred values are computed first
-        return run_sharded(rule, params, args, device)
+        if any(a._sharding is not None for a in args):
+            return _run_sharded(rule, params, args, device)
+        key = (rule, params, device.token, *[a._aval for a in args])
     recorder = _trace_state.fusion
-    if donate and recorder is not None and recorder.deferring():
-        donate = ()  # a deferred op is part of a graph: no buffer is handed over
     if donate:
-        key += (donate,)
+        if recorder is not None and recorder.deferring():
+            donate = ()  # a deferred op is part of a graph: no buffer is handed over
+        else:
+            key += (donate,)
     entry = _entries.get(key)
     if entry is None:
         _stats.misses += 1
@@ -236,7 +251,7 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
             _entries.move_to_end(key)
         except KeyError:  # evicted by another thread meanwhile; the entry we hold still works
             pass
-    out_avals = entry.out_avals if out_shape is None else [(out_shape, d) for _, d in entry.out_avals]
+    out_avals = entry.out_avals if out_shape is None else entry.shaped(out_shape)
     if recorder is not None:  # automatic fusion (_fusion): the op may be deferred into a graph
         deferred = recorder.op(entry, rule, params, args, device, out_avals)
         if deferred is not None:
@@ -246,9 +261,17 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
             settle(args)  # a donated argument must be a computed Buffer (see _donation.consumed)
     # The Buffers (not only their handles) are held until execute returns: another
     # thread may drop an argument's Array meanwhile.
-    bufs = [a._buffer for a in args]
+    if n == 2:
+        b0, b1 = bufs = [args[0]._buffer, args[1]._buffer]
+        handles = [b0._handle, b1._handle]
+    elif n == 1:
+        bufs = [args[0]._buffer]
+        handles = [bufs[0]._handle]
+    else:
+        bufs = [a._buffer for a in args]
+        handles = [b._handle for b in bufs]
     try:
-        out = entry.exe.execute_handles([b._handle for b in bufs], device.handle)
+        out = entry.exe.execute_handles(handles, device.handle)
     except ResourceExhausted as exc:
         raise device.out_of_memory(exc) from None
     moved = _donation.consumed(args, bufs, entry.aliased) if entry.aliased else 0
@@ -256,12 +279,21 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
     wrap = Array._from_buffer
     if len(out) == 1:
         aval = out_avals[0]
-        result = [wrap(Buffer(client, out[0], aval[1], aval[0]), aval, device)]
-    else:
-        result = [wrap(Buffer(client, h, aval[1], aval[0]), aval, device) for h, aval in zip(out, out_avals)]
+        first = Buffer(client, out[0], aval[1], aval[0])
+        _inflight.note(device, first, entry.out_bytes + moved)
+        return [wrap(first, aval, device)]
+    result = [wrap(Buffer(client, h, aval[1], aval[0]), aval, device) for h, aval in zip(out, out_avals)]
     if result:
         _inflight.note(device, result[0]._buf, entry.out_bytes + moved)
     return result
+
+
+def _run_sharded(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement") -> list[Array]:
+    """An SPMD program over the mesh of ``device`` or of the sharded arguments (``_spmd``)."""
+    from ._fusion import settle
+    from ._spmd import run_sharded
+    settle(args)  # the SPMD path takes Buffer objects: deferred values are computed first
+    return run_sharded(rule, params, args, device)
 
 
 # Platforms whose plugins run a program on any buffer of the parameter's byte size
@@ -301,6 +333,8 @@ def run_elementwise(rule: Rule, params: tuple, args: Sequence[Array], device: "P
             if shape:
                 return run(rule, params, args, device, donate)[0]
             shape = s
+    if len(shape) < 2:  # 0-d and 1-d operands: their own types are already the flat ones
+        return run(rule, params, args, device, donate)[0]
     avals = []
     for a in args:
         flat = flat_aval(a) if a._aval[0] else (a._aval if a._sharding is None else None)

@@ -51,9 +51,13 @@ _CACHE = dis.opmap.get("CACHE")
 # ``temporary_operand``: the operand stack, the operator method's parameter, ours, and
 # getrefcount's argument.
 _TEMPORARY_REFS = 4
+#: The same references as the operator method itself counts them (no frame of ``temporary``).
+OPERATOR_REFS = _TEMPORARY_REFS - 1
 # The same inside ``temporary_argument``: the function's parameter (the caller's stack
 # reference moved into it), ours, and getrefcount's argument.
 _ARGUMENT_REFS = 3
+#: The same as the one-operand function itself counts them (no frame of ``temporary_argument``).
+FUNCTION_REFS = _ARGUMENT_REFS - 1
 
 
 def sole_owner(x: "Array") -> bool:

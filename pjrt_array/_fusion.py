@@ -91,6 +91,19 @@ class _Pending:
         return getattr(self.get(), name)
 
 
+_weakref = weakref.ref
+
+
+def _pending(seg: "_Segment", index: int) -> _Pending:
+    """``_Pending(seg, index)`` without a Python ``__init__`` call (one per deferred op)."""
+    p = _new_pending(_Pending)
+    p.seg, p.index, p.buffer = seg, index, None
+    return p
+
+
+_new_pending = object.__new__
+
+
 class eagerly:
     """Ops inside run at their call, never deferred (LAPACK kernels: their LinAlgError must reach
     the call); the thread's segment ends first.  A class rather than a generator: it is entered
@@ -152,7 +165,9 @@ class _Segment:
         ``out_avals``: the outputs' types (an element-wise entry compiled for a flat
         element count serves every shape of that count: the shapes come from here)."""
         # Read before locking: a stale view re-derives its buffer with ops of its own.
-        bufs = [a._buffer for a in args]
+        n = len(args)
+        bufs = (args[0]._buffer, args[1]._buffer) if n == 2 else (args[0]._buffer,) if n == 1 \
+            else [a._buffer for a in args]
         lock = self.lock
         lock.acquire()  # (acquire/release: cheaper than `with` on this path)
         try:
@@ -180,13 +195,13 @@ class _Segment:
                 self.nodes.append((entry, rule, params, refs, start, out_avals))
                 avals = out_avals
                 if len(avals) == 1:
-                    p = _Pending(self, start)
-                    outs.append(weakref.ref(p))
+                    p = _pending(self, start)
+                    outs.append(_weakref(p))
                     return [Array._from_buffer(p, avals[0], device)]  # type: ignore[arg-type]
                 result = []
                 for aval in avals:
-                    p = _Pending(self, len(outs))
-                    outs.append(weakref.ref(p))
+                    p = _pending(self, len(outs))
+                    outs.append(_weakref(p))
                     result.append(Array._from_buffer(p, aval, device))  # type: ignore[arg-type]
                 return result
         finally:

@@ -194,7 +194,7 @@ def test_inflight_limit_is_settable_and_checked() -> None:
             x = x + 1.0
         assert_equal(x, np.full(1000, 50.0))
         from pjrt_array import _inflight
-        queue = _inflight._queues[x.device]
+        queue = _inflight._queues[x.device.token]
         assert len(queue.entries) <= 4
         for _ in range(20):  # elided temporaries: the memory a donated buffer held stays counted
             c = xp.ones(100_000) + 1.0

@@ -86,7 +86,7 @@ def test_the_queue_does_not_keep_a_dropped_large_buffer_alive() -> None:
         big = xp.ones(_inflight.BY_EVENT_BYTES // 8) * 2.0
         small = xp.ones(16) * 2.0
         big_ref, small_ref = weakref.ref(big._buffer), weakref.ref(small._buffer)
-        queue = _inflight._queues[big.device]
+        queue = _inflight._queues[big.device.token]
         nbytes = queue.nbytes
         del big, small
         assert big_ref() is None            # a large output: tracked by its event only

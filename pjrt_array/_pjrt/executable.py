@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Executable", "LoadedExecutable"]
 
+_get_ident = threading.get_ident
+
 
 # Fields PJRT_Executable_GetCompiledMemoryStats_Args gained later (the API
 # changelog); an older plugin leaves them zero, which would read as a real 0.
@@ -413,18 +415,18 @@ class LoadedExecutable(Owned):
 
         The caller owns the returned handles (wrap them in :class:`Buffer`).
         """
-        block = self._blocks.get(threading.get_ident())
+        block = self._blocks.get(_get_ident())
         n = len(arg_handles)
         # A block is sized by the call that built it; a call with another
         # argument count gets a new one (the plugin rejects a wrong count).
         if block is None or block.nargs != n:
             if self._client._closed or not self._handle:
                 self.handle  # raises ClosedError
-            block = self._blocks[threading.get_ident()] = _ExecuteBlock(self, n, self.num_outputs)
-        if n == 1:
-            block.args[0] = arg_handles[0]
-        elif n == 2:
+            block = self._blocks[_get_ident()] = _ExecuteBlock(self, n, self.num_outputs)
+        if n == 2:
             block.args[0], block.args[1] = arg_handles
+        elif n == 1:
+            block.args[0] = arg_handles[0]
         else:
             block.args[:n] = arg_handles  # type: ignore[call-overload]  # mypy's ctypes plugin wants a list
         if block.device != device_handle:
@@ -432,6 +434,8 @@ class LoadedExecutable(Owned):
         err = self._execute(block.address)
         if err:
             self._client.api.check(err)
+        if block.nouts == 1:
+            return [block.outs[0]]
         return block.outs[: block.nouts]
 
     @overload

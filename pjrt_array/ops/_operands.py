@@ -61,7 +61,9 @@ def from_host(value: np.ndarray, device: "Placement", *, share: bool = False, mu
 
 
 def _scalar_key(value: Any) -> Any:
-    # 0.0 == -0.0 and NaN != NaN: floats are keyed by their bits.
+    # 0.0 == -0.0 and NaN != NaN: zeros and NaNs are keyed by their bits; other floats key themselves.
+    if type(value) is float:
+        return value if value and value == value else value.hex()
     if isinstance(value, float):
         return value.hex()
     if isinstance(value, complex):
@@ -80,16 +82,15 @@ def scalar_array(value: Any, dtype: np.dtype, device: "Placement") -> Array:
         if isinstance(value, float) and math.isinf(value) and _dtypes.is_integer(dtype):
             raise OverflowError(f"cannot convert {value} to {dtype}")
         return trace.constant(value, dtype)
-    if isinstance(device, NamedSharding):
-        device = device.mesh.device_list[0]
-    key = (type(value), _scalar_key(value), dtype, device)
+    one: Device = device.mesh.device_list[0] if isinstance(device, NamedSharding) else device
+    key = (type(value), _scalar_key(value), dtype, one.token)
     cached = _scalar_cache.get(key)
     if cached is None:
         if len(_scalar_cache) >= _SCALAR_CACHE_SIZE:
             _scalar_cache.clear()
         if isinstance(value, float) and math.isinf(value) and _dtypes.is_integer(dtype):
             raise OverflowError(f"cannot convert {value} to {dtype}")
-        cached = _scalar_cache[key] = from_host(np.asarray(value, dtype=dtype), device)
+        cached = _scalar_cache[key] = from_host(np.asarray(value, dtype=dtype), one)
     return cached
 
 
@@ -136,13 +137,37 @@ def _as_array(x: Any, argname: str, device: Device | None) -> Array | None:
     raise TypeError(f"{argname} must be an array or a Python scalar, got {type(x).__name__}")
 
 
+# (array dtype, Python scalar type) -> the dtype of ``array op scalar`` (the scalar weakly typed)
+_weak_results: dict[tuple[np.dtype, type], np.dtype] = {}
+
+
+def _weak_result(dtype: np.dtype, scalar: Any, argname: str) -> np.dtype:
+    """``_dtypes.result_type(dtype, scalar)`` for an int or float ``scalar``, cached by its type;
+    an int must fit an integer result (OverflowError naming ``argname``)."""
+    kind = type(scalar)
+    found = _weak_results.get((dtype, kind))
+    if found is None:
+        found = _weak_results[dtype, kind] = _dtypes.result_type(dtype, scalar)
+    if kind is int and found.kind in "iu":
+        _dtypes.check_scalar_fits(scalar, found, argname)
+    return found
+
+
 def binary_operands(x1: Any, x2: Any) -> tuple[Array, Array, np.dtype]:
     """Both operands as Arrays on one device, and the promoted result dtype."""
-    if type(x1) is Array and type(x2) is Array:  # the common case, kept short
-        if x1._device is not x2._device and x1._device != x2._device:
-            same_device(x1, x2)
-        d1, d2 = x1._aval[1], x2._aval[1]
-        return x1, x2, d1 if d1 is d2 else _dtypes.promote_types(d1, d2)
+    t1, t2 = type(x1), type(x2)
+    if t1 is Array:  # the common cases, kept short
+        if t2 is Array:
+            if x1._device is not x2._device and x1._device != x2._device:
+                same_device(x1, x2)
+            d1, d2 = x1._aval[1], x2._aval[1]
+            return x1, x2, d1 if d1 is d2 else _dtypes.promote_types(d1, d2)
+        if t2 is float or t2 is int:
+            dtype = _weak_result(x1._aval[1], x2, "x2")
+            return x1, scalar_array(x2, dtype, x1._device), dtype
+    elif t2 is Array and (t1 is float or t1 is int):
+        dtype = _weak_result(x2._aval[1], x1, "x1")
+        return scalar_array(x1, dtype, x2._device), x2, dtype
     if getattr(x1, "_weak", None) or getattr(x2, "_weak", None):  # a traced Python scalar
         from .._tracing import weak_operands
         return weak_operands(x1, x2)

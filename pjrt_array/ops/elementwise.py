@@ -12,6 +12,7 @@ remainder sign, NaN-propagating maximum, ...) live in ``_elementwise_rules``.
 
 from __future__ import annotations
 
+from sys import getrefcount as _getrefcount
 from typing import Any, Callable
 
 import numpy as np
@@ -19,7 +20,7 @@ import numpy as np
 from .. import _dtypes
 from .._array import Array
 from .._dispatch import run, run_elementwise
-from .._donation import temporary_argument
+from .._donation import FUNCTION_REFS, temporary_argument
 from . import _elementwise_rules as R
 from ._operands import binary_operands, check_array, scalar_array
 
@@ -49,8 +50,9 @@ def _check(name: str, dtype: np.dtype, kinds: Any) -> None:
         raise TypeError(f"{name}: unsupported dtype {dtype}")
 
 
-def _params_for(name: str, kinds: Any, mode: str) -> Callable[[np.dtype], tuple]:
-    """The rule parameters for an input dtype, checked and built once per dtype (hot path)."""
+def _params_for(name: str, kinds: Any, mode: str) -> tuple[dict[np.dtype, tuple], Callable[[np.dtype], tuple]]:
+    """The rule parameters for an input dtype, checked and built once per dtype (hot path): the
+    cache (its ``get`` is what a call tries first) and the function that fills it."""
     cache: dict[np.dtype, tuple] = {}
 
     def params(dtype: np.dtype) -> tuple:
@@ -59,7 +61,7 @@ def _params_for(name: str, kinds: Any, mode: str) -> Callable[[np.dtype], tuple]
             _check(name, dtype, kinds)
             found = cache[dtype] = (("dtype", _compute_dtype(dtype, mode)),)
         return found
-    return params
+    return cache, params
 
 
 # The names defined through _unary/_binary (the module's __all__ is built from it).
@@ -78,14 +80,16 @@ DONATING_UNARY: dict[str, Callable[[Array], Array]] = {}
 
 
 def _unary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Callable[[Any], Array]:
-    params = _params_for(name, kinds, mode)
+    cache, params = _params_for(name, kinds, mode)
+    cached = cache.get
 
     def function(x: Any, /) -> Array:
         if type(x) is not Array:
             x = check_array(x)
-        elif temporary_argument(x):  # only this call holds x (``exp(a + b)``)
-            return donating(x)
-        return run_elementwise(rule, params(x._aval[1]), (x,), x._device)
+        elif _getrefcount(x) <= FUNCTION_REFS and temporary_argument(x):  # only this call holds x
+            return donating(x)                                                # (``exp(a + b)``)
+        dtype = x._aval[1]
+        return run_elementwise(rule, cached(dtype) or params(dtype), (x,), x._device)
 
     def donating(x: Array) -> Array:
         p = params(x._aval[1])
@@ -105,11 +109,12 @@ DONATING: dict[str, Callable[[Any, Any, int], Array]] = {}
 
 
 def _binary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Callable[[Any, Any], Array]:
-    params = _params_for(name, kinds, mode)
+    cache, params = _params_for(name, kinds, mode)
+    cached = cache.get
 
     def function(x1: Any, x2: Any, /) -> Array:
         a, b, dtype = binary_operands(x1, x2)
-        return run_elementwise(rule, params(dtype), (a, b), a._device)
+        return run_elementwise(rule, cached(dtype) or params(dtype), (a, b), a._device)
 
     def donating(x1: Any, x2: Any, k: int) -> Array:
         a, b, dtype = binary_operands(x1, x2)

@@ -405,9 +405,12 @@ def _cached_plan(x: Array, key: Any, form: tuple) -> tuple[tuple, tuple[tuple[in
     return entry
 
 
+_INT_FORM = (0,)
+
+
 def getitem(x: Array, key: Any) -> Array:
     """``x[key]`` (bound to ``Array.__getitem__``)."""
-    form = _key_form(key)
+    form = _INT_FORM if type(key) is int else _key_form(key)
     if form is not None and form.count(Ellipsis) <= 1:
         plan, positions, whole = _cached_plan(x, key, form)
         if whole:

@@ -6,9 +6,8 @@ Decompositions use only what every XLA backend has (see ``_linalg_lower``):
   (``x = R⁻¹ Qᴴ b``), which is backward stable and needs no pivoting.
 - ``det``/``slogdet``: from the same QR, with ``det(Q)`` the product of the
   reflectors' determinants ``1 - τ·vᴴv``.
-- ``svd``: eigenvectors ``V`` of ``AᴴA`` (Jacobi ``Eigh``), then a QR of ``AV``
-  whose ``R`` diagonal gives the singular values and whose ``Q`` gives ``U``
-  (an orthonormal completion where singular values vanish).
+- ``svd``: one-sided Jacobi after a Householder QR, with a refinement pass
+  (``_svd_jacobi``); backward error and orthogonality match LAPACK's.
 
 Singular input to ``solve``/``inv`` gives ``inf``/``nan`` entries (the standard
 leaves this undefined); ``det`` gives 0 and ``slogdet`` gives ``(0, -inf)``.
@@ -35,13 +34,12 @@ from ._lapack import run  # _dispatch.run, raising LAPACK's LinAlgError as numpy
 from ._axes import normalize_axes, normalize_axis
 from ._builder import Builder, Rule, Value
 from ._linalg_lower import (adjoint, broadcast_batch, cholesky as _chol, det_from_parts, diagonal as _diag, eigh as _eigh,
-                            householder_product, identity, keep_band, matmul, pad_columns as _pad_columns, qr as _qr,
-                            qr_from_reflectors, slice_last, slogdet_from_parts,
-                            triangular_solve, unit_phase)
+                            householder_product, identity, keep_band, matmul, qr as _qr,
+                            qr_from_reflectors, slogdet_from_parts, triangular_solve)
+from ._svd_jacobi import svd_tall
 from ._lower import broadcast, broadcast_shapes, clamp_diagonal, const_like, slice_axis, truth
 from ._operands import check_array, same_device
 from ._reduce import reduce
-from .sorting import sort_values
 
 __all__ = ["cholesky", "cross", "det", "diagonal", "eig", "eigh", "eigvals", "eigvalsh", "inv", "matrix_norm", "matrix_power",
            "matrix_rank", "outer", "pinv", "qr", "slogdet", "solve", "svd", "svdvals", "trace", "vector_norm"]
@@ -203,43 +201,6 @@ def eigvalsh(x: Any, /) -> Array:
     return _one(_pick(_eigh_rule, _lapack.eigh_rule, x), (("vectors", False),), x)
 
 
-def _sort_desc_columns(b: Builder, s: Value, *mats: Value) -> list[Value]:
-    """Sort ``s`` descending along its last axis, permuting the columns of ``mats`` alike."""
-    keys = b.negate(s)
-    outs = [sort_values(b, [keys, s], s.ndim - 1)[1]]
-    for m in mats:
-        dims = list(range(m.ndim - 2)) + [m.ndim - 1]
-        outs.append(sort_values(b, [b.broadcast_in_dim(keys, m.shape, dims), m], m.ndim - 1)[1])
-    return outs
-
-
-def _svd_tall(b: Builder, a: Value, full: bool, vectors: bool) -> tuple[Value, ...]:
-    """SVD of ``a`` with ``m >= n``: (U, s, V) with ``a = U diag(s) Vᴴ``."""
-    m, n = a.shape[-2:]
-    _, v = _eigh(b, matmul(b, adjoint(b, a), a))
-    v = b.reverse(v, [v.ndim - 1])  # largest eigenvalues first
-    packed, taus = _qr(b, matmul(b, a, v))
-    d = _diag(b, packed)
-    s = b.abs(d)
-    if not vectors:
-        return (_sort_desc_columns(b, s)[0],)
-    q = householder_product(b, _pad_columns(b, packed, m) if full else packed, taus)
-    phase = unit_phase(b, d)
-    if full and m > n:
-        ones = b.constant(1, phase.dtype, phase.shape[:-1] + (m - n,))
-        phase = b.concatenate([phase, ones], phase.ndim - 1)
-    u = _scale_columns(b, q, phase)
-    if full and m > n:
-        s_sorted, v_sorted = _sort_desc_columns(b, s, v)
-        lead = slice_last(b, u, (0, m), (0, n))
-        rest = slice_last(b, u, (0, m), (n, m))
-        _, lead = _sort_desc_columns(b, s, lead)
-        u = b.concatenate([lead, rest], u.ndim - 1)
-        return u, s_sorted, v_sorted
-    s_sorted, u, v = _sort_desc_columns(b, s, u, v)
-    return u, s_sorted, v
-
-
 def _unit_scale(b: Builder, x: Value) -> tuple[Value, Value]:
     """``x / scale`` and ``scale = max|x|`` per matrix (1 for zero matrices): keeps ``xᴴx`` finite."""
     mag = b.abs(x)
@@ -255,18 +216,32 @@ def _svd_rule(b: Builder, x: Value, *, full: bool, vectors: bool) -> tuple[Value
 
 
 def _svd(b: Builder, x: Value, full: bool, vectors: bool) -> tuple[Value, ...]:
-    """(U, S, Vh), or (S,) without ``vectors``."""
+    """(U, S, Vh), or (S,) without ``vectors``.
+
+    Like numpy.linalg, narrower dtypes are computed in double precision and the
+    results rounded back: that is the accuracy numpy users get for float32.
+    """
+    wide = np.dtype(np.complex128 if _dtypes.is_complex(x.dtype) else np.float64)
+    out = _svd_wide(b, b.convert(x, wide), full, vectors)
+    real = _dtypes.real_dtype(x.dtype)
+    if not vectors:
+        return (b.convert(out[0], real),)
+    u, s, vh = out
+    return b.convert(u, x.dtype), b.convert(s, real), b.convert(vh, x.dtype)
+
+
+def _svd_wide(b: Builder, x: Value, full: bool, vectors: bool) -> tuple[Value, ...]:
     m, n = x.shape[-2:]
     x, scale = _unit_scale(b, x)
-    out = _svd_tall(b, x if m >= n else adjoint(b, x), full, vectors)  # xᴴ = U' S V'ᴴ: x = V' S U'ᴴ
+    out = svd_tall(b, x if m >= n else adjoint(b, x), full, vectors)  # xᴴ = U' S V'ᴴ: x = V' S U'ᴴ
     s = out[1] if vectors else out[0]
     dims = list(range(s.ndim - 1))
     s = b.multiply(s, b.broadcast_in_dim(scale, s.shape, dims))
     if not vectors:
         return (s,)
     if m >= n:
-        return out[0], s, adjoint(b, out[2])
-    return out[2], s, adjoint(b, out[0])
+        return out[0], s, out[2]
+    return adjoint(b, out[2]), s, adjoint(b, out[0])
 
 
 def svd(x: Any, /, *, full_matrices: bool = True) -> SVDResult:

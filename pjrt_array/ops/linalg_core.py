@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import operator
 from typing import Any, Sequence
 
@@ -48,17 +50,30 @@ def _matmul_rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
     return b.reshape(out, final)
 
 
+@functools.lru_cache(maxsize=1024)
+def _matmul_params(aval1: tuple, aval2: tuple) -> tuple:
+    """The rule parameters of ``matmul`` on operands of these types, checked once per pair."""
+    (shape1, d1), (shape2, d2) = aval1, aval2
+    dtype = _dtypes.promote_types(d1, d2)
+    if not _dtypes.isdtype(dtype, "numeric"):
+        raise TypeError(f"matmul needs numeric arrays, got {d1} and {d2}")
+    if not shape1 or not shape2:
+        raise ValueError("matmul does not accept 0-d arrays")
+    k1 = shape1[-1]
+    k2 = shape2[0] if len(shape2) == 1 else shape2[-2]
+    if k1 != k2:
+        raise ValueError(f"matmul: shapes {shape1} and {shape2} do not align ({k1} != {k2})")
+    broadcast_shapes(shape1[:-2], shape2[:-2])
+    return (("dtype", dtype),)
+
+
 def matmul(x1: Any, x2: Any, /) -> Array:
     """Matrix product with numpy's rules for 1-D operands and broadcast batch axes."""
-    x1, x2, dtype = _numeric_pair(x1, x2, "matmul")
-    if x1.ndim == 0 or x2.ndim == 0:
-        raise ValueError("matmul does not accept 0-d arrays")
-    k1 = x1.shape[-1]
-    k2 = x2.shape[0] if x2.ndim == 1 else x2.shape[-2]
-    if k1 != k2:
-        raise ValueError(f"matmul: shapes {x1.shape} and {x2.shape} do not align ({k1} != {k2})")
-    broadcast_shapes(x1.shape[:-2], x2.shape[:-2])
-    return run(_matmul_rule, (("dtype", dtype),), (x1, x2), x1._device)[0]
+    if type(x1) is not Array or type(x2) is not Array:
+        x1, x2 = check_array(x1, "x1"), check_array(x2, "x2")
+    if x1._device is not x2._device or x1._sharding is not None or x2._sharding is not None:
+        same_device(x1, x2)
+    return run(_matmul_rule, _matmul_params(x1._aval, x2._aval), (x1, x2), x1._device)[0]
 
 
 def _mt_rule(b: Builder, x: Value) -> Value:

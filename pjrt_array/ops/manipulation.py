@@ -75,6 +75,11 @@ def permute_dims(x: Any, /, axes: tuple[int, ...]) -> Array:
         raise ValueError(f"axes {tuple(axes)} is not a permutation of the {x.ndim} axes")
     if perm == tuple(range(x.ndim)):
         return x
+    return transposed(x, perm)
+
+
+def transposed(x: Array, perm: tuple[int, ...]) -> Array:
+    """The view of ``x`` with its axes permuted by ``perm`` (checked by the caller, not the identity)."""
     return _views.attach(run(_transpose_rule, (("perm", perm),), (x,), x._device)[0], x, "permute", perm)
 
 
@@ -180,11 +185,16 @@ def _concat_rule(b: Builder, *parts: Value, axis: int, dtype: np.dtype, flat: bo
 def _joined(arrays: Any, name: str) -> tuple[list[Array], np.dtype]:
     if not isinstance(arrays, (list, tuple)) or not arrays:
         raise ValueError(f"{name} needs a non-empty sequence of arrays")
-    xs = [check_array(a, f"arrays[{i}]") for i, a in enumerate(arrays)]
-    same_device(*xs)
-    dtype = xs[0].dtype
+    xs = list(arrays)
+    for i, a in enumerate(xs):
+        if type(a) is not Array:
+            check_array(a, f"arrays[{i}]")
+    dtype = xs[0]._aval[1]
     for a in xs[1:]:
-        dtype = _dtypes.promote_types(dtype, a.dtype)
+        d = a._aval[1]
+        if d is not dtype:
+            dtype = _dtypes.promote_types(dtype, d)
+    same_device(*xs)
     return xs, dtype
 
 

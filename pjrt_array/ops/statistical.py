@@ -21,18 +21,28 @@ __all__ = ["cumulative_prod", "cumulative_sum", "max", "mean", "min", "prod", "s
 _FLOATING = ("real floating", "complex floating")
 
 
+_DEFAULT_ACCUMULATOR: dict[np.dtype, np.dtype] = {}  # input dtype -> its accumulator (no dtype= given)
+
+
 def _accumulator_dtype(x: Array, dtype: Any, name: str) -> np.dtype:
     """The result dtype of sum/prod-like reductions (the standard's rules)."""
-    if dtype is not None:
-        dtype = _dtypes.as_dtype(dtype)
-        if not _dtypes.isdtype(dtype, "numeric"):
-            raise TypeError(f"{name}: dtype must be numeric, got {dtype}")
-        return dtype
-    if _dtypes.is_bool(x.dtype) or x.dtype in (_dtypes.int8, _dtypes.int16, _dtypes.int32):
+    if dtype is None:
+        found = _DEFAULT_ACCUMULATOR.get(x._aval[1])
+        if found is None:
+            found = _DEFAULT_ACCUMULATOR[x._aval[1]] = _default_accumulator(x._aval[1])
+        return found
+    dtype = _dtypes.as_dtype(dtype)
+    if not _dtypes.isdtype(dtype, "numeric"):
+        raise TypeError(f"{name}: dtype must be numeric, got {dtype}")
+    return dtype
+
+
+def _default_accumulator(dtype: np.dtype) -> np.dtype:
+    if _dtypes.is_bool(dtype) or dtype in (_dtypes.int8, _dtypes.int16, _dtypes.int32):
         return _dtypes.DEFAULT_INT
-    if x.dtype in (_dtypes.uint8, _dtypes.uint16, _dtypes.uint32):
+    if dtype in (_dtypes.uint8, _dtypes.uint16, _dtypes.uint32):
         return _dtypes.uint64
-    return x.dtype
+    return dtype
 
 
 def _reduce_rule(b: Builder, x: Value, *, axes: tuple[int, ...] | None, op: str, dtype: np.dtype,
@@ -42,17 +52,40 @@ def _reduce_rule(b: Builder, x: Value, *, axes: tuple[int, ...] | None, op: str,
     return reduce(b, b.convert(x, dtype), every, op, keepdims)
 
 
-def _reduction(x: Any, axis: Any, keepdims: bool, op: str, dtype: np.dtype | None, name: str,
-               kinds: Any = ("bool", "numeric")) -> Array:
-    x = check_array(x)
+# (op, name, kinds, input dtype, ndim, axis, keepdims, dtype) -> the checked parameters (see _plan)
+_plans: dict[tuple, tuple[bool, tuple, tuple]] = {}
+
+
+def _plan(x: Array, axis: Any, keepdims: bool, op: str, dtype: np.dtype | None, name: str,
+          kinds: Any) -> tuple[bool, tuple, tuple]:
+    """Whether the reduction is over every axis (and may run on the flat element count), its
+    parameters for that flat program and its parameters otherwise."""
     if not _dtypes.isdtype(x.dtype, kinds):
         raise TypeError(f"{name}: unsupported dtype {x.dtype}")
     axes = normalize_axes(axis, x.ndim)
-    flat = flat_aval(x) if len(axes) == x.ndim and not keepdims else None
+    out = dtype or x.dtype
+    return (len(axes) == x.ndim and not keepdims, (("axes", None), ("op", op), ("dtype", out), ("keepdims", False)),
+            (("axes", axes), ("op", op), ("dtype", out), ("keepdims", bool(keepdims))))
+
+
+def _reduction(x: Any, axis: Any, keepdims: bool, op: str, dtype: np.dtype | None, name: str,
+               kinds: Any = ("bool", "numeric")) -> Array:
+    x = check_array(x)
+    # Checked once per kind of call; an axis that is not None or an int (a tuple, which may
+    # hold floats that compare equal to ints) is checked at every call.
+    key = (op, name, kinds, x._aval[1], len(x._aval[0]), axis, keepdims, dtype) \
+        if axis is None or type(axis) is int else None
+    plan = _plans.get(key) if key is not None else None
+    if plan is None:
+        plan = _plan(x, axis, keepdims, op, dtype, name, kinds)
+        if key is not None:
+            if len(_plans) >= 1024:
+                _plans.clear()
+            _plans[key] = plan
+    every, flat_params, params = plan
+    flat = flat_aval(x) if every else None
     if flat is not None:  # a reduction over every axis is one program per element count
-        flat_params: tuple = (("axes", None), ("op", op), ("dtype", dtype or x.dtype), ("keepdims", False))
         return run(_reduce_rule, flat_params, (x,), x._device, avals=(flat,))[0]
-    params = (("axes", axes), ("op", op), ("dtype", dtype or x.dtype), ("keepdims", bool(keepdims)))
     return run(_reduce_rule, params, (x,), x._device)[0]
 
 
@@ -70,10 +103,10 @@ def prod(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = Fal
 
 def _extremum(x: Any, axis: Any, keepdims: bool, op: str, name: str) -> Array:
     x = check_array(x)
-    axes = normalize_axes(axis, x.ndim)
-    if any(x.shape[a] == 0 for a in axes):
+    shape = x._aval[0]
+    if 0 in shape and any(shape[a] == 0 for a in normalize_axes(axis, len(shape))):
         raise ValueError(f"{name}: zero-size reduction has no identity")
-    return _reduction(x, axes, keepdims, op, None, name, ("bool", "integral", "real floating"))
+    return _reduction(x, axis, keepdims, op, None, name, ("bool", "integral", "real floating"))
 
 
 def max(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Array:
@@ -108,16 +141,36 @@ def _moments_rule(b: Builder, x: Value, *, axes: tuple[int, ...], keepdims: bool
     return out
 
 
-def _moments(x: Any, axis: Any, keepdims: bool, correction: Any, root: bool, name: str) -> Array:
-    x = check_array(x)
+def _moments_params(x: Array, axis: Any, keepdims: bool, correction: Any, root: bool, name: str) -> tuple:
     if not _dtypes.isdtype(x.dtype, _FLOATING):
         raise TypeError(f"{name}: needs a floating-point array, got {x.dtype}")
     if correction is not None and (not isinstance(correction, (int, float)) or isinstance(correction, bool)):
         raise TypeError(f"{name}: correction must be an int or float, got {correction!r}")
     axes = normalize_axes(axis, x.ndim)
-    params = (("axes", axes), ("keepdims", bool(keepdims)),
-              ("correction", None if correction is None else float(correction)), ("root", root))
+    return (("axes", axes), ("keepdims", bool(keepdims)),
+            ("correction", None if correction is None else float(correction)), ("root", root))
+
+
+# (name, dtype, ndim, axis, keepdims, correction's type and value) -> checked parameters
+_moment_params: dict[tuple, tuple] = {}
+
+
+def _moments(x: Any, axis: Any, keepdims: bool, correction: Any, root: bool, name: str) -> Array:
+    x = check_array(x)
+    # Cached for None/int axes and a None/int/float correction (types in the key: 1 == 1.0 == True).
+    key = (name, x._aval[1], len(x._aval[0]), axis, keepdims, type(correction), correction) \
+        if (axis is None or type(axis) is int) and type(correction) in _CORRECTIONS else None
+    params = _moment_params.get(key) if key is not None else None
+    if params is None:
+        params = _moments_params(x, axis, keepdims, correction, root, name)
+        if key is not None:
+            if len(_moment_params) >= 1024:
+                _moment_params.clear()
+            _moment_params[key] = params
     return run(_moments_rule, params, (x,), x._device)[0]
+
+
+_CORRECTIONS = (type(None), int, float)
 
 
 def mean(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Array:
