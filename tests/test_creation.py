@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import pjrt_array
 import pjrt_array as xp
 from helpers import arrays, assert_equal, shapes
 
@@ -101,6 +102,21 @@ def test_arange_single_argument_dtype_and_errors():
         xp.arange(0, 5, 0)
     with pytest.raises(TypeError):
         xp.arange("5")
+
+
+def test_arange_bounds_as_numpy_scalars_and_0d_arrays():
+    # SciPy passes counts as 0-D arrays (stats.cramervonmises): numpy takes them as numbers
+    if xp is not pjrt_array:
+        pytest.skip("under jit a 0-D array bound is a traced value: the length would depend on it")
+    assert_equal(xp.arange(xp.asarray(4)), np.arange(np.asarray(4)))
+    assert_equal(xp.arange(xp.asarray(1), xp.asarray(7), xp.asarray(2)), np.arange(1, 7, 2))
+    assert_equal(xp.arange(xp.asarray(0.5), 3.0), np.arange(np.asarray(0.5), 3.0))
+    assert_equal(xp.arange(np.int64(3), np.uint8(9)), np.arange(np.int64(3), np.uint8(9)))
+    assert_equal(xp.arange(np.float32(0.5), 2), np.arange(np.float32(0.5), 2).astype(np.float64))
+    assert_equal(xp.arange(xp.asarray(0)), np.arange(0))
+    for bad in (xp.asarray([3]), xp.asarray(True), xp.asarray(1 + 2j), True, "5"):
+        with pytest.raises(TypeError, match="stop"):
+            xp.arange(0, bad)
 
 
 @given(start=st.floats(-10, 10), stop=st.floats(-10, 10), num=st.integers(0, 12), endpoint=st.booleans())

@@ -116,14 +116,25 @@ def _arange_rule(b: Builder, start: Value, step: Value, *, n: int, dtype: np.dty
     return b.convert(b.add(b.multiply(i, step), start), dtype)
 
 
+def _bound(name: str, v: Any) -> int | float:
+    """An ``arange`` bound as a Python number: numpy scalars and 0-D real Arrays (a host read: the
+    length depends on the value) count as numbers, as in numpy (SciPy passes counts as 0-D arrays)."""
+    if isinstance(v, Array) and v.ndim == 0 and (_dtypes.is_integer(v.dtype) or _dtypes.is_float(v.dtype)):
+        return int(v) if _dtypes.is_integer(v.dtype) else float(v)
+    if isinstance(v, (np.integer, np.floating)):
+        return v.item()
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        shape = f" of shape {v.shape}" if isinstance(v, Array) else ""
+        raise TypeError(f"{name} must be an int or float (or a 0-D real array), got {type(v).__name__}{shape}")
+    return v
+
+
 def arange(start: Any, /, stop: Any = None, step: Any = 1, *, dtype: Any = None,
            device: Placement | None = None) -> Array:
     """Evenly spaced values in ``[start, stop)`` (numpy's length rule)."""
     if stop is None:
         start, stop = 0, start
-    for name, v in (("start", start), ("stop", stop), ("step", step)):
-        if not isinstance(v, (int, float)) or isinstance(v, bool):
-            raise TypeError(f"{name} must be an int or float, got {type(v).__name__}")
+    start, stop, step = _bound("start", start), _bound("stop", stop), _bound("step", step)
     if step == 0:
         raise ValueError("step must not be zero")
     if dtype is None:
