@@ -15,6 +15,17 @@ _KINDS = ("bool", "signed integer", "unsigned integer", "integral", "real floati
           "numeric")
 
 
+class Devices(tuple):
+    """The devices: a tuple, as the 2025.12 standard says (2024.12 said a list).  Code written for
+    the list (SciPy's tests write ``devices() + [None]``) still concatenates: ``+`` with a list
+    gives a list."""
+
+    def __add__(self, other: Any) -> Any:
+        if isinstance(other, list):
+            return list(self) + other
+        return tuple(self) + other
+
+
 class Info:
     """The inspection object returned by ``__array_namespace_info__()``."""
 
@@ -24,9 +35,8 @@ class Info:
     def default_device(self) -> Device:
         return default_device()
 
-    def devices(self) -> list[Device]:
-        # a list, as the standard says (consumers concatenate it with other lists)
-        return list(all_devices())
+    def devices(self) -> "Devices":
+        return Devices(all_devices())
 
     def default_dtypes(self, *, device: Device | None = None) -> dict[str, np.dtype]:
         as_device(device)
