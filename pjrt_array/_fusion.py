@@ -11,7 +11,8 @@ recording costs one list append per op.
 * A segment whose first op starts no known hot signature runs eagerly, exactly
   as without fusion (run-once code pays the append and nothing else).
 * Once a signature has been seen twice and often enough for a fused program
-  to pay back (sightings times its ops less one reach ``_SAVED``), a segment
+  to pay back (sightings times the dispatches and memory passes it saves reach
+  ``_SAVED``), a segment
   starting with its first op is *deferred*: each op returns Arrays whose buffer is a :class:`_Pending`
   stand-in, and the op is recorded as a node (rule, parameters, which inputs
   are outside buffers and which are earlier nodes' outputs).
@@ -53,8 +54,12 @@ _HOT = 2              # a signature seen this many times makes its first op star
 # dispatches paid for so far reach a fraction of that bounds the waste (ski rental) when code stops
 # repeating, as test-suite-like code does after a few repeats (array-api-extra's own tests spent a
 # third of their CPU time compiling fused graphs at 2 sightings; docs/downstream.md).  A 9-op loop
-# body is hot after 32 iterations.
+# body on small arrays is hot after 32 iterations.  An op's output also costs a pass over memory
+# that fusion saves: every _BYTES_PER_DISPATCH of it counts as one more dispatch saved (a write and
+# a read of 128 KiB take about one dispatch's time here), so a body over 4M-element arrays is hot
+# at its second sighting (Monte Carlo on 4M normals ran 2.3x slower waiting for the 32nd).
 _SAVED = 256
+_BYTES_PER_DISPATCH = 1 << 17
 _MAX_SIGNATURES = 8192  # remembered signature counts (dropped all at once beyond this)
 _MAX_GRAPHS = 1024     # fused programs kept
 
@@ -421,7 +426,7 @@ class _Recorder:
             _counts.clear()
             _hot.clear()
         _counts[signature] = count
-        if count >= _HOT and count * (len(signature) - 1) >= _SAVED:
+        if count >= _HOT and count * _saved_per_run(signature) >= _SAVED:
             _hot.add(signature[0])
 
     def boundary(self, array: Array | None = None) -> None:
@@ -429,6 +434,12 @@ class _Recorder:
         self.end()
         if array is not None:
             settle((array,))
+
+
+def _saved_per_run(signature: tuple) -> int:
+    """The dispatches one fused execute saves over running ``signature``'s ops one by one: one per
+    op but the last, and one per ``_BYTES_PER_DISPATCH`` of their outputs (memory passes saved)."""
+    return sum(1 + max(0, entry.out_bytes) // _BYTES_PER_DISPATCH for entry in signature[:-1])
 
 
 class _Start:
@@ -461,8 +472,8 @@ def configure(*, hot: int | None = None, bound: int | None = None, saved: int | 
               ) -> tuple[int, int, int]:
     """Tune the policy (tests, benchmarks): ``hot`` is how many sightings of a signature make
     segments starting like it deferred and its graphs compiled (0: defer every segment, compile
-    graphs seen before), provided sightings times (ops - 1) reach ``saved``; ``bound``
-    is the segment size.  Returns the previous ``(hot, bound, saved)``."""
+    graphs seen before), provided sightings times the dispatches saved (ops - 1, plus memory
+    passes) reach ``saved``; ``bound`` is the segment size.  Returns the previous ``(hot, bound, saved)``."""
     global _HOT, _BOUND, _SAVED
     previous = (_HOT, _BOUND, _SAVED)
     if saved is not None:

@@ -438,3 +438,20 @@ def test_short_sequences_compile_fused_only_once_they_would_pay_back():
         np.testing.assert_allclose(body(a), np.arange(6.0) * 1.5 ** 9)
     _fusion.wait_for_compiles()
     assert fused("compiles") == before + 1
+
+
+def test_ops_over_large_arrays_pay_back_sooner():
+    # A 1 MiB output counts as 8 more dispatches saved (a memory pass): a 2-op body over such
+    # arrays saves 9 a run and reaches a bar of 18 at its second sighting; over small arrays it
+    # saves 1 a run and is still cold after 4.
+    _fusion.configure(saved=18)
+    small = xp.asarray(np.arange(6.0))
+    for _ in range(4):
+        np.testing.assert_allclose(np.asarray(xp.sin(small) * 3.0), np.sin(np.arange(6.0)) * 3.0)
+    assert fused("deferred_ops") == 0
+    big = xp.asarray(np.arange(131072.0))  # 1 MiB of float64
+    want = np.sin(np.arange(131072.0)) * 3.0
+    for _ in range(4):
+        np.testing.assert_allclose(np.asarray(xp.sin(big) * 3.0), want)
+    _fusion.wait_for_compiles()
+    assert fused("deferred_ops") > 0 and fused("compiles") == 1
