@@ -17,6 +17,7 @@ import types
 from typing import Any, Callable
 
 import pjrt_array as _xp
+from pjrt_array.jit import _hashable  # what jit itself asks of a static argument
 
 #: Not wrapped: the output shape depends on the values (refused under jit, see docs/jit.md).
 DATA_DEPENDENT = {"nonzero", "unique_all", "unique_counts", "unique_inverse", "unique_values", "eig", "eigvals"}
@@ -37,14 +38,6 @@ def _holds_array(value: Any) -> bool:
     if isinstance(value, (tuple, list)):
         return builtins.any(_holds_array(v) for v in value)
     return False
-
-
-def _hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
 
 
 def jit_wrapped(fn: Callable) -> Callable:
