@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import operator
 import threading
 from typing import Any, Callable, Sequence
 
@@ -38,6 +39,8 @@ from .ops._operands import scalar_array
 __all__ = ["jit", "Jitted", "Lowered"]
 
 _SCALARS = (bool, int, float, complex)
+_aval_of = operator.attrgetter("_aval")
+_wrap = Array._from_buffer
 _WEAK_DTYPE = {bool: np.dtype(bool), int: np.dtype("int64"), float: np.dtype("float64"),
                complex: np.dtype("complex128")}
 
@@ -46,7 +49,7 @@ class _Program:
     """One compiled signature: the executable and how to feed it and wrap its results."""
 
     __slots__ = ("exe", "device", "scalars", "inputs", "out_avals", "out_tree", "passthrough", "donate", "name",
-                 "text", "spmd", "mesh", "_plain", "_single", "_handle", "_client")
+                 "text", "spmd", "mesh", "plain", "_single", "_out_aval", "_handle", "_client")
 
     def __init__(self, exe: Any, device: Device, scalars: list[np.dtype | None], inputs: list[Array],
                  out_avals: list[tuple], out_tree: Any, passthrough: list[tuple[int, int]], donate: list[int],
@@ -65,22 +68,32 @@ class _Program:
         self.donate = donate
         self.name = name
         self.text = text
-        # Pre-computed for the cached call: Arrays in, buffers straight to the executable.
-        self._plain = self.scalars is None and not inputs and not donate and spmd is None
+        # Pre-computed for the cached call of Arrays only (``call_arrays``).
+        #: whether Arrays alone feed it (no Python-scalar parameter, nothing donated, one device)
+        self.plain = self.scalars is None and not donate and spmd is None
         self._single = out_tree is _pytree.LEAF and not passthrough
+        self._out_aval = out_avals[0] if self._single else None
         self._handle, self._client = device.handle, device.client
 
     def call_arrays(self, args: Sequence[Array]) -> Any:
-        """The cached call with Arrays only (the hot path)."""
-        if not self._plain:
-            return self(args)
+        """The cached call of a ``plain`` program with Arrays only, on its device (the hot path:
+        the buffers straight into the executable's pre-built execute block)."""
+        n = len(args)
+        if n == 2:
+            handles = [args[0]._buffer._handle, args[1]._buffer._handle]
+        elif n == 1:
+            handles = [args[0]._buffer._handle]
+        else:
+            handles = [x._buffer._handle for x in args]
+        if self.inputs:
+            handles += [x._buffer._handle for x in self.inputs]
         try:
-            out = self.exe.execute_handles([x._buffer._handle for x in args], self._handle)
+            out = self.exe.execute_handles(handles, self._handle)
         except PjrtError as exc:
             raise _execution_error(exc, self.device) from None
-        if self._single:
-            aval = self.out_avals[0]
-            return Array._from_buffer(Buffer(self._client, out[0], aval[1], aval[0]), aval, self.device)
+        aval = self._out_aval
+        if aval is not None:
+            return _wrap(Buffer(self._client, out[0], aval[1], aval[0]), aval, self.device)
         return self._results(args, out)
 
     def __call__(self, leaves: Sequence[Any]) -> Any:
@@ -206,7 +219,8 @@ class Jitted:
         self._fast: dict[tuple, _Program] = {}  # avals of all-Array positional calls -> program
         self._locks: dict[tuple, threading.Lock] = {}
         self._guard = threading.Lock()
-        self._stats = {"traces": 0, "compiles": 0, "hits": 0, "misses": 0}
+        self._stats = {"traces": 0, "compiles": 0, "misses": 0}
+        self._hits = 0  # an attribute, not in ``_stats``: counted on the hot path
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         return self if obj is None else functools.partial(self, obj)
@@ -216,26 +230,44 @@ class Jitted:
 
     # -- calling ---------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs and self._plain and _trace_state.trace is None:
+            # Arrays only, by position: the key is their avals, and the program serves them if
+            # they are plain Arrays on its device (a leaf without an aval is no Array: the
+            # general path).  One and two arguments are spelled out: this is the hot path.
+            fast, n = self._fast, len(args)
+            try:
+                if n == 1:
+                    a = args[0]
+                    program = fast.get((a._aval,))
+                    hit = program is not None and a._device is program.device and type(a) is Array and \
+                        a._sharding is None
+                elif n == 2:
+                    a, b = args
+                    program = fast.get((a._aval, b._aval))
+                    hit = program is not None and a._device is program.device is b._device and \
+                        type(a) is type(b) is Array and a._sharding is b._sharding is None
+                else:
+                    program = fast.get(tuple(map(_aval_of, args)))
+                    hit = program is not None and all(
+                        a._device is program.device and type(a) is Array and a._sharding is None for a in args)
+            except AttributeError:
+                hit = False
+            if hit:
+                self._hits += 1
+                return program.call_arrays(args)
+        return self._call(args, kwargs)
+
+    def _call(self, args: tuple, kwargs: dict) -> Any:
+        """The general call: any arguments, any tree; a nested call (while tracing) inlines."""
         if _trace_state.trace is not None:
             return self._fun(*args, **kwargs)  # nested jit: part of the enclosing program
-        if self._plain and not kwargs:
-            # Arrays only, by position: the key is their avals; one device check per argument.
-            program = self._fast.get(tuple([a._aval if type(a) is Array else None for a in args]))
-            if program is not None:
-                device = program.device
-                for a in args:
-                    if a._device is not device or a._sharding is not None:
-                        break
-                else:
-                    self._stats["hits"] += 1
-                    return program.call_arrays(args)
         key, leaves = self._signature(args, kwargs)
         program = self._programs.get(key)
         if program is None:
             program = self._miss(key, args, kwargs)
         else:
-            self._stats["hits"] += 1
-        if self._plain and not kwargs and program.spmd is None and \
+            self._hits += 1
+        if self._plain and not kwargs and program.plain and \
                 all(type(a) is Array and a._sharding is None for a in args):
             self._fast[tuple([a._aval for a in args])] = program
         return program(leaves)
@@ -342,7 +374,7 @@ class Jitted:
                 self._stats["misses"] += 1
                 program = self._install(key, self._trace(args, kwargs))
             else:
-                self._stats["hits"] += 1
+                self._hits += 1
         return program
 
     # -- tracing -----------------------------------------------------------------------------
@@ -453,7 +485,7 @@ class Jitted:
     def cache_info(self) -> dict[str, int]:
         """``traces`` (signatures traced), ``compiles`` (executables obtained), ``hits``/``misses``
         (calls served by a cached executable / that had to trace), ``entries`` (signatures cached)."""
-        return {**self._stats, "entries": len(self._programs)}
+        return {**self._stats, "hits": self._hits, "entries": len(self._programs)}
 
     def cache_clear(self) -> None:
         """Forget every compiled signature (the dispatcher's executable caches are kept)."""
