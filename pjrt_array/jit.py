@@ -68,23 +68,16 @@ class _Program:
         self.donate = donate
         self.name = name
         self.text = text
-        # Pre-computed for the cached call of Arrays only (``call_arrays``).
+        # Pre-computed for the cached call of Arrays only (``call_handles``).
         #: whether Arrays alone feed it (no Python-scalar parameter, nothing donated, one device)
         self.plain = self.scalars is None and not donate and spmd is None
         self._single = out_tree is _pytree.LEAF and not passthrough
         self._out_aval = out_avals[0] if self._single else None
         self._handle, self._client = device.handle, device.client
 
-    def call_arrays(self, args: Sequence[Array]) -> Any:
-        """The cached call of a ``plain`` program with Arrays only, on its device (the hot path:
-        the buffers straight into the executable's pre-built execute block)."""
-        n = len(args)
-        if n == 2:
-            handles = [args[0]._buffer._handle, args[1]._buffer._handle]
-        elif n == 1:
-            handles = [args[0]._buffer._handle]
-        else:
-            handles = [x._buffer._handle for x in args]
+    def call_handles(self, handles: list[int], args: Sequence[Array]) -> Any:
+        """The cached call of a ``plain`` program: ``handles`` are the buffers of ``args``, Arrays
+        on its device (the hot path: straight into the executable's pre-built execute block)."""
         if self.inputs:
             handles += [x._buffer._handle for x in self.inputs]
         try:
@@ -222,43 +215,13 @@ class Jitted:
         self._stats = {"traces": 0, "compiles": 0, "misses": 0}
         self._hits = 0  # an attribute, not in ``_stats``: counted on the hot path
 
-    def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        return self if obj is None else functools.partial(self, obj)
-
     def __repr__(self) -> str:
         return f"<jitted {self._name}>"
 
     # -- calling ---------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not kwargs and self._plain and _trace_state.trace is None:
-            # Arrays only, by position: the key is their avals, and the program serves them if
-            # they are plain Arrays on its device (a leaf without an aval is no Array: the
-            # general path).  One and two arguments are spelled out: this is the hot path.
-            fast, n = self._fast, len(args)
-            try:
-                if n == 1:
-                    a = args[0]
-                    program = fast.get((a._aval,))
-                    hit = program is not None and a._device is program.device and type(a) is Array and \
-                        a._sharding is None
-                elif n == 2:
-                    a, b = args
-                    program = fast.get((a._aval, b._aval))
-                    hit = program is not None and a._device is program.device is b._device and \
-                        type(a) is type(b) is Array and a._sharding is b._sharding is None
-                else:
-                    program = fast.get(tuple(map(_aval_of, args)))
-                    hit = program is not None and all(
-                        a._device is program.device and type(a) is Array and a._sharding is None for a in args)
-            except AttributeError:
-                hit = False
-            if hit:
-                self._hits += 1
-                return program.call_arrays(args)
-        return self._call(args, kwargs)
-
-    def _call(self, args: tuple, kwargs: dict) -> Any:
-        """The general call: any arguments, any tree; a nested call (while tracing) inlines."""
+        """The general call (any arguments, any tree); the function ``jit`` returns tries the
+        cached call of Arrays first (:func:`_entry`).  While tracing, a call inlines."""
         if _trace_state.trace is not None:
             return self._fun(*args, **kwargs)  # nested jit: part of the enclosing program
         key, leaves = self._signature(args, kwargs)
@@ -551,6 +514,62 @@ def _hashable(v: Any) -> bool:
     return True
 
 
+def _own_buffer(a: Array) -> bool:
+    """Whether ``a._buf`` is its computed, current buffer (not a view of another Array's, a
+    value fusion has yet to compute, nor a donated one's marker): the cached call reads it."""
+    return a._base is None and type(a._buf) is Buffer
+
+
+def _entry(jitted: Jitted) -> Callable:
+    """The function :func:`jit` returns (with ``lower``, ``cache_info`` and ``cache_clear``).
+
+    Where ``jitted`` has no static or donated arguments and no shardings, a call with Arrays
+    alone, by position, is keyed by their avals (one and two arguments are spelled out: this
+    is the hot path), and the program of that key serves it when each is a plain Array with
+    its own buffer on the program's device; anything else takes ``jitted``'s general call.
+    A closure rather than ``Jitted.__call__``: calling a function costs less than calling an
+    instance.
+    """
+    fast, general, state, plain = jitted._fast, jitted.__call__, _trace_state, jitted._plain
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if not kwargs and plain and state.trace is None:
+            n = len(args)
+            try:
+                if n == 2:
+                    a, b = args
+                    program = fast.get((a._aval, b._aval))
+                    if program is not None and a._device is program.device is b._device and \
+                            type(a) is type(b) is Array and a._sharding is b._sharding is None and \
+                            a._base is b._base is None:
+                        ba, bb = a._buf, b._buf
+                        if type(ba) is type(bb) is Buffer:
+                            jitted._hits += 1
+                            return program.call_handles([ba._handle, bb._handle], args)
+                elif n == 1:
+                    a = args[0]
+                    program = fast.get((a._aval,))
+                    if program is not None and a._device is program.device and type(a) is Array and \
+                            a._sharding is None and a._base is None:
+                        ba = a._buf
+                        if type(ba) is Buffer:
+                            jitted._hits += 1
+                            return program.call_handles([ba._handle], args)
+                else:
+                    program = fast.get(tuple(map(_aval_of, args)))
+                    if program is not None and all(a._device is program.device and type(a) is Array and
+                                                   a._sharding is None and _own_buffer(a) for a in args):
+                        jitted._hits += 1
+                        return program.call_handles([a._buf._handle for a in args], args)
+            except AttributeError:  # a leaf without an aval is no Array
+                pass
+        return general(*args, **kwargs)
+
+    functools.update_wrapper(call, jitted._fun)
+    call.lower, call.cache_info, call.cache_clear = jitted.lower, jitted.cache_info, jitted.cache_clear  # type: ignore[attr-defined]
+    return call
+
+
 def jit(fun: Callable | None = None, /, *, static_argnums: int | Sequence[int] = (),
         static_argnames: str | Sequence[str] = (), donate_argnums: int | Sequence[int] = (),
         device: Device | None = None, in_shardings: Any = None, out_shardings: Any = None) -> Any:
@@ -567,8 +586,9 @@ def jit(fun: Callable | None = None, /, *, static_argnums: int | Sequence[int] =
     structure (None entries: as XLA chooses).  With sharded arguments or either of these the
     program is one SPMD program over the mesh (docs/sharding.md).
     """
-    def wrap(f: Callable) -> Jitted:
+    def wrap(f: Callable) -> Callable:
         if not callable(f):
             raise TypeError(f"jit needs a callable, got {type(f).__name__}")
-        return Jitted(f, static_argnums, static_argnames, donate_argnums, device, in_shardings, out_shardings)
+        jitted = Jitted(f, static_argnums, static_argnames, donate_argnums, device, in_shardings, out_shardings)
+        return _entry(jitted)
     return wrap if fun is None else wrap(fun)
