@@ -525,8 +525,9 @@ def _entry(jitted: Jitted) -> Callable:
 
     Where ``jitted`` has no static or donated arguments and no shardings, a call with Arrays
     alone, by position, is keyed by their avals (one and two arguments are spelled out: this
-    is the hot path), and the program of that key serves it when each is a plain Array with
-    its own buffer on the program's device; anything else takes ``jitted``'s general call.
+    is the hot path), and the program of that key serves it when each is a plain Array (not a
+    tracer) with its own computed buffer on the program's device; anything else takes
+    ``jitted``'s general call.
     A closure rather than ``Jitted.__call__``: calling a function costs less than calling an
     instance.
     """
@@ -535,34 +536,32 @@ def _entry(jitted: Jitted) -> Callable:
     def call(*args: Any, **kwargs: Any) -> Any:
         if not kwargs and plain and state.trace is None:
             n = len(args)
-            try:
-                if n == 2:
-                    a, b = args
+            if n == 2:
+                a, b = args
+                if type(a) is type(b) is Array:
                     program = fast.get((a._aval, b._aval))
                     if program is not None and a._device is program.device is b._device and \
-                            type(a) is type(b) is Array and a._sharding is b._sharding is None and \
-                            a._base is b._base is None:
+                            a._sharding is b._sharding is None and a._base is b._base is None:
                         ba, bb = a._buf, b._buf
                         if type(ba) is type(bb) is Buffer:
                             jitted._hits += 1
                             return program.call_handles([ba._handle, bb._handle], args)
-                elif n == 1:
-                    a = args[0]
+            elif n == 1:
+                a = args[0]
+                if type(a) is Array:
                     program = fast.get((a._aval,))
-                    if program is not None and a._device is program.device and type(a) is Array and \
-                            a._sharding is None and a._base is None:
+                    if program is not None and a._device is program.device and a._sharding is None and \
+                            a._base is None:
                         ba = a._buf
                         if type(ba) is Buffer:
                             jitted._hits += 1
                             return program.call_handles([ba._handle], args)
-                else:
-                    program = fast.get(tuple(map(_aval_of, args)))
-                    if program is not None and all(a._device is program.device and type(a) is Array and
-                                                   a._sharding is None and _own_buffer(a) for a in args):
-                        jitted._hits += 1
-                        return program.call_handles([a._buf._handle for a in args], args)
-            except AttributeError:  # a leaf without an aval is no Array
-                pass
+            elif all(type(a) is Array for a in args):
+                program = fast.get(tuple(map(_aval_of, args)))
+                if program is not None and all(a._device is program.device and a._sharding is None and
+                                               _own_buffer(a) for a in args):
+                    jitted._hits += 1
+                    return program.call_handles([a._buf._handle for a in args], args)
         return general(*args, **kwargs)
 
     functools.update_wrapper(call, jitted._fun)

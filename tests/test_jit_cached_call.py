@@ -199,3 +199,18 @@ def test_the_returned_function_keeps_the_wrapped_functions_identity():
     f.cache_clear()
     assert f.cache_info()["entries"] == 0
     assert_equal(f(_a([1.0])), np.array([2.0]))
+
+
+def test_a_failing_kernel_on_the_cached_call_raises_linalg_error_once():
+    calls = [0]
+
+    def inverse(m):
+        calls[0] += 1
+        return xp.linalg.inv(m)
+    f = xp.jit(inverse)
+    good, singular = _a(np.eye(3) * 2), _a(np.ones((3, 3)))
+    assert_equal(f(good), np.eye(3) / 2)
+    with pytest.raises(np.linalg.LinAlgError):
+        f(singular)
+    assert_equal(f(good), np.eye(3) / 2)
+    assert calls[0] == 1 and f.cache_info()["hits"] == 2
