@@ -271,21 +271,18 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
         bufs = [a._buffer for a in args]
         handles = [b._handle for b in bufs]
     try:
-        out = entry.exe.execute_handles(handles, device.handle)
+        out = entry.exe.run(handles, device.handle, out_avals)
     except ResourceExhausted as exc:
         raise device.out_of_memory(exc) from None
     moved = _donation.consumed(args, bufs, entry.aliased) if entry.aliased else 0
-    client = device.client
     wrap = Array._from_buffer
     if len(out) == 1:
-        aval = out_avals[0]
-        first = Buffer(client, out[0], aval[1], aval[0])
+        first = out[0]
         _inflight.note(device, first, entry.out_bytes + moved)
-        return [wrap(first, aval, device)]
-    result = [wrap(Buffer(client, h, aval[1], aval[0]), aval, device) for h, aval in zip(out, out_avals)]
-    if result:
-        _inflight.note(device, result[0]._buf, entry.out_bytes + moved)
-    return result
+        return [wrap(first, out_avals[0], device)]
+    if out:
+        _inflight.note(device, out[0], entry.out_bytes + moved)
+    return [wrap(b, aval, device) for b, aval in zip(out, out_avals)]
 
 
 def _run_sharded(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement") -> list[Array]:

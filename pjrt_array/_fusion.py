@@ -268,11 +268,6 @@ def _needed(nodes: Sequence[tuple], live: Sequence[int]) -> list[tuple]:
     return keep
 
 
-def _wrap(device: Any, handles: Sequence[int], avals: Sequence[tuple]) -> list[Buffer]:
-    client = device.client
-    return [Buffer(client, h, aval[1], aval[0]) for h, aval in zip(handles, avals)]
-
-
 def _replay(nodes: Sequence[tuple], params: Sequence[Buffer], live: Sequence[int], device: Any) -> list[Buffer]:
     """Execute the needed nodes one by one with their per-op executables."""
     nodes = _needed(nodes, live)
@@ -287,10 +282,10 @@ def _replay(nodes: Sequence[tuple], params: Sequence[Buffer], live: Sequence[int
     for entry, _, _, refs, start, out_avals in nodes:
         handles = [params[-1 - r]._handle if r < 0 else values[r]._handle for r in refs]
         try:
-            out = entry.exe.execute_handles(handles, handle)
+            out = entry.exe.run(handles, handle, out_avals)
         except ResourceExhausted as exc:
             raise device.out_of_memory(exc) from None
-        for j, b in enumerate(_wrap(device, out, out_avals)):
+        for j, b in enumerate(out):
             if start + j in uses:
                 values[start + j] = b
         for r in refs:  # free intermediates after their last use
@@ -306,10 +301,9 @@ def _replay(nodes: Sequence[tuple], params: Sequence[Buffer], live: Sequence[int
 
 def _run_fused(program: _Fused, params: Sequence[Buffer], device: Any) -> list[Buffer]:
     try:
-        out = program.exe.execute_handles([b._handle for b in params], device.handle)
+        buffers = program.exe.run([b._handle for b in params], device.handle, program.out_avals)
     except ResourceExhausted as exc:
         raise device.out_of_memory(exc) from None
-    buffers = _wrap(device, out, program.out_avals)
     for position, param in program.passthrough.items():
         buffers.insert(position, params[param])
     return buffers

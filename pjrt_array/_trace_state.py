@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-__all__ = ["state", "_State"]
+__all__ = ["state", "_State", "tracing", "count_trace"]
 
 
 class _State(threading.local):
@@ -20,3 +20,16 @@ class _State(threading.local):
 
 
 state = _State()
+
+#: How many traces are active on all threads together.  While it is 0, ``state.trace`` is None
+#: on every thread: hot paths read it first (a list item costs a fraction of a thread-local
+#: attribute).  A thread counts its own trace before activating it and after leaving it, so
+#: its own reads never see 0 while it is tracing.
+tracing = [0]
+_count_lock = threading.Lock()
+
+
+def count_trace(delta: int) -> None:
+    """Add ``delta`` (1 or -1) to ``tracing``."""
+    with _count_lock:
+        tracing[0] += delta
