@@ -49,7 +49,7 @@ class _Program:
     """One compiled signature: the executable and how to feed it and wrap its results."""
 
     __slots__ = ("exe", "device", "scalars", "inputs", "out_avals", "out_tree", "passthrough", "donate", "name",
-                 "text", "spmd", "mesh", "plain", "lean", "_single", "out_aval", "device_handle")
+                 "text", "spmd", "mesh", "plain", "launch", "_single", "out_aval", "device_handle")
 
     def __init__(self, exe: Any, device: Device, scalars: list[np.dtype | None], inputs: list[Array],
                  out_avals: list[tuple], out_tree: Any, passthrough: list[tuple[int, int]], donate: list[int],
@@ -72,10 +72,12 @@ class _Program:
         #: whether Arrays alone feed it (no Python-scalar parameter, nothing donated, one device)
         self.plain = self.scalars is None and not donate and spmd is None
         self._single = out_tree is _pytree.LEAF and not passthrough
-        #: whether a cached call is the executable's run and one Array (``_entry``)
-        self.lean = self.plain and self._single and not inputs
         self.out_aval = out_avals[0] if self._single else None
         self.device_handle = device.handle
+        #: where a cached call is the executable's run and one Array (one result, nothing
+        #: captured): what ``_entry`` needs for it, in one tuple; else None
+        self.launch = (exe.run, self.device_handle, out_avals, self.out_aval, device) \
+            if self.plain and self._single and not inputs else None
 
     def call_handles(self, handles: list[int], args: Sequence[Array]) -> Any:
         """The cached call of a ``plain`` program: ``handles`` are the buffers of ``args``, Arrays
@@ -216,7 +218,7 @@ class Jitted:
         self._locks: dict[tuple, threading.Lock] = {}
         self._guard = threading.Lock()
         self._stats = {"traces": 0, "compiles": 0, "misses": 0}
-        self._hits = 0  # an attribute, not in ``_stats``: counted on the hot path
+        self._hits = [0]  # not in ``_stats``: counted on the hot path (a list item is the cheapest)
 
     def __repr__(self) -> str:
         return f"<jitted {self._name}>"
@@ -225,14 +227,14 @@ class Jitted:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """The general call (any arguments, any tree); the function ``jit`` returns tries the
         cached call of Arrays first (:func:`_entry`).  While tracing, a call inlines."""
-        if _trace_state.trace is not None:
+        if _tracing_count[0] and _trace_state.trace is not None:
             return self._fun(*args, **kwargs)  # nested jit: part of the enclosing program
         key, leaves = self._signature(args, kwargs)
         program = self._programs.get(key)
         if program is None:
             program = self._miss(key, args, kwargs)
         else:
-            self._hits += 1
+            self._hits[0] += 1
         if self._plain and not kwargs and program.plain and \
                 all(type(a) is Array and a._sharding is None for a in args):
             self._fast[tuple([a._aval for a in args])] = program
@@ -340,7 +342,7 @@ class Jitted:
                 self._stats["misses"] += 1
                 program = self._install(key, self._trace(args, kwargs))
             else:
-                self._hits += 1
+                self._hits[0] += 1
         return program
 
     # -- tracing -----------------------------------------------------------------------------
@@ -451,7 +453,7 @@ class Jitted:
     def cache_info(self) -> dict[str, int]:
         """``traces`` (signatures traced), ``compiles`` (executables obtained), ``hits``/``misses``
         (calls served by a cached executable / that had to trace), ``entries`` (signatures cached)."""
-        return {**self._stats, "hits": self._hits, "entries": len(self._programs)}
+        return {**self._stats, "hits": self._hits[0], "entries": len(self._programs)}
 
     def cache_clear(self) -> None:
         """Forget every compiled signature (the dispatcher's executable caches are kept)."""
@@ -534,7 +536,8 @@ def _entry(jitted: Jitted) -> Callable:
     A closure rather than ``Jitted.__call__``: calling a function costs less than calling an
     instance.
     """
-    fast, general, state, plain, tracing = jitted._fast, jitted.__call__, _trace_state, jitted._plain, _tracing_count
+    fast, general, state, plain, hits = jitted._fast, jitted.__call__, _trace_state, jitted._plain, jitted._hits
+    tracing = _tracing_count
     # The avals (by identity) and program of the latest one- and two-Array hit: a loop passes
     # the same aval objects call after call, and a tuple of avals costs ~0.2 us to hash (numpy
     # dtypes do not cache their hash).  One tuple each, replaced whole (atomic for threads).
@@ -578,13 +581,15 @@ def _entry(jitted: Jitted) -> Callable:
                     buffers = [a._buf for a in args]
                     handles = [b._handle for b in buffers]
             if handles is not None:
-                jitted._hits += 1
-                if program.lean:  # one result, nothing captured: the executable's run, wrapped here
+                hits[0] += 1
+                launch = program.launch
+                if launch is not None:
+                    run, device_handle, out_avals, aval, device = launch
                     try:
-                        out = program.exe.run(handles, program.device_handle, program.out_avals)
+                        out = run(handles, device_handle, out_avals)
                     except PjrtError as exc:
-                        raise _execution_error(exc, program.device) from None
-                    return _wrap(out[0], program.out_aval, program.device)
+                        raise _execution_error(exc, device) from None
+                    return _wrap(out[0], aval, device)
                 return program.call_handles(handles, args)
         return general(*args, **kwargs)
 
