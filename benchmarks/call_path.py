@@ -1,15 +1,17 @@
 """The per-call cost of the hot paths against jax, interleaved in one process.
 
-Three pairs, each measured A, B, A, B ... and reported as the best of the
-rounds (CPU time of the process, ``time.process_time``: on a shared machine
-wall time moves by 2-3x between runs while the CPU a call costs does not):
+Three pairs, each measured A, B, A, B ... and reported as the best of many
+short rounds (CPU time of the process, ``time.process_time``: on a shared
+machine wall time moves by 2-3x between runs while the CPU a call costs does
+not, and short rounds find the moments when no other process evicted our
+caches):
 
 - the cached call of a jitted 10-op function on 8 float32 (``workloads.py``'s
   ``ten``) against ``jax.jit``;
 - eager ``x + y`` on 4 float32 against ``jax.numpy``;
 - eager ``sin(x)`` on 4 float32 against ``jax.numpy``.
 
-Run: ``python benchmarks/call_path.py [rounds] [calls per round]`` (defaults 21, 2000).
+Run: ``python benchmarks/call_path.py [rounds] [calls per round]`` (defaults 201, 300; about 40 s).
 """
 
 from __future__ import annotations
@@ -50,8 +52,8 @@ def interleaved(pairs: dict[str, Callable[[], Any]], rounds: int, number: int) -
 
 
 def main() -> None:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 21
-    number = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 201
+    number = int(sys.argv[2]) if len(sys.argv) > 2 else 300
     jnp = jax_numpy()
     if jnp is None:
         raise SystemExit("jax is not installed")
