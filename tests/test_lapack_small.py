@@ -21,7 +21,7 @@ pytestmark = pytest.mark.cpu_only
 
 L = xp.linalg
 DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
-_WRITING = sorted(name for name, (_, in_place) in _lapack._KERNELS.items() if in_place)
+_WRITING = sorted(name for name, (_, in_place) in _lapack.KERNELS.items() if in_place)
 
 
 def _random(shape, dtype, seed=0):
@@ -84,7 +84,7 @@ def _public_and_writing(name, *inputs):
     """(the public numpy.linalg kernel's results, the writing kernel's): tuples of arrays, or the
     text of the LinAlgError raised."""
     public = _lapack._quiet(_lapack._NUMPY_LINALG[name])
-    writing = _lapack._KERNELS[name][0]
+    writing = _lapack.KERNELS[name][0]
     results = []
     for kernel, in_place in ((public, False), (writing, True)):
         try:

@@ -30,7 +30,7 @@ from .. import _dtypes
 from .._array import Array
 from .._tracing import refuse_traced
 from . import _cusolver, _lapack
-from ._lapack import run  # _dispatch.run, raising LAPACK's LinAlgError as numpy does
+from ._lapack_run import run  # _dispatch.run, or LAPACK on the host; LinAlgError as numpy raises it
 from ._axes import normalize_axes, normalize_axis
 from ._builder import Builder, Rule, Value
 from ._linalg_lower import (adjoint, broadcast_batch, cholesky as _chol, det_from_parts, diagonal as _diag, eigh as _eigh,
