@@ -34,8 +34,9 @@ from . import _lapack
 __all__ = ["run", "set_host_max_bytes", "HOST_MAX_BYTES"]
 
 #: The largest call (bytes of its operands and results) run on the host; 0 turns the host path off.
-#: Measured (docs/benchmarks.md, "linalg on the host"): the host path is faster at every size
-#: measured, by the fixed cost of a program; above this the copy of the results grows with them.
+#: The host path was faster at every size measured (8x8 to 128x128, docs/benchmarks.md); the bound
+#: keeps it to calls whose results' copy is small next to LAPACK's time, and whose operands may stay
+#: pinned by the host view cached on them (a pinned buffer is never reused by an in-place write).
 HOST_MAX_BYTES = int(os.environ.get("PJRT_ARRAY_LAPACK_HOST_BYTES", 1 << 20))
 _MAX_CALLS = 1024
 # (rule, params, operand avals) -> how to run it on the host, or None where the program runs.
