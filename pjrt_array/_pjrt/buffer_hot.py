@@ -1,32 +1,30 @@
-"""Buffer calls on hot paths: a copy from host memory and a readiness query, without per-call structs.
+"""Buffer calls on hot paths, without per-call args structs: a copy in from host memory, a readiness
+query, and what a host view of a buffer needs (wait, address, external reference).
 
-``Buffer.from_numpy`` and ``Buffer.ready_event`` check their arguments and build
-a new args struct (and an ``Event`` object) per call: several microseconds of
-Python, more than the plugin's own work for a small array (about 2 us for a
-copy in, the buffer's destroy and the copy-done event's destroy).  These two
-keep one set of args structs per thread, made once, and take arguments their
-callers have already checked (a C-contiguous numpy array of a PJRT dtype; a
-buffer of an open client).
+The general entry points (``Buffer.from_numpy``, ``Buffer.ready_event``,
+``Buffer.unsafe_pointer``...) check their arguments and build a new args
+struct (and ``Event`` objects) per call: several microseconds of Python each,
+more than the plugin's own work on a small array.  These keep one set of
+args structs per thread, made once, and take arguments their callers have
+already checked (live handles; a C-contiguous numpy array of a PJRT dtype).
 """
 
 from __future__ import annotations
 
 import ctypes
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from . import _abi
-from ._api import new_struct
-from .buffer import HOST_BUFFER_SEMANTICS, Buffer
+from ._api import Api, new_struct
 from .dtypes import from_numpy_dtype
 
-if TYPE_CHECKING:
-    from .client import Client
+__all__ = ["COPY", "copy_from_host", "is_ready", "wait_ready", "unsafe_pointer", "increase_external_references"]
 
-__all__ = ["copy_from_host", "is_ready"]
-
+#: ``PJRT_HostBufferSemantics`` of a copy made during the call.
+COPY = _abi.PJRT_HostBufferSemantics.PJRT_HostBufferSemantics_kImmutableOnlyDuringCall
 _MAX_RANK = 16
 _types: dict[np.dtype, int] = {}
 _address_of = ctypes.addressof
@@ -34,18 +32,22 @@ _char_at = ctypes.c_char.from_buffer
 
 
 class _Structs(threading.local):
-    """This thread's argument structs and their addresses (each call fills and reads them before
+    """This thread's args structs and their addresses (each call fills and reads them before
     returning, so threads never share one)."""
 
     def __init__(self) -> None:
         self.upload = new_struct(_abi.PJRT_Client_BufferFromHostBuffer_Args)
-        self.upload.host_buffer_semantics = HOST_BUFFER_SEMANTICS["copy"]
+        self.upload.host_buffer_semantics = COPY
         self.dims = (ctypes.c_int64 * _MAX_RANK)()
         self.upload.dims = _address_of(self.dims)
         self.ready = new_struct(_abi.PJRT_Buffer_ReadyEvent_Args)
         self.is_ready = new_struct(_abi.PJRT_Event_IsReady_Args)
+        self.wait = new_struct(_abi.PJRT_Event_Await_Args)
         self.destroy = new_struct(_abi.PJRT_Event_Destroy_Args)
-        self.addresses = tuple(_address_of(s) for s in (self.upload, self.ready, self.is_ready, self.destroy))
+        self.pointer = new_struct(_abi.PJRT_Buffer_UnsafePointer_Args)
+        self.reference = new_struct(_abi.PJRT_Buffer_IncreaseExternalReferenceCount_Args)
+        self.at = {name: _address_of(getattr(self, name))
+                   for name in ("upload", "ready", "is_ready", "wait", "destroy", "pointer", "reference")}
 
 
 _structs = _Structs()
@@ -59,16 +61,16 @@ def _buffer_type(dtype: np.dtype) -> int:
 
 
 def _address(array: np.ndarray) -> int:
-    """The address of a writable array's data (``array.ctypes.data`` costs three times as much)."""
+    """The address of an array's data (``array.ctypes.data`` costs three times as much)."""
     if array.nbytes and array.flags.writeable:
         return _address_of(_char_at(array))
     return array.ctypes.data
 
 
-def copy_from_host(client: "Client", array: np.ndarray, device_handle: int) -> Buffer:
-    """A new buffer on the device ``device_handle`` holding a copy of ``array`` (C-contiguous, of a
-    PJRT dtype that is not sub-byte, rank at most 16: the caller's checks); the copy is made
-    during the call."""
+def copy_from_host(api: Api, client_handle: int, array: np.ndarray, device_handle: int) -> int:
+    """The handle of a new buffer on the device ``device_handle`` holding a copy of ``array``
+    (C-contiguous, of a PJRT dtype that is not sub-byte: the caller's checks); the copy is made
+    during the call.  The caller owns the handle (wrap it in a ``Buffer``)."""
     shape = array.shape
     rank = len(shape)
     if rank > _MAX_RANK:
@@ -77,35 +79,63 @@ def copy_from_host(client: "Client", array: np.ndarray, device_handle: int) -> B
     args = s.upload
     if rank:
         s.dims[:rank] = shape
-    args.client = client.handle
+    args.client = client_handle
     args.device = device_handle
     args.type = _buffer_type(array.dtype)
     args.num_dims = rank
     args.data = _address(array)
-    api = client.api
-    upload, _, _, destroy = s.addresses
-    api.check(api.raw("PJRT_Client_BufferFromHostBuffer")(upload))
-    buffer = Buffer(client, args.buffer, array.dtype, shape)
+    api.check(api.raw("PJRT_Client_BufferFromHostBuffer")(s.at["upload"]))
     event = args.done_with_host_buffer
     if event:  # the copy is done: nothing to wait for
         args.done_with_host_buffer = None
-        s.destroy.event = event
-        api.raw("PJRT_Event_Destroy")(destroy)
-    return buffer
+        _destroy_event(api, event, s)
+    return int(args.buffer)
 
 
-def is_ready(buffer: Buffer) -> bool:
-    """Whether ``buffer``'s data is computed, or its computation failed (it does not wait)."""
+def _destroy_event(api: Api, event: int, s: _Structs) -> None:
+    s.destroy.event = event
+    api.raw("PJRT_Event_Destroy")(s.at["destroy"])
+
+
+def _ready_event(api: Api, buffer_handle: int, s: _Structs) -> int:
+    s.ready.buffer = buffer_handle
+    api.check(api.raw("PJRT_Buffer_ReadyEvent")(s.at["ready"]))
+    return int(s.ready.event)
+
+
+def is_ready(api: Api, buffer_handle: int) -> bool:
+    """Whether the buffer's data is computed, or its computation failed (it does not wait)."""
     s = _structs
-    api: Any = buffer._client.api
-    _, ready, is_ready_, destroy = s.addresses
-    s.ready.buffer = buffer.handle
-    api.check(api.raw("PJRT_Buffer_ReadyEvent")(ready))
-    event = s.ready.event
+    event = _ready_event(api, buffer_handle, s)
     try:
         s.is_ready.event = event
-        api.check(api.raw("PJRT_Event_IsReady")(is_ready_))
+        api.check(api.raw("PJRT_Event_IsReady")(s.at["is_ready"]))
         return bool(s.is_ready.is_ready)
     finally:
-        s.destroy.event = event
-        api.raw("PJRT_Event_Destroy")(destroy)
+        _destroy_event(api, event, s)
+
+
+def wait_ready(api: Api, buffer_handle: int) -> None:
+    """Wait for the buffer's data; raise its computation's error, if any."""
+    s = _structs
+    event = _ready_event(api, buffer_handle, s)
+    try:
+        s.wait.event = event
+        api.check(api.raw("PJRT_Event_Await")(s.at["wait"]))
+    finally:
+        _destroy_event(api, event, s)
+
+
+def unsafe_pointer(api: Api, buffer_handle: int) -> int:
+    """The buffer's device address (valid while an external reference is held)."""
+    s = _structs
+    s.pointer.buffer = buffer_handle
+    api.check(api.raw("PJRT_Buffer_UnsafePointer")(s.at["pointer"]))
+    return int(s.pointer.buffer_pointer)
+
+
+def increase_external_references(api: Api, buffer_handle: int) -> None:
+    """``PJRT_Buffer_IncreaseExternalReferenceCount`` (the caller counts and releases it)."""
+    s: Any = _structs
+    s.reference.buffer = buffer_handle
+    api.check(api.raw("PJRT_Buffer_IncreaseExternalReferenceCount")(s.at["reference"]))

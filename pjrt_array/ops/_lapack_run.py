@@ -92,7 +92,7 @@ def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) ->
         buf = a._buffer  # first: a stale view re-derives its buffer (and drops its host view)
         host = a._host
         if host is None:
-            if type(buf) is not Buffer or not is_ready(buf):
+            if type(buf) is not Buffer or not is_ready(buf._client.api, buf.handle):
                 return None  # still being computed: the program waits for it, as every op does
             host = a._numpy()  # cached on the Array: a later call reads it for free
         values.append(host)
@@ -110,13 +110,11 @@ def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) ->
     results = call.results
     outputs = [np.empty(shape, dtype) for shape, dtype in results]
     serve(call.kernel, inputs, outputs, call.in_place)  # a LinAlgError raises here, at the call
-    client, handle = device.client, device.handle
-    if len(outputs) == 1:
-        return [_wrap(copy_from_host(client, outputs[0], handle), results[0], device)]
-    return [_wrap(copy_from_host(client, out, handle), aval, device) for out, aval in zip(outputs, results)]
+    client = device.client
+    api, client_handle, device_handle = client.api, client.handle, device.handle
+    return [Array._from_buffer(Buffer(client, copy_from_host(api, client_handle, out, device_handle), aval[1], aval[0]),
+                               aval, device) for out, aval in zip(outputs, results)]
 
-
-_wrap = Array._from_buffer
 
 
 def run(rule: Any, params: tuple, args: Sequence[Array], device: Any) -> list[Array]:
