@@ -380,8 +380,8 @@ def slogdet(x: Any, /) -> SlogdetResult:
     return SlogdetResult(*run(_pick(_slogdet_rule, _lapack.slogdet_rule, x), (), (x,), x._device))
 
 
-def _power_rule(b: Builder, x: Value, *, n: int, inverse: Rule) -> Value:
-    if n < 0:
+def _power_rule(b: Builder, x: Value, *, n: int, inverse: Rule | None) -> Value:
+    if inverse is not None:  # given exactly when n < 0
         x = inverse(b, x)
         n = -n
     result = None
@@ -403,7 +403,8 @@ def matrix_power(x: Any, n: int, /) -> Array:
     n = operator.index(n)
     if n < 0 and not _dtypes.isdtype(x.dtype, _FLOATING):
         raise TypeError("matrix_power with a negative exponent needs a floating-point array")
-    return _one(_power_rule, (("n", n), ("inverse", _pick(_inv_rule, _lapack.inv_rule, x))), x)
+    inverse = _pick(_inv_rule, _lapack.inv_rule, x) if n < 0 else None  # a positive power has no inverse in it
+    return _one(_power_rule, (("n", n), ("inverse", inverse)), x)
 
 
 # -- norms, traces, products --------------------------------------------------------------------
