@@ -278,3 +278,14 @@ def test_eight_threads_get_their_own_results():
     for t in threads:
         t.join()
     assert not failures, failures[0]
+
+
+def test_an_operand_whose_computation_failed_raises_its_error_at_the_call():
+    from pjrt_array._pjrt.errors import InvalidArgument
+    device = xp.asarray(0.0).device
+    client = device.client
+    buffer = client.create_error_buffer(InvalidArgument("the producer failed"), (3, 3), np.float64,
+                                        device.pjrt.default_memory())
+    failed = xp.Array._from_buffer(buffer, ((3, 3), np.dtype(np.float64)), device)
+    with pytest.raises(ValueError, match="the producer failed"):
+        L.det(failed)

@@ -255,7 +255,7 @@ class Buffer(Owned):
             event.wait()
         return out
 
-    def numpy_view(self, *, known_on_host: bool = False, writable: bool = False) -> np.ndarray:
+    def numpy_view(self, *, known_on_host: bool = False, writable: bool = False, ready: bool = False) -> np.ndarray:
         """A zero-copy view of a host-resident buffer's memory (read-only unless ``writable``).
 
         The buffer's external reference count is raised while the view (or any
@@ -268,6 +268,7 @@ class Buffer(Owned):
         ``PJRT_Buffer_IsOnCpu`` query when the caller knows the device is the host.
         ``writable``: UNSAFE unless the caller knows that no computation reads or
         writes the buffer meanwhile; a zero-copy upload's memory is never writable.
+        ``ready``: the caller has seen the data computed (``buffer_hot.is_ready``): no wait.
         """
         if not known_on_host and not self.is_on_cpu:
             raise ValueError("numpy_view needs a buffer in host memory; use to_numpy()")
@@ -276,7 +277,8 @@ class Buffer(Owned):
             host.flags.writeable = False
             return host
         api, handle = self._client.api, self.handle
-        hot.wait_ready(api, handle)  # the hot-path calls: this runs at every first host read of an array
+        if not ready:
+            hot.wait_ready(api, handle)  # the hot-path calls: this runs at every first host read of an array
         pointer = hot.unsafe_pointer(api, handle)
         dtype, shape = self.dtype, self.shape
         nbytes = math.prod(shape) * dtype.itemsize

@@ -21,7 +21,8 @@ from . import _abi
 from ._api import Api, new_struct
 from .dtypes import from_numpy_dtype
 
-__all__ = ["COPY", "copy_from_host", "is_ready", "wait_ready", "unsafe_pointer", "increase_external_references"]
+__all__ = ["COPY", "copy_from_host", "is_ready", "wait_ready", "unsafe_pointer", "increase_external_references",
+           "decrease_external_references"]
 
 #: ``PJRT_HostBufferSemantics`` of a copy made during the call.
 COPY = _abi.PJRT_HostBufferSemantics.PJRT_HostBufferSemantics_kImmutableOnlyDuringCall
@@ -43,11 +44,14 @@ class _Structs(threading.local):
         self.ready = new_struct(_abi.PJRT_Buffer_ReadyEvent_Args)
         self.is_ready = new_struct(_abi.PJRT_Event_IsReady_Args)
         self.wait = new_struct(_abi.PJRT_Event_Await_Args)
+        self.error = new_struct(_abi.PJRT_Event_Error_Args)
         self.destroy = new_struct(_abi.PJRT_Event_Destroy_Args)
         self.pointer = new_struct(_abi.PJRT_Buffer_UnsafePointer_Args)
         self.reference = new_struct(_abi.PJRT_Buffer_IncreaseExternalReferenceCount_Args)
+        self.unreference = new_struct(_abi.PJRT_Buffer_DecreaseExternalReferenceCount_Args)
         self.at = {name: _address_of(getattr(self, name))
-                   for name in ("upload", "ready", "is_ready", "wait", "destroy", "pointer", "reference")}
+                   for name in ("upload", "ready", "is_ready", "wait", "error", "destroy", "pointer",
+                                "reference", "unreference")}
 
 
 _structs = _Structs()
@@ -104,13 +108,19 @@ def _ready_event(api: Api, buffer_handle: int, s: _Structs) -> int:
 
 
 def is_ready(api: Api, buffer_handle: int) -> bool:
-    """Whether the buffer's data is computed, or its computation failed (it does not wait)."""
+    """Whether the buffer's data is computed, without waiting; raises its computation's error if
+    that failed.  (A buffer's first ready event costs the plugin a few microseconds: where this
+    says True, read it without waiting again, e.g. ``Buffer.numpy_view(ready=True)``.)"""
     s = _structs
     event = _ready_event(api, buffer_handle, s)
     try:
         s.is_ready.event = event
         api.check(api.raw("PJRT_Event_IsReady")(s.at["is_ready"]))
-        return bool(s.is_ready.is_ready)
+        if not s.is_ready.is_ready:
+            return False
+        s.error.event = event
+        api.check(api.raw("PJRT_Event_Error")(s.at["error"]))
+        return True
     finally:
         _destroy_event(api, event, s)
 
@@ -139,3 +149,11 @@ def increase_external_references(api: Api, buffer_handle: int) -> None:
     s: Any = _structs
     s.reference.buffer = buffer_handle
     api.check(api.raw("PJRT_Buffer_IncreaseExternalReferenceCount")(s.at["reference"]))
+
+
+def decrease_external_references(api: Api, buffer_handle: int) -> None:
+    """``PJRT_Buffer_DecreaseExternalReferenceCount`` (of a reference taken above).  A destructor may
+    run this inside another call of this module on the same thread: it uses a struct of its own."""
+    s: Any = _structs
+    s.unreference.buffer = buffer_handle
+    api.check(api.raw("PJRT_Buffer_DecreaseExternalReferenceCount")(s.at["unreference"]))

@@ -94,7 +94,7 @@ def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) ->
         if host is None:
             if type(buf) is not Buffer or not is_ready(buf._client.api, buf.handle):
                 return None  # still being computed: the program waits for it, as every op does
-            host = a._numpy()  # cached on the Array: a later call reads it for free
+            host = a._numpy(ready=True)  # cached on the Array: a later call reads it for free
         values.append(host)
     key = (rule, params, args[0]._aval) if len(args) == 1 else (rule, params, *[a._aval for a in args])
     call = _calls.get(key, _calls)
