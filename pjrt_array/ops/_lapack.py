@@ -164,6 +164,20 @@ def _qr(complete: bool) -> Callable[[Views, Views], None]:
     return kernel
 
 
+def _eig(vectors: bool) -> Callable[[Views, Views], None]:
+    gufunc = _G.eig if vectors else _G.eigvals
+
+    def kernel(inputs: Views, results: Views) -> None:
+        (a,) = inputs
+        if not np.isfinite(a).all():  # numpy.linalg checks before LAPACK, with this message
+            raise L.LinAlgError("Array must not contain infs or NaNs")
+        # numpy returns real arrays where every eigenvalue is real; the results here are complex
+        # either way, and casting those real values to complex gives the gufunc's values
+        with _errors(_EIG_NOT_CONVERGED):
+            gufunc(a, signature=_loop("x->DD" if vectors else "x->D", a), out=tuple(results))
+    return kernel
+
+
 def _writing_kernels() -> dict[str, Callable[[Views, Views], None]]:
     return {
         "cholesky_lower": _writing(_G.cholesky_lo, "x->x", _NOT_POSITIVE_DEFINITE),
@@ -172,6 +186,8 @@ def _writing_kernels() -> dict[str, Callable[[Views, Views], None]]:
         "qr_complete": _qr(True),
         "eigh": _writing(_G.eigh_lo, "x->dx", _EIG_NOT_CONVERGED),
         "eigvalsh": _writing(_G.eigvalsh_lo, "x->d", _EIG_NOT_CONVERGED),
+        "eig": _eig(True),
+        "eigvals": _eig(False),
         "svd_full": _writing(_G.svd_f, "x->xdx", _SVD_NOT_CONVERGED),
         "svd_reduced": _writing(_G.svd_s, "x->xdx", _SVD_NOT_CONVERGED),
         "svdvals": _writing(_G.svd, "x->d", _SVD_NOT_CONVERGED),
