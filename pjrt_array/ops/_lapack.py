@@ -178,6 +178,18 @@ def _eig(vectors: bool) -> Callable[[Views, Views], None]:
     return kernel
 
 
+def _rank(inputs: Views, results: Views) -> None:
+    """numpy.linalg.matrix_rank's steps with a given tolerance: the singular values (svdvals' gufunc
+    and cast), then the count above ``rtol`` times the largest."""
+    a, rtol = inputs
+    with _errors(_SVD_NOT_CONVERGED):
+        s = _G.svd(a, signature=_loop("x->d", a))
+    with np.errstate(all="ignore"):
+        s = s.astype(_dtypes.real_dtype(a.dtype), copy=False)
+        tol = s.max(axis=-1, keepdims=True, initial=0) * rtol[..., np.newaxis]
+        results[0][...] = np.count_nonzero(s > tol, axis=-1)
+
+
 def _writing_kernels() -> dict[str, Callable[[Views, Views], None]]:
     return {
         "cholesky_lower": _writing(_G.cholesky_lo, "x->x", _NOT_POSITIVE_DEFINITE),
@@ -186,6 +198,7 @@ def _writing_kernels() -> dict[str, Callable[[Views, Views], None]]:
         "qr_complete": _qr(True),
         "eigh": _writing(_G.eigh_lo, "x->dx", _EIG_NOT_CONVERGED),
         "eigvalsh": _writing(_G.eigvalsh_lo, "x->d", _EIG_NOT_CONVERGED),
+        "matrix_rank": _rank,
         "eig": _eig(True),
         "eigvals": _eig(False),
         "svd_full": _writing(_G.svd_f, "x->xdx", _SVD_NOT_CONVERGED),
