@@ -67,7 +67,7 @@ def _buffer_type(dtype: np.dtype) -> int:
 def _address(array: np.ndarray) -> int:
     """The address of an array's data (``array.ctypes.data`` costs three times as much)."""
     if array.nbytes and array.flags.writeable:
-        return _address_of(_char_at(array))
+        return _address_of(_char_at(array))  # type: ignore[arg-type]  # typeshed: ndarray has the buffer protocol
     return array.ctypes.data
 
 
@@ -82,7 +82,7 @@ def copy_from_host(api: Api, client_handle: int, array: np.ndarray, device_handl
     s = _structs
     args = s.upload
     if rank:
-        s.dims[:rank] = shape
+        s.dims[:rank] = list(shape)
     args.client = client_handle
     args.device = device_handle
     args.type = _buffer_type(array.dtype)

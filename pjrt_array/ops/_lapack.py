@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     from .._devices import Device
 
 __all__ = ["serves", "set_enabled", "linalg_error", "Plan", "Const", "PLANS", "KERNELS", "custom_call",
-           "cholesky_rule", "qr_rule", "eigh_rule", "eig_rule", "svd_rule", "rank_rule", "pinv_rule", "solve_rule", "inv_rule", "det_rule", "slogdet_rule"]
+           "cholesky_rule", "qr_rule", "eigh_rule", "eig_rule", "svd_rule", "rank_rule", "pinv_rule", "solve_rule",
+           "inv_rule", "det_rule", "slogdet_rule"]
 
 _PREFIX = "pjrt_array_lapack_"
 # The kernels use numpy 2's linalg (cholesky(upper=), svdvals, rtol=, the standard's 1-D solve).
@@ -302,7 +303,7 @@ PLANS: dict[Any, PlanFn] = {}
 def _rule(plan: PlanFn, name: str) -> Rule:
     def rule(b: Builder, *values: Value, **params: Any) -> Value | list[Value]:
         p = plan(*values, **params)
-        operands = [b.convert(values[src], dtype) if type(src) is int else b.constant(src.value, dtype)
+        operands = [b.constant(src.value, dtype) if isinstance(src, Const) else b.convert(values[src], dtype)
                     for src, dtype in p.operands]
         out = custom_call(b, p.kernel, operands, p.results)
         return out[0] if p.single else out

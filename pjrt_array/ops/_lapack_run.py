@@ -52,8 +52,8 @@ class _HostCall:
     def __init__(self, plan: _lapack.Plan, args: Sequence[Array]) -> None:
         self.kernel, self.in_place = _lapack.KERNELS[plan.kernel]
         self.operands = tuple(
-            (src, None if args[src].dtype == dtype else dtype) if type(src) is int
-            else (-1, np.asarray(src.value, dtype)) for src, dtype in plan.operands)
+            (-1, np.asarray(src.value, dtype)) if isinstance(src, _lapack.Const)
+            else (src, None if args[src].dtype == dtype else dtype) for src, dtype in plan.operands)
         # whether the kernel's operands differ from the arguments (a conversion or a constant)
         self.cast = [src for src, _ in self.operands] != list(range(len(args))) or \
             any(cast is not None for _, cast in self.operands)
