@@ -132,9 +132,11 @@ Views = list[np.ndarray]
 
 def _writing(gufunc: Any, spec: str, fail: Callable[[str, int], None] | None) -> Callable[[Views, Views], None]:
     """An in-place kernel ``(inputs, results)`` running ``gufunc`` into the result views."""
+    real, complex_ = spec.replace("x", "d"), spec.replace("x", "D")  # the loops, named once
+
     def kernel(inputs: Views, results: Views) -> None:
         with _errors(fail):
-            gufunc(*inputs, signature=_loop(spec, inputs[0]), out=tuple(results))
+            gufunc(*inputs, signature=complex_ if inputs[0].dtype.kind == "c" else real, out=tuple(results))
     return kernel
 
 

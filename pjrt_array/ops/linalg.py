@@ -99,7 +99,9 @@ def _pick(pure: Rule, lapack: Rule, x: Array, dtype: np.dtype | None = None) -> 
 
 
 def _one(rule: Any, params: tuple, *arrays: Array) -> Array:
-    return run(rule, params, arrays, same_device(*arrays))[0]
+    x = arrays[0]
+    device = x._device if len(arrays) == 1 and x._sharding is None else same_device(*arrays)
+    return run(rule, params, arrays, device)[0]
 
 
 # -- small rule helpers -------------------------------------------------------------------------
