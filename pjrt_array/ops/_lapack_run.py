@@ -120,23 +120,19 @@ def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) ->
 def run(rule: Any, params: tuple, args: Sequence[Array], device: Any) -> list[Array]:
     """``_dispatch.run`` for linalg's rules: a LAPACK rule's kernel on the host where that serves
     (see the module's docstring), else the program, with a kernel's ``LinAlgError`` raised as
-    ``numpy.linalg.LinAlgError``.  A rule with no kernel in it (``diagonal``, ``trace``, the
-    Frobenius norm...) is dispatched like any other op.
+    ``numpy.linalg.LinAlgError``.  (Functions with no decomposition in them, ``diagonal``,
+    ``trace``, the Frobenius norm..., dispatch like any other op instead: ``ops/linalg.py: _op``.)
 
     The CPU plugins execute these programs on the calling thread, so the error
     arrives here; one that arrives later (an execution queued behind unfinished
     inputs) is raised at the next host read as ``InvalidArgument`` (a
     ValueError, as LinAlgError is) with the same message.
     """
-    plans = _lapack.PLANS
     try:
-        if rule in plans:
-            if _trace_state.trace is None and type(device) is Device:
-                out = _on_host(rule, params, args, device)
-                if out is not None:
-                    return out
-        elif not any(value in plans for _, value in params):  # no kernel inside (matrix_power's inverse...)
-            return _run(rule, params, args, device)  # an op like any other, which fusion may defer
+        if rule in _lapack.PLANS and _trace_state.trace is None and type(device) is Device:
+            out = _on_host(rule, params, args, device)
+            if out is not None:
+                return out
         if _trace_state.fusion is None:
             return _run(rule, params, args, device)
         with _fusion.eagerly():  # automatic fusion never defers a kernel whose error belongs to the call
