@@ -289,3 +289,14 @@ def test_an_operand_whose_computation_failed_raises_its_error_at_the_call():
     failed = xp.Array._from_buffer(buffer, ((3, 3), np.dtype(np.float64)), device)
     with pytest.raises(ValueError, match="the producer failed"):
         L.det(failed)
+
+
+def test_a_call_above_the_bound_reads_nothing_on_the_host():
+    x = xp.asarray(_spd((6, 6), np.float64)) + 0.0  # computed, no host view yet
+    limit = _lapack_run.HOST_MAX_BYTES
+    _lapack_run.set_host_max_bytes(1)
+    try:
+        L.inv(x)
+    finally:
+        _lapack_run.set_host_max_bytes(limit)
+    assert x._host is None  # not pinned by a host view the call did not use

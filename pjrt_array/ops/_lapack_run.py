@@ -81,14 +81,21 @@ def _host_call(key: tuple, rule: Any, params: tuple, args: Sequence[Array]) -> _
 
 def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) -> list[Array] | None:
     """The call run on the host; None where the program must run it."""
+    for a in args:
+        if a._sharding is not None:
+            return None
+    key = (rule, params, args[0]._aval) if len(args) == 1 else (rule, params, *[a._aval for a in args])
+    call = _calls.get(key, _calls)
+    if call is _calls:
+        call = _host_call(key, rule, params, args)
+    if call is None:  # above the bound: nothing is read here
+        return None
     recorder = _trace_state.fusion
     if recorder is not None:
         recorder.boundary()  # the segment ends here, as it does for the program (``run``)
         _fusion.settle(args)  # and a deferred operand gets its computed buffer
     values = []
     for a in args:
-        if a._sharding is not None:
-            return None
         buf = a._buffer  # first: a stale view re-derives its buffer (and drops its host view)
         host = a._host
         if host is None:
@@ -96,12 +103,6 @@ def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) ->
                 return None  # still being computed: the program waits for it, as every op does
             host = a._numpy(ready=True)  # cached on the Array: a later call reads it for free
         values.append(host)
-    key = (rule, params, args[0]._aval) if len(args) == 1 else (rule, params, *[a._aval for a in args])
-    call = _calls.get(key, _calls)
-    if call is _calls:
-        call = _host_call(key, rule, params, args)
-    if call is None:
-        return None
     if call.cast:
         inputs = [values[src] if cast is None else values[src].astype(cast) if src >= 0 else cast
                   for src, cast in call.operands]
@@ -114,7 +115,6 @@ def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) ->
     api, client_handle, device_handle = client.api, client.handle, device.handle
     return [Array._from_buffer(Buffer(client, copy_from_host(api, client_handle, out, device_handle), aval[1], aval[0]),
                                aval, device) for out, aval in zip(outputs, results)]
-
 
 
 def run(rule: Any, params: tuple, args: Sequence[Array], device: Any) -> list[Array]:
