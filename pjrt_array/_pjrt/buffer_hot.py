@@ -65,10 +65,14 @@ def _buffer_type(dtype: np.dtype) -> int:
 
 
 def _address(array: np.ndarray) -> int:
-    """The address of an array's data (``array.ctypes.data`` costs three times as much)."""
+    """The address of an array's data (``array.ctypes.data`` costs three times as much, but also
+    serves read-only and empty arrays and dtypes without a buffer format, such as bfloat16)."""
     if array.nbytes and array.flags.writeable:
-        return _address_of(_char_at(array))  # type: ignore[arg-type]  # typeshed: ndarray has the buffer protocol
-    return array.ctypes.data
+        try:
+            return _address_of(_char_at(array))  # type: ignore[arg-type]  # ndarray has the buffer protocol
+        except (ValueError, TypeError):
+            pass
+    return int(array.ctypes.data)
 
 
 def copy_from_host(api: Api, client_handle: int, array: np.ndarray, device_handle: int) -> int:
