@@ -27,7 +27,7 @@ from . import _disk_cache, _donation, _inflight
 from ._array import Array
 from ._devices import Device
 from ._digest import sha256
-from ._pjrt import Buffer, CompileOptions, LoadedExecutable, PjrtError, ResourceExhausted
+from ._pjrt import CompileOptions, LoadedExecutable, PjrtError, ResourceExhausted
 from ._policy import CompilePolicy, policy_for
 from ._trace_state import state as _trace_state, tracing as _tracing
 from .ops._builder import Rule, build_module

@@ -49,7 +49,7 @@ class _Program:
     """One compiled signature: the executable and how to feed it and wrap its results."""
 
     __slots__ = ("exe", "device", "scalars", "inputs", "out_avals", "out_tree", "passthrough", "donate", "name",
-                 "text", "spmd", "mesh", "plain", "launch", "_single", "out_aval", "device_handle")
+                 "text", "spmd", "mesh", "plain", "launch", "out_aval", "device_handle")
 
     def __init__(self, exe: Any, device: Device, scalars: list[np.dtype | None], inputs: list[Array],
                  out_avals: list[tuple], out_tree: Any, passthrough: list[tuple[int, int]], donate: list[int],
@@ -71,13 +71,14 @@ class _Program:
         # Pre-computed for the cached call of Arrays only (``call_handles``).
         #: whether Arrays alone feed it (no Python-scalar parameter, nothing donated, one device)
         self.plain = self.scalars is None and not donate and spmd is None
-        self._single = out_tree is _pytree.LEAF and not passthrough
-        self.out_aval = out_avals[0] if self._single else None
+        single = out_tree is _pytree.LEAF and not passthrough
+        #: the result's aval where the result is one Array computed by the program, else None
+        self.out_aval = out_avals[0] if single else None
         self.device_handle = device.handle
         #: where a cached call is the executable's run and one Array (one result, nothing
         #: captured): what ``_entry`` needs for it, in one tuple; else None
         self.launch = (exe.run, self.device_handle, out_avals, self.out_aval, device) \
-            if self.plain and self._single and not inputs else None
+            if self.plain and single and not inputs else None
 
     def call_handles(self, handles: list[int], args: Sequence[Array]) -> Any:
         """The cached call of a ``plain`` program: ``handles`` are the buffers of ``args``, Arrays
@@ -90,8 +91,9 @@ class _Program:
             out = self.exe.run(handles, self.device_handle, self.out_avals)
         except PjrtError as exc:
             raise _execution_error(exc, self.device) from None
-        if self._single:
-            return _wrap(out[0], self.out_aval, self.device)
+        aval = self.out_aval
+        if aval is not None:
+            return _wrap(out[0], aval, self.device)
         return self._results(args, out)
 
     def __call__(self, leaves: Sequence[Any]) -> Any:

@@ -418,14 +418,15 @@ class LoadedExecutable(Owned):
         return self.run(arg_handles, device_handle, None)
 
     def run(self, arg_handles: Sequence[int], device_handle: int,
-            out_avals: Sequence[tuple[tuple[int, ...], np.dtype]] | None) -> list[Any]:
+            out_avals: Sequence[tuple[tuple[int, ...] | None, np.dtype]] | None) -> list[Any]:
         """The unchecked hot path every caller shares: execute on one device and own the outputs.
 
         ``arg_handles``: raw ``PJRT_Buffer*`` of the arguments; the caller holds their
         :class:`Buffer` objects until this returns (another thread may drop them meanwhile).
         ``device_handle``: the ``PJRT_Device*`` to run on (0: the executable's own).
         ``out_avals``: ``(shape, dtype)`` of each output, given to the output :class:`Buffer`
-        objects this returns; None returns the raw output handles instead.
+        objects this returns (a None shape is read from the buffer when asked); None returns
+        the raw output handles instead.
         Nothing is built per call: the argument block, the output array and the execute
         struct are made once per executable and thread (:class:`_ExecuteBlock`).  A plugin
         error is raised as its :class:`PjrtError` subclass.
