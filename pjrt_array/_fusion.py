@@ -32,8 +32,8 @@ time); execution errors surface when the segment flushes, at the host read.
 from __future__ import annotations
 
 import os
+import sys
 import threading
-import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Sequence
 
@@ -43,6 +43,7 @@ from ._pjrt import Buffer, ResourceExhausted
 from ._policy import policy_for
 from ._program import block_argument, main_module
 from ._trace_state import _State, state
+from ._views import BUSY as _BUSY
 from .ops._builder import Builder
 
 __all__ = ["set_fusion", "fusion_enabled", "configure", "settle", "eagerly", "info", "clear", "wait_for_compiles"]
@@ -96,17 +97,31 @@ class _Pending:
         return getattr(self.get(), name)
 
 
-_weakref = weakref.ref
+_new_pending = object.__new__  # a _Pending without a Python ``__init__`` call (one per deferred op)
+_from_buffer = Array._from_buffer
+_getrefcount = sys.getrefcount
 
 
-def _pending(seg: "_Segment", index: int) -> _Pending:
-    """``_Pending(seg, index)`` without a Python ``__init__`` call (one per deferred op)."""
-    p = _new_pending(_Pending)
-    p.seg, p.index, p.buffer = seg, index, None
-    return p
+_DEAD_REFS = 1 << 30  # set below, by measuring
 
 
-_new_pending = object.__new__
+def _live(outs: list[_Pending]) -> list[int]:
+    """The positions of the pendings that something besides ``outs`` still holds."""
+    return [i for i, p in enumerate(outs) if _getrefcount(p) > _DEAD_REFS]
+
+
+def _dead_refs() -> int:
+    """What ``getrefcount`` reports inside ``_live`` for a pending only ``outs`` holds (the list,
+    the loop's variable and enumerate's tuple, the call's argument: measured, not assumed)."""
+    global _DEAD_REFS
+    for guess in range(1, 8):
+        _DEAD_REFS = guess
+        if not _live([_new_pending(_Pending)]):
+            return guess
+    raise RuntimeError("cannot calibrate the pending buffers' reference counts")
+
+
+_DEAD_REFS = _dead_refs()
 
 
 class eagerly:
@@ -150,16 +165,19 @@ class _Fused:
 class _Segment:
     """The ops of one deferred segment, recorded as a graph."""
 
-    __slots__ = ("device", "lock", "nodes", "params", "avals", "param_ids", "outs", "closed", "error")
+    __slots__ = ("device", "lock", "nodes", "wiring", "params", "avals", "param_ids", "outs", "closed", "error")
 
     def __init__(self, device: Any) -> None:
         self.device = device
         self.lock = threading.Lock()
-        self.nodes: list[tuple] = []     # (entry, rule, params, input refs, first output index)
+        self.nodes: list[tuple] = []     # (entry, rule, params, input refs, first output index, out avals)
+        self.wiring: list[Any] = []      # entry, input refs, entry, input refs, ...: the graph's key
         self.params: list[Buffer] = []   # outside buffers read by the segment, in first-use order
         self.avals: list[tuple] = []
         self.param_ids: dict[int, int] = {}
-        self.outs: list[weakref.ref] = []  # every node output's _Pending, weakly
+        # Every node output's _Pending, held strongly: one whose only holder left is this list
+        # (its Array is gone) is dead at the flush (a weak reference per op cost more).
+        self.outs: list[_Pending] = []
         self.closed = False
         self.error: BaseException | None = None
 
@@ -169,10 +187,12 @@ class _Segment:
 
         ``out_avals``: the outputs' types (an element-wise entry compiled for a flat
         element count serves every shape of that count: the shapes come from here)."""
-        # Read before locking: a stale view re-derives its buffer with ops of its own.
-        n = len(args)
-        bufs = (args[0]._buffer, args[1]._buffer) if n == 2 else (args[0]._buffer,) if n == 1 \
-            else [a._buffer for a in args]
+        # Read before locking: a stale view re-derives its buffer with ops of its own.  (What
+        # ``Array._buffer`` does, inline: a base's buffer is its ``_buf`` unless a writer holds it.)
+        bufs = []
+        for a in args:
+            b = a._buf
+            bufs.append(b if a._base is None and b is not _BUSY else a._buffer)
         lock = self.lock
         lock.acquire()  # (acquire/release: cheaper than `with` on this path)
         try:
@@ -197,17 +217,22 @@ class _Segment:
                 outs = self.outs
                 start = len(outs)
                 device = self.device
-                self.nodes.append((entry, rule, params, refs, start, out_avals))
-                avals = out_avals
-                if len(avals) == 1:
-                    p = _pending(self, start)
-                    outs.append(_weakref(p))
-                    return [Array._from_buffer(p, avals[0], device)]  # type: ignore[arg-type]
+                refs_t = tuple(refs)
+                self.nodes.append((entry, rule, params, refs_t, start, out_avals))
+                wiring = self.wiring
+                wiring.append(entry)
+                wiring.append(refs_t)
+                if len(out_avals) == 1:
+                    p = _new_pending(_Pending)
+                    p.seg, p.index, p.buffer = self, start, None
+                    outs.append(p)
+                    return [_from_buffer(p, out_avals[0], device)]
                 result = []
-                for aval in avals:
-                    p = _pending(self, len(outs))
-                    outs.append(_weakref(p))
-                    result.append(Array._from_buffer(p, aval, device))  # type: ignore[arg-type]
+                for aval in out_avals:
+                    p = _new_pending(_Pending)
+                    p.seg, p.index, p.buffer = self, len(outs), None
+                    outs.append(p)
+                    result.append(_from_buffer(p, aval, device))
                 return result
         finally:
             lock.release()
@@ -216,7 +241,7 @@ class _Segment:
 
     def signature(self) -> tuple:
         """The ops' dispatcher entries, in order (what the recorder counts)."""
-        return tuple([node[0] for node in self.nodes])
+        return tuple(self.wiring[::2])
 
     def flush(self) -> None:
         """Compute the outputs still referenced (fused if compiled, else op by op)."""
@@ -224,11 +249,11 @@ class _Segment:
             if self.closed:
                 return
             self.closed = True
-            pendings = [(i, r()) for i, r in enumerate(self.outs)]
-            live = [(i, p) for i, p in pendings if p is not None]
+            outs = self.outs
+            live = _live(outs)
             try:
                 if live:
-                    self._compute([i for i, _ in live], [p for _, p in live])
+                    self._compute(live, [outs[i] for i in live])
             except BaseException as exc:  # raised here (at the read that flushed) and kept for the others
                 self.error = exc
                 raise
@@ -239,7 +264,7 @@ class _Segment:
     def _compute(self, live: list[int], pendings: list[_Pending]) -> None:
         _stats["deferred_ops"] += len(self.nodes)
         # The graph: each op's entry and where its inputs come from, and which outputs are live.
-        graph = (tuple([x for node in self.nodes for x in (node[0], *node[3])]), tuple(live), tuple(self.avals))
+        graph = (tuple(self.wiring), tuple(live), tuple(self.avals))
         program = _programs.get(graph)
         # A deferred graph compiles when it recurs (its first op already started a hot signature);
         # one op is already one executable: only longer graphs are worth a compile.
@@ -426,7 +451,7 @@ class _Recorder:
             _counts.clear()
             _hot.clear()
         _counts[signature] = count
-        if count >= _HOT and count * _saved_per_run(signature) >= _SAVED:
+        if count >= _HOT and signature[0] not in _hot and count * _saved_per_run(signature) >= _SAVED:
             _hot.add(signature[0])
 
     def boundary(self, array: Array | None = None) -> None:
