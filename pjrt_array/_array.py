@@ -37,7 +37,7 @@ OPERATOR_FUNCTIONS: set[str] = {"getitem", "setitem", "astype"}
 
 
 def _is_operand(x: object) -> bool:
-    return isinstance(x, (Array, *_SCALARS, np.ndarray, np.generic))
+    return type(x) is float or isinstance(x, _OPERANDS)
 
 
 def _binary(fname: str, reflected: bool = False) -> Callable[["Array", Any], Any]:
@@ -122,19 +122,10 @@ class Array:
     #: True for tracers (``_tracing.Tracer``): values of a program being traced.
     _traced: ClassVar[bool] = False
 
-    @classmethod
-    def _from_buffer(cls, buffer: Buffer, aval: tuple[tuple[int, ...], np.dtype], device: Device) -> "Array":
-        self = object.__new__(cls)
-        self._buf = buffer
-        self._aval = aval
-        self._device = device
-        self._host = None
-        self._base = None
-        self._version = 0
-        self._lock = None
-        self._exposed = None
-        self._sharding = None
-        return self
+    @staticmethod
+    def _from_buffer(buffer: Buffer, aval: tuple[tuple[int, ...], np.dtype], device: Device) -> "Array":
+        """An Array on ``buffer`` (bound to :func:`new_array` below the class)."""
+        return new_array(buffer, aval, device)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("Arrays are created with pjrt_array functions, e.g. pjrt_array.asarray(...)")
@@ -357,6 +348,27 @@ class Array:
         else:
             buffer = device.client.buffer_from_numpy(self._numpy(), device.pjrt)
         return Array._from_buffer(buffer, self._aval, device)
+
+
+_new_object = object.__new__
+
+
+def new_array(buffer: Buffer, aval: tuple[tuple[int, ...], np.dtype], device: Device) -> Array:
+    """``Array._from_buffer`` for the Array class itself, as a plain function (one per op's output)."""
+    self = _new_object(Array)
+    self._buf = buffer
+    self._aval = aval
+    self._device = device
+    self._host = None
+    self._base = None
+    self._version = 0
+    self._lock = None
+    self._exposed = None
+    self._sharding = None
+    return self
+
+
+_OPERANDS = (Array, *_SCALARS, np.ndarray, np.generic)
 
 
 def _default_device_or_none() -> Device | None:

@@ -29,7 +29,7 @@ from ._devices import Device
 from ._digest import sha256
 from ._pjrt import Buffer, CompileOptions, LoadedExecutable, PjrtError, ResourceExhausted
 from ._policy import CompilePolicy, policy_for
-from ._trace_state import state as _trace_state
+from ._trace_state import state as _trace_state, tracing as _tracing
 from .ops._builder import Rule, build_module
 from .ops._validate import check_program
 
@@ -209,9 +209,10 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
     program over the mesh (``_spmd.run_sharded``).  With automatic fusion on,
     the thread's recorder may defer the op into a graph (``_fusion``).
     """
-    trace = _trace_state.trace
-    if trace is not None:
-        return trace.emit(rule, params, args, device)
+    if _tracing[0]:
+        trace = _trace_state.trace
+        if trace is not None:
+            return trace.emit(rule, params, args, device)
     # The key holds the device's token, not the Device (whose hash is a Python call).
     n = len(args)
     if type(device) is not Device:

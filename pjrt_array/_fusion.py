@@ -38,7 +38,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Sequence
 
 from . import _dispatch
-from ._array import Array
+from ._array import Array, new_array as _new_array
 from ._pjrt import Buffer, ResourceExhausted
 from ._policy import policy_for
 from ._program import block_argument, main_module
@@ -98,7 +98,6 @@ class _Pending:
 
 
 _new_pending = object.__new__  # a _Pending without a Python ``__init__`` call (one per deferred op)
-_from_buffer = Array._from_buffer
 _getrefcount = sys.getrefcount
 
 
@@ -199,20 +198,24 @@ class _Segment:
             if self.closed:
                 return None
             refs = []
-            for a, b in zip(args, bufs):
+            param_ids = self.param_ids
+            i = 0
+            for b in bufs:
                 if type(b) is _Pending:
                     if b.seg is self:
                         refs.append(b.index)
+                        i += 1
                         continue
                     if b.buffer is None:
                         break  # another segment's value, not computed yet: below, without our lock
                     b = b.buffer
-                i = self.param_ids.get(id(b))
-                if i is None:
-                    i = self.param_ids[id(b)] = len(self.params)
+                k = param_ids.get(id(b))
+                if k is None:
+                    k = param_ids[id(b)] = len(self.params)
                     self.params.append(b)
-                    self.avals.append(a._aval)
-                refs.append(-1 - i)
+                    self.avals.append(args[i]._aval)
+                refs.append(-1 - k)
+                i += 1
             else:
                 outs = self.outs
                 start = len(outs)
@@ -222,17 +225,13 @@ class _Segment:
                 wiring = self.wiring
                 wiring.append(entry)
                 wiring.append(refs_t)
-                if len(out_avals) == 1:
-                    p = _new_pending(_Pending)
-                    p.seg, p.index, p.buffer = self, start, None
-                    outs.append(p)
-                    return [_from_buffer(p, out_avals[0], device)]
                 result = []
                 for aval in out_avals:
                     p = _new_pending(_Pending)
-                    p.seg, p.index, p.buffer = self, len(outs), None
+                    p.seg, p.index, p.buffer = self, start, None
                     outs.append(p)
-                    result.append(_from_buffer(p, aval, device))
+                    result.append(_new_array(p, aval, device))
+                    start += 1
                 return result
         finally:
             lock.release()
