@@ -31,6 +31,7 @@ _API_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12", "2025.12")
 # functions live in ops/ and are bound once both modules exist (bind_functions).
 
 _SCALARS = (bool, int, float, complex)
+_small = _donation.SMALL_AVALS
 _FUNCS: dict[str, Any] = {}
 #: The namespace functions the operators forward to (filled as the class body names them).
 OPERATOR_FUNCTIONS: set[str] = {"getitem", "setitem", "astype"}
@@ -46,8 +47,10 @@ def _binary(fname: str, reflected: bool = False) -> Callable[["Array", Any], Any
     def method(self: Array, other: Any) -> Any:
         if type(other) is not Array and not _is_operand(other):
             return NotImplemented
-        # Only an operand no name holds can be a temporary (_donation.temporary decides).
-        if _getrefcount(self) <= _donation.OPERATOR_REFS or _getrefcount(other) <= _donation.OPERATOR_REFS:
+        # Only an operand no name holds can be a temporary (_donation.temporary decides), and
+        # only a large one gives its buffer away.
+        if (_getrefcount(self) <= _donation.OPERATOR_REFS and self._aval not in _small) or \
+                (_getrefcount(other) <= _donation.OPERATOR_REFS and getattr(other, "_aval", None) not in _small):
             k = _donation.temporary(self, other)
             if k >= 0:  # an operand only this expression holds gives its buffer to the result
                 donating = _donation.donating_form(fname)

@@ -186,57 +186,52 @@ class _Segment:
 
         ``out_avals``: the outputs' types (an element-wise entry compiled for a flat
         element count serves every shape of that count: the shapes come from here)."""
-        # Read before locking: a stale view re-derives its buffer with ops of its own.  (What
-        # ``Array._buffer`` does, inline: a base's buffer is its ``_buf`` unless a writer holds it.)
-        bufs = []
+        # The inputs' wiring is worked out before locking: only this thread adds to the segment,
+        # and a stale view re-derives its buffer with ops of its own.  (What ``Array._buffer``
+        # does, inline: a base's buffer is its ``_buf`` unless a writer holds it.)  A flush from
+        # another thread meanwhile closes the segment: the op then runs eagerly (checked below).
+        refs = []
+        param_ids = self.param_ids
         for a in args:
             b = a._buf
-            bufs.append(b if a._base is None and b is not _BUSY else a._buffer)
+            if a._base is not None or b is _BUSY:
+                b = a._buffer
+            if type(b) is _Pending:
+                if b.seg is self:
+                    refs.append(b.index)
+                    continue
+                if b.buffer is None:  # another segment's value, not computed yet: compute it first
+                    b.get()
+                b = b.buffer
+            k = param_ids.get(id(b))
+            if k is None:
+                k = param_ids[id(b)] = len(self.params)
+                self.params.append(b)
+                self.avals.append(a._aval)
+            refs.append(-1 - k)
+        refs_t = tuple(refs)
         lock = self.lock
         lock.acquire()  # (acquire/release: cheaper than `with` on this path)
         try:
             if self.closed:
                 return None
-            refs = []
-            param_ids = self.param_ids
-            i = 0
-            for b in bufs:
-                if type(b) is _Pending:
-                    if b.seg is self:
-                        refs.append(b.index)
-                        i += 1
-                        continue
-                    if b.buffer is None:
-                        break  # another segment's value, not computed yet: below, without our lock
-                    b = b.buffer
-                k = param_ids.get(id(b))
-                if k is None:
-                    k = param_ids[id(b)] = len(self.params)
-                    self.params.append(b)
-                    self.avals.append(args[i]._aval)
-                refs.append(-1 - k)
-                i += 1
-            else:
-                outs = self.outs
-                start = len(outs)
-                device = self.device
-                refs_t = tuple(refs)
-                self.nodes.append((entry, rule, params, refs_t, start, out_avals))
-                wiring = self.wiring
-                wiring.append(entry)
-                wiring.append(refs_t)
-                result = []
-                for aval in out_avals:
-                    p = _new_pending(_Pending)
-                    p.seg, p.index, p.buffer = self, start, None
-                    outs.append(p)
-                    result.append(_new_array(p, aval, device))
-                    start += 1
-                return result
+            outs = self.outs
+            start = len(outs)
+            device = self.device
+            self.nodes.append((entry, rule, params, refs_t, start, out_avals))
+            wiring = self.wiring
+            wiring.append(entry)
+            wiring.append(refs_t)
+            result = []
+            for aval in out_avals:
+                p = _new_pending(_Pending)
+                p.seg, p.index, p.buffer = self, start, None
+                outs.append(p)
+                result.append(_new_array(p, aval, device))
+                start += 1
+            return result
         finally:
             lock.release()
-        b.get()  # another thread's open segment (or one flushed meanwhile): compute it, then retry
-        return self.record(entry, rule, params, args, out_avals)
 
     def signature(self) -> tuple:
         """The ops' dispatcher entries, in order (what the recorder counts)."""
