@@ -230,9 +230,12 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
             return _run_sharded(rule, params, args, device)
         key = (rule, params, device.token, a0._aval)
     else:
-        if any(a._sharding is not None for a in args):
-            return _run_sharded(rule, params, args, device)
-        key = (rule, params, device.token, *[a._aval for a in args])
+        parts = [rule, params, device.token]
+        for a in args:
+            if a._sharding is not None:
+                return _run_sharded(rule, params, args, device)
+            parts.append(a._aval)
+        key = tuple(parts)
     recorder = _trace_state.fusion
     if donate:
         if recorder is not None and recorder.deferring():

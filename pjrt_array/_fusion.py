@@ -164,7 +164,8 @@ class _Fused:
 class _Segment:
     """The ops of one deferred segment, recorded as a graph."""
 
-    __slots__ = ("device", "lock", "nodes", "wiring", "params", "avals", "param_ids", "outs", "closed", "error")
+    __slots__ = ("device", "lock", "nodes", "wiring", "params", "avals", "param_ids", "outs", "closed", "error",
+                 "fused")
 
     def __init__(self, device: Any) -> None:
         self.device = device
@@ -179,6 +180,7 @@ class _Segment:
         self.outs: list[_Pending] = []
         self.closed = False
         self.error: BaseException | None = None
+        self.fused = False  # whether a fused program computed it
 
     def record(self, entry: Any, rule: Any, params: tuple, args: Sequence[Array],
                out_avals: list) -> list[Array] | None:
@@ -266,6 +268,7 @@ class _Segment:
             program = _submit(graph, self.nodes, self.avals, live, self.device)
         if type(program) is _Fused:
             _stats["hits"] += 1
+            self.fused = True
             buffers = _run_fused(program, self.params, self.device)
         else:
             _stats["replays"] += 1
@@ -428,13 +431,14 @@ class _Recorder:
         return seg is not None and not seg.closed
 
     def end(self) -> None:
-        """Close the current segment: flush it if deferred, and count its signature."""
+        """Close the current segment: flush it if deferred, and count its signature (not when a
+        fused program ran it: its first op is hot already, and counting costs two hashes of it)."""
         seg = self.seg
         if seg is None:
             signature = tuple(self.entries)
         else:
-            signature = seg.signature()
             seg.flush()
+            signature = () if seg.fused else seg.signature()
         self.entries, self.seg, self.n = [], None, 0
         if len(signature) < 2:  # one op is one executable already: nothing to fuse
             return

@@ -89,6 +89,8 @@ def _unary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Callab
         elif _getrefcount(x) <= FUNCTION_REFS and temporary_argument(x):  # only this call holds x
             return donating(x)                                                # (``exp(a + b)``)
         dtype = x._aval[1]
+        if len(x._aval[0]) < 2:  # (what run_elementwise does with it, without its frame)
+            return run(rule, cached(dtype) or params(dtype), (x,), x._device)[0]
         return run_elementwise(rule, cached(dtype) or params(dtype), (x,), x._device)
 
     def donating(x: Array) -> Array:
@@ -114,6 +116,8 @@ def _binary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Calla
 
     def function(x1: Any, x2: Any, /) -> Array:
         a, b, dtype = binary_operands(x1, x2)
+        if len(a._aval[0]) < 2 and len(b._aval[0]) < 2:  # (what run_elementwise does with them)
+            return run(rule, cached(dtype) or params(dtype), (a, b), a._device)[0]
         return run_elementwise(rule, cached(dtype) or params(dtype), (a, b), a._device)
 
     def donating(x1: Any, x2: Any, k: int) -> Array:
