@@ -87,6 +87,24 @@ def test_float_operands_follow_the_array_dtype_at_one_site(mode, value):
             np.testing.assert_array_equal(np.signbit(np.asarray(g).real), np.signbit(w.real))
 
 
+def test_int_and_float_operands_of_equal_value_stay_apart_at_one_site(mode):
+    for dtype in [np.int8, np.uint8, np.float32, np.int8]:
+        host = np.array([1, 2, 3], dtype=dtype)
+        x = xp.asarray(host)
+        for value in (1, 1.0, 2, 2.0, True, 0, -1 if dtype != np.uint8 else 5):
+            got, rgot = scale(x, value)
+            want, rwant = host * value, value - host
+            assert (got.dtype, rgot.dtype) == (want.dtype, rwant.dtype), (dtype, value)
+            np.testing.assert_array_equal(np.asarray(got), want)
+            np.testing.assert_array_equal(np.asarray(rgot), rwant)
+    x = xp.asarray(np.array([1, 2], dtype=np.int8))
+    scale(x, 100)
+    with pytest.raises(OverflowError, match="x2"):
+        scale(x, 1000)  # out of int8's range: checked for every new value
+    with pytest.raises(OverflowError, match="x2"):
+        scale(x, 1000)  # and again: a refused value is never cached
+
+
 def test_float_operands_on_two_devices_stay_apart(mode):
     devices = xp.__array_namespace_info__().devices()
     if len(devices) < 2:

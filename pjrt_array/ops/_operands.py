@@ -157,22 +157,24 @@ def _weak_result(dtype: np.dtype, scalar: Any, argname: str) -> np.dtype:
     return found
 
 
-# (float, array dtype, device token) -> (the float's cached 0-d Array, the result dtype): the
-# operand of ``x * 0.5`` in one look-up (ordinary floats only: zeros and NaNs key by their bits)
-_float_operands: dict[tuple, tuple[Array, np.dtype]] = {}
+# (Python int or float, its type, array dtype, device token) -> (its cached 0-d Array, the result
+# dtype): the operand of ``x * 0.5`` in one look-up (zeros and NaNs of floats are left out: they
+# key by their bits in scalar_array).  An int is cached with its value, so its range was checked.
+_scalar_operands: dict[tuple, tuple[Array, np.dtype]] = {}
 
 
-def _float_operand(value: float, x: Array, argname: str) -> tuple[Array, np.dtype]:
-    """The Python float ``value`` as the operand of a binary function with Array ``x``."""
-    key = (value, x._aval[1], x._device.token)
-    found = _float_operands.get(key)
+def _scalar_operand(value: int | float, x: Array, argname: str) -> tuple[Array, np.dtype]:
+    """The Python int or float ``value`` as the operand of a binary function with Array ``x``."""
+    kind = type(value)
+    key = (value, kind, x._aval[1], x._device.token)
+    found = _scalar_operands.get(key)
     if found is None or _tracing[0]:
         dtype = _weak_result(x._aval[1], value, argname)
         found = (scalar_array(value, dtype, x._device), dtype)
-        if value and value == value and not _tracing[0] and x._sharding is None:
-            if len(_float_operands) >= _SCALAR_CACHE_SIZE:
-                _float_operands.clear()
-            _float_operands[key] = found
+        if (kind is int or (value and value == value)) and not _tracing[0] and x._sharding is None:
+            if len(_scalar_operands) >= _SCALAR_CACHE_SIZE:
+                _scalar_operands.clear()
+            _scalar_operands[key] = found
     return found
 
 
@@ -185,19 +187,12 @@ def binary_operands(x1: Any, x2: Any) -> tuple[Array, Array, np.dtype]:
                 same_device(x1, x2)
             d1, d2 = x1._aval[1], x2._aval[1]
             return x1, x2, d1 if d1 is d2 else _dtypes.promote_types(d1, d2)
-        if t2 is float:
-            s, dtype = _float_operand(x2, x1, "x2")
+        if t2 is float or t2 is int:
+            s, dtype = _scalar_operand(x2, x1, "x2")
             return x1, s, dtype
-        if t2 is int:
-            dtype = _weak_result(x1._aval[1], x2, "x2")
-            return x1, scalar_array(x2, dtype, x1._device), dtype
-    elif t2 is Array:
-        if t1 is float:
-            s, dtype = _float_operand(x1, x2, "x1")
-            return s, x2, dtype
-        if t1 is int:
-            dtype = _weak_result(x2._aval[1], x1, "x1")
-            return scalar_array(x1, dtype, x2._device), x2, dtype
+    elif t2 is Array and (t1 is float or t1 is int):
+        s, dtype = _scalar_operand(x1, x2, "x1")
+        return s, x2, dtype
     if getattr(x1, "_weak", None) or getattr(x2, "_weak", None):  # a traced Python scalar
         from .._tracing import weak_operands
         return weak_operands(x1, x2)
