@@ -34,7 +34,7 @@ _SCALARS = (bool, int, float, complex)
 _small = _donation.SMALL_AVALS
 _FUNCS: dict[str, Any] = {}
 #: The namespace functions the operators forward to (filled as the class body names them).
-OPERATOR_FUNCTIONS: set[str] = {"getitem", "setitem", "astype"}
+OPERATOR_FUNCTIONS: set[str] = {"getitem", "setitem", "astype", "matrix_transpose", "transposed"}
 
 
 def _is_operand(x: object) -> bool:
@@ -221,14 +221,12 @@ class Array:
         """Transpose of a 2-D array."""
         if len(self._aval[0]) != 2:
             raise ValueError(f"x.T requires a 2-D array, got {self.ndim}-D; use matrix_transpose or permute_dims")
-        from .ops.manipulation import transposed
-        return transposed(self, (1, 0))
+        return _FUNCS["transposed"](self, (1, 0))  # (bound once: an import here cost ~1 us a call)
 
     @property
     def mT(self) -> "Array":
         """Transpose of the last two axes."""
-        from .ops.linalg_core import matrix_transpose
-        return matrix_transpose(self)
+        return _FUNCS["matrix_transpose"](self)
 
     def __array_namespace__(self, /, *, api_version: str | None = None) -> Any:
         if api_version is not None and api_version not in _API_VERSIONS:
