@@ -168,9 +168,9 @@ class Array:
     __neg__, __pos__ = _unary("negative"), _unary("positive")
     __abs__, __invert__ = _unary("abs"), _unary("bitwise_invert")
 
-    def __getitem__(self, key: Any) -> "Array":
-        result: Array = _FUNCS["getitem"](self, key)
-        return result
+    #: ``x[key]``: ``ops.indexing.getitem`` itself, set by ``bind_functions`` (no wrapper frame:
+    #: loops index small arrays a lot)
+    __getitem__: Callable[["Array", Any], "Array"]
 
     def __setitem__(self, key: Any, value: Any) -> None:
         _FUNCS["setitem"](self, key, value)
@@ -380,3 +380,4 @@ def _default_device_or_none() -> Device | None:
 def bind_functions(namespace: dict[str, Any]) -> None:
     """Called by the package once every namespace function exists."""
     _FUNCS.update({name: namespace[name] for name in OPERATOR_FUNCTIONS if name in namespace})
+    Array.__getitem__ = _FUNCS["getitem"]  # type: ignore[method-assign]
