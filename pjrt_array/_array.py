@@ -380,4 +380,4 @@ def _default_device_or_none() -> Device | None:
 def bind_functions(namespace: dict[str, Any]) -> None:
     """Called by the package once every namespace function exists."""
     _FUNCS.update({name: namespace[name] for name in OPERATOR_FUNCTIONS if name in namespace})
-    Array.__getitem__ = _FUNCS["getitem"]  # type: ignore[method-assign]
+    Array.__getitem__ = _FUNCS["getitem"]

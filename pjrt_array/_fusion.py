@@ -233,7 +233,7 @@ class _Segment:
                 p = _new_pending(_Pending)
                 p.seg, p.index, p.buffer = self, start, None
                 outs.append(p)
-                result.append(_new_array(p, aval, device))
+                result.append(_new_array(p, aval, device))  # type: ignore[arg-type]  # a Buffer stand-in
                 start += 1
             return result
         finally:

@@ -221,6 +221,10 @@ def _stack_rule(b: Builder, *parts: Value, axis: int, dtype: np.dtype) -> Value:
     return b.concatenate([b.reshape(b.convert(p, dtype), shape) for p in parts], axis)
 
 
+# (axis, ndim, dtype) -> stack's checked parameters (an int axis checked once per kind of call)
+_stack_params: dict[tuple, tuple] = {}
+
+
 def stack(arrays: Any, /, *, axis: int = 0) -> Array:
     """Join arrays of one shape along a new axis (one program)."""
     xs, dtype = _joined(arrays, "stack")
@@ -229,7 +233,7 @@ def stack(arrays: Any, /, *, axis: int = 0) -> Array:
         if x._aval[0] != shape:
             raise ValueError(f"stack needs arrays of one shape, got {shape} and {x.shape}")
     key = (axis, len(shape), dtype) if type(axis) is int else None
-    params = _stack_params.get(key)
+    params = _stack_params.get(key) if key is not None else None
     if params is None:
         params = (("axis", normalize_axis(axis, len(shape) + 1)), ("dtype", dtype))
         if key is not None:
@@ -237,10 +241,6 @@ def stack(arrays: Any, /, *, axis: int = 0) -> Array:
                 _stack_params.clear()
             _stack_params[key] = params
     return run(_stack_rule, params, xs, xs[0]._device)[0]
-
-
-# (axis, ndim, dtype) -> stack's checked parameters (an int axis checked once per kind of call)
-_stack_params: dict[tuple, tuple] = {}
 
 
 def _unstack_rule(b: Builder, x: Value, *, axis: int) -> tuple[Value, ...]:
