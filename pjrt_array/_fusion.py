@@ -192,35 +192,38 @@ class _Segment:
 
         ``out_avals``: the outputs' types (an element-wise entry compiled for a flat
         element count serves every shape of that count: the shapes come from here)."""
-        # The inputs' wiring is worked out before locking: only this thread adds to the segment,
-        # and a stale view re-derives its buffer with ops of its own.  (What ``Array._buffer``
-        # does, inline: a base's buffer is its ``_buf`` unless a writer holds it.)  A flush from
-        # another thread meanwhile closes the segment: the op then runs eagerly (checked below).
-        refs = []
-        param_ids = self.param_ids
+        # The inputs' buffers are read before locking: a stale view re-derives its buffer with ops
+        # of its own, and another segment's value is computed first.  (What ``Array._buffer``
+        # does, inline: a base's buffer is its ``_buf`` unless a writer holds it.)
+        bufs = []
         for a in args:
             b = a._buf
             if a._base is not None or b is _BUSY:
                 b = a._buffer
-            if type(b) is _Pending:
-                if b.seg is self:
-                    refs.append(b.index)
-                    continue
-                if b.buffer is None:  # another segment's value, not computed yet: compute it first
+            if type(b) is _Pending and b.seg is not self:
+                if b.buffer is None:
                     b.get()
                 b = b.buffer
-            k = param_ids.get(id(b))
-            if k is None:
-                k = param_ids[id(b)] = len(self.params)
-                self.params.append(b)
-                self.avals.append(a._aval)
-            refs.append(-1 - k)
-        refs_t = tuple(refs)
+            bufs.append(b)
         lock = self.lock
         lock.acquire()  # (acquire/release: cheaper than `with` on this path)
         try:
+            # Under the lock: a flush from another thread reads the parameters, then closes.
             if self.closed:
                 return None
+            refs = []
+            param_ids = self.param_ids
+            for a, b in zip(args, bufs):
+                if type(b) is _Pending:  # a value of this segment
+                    refs.append(b.index)
+                    continue
+                k = param_ids.get(id(b))
+                if k is None:
+                    k = param_ids[id(b)] = len(self.params)
+                    self.params.append(b)
+                    self.avals.append(a._aval)
+                refs.append(-1 - k)
+            refs_t = tuple(refs)
             outs = self.outs
             start = len(outs)
             device = self.device
