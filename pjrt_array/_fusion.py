@@ -166,8 +166,8 @@ class _Fused:
 class _Segment:
     """The ops of one deferred segment, recorded as a graph."""
 
-    __slots__ = ("device", "lock", "nodes", "wiring", "params", "avals", "param_ids", "outs", "closed", "error",
-                 "fused")
+    __slots__ = ("device", "lock", "nodes", "wiring", "params", "avals", "param_ids", "committed", "outs", "closed",
+                 "error", "fused")
 
     def __init__(self, device: Any) -> None:
         self.device = device
@@ -179,6 +179,7 @@ class _Segment:
         self.params: list[Buffer] = []   # outside buffers read by the segment, in first-use order
         self.avals: list[tuple] = []
         self.param_ids: dict[int, int] = {}
+        self.committed = 0               # parameters of the recorded ops (see ``record``)
         # Every node output's _Pending, held strongly: one whose only holder left is this list
         # (its Array is gone) is dead at the flush (a weak reference per op cost more).
         self.outs: list[_Pending] = []
@@ -192,42 +193,41 @@ class _Segment:
 
         ``out_avals``: the outputs' types (an element-wise entry compiled for a flat
         element count serves every shape of that count: the shapes come from here)."""
-        # The inputs' buffers are read before locking: a stale view re-derives its buffer with ops
-        # of its own, and another segment's value is computed first.  (What ``Array._buffer``
-        # does, inline: a base's buffer is its ``_buf`` unless a writer holds it.)
-        bufs = []
+        # The inputs' wiring is worked out before locking: only this thread adds to the segment,
+        # and a stale view re-derives its buffer with ops of its own.  (What ``Array._buffer``
+        # does, inline: a base's buffer is its ``_buf`` unless a writer holds it.)  A flush from
+        # another thread meanwhile closes the segment: the op then runs eagerly (checked below),
+        # and the flush reads only the parameters of ops recorded before it (``committed``).
+        refs = []
+        param_ids = self.param_ids
         for a in args:
             b = a._buf
             if a._base is not None or b is _BUSY:
                 b = a._buffer
-            if type(b) is _Pending and b.seg is not self:
-                if b.buffer is None:
+            if type(b) is _Pending:
+                if b.seg is self:
+                    refs.append(b.index)
+                    continue
+                if b.buffer is None:  # another segment's value, not computed yet: compute it first
                     b.get()
                 b = b.buffer
-            bufs.append(b)
+            k = param_ids.get(id(b))
+            if k is None:
+                k = param_ids[id(b)] = len(self.params)
+                self.params.append(b)
+                self.avals.append(a._aval)
+            refs.append(-1 - k)
+        refs_t = tuple(refs)
         lock = self.lock
         lock.acquire()  # (acquire/release: cheaper than `with` on this path)
         try:
-            # Under the lock: a flush from another thread reads the parameters, then closes.
             if self.closed:
                 return None
-            refs = []
-            param_ids = self.param_ids
-            for a, b in zip(args, bufs):
-                if type(b) is _Pending:  # a value of this segment
-                    refs.append(b.index)
-                    continue
-                k = param_ids.get(id(b))
-                if k is None:
-                    k = param_ids[id(b)] = len(self.params)
-                    self.params.append(b)
-                    self.avals.append(a._aval)
-                refs.append(-1 - k)
-            refs_t = tuple(refs)
             outs = self.outs
             start = len(outs)
             device = self.device
             self.nodes.append((entry, rule, params, refs_t, start, out_avals))
+            self.committed = len(self.params)
             wiring = self.wiring
             wiring.append(entry)
             wiring += refs
@@ -256,7 +256,8 @@ class _Segment:
             live = _live(outs)
             try:
                 if live:
-                    self._compute(live, [outs[i] for i in live])
+                    n = self.committed
+                    self._compute(live, [outs[i] for i in live], self.params[:n], self.avals[:n])
             except BaseException as exc:  # raised here (at the read that flushed) and kept for the others
                 self.error = exc
                 raise
@@ -264,22 +265,22 @@ class _Segment:
                 # The nodes stay for the recorder to count the signature; the buffers go.
                 self.params, self.param_ids, self.outs = [], {}, []
 
-    def _compute(self, live: list[int], pendings: list[_Pending]) -> None:
+    def _compute(self, live: list[int], pendings: list[_Pending], params: list[Buffer], avals: list[tuple]) -> None:
         _stats["deferred_ops"] += len(self.nodes)
         # The graph: each op's entry and where its inputs come from, and which outputs are live.
-        graph = (tuple(self.wiring), tuple(live), tuple(self.avals))
+        graph = (tuple(self.wiring), tuple(live), tuple(avals))
         program = _programs.get(graph)
         # A deferred graph compiles when it recurs (its first op already started a hot signature);
         # one op is already one executable: only longer graphs are worth a compile.
         if program is None and len(self.nodes) > 1 and _counts.get(self.signature(), 0) >= 1:
-            program = _submit(graph, self.nodes, self.avals, live, self.device)
+            program = _submit(graph, self.nodes, avals, live, self.device)
         if type(program) is _Fused:
             _stats["hits"] += 1
             self.fused = True
-            buffers = _run_fused(program, self.params, self.device)
+            buffers = _run_fused(program, params, self.device)
         else:
             _stats["replays"] += 1
-            buffers = _replay(self.nodes, self.params, live, self.device)
+            buffers = _replay(self.nodes, params, live, self.device)
         for p, b in zip(pendings, buffers):
             p.buffer = b
 

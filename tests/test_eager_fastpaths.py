@@ -272,3 +272,33 @@ def test_eager_ops_in_one_thread_while_another_traces():
     t.join()
     np.testing.assert_array_equal(results["jit"], [2.0, 4.0])
     assert _trace_state.tracing[0] == 0
+
+
+def test_a_flush_reads_only_the_parameters_of_recorded_ops():
+    """Another thread may flush a segment while its owner adds a parameter for an op it has not
+    recorded yet (the owner works its wiring out before taking the segment's lock): the flush
+    must run the graph with the recorded ops' parameters only."""
+    was = xp.fusion_enabled()
+    previous = _fusion.configure(hot=0, saved=0)
+    xp.set_fusion(True)
+    try:
+        x = xp.asarray(np.array([1.0, 2.0, 3.0]))
+        y = xp.asarray(np.array([4.0, 5.0, 6.0]))
+
+        def body():
+            return (x * y + x) * 2.0
+
+        for _ in range(4):  # the graph recurs and compiles
+            np.asarray(body())
+            _fusion.wait_for_compiles()
+        hits = xp.cache_info()["fused_hits"]
+        out = body()
+        seg = out._buffer.seg
+        stray = xp.asarray(np.array([9.0]))._buffer
+        seg.params.append(stray)  # an unrecorded op's parameter, its aval not appended yet
+        np.testing.assert_array_equal(np.asarray(out), [10.0, 24.0, 42.0])
+        assert xp.cache_info()["fused_hits"] == hits + 1
+    finally:
+        _fusion.wait_for_compiles()
+        xp.set_fusion(was)
+        _fusion.configure(hot=previous[0], bound=previous[1], saved=previous[2])
