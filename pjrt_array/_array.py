@@ -127,7 +127,7 @@ class Array:
 
     @staticmethod
     def _from_buffer(buffer: Buffer, aval: tuple[tuple[int, ...], np.dtype], device: Device) -> "Array":
-        """An Array on ``buffer`` (bound to :func:`new_array` below the class)."""
+        """An Array on ``buffer`` (:func:`new_array`, defined below the class)."""
         return new_array(buffer, aval, device)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -112,8 +112,8 @@ def _live(outs: list[_Pending]) -> list[int]:
 
 
 def _dead_refs() -> int:
-    """What ``getrefcount`` reports inside ``_live`` for a pending only ``outs`` holds (the list,
-    the loop's variable and enumerate's tuple, the call's argument: measured, not assumed)."""
+    """What ``getrefcount`` reports inside ``_live`` for a pending only ``outs`` holds (the list
+    and what ``map`` holds while it calls: measured, not assumed)."""
     global _DEAD_REFS
     for guess in range(1, 8):
         _DEAD_REFS = guess
