@@ -88,7 +88,8 @@ def _unary(fname: str) -> Callable[["Array"], "Array"]:
     OPERATOR_FUNCTIONS.add(fname)
 
     def method(self: Array) -> Array:
-        if _donation.temporary_operand(self):  # ``-(a + b)``: the operand gives its buffer to the result
+        # ``-(a + b)``: the operand gives its buffer to the result (a large one; see _binary)
+        if self._aval not in _small and _donation.temporary_operand(self):
             donating = _donation.donating_unary(fname)
             if donating is not None:
                 return donating(self)

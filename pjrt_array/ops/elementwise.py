@@ -20,7 +20,7 @@ import numpy as np
 from .. import _dtypes
 from .._array import Array
 from .._dispatch import run, run_elementwise
-from .._donation import FUNCTION_REFS, temporary_argument
+from .._donation import FUNCTION_REFS, SMALL_AVALS, temporary_argument
 from . import _elementwise_rules as R
 from ._operands import binary_operands, check_array, scalar_array
 
@@ -86,8 +86,8 @@ def _unary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Callab
     def function(x: Any, /) -> Array:
         if type(x) is not Array:
             x = check_array(x)
-        elif _getrefcount(x) <= FUNCTION_REFS and temporary_argument(x):  # only this call holds x
-            return donating(x)                                                # (``exp(a + b)``)
+        elif _getrefcount(x) <= FUNCTION_REFS and x._aval not in SMALL_AVALS and temporary_argument(x):
+            return donating(x)  # only this call holds x (``exp(a + b)``), and it is large
         dtype = x._aval[1]
         if len(x._aval[0]) < 2:  # (what run_elementwise does with it, without its frame)
             return run(rule, cached(dtype) or params(dtype), (x,), x._device)[0]
