@@ -190,7 +190,7 @@ logical_or = _binary("logical_or", R.logical("or"), _ANY, _TO_BOOL, "Logical OR.
 logical_xor = _binary("logical_xor", R.logical("xor"), _ANY, _TO_BOOL, "Logical XOR.")
 maximum = _binary("maximum", R.extremum("GT"), _REAL, _SAME, "Element-wise maximum; NaN if either is NaN.")
 minimum = _binary("minimum", R.extremum("LT"), _REAL, _SAME, "Element-wise minimum; NaN if either is NaN.")
-multiply = _binary("multiply", R.arith("multiply"), _NUMERIC, _SAME, "Element-wise product x1 * x2.")
+multiply = _binary("multiply", R.multiply, _NUMERIC, _SAME, "Element-wise product x1 * x2.")
 nextafter = _binary("nextafter", R.nextafter, "real floating", _SAME, "The next representable value after x1 towards x2.")
 not_equal = _binary("not_equal", R.compare("NE"), _ANY, _SAME, "x1 != x2.")
 pow = _binary("pow", R.power, _NUMERIC, _SAME, "x1 raised to x2.")
