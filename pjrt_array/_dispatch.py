@@ -209,7 +209,7 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
     program over the mesh (``_spmd.run_sharded``).  With automatic fusion on,
     the thread's recorder may defer the op into a graph (``_fusion``).
     """
-    if _tracing[0]:  # some thread is tracing (the thread-local is read only then: it costs more)
+    if _tracing[0]:
         trace = _trace_state.trace
         if trace is not None:
             return trace.emit(rule, params, args, device)
@@ -230,9 +230,12 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
             return _run_sharded(rule, params, args, device)
         key = (rule, params, device.token, a0._aval)
     else:
-        if any(a._sharding is not None for a in args):
-            return _run_sharded(rule, params, args, device)
-        key = (rule, params, device.token, *[a._aval for a in args])
+        parts = [rule, params, device.token]
+        for a in args:
+            if a._sharding is not None:
+                return _run_sharded(rule, params, args, device)
+            parts.append(a._aval)
+        key = tuple(parts)
     recorder = _trace_state.fusion
     if donate:
         if recorder is not None and recorder.deferring():
