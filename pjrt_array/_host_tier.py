@@ -1,0 +1,165 @@
+"""The first-sight host tier: a small op seen for the first time runs in numpy, not compiled.
+
+Why.  Test-suite-like code calls each op once or twice on a shape of its own, so
+nearly every call is a new ``(rule, params, avals)`` key, and a new key costs a
+compile: 10-13 ms of CPU on the XLA CPU plugins, almost all of it fixed cost
+inside the plugin (MLIR context and dialects, the LLVM target machine; compile
+options do not change it).  array-api-extra's own tests compiled 2,182 per-op
+programs (42 s of CPU) where array-api-strict's whole run took 8 s.
+
+What.  When a key misses the executable cache (``_dispatch.run``), its rule has
+a host implementation (``ops._host_rules.HOST_RULES``: only rules whose numpy
+version is bit-identical to the compiled program), the device is a CPU and the
+operands and results are small (``PJRT_ARRAY_HOST_TIER_BYTES``, 1 MiB in all by
+default), the *first* sighting of the key:
+
+1. applies the rule to the builder for its output types (the same checks, and
+   the same errors, as a compile; no text, no compile);
+2. reads each operand as a zero-copy numpy view of its current buffer (a stale
+   view re-derives first; the view waits until the buffer is computed, and a
+   program never writes a buffer it did not create, so the read cannot race);
+3. runs the host function and uploads each result with copy semantics: the new
+   Array owns its memory, and nothing, not even the operand a numpy reshape was
+   a view of, aliases it.
+
+The key is remembered (``_seen``); its next sighting compiles as before, so code
+that repeats pays one compile and runs compiled from then on.
+
+What it leaves alone.  Traced ops (``jit``) are emitted before the dispatcher
+looks at its cache; sharded operands, non-CPU devices and donating calls compile
+as before; so do ops while this thread's fusion recorder is deferring a segment
+(a deferred graph is a sequence of compiled entries, and its pending operands are
+not computed yet).  Otherwise a host run ends the thread's eager segment, as a
+host read does, so a fusion signature only ever holds compiled entries.  A result
+is a fresh Array, which callers that make views (transposes, basic indexing)
+attach exactly as they attach a compiled result.
+
+``PJRT_ARRAY_HOST_TIER=0`` (at import) or :func:`set_host_tier` turns it off;
+``cache_info()["host_runs"]`` counts host runs, ``["host_declined"]`` first
+sightings that compiled because the case was not exact on the host (e.g. a
+float conversion).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from ._array import Array
+from ._pjrt import Buffer
+from ._trace_state import state as _trace_state
+from .ops._builder import output_avals
+
+if TYPE_CHECKING:
+    from ._devices import Device
+
+__all__ = ["first_sight", "set_host_tier", "host_tier_enabled", "info", "clear"]
+
+# numpy's own dtypes (ml_dtypes' and sub-byte ones are left to the compiler)
+_DTYPES = frozenset(np.dtype(t) for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
+                                          np.uint32, np.uint64, np.float16, np.float32, np.float64,
+                                          np.complex64, np.complex128))
+_MAX_SEEN = 1 << 14  # remembered keys (forgotten all at once beyond this: a key then runs on the host again)
+
+_enabled = os.environ.get("PJRT_ARRAY_HOST_TIER", "1").strip().lower() not in ("0", "false", "off", "no")
+_max_bytes = int(os.environ.get("PJRT_ARRAY_HOST_TIER_BYTES", 1 << 20))
+_seen: set[tuple] = set()
+_stats = {"runs": 0, "declined": 0}
+_stats_lock = threading.Lock()
+_registry: tuple[dict, type] | None = None
+
+
+def _rules() -> tuple[dict, type]:
+    """The host rules and their ``NotExact`` (imported on first use: they import every op module)."""
+    global _registry
+    if _registry is None:
+        from .ops._host_rules import HOST_RULES, NotExact
+        _registry = HOST_RULES, NotExact
+    return _registry
+
+
+def _count(name: str) -> None:
+    with _stats_lock:
+        _stats[name] += 1
+
+
+def _small(avals: Sequence[tuple], budget: int) -> int:
+    """``budget`` less the bytes of ``avals``; -1 if a dtype is not numpy's own or it runs out."""
+    for shape, dtype in avals:
+        if dtype not in _DTYPES:
+            return -1
+        budget -= math.prod(shape) * dtype.itemsize
+    return budget
+
+
+def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], device: "Device",
+                avals: Sequence[tuple] | None, out_shape: tuple[int, ...] | None) -> list[Array] | None:
+    """The outputs of ``rule`` computed on the host at the first sighting of ``key``; None when the
+    op is to be compiled (arguments as ``_dispatch.run``'s, which has found no executable)."""
+    if device.platform != "cpu":
+        return None
+    rules, not_exact = _rules()
+    fn = rules.get(rule)
+    if fn is None or key in _seen:
+        return None
+    recorder = _trace_state.fusion
+    if recorder is not None and recorder.deferring():
+        return None
+    if len(_seen) >= _MAX_SEEN:
+        _seen.clear()
+    _seen.add(key)
+    in_avals = [a._aval for a in args]
+    budget = _small(in_avals, _max_bytes)
+    if budget < 0:
+        return None
+    outs = output_avals(rule, dict(params), avals if avals is not None else in_avals)
+    if out_shape is not None:  # run_elementwise's flat program: the results take the operands' shape
+        outs = [(out_shape, dtype) for _, dtype in outs]
+    if _small(outs, budget) < 0:
+        return None
+    bufs = [a._buffer for a in args]
+    if any(type(b) is not Buffer for b in bufs):
+        return None  # a value another thread's fusion segment has not computed yet
+    if recorder is not None:
+        recorder.boundary()  # a host read of the operands
+    try:
+        results = fn(dict(params), *[b.numpy_view(known_on_host=True) for b in bufs])
+    except not_exact:
+        _count("declined")
+        return None
+    if len(results) != len(outs) or any(r.shape != s or r.dtype != d for r, (s, d) in zip(results, outs)):
+        raise AssertionError(f"host rule of {getattr(rule, '__name__', rule)} disagrees with its lowering: "
+                             f"{[(r.shape, r.dtype) for r in results]} against {outs}")
+    client, target = device.client, device.pjrt
+    arrays = [Array._from_buffer(client.buffer_from_numpy(np.ascontiguousarray(r), target), aval, device)
+              for r, aval in zip(results, outs)]
+    _count("runs")
+    return arrays
+
+
+def set_host_tier(enabled: bool) -> None:
+    """Turn the first-sight host tier on or off (all threads; see the module docstring)."""
+    global _enabled
+    _enabled = bool(enabled)
+
+
+def host_tier_enabled() -> bool:
+    """Whether first sightings of small exact ops run on the host."""
+    return _enabled
+
+
+def info() -> dict[str, int]:
+    """The host tier's counts for ``cache_info()``."""
+    return {"host_runs": _stats["runs"], "host_declined": _stats["declined"]}
+
+
+def clear() -> None:
+    """Forget the keys seen; reset the counts."""
+    _seen.clear()
+    with _stats_lock:
+        for k in _stats:
+            _stats[k] = 0
