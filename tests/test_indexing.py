@@ -53,6 +53,7 @@ def test_setitem_scalar_matches_numpy(idx, value):
 def test_integer_index_in_a_loop_compiles_once():
     x = xp.asarray(np.arange(50.0))
     x[0]
+    x[1]  # the first sighting ran on the host (_host_tier); this one compiles
     before = xp.cache_info()["misses"]
     values = [float(x[i]) for i in range(1, 40)]
     assert values == list(np.arange(1.0, 40.0))
