@@ -65,9 +65,24 @@ _DTYPES = frozenset(np.dtype(t) for t in (np.bool_, np.int8, np.int16, np.int32,
                                           np.complex64, np.complex128))
 _MAX_SEEN = 1 << 14  # remembered keys (forgotten all at once beyond this: a key then runs on the host again)
 
-_enabled = os.environ.get("PJRT_ARRAY_HOST_TIER", "1").strip().lower() not in ("0", "false", "off", "no")
+_SIGHTINGS = 8  # default: a key runs on the host this many times, then compiles (see the docstring)
+
+
+def _setting(text: str) -> int:
+    """``PJRT_ARRAY_HOST_TIER``: off (0, false, off, no), on (1... : the default sightings) or a count."""
+    text = text.strip().lower()
+    if text in ("0", "false", "off", "no"):
+        return 0
+    if text in ("", "1", "true", "on", "yes"):
+        return _SIGHTINGS
+    return max(0, int(text))
+
+
+_sightings = _setting(os.environ.get("PJRT_ARRAY_HOST_TIER", ""))
+_enabled = _sightings > 0
 _max_bytes = int(os.environ.get("PJRT_ARRAY_HOST_TIER_BYTES", 1 << 20))
-_seen: set[tuple] = set()
+# key -> [host runs so far, output avals or None (never on the host)]
+_seen: dict[tuple, list] = {}
 _stats = {"runs": 0, "declined": 0}
 _stats_lock = threading.Lock()
 _registry: tuple[dict, type] | None = None
@@ -104,22 +119,31 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
         return None
     rules, not_exact = _rules()
     fn = rules.get(rule)
-    if fn is None or key in _seen:
+    if fn is None:
+        return None
+    seen = _seen.get(key)
+    if seen is not None and seen[0] >= _sightings:
         return None
     recorder = _trace_state.fusion
     if recorder is not None and recorder.deferring():
         return None
-    if len(_seen) >= _MAX_SEEN:
-        _seen.clear()
-    _seen.add(key)
-    in_avals = [a._aval for a in args]
-    budget = _small(in_avals, _max_bytes)
-    if budget < 0:
-        return None
-    outs = output_avals(rule, dict(params), avals if avals is not None else in_avals)
-    if out_shape is not None:  # run_elementwise's flat program: the results take the operands' shape
-        outs = [(out_shape, dtype) for _, dtype in outs]
-    if _small(outs, budget) < 0:
+    if seen is None:
+        in_avals = [a._aval for a in args]
+        budget = _small(in_avals, _max_bytes)
+        outs = None
+        if budget >= 0:
+            outs = output_avals(rule, dict(params), avals if avals is not None else in_avals)
+            if out_shape is not None:  # run_elementwise's flat program: the results take the operands' shape
+                outs = [(out_shape, dtype) for _, dtype in outs]
+            if _small(outs, budget) < 0:
+                outs = None
+        if len(_seen) >= _MAX_SEEN:
+            _seen.clear()
+        seen = _seen[key] = [0, outs]
+    seen[0] += 1
+    outs = seen[1]
+    if outs is None:  # too big, or not numpy's dtypes
+        seen[0] = _sightings
         return None
     bufs = [a._buffer for a in args]
     if any(type(b) is not Buffer for b in bufs):
@@ -130,6 +154,7 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
         results = fn(dict(params), *[b.numpy_view(known_on_host=True) for b in bufs])
     except not_exact:
         _count("declined")
+        seen[0] = _sightings
         return None
     if len(results) != len(outs) or any(r.shape != s or r.dtype != d for r, (s, d) in zip(results, outs)):
         raise AssertionError(f"host rule of {getattr(rule, '__name__', rule)} disagrees with its lowering: "
@@ -141,9 +166,13 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
     return arrays
 
 
-def set_host_tier(enabled: bool) -> None:
-    """Turn the first-sight host tier on or off (all threads; see the module docstring)."""
-    global _enabled
+def set_host_tier(enabled: bool, *, sightings: int | None = None) -> None:
+    """Turn the host tier on or off (all threads; see the module docstring); ``sightings``: how
+    many calls of one key run on the host before it compiles (default 8)."""
+    global _enabled, _sightings
+    if sightings is not None and (isinstance(sightings, bool) or int(sightings) < 1):
+        raise ValueError(f"sightings must be a positive int, got {sightings!r}")
+    _sightings = int(sightings) if sightings is not None else _SIGHTINGS
     _enabled = bool(enabled)
 
 

@@ -20,6 +20,14 @@ DTYPES = [np.bool_, np.int8, np.int32, np.int64, np.uint8, np.uint64, np.float16
           np.complex64, np.complex128]
 
 
+@pytest.fixture(autouse=True)
+def one_sighting():
+    """Each key runs once on the host, then compiles: ``check`` compares the two."""
+    xp.set_host_tier(True, sightings=1)
+    yield
+    xp.set_host_tier(True)
+
+
 def edge_values(dtype, shape=(3, 4)) -> np.ndarray:
     """12 (or ``prod(shape)``) values of ``dtype`` with its edge cases, cycled."""
     dtype = np.dtype(dtype)
@@ -283,6 +291,18 @@ def test_cache_info_counts_and_clear():
     assert xp.cache_info()["host_runs"] == 0
     xp.flip(x)
     assert xp.cache_info()["host_runs"] == 1
+
+
+def test_sightings():
+    xp.cache_clear()
+    xp.set_host_tier(True, sightings=3)
+    x = xp.asarray(np.arange(10))
+    for i in range(5):
+        np.testing.assert_array_equal(np.asarray(xp.roll(x, 2)), np.roll(np.arange(10), 2))
+        assert xp.cache_info()["host_runs"] == min(i + 1, 3)
+        assert xp.cache_info()["misses"] == (1 if i >= 3 else 0)
+    with pytest.raises(ValueError, match="sightings"):
+        xp.set_host_tier(True, sightings=0)
 
 
 def test_switch_off():
