@@ -133,8 +133,6 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
         outs = None
         if budget >= 0:
             outs = output_avals(rule, dict(params), avals if avals is not None else in_avals)
-            if out_shape is not None:  # run_elementwise's flat program: the results take the operands' shape
-                outs = [(out_shape, dtype) for _, dtype in outs]
             if _small(outs, budget) < 0:
                 outs = None
         if len(_seen) >= _MAX_SEEN:
@@ -145,6 +143,8 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
     if outs is None:  # too big, or not numpy's dtypes
         seen[0] = _sightings
         return None
+    if out_shape is not None:  # run_elementwise's flat program (one key for every shape of that
+        outs = [(out_shape, dtype) for _, dtype in outs]  # element count): the operands' shape
     bufs = [a._buffer for a in args]
     if any(type(b) is not Buffer for b in bufs):
         return None  # a value another thread's fusion segment has not computed yet

@@ -305,6 +305,20 @@ def test_sightings():
         xp.set_host_tier(True, sightings=0)
 
 
+def test_flat_keys_take_each_calls_shape():
+    """Element-wise programs are keyed by the element count: one key serves many shapes."""
+    xp.cache_clear()
+    xp.set_host_tier(True, sightings=4)
+    for shape in [(2, 3), (3, 2), (6, 1), (1, 2, 3), (3, 2)]:
+        a = np.arange(6, dtype=np.int32).reshape(shape)
+        x = xp.asarray(a)
+        got = xp.astype(x, xp.int8)
+        assert got.shape == shape
+        np.testing.assert_array_equal(np.asarray(got), a.astype(np.int8))
+        np.testing.assert_array_equal(np.asarray(xp.where(x > 2, x, -x)), np.where(a > 2, a, -a))
+    assert xp.cache_info()["host_runs"] >= 8
+
+
 def test_switch_off():
     xp.cache_clear()
     assert xp.host_tier_enabled()
