@@ -204,6 +204,80 @@ def test_orders_compare_subnormals_as_the_device_does(dtype):
         np.testing.assert_array_equal(np.asarray(xp.argmax(xp.asarray(a), axis=1)), np.argmax(a, 1))
 
 
+BINARY = ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "add", "subtract", "multiply",
+          "divide", "bitwise_and", "bitwise_or", "bitwise_xor", "maximum", "minimum", "logical_and", "logical_or",
+          "logical_xor"]
+UNARY = ["isnan", "isinf", "isfinite", "abs", "negative", "bitwise_invert", "logical_not"]
+
+
+def _applies(name, dtype) -> bool:
+    kind = np.dtype(dtype).kind
+    if name.startswith("bitwise"):
+        return kind in "biu"
+    if name in ("less", "less_equal", "greater", "greater_equal"):
+        return kind != "c"
+    if name in ("maximum", "minimum"):
+        return kind in "iuf"
+    if name in ("add", "subtract", "multiply", "abs", "negative", "isnan", "isinf", "isfinite"):
+        return kind != "b"
+    return True
+
+
+def _on_host(name, dtype) -> bool:
+    """Whether the host tier takes the case (else it compiles: not exact on the host)."""
+    dtype = np.dtype(dtype)
+    if name in ("maximum", "minimum"):
+        return dtype.kind in "iu"
+    if name in ("multiply", "divide", "abs") and dtype.kind == "c":
+        return False
+    if name == "divide" and dtype.kind in "iu":
+        return dtype.itemsize < 8  # to float64: exact up to 32-bit integers
+    return True
+
+
+def _check_or_compiled(name, dtype, op, *inputs):
+    if _on_host(name, dtype):
+        try:
+            check(op, *inputs)
+        except AssertionError as exc:
+            raise AssertionError(f"{name} on {np.dtype(dtype)}") from exc
+        return
+    xp.cache_clear()
+    op(*[xp.asarray(v) for v in inputs])
+    assert xp.cache_info()["host_runs"] == 0 and xp.cache_info()["misses"] >= 1, name
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_elementwise_is_bit_identical(dtype):
+    """Every pair of edge values (float subnormals included: the host emulates the device's
+    denormal handling); numpy's values where no subnormal is involved."""
+    a = edge_values(dtype, (12,))
+    x, y = np.repeat(a, 12).reshape(12, 12), np.tile(a, 12).reshape(12, 12)
+    for name in BINARY:
+        if _applies(name, dtype):
+            _check_or_compiled(name, dtype, lambda p, q, fn=getattr(xp, name): fn(p, q), x, y)
+    for name in UNARY:
+        if _applies(name, dtype):
+            _check_or_compiled(name, dtype, lambda p, fn=getattr(xp, name): fn(p), a)
+    normal = a[~((np.abs(a) < np.finfo(a.dtype).tiny) & (a != 0))] if a.dtype.kind in "fc" else a
+    with np.errstate(all="ignore"):
+        check(lambda p: p == p[::-1], normal, expected=normal == normal[::-1])
+        if a.dtype.kind in "iuf":
+            check(lambda p: p < p[::-1], normal, expected=normal < normal[::-1])
+            check(lambda p: p + p[::-1], normal, expected=normal + normal[::-1])
+
+
+def test_mixed_kinds_and_scalars():
+    a = edge_values(np.float64, (12,))
+    i = np.arange(-6, 6, dtype=np.int32)
+    check(lambda p, q: p * q, a, i)   # int32 -> float64 holds every int32: exact
+    check(lambda p: p * 2.5, a)
+    check(lambda p: p / 3, a)
+    check(lambda p: p > 0.5, a, expected=a > 0.5)
+    with pytest.raises(AssertionError, match="did not run on the host"):
+        check(lambda p, q: p + q, a, np.arange(12, dtype=np.int64))  # int64 -> float64 rounds: compiled
+
+
 def test_every_host_rule_is_exercised():
     seen = set()
     real = _host_tier.first_sight
@@ -223,6 +297,9 @@ def test_every_host_rule_is_exercised():
         check(lambda x: xp.astype(x, x.dtype), edge_values(np.int8))
         test_integer_reductions(np.int32)
         test_orders_compare_subnormals_as_the_device_does(np.float64)
+        test_elementwise_is_bit_identical(np.int32)
+        test_elementwise_is_bit_identical(np.float64)
+        check(lambda p: xp.logical_not(p), edge_values(np.bool_))
         test_a_stale_view_rederives_exactly()
     finally:
         _host_tier.first_sight = real

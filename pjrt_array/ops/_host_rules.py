@@ -10,7 +10,10 @@ rules with exact semantics are here:
   advanced indexing, ``take``, ``take_along_axis``, view re-derivation) and ``where``;
 - fills (``full``'s broadcast, ``eye``, ``tril``/``triu``, ``meshgrid``);
 - integer and boolean arithmetic that wraps the same way (integer reductions, ``any``/``all``,
-  integer ``astype``);
+  integer ``astype``, bitwise ops);
+- element-wise comparisons, ``isnan``/``isinf``/``isfinite``, ``abs``/``negative`` and ``+ - *
+  /`` of real floats (``+ -`` of complex ones): IEEE operations, correctly rounded on both sides,
+  with XLA:CPU's denormal handling emulated (``_flushed``);
 - orders (``sort``, ``argsort``, ``argmax``, ``argmin``): XLA:CPU runs programs with denormals
   treated as zero, so a float32/float64 subnormal compares as a zero of its sign there; the keys
   here are compared the same way (``_daz``), and the values moved are the original ones.
@@ -29,7 +32,8 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import _views
-from . import creation, data_types, indexing, linalg_core, manipulation, searching, sorting, statistical, utility
+from . import (creation, data_types, elementwise, indexing, linalg_core, manipulation, searching, sorting, statistical,
+               utility)
 
 __all__ = ["HOST_RULES", "NotExact"]
 
@@ -48,10 +52,13 @@ def _int_like(dtype: np.dtype) -> bool:
 
 def _cast(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """``a`` converted to ``dtype`` where the conversion is exact on both sides (same dtype,
-    from bool, integer to integer with the same wrap-around)."""
+    from bool, integer to integer with the same wrap-around, integer to a float that holds every
+    value of it: no rounding at all)."""
     if a.dtype == dtype:
         return a
     if a.dtype == _BOOL or (a.dtype.kind in "iu" and dtype.kind in "iu"):
+        return a.astype(dtype)
+    if a.dtype.kind in "iu" and dtype.kind in "fc" and a.dtype.itemsize * 8 <= np.finfo(dtype).nmant:
         return a.astype(dtype)
     raise NotExact
 
@@ -69,6 +76,14 @@ def _daz(a: np.ndarray) -> np.ndarray:
     tiny = np.finfo(a.dtype).tiny
     sub = (np.abs(a) < tiny) & (a != 0)
     return np.where(sub, np.copysign(np.zeros((), a.dtype), a), a) if sub.any() else a
+
+
+def _flushed(fn: Callable[..., np.ndarray], *xs: np.ndarray) -> np.ndarray:
+    """``fn`` on the operands as XLA:CPU runs it: float32/float64 subnormal operands read as zeros
+    (denormals-are-zero) and subnormal results written as zeros (flush-to-zero), of their sign.
+    float16 is computed in float32 on both sides (its subnormals are normal there)."""
+    with np.errstate(all="ignore"):
+        return _daz(np.asarray(fn(*[_daz(x) for x in xs])))
 
 
 def _wrap(idx: np.ndarray, size: int) -> np.ndarray:
@@ -304,6 +319,91 @@ def _truth(p: dict, x: np.ndarray) -> list:
     return [_reduce(x != 0, p["axes"], p["op"], p["keepdims"])]
 
 
+# -- element-wise ------------------------------------------------------------------------------------
+# The rules convert the operands to the params' dtype and broadcast them (``_prepare``).
+
+def _operands(p: dict, *xs: np.ndarray) -> list[np.ndarray]:
+    return [_cast(x, p["dtype"]) for x in xs]
+
+
+def _compare(ufunc: np.ufunc) -> HostFn:
+    def host(p: dict, x: np.ndarray, y: np.ndarray) -> list:
+        with np.errstate(invalid="ignore"):
+            return [ufunc(*[_daz(v) for v in _operands(p, x, y)])]
+    return host
+
+
+def _arith(ufunc: np.ufunc, floats: str) -> HostFn:
+    """``ufunc`` on integers (wrapping) and on the float kinds in ``floats`` (flushed as on the device)."""
+    def host(p: dict, x: np.ndarray, y: np.ndarray) -> list:
+        a, b = _operands(p, x, y)
+        if a.dtype.kind in "iu":
+            with np.errstate(over="ignore"):
+                return [ufunc(a, b)]
+        if a.dtype.kind not in floats:
+            raise NotExact
+        return [_flushed(ufunc, a, b)]
+    return host
+
+
+def _int_only(ufunc: np.ufunc) -> HostFn:
+    def host(p: dict, *xs: np.ndarray) -> list:
+        values = _operands(p, *xs)
+        if values[0].dtype.kind not in "biu":
+            raise NotExact
+        with np.errstate(over="ignore"):
+            return [ufunc(*values)]
+    return host
+
+
+def _logical(ufunc: np.ufunc) -> HostFn:
+    def host(p: dict, x: np.ndarray, y: np.ndarray) -> list:
+        return [ufunc(*[_daz(v) != 0 for v in _operands(p, x, y)])]
+    return host
+
+
+def _classify(ufunc: np.ufunc) -> HostFn:
+    def host(p: dict, x: np.ndarray) -> list:
+        return [ufunc(x) if x.dtype.kind in "fc" else np.full(x.shape, ufunc is np.isfinite)]
+    return host
+
+
+def _abs(p: dict, x: np.ndarray) -> list:
+    if x.dtype.kind == "c":
+        raise NotExact  # a hypot on the device
+    with np.errstate(over="ignore"):
+        return [np.abs(x) if x.dtype.kind in "if" else x]
+
+
+def _negative(p: dict, x: np.ndarray) -> list:
+    (a,) = _operands(p, x)
+    with np.errstate(over="ignore"):
+        return [np.negative(a)]
+
+
+def _invert(p: dict, x: np.ndarray) -> list:
+    return [np.invert(x)]
+
+
+def _logical_not(p: dict, x: np.ndarray) -> list:
+    return [_daz(x) == 0]
+
+
+_ELEMENTWISE: dict[str, HostFn] = {
+    "equal": _compare(np.equal), "not_equal": _compare(np.not_equal), "less": _compare(np.less),
+    "less_equal": _compare(np.less_equal), "greater": _compare(np.greater),
+    "greater_equal": _compare(np.greater_equal),
+    "add": _arith(np.add, "fc"), "subtract": _arith(np.subtract, "fc"), "multiply": _arith(np.multiply, "f"),
+    "divide": _arith(np.divide, "f"),
+    "bitwise_and": _int_only(np.bitwise_and), "bitwise_or": _int_only(np.bitwise_or),
+    "bitwise_xor": _int_only(np.bitwise_xor), "maximum": _int_only(np.maximum), "minimum": _int_only(np.minimum),
+    "logical_and": _logical(np.logical_and), "logical_or": _logical(np.logical_or),
+    "logical_xor": _logical(np.logical_xor),
+    "isnan": _classify(np.isnan), "isinf": _classify(np.isinf), "isfinite": _classify(np.isfinite),
+    "abs": _abs, "negative": _negative, "bitwise_invert": _invert, "logical_not": _logical_not,
+}
+
+
 # -- orders -------------------------------------------------------------------------------------------
 
 def _stable_order(keys: np.ndarray, axis: int, descending: bool) -> np.ndarray:
@@ -355,4 +455,5 @@ HOST_RULES: dict[Any, HostFn] = {
     utility._truth_rule: _truth,
     sorting._sort_rule: _sort,
     searching._arg_rule: _arg,
+    **{elementwise.RULES[name]: fn for name, fn in _ELEMENTWISE.items()},
 }
