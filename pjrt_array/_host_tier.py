@@ -29,7 +29,8 @@ more than a compiled execute (builder pass on the first sighting, views, upload)
 so eight of them cost under a tenth of a compile, while test suites repeat keys
 a few times (an assertion helper's checks on one shape): array-api-extra's tests
 compiled 2,182 per-op programs without this tier, 1,643 with one host run per key
-(then without the element-wise rules) and 1,024 with eight (docs/downstream.md).
+and 1,261 with eight (data movement, fills, orders and integer rules only at the
+time; 1,024 once the element-wise rules came; docs/downstream.md).
 
 What it leaves alone.  Traced ops (``jit``) are emitted before the dispatcher
 looks at its cache; sharded operands, non-CPU devices and donating calls compile
