@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from . import _inflight
 from ._array import Array
 from ._pjrt import Buffer
 from ._trace_state import state as _trace_state
@@ -73,7 +74,7 @@ _DTYPES = frozenset(np.dtype(t) for t in (np.bool_, np.int8, np.int16, np.int32,
                                           np.complex64, np.complex128))
 _MAX_SEEN = 1 << 14  # remembered keys (forgotten all at once beyond this: a key then runs on the host again)
 
-_SIGHTINGS = 8  # default: a key runs on the host this many times, then compiles (see the docstring)
+_SIGHTINGS = 32  # default: a key runs on the host this many times, then compiles (see the docstring)
 
 
 def _setting(text: str) -> int:
@@ -170,6 +171,8 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
     client, target = device.client, device.pjrt
     arrays = [Array._from_buffer(client.buffer_from_numpy(r, target), aval, device)
               for r, aval in zip(results, outs)]
+    if arrays:  # counted as a compiled op's outputs are, so a later op that donates them counts the same
+        _inflight.note(device, arrays[0]._buf, sum(math.prod(s) * d.itemsize for s, d in outs))
     _count("runs")
     return arrays
 
