@@ -11,7 +11,7 @@ What.  When a key misses the executable cache (``_dispatch.run``), its rule has
 a host implementation (``ops._host_rules.HOST_RULES``: only rules whose numpy
 version is bit-identical to the compiled program), the device is a CPU and the
 operands and results are small (``PJRT_ARRAY_HOST_TIER_BYTES``, 1 MiB in all by
-default), each of the first ``sightings`` (8) calls of the key:
+default), each of the first ``sightings`` (32) calls of the key:
 
 1. applies the rule to the builder for its output types (the same checks, and
    the same errors, as a compile; no text, no compile);
@@ -24,13 +24,16 @@ default), each of the first ``sightings`` (8) calls of the key:
 
 The key is remembered with its count and output types (``_seen``); the call
 after the last host run compiles as before, so code that repeats pays one
-compile and runs compiled from then on.  Why 8: a host run costs about 0.1 ms
+compile and runs compiled from then on.  Why 32: a host run costs about 0.1 ms
 more than a compiled execute (builder pass on the first sighting, views, upload),
-so eight of them cost under a tenth of a compile, while test suites repeat keys
-a few times (an assertion helper's checks on one shape): array-api-extra's tests
-compiled 2,182 per-op programs without this tier, 1,643 with one host run per key
-and 1,261 with eight (data movement, fills, orders and integer rules only at the
-time; 1,024 once the element-wise rules came; docs/downstream.md).
+so 32 of them cost a quarter of a 12 ms compile (renting until a quarter of the
+price is spent, as fusion's ``_SAVED`` does), while test suites repeat keys a few
+times (an assertion helper's checks on one shape).  array-api-extra's tests
+compiled 2,182 per-op programs without this tier, 1,643 with one host run per
+key and 1,261 with eight (data movement, fills, orders and integer rules only at
+the time), 1,024 with eight once the element-wise rules came, and 678 with 32
+(docs/downstream.md).  A hot loop pays 32 host runs per key once, and is fused
+once its ops have compiled.
 
 What it leaves alone.  Traced ops (``jit``) are emitted before the dispatcher
 looks at its cache; sharded operands, non-CPU devices and donating calls compile
@@ -94,10 +97,10 @@ _max_bytes = int(os.environ.get("PJRT_ARRAY_HOST_TIER_BYTES", 1 << 20))
 _seen: dict[tuple, list] = {}
 _stats = {"runs": 0, "declined": 0}
 _stats_lock = threading.Lock()
-_registry: tuple[dict, type] | None = None
+_registry: tuple[dict, type[Exception]] | None = None
 
 
-def _rules() -> tuple[dict, type]:
+def _rules() -> tuple[dict, type[Exception]]:
     """The host rules and their ``NotExact`` (imported on first use: they import every op module)."""
     global _registry
     if _registry is None:
@@ -179,7 +182,7 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
 
 def set_host_tier(enabled: bool, *, sightings: int | None = None) -> None:
     """Turn the host tier on or off (all threads; see the module docstring); ``sightings``: how
-    many calls of one key run on the host before it compiles (default 8)."""
+    many calls of one key run on the host before it compiles (default 32)."""
     global _enabled, _sightings
     if sightings is not None and (isinstance(sightings, bool) or int(sightings) < 1):
         raise ValueError(f"sightings must be a positive int, got {sightings!r}")

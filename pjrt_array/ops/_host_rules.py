@@ -190,7 +190,7 @@ def _basic(x: np.ndarray, ints: tuple[np.ndarray, ...], plan: tuple) -> np.ndarr
                 reverse.append(a)
                 lo, hi, step = d - 1 - lo, d - 1 - hi, -step
             key.append(slice(lo, max(hi, lo), step))
-    y = np.flip(x, reverse) if reverse else x
+    y = np.flip(x, tuple(reverse)) if reverse else x
     y = y[tuple(key)]
     out_shape: list[int] = []
     sizes = iter(y.shape)
