@@ -85,9 +85,9 @@ def main() -> None:
         theirs = per_call(jnp, fn, inputs) if jnp is not None else float("nan")
         for i, t in enumerate((on, off, theirs)):
             totals[i] += t
-        print(f"| {name} | {on * 1e3:.2f} ms | {off * 1e3:.2f} ms | {theirs * 1e3:.2f} ms ({on / theirs:.2f}x) |")
+        print(f"| {name} | {on * 1e3:.2f} ms | {off * 1e3:.2f} ms | {theirs * 1e3:.2f} ms ({on / theirs:.3f}x) |")
     print(f"| **all {len(CALLS)} functions** | {totals[0] * 1e3:.2f} ms | {totals[1] * 1e3:.2f} ms | "
-          f"{totals[2] * 1e3:.2f} ms ({totals[0] / totals[2]:.2f}x) |")
+          f"{totals[2] * 1e3:.2f} ms ({totals[0] / totals[2]:.3f}x) |")
 
 
 if __name__ == "__main__":
