@@ -250,13 +250,15 @@ class Array:
         if recorder is not None:
             recorder.boundary(self)
 
-    def _numpy(self) -> np.ndarray:
-        """The host value: a zero-copy read-only view on CPU, else a copy (cached)."""
+    def _numpy(self, ready: bool = False) -> np.ndarray:
+        """The host value: a zero-copy read-only view on CPU, else a copy (cached).  ``ready``: the
+        caller has seen the buffer computed (no wait)."""
         self._host_read()
         buffer = self._buffer  # first: a stale view re-derives (and drops its cached host view)
         host = self._host
         if host is None:
-            host = buffer.numpy_view(known_on_host=True) if self._device.platform == "cpu" else buffer.to_numpy()
+            host = buffer.numpy_view(known_on_host=True, ready=ready) if self._device.platform == "cpu" \
+                else buffer.to_numpy()
             host.flags.writeable = False
             self._host = host
         return host

@@ -101,7 +101,7 @@ class Tracer(Array):
             f"inside the traced function {self._trace.name!r}, but its value is only known when the "
             f"compiled program runs. {_REMEDY}")
 
-    def _numpy(self) -> np.ndarray:
+    def _numpy(self, ready: bool = False) -> np.ndarray:
         return self._concrete("reading the array on the host")
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
