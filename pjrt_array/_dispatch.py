@@ -6,9 +6,9 @@ to the executable's pre-built execute block and never builds text.  A miss
 lowers the rule to a module and fingerprints it (sha256 of module text,
 compile options and the plugin build, see ``_policy``); the executable then comes
 from memory, else from the on-disk cache (``_disk_cache``), else from the
-compiler -- except at the first sighting of a small exact op on a CPU device,
-which runs in numpy without a compile (``_host_tier``).  Compilation of one fingerprint happens once even when several
-threads miss together.  Both in-memory caches are bounded, least recently
+compiler -- except at the first sightings of a small exact op on a CPU device,
+which run in numpy without a compile (``_host_tier``).  Compilation of one
+fingerprint happens once even when several threads miss together.  Both in-memory caches are bounded, least recently
 used first out (``set_cache_size``).
 """
 
