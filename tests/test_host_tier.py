@@ -182,6 +182,9 @@ def test_integer_reductions(dtype):
         check(lambda x: xp.sum(x, axis=1), a, expected=np.sum(a, 1))
         check(lambda x: xp.prod(x, axis=0, keepdims=True), a, expected=np.prod(a, 0, keepdims=True))
     check(lambda x: xp.any(x, axis=1), a, expected=np.any(a, 1))
+    check(lambda x: xp.count_nonzero(x, axis=0, keepdims=True), a,
+          expected=np.count_nonzero(a, axis=0, keepdims=True).astype(np.int64))
+    check(lambda x: xp.nonzero(x), a, expected=tuple(i.astype(np.int64) for i in np.nonzero(a)))
     check(lambda x: xp.all(x), a, expected=np.all(a))
     if dtype != np.bool_:
         check(lambda x: xp.max(x, axis=0), a, expected=np.max(a, 0))
@@ -196,6 +199,8 @@ def test_orders_compare_subnormals_as_the_device_does(dtype):
     check(lambda x: xp.sort(x, axis=0, descending=True), a)
     check(lambda x: xp.argsort(x, axis=1), a)
     check(lambda x: xp.argsort(x, axis=1, descending=True), a)
+    check(lambda x: xp.count_nonzero(x, axis=1), a)  # a subnormal is zero on the device
+    check(lambda x: xp.nonzero(x), a)
     if np.dtype(dtype).kind != "c":
         check(lambda x: xp.argmax(x, axis=1), a)
         check(lambda x: xp.argmin(x, keepdims=True), a)

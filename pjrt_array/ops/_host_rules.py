@@ -10,7 +10,7 @@ rules with exact semantics are here:
   advanced indexing, ``take``, ``take_along_axis``, view re-derivation) and ``where``;
 - fills (``full``'s broadcast, ``eye``, ``tril``/``triu``, ``meshgrid``);
 - integer and boolean arithmetic that wraps the same way (integer reductions, ``any``/``all``,
-  integer ``astype``, bitwise ops);
+  ``count_nonzero``, ``nonzero``, integer ``astype``, bitwise ops);
 - element-wise comparisons, ``isnan``/``isinf``/``isfinite``, ``abs``/``negative`` and ``+ - *
   /`` of real floats (``+ -`` of complex ones): IEEE operations, correctly rounded on both sides,
   with XLA:CPU's denormal handling emulated (``_flushed``);
@@ -404,6 +404,23 @@ _ELEMENTWISE: dict[str, HostFn] = {
 }
 
 
+def _count_nonzero(p: dict, x: np.ndarray) -> list:
+    return [np.sum(_daz(x) != 0, axis=p["axes"], keepdims=p["keepdims"], dtype=_INDEX)]
+
+
+def _nonzero(p: dict, x: np.ndarray) -> list:
+    """``_nonzero_rule``: the first ``count`` flat positions of the nonzero elements (then the
+    element count, for a count beyond them), as one index array per axis."""
+    n, count = x.size, p["count"]
+    found = np.flatnonzero(_daz(x) != 0)
+    first = np.concatenate([found, np.full(max(0, n - found.size), n, _INDEX)])[:count].astype(_INDEX)
+    outs, stride = [], n
+    for d in x.shape:
+        stride //= d if d else 1
+        outs.append(first // stride % d)
+    return outs
+
+
 # -- orders -------------------------------------------------------------------------------------------
 
 def _stable_order(keys: np.ndarray, axis: int, descending: bool) -> np.ndarray:
@@ -455,5 +472,7 @@ HOST_RULES: dict[Any, HostFn] = {
     utility._truth_rule: _truth,
     sorting._sort_rule: _sort,
     searching._arg_rule: _arg,
+    searching._count_rule: _count_nonzero,
+    searching._nonzero_rule: _nonzero,
     **{elementwise.RULES[name]: fn for name, fn in _ELEMENTWISE.items()},
 }
