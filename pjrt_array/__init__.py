@@ -61,4 +61,4 @@ __all__ = sorted({
     "set_host_tier", "host_tier_enabled",
 })
 
-_array.bind_functions({**globals(), **vars(_indexing)})
+_array.bind_functions({**globals(), **vars(_indexing), "transposed": _manipulation.transposed})

@@ -248,3 +248,17 @@ def test_log_of_an_infinite_real_part_and_nan_imaginary_part(name, dtype):
     a = np.array([complex(np.inf, np.nan), complex(-np.inf, np.nan)], dtype=dtype)
     out = np.asarray(getattr(xp, name)(xp.asarray(a)))
     assert np.all(out.real == np.inf) and np.all(np.isnan(out.imag)), out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("jitted", [False, True])
+def test_a_boolean_times_a_float_keeps_ieee_products_of_zero(dtype, jitted):
+    # XLA rewrites convert(flag) * x into a select that gives 0 for False * nan; numpy gives nan.
+    flags = np.array([[True], [False]])
+    values = np.array(SPECIAL, dtype=dtype)
+    product = xp.jit(lambda a, b: (a * b, b * a)) if jitted else (lambda a, b: (a * b, b * a))
+    with np.errstate(all="ignore"):
+        want = flags * values
+    for got in product(xp.asarray(flags), xp.asarray(values)):
+        assert_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(np.asarray(got)), np.signbit(want))
