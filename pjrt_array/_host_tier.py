@@ -39,7 +39,8 @@ What it leaves alone.  Traced ops (``jit``) are emitted before the dispatcher
 looks at its cache; sharded operands, non-CPU devices and donating calls compile
 as before; so do ops while this thread's fusion recorder is deferring a segment
 (a deferred graph is a sequence of compiled entries, and its pending operands are
-not computed yet).  Otherwise a host run ends the thread's eager segment, as a
+not computed yet), and every op while fusion defers every segment
+(``_fusion.configure(hot=0)``).  Otherwise a host run ends the thread's eager segment, as a
 host read does, so a fusion signature only ever holds compiled entries.  A result
 is a fresh Array, which callers that make views (transposes, basic indexing)
 attach exactly as they attach a compiled result.
@@ -97,15 +98,17 @@ _max_bytes = int(os.environ.get("PJRT_ARRAY_HOST_TIER_BYTES", 1 << 20))
 _seen: dict[tuple, list] = {}
 _stats = {"runs": 0, "declined": 0}
 _stats_lock = threading.Lock()
-_registry: tuple[dict, type[Exception]] | None = None
+_registry: tuple[dict, type[Exception], Any] | None = None
 
 
-def _rules() -> tuple[dict, type[Exception]]:
-    """The host rules and their ``NotExact`` (imported on first use: they import every op module)."""
+def _rules() -> tuple[dict, type[Exception], Any]:
+    """The host rules, their ``NotExact`` and ``_fusion`` (imported on first use: they import every
+    op module, and ``_fusion`` imports the dispatcher)."""
     global _registry
     if _registry is None:
+        from . import _fusion
         from .ops._host_rules import HOST_RULES, NotExact
-        _registry = HOST_RULES, NotExact
+        _registry = HOST_RULES, NotExact, _fusion
     return _registry
 
 
@@ -129,7 +132,7 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
     op is to be compiled (arguments as ``_dispatch.run``'s, which has found no executable)."""
     if device.platform != "cpu":
         return None
-    rules, not_exact = _rules()
+    rules, not_exact, fusion = _rules()
     fn = rules.get(rule)
     if fn is None:
         return None
@@ -137,7 +140,7 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
     if seen is not None and seen[0] >= _sightings:
         return None
     recorder = _trace_state.fusion
-    if recorder is not None and recorder.deferring():
+    if recorder is not None and (recorder.deferring() or fusion.defers_every_segment()):
         return None
     if seen is None:
         in_avals = [a._aval for a in args]

@@ -472,3 +472,19 @@ def test_fusion_segments_hold_compiled_ops_only():
     finally:
         _fusion.configure(hot=previous[0], bound=previous[1], saved=previous[2])
         xp.set_fusion(was)
+
+
+def test_fusion_deferring_every_segment_takes_new_ops():
+    xp.cache_clear()
+    previous = _fusion.configure(hot=0)
+    was = xp.fusion_enabled()
+    xp.set_fusion(True)
+    try:
+        x = xp.asarray(np.arange(6.0))
+        y = xp.flip(x) * 2.0
+        np.testing.assert_array_equal(np.asarray(y), np.arange(6.0)[::-1] * 2.0)
+        assert xp.cache_info()["host_runs"] == 0 and xp.cache_info()["fused_deferred_ops"] >= 2
+    finally:
+        _fusion.wait_for_compiles()
+        xp.set_fusion(was)
+        _fusion.configure(hot=previous[0], bound=previous[1], saved=previous[2])
