@@ -93,6 +93,9 @@ def _setting(text: str) -> int:
 
 _sightings = _setting(os.environ.get("PJRT_ARRAY_HOST_TIER", ""))
 _enabled = _sightings > 0
+# Operands and results in all.  Measured per call, host run / compiled call (ms): 8 KiB 0.03-0.10 /
+# 0.01-0.03, 128 KiB 0.11-0.19 / 0.05-0.10 (sort 1.3 / 3.7): at the bound, 32 host runs of a hot
+# key cost about one compile more than compiling at once.
 _max_bytes = int(os.environ.get("PJRT_ARRAY_HOST_TIER_BYTES", 1 << 20))
 # key -> [host runs so far, output avals or None (never on the host)]
 _seen: dict[tuple, list] = {}
