@@ -13,6 +13,7 @@ from ._array import Array
 from ._devices import Device, plugins, set_client_options, set_default_platform, set_default_plugin
 from ._dispatch import cache_clear, cache_info, set_cache_size
 from ._fusion import fusion_enabled, set_fusion
+from ._host_tier import host_tier_enabled, set_host_tier
 from ._inflight import inflight_limit, set_inflight_limit
 from ._dtypes import (bfloat16, bool, can_cast, complex64, complex128, finfo, float16, float32, float64,
                       iinfo, int8, int16, int32, int64, isdtype, result_type, uint8, uint16, uint32, uint64)
@@ -57,6 +58,7 @@ __all__ = sorted({
     "cache_info", "cache_clear", "set_cache_size", "Mesh", "NamedSharding", "Shard", "make_mesh", "to_device",
     "distributed", "set_inflight_limit", "inflight_limit",
     "jit", "fori_loop", "while_loop", "cond", "ConcretizationError", "set_fusion", "fusion_enabled",
+    "set_host_tier", "host_tier_enabled",
 })
 
 _array.bind_functions({**globals(), **vars(_indexing), "transposed": _manipulation.transposed})

@@ -6,8 +6,9 @@ to the executable's pre-built execute block and never builds text.  A miss
 lowers the rule to a module and fingerprints it (sha256 of module text,
 compile options and the plugin build, see ``_policy``); the executable then comes
 from memory, else from the on-disk cache (``_disk_cache``), else from the
-compiler.  Compilation of one fingerprint happens once even when several
-threads miss together.  Both in-memory caches are bounded, least recently
+compiler -- except at the first sightings of a small exact op on a CPU device,
+which run in numpy without a compile (``_host_tier``).  Compilation of one
+fingerprint happens once even when several threads miss together.  Both in-memory caches are bounded, least recently
 used first out (``set_cache_size``).
 """
 
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from . import _disk_cache, _donation, _inflight
+from . import _disk_cache, _donation, _host_tier, _inflight
 from ._array import Array
 from ._devices import Device
 from ._digest import sha256
@@ -244,6 +245,10 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
             key += (donate,)
     entry = _entries.get(key)
     if entry is None:
+        if _host_tier._enabled and not donate:  # a small exact op seen for the first time: numpy, no compile
+            host = _host_tier.first_sight(key, rule, params, args, device, avals, out_shape)
+            if host is not None:
+                return host
         _stats.misses += 1
         compiled = avals if avals is not None else [a._aval for a in args]
         entry = _entries[key] = compile_rule(rule, params, compiled, device, donate)
@@ -351,7 +356,9 @@ def cache_info() -> dict[str, Any]:
     ``hits``/``misses``: lookups of the per-call key in memory; on a miss the
     executable came from memory by fingerprint (``fingerprint_hits``), from
     the disk cache (``disk_hits``) or from the compiler (``compiles``).
-    Times are in seconds.  ``fused_*``: automatic fusion (docs/fusion.md):
+    Times are in seconds.  ``host_runs``: first sightings of a key run on the host
+    instead of compiled (``_host_tier``); ``host_declined``: first sightings that
+    compiled because that case is not exact on the host.  ``fused_*``: automatic fusion (docs/fusion.md):
     graphs sent to the compiler (``fused_graphs``), fused executables obtained
     (``fused_compiles``), segments run by a fused program (``fused_hits``) or
     op by op (``fused_replays``), graphs the compiler refused
@@ -364,7 +371,7 @@ def cache_info() -> dict[str, Any]:
         "disk_load_time": _stats.disk_load_time, "entries": len(_entries), "executables": len(_by_fingerprint),
         "max_entries": _max_entries,
         "disk_dir": None if _disk is None or _disk.refused else str(_disk.root),  # None: no disk cache in use
-        **_fusion.info(),
+        **_host_tier.info(), **_fusion.info(),
     }
 
 
@@ -375,6 +382,7 @@ def cache_clear(*, disk: bool = False) -> None:
     _entries.clear()
     _by_fingerprint.clear()
     _stats = CacheStats()
+    _host_tier.clear()
     _fusion.clear()
     from ._spmd import clear
     clear()

@@ -512,6 +512,12 @@ def configure(*, hot: int | None = None, bound: int | None = None, saved: int | 
     return previous
 
 
+def defers_every_segment() -> bool:
+    """Whether fusion defers every segment from its first op on (``configure(hot=0)``): the host
+    tier then leaves new ops to it (``_host_tier``)."""
+    return _enabled and not _HOT
+
+
 def fusion_enabled() -> bool:
     """Whether automatic fusion is on."""
     return _enabled

@@ -22,9 +22,13 @@ def fusion_on():
     # The mechanism at two sightings, whatever a sequence would save (see test_short_sequences_...)
     previous = _fusion.configure(hot=2, bound=64, saved=0)
     xp.set_fusion(True)
+    # Sightings counted from the first call: ops compile at once (test_host_tier.py covers fusion
+    # after the host tier's first sightings).
+    xp.set_host_tier(False)
     _fusion.clear()
     yield
     _fusion.wait_for_compiles()
+    xp.set_host_tier(True)
     xp.set_fusion(was)
     _fusion.configure(hot=previous[0], bound=previous[1], saved=previous[2])
 

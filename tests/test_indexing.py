@@ -52,11 +52,10 @@ def test_setitem_scalar_matches_numpy(idx, value):
 
 def test_integer_index_in_a_loop_compiles_once():
     x = xp.asarray(np.arange(50.0))
-    x[0]
     before = xp.cache_info()["misses"]
-    values = [float(x[i]) for i in range(1, 40)]
-    assert values == list(np.arange(1.0, 40.0))
-    assert xp.cache_info()["misses"] == before
+    values = [float(x[i]) for i in range(40)]  # the first few on the host (_host_tier), then one compile
+    assert values == list(np.arange(0.0, 40.0))
+    assert xp.cache_info()["misses"] == before + 1
 
 
 def test_advanced_and_mask_forms():

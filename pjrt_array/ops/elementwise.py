@@ -66,6 +66,8 @@ def _params_for(name: str, kinds: Any, mode: str) -> tuple[dict[np.dtype, tuple]
 
 # The names defined through _unary/_binary (the module's __all__ is built from it).
 _TABLE_FUNCTIONS: list[str] = []
+#: The lowering rule of each of them, by name (the host tier's registry looks rules up here).
+RULES: dict[str, Callable] = {}
 
 
 def _named(function: Callable, name: str, doc: str) -> Callable:
@@ -100,6 +102,7 @@ def _unary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Callab
         return run_elementwise(rule, p, (x,), x._device, donate=(0,) if same else ())
 
     DONATING_UNARY[name] = donating
+    RULES[name] = rule
     return _named(function, name, doc)
 
 
@@ -127,6 +130,7 @@ def _binary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Calla
         return run(rule, params(dtype), (a, b), a._device, donate=(k,) if ok else ())[0]
 
     DONATING[name] = donating
+    RULES[name] = rule
     return _named(function, name, doc)
 
 

@@ -1,0 +1,214 @@
+"""The first-sight host tier: a small op's first calls on a new key run in numpy, not compiled.
+
+Why.  Test-suite-like code calls each op once or twice on a shape of its own, so
+nearly every call is a new ``(rule, params, avals)`` key, and a new key costs a
+compile: 10-13 ms of CPU on the XLA CPU plugins, almost all of it fixed cost
+inside the plugin (MLIR context and dialects, the LLVM target machine; compile
+options do not change it).  array-api-extra's own tests compiled 2,182 per-op
+programs (42 s of CPU) where array-api-strict's whole run took 8 s.
+
+What.  When a key misses the executable cache (``_dispatch.run``), its rule has
+a host implementation (``ops._host_rules.HOST_RULES``: only rules whose numpy
+version is bit-identical to the compiled program), the device is a CPU and the
+operands and results are small (``PJRT_ARRAY_HOST_TIER_BYTES``, 1 MiB in all by
+default), each of the first ``sightings`` (32) calls of the key:
+
+1. applies the rule to the builder for its output types (the same checks, and
+   the same errors, as a compile; no text, no compile);
+2. reads each operand as a zero-copy numpy view of its current buffer (a stale
+   view re-derives first; the view waits until the buffer is computed, and a
+   program never writes a buffer it did not create, so the read cannot race);
+3. runs the host function and uploads each result with copy semantics: the new
+   Array owns its memory, and nothing, not even the operand a numpy reshape was
+   a view of, aliases it.
+
+The key is remembered with its count and output types (``_seen``); the call
+after the last host run compiles as before, so code that repeats pays one
+compile and runs compiled from then on.  Why 32: a host run costs about 0.1 ms
+more than a compiled execute (builder pass on the first sighting, views, upload),
+so 32 of them cost a quarter of a 12 ms compile (renting until a quarter of the
+price is spent, as fusion's ``_SAVED`` does), while test suites repeat keys a few
+times (an assertion helper's checks on one shape).  array-api-extra's tests
+compiled 2,182 per-op programs without this tier, 1,643 with one host run per
+key and 1,261 with eight (data movement, fills, orders and integer rules only at
+the time), 1,024 with eight once the element-wise rules came, and 678 with 32
+(docs/downstream.md).  A hot loop pays 32 host runs per key once, and is fused
+once its ops have compiled.
+
+What it leaves alone.  Traced ops (``jit``) are emitted before the dispatcher
+looks at its cache; sharded operands, non-CPU devices and donating calls compile
+as before; so do ops while this thread's fusion recorder is deferring a segment
+(a deferred graph is a sequence of compiled entries, and its pending operands are
+not computed yet), and every op while fusion defers every segment
+(``_fusion.configure(hot=0)``).  Otherwise a host run ends the thread's eager segment, as a
+host read does, so a fusion signature only ever holds compiled entries.  A result
+is a fresh Array, which callers that make views (transposes, basic indexing)
+attach exactly as they attach a compiled result.
+
+``PJRT_ARRAY_HOST_TIER=0`` (at import) or :func:`set_host_tier` turns it off
+(``PJRT_ARRAY_HOST_TIER=N`` or ``set_host_tier(True, sightings=N)``: N host runs per key);
+``cache_info()["host_runs"]`` counts host runs, ``["host_declined"]`` first
+sightings that compiled because the case was not exact on the host (e.g. a
+float conversion).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from . import _inflight
+from ._array import Array
+from ._pjrt import Buffer
+from ._trace_state import state as _trace_state
+from .ops._builder import output_avals
+
+if TYPE_CHECKING:
+    from ._devices import Device
+
+__all__ = ["first_sight", "set_host_tier", "host_tier_enabled", "info", "clear"]
+
+# numpy's own dtypes (ml_dtypes' and sub-byte ones are left to the compiler)
+_DTYPES = frozenset(np.dtype(t) for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
+                                          np.uint32, np.uint64, np.float16, np.float32, np.float64,
+                                          np.complex64, np.complex128))
+_MAX_SEEN = 1 << 14  # remembered keys (forgotten all at once beyond this: a key then runs on the host again)
+
+_SIGHTINGS = 32  # default: a key runs on the host this many times, then compiles (see the docstring)
+
+
+def _setting(text: str) -> int:
+    """``PJRT_ARRAY_HOST_TIER``: off (0, false, off, no), on (1... : the default sightings) or a count."""
+    text = text.strip().lower()
+    if text in ("0", "false", "off", "no"):
+        return 0
+    if text in ("", "1", "true", "on", "yes"):
+        return _SIGHTINGS
+    return max(0, int(text))
+
+
+_sightings = _setting(os.environ.get("PJRT_ARRAY_HOST_TIER", ""))
+_enabled = _sightings > 0
+# Operands and results in all.  Measured per call, host run / compiled call (ms): 8 KiB 0.03-0.10 /
+# 0.01-0.03, 128 KiB 0.11-0.19 / 0.05-0.10 (sort 1.3 / 3.7): at the bound, 32 host runs of a hot
+# key cost about one compile more than compiling at once.
+_max_bytes = int(os.environ.get("PJRT_ARRAY_HOST_TIER_BYTES", 1 << 20))
+# key -> [host runs so far, output avals or None (never on the host)]
+_seen: dict[tuple, list] = {}
+_stats = {"runs": 0, "declined": 0}
+_stats_lock = threading.Lock()
+_registry: tuple[dict, type[Exception], Any] | None = None
+
+
+def _rules() -> tuple[dict, type[Exception], Any]:
+    """The host rules, their ``NotExact`` and ``_fusion`` (imported on first use: they import every
+    op module, and ``_fusion`` imports the dispatcher)."""
+    global _registry
+    if _registry is None:
+        from . import _fusion
+        from .ops._host_rules import HOST_RULES, NotExact
+        _registry = HOST_RULES, NotExact, _fusion
+    return _registry
+
+
+def _count(name: str) -> None:
+    with _stats_lock:
+        _stats[name] += 1
+
+
+def _small(avals: Sequence[tuple], budget: int) -> int:
+    """``budget`` less the bytes of ``avals``; -1 if a dtype is not numpy's own or it runs out."""
+    for shape, dtype in avals:
+        if dtype not in _DTYPES:
+            return -1
+        budget -= math.prod(shape) * dtype.itemsize
+    return budget
+
+
+def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], device: "Device",
+                avals: Sequence[tuple] | None, out_shape: tuple[int, ...] | None) -> list[Array] | None:
+    """The outputs of ``rule`` computed on the host at the first sighting of ``key``; None when the
+    op is to be compiled (arguments as ``_dispatch.run``'s, which has found no executable)."""
+    if device.platform != "cpu":
+        return None
+    rules, not_exact, fusion = _rules()
+    fn = rules.get(rule)
+    if fn is None:
+        return None
+    seen = _seen.get(key)
+    if seen is not None and seen[0] >= _sightings:
+        return None
+    recorder = _trace_state.fusion
+    if recorder is not None and (recorder.deferring() or fusion.defers_every_segment()):
+        return None
+    if seen is None:
+        in_avals = [a._aval for a in args]
+        budget = _small(in_avals, _max_bytes)
+        outs = None
+        if budget >= 0:
+            outs = output_avals(rule, dict(params), avals if avals is not None else in_avals)
+            if _small(outs, budget) < 0:
+                outs = None
+        if len(_seen) >= _MAX_SEEN:
+            _seen.clear()
+        seen = _seen[key] = [0, outs]
+    seen[0] += 1
+    outs = seen[1]
+    if outs is None:  # too big, or not numpy's dtypes
+        seen[0] = _sightings
+        return None
+    if out_shape is not None:  # run_elementwise's flat program (one key for every shape of that
+        outs = [(out_shape, dtype) for _, dtype in outs]  # element count): the operands' shape
+    bufs = [a._buffer for a in args]
+    if any(type(b) is not Buffer for b in bufs):
+        return None  # a value another thread's fusion segment has not computed yet
+    if recorder is not None:
+        recorder.boundary()  # a host read of the operands
+    try:
+        results = fn(dict(params), *[b.numpy_view(known_on_host=True) for b in bufs])
+    except not_exact:
+        _count("declined")
+        seen[0] = _sightings
+        return None
+    if len(results) != len(outs) or any(r.shape != s or r.dtype != d for r, (s, d) in zip(results, outs)):
+        raise AssertionError(f"host rule of {getattr(rule, '__name__', rule)} disagrees with its lowering: "
+                             f"{[(r.shape, r.dtype) for r in results]} against {outs}")
+    client, target = device.client, device.pjrt
+    arrays = [Array._from_buffer(client.buffer_from_numpy(r, target), aval, device)
+              for r, aval in zip(results, outs)]
+    if arrays:  # counted as a compiled op's outputs are, so a later op that donates them counts the same
+        _inflight.note(device, arrays[0]._buf, sum(math.prod(s) * d.itemsize for s, d in outs))
+    _count("runs")
+    return arrays
+
+
+def set_host_tier(enabled: bool, *, sightings: int | None = None) -> None:
+    """Turn the host tier on or off (all threads; see the module docstring); ``sightings``: how
+    many calls of one key run on the host before it compiles (default 32)."""
+    global _enabled, _sightings
+    if sightings is not None and (isinstance(sightings, bool) or int(sightings) < 1):
+        raise ValueError(f"sightings must be a positive int, got {sightings!r}")
+    _sightings = int(sightings) if sightings is not None else _SIGHTINGS
+    _enabled = bool(enabled)
+
+
+def host_tier_enabled() -> bool:
+    """Whether first sightings of small exact ops run on the host."""
+    return _enabled
+
+
+def info() -> dict[str, int]:
+    """The host tier's counts for ``cache_info()``."""
+    return {"host_runs": _stats["runs"], "host_declined": _stats["declined"]}
+
+
+def clear() -> None:
+    """Forget the keys seen; reset the counts."""
+    _seen.clear()
+    with _stats_lock:
+        for k in _stats:
+            _stats[k] = 0

@@ -1,0 +1,478 @@
+"""numpy implementations of the rules the first-sight host tier may run (``pjrt_array._host_tier``).
+
+``HOST_RULES`` maps a lowering rule to ``fn(params, *operands) -> list of numpy arrays``, where
+``params`` is the rule's keyword parameters and the operands are numpy views of the argument
+buffers (read-only; a result may be a view of them: the dispatcher copies results into new
+buffers).  Each function gives, bit for bit, what the compiled program of its rule gives, so only
+rules with exact semantics are here:
+
+- data movement (reshape, transposes, broadcasts, joins and splits, flips, rolls, tiles, basic and
+  advanced indexing, ``take``, ``take_along_axis``, view re-derivation) and ``where``;
+- fills (``full``'s broadcast, ``eye``, ``tril``/``triu``, ``meshgrid``);
+- integer and boolean arithmetic that wraps the same way (integer reductions, ``any``/``all``,
+  ``count_nonzero``, ``nonzero``, integer ``astype``, bitwise ops);
+- element-wise comparisons, ``isnan``/``isinf``/``isfinite``, ``abs``/``negative`` and ``+ - *
+  /`` of real floats (``+ -`` of complex ones): IEEE operations, correctly rounded on both sides,
+  with XLA:CPU's denormal handling emulated (``_flushed``);
+- orders (``sort``, ``argsort``, ``argmax``, ``argmin``): XLA:CPU runs programs with denormals
+  treated as zero, so a float32/float64 subnormal compares as a zero of its sign there; the keys
+  here are compared the same way (``_daz``), and the values moved are the original ones.
+
+Out-of-range integer indices are clamped as XLA's gather and ``dynamic_slice`` clamp them, after
+negative ones are wrapped once (``_wrap``), as the rules do.  A case that is not exact on the host
+(a conversion between float widths, which flushes subnormals on the device; float arithmetic)
+raises :class:`NotExact` and the dispatcher compiles instead.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import _views
+from . import (creation, data_types, elementwise, indexing, linalg_core, manipulation, searching, sorting, statistical,
+               utility)
+
+__all__ = ["HOST_RULES", "NotExact"]
+
+_INDEX = np.dtype(np.int64)
+_BOOL = np.dtype(bool)
+HostFn = Callable[..., list]
+
+
+class NotExact(Exception):
+    """This case of the rule is not exact on the host: compile it."""
+
+
+def _int_like(dtype: np.dtype) -> bool:
+    return dtype.kind in "biu"
+
+
+def _cast(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``a`` converted to ``dtype`` where the conversion is exact on both sides (same dtype,
+    from bool, integer to integer with the same wrap-around, integer to a float that holds every
+    value of it: no rounding at all)."""
+    if a.dtype == dtype:
+        return a
+    if a.dtype == _BOOL or (a.dtype.kind in "iu" and dtype.kind in "iu"):
+        return a.astype(dtype)
+    if a.dtype.kind in "iu" and dtype.kind in "fc" and a.dtype.itemsize * 8 <= np.finfo(dtype).nmant:
+        return a.astype(dtype)
+    raise NotExact
+
+
+def _daz(a: np.ndarray) -> np.ndarray:
+    """Comparison keys of ``a`` as XLA:CPU compares it: float32/float64 subnormals (real and
+    imaginary parts) as zeros of their sign; float16 is compared in float32, where it is normal."""
+    if a.dtype.kind == "c":
+        parts = _daz(a.real), _daz(a.imag)
+        out = np.empty(a.shape, a.dtype)
+        out.real, out.imag = parts
+        return out
+    if a.dtype not in (np.float32, np.float64):
+        return a
+    tiny = np.finfo(a.dtype).tiny
+    sub = (np.abs(a) < tiny) & (a != 0)
+    return np.where(sub, np.copysign(np.zeros((), a.dtype), a), a) if sub.any() else a
+
+
+def _flushed(fn: Callable[..., np.ndarray], *xs: np.ndarray) -> np.ndarray:
+    """``fn`` on the operands as XLA:CPU runs it: float32/float64 subnormal operands read as zeros
+    (denormals-are-zero) and subnormal results written as zeros (flush-to-zero), of their sign.
+    float16 is computed in float32 on both sides (its subnormals are normal there)."""
+    with np.errstate(all="ignore"):
+        return _daz(np.asarray(fn(*[_daz(x) for x in xs])))
+
+
+def _wrap(idx: np.ndarray, size: int) -> np.ndarray:
+    """Integer indices as int64, negative ones counted from the end once (``_wrap_negative``)."""
+    idx = idx.astype(_INDEX)
+    return np.where(idx < 0, idx + size, idx)
+
+
+def _rows(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``take_rows``: ``x[idx]`` along axis 0, indices clamped to the axis; zeros from an empty one."""
+    if x.shape[0] == 0:
+        return np.zeros(idx.shape + x.shape[1:], x.dtype)
+    return np.take(x, np.clip(idx, 0, x.shape[0] - 1), axis=0)
+
+
+def _linear(coords: list[np.ndarray], sizes: tuple[int, ...]) -> np.ndarray:
+    """The row-major flat positions of ``coords`` (int64 arithmetic wraps as on the device)."""
+    stride = math.prod(sizes)
+    linear = np.zeros((), _INDEX)
+    with np.errstate(over="ignore"):
+        for k, size in zip(coords, sizes):
+            stride //= size if size else 1
+            linear = linear + k * np.int64(stride)
+    return linear
+
+
+# -- data movement ---------------------------------------------------------------------------------
+
+def _reshape(p: dict, x: np.ndarray) -> list:
+    return [x.reshape(p["shape"])]
+
+
+def _transpose(p: dict, x: np.ndarray) -> list:
+    return [np.transpose(x, p["perm"])]
+
+
+def _matrix_transpose(p: dict, x: np.ndarray) -> list:
+    return [np.swapaxes(x, -1, -2)]
+
+
+def _broadcast(p: dict, x: np.ndarray) -> list:
+    return [np.broadcast_to(x, p["shape"])]
+
+
+def _broadcast_all(p: dict, *xs: np.ndarray) -> list:
+    return [np.broadcast_to(x, p["shape"]) for x in xs]
+
+
+def _concat(p: dict, *parts: np.ndarray) -> list:
+    values = [_cast(a, p["dtype"]) for a in parts]
+    if p["flat"]:
+        values = [a.reshape(-1) for a in values]
+    return [np.concatenate(values, p["axis"])]
+
+
+def _stack(p: dict, *parts: np.ndarray) -> list:
+    return [np.stack([_cast(a, p["dtype"]) for a in parts], p["axis"])]
+
+
+def _unstack(p: dict, x: np.ndarray) -> list:
+    return list(np.moveaxis(x, p["axis"], 0))
+
+
+def _flip(p: dict, x: np.ndarray) -> list:
+    return [np.flip(x, p["axes"])]
+
+
+def _roll(p: dict, x: np.ndarray) -> list:
+    shape = x.shape
+    y = x.reshape(-1) if p["flat"] else x
+    for axis, k in p["shifts"]:
+        n = y.shape[axis]
+        if n and k % n:
+            y = np.roll(y, k % n, axis)
+    return [y.reshape(shape)]
+
+
+def _tile(p: dict, x: np.ndarray) -> list:
+    return [np.tile(x, p["reps"])]
+
+
+def _repeat(p: dict, x: np.ndarray) -> list:
+    return [np.repeat(x, p["count"], axis=p["axis"])]
+
+
+def _basic(x: np.ndarray, ints: tuple[np.ndarray, ...], plan: tuple) -> np.ndarray:
+    """``_basic_rule``: integer axes (runtime indices, wrapped once and clamped as by
+    ``dynamic_slice``; or static "at"), slices (a negative step reverses, then slices), new axes."""
+    axes = [q for q in plan if q[0] != "new"]
+    it = iter(ints)
+    key: list[slice] = []
+    reverse = []
+    for a, (q, d) in enumerate(zip(axes, x.shape)):
+        if q[0] == "int":
+            if d == 0:
+                raise NotExact
+            i = min(max(int(_wrap(next(it), d)), 0), d - 1)
+            key.append(slice(i, i + 1))
+        elif q[0] == "at":
+            key.append(slice(q[1], q[1] + 1))
+        else:
+            lo, hi, step = q[1], q[2], q[3]
+            if step < 0:
+                reverse.append(a)
+                lo, hi, step = d - 1 - lo, d - 1 - hi, -step
+            key.append(slice(lo, max(hi, lo), step))
+    y = np.flip(x, tuple(reverse)) if reverse else x
+    y = y[tuple(key)]
+    out_shape: list[int] = []
+    sizes = iter(y.shape)
+    for q in plan:
+        if q[0] == "new":
+            out_shape.append(1)
+        elif q[0] in ("int", "at"):
+            next(sizes)
+        else:
+            out_shape.append(next(sizes))
+    return y.reshape(out_shape)
+
+
+def _basic_index(p: dict, x: np.ndarray, *ints: np.ndarray) -> list:
+    return [_basic(x, ints, p["plan"])]
+
+
+def _derive(p: dict, x: np.ndarray, *ints: np.ndarray) -> list:
+    return [np.transpose(_basic(x, ints, p["plan"]), p["perm"]).reshape(p["shape"])]
+
+
+def _advanced(p: dict, x: np.ndarray, *idx: np.ndarray) -> list:
+    axes = p["axes"]
+    shape = np.broadcast_shapes(*(i.shape for i in idx))
+    rest = [a for a in range(x.ndim) if a not in axes]
+    sizes = tuple(x.shape[a] for a in axes)
+    moved = np.transpose(x, list(axes) + rest).reshape((math.prod(sizes),) + tuple(x.shape[a] for a in rest))
+    coords = [np.broadcast_to(_wrap(i, size), shape) for i, size in zip(idx, sizes)]
+    out = _rows(moved, _linear(coords, sizes))
+    if p["front"]:
+        return [out]
+    first, n_idx = axes[0], len(shape)
+    perm = list(range(n_idx, n_idx + first)) + list(range(n_idx)) + list(range(n_idx + first, out.ndim))
+    return [np.transpose(out, perm)]
+
+
+def _take(p: dict, x: np.ndarray, idx: np.ndarray) -> list:
+    axis = p["axis"]
+    out = _rows(np.moveaxis(x, axis, 0), _wrap(idx, x.shape[axis]))
+    perm = list(range(idx.ndim, idx.ndim + axis)) + list(range(idx.ndim)) + list(range(idx.ndim + axis, out.ndim))
+    return [np.transpose(out, perm)]
+
+
+def _take_along(p: dict, x: np.ndarray, idx: np.ndarray) -> list:
+    axis = p["axis"]
+    shape = tuple(idx.shape[a] if a == axis else np.broadcast_shapes((x.shape[a],), (idx.shape[a],))[0]
+                  for a in range(x.ndim))
+    full = np.broadcast_to(_wrap(idx, x.shape[axis]), shape)
+    coords = [full if a == axis else np.broadcast_to(
+        np.arange(shape[a], dtype=_INDEX).reshape([-1 if k == a else 1 for k in range(x.ndim)]), shape)
+        for a in range(x.ndim)]
+    return [_rows(x.reshape(-1), _linear(coords, x.shape))]
+
+
+def _where(p: dict, c: np.ndarray, x: np.ndarray, y: np.ndarray) -> list:
+    dtype = p["dtype"]
+    return [np.where(c, _cast(x, dtype), _cast(y, dtype))]
+
+
+# -- fills ------------------------------------------------------------------------------------------
+
+def _eye(p: dict) -> list:
+    return [np.eye(p["n"], p["m"], p["k"], dtype=p["dtype"])]
+
+
+def _tri(p: dict, x: np.ndarray) -> list:
+    rows, cols = x.shape[-2:]
+    diff = np.arange(cols, dtype=_INDEX)[None, :] - np.arange(rows, dtype=_INDEX)[:, None]
+    keep = np.ones(diff.shape, _BOOL)
+    if p["lo"] is not None:
+        keep &= diff >= p["lo"]
+    if p["hi"] is not None:
+        keep &= diff <= p["hi"]
+    return [np.where(keep, x, np.zeros((), x.dtype))]
+
+
+def _meshgrid(p: dict, *xs: np.ndarray) -> list:
+    return list(np.meshgrid(*xs, indexing=p["indexing"]))
+
+
+# -- integer arithmetic -------------------------------------------------------------------------------
+
+def _astype(p: dict, x: np.ndarray) -> list:
+    dtype = p["dtype"]
+    if dtype == _BOOL and _int_like(x.dtype):
+        return [x != 0]
+    if x.dtype == _BOOL and dtype.kind in "fc":
+        return [x.astype(dtype)]
+    return [_cast(x, dtype)]
+
+
+def _copy(p: dict, x: np.ndarray) -> list:
+    if not _int_like(x.dtype):
+        raise NotExact  # x + 0 on the device: -0.0 becomes 0.0 and subnormals flush
+    return [x]
+
+
+_UFUNCS = {"add": np.add, "multiply": np.multiply, "maximum": np.maximum, "minimum": np.minimum,
+           "and": np.logical_and, "or": np.logical_or}
+
+
+def _reduce(x: np.ndarray, axes: Any, op: str, keepdims: bool) -> np.ndarray:
+    ufunc = _UFUNCS.get(op)
+    if ufunc is None:
+        raise NotExact
+    initial: Any = None
+    if op in ("maximum", "minimum") and x.dtype != _BOOL:
+        info = np.iinfo(x.dtype)
+        initial = info.min if op == "maximum" else info.max  # the reduction's identity on an empty axis
+    with np.errstate(over="ignore"):
+        out = ufunc.reduce(x, axis=axes, keepdims=keepdims, **({} if initial is None else {"initial": initial}))
+    return np.asarray(out, x.dtype)
+
+
+def _reduction(p: dict, x: np.ndarray) -> list:
+    dtype = p["dtype"]
+    if not (_int_like(x.dtype) and dtype.kind in "iu"):
+        raise NotExact  # float sums differ in order and in denormals
+    axes = tuple(range(x.ndim)) if p["axes"] is None else p["axes"]
+    return [_reduce(_cast(x, dtype), axes, p["op"], p["keepdims"])]
+
+
+def _truth(p: dict, x: np.ndarray) -> list:
+    if not _int_like(x.dtype):
+        raise NotExact  # a subnormal is false on the device
+    return [_reduce(x != 0, p["axes"], p["op"], p["keepdims"])]
+
+
+# -- element-wise ------------------------------------------------------------------------------------
+# The rules convert the operands to the params' dtype and broadcast them (``_prepare``).
+
+def _operands(p: dict, *xs: np.ndarray) -> list[np.ndarray]:
+    return [_cast(x, p["dtype"]) for x in xs]
+
+
+def _compare(ufunc: np.ufunc) -> HostFn:
+    def host(p: dict, x: np.ndarray, y: np.ndarray) -> list:
+        with np.errstate(invalid="ignore"):
+            return [ufunc(*[_daz(v) for v in _operands(p, x, y)])]
+    return host
+
+
+def _arith(ufunc: np.ufunc, floats: str) -> HostFn:
+    """``ufunc`` on integers (wrapping) and on the float kinds in ``floats`` (flushed as on the device)."""
+    def host(p: dict, x: np.ndarray, y: np.ndarray) -> list:
+        a, b = _operands(p, x, y)
+        if a.dtype.kind in "iu":
+            with np.errstate(over="ignore"):
+                return [ufunc(a, b)]
+        if a.dtype.kind not in floats:
+            raise NotExact
+        return [_flushed(ufunc, a, b)]
+    return host
+
+
+def _int_only(ufunc: np.ufunc) -> HostFn:
+    def host(p: dict, *xs: np.ndarray) -> list:
+        values = _operands(p, *xs)
+        if values[0].dtype.kind not in "biu":
+            raise NotExact
+        with np.errstate(over="ignore"):
+            return [ufunc(*values)]
+    return host
+
+
+def _logical(ufunc: np.ufunc) -> HostFn:
+    def host(p: dict, x: np.ndarray, y: np.ndarray) -> list:
+        return [ufunc(*[_daz(v) != 0 for v in _operands(p, x, y)])]
+    return host
+
+
+def _classify(ufunc: np.ufunc) -> HostFn:
+    def host(p: dict, x: np.ndarray) -> list:
+        return [ufunc(x) if x.dtype.kind in "fc" else np.full(x.shape, ufunc is np.isfinite)]
+    return host
+
+
+def _abs(p: dict, x: np.ndarray) -> list:
+    if x.dtype.kind == "c":
+        raise NotExact  # a hypot on the device
+    with np.errstate(over="ignore"):
+        return [np.abs(x) if x.dtype.kind in "if" else x]
+
+
+def _negative(p: dict, x: np.ndarray) -> list:
+    (a,) = _operands(p, x)
+    with np.errstate(over="ignore"):
+        return [np.negative(a)]
+
+
+def _invert(p: dict, x: np.ndarray) -> list:
+    return [np.invert(x)]
+
+
+def _logical_not(p: dict, x: np.ndarray) -> list:
+    return [_daz(x) == 0]
+
+
+_ELEMENTWISE: dict[str, HostFn] = {
+    "equal": _compare(np.equal), "not_equal": _compare(np.not_equal), "less": _compare(np.less),
+    "less_equal": _compare(np.less_equal), "greater": _compare(np.greater),
+    "greater_equal": _compare(np.greater_equal),
+    "add": _arith(np.add, "fc"), "subtract": _arith(np.subtract, "fc"), "multiply": _arith(np.multiply, "f"),
+    "divide": _arith(np.divide, "f"),
+    "bitwise_and": _int_only(np.bitwise_and), "bitwise_or": _int_only(np.bitwise_or),
+    "bitwise_xor": _int_only(np.bitwise_xor), "maximum": _int_only(np.maximum), "minimum": _int_only(np.minimum),
+    "logical_and": _logical(np.logical_and), "logical_or": _logical(np.logical_or),
+    "logical_xor": _logical(np.logical_xor),
+    "isnan": _classify(np.isnan), "isinf": _classify(np.isinf), "isfinite": _classify(np.isfinite),
+    "abs": _abs, "negative": _negative, "bitwise_invert": _invert, "logical_not": _logical_not,
+}
+
+
+def _count_nonzero(p: dict, x: np.ndarray) -> list:
+    return [np.sum(_daz(x) != 0, axis=p["axes"], keepdims=p["keepdims"], dtype=_INDEX)]
+
+
+def _nonzero(p: dict, x: np.ndarray) -> list:
+    """``_nonzero_rule``: the first ``count`` flat positions of the nonzero elements (then the
+    element count, for a count beyond them), as one index array per axis."""
+    n, count = x.size, p["count"]
+    found = np.flatnonzero(_daz(x) != 0)
+    first = np.concatenate([found, np.full(max(0, n - found.size), n, _INDEX)])[:count].astype(_INDEX)
+    outs, stride = [], n
+    for d in x.shape:
+        stride //= d if d else 1
+        outs.append(first // stride % d)
+    return outs
+
+
+# -- orders -------------------------------------------------------------------------------------------
+
+def _stable_order(keys: np.ndarray, axis: int, descending: bool) -> np.ndarray:
+    """``_sort_rule``'s permutation: a stable ascending sort (NaN last), and for ``descending`` the
+    reverse of the stable sort of the reversed keys."""
+    if descending:
+        n = keys.shape[axis]
+        return n - 1 - np.flip(np.argsort(np.flip(keys, axis), axis=axis, kind="stable"), axis)
+    return np.argsort(keys, axis=axis, kind="stable")
+
+
+def _sort(p: dict, x: np.ndarray) -> list:
+    axis = p["axis"]
+    order = _stable_order(_daz(x), axis, p["descending"])
+    return [order.astype(_INDEX) if p["indices"] else np.take_along_axis(x, order, axis)]
+
+
+def _arg(p: dict, x: np.ndarray) -> list:
+    fn = np.argmax if p["largest"] else np.argmin
+    return [np.asarray(fn(_daz(x), axis=p["axis"], keepdims=p["keepdims"]), _INDEX)]
+
+
+HOST_RULES: dict[Any, HostFn] = {
+    manipulation._reshape_rule: _reshape,
+    manipulation._transpose_rule: _transpose,
+    linalg_core._mt_rule: _matrix_transpose,
+    manipulation._broadcast_rule: _broadcast,
+    creation._broadcast_rule: _broadcast,
+    manipulation._broadcast_all_rule: _broadcast_all,
+    manipulation._concat_rule: _concat,
+    manipulation._stack_rule: _stack,
+    manipulation._unstack_rule: _unstack,
+    manipulation._flip_rule: _flip,
+    manipulation._roll_rule: _roll,
+    manipulation._tile_rule: _tile,
+    manipulation._repeat_rule: _repeat,
+    indexing._basic_rule: _basic_index,
+    indexing._advanced_rule: _advanced,
+    indexing._take_rule: _take,
+    indexing.take_along_rule: _take_along,
+    _views._derive_rule: _derive,
+    searching._where_rule: _where,
+    creation._eye_rule: _eye,
+    creation._tri_rule: _tri,
+    creation._meshgrid_rule: _meshgrid,
+    data_types._astype_rule: _astype,
+    data_types._copy_rule: _copy,
+    statistical._reduce_rule: _reduction,
+    utility._truth_rule: _truth,
+    sorting._sort_rule: _sort,
+    searching._arg_rule: _arg,
+    searching._count_rule: _count_nonzero,
+    searching._nonzero_rule: _nonzero,
+    **{elementwise.RULES[name]: fn for name, fn in _ELEMENTWISE.items()},
+}

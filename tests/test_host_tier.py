@@ -1,0 +1,490 @@
+"""The first-sight host tier (pjrt_array._host_tier): a small exact op's first call runs in numpy,
+the next one compiles, and both give the same bits (and numpy's values)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import pjrt_array as xp
+from pjrt_array import _dispatch, _fusion, _host_tier
+from pjrt_array.ops._host_rules import HOST_RULES
+
+pytestmark = pytest.mark.cpu_only
+
+DTYPES = [np.bool_, np.int8, np.int32, np.int64, np.uint8, np.uint64, np.float16, np.float32, np.float64,
+          np.complex64, np.complex128]
+
+
+@pytest.fixture(autouse=True)
+def one_sighting():
+    """Each key runs once on the host, then compiles: ``check`` compares the two."""
+    xp.set_host_tier(True, sightings=1)
+    yield
+    xp.set_host_tier(True)
+
+
+def edge_values(dtype, shape=(3, 4)) -> np.ndarray:
+    """12 (or ``prod(shape)``) values of ``dtype`` with its edge cases, cycled."""
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_:
+        base = np.array([True, False, False, True, True])
+    elif dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        base = np.array([info.min, info.max, 0, 1, 7, info.max - 1, 3, 2], dtype)
+    else:
+        real = np.float64 if dtype.kind == "c" else dtype
+        info = np.finfo(real)
+        floats = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, info.tiny / 4, -info.tiny / 2, 1.5, -2.5,
+                           info.max, info.tiny, 3.0], real)
+        base = floats if dtype.kind == "f" else (floats + 1j * np.roll(floats, 5)).astype(dtype)
+    n = int(np.prod(shape))
+    return np.resize(base, n).reshape(shape).astype(dtype)
+
+
+def runs() -> int:
+    return xp.cache_info()["host_runs"]
+
+
+def check(op, *inputs, expected=None):
+    """``op(*arrays)`` on fresh keys: the first call runs on the host, the second compiles; both
+    are bit-identical, and equal to ``expected`` (numpy's values) where given."""
+    xp.cache_clear()
+    arrays = [xp.asarray(a) for a in inputs]
+    before = runs()
+    first = op(*arrays)
+    assert runs() > before, "the first call did not run on the host"
+    misses = xp.cache_info()["misses"]
+    second = op(*arrays)
+    assert xp.cache_info()["misses"] > misses, "the second call did not compile"
+    firsts = first if isinstance(first, tuple) else (first,)
+    seconds = second if isinstance(second, tuple) else (second,)
+    assert len(firsts) == len(seconds)
+    for a, b in zip(firsts, seconds):
+        ha, hb = np.asarray(a), np.asarray(b)
+        assert (ha.shape, ha.dtype) == (hb.shape, hb.dtype)
+        assert ha.tobytes() == hb.tobytes(), (ha, hb)
+    if expected is not None:
+        wants = expected if isinstance(expected, tuple) else (expected,)
+        for a, want in zip(firsts, wants):
+            np.testing.assert_array_equal(np.asarray(a), want)
+            assert np.asarray(a).dtype == np.asarray(want).dtype
+    return firsts
+
+
+# -- data movement, every dtype ---------------------------------------------------------------------
+
+MOVES = {
+    "reshape": (lambda x: xp.reshape(x, (4, 3)), lambda a: a.reshape(4, 3)),
+    "reshape flat": (lambda x: xp.reshape(x, (-1,)), lambda a: a.reshape(-1)),
+    "expand_dims": (lambda x: xp.expand_dims(x, axis=1), lambda a: np.expand_dims(a, 1)),
+    "permute_dims": (lambda x: xp.permute_dims(x, (1, 0)), lambda a: a.T),
+    "matrix_transpose": (lambda x: xp.matrix_transpose(x), lambda a: a.T),
+    "broadcast_to": (lambda x: xp.broadcast_to(x, (2, 3, 4)), lambda a: np.broadcast_to(a, (2, 3, 4))),
+    "broadcast_arrays": (lambda x: xp.broadcast_arrays(x, x[:1]),
+                         lambda a: tuple(np.broadcast_arrays(a, a[:1]))),
+    "concat": (lambda x: xp.concat([x, x[:1]], axis=0), lambda a: np.concatenate([a, a[:1]], 0)),
+    "concat None": (lambda x: xp.concat([x, x], axis=None), lambda a: np.concatenate([a.ravel(), a.ravel()])),
+    "stack": (lambda x: xp.stack([x, x], axis=1), lambda a: np.stack([a, a], 1)),
+    "unstack": (lambda x: xp.unstack(x, axis=1), lambda a: tuple(np.moveaxis(a, 1, 0))),
+    "flip": (lambda x: xp.flip(x), lambda a: np.flip(a)),
+    "flip 1": (lambda x: xp.flip(x, axis=1), lambda a: np.flip(a, 1)),
+    "roll": (lambda x: xp.roll(x, 5), lambda a: np.roll(a, 5)),
+    "roll axes": (lambda x: xp.roll(x, (1, -7), axis=(0, 1)), lambda a: np.roll(a, (1, -7), (0, 1))),
+    "tile": (lambda x: xp.tile(x, (2, 1, 2)), lambda a: np.tile(a, (2, 1, 2))),
+    "repeat": (lambda x: xp.repeat(x, 2, axis=1), lambda a: np.repeat(a, 2, 1)),
+    "repeat flat": (lambda x: xp.repeat(x, 3), lambda a: np.repeat(a, 3)),
+    "x[1]": (lambda x: x[1], lambda a: a[1]),
+    "x[-1, ::-2]": (lambda x: x[-1, ::-2], lambda a: a[-1, ::-2]),
+    "x[:, None, 1:3]": (lambda x: x[:, None, 1:3], lambda a: a[:, None, 1:3]),
+    "x[::-1, 3:0:-2]": (lambda x: x[::-1, 3:0:-2], lambda a: a[::-1, 3:0:-2]),
+    "x[i0d]": (lambda x: x[xp.asarray(-2)], lambda a: a[-2]),
+    "x[idx]": (lambda x: x[xp.asarray([0, 2, -1])], lambda a: a[[0, 2, -1]]),
+    "x[:, idx2]": (lambda x: x[:, xp.asarray([[1], [-3]])], lambda a: a[:, [[1], [-3]]]),
+    "x[i, j]": (lambda x: x[xp.asarray([2, 0]), xp.asarray([1, 3])], lambda a: a[[2, 0], [1, 3]]),
+    "x[mask]": (lambda x: x[xp.asarray([True, False, True])], lambda a: a[[True, False, True]]),
+    "take": (lambda x: xp.take(x, xp.asarray([3, -1, 0, 0]), axis=1), lambda a: np.take(a, [3, -1, 0, 0], 1)),
+    "take_along_axis": (lambda x: xp.take_along_axis(x, xp.asarray([[0, 3], [1, 1], [-1, 2]]), axis=1),
+                        lambda a: np.take_along_axis(a, np.array([[0, 3], [1, 1], [3, 2]]), 1)),
+    "where": (lambda x: xp.where(xp.asarray([True, False, True, True]), x, x[::-1]),
+              lambda a: np.where([True, False, True, True], a, a[::-1])),
+    "tril": (lambda x: xp.tril(x, k=1), lambda a: np.tril(a, 1)),
+    "triu": (lambda x: xp.triu(x, k=-1), lambda a: np.triu(a, -1)),
+    "full_like": (lambda x: xp.full_like(x, x[0, 0]), lambda a: np.full_like(a, a[0, 0])),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", list(MOVES))
+def test_data_movement_is_bit_identical(name, dtype):
+    ours, theirs = MOVES[name]
+    a = edge_values(dtype)
+    check(ours, a, expected=theirs(a))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int16, np.bool_], ids=lambda d: np.dtype(d).name)
+def test_empty_and_0d(dtype):
+    e = np.zeros((0, 3), dtype)
+    check(lambda x: xp.reshape(x, (3, 0)), e, expected=e.reshape(3, 0))
+    check(lambda x: xp.concat([x, x], axis=0), e, expected=np.concatenate([e, e]))
+    check(lambda x: xp.flip(x), e, expected=np.flip(e))
+    check(lambda x: xp.sort(x, axis=0), e, expected=np.sort(e, 0))
+    check(lambda x: xp.take(x, xp.asarray([], dtype=xp.int64), axis=1), e, expected=np.take(e, [], 1))
+    s = edge_values(dtype, ())
+    check(lambda x: xp.reshape(x, (1, 1)), s, expected=s.reshape(1, 1))
+    check(lambda x: xp.broadcast_to(x, (2, 2)), s, expected=np.broadcast_to(s, (2, 2)))
+    check(lambda x: xp.stack([x, x]), s, expected=np.stack([s, s]))
+    check(lambda x: x[None], s, expected=s[None])
+
+
+def test_out_of_range_device_indices_clamp_as_compiled():
+    a = np.arange(12.0).reshape(3, 4)
+    check(lambda x: x[xp.asarray(7)], a, expected=a[2])
+    check(lambda x: x[xp.asarray([5, -9, 1])], a)
+    check(lambda x: x[xp.asarray([5, -9]), xp.asarray([9, 1])], a)
+    check(lambda x: xp.take(x, xp.asarray([10, -10]), axis=1), a, expected=a[:, [3, 0]])
+    check(lambda x: xp.take_along_axis(x, xp.asarray([[10], [-10], [2]]), axis=1), a)
+    check(lambda x: x[xp.asarray(np.uint64(2 ** 64 - 1))], a)
+
+
+# -- fills, casts, integer arithmetic, orders -------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_fills(dtype):
+    for v in edge_values(dtype, (5,)):
+        check(lambda: xp.full((2, 3), v.item(), dtype=dtype), expected=np.full((2, 3), v, dtype))
+    check(lambda: xp.eye(3, 4, k=1, dtype=dtype), expected=np.eye(3, 4, 1, dtype=dtype))
+    check(lambda: xp.zeros((2, 5), dtype=dtype), expected=np.zeros((2, 5), dtype))
+    v = edge_values(dtype, (3,))
+    check(lambda x, y: xp.meshgrid(x, y), v, v[:2], expected=tuple(np.meshgrid(v, v[:2])))
+
+
+@pytest.mark.parametrize("pair", [(np.int64, np.int8), (np.int8, np.uint64), (np.uint32, np.int16),
+                                  (np.int32, np.bool_), (np.bool_, np.float32), (np.bool_, np.complex128)],
+                         ids=str)
+def test_exact_casts(pair):
+    src, dst = pair
+    a = edge_values(src)
+    check(lambda x: xp.astype(x, dst), a, expected=a.astype(dst))
+    b = edge_values(np.int16)
+    check(lambda x, y: xp.concat([x, y], axis=1), b, edge_values(np.int64), expected=np.concatenate(
+        [b.astype(np.int64), edge_values(np.int64)], 1))
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint16, np.int64, np.bool_], ids=lambda d: np.dtype(d).name)
+def test_integer_reductions(dtype):
+    a = edge_values(dtype)
+    with np.errstate(over="ignore"):
+        check(lambda x: xp.sum(x, axis=1), a, expected=np.sum(a, 1))
+        check(lambda x: xp.prod(x, axis=0, keepdims=True), a, expected=np.prod(a, 0, keepdims=True))
+    check(lambda x: xp.any(x, axis=1), a, expected=np.any(a, 1))
+    check(lambda x: xp.count_nonzero(x, axis=0, keepdims=True), a,
+          expected=np.count_nonzero(a, axis=0, keepdims=True).astype(np.int64))
+    check(lambda x: xp.nonzero(x), a, expected=tuple(i.astype(np.int64) for i in np.nonzero(a)))
+    check(lambda x: xp.all(x), a, expected=np.all(a))
+    if dtype != np.bool_:
+        check(lambda x: xp.max(x, axis=0), a, expected=np.max(a, 0))
+        check(lambda x: xp.min(x), a, expected=np.min(a))
+        check(lambda x: xp.sum(x), a)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_orders_compare_subnormals_as_the_device_does(dtype):
+    a = edge_values(dtype)
+    check(lambda x: xp.sort(x, axis=1), a)
+    check(lambda x: xp.sort(x, axis=0, descending=True), a)
+    check(lambda x: xp.argsort(x, axis=1), a)
+    check(lambda x: xp.argsort(x, axis=1, descending=True), a)
+    check(lambda x: xp.count_nonzero(x, axis=1), a)  # a subnormal is zero on the device
+    check(lambda x: xp.nonzero(x), a)
+    if np.dtype(dtype).kind != "c":
+        check(lambda x: xp.argmax(x, axis=1), a)
+        check(lambda x: xp.argmin(x, keepdims=True), a)
+    if np.dtype(dtype).kind in "biu" or dtype == np.float16:  # no subnormals flushed: numpy's order
+        np.testing.assert_array_equal(np.asarray(xp.sort(xp.asarray(a), axis=1)), np.sort(a, 1))
+        np.testing.assert_array_equal(np.asarray(xp.argmax(xp.asarray(a), axis=1)), np.argmax(a, 1))
+
+
+BINARY = ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "add", "subtract", "multiply",
+          "divide", "bitwise_and", "bitwise_or", "bitwise_xor", "maximum", "minimum", "logical_and", "logical_or",
+          "logical_xor"]
+UNARY = ["isnan", "isinf", "isfinite", "abs", "negative", "bitwise_invert", "logical_not"]
+
+
+def _applies(name, dtype) -> bool:
+    kind = np.dtype(dtype).kind
+    if name.startswith("bitwise"):
+        return kind in "biu"
+    if name in ("less", "less_equal", "greater", "greater_equal"):
+        return kind != "c"
+    if name in ("maximum", "minimum"):
+        return kind in "iuf"
+    if name in ("add", "subtract", "multiply", "abs", "negative", "isnan", "isinf", "isfinite"):
+        return kind != "b"
+    return True
+
+
+def _on_host(name, dtype) -> bool:
+    """Whether the host tier takes the case (else it compiles: not exact on the host)."""
+    dtype = np.dtype(dtype)
+    if name in ("maximum", "minimum"):
+        return dtype.kind in "iu"
+    if name in ("multiply", "divide", "abs") and dtype.kind == "c":
+        return False
+    if name == "divide" and dtype.kind in "iu":
+        return dtype.itemsize < 8  # to float64: exact up to 32-bit integers
+    return True
+
+
+def _check_or_compiled(name, dtype, op, *inputs):
+    if _on_host(name, dtype):
+        try:
+            check(op, *inputs)
+        except AssertionError as exc:
+            raise AssertionError(f"{name} on {np.dtype(dtype)}") from exc
+        return
+    xp.cache_clear()
+    op(*[xp.asarray(v) for v in inputs])
+    assert xp.cache_info()["host_runs"] == 0 and xp.cache_info()["misses"] >= 1, name
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_elementwise_is_bit_identical(dtype):
+    """Every pair of edge values (float subnormals included: the host emulates the device's
+    denormal handling); numpy's values where no subnormal is involved."""
+    a = edge_values(dtype, (12,))
+    x, y = np.repeat(a, 12).reshape(12, 12), np.tile(a, 12).reshape(12, 12)
+    for name in BINARY:
+        if _applies(name, dtype):
+            _check_or_compiled(name, dtype, lambda p, q, fn=getattr(xp, name): fn(p, q), x, y)
+    for name in UNARY:
+        if _applies(name, dtype):
+            _check_or_compiled(name, dtype, lambda p, fn=getattr(xp, name): fn(p), a)
+    normal = a[~((np.abs(a) < np.finfo(a.dtype).tiny) & (a != 0))] if a.dtype.kind in "fc" else a
+    with np.errstate(all="ignore"):
+        check(lambda p: p == p[::-1], normal, expected=normal == normal[::-1])
+        if a.dtype.kind in "iuf":
+            check(lambda p: p < p[::-1], normal, expected=normal < normal[::-1])
+            check(lambda p: p + p[::-1], normal, expected=normal + normal[::-1])
+
+
+def test_mixed_kinds_and_scalars():
+    a = edge_values(np.float64, (12,))
+    i = np.arange(-6, 6, dtype=np.int32)
+    check(lambda p, q: p * q, a, i)   # int32 -> float64 holds every int32: exact
+    check(lambda p: p * 2.5, a)
+    check(lambda p: p / 3, a)
+    check(lambda p: p > 0.5, a, expected=a > 0.5)
+    with pytest.raises(AssertionError, match="did not run on the host"):
+        check(lambda p, q: p + q, a, np.arange(12, dtype=np.int64))  # int64 -> float64 rounds: compiled
+
+
+def test_every_host_rule_is_exercised():
+    seen = set()
+    real = _host_tier.first_sight
+
+    def spy(key, rule, *rest):
+        out = real(key, rule, *rest)
+        if out is not None:
+            seen.add(rule)
+        return out
+
+    _host_tier.first_sight = spy
+    try:
+        for name in MOVES:
+            check(MOVES[name][0], edge_values(np.float32))
+        test_fills(np.int32)
+        test_exact_casts((np.int64, np.int8))
+        check(lambda x: xp.astype(x, x.dtype), edge_values(np.int8))
+        test_integer_reductions(np.int32)
+        test_orders_compare_subnormals_as_the_device_does(np.float64)
+        test_elementwise_is_bit_identical(np.int32)
+        test_elementwise_is_bit_identical(np.float64)
+        check(lambda p: xp.logical_not(p), edge_values(np.bool_))
+        test_a_stale_view_rederives_exactly()
+    finally:
+        _host_tier.first_sight = real
+    assert seen == set(HOST_RULES), {getattr(r, "__name__", r) for r in set(HOST_RULES) - seen}
+
+
+# -- what declines, views, counts, switch, threads, fusion --------------------------------------------
+
+def test_float_casts_and_copies_compile():
+    xp.cache_clear()
+    x = xp.asarray(edge_values(np.float32))
+    declined = xp.cache_info()["host_declined"]
+    y = xp.concat([x, xp.asarray(edge_values(np.float64))])  # float32 -> float64 flushes subnormals
+    z = xp.astype(x, xp.float32, copy=True)                   # x + 0 on the device (left to XLA)
+    assert xp.cache_info()["host_declined"] == declined + 2 and xp.cache_info()["host_runs"] == 0
+    assert edge_values(np.float32)[1, 1] != 0 and np.asarray(y)[1, 1] == 0.0  # the compiled value
+    assert z.shape == x.shape
+
+
+def test_large_operands_compile():
+    xp.cache_clear()
+    x = xp.zeros((1024, 257))  # over 1 MiB of float64: compiled, also at its first sighting
+    assert xp.cache_info()["host_runs"] == 0
+    y = xp.reshape(x, (-1,))
+    assert xp.cache_info()["host_runs"] == 0 and y.shape == (1024 * 257,)
+
+
+def test_a_stale_view_rederives_exactly():
+    a = edge_values(np.float64, (4, 5))
+    xp.cache_clear()
+    x = xp.asarray(a)
+    v = xp.permute_dims(x[1:, ::-2], (1, 0))
+    x[2, 0] = 9.0
+    a = a.copy()
+    a[2, 0] = 9.0
+    before = runs()
+    got = np.asarray(v)
+    assert runs() > before  # the re-derivation ran on the host
+    np.testing.assert_array_equal(got, a[1:, ::-2].T)
+    v[0, 0] = -1.0  # a write through a host-made view reaches the base
+    a[1, 4] = -1.0
+    np.testing.assert_array_equal(np.asarray(x), a)
+
+
+def test_result_owns_its_memory():
+    xp.cache_clear()
+    a = np.arange(6.0)
+    x = xp.asarray(a)
+    y = xp.reshape(x, (2, 3))  # numpy's reshape is a view of x's memory; the result must not be
+    np.asarray(x)[0] = 100.0
+    assert np.asarray(y)[0, 0] == 0.0 and np.asarray(x)[0] == 100.0
+    np.asarray(y)[1, 1] = -5.0
+    assert np.asarray(x)[4] == 4.0
+
+
+def test_cache_info_counts_and_clear():
+    xp.cache_clear()
+    info = xp.cache_info()
+    assert info["host_runs"] == 0 and info["host_declined"] == 0
+    x = xp.asarray(np.arange(7))
+    xp.flip(x)
+    assert xp.cache_info()["host_runs"] == 1 and xp.cache_info()["compiles"] + xp.cache_info()["disk_hits"] == 0
+    xp.flip(x)
+    assert xp.cache_info()["host_runs"] == 1 and xp.cache_info()["misses"] == 1
+    xp.cache_clear()
+    assert xp.cache_info()["host_runs"] == 0
+    xp.flip(x)
+    assert xp.cache_info()["host_runs"] == 1
+
+
+def test_sightings():
+    xp.cache_clear()
+    xp.set_host_tier(True, sightings=3)
+    x = xp.asarray(np.arange(10))
+    for i in range(5):
+        np.testing.assert_array_equal(np.asarray(xp.roll(x, 2)), np.roll(np.arange(10), 2))
+        assert xp.cache_info()["host_runs"] == min(i + 1, 3)
+        assert xp.cache_info()["misses"] == (1 if i >= 3 else 0)
+    with pytest.raises(ValueError, match="sightings"):
+        xp.set_host_tier(True, sightings=0)
+
+
+def test_flat_keys_take_each_calls_shape():
+    """Element-wise programs are keyed by the element count: one key serves many shapes."""
+    xp.cache_clear()
+    xp.set_host_tier(True, sightings=4)
+    for shape in [(2, 3), (3, 2), (6, 1), (1, 2, 3), (3, 2)]:
+        a = np.arange(6, dtype=np.int32).reshape(shape)
+        x = xp.asarray(a)
+        got = xp.astype(x, xp.int8)
+        assert got.shape == shape
+        np.testing.assert_array_equal(np.asarray(got), a.astype(np.int8))
+        np.testing.assert_array_equal(np.asarray(xp.where(x > 2, x, -x)), np.where(a > 2, a, -a))
+    assert xp.cache_info()["host_runs"] >= 8
+
+
+def test_switch_off():
+    xp.cache_clear()
+    assert xp.host_tier_enabled()
+    xp.set_host_tier(False)
+    try:
+        y = xp.flip(xp.asarray(np.arange(9)))
+        assert xp.cache_info()["host_runs"] == 0 and xp.cache_info()["misses"] == 1
+        np.testing.assert_array_equal(np.asarray(y), np.arange(9)[::-1])
+    finally:
+        xp.set_host_tier(True)
+    code = "import pjrt_array as xp; xp.flip(xp.asarray([1, 2])); print(xp.host_tier_enabled(), xp.cache_info()['host_runs'])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**__import__("os").environ, "PJRT_ARRAY_HOST_TIER": "0"})
+    assert out.stdout.split() == ["False", "0"]
+
+
+def test_threads():
+    xp.cache_clear()
+    errors = []
+    barrier = threading.Barrier(8)
+
+    def work(k):
+        try:
+            barrier.wait()
+            for n in range(1, 13):
+                a = np.arange(n * (k % 3 + 1), dtype=np.int32)
+                x = xp.asarray(a)
+                np.testing.assert_array_equal(np.asarray(xp.flip(xp.reshape(x, (k % 3 + 1, n)), axis=1)),
+                                              np.flip(a.reshape(k % 3 + 1, n), 1))
+                np.testing.assert_array_equal(np.asarray(x[1:]), a[1:])
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    assert xp.cache_info()["host_runs"] > 0
+
+
+def test_fusion_segments_hold_compiled_ops_only():
+    """A loop whose first iterations run on the host (the default sightings) still becomes hot and
+    fuses once its ops compile, and its values stay numpy's; new keys inside a deferred segment
+    compile (never run on the host)."""
+    xp.cache_clear()
+    xp.set_host_tier(True)
+    previous = _fusion.configure(hot=2, saved=0)
+    was = xp.fusion_enabled()
+    xp.set_fusion(True)
+    try:
+        a = np.arange(12.0).reshape(3, 4)
+        x = xp.asarray(a)
+        for i in range(_host_tier._SIGHTINGS + 6):
+            y = xp.reshape(xp.flip(x, axis=1), (4, 3)) * 2.0 + 1.0
+            np.testing.assert_array_equal(np.asarray(y), np.flip(a, 1).reshape(4, 3) * 2.0 + 1.0)
+            _fusion.wait_for_compiles()
+        assert xp.cache_info()["host_runs"] >= 2 * _host_tier._SIGHTINGS
+        assert xp.cache_info()["fused_deferred_ops"] > 0
+        runs_before = runs()
+        for n in range(5, 8):  # deferred segments meeting new keys
+            z = xp.reshape(xp.flip(x, axis=1), (4, 3)) * 2.0 + 1.0
+            w = xp.reshape(xp.asarray(np.arange(float(n))), (n, 1))
+            np.testing.assert_array_equal(np.asarray(z), np.flip(a, 1).reshape(4, 3) * 2.0 + 1.0)
+            np.testing.assert_array_equal(np.asarray(w), np.arange(float(n)).reshape(n, 1))
+        assert runs() == runs_before  # w's reshape met an open deferred segment: compiled
+        assert all(type(e) is _dispatch._Entry for signature in _fusion._counts for e in signature)
+    finally:
+        _fusion.configure(hot=previous[0], bound=previous[1], saved=previous[2])
+        xp.set_fusion(was)
+
+
+def test_fusion_deferring_every_segment_takes_new_ops():
+    xp.cache_clear()
+    previous = _fusion.configure(hot=0)
+    was = xp.fusion_enabled()
+    xp.set_fusion(True)
+    try:
+        x = xp.asarray(np.arange(6.0))
+        y = xp.flip(x) * 2.0
+        np.testing.assert_array_equal(np.asarray(y), np.arange(6.0)[::-1] * 2.0)
+        assert xp.cache_info()["host_runs"] == 0 and xp.cache_info()["fused_deferred_ops"] >= 2
+    finally:
+        _fusion.wait_for_compiles()
+        xp.set_fusion(was)
+        _fusion.configure(hot=previous[0], bound=previous[1], saved=previous[2])
