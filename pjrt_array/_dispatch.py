@@ -147,13 +147,21 @@ def _serialized(exe: LoadedExecutable) -> bytes | None:
 def compile_rule(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Device",
                  donate: tuple[int, ...] = ()) -> _Entry:
     """Lower, fingerprint and compile (or find) the program of one op (``donate``: see ``run``)."""
-    text, out_avals = build_module(rule, dict(params), avals)
-    check_program(text, avals, out_avals, device, getattr(rule, "__name__", "op").strip("_").removesuffix("_rule"))
+    text, out_avals = checked_module(rule, params, avals, device)
     aliased: tuple[int, ...] = ()
     if donate:
         text, aliased = _donation.aliased_module(text, avals, out_avals, donate)
     reused = sum(math.prod(avals[i][0]) * avals[i][1].itemsize for i in aliased)
     return _Entry(compile_text(device.client, text, _options(device, avals)), out_avals, aliased, reused)
+
+
+def checked_module(rule: Rule, params: tuple, avals: Sequence[Aval], device: "Device") -> tuple[str, list[Aval]]:
+    """The module of one op and its output avals, refused (``check_program``) when a value in it
+    does not fit int64 or the results do not fit the device: every op is checked before it runs,
+    compiled or on the host (``_host_tier``)."""
+    text, out_avals = build_module(rule, dict(params), avals)
+    check_program(text, avals, out_avals, device, getattr(rule, "__name__", "op").strip("_").removesuffix("_rule"))
+    return text, out_avals
 
 
 def _options(device: Device, avals: Sequence[Aval]) -> CompileOptions:

@@ -65,7 +65,6 @@ from . import _inflight
 from ._array import Array
 from ._pjrt import Buffer
 from ._trace_state import state as _trace_state
-from .ops._builder import output_avals
 
 if TYPE_CHECKING:
     from ._devices import Device
@@ -150,7 +149,8 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
         budget = _small(in_avals, _max_bytes)
         outs = None
         if budget >= 0:
-            outs = output_avals(rule, dict(params), avals if avals is not None else in_avals)
+            from ._dispatch import checked_module  # (_dispatch imports this module)
+            outs = checked_module(rule, params, avals if avals is not None else in_avals, device)[1]
             if _small(outs, budget) < 0:
                 outs = None
         if len(_seen) >= _MAX_SEEN:

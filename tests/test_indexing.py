@@ -51,11 +51,16 @@ def test_setitem_scalar_matches_numpy(idx, value):
 
 
 def test_integer_index_in_a_loop_compiles_once():
+    # One program for every integer index: the first sightings may run on the host (_host_tier),
+    # then it compiles once (or was compiled by an earlier test); a program per index would show
+    # as a compile or a host run per index.
     x = xp.asarray(np.arange(50.0))
-    before = xp.cache_info()["misses"]
-    values = [float(x[i]) for i in range(40)]  # the first few on the host (_host_tier), then one compile
-    assert values == list(np.arange(0.0, 40.0))
-    assert xp.cache_info()["misses"] == before + 1
+    before = xp.cache_info()
+    indices = [*range(50), *range(30)]
+    assert [float(x[i]) for i in indices] == [float(i) for i in indices]
+    after = xp.cache_info()
+    assert after["misses"] - before["misses"] <= 1
+    assert after["host_runs"] - before["host_runs"] <= 32
 
 
 def test_advanced_and_mask_forms():

@@ -42,8 +42,8 @@ from ._shape import ShapeOps
 from ._structured import StructuredOps
 from ._types import Aval, LoweringError, Value, element_type, tensor_type
 
-__all__ = ["Value", "Aval", "Block", "Builder", "LoweringError", "RegionBody", "Rule", "build_module", "output_avals",
-           "module_text", "tensor_type", "element_type"]
+__all__ = ["Value", "Aval", "Block", "Builder", "LoweringError", "RegionBody", "Rule", "build_module", "module_text",
+           "tensor_type", "element_type"]
 
 Rule = Callable[..., Any]
 
@@ -71,17 +71,8 @@ def module_text(b: Builder, args: Sequence[Value], results: Sequence[Value], *, 
 def build_module(rule: Rule, params: dict[str, Any], avals: Sequence[Aval],
                  name: str = "main") -> tuple[str, list[Aval]]:
     """Wrap one lowering rule into a module; returns (text, output avals)."""
-    b, args, results = _applied(rule, params, avals)
-    return module_text(b, args, results, name=name), [r.aval for r in results]
-
-
-def output_avals(rule: Rule, params: dict[str, Any], avals: Sequence[Aval]) -> list[Aval]:
-    """The output avals of one lowering rule on ``avals`` (its checks run; no text is made)."""
-    return [r.aval for r in _applied(rule, params, avals)[2]]
-
-
-def _applied(rule: Rule, params: dict[str, Any], avals: Sequence[Aval]) -> tuple[Builder, list[Value], list[Value]]:
     b = Builder()
     args = [Value(f"%arg{i}", s, d) for i, (s, d) in enumerate(avals)]
     out = b.apply(rule, *args, **params)
-    return b, args, list(out) if isinstance(out, (tuple, list)) else [out]
+    results = list(out) if isinstance(out, (tuple, list)) else [out]
+    return module_text(b, args, results, name=name), [r.aval for r in results]
