@@ -38,7 +38,7 @@ from ._linalg_lower import (adjoint, broadcast_batch, cholesky as _chol, det_fro
                             qr_from_reflectors, slogdet_from_parts, triangular_solve)
 from ._svd_jacobi import svd_tall
 from ._lower import broadcast, broadcast_shapes, clamp_diagonal, const_like, slice_axis, truth
-from ._operands import check_array, same_device
+from ._operands import check_array, on_one_device
 from ._reduce import reduce
 
 __all__ = ["cholesky", "cross", "det", "diagonal", "eig", "eigh", "eigvals", "eigvalsh", "inv", "matrix_norm", "matrix_power",
@@ -99,7 +99,8 @@ def _pick(pure: Rule, lapack: Rule, x: Array, dtype: np.dtype | None = None) -> 
 
 
 def _one(rule: Any, params: tuple, *arrays: Array) -> Array:
-    return run(rule, params, arrays, same_device(*arrays))[0]
+    device, moved = on_one_device(*arrays)
+    return run(rule, params, moved, device)[0]
 
 
 # -- small rule helpers -------------------------------------------------------------------------
