@@ -21,8 +21,7 @@ from .._trace_state import state as _trace_state
 from .._sharding import NamedSharding, Placement, place
 from ._validate import check_size
 
-__all__ = ["scalar_array", "from_host", "binary_operands", "check_array", "same_device", "on_one_device", "follow",
-           "as_placement"]
+__all__ = ["scalar_array", "from_host", "binary_operands", "check_array", "on_one_device", "follow", "as_placement"]
 
 _SCALARS = (bool, int, float, complex)
 # XLA:CPU aliases host memory only at this alignment (measured on both CPU
@@ -106,23 +105,6 @@ def check_array(x: Any, argname: str = "x") -> Array:
     if not isinstance(x, Array):
         raise TypeError(f"{argname} must be a pjrt_array Array, got {type(x).__name__}")
     return x
-
-
-def same_device(*arrays: Array) -> Device:
-    """The common device of ``arrays`` (for ops that only check it: each array must already be
-    there, uncommitted ones included); ValueError if they live on different devices.
-
-    With sharded arrays among them the others are replicated over the mesh when the op
-    runs (``_spmd``); the mesh's first device is returned.
-    """
-    if any(a._sharding is not None for a in arrays):
-        from .._spmd import common_device
-        return common_device(arrays)
-    device = arrays[0]._device
-    for a in arrays[1:]:
-        if a._device != device:
-            _different(device, a._device)
-    return device
 
 
 def on_one_device(*arrays: Array) -> tuple[Device, tuple[Array, ...]]:
