@@ -164,18 +164,17 @@ def log_base(base: float) -> Rule:
 
     def rule(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
         x = b.convert(x, dtype)
-        plain = b.divide(b.log(x), const_like(b, math.log(base), x))
+        ln_base = const_like(b, math.log(base), x)
         if x.dtype not in _FLOAT_FRAME:
-            return plain
+            return b.divide(b.log(x), ln_base)
         m, e = _log2_split(b, x)
+        normal = b.and_(b.compare(x, const_like(b, np.finfo(x.dtype).tiny, x), "GE"),
+                        b.compare(x, const_like(b, math.inf, x), "LT"))
+        part = b.divide(b.log(b.select(normal, m, x)), ln_base)  # one log: of m, or of x itself
         high = _high_part(float(log_b2), x.dtype)
         low = float(log_b2 - decimal.Decimal(high))
-        small = b.add(b.multiply(e, const_like(b, low, e)), b.divide(b.log(m), const_like(b, math.log(base), m)))
-        split = b.add(b.multiply(e, const_like(b, high, e)), small)
-        tiny = np.finfo(x.dtype).tiny
-        normal = b.and_(b.compare(x, const_like(b, tiny, x), "GE"),
-                        b.compare(x, const_like(b, math.inf, x), "LT"))
-        return b.select(normal, split, plain)
+        small = b.add(b.multiply(e, const_like(b, low, e)), part)
+        return b.select(normal, b.add(b.multiply(e, const_like(b, high, e)), small), part)
     rule.__name__ = f"log{int(base)}"
     return rule
 
