@@ -167,7 +167,7 @@ class Compiled:
         key, leaves = self._jitted._signature(args, kwargs)
         if key != self._key:
             raise TypeError(f"{self._jitted._name}: these arguments do not match the compiled signature "
-                            "(shapes, dtypes, tree structure or static values differ)")
+                            "(shapes, dtypes, tree structure, static values or placement differ)")
         return self._program(leaves)
 
 
