@@ -71,10 +71,6 @@ class Device:
             self._twin = twin
         return twin if self.committed else self
 
-    def commit(self) -> "Device":
-        """This device itself, committed."""
-        return self if self.committed else self._twin  # type: ignore[return-value]
-
     def __eq__(self, other: object) -> bool:
         return self is other or (isinstance(other, Device) and other.handle == self.handle
                                  and other.client is self.client)
