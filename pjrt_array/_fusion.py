@@ -320,7 +320,7 @@ def _run_fused(program: _Fused, params: Sequence[Buffer], device: Any) -> list[B
 
 # float32/float64 products read by a later node pass through ``_Rounding`` (float16/bfloat16 math is
 # done in float32 and rounded at every op by XLA:CPU already).
-_ROUNDED_BITS = {np.dtype(np.float32): np.dtype(np.uint32), np.dtype(np.float64): np.dtype(np.uint64)}
+_ROUNDED_BITS: dict[np.dtype, np.dtype] = {np.dtype(np.float32): np.dtype(np.uint32), np.dtype(np.float64): np.dtype(np.uint64)}
 # Ops that hand a product on unchanged (a multiply-add can still contract through them).
 _CARRY = frozenset({"reshape", "broadcast_in_dim", "transpose", "slice", "dynamic_slice", "concatenate",
                     "negate"})

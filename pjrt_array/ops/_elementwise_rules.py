@@ -120,7 +120,7 @@ def logical_not(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
 
 
 # float dtype -> (its bits as an integer, mantissa bits, exponent bias)
-_FLOAT_FRAME = {np.dtype(np.float32): (np.dtype(np.int32), 23, 127),
+_FLOAT_FRAME: dict[np.dtype, tuple[np.dtype, int, int]] = {np.dtype(np.float32): (np.dtype(np.int32), 23, 127),
                 np.dtype(np.float64): (np.dtype(np.int64), 52, 1023)}
 
 

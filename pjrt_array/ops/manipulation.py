@@ -169,7 +169,8 @@ def broadcast_arrays(*arrays: Array) -> tuple[Array, ...]:
     shape = _broadcast_shapes(*(a.shape for a in xs))
     if not xs:
         return ()
-    device, xs = on_one_device(*xs)
+    device, moved = on_one_device(*xs)
+    xs = list(moved)
     todo = [a for a in xs if a.shape != shape]
     if not todo:
         return tuple(xs)

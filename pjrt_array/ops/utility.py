@@ -74,5 +74,5 @@ def diff(x: Any, /, *, axis: int = -1, n: int = 1, prepend: Any = None, append: 
         parts.insert(0 if name == "prepend" else len(parts), extra)
     from .data_types import astype
     parts = [p if p.dtype == x.dtype else astype(p, x.dtype) for p in parts]
-    device, parts = on_one_device(*parts)
-    return run(_diff_rule, (("axis", axis), ("n", n)), parts, device)[0]
+    device, operands = on_one_device(*parts)
+    return run(_diff_rule, (("axis", axis), ("n", n)), operands, device)[0]
