@@ -1,8 +1,11 @@
 """linalg on the CPU: warm decompositions and solves next to numpy and jax.numpy, and first calls.
 
-pjrt_array runs them as LAPACK custom calls (ops/_lapack.py).  Four tables:
+pjrt_array runs them as LAPACK custom calls (ops/_lapack.py), small eager calls on computed
+operands as the same kernels on the host (ops/_lapack_run.py; "pjrt_array (program)" is the
+custom call every time, the host path off).  Five tables:
 warm 200x200 float64 (ratio: pjrt_array's time over the other's, the goal
-is <= 1.5 against numpy), warm 8x8 float64 (goal <= 1.0 against jax.numpy),
+is <= 1.5 against numpy), 8x8 on a new operand each call (computed just before: no host
+view cached on it), warm 8x8 float64 (goal <= 1.0 against jax.numpy),
 a warm batch of 100 8x8 matrices, and the first call on a shape not seen
 before (compile + run; the disk cache is off for this run; goal < 200 ms).  ``--pure`` adds pjrt_array's pure
 StableHLO lowering (what non-CPU platforms run) at 8x8 and for the first call.
@@ -25,7 +28,7 @@ import numpy as np  # noqa: E402
 
 import pjrt_array as xp  # noqa: E402
 from _common import block, clock, jax_numpy, row  # noqa: E402
-from pjrt_array.ops import _lapack  # noqa: E402
+from pjrt_array.ops import _lapack, _lapack_run  # noqa: E402
 
 now = clock()
 
@@ -67,21 +70,55 @@ def _best(calls: dict, number: int, rounds: int = 7) -> dict:
     return best
 
 
+_HOST_BYTES = _lapack_run.HOST_MAX_BYTES
+
+
+def _mode(mode: str) -> None:
+    """pjrt_array's lowering: "lapack" (small eager calls on the host), "program" (always the LAPACK
+    custom call) or "pure" (the StableHLO lowering of other platforms)."""
+    _lapack.set_enabled(mode != "pure")
+    _lapack_run.set_host_max_bytes(_HOST_BYTES if mode == "lapack" else 0)
+
+
+def fresh(libs: dict, n: int, number: int) -> None:
+    """Each call on an operand computed just before (no host view cached on it yet)."""
+    a, b = _inputs(n)
+    print(f"| {n}x{n} float64, a new operand each call | " + " | ".join(libs) + " |")
+    print("|---" * (len(libs) + 1) + "|")
+    for name, op in CASES:
+        calls = {}
+        for lib, (m, mode) in libs.items():
+            pool: list = []
+
+            def setup(m=m, mode=mode, pool=pool):
+                _mode(mode)
+                pool[:] = [(m.asarray(a), m.asarray(b)) for _ in range(number)]
+                _sync(pool[-1][0])
+
+            def call(m=m, pool=pool):
+                x, y = pool.pop()
+                return op(m, x, y)
+            calls[lib] = (call, setup)
+        times = _best(calls, number)
+        _mode("lapack")
+        print(row(name, {lib: times.get(lib) for lib in libs}, unit="us"))
+
+
 def warm(libs: dict, n: int, number: int, batch: tuple[int, ...] = ()) -> None:
     a, b = _inputs(n, batch=batch)
     print(f"| {'x'.join(map(str, (*batch, n, n)))} float64, warm | " + " | ".join(libs) + " |")
     print("|---" * (len(libs) + 1) + "|")
     for name, op in CASES:
         calls = {}
-        for lib, (m, pure) in libs.items():
+        for lib, (m, mode) in libs.items():
             if m is not None:
                 x, y = m.asarray(a), m.asarray(b)
-                setup = (lambda p=pure: _lapack.set_enabled(not p))
+                setup = (lambda mode=mode: _mode(mode))
                 setup()
                 _sync(op(m, x, y))
                 calls[lib] = ((lambda m=m, x=x, y=y: op(m, x, y)), setup)
         times = _best(calls, number)
-        _lapack.set_enabled(True)
+        _mode("lapack")
         print(row(name, {lib: times.get(lib) for lib in libs}, unit="ms" if n > 50 else "us"))
 
 
@@ -91,13 +128,13 @@ def first_call(pure: bool) -> None:
     for k, (name, op) in enumerate(CASES):
         cells = []
         for j, lowering in enumerate((False, True)[: 1 + pure]):
-            _lapack.set_enabled(not lowering)
+            _mode("pure" if lowering else "lapack")
             a, b = _inputs(17 + 2 * k + j)
             x, y = _sync((xp.asarray(a), xp.asarray(b)))
             start = now()
             _sync(op(xp, x, y))
             cells.append(f"{(now() - start) * 1e3:.1f} ms")
-        _lapack.set_enabled(True)
+        _mode("lapack")
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
@@ -105,11 +142,14 @@ def main() -> None:
     warnings.simplefilter("ignore")
     pure = "--pure" in sys.argv
     jnp = jax_numpy()
-    libs = {"pjrt_array": (xp, False), "numpy": (np, False), "jax.numpy": (jnp, False)}
+    libs = {"pjrt_array": (xp, "lapack"), "numpy": (np, "lapack"), "jax.numpy": (jnp, "lapack"),
+            "pjrt_array (program)": (xp, "program")}
     warm(libs, 200, 5)
     print()
+    fresh(libs, 8, 300)
+    print()
     if pure:
-        libs["pjrt_array (pure)"] = (xp, True)
+        libs["pjrt_array (pure)"] = (xp, "pure")
     warm(libs, 8, 300)
     print()
     warm(libs, 8, 20, batch=(100,))

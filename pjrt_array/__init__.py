@@ -59,4 +59,4 @@ __all__ = sorted({
     "jit", "fori_loop", "while_loop", "cond", "ConcretizationError", "set_fusion", "fusion_enabled",
 })
 
-_array.bind_functions({**globals(), **vars(_indexing)})
+_array.bind_functions({**globals(), **vars(_indexing), "transposed": _manipulation.transposed})

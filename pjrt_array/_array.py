@@ -31,13 +31,14 @@ _API_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12", "2025.12")
 # functions live in ops/ and are bound once both modules exist (bind_functions).
 
 _SCALARS = (bool, int, float, complex)
+_small = _donation.SMALL_AVALS
 _FUNCS: dict[str, Any] = {}
 #: The namespace functions the operators forward to (filled as the class body names them).
-OPERATOR_FUNCTIONS: set[str] = {"getitem", "setitem", "astype"}
+OPERATOR_FUNCTIONS: set[str] = {"getitem", "setitem", "astype", "matrix_transpose", "transposed"}
 
 
 def _is_operand(x: object) -> bool:
-    return isinstance(x, (Array, *_SCALARS, np.ndarray, np.generic))
+    return type(x) is float or isinstance(x, _OPERANDS)
 
 
 def _binary(fname: str, reflected: bool = False) -> Callable[["Array", Any], Any]:
@@ -46,8 +47,10 @@ def _binary(fname: str, reflected: bool = False) -> Callable[["Array", Any], Any
     def method(self: Array, other: Any) -> Any:
         if type(other) is not Array and not _is_operand(other):
             return NotImplemented
-        # Only an operand no name holds can be a temporary (_donation.temporary decides).
-        if _getrefcount(self) <= _donation.OPERATOR_REFS or _getrefcount(other) <= _donation.OPERATOR_REFS:
+        # Only an operand no name holds can be a temporary (_donation.temporary decides), and
+        # only a large one gives its buffer away.
+        if (_getrefcount(self) <= _donation.OPERATOR_REFS and self._aval not in _small) or \
+                (_getrefcount(other) <= _donation.OPERATOR_REFS and getattr(other, "_aval", None) not in _small):
             k = _donation.temporary(self, other)
             if k >= 0:  # an operand only this expression holds gives its buffer to the result
                 donating = _donation.donating_form(fname)
@@ -85,7 +88,8 @@ def _unary(fname: str) -> Callable[["Array"], "Array"]:
     OPERATOR_FUNCTIONS.add(fname)
 
     def method(self: Array) -> Array:
-        if _donation.temporary_operand(self):  # ``-(a + b)``: the operand gives its buffer to the result
+        # ``-(a + b)``: the operand gives its buffer to the result (a large one; see _binary)
+        if self._aval not in _small and _donation.temporary_operand(self):
             donating = _donation.donating_unary(fname)
             if donating is not None:
                 return donating(self)
@@ -122,19 +126,10 @@ class Array:
     #: True for tracers (``_tracing.Tracer``): values of a program being traced.
     _traced: ClassVar[bool] = False
 
-    @classmethod
-    def _from_buffer(cls, buffer: Buffer, aval: tuple[tuple[int, ...], np.dtype], device: Device) -> "Array":
-        self = object.__new__(cls)
-        self._buf = buffer
-        self._aval = aval
-        self._device = device
-        self._host = None
-        self._base = None
-        self._version = 0
-        self._lock = None
-        self._exposed = None
-        self._sharding = None
-        return self
+    @staticmethod
+    def _from_buffer(buffer: Buffer, aval: tuple[tuple[int, ...], np.dtype], device: Device) -> "Array":
+        """An Array on ``buffer`` (:func:`new_array`, defined below the class)."""
+        return new_array(buffer, aval, device)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("Arrays are created with pjrt_array functions, e.g. pjrt_array.asarray(...)")
@@ -174,9 +169,9 @@ class Array:
     __neg__, __pos__ = _unary("negative"), _unary("positive")
     __abs__, __invert__ = _unary("abs"), _unary("bitwise_invert")
 
-    def __getitem__(self, key: Any) -> "Array":
-        result: Array = _FUNCS["getitem"](self, key)
-        return result
+    #: ``x[key]``: ``ops.indexing.getitem`` itself, set by ``bind_functions`` (no wrapper frame:
+    #: loops index small arrays a lot)
+    __getitem__: Callable[["Array", Any], "Array"]
 
     def __setitem__(self, key: Any, value: Any) -> None:
         _FUNCS["setitem"](self, key, value)
@@ -227,14 +222,12 @@ class Array:
         """Transpose of a 2-D array."""
         if len(self._aval[0]) != 2:
             raise ValueError(f"x.T requires a 2-D array, got {self.ndim}-D; use matrix_transpose or permute_dims")
-        from .ops.manipulation import transposed
-        return transposed(self, (1, 0))
+        return _FUNCS["transposed"](self, (1, 0))  # (bound once: an import here cost ~1 us a call)
 
     @property
     def mT(self) -> "Array":
         """Transpose of the last two axes."""
-        from .ops.linalg_core import matrix_transpose
-        return matrix_transpose(self)
+        return _FUNCS["matrix_transpose"](self)
 
     def __array_namespace__(self, /, *, api_version: str | None = None) -> Any:
         if api_version is not None and api_version not in _API_VERSIONS:
@@ -250,13 +243,15 @@ class Array:
         if recorder is not None:
             recorder.boundary(self)
 
-    def _numpy(self) -> np.ndarray:
-        """The host value: a zero-copy read-only view on CPU, else a copy (cached)."""
+    def _numpy(self, ready: bool = False) -> np.ndarray:
+        """The host value: a zero-copy read-only view on CPU, else a copy (cached).  ``ready``: the
+        caller has seen the buffer computed (no wait)."""
         self._host_read()
         buffer = self._buffer  # first: a stale view re-derives (and drops its cached host view)
         host = self._host
         if host is None:
-            host = buffer.numpy_view(known_on_host=True) if self._device.platform == "cpu" else buffer.to_numpy()
+            host = buffer.numpy_view(known_on_host=True, ready=ready) if self._device.platform == "cpu" \
+                else buffer.to_numpy()
             host.flags.writeable = False
             self._host = host
         return host
@@ -359,6 +354,27 @@ class Array:
         return Array._from_buffer(buffer, self._aval, device)
 
 
+_new_object = object.__new__
+
+
+def new_array(buffer: Buffer, aval: tuple[tuple[int, ...], np.dtype], device: Device) -> Array:
+    """``Array._from_buffer`` for the Array class itself, as a plain function (one per op's output)."""
+    self = _new_object(Array)
+    self._buf = buffer
+    self._aval = aval
+    self._device = device
+    self._host = None
+    self._base = None
+    self._version = 0
+    self._lock = None
+    self._exposed = None
+    self._sharding = None
+    return self
+
+
+_OPERANDS = (Array, *_SCALARS, np.ndarray, np.generic)
+
+
 def _default_device_or_none() -> Device | None:
     from ._devices import _default
     return _default[0] if _default else None
@@ -367,3 +383,4 @@ def _default_device_or_none() -> Device | None:
 def bind_functions(namespace: dict[str, Any]) -> None:
     """Called by the package once every namespace function exists."""
     _FUNCS.update({name: namespace[name] for name in OPERATOR_FUNCTIONS if name in namespace})
+    Array.__getitem__ = _FUNCS["getitem"]

@@ -27,9 +27,9 @@ from . import _disk_cache, _donation, _inflight
 from ._array import Array
 from ._devices import Device
 from ._digest import sha256
-from ._pjrt import Buffer, CompileOptions, LoadedExecutable, PjrtError, ResourceExhausted
+from ._pjrt import CompileOptions, LoadedExecutable, PjrtError, ResourceExhausted
 from ._policy import CompilePolicy, policy_for
-from ._trace_state import state as _trace_state
+from ._trace_state import state as _trace_state, tracing as _tracing
 from .ops._builder import Rule, build_module
 from .ops._validate import check_program
 
@@ -209,9 +209,10 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
     program over the mesh (``_spmd.run_sharded``).  With automatic fusion on,
     the thread's recorder may defer the op into a graph (``_fusion``).
     """
-    trace = _trace_state.trace
-    if trace is not None:
-        return trace.emit(rule, params, args, device)
+    if _tracing[0]:
+        trace = _trace_state.trace
+        if trace is not None:
+            return trace.emit(rule, params, args, device)
     # The key holds the device's token, not the Device (whose hash is a Python call).
     n = len(args)
     if type(device) is not Device:
@@ -229,9 +230,12 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
             return _run_sharded(rule, params, args, device)
         key = (rule, params, device.token, a0._aval)
     else:
-        if any(a._sharding is not None for a in args):
-            return _run_sharded(rule, params, args, device)
-        key = (rule, params, device.token, *[a._aval for a in args])
+        parts = [rule, params, device.token]
+        for a in args:
+            if a._sharding is not None:
+                return _run_sharded(rule, params, args, device)
+            parts.append(a._aval)
+        key = tuple(parts)
     recorder = _trace_state.fusion
     if donate:
         if recorder is not None and recorder.deferring():
@@ -271,21 +275,18 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
         bufs = [a._buffer for a in args]
         handles = [b._handle for b in bufs]
     try:
-        out = entry.exe.execute_handles(handles, device.handle)
+        out = entry.exe.run(handles, device.handle, out_avals)
     except ResourceExhausted as exc:
         raise device.out_of_memory(exc) from None
     moved = _donation.consumed(args, bufs, entry.aliased) if entry.aliased else 0
-    client = device.client
     wrap = Array._from_buffer
     if len(out) == 1:
-        aval = out_avals[0]
-        first = Buffer(client, out[0], aval[1], aval[0])
+        first = out[0]
         _inflight.note(device, first, entry.out_bytes + moved)
-        return [wrap(first, aval, device)]
-    result = [wrap(Buffer(client, h, aval[1], aval[0]), aval, device) for h, aval in zip(out, out_avals)]
-    if result:
-        _inflight.note(device, result[0]._buf, entry.out_bytes + moved)
-    return result
+        return [wrap(first, out_avals[0], device)]
+    if out:
+        _inflight.note(device, out[0], entry.out_bytes + moved)
+    return [wrap(b, aval, device) for b, aval in zip(out, out_avals)]
 
 
 def _run_sharded(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement") -> list[Array]:

@@ -34,7 +34,7 @@ from . import _inflight
 if TYPE_CHECKING:
     from ._array import Array
 
-__all__ = ["sole_owner", "temporary", "temporary_operand", "temporary_argument", "donating_form",
+__all__ = ["SMALL_AVALS", "sole_owner", "temporary", "temporary_operand", "temporary_argument", "donating_form",
            "donating_unary", "aliased_module", "ELIDE_BYTES", "ELIDES"]
 
 #: Temporaries smaller than this are not elided (numpy's threshold: below it a
@@ -121,6 +121,11 @@ def _sole(x: "Array") -> bool:
     return sole_owner(x)
 
 
+#: Avals found below :data:`ELIDE_BYTES`: an operator skips ``temporary`` for an operand of one
+#: (most operands of a loop over small arrays; the check would cost more than the op's front end).
+SMALL_AVALS: set[Any] = set()
+
+
 def _large(x: Any) -> bool:
     if type(x).__name__ != "Array":
         return False
@@ -128,7 +133,12 @@ def _large(x: Any) -> bool:
     n = dtype.itemsize
     for d in shape:
         n *= d
-    return n >= ELIDE_BYTES
+    if n < ELIDE_BYTES:
+        if len(SMALL_AVALS) >= 4096:
+            SMALL_AVALS.clear()
+        SMALL_AVALS.add(x._aval)
+        return False
+    return True
 
 
 def donating_form(fname: str) -> Callable[[Any, Any, int], "Array"] | None:

@@ -33,19 +33,21 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
-import weakref
+from itertools import compress as _compress
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Sequence
 
 import numpy as np
 
 from . import _dispatch
-from ._array import Array
+from ._array import Array, new_array as _new_array
 from ._pjrt import Buffer, ResourceExhausted
 from ._policy import policy_for
 from ._program import block_argument, main_module
 from ._trace_state import _State, state
+from ._views import BUSY as _BUSY
 from .ops._builder import Builder
 
 __all__ = ["set_fusion", "fusion_enabled", "configure", "settle", "eagerly", "info", "clear", "wait_for_compiles"]
@@ -99,17 +101,31 @@ class _Pending:
         return getattr(self.get(), name)
 
 
-_weakref = weakref.ref
+_new_pending = object.__new__  # a _Pending without a Python ``__init__`` call (one per deferred op)
+_getrefcount = sys.getrefcount
 
 
-def _pending(seg: "_Segment", index: int) -> _Pending:
-    """``_Pending(seg, index)`` without a Python ``__init__`` call (one per deferred op)."""
-    p = _new_pending(_Pending)
-    p.seg, p.index, p.buffer = seg, index, None
-    return p
+_DEAD_REFS = 1 << 30  # set below, by measuring
 
 
-_new_pending = object.__new__
+def _live(outs: list[_Pending]) -> list[int]:
+    """The positions of the pendings that something besides ``outs`` still holds (iterated in C:
+    a segment ends every ~64 ops)."""
+    return list(_compress(range(len(outs)), map(_DEAD_REFS.__lt__, map(_getrefcount, outs))))
+
+
+def _dead_refs() -> int:
+    """What ``getrefcount`` reports inside ``_live`` for a pending only ``outs`` holds (the list
+    and what ``map`` holds while it calls: measured, not assumed)."""
+    global _DEAD_REFS
+    for guess in range(1, 8):
+        _DEAD_REFS = guess
+        if not _live([_new_pending(_Pending)]):
+            return guess
+    raise RuntimeError("cannot calibrate the pending buffers' reference counts")
+
+
+_DEAD_REFS = _dead_refs()
 
 
 class eagerly:
@@ -153,18 +169,26 @@ class _Fused:
 class _Segment:
     """The ops of one deferred segment, recorded as a graph."""
 
-    __slots__ = ("device", "lock", "nodes", "params", "avals", "param_ids", "outs", "closed", "error")
+    __slots__ = ("device", "lock", "nodes", "wiring", "params", "avals", "param_ids", "committed", "outs", "closed",
+                 "error", "fused")
 
     def __init__(self, device: Any) -> None:
         self.device = device
         self.lock = threading.Lock()
-        self.nodes: list[tuple] = []     # (entry, rule, params, input refs, first output index)
+        self.nodes: list[tuple] = []     # (entry, rule, params, input refs, first output index, out avals)
+        # entry, its input refs, entry, its input refs, ... flat (an entry fixes its input count):
+        # the graph's key, hashed and compared at every flush (ints and entries: cheap to do both)
+        self.wiring: list[Any] = []
         self.params: list[Buffer] = []   # outside buffers read by the segment, in first-use order
         self.avals: list[tuple] = []
         self.param_ids: dict[int, int] = {}
-        self.outs: list[weakref.ref] = []  # every node output's _Pending, weakly
+        self.committed = 0               # parameters of the recorded ops (see ``record``)
+        # Every node output's _Pending, held strongly: one whose only holder left is this list
+        # (its Array is gone) is dead at the flush (a weak reference per op cost more).
+        self.outs: list[_Pending] = []
         self.closed = False
         self.error: BaseException | None = None
+        self.fused = False  # whether a fused program computed it
 
     def record(self, entry: Any, rule: Any, params: tuple, args: Sequence[Array],
                out_avals: list) -> list[Array] | None:
@@ -172,50 +196,54 @@ class _Segment:
 
         ``out_avals``: the outputs' types (an element-wise entry compiled for a flat
         element count serves every shape of that count: the shapes come from here)."""
-        # Read before locking: a stale view re-derives its buffer with ops of its own.
-        n = len(args)
-        bufs = (args[0]._buffer, args[1]._buffer) if n == 2 else (args[0]._buffer,) if n == 1 \
-            else [a._buffer for a in args]
+        # The inputs' wiring is worked out before locking: only this thread adds to the segment,
+        # and a stale view re-derives its buffer with ops of its own.  (What ``Array._buffer``
+        # does, inline: a base's buffer is its ``_buf`` unless a writer holds it.)  A flush from
+        # another thread meanwhile closes the segment: the op then runs eagerly (checked below),
+        # and the flush reads only the parameters of ops recorded before it (``committed``).
+        refs = []
+        param_ids = self.param_ids
+        for a in args:
+            b = a._buf
+            if a._base is not None or b is _BUSY:
+                b = a._buffer
+            if type(b) is _Pending:
+                if b.seg is self:
+                    refs.append(b.index)
+                    continue
+                if b.buffer is None:  # another segment's value, not computed yet: compute it first
+                    b.get()
+                b = b.buffer
+            k = param_ids.get(id(b))
+            if k is None:
+                k = param_ids[id(b)] = len(self.params)
+                self.params.append(b)
+                self.avals.append(a._aval)
+            refs.append(-1 - k)
+        refs_t = tuple(refs)
         lock = self.lock
         lock.acquire()  # (acquire/release: cheaper than `with` on this path)
         try:
             if self.closed:
                 return None
-            refs = []
-            for a, b in zip(args, bufs):
-                if type(b) is _Pending:
-                    if b.seg is self:
-                        refs.append(b.index)
-                        continue
-                    if b.buffer is None:
-                        break  # another segment's value, not computed yet: below, without our lock
-                    b = b.buffer
-                i = self.param_ids.get(id(b))
-                if i is None:
-                    i = self.param_ids[id(b)] = len(self.params)
-                    self.params.append(b)
-                    self.avals.append(a._aval)
-                refs.append(-1 - i)
-            else:
-                outs = self.outs
-                start = len(outs)
-                device = self.device
-                self.nodes.append((entry, rule, params, refs, start, out_avals))
-                avals = out_avals
-                if len(avals) == 1:
-                    p = _pending(self, start)
-                    outs.append(_weakref(p))
-                    return [Array._from_buffer(p, avals[0], device)]  # type: ignore[arg-type]
-                result = []
-                for aval in avals:
-                    p = _pending(self, len(outs))
-                    outs.append(_weakref(p))
-                    result.append(Array._from_buffer(p, aval, device))  # type: ignore[arg-type]
-                return result
+            outs = self.outs
+            start = len(outs)
+            device = self.device
+            self.nodes.append((entry, rule, params, refs_t, start, out_avals))
+            self.committed = len(self.params)
+            wiring = self.wiring
+            wiring.append(entry)
+            wiring += refs
+            result = []
+            for aval in out_avals:
+                p = _new_pending(_Pending)
+                p.seg, p.index, p.buffer = self, start, None
+                outs.append(p)
+                result.append(_new_array(p, aval, device))  # type: ignore[arg-type]  # a Buffer stand-in
+                start += 1
+            return result
         finally:
             lock.release()
-        b.get()  # another thread's open segment (or one flushed meanwhile): compute it, then retry
-        return self.record(entry, rule, params, args, out_avals)
 
     def signature(self) -> tuple:
         """The ops' dispatcher entries, in order (what the recorder counts)."""
@@ -227,11 +255,12 @@ class _Segment:
             if self.closed:
                 return
             self.closed = True
-            pendings = [(i, r()) for i, r in enumerate(self.outs)]
-            live = [(i, p) for i, p in pendings if p is not None]
+            outs = self.outs
+            live = _live(outs)
             try:
                 if live:
-                    self._compute([i for i, _ in live], [p for _, p in live])
+                    n = self.committed
+                    self._compute(live, [outs[i] for i in live], self.params[:n], self.avals[:n])
             except BaseException as exc:  # raised here (at the read that flushed) and kept for the others
                 self.error = exc
                 raise
@@ -239,21 +268,22 @@ class _Segment:
                 # The nodes stay for the recorder to count the signature; the buffers go.
                 self.params, self.param_ids, self.outs = [], {}, []
 
-    def _compute(self, live: list[int], pendings: list[_Pending]) -> None:
+    def _compute(self, live: list[int], pendings: list[_Pending], params: list[Buffer], avals: list[tuple]) -> None:
         _stats["deferred_ops"] += len(self.nodes)
         # The graph: each op's entry and where its inputs come from, and which outputs are live.
-        graph = (tuple([x for node in self.nodes for x in (node[0], *node[3])]), tuple(live), tuple(self.avals))
+        graph = (tuple(self.wiring), tuple(live), tuple(avals))
         program = _programs.get(graph)
         # A deferred graph compiles when it recurs (its first op already started a hot signature);
         # one op is already one executable: only longer graphs are worth a compile.
         if program is None and len(self.nodes) > 1 and _counts.get(self.signature(), 0) >= 1:
-            program = _submit(graph, self.nodes, self.avals, live, self.device)
+            program = _submit(graph, self.nodes, avals, live, self.device)
         if type(program) is _Fused:
             _stats["hits"] += 1
-            buffers = _run_fused(program, self.params, self.device)
+            self.fused = True
+            buffers = _run_fused(program, params, self.device)
         else:
             _stats["replays"] += 1
-            buffers = _replay(self.nodes, self.params, live, self.device)
+            buffers = _replay(self.nodes, params, live, self.device)
         for p, b in zip(pendings, buffers):
             p.buffer = b
 
@@ -271,11 +301,6 @@ def _needed(nodes: Sequence[tuple], live: Sequence[int]) -> list[tuple]:
     return keep
 
 
-def _wrap(device: Any, handles: Sequence[int], avals: Sequence[tuple]) -> list[Buffer]:
-    client = device.client
-    return [Buffer(client, h, aval[1], aval[0]) for h, aval in zip(handles, avals)]
-
-
 def _replay(nodes: Sequence[tuple], params: Sequence[Buffer], live: Sequence[int], device: Any) -> list[Buffer]:
     """Execute the needed nodes one by one with their per-op executables."""
     nodes = _needed(nodes, live)
@@ -290,10 +315,10 @@ def _replay(nodes: Sequence[tuple], params: Sequence[Buffer], live: Sequence[int
     for entry, _, _, refs, start, out_avals in nodes:
         handles = [params[-1 - r]._handle if r < 0 else values[r]._handle for r in refs]
         try:
-            out = entry.exe.execute_handles(handles, handle)
+            out = entry.exe.run(handles, handle, out_avals)
         except ResourceExhausted as exc:
             raise device.out_of_memory(exc) from None
-        for j, b in enumerate(_wrap(device, out, out_avals)):
+        for j, b in enumerate(out):
             if start + j in uses:
                 values[start + j] = b
         for r in refs:  # free intermediates after their last use
@@ -309,10 +334,9 @@ def _replay(nodes: Sequence[tuple], params: Sequence[Buffer], live: Sequence[int
 
 def _run_fused(program: _Fused, params: Sequence[Buffer], device: Any) -> list[Buffer]:
     try:
-        out = program.exe.execute_handles([b._handle for b in params], device.handle)
+        buffers = program.exe.run([b._handle for b in params], device.handle, program.out_avals)
     except ResourceExhausted as exc:
         raise device.out_of_memory(exc) from None
-    buffers = _wrap(device, out, program.out_avals)
     for position, param in program.passthrough.items():
         buffers.insert(position, params[param])
     return buffers
@@ -477,13 +501,14 @@ class _Recorder:
         return seg is not None and not seg.closed
 
     def end(self) -> None:
-        """Close the current segment: flush it if deferred, and count its signature."""
+        """Close the current segment: flush it if deferred, and count its signature (not when a
+        fused program ran it: its first op is hot already, and counting costs two hashes of it)."""
         seg = self.seg
         if seg is None:
             signature = tuple(self.entries)
         else:
-            signature = seg.signature()
             seg.flush()
+            signature = () if seg.fused else seg.signature()
         self.entries, self.seg, self.n = [], None, 0
         if len(signature) < 2:  # one op is one executable already: nothing to fuse
             return
@@ -494,7 +519,7 @@ class _Recorder:
             _counts.clear()
             _hot.clear()
         _counts[signature] = count
-        if count >= _HOT and count * _saved_per_run(signature) >= _SAVED:
+        if count >= _HOT and signature[0] not in _hot and count * _saved_per_run(signature) >= _SAVED:
             _hot.add(signature[0])
 
     def boundary(self, array: Array | None = None) -> None:

@@ -47,6 +47,10 @@ Aval = tuple[tuple[int, ...], np.dtype]
 Overrides = dict[str, "bool | int | float | str"]
 _CPU_OPTIONS: Overrides = {"xla_cpu_use_fusion_emitters": False}
 _SMALL_PROGRAM_OPTIONS: Overrides = {"xla_backend_optimization_level": 0}
+# Whole programs (jit, large fused graphs): 512-bit vectors where the host has them (LLVM keeps
+# to the widest it has elsewhere).  XLA's own 256 leaves the AVX-512 units half used: the Monte
+# Carlo payoff runs 6.2 -> 4.5 ms, a row softmax 0.226 -> 0.19 ms (docs/benchmarks.md).
+_WHOLE_PROGRAM_OPTIONS: Overrides = {"xla_cpu_prefer_vector_width": 512}
 _SMALL_ELEMENTS = 1 << 16  # a program whose largest input has at most this many elements is "small"
 _NO_SUCH_OPTION = re.compile(r"No such compile option: '([\w.]+)'")
 
@@ -95,6 +99,8 @@ class CompilePolicy:
         #: Options sent with every program, and with small ones.
         self.options_always: Overrides = dict(_CPU_OPTIONS) if self.platform == "cpu" else {}
         self.options_small: Overrides = dict(_SMALL_PROGRAM_OPTIONS) if self.platform == "cpu" else {}
+        #: Options sent with whole programs (``program_options``).
+        self.options_program: Overrides = dict(_WHOLE_PROGRAM_OPTIONS) if self.platform == "cpu" else {}
         self.small_elements = _SMALL_ELEMENTS
         #: Option names the plugin refused; never sent again.
         self.refused: set[str] = set()
@@ -115,13 +121,16 @@ class CompilePolicy:
                               env_option_overrides=overrides)
 
     def program_options(self, device_id: int, *, index_reduction: bool = False) -> CompileOptions:
-        """The compile options of a whole traced program (jit): the compiler's defaults.  Unlike
-        single ops, whole programs gain from the fusion emitters and full optimization (a Monte
-        Carlo reduction over 4M floats runs 2.6x faster, a row softmax 1.6x; docs/jit.md) --
-        except a program with an argmin/argmax-style (value, index) reduction
-        (``index_reduction``): XLA:CPU's fusion emitters run one fused with its producer
-        3-4x slower (a k-means loop 0.91 -> 0.19 ms without them), and compile longer."""
-        overrides = dict(self.options_always) if index_reduction else {}
+        """The compile options of a whole traced program (jit): the compiler's defaults but for
+        the vector width (``options_program``).  Unlike single ops, whole programs gain from the
+        fusion emitters and full optimization (a Monte Carlo reduction over 4M floats runs 2.6x
+        faster, a row softmax 1.6x; docs/jit.md) -- except a program with an
+        argmin/argmax-style (value, index) reduction (``index_reduction``): XLA:CPU's fusion
+        emitters run one fused with its producer 3-4x slower (a k-means loop 0.91 -> 0.19 ms
+        without them), and compile longer."""
+        overrides = dict(self.options_program)
+        if index_reduction:
+            overrides.update(self.options_always)
         return CompileOptions(num_replicas=1, num_partitions=1, device_assignment=((device_id,),),
                               env_option_overrides=overrides)
 

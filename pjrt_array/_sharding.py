@@ -263,8 +263,9 @@ class ShardedBuffers:
                 out[index] = _trimmed(_host_block(buffer, device), index)
         return out
 
-    def numpy_view(self, *, known_on_host: bool = False) -> np.ndarray:
-        """Same as :meth:`to_numpy`: the blocks are separate buffers, so a host read is a copy."""
+    def numpy_view(self, *, known_on_host: bool = False, ready: bool = False) -> np.ndarray:
+        """Same as :meth:`to_numpy`: the blocks are separate buffers, so a host read is a copy
+        (``Buffer.numpy_view``'s arguments are accepted, and change nothing)."""
         return self.to_numpy()
 
 

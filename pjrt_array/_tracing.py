@@ -28,7 +28,7 @@ import numpy as np
 from . import _dtypes, _traced_views
 from ._array import Array
 from ._devices import Device
-from ._trace_state import state
+from ._trace_state import enter, leave, state
 from .ops._builder import Builder, Value
 
 __all__ = ["Tracer", "Trace", "ConcretizationError", "refuse_traced", "weak_operands"]
@@ -101,7 +101,7 @@ class Tracer(Array):
             f"inside the traced function {self._trace.name!r}, but its value is only known when the "
             f"compiled program runs. {_REMEDY}")
 
-    def _numpy(self) -> np.ndarray:
+    def _numpy(self, ready: bool = False) -> np.ndarray:
         return self._concrete("reading the array on the host")
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
@@ -162,11 +162,11 @@ class Trace:
     # -- activation -------------------------------------------------------------------
     @contextlib.contextmanager
     def active(self) -> Iterator["Trace"]:
-        saved, state.trace = state.trace, self
+        saved = enter(self)
         try:
             yield self
         finally:
-            state.trace = saved
+            leave(saved)
 
     def child(self, what: str, *, explicit: bool) -> "Trace":
         return Trace(self.builder, self.device, f"{what} in {self.name}", self, explicit)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import operator
 import threading
 from typing import Any, Callable, Sequence
 
@@ -28,7 +29,7 @@ from ._pjrt import Buffer, PjrtError, ResourceExhausted
 from ._policy import policy_for
 from ._sharding import Mesh, NamedSharding
 from ._program import main_module
-from ._trace_state import state as _trace_state
+from ._trace_state import state as _trace_state, tracing as _tracing_count
 from ._tracing import Trace
 from ._views import Marker
 from .ops._builder import Builder
@@ -38,6 +39,8 @@ from .ops._operands import scalar_array
 __all__ = ["jit", "Jitted", "Lowered"]
 
 _SCALARS = (bool, int, float, complex)
+_aval_of = operator.attrgetter("_aval")
+_wrap = Array._from_buffer
 _WEAK_DTYPE = {bool: np.dtype(bool), int: np.dtype("int64"), float: np.dtype("float64"),
                complex: np.dtype("complex128")}
 
@@ -46,7 +49,7 @@ class _Program:
     """One compiled signature: the executable and how to feed it and wrap its results."""
 
     __slots__ = ("exe", "device", "scalars", "inputs", "out_avals", "out_tree", "passthrough", "donate", "name",
-                 "text", "spmd", "mesh", "_plain", "_single", "_handle", "_client")
+                 "text", "spmd", "mesh", "plain", "launch", "out_aval", "device_handle")
 
     def __init__(self, exe: Any, device: Device, scalars: list[np.dtype | None], inputs: list[Array],
                  out_avals: list[tuple], out_tree: Any, passthrough: list[tuple[int, int]], donate: list[int],
@@ -65,38 +68,48 @@ class _Program:
         self.donate = donate
         self.name = name
         self.text = text
-        # Pre-computed for the cached call: Arrays in, buffers straight to the executable.
-        self._plain = self.scalars is None and not inputs and not donate and spmd is None
-        self._single = out_tree is _pytree.LEAF and not passthrough
-        self._handle, self._client = device.handle, device.client
+        # Pre-computed for the cached call of Arrays only (``call_handles``).
+        #: whether Arrays alone feed it (no Python-scalar parameter, nothing donated, one device)
+        self.plain = self.scalars is None and not donate and spmd is None
+        single = out_tree is _pytree.LEAF and not passthrough
+        #: the result's aval where the result is one Array computed by the program, else None
+        self.out_aval = out_avals[0] if single else None
+        self.device_handle = device.handle
+        #: where a cached call is the executable's run and one Array (one result, nothing
+        #: captured): what ``_entry`` needs for it, in one tuple; else None
+        self.launch = (exe.run, self.device_handle, out_avals, self.out_aval, device) \
+            if self.plain and single and not inputs else None
 
-    def call_arrays(self, args: Sequence[Array]) -> Any:
-        """The cached call with Arrays only (the hot path)."""
-        if not self._plain:
-            return self(args)
+    def call_handles(self, handles: list[int], args: Sequence[Array]) -> Any:
+        """The cached call of a ``plain`` program: ``handles`` are the buffers of ``args``, Arrays
+        on its device, whose Buffers the caller holds until this returns (the hot path: straight
+        into the executable's :meth:`~pjrt_array._pjrt.LoadedExecutable.run`)."""
+        held = [x._buffer for x in self.inputs]  # the captured Arrays' Buffers, held through the call
+        if held:
+            handles += [b._handle for b in held]
         try:
-            out = self.exe.execute_handles([x._buffer._handle for x in args], self._handle)
+            out = self.exe.run(handles, self.device_handle, self.out_avals)
         except PjrtError as exc:
             raise _execution_error(exc, self.device) from None
-        if self._single:
-            aval = self.out_avals[0]
-            return Array._from_buffer(Buffer(self._client, out[0], aval[1], aval[0]), aval, self.device)
+        aval = self.out_aval
+        if aval is not None:
+            return _wrap(out[0], aval, self.device)
         return self._results(args, out)
 
     def __call__(self, leaves: Sequence[Any]) -> Any:
         device = self.device
         if self.mesh is not None:
             return self._call_sharded(leaves, self.mesh)
+        # The Buffers (scalars' too) are held until the call returns, not only their handles.
         if self.scalars is None:
-            handles = [x._buffer._handle for x in leaves]
+            buffers = [x._buffer for x in leaves]
         else:
-            handles = [x._buffer._handle if d is None else scalar_array(x, d, device)._buffer._handle
+            buffers = [x._buffer if d is None else scalar_array(x, d, device)._buffer
                        for x, d in zip(leaves, self.scalars)]
-        if self.inputs:
-            handles += [x._buffer._handle for x in self.inputs]
+        buffers += [x._buffer for x in self.inputs]
         donated = self._donated(leaves) if self.donate else None
         try:
-            out = self.exe.execute_handles(handles, self._handle)
+            out = self.exe.run([b._handle for b in buffers], self.device_handle, self.out_avals)
         except PjrtError as exc:
             raise _execution_error(exc, device) from None
         if donated is not None:
@@ -117,9 +130,9 @@ class _Program:
             raise _execution_error(exc, self.device) from None
         return _pytree.unflatten(self.out_tree, out)
 
-    def _results(self, leaves: Sequence[Any], out: Sequence[int]) -> Any:
-        client, device, wrap = self._client, self.device, Array._from_buffer
-        arrays = [wrap(Buffer(client, h, aval[1], aval[0]), aval, device) for h, aval in zip(out, self.out_avals)]
+    def _results(self, leaves: Sequence[Any], out: Sequence[Buffer]) -> Any:
+        device = self.device
+        arrays = [_wrap(b, aval, device) for b, aval in zip(out, self.out_avals)]
         if self.passthrough:
             sources = [*leaves, *self.inputs]
             for position, param in self.passthrough:
@@ -206,36 +219,25 @@ class Jitted:
         self._fast: dict[tuple, _Program] = {}  # avals of all-Array positional calls -> program
         self._locks: dict[tuple, threading.Lock] = {}
         self._guard = threading.Lock()
-        self._stats = {"traces": 0, "compiles": 0, "hits": 0, "misses": 0}
-
-    def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        return self if obj is None else functools.partial(self, obj)
+        self._stats = {"traces": 0, "compiles": 0, "misses": 0}
+        self._hits = [0]  # not in ``_stats``: counted on the hot path (a list item is the cheapest)
 
     def __repr__(self) -> str:
         return f"<jitted {self._name}>"
 
     # -- calling ---------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if _trace_state.trace is not None:
+        """The general call (any arguments, any tree); the function ``jit`` returns tries the
+        cached call of Arrays first (:func:`_entry`).  While tracing, a call inlines."""
+        if _tracing_count[0] and _trace_state.trace is not None:
             return self._fun(*args, **kwargs)  # nested jit: part of the enclosing program
-        if self._plain and not kwargs:
-            # Arrays only, by position: the key is their avals; one device check per argument.
-            program = self._fast.get(tuple([a._aval if type(a) is Array else None for a in args]))
-            if program is not None:
-                device = program.device
-                for a in args:
-                    if a._device is not device or a._sharding is not None:
-                        break
-                else:
-                    self._stats["hits"] += 1
-                    return program.call_arrays(args)
         key, leaves = self._signature(args, kwargs)
         program = self._programs.get(key)
         if program is None:
             program = self._miss(key, args, kwargs)
         else:
-            self._stats["hits"] += 1
-        if self._plain and not kwargs and program.spmd is None and \
+            self._hits[0] += 1
+        if self._plain and not kwargs and program.plain and \
                 all(type(a) is Array and a._sharding is None for a in args):
             self._fast[tuple([a._aval for a in args])] = program
         return program(leaves)
@@ -346,7 +348,7 @@ class Jitted:
                 self._stats["misses"] += 1
                 program = self._install(key, self._trace(args, kwargs))
             else:
-                self._stats["hits"] += 1
+                self._hits[0] += 1
         return program
 
     # -- tracing -----------------------------------------------------------------------------
@@ -457,7 +459,7 @@ class Jitted:
     def cache_info(self) -> dict[str, int]:
         """``traces`` (signatures traced), ``compiles`` (executables obtained), ``hits``/``misses``
         (calls served by a cached executable / that had to trace), ``entries`` (signatures cached)."""
-        return {**self._stats, "entries": len(self._programs)}
+        return {**self._stats, "hits": self._hits[0], "entries": len(self._programs)}
 
     def cache_clear(self) -> None:
         """Forget every compiled signature (the dispatcher's executable caches are kept)."""
@@ -523,6 +525,89 @@ def _hashable(v: Any) -> bool:
     return True
 
 
+def _own_buffer(a: Array) -> bool:
+    """Whether ``a._buf`` is its computed, current buffer (not a view of another Array's, a
+    value fusion has yet to compute, nor a donated one's marker): the cached call reads it."""
+    return a._base is None and type(a._buf) is Buffer
+
+
+def _entry(jitted: Jitted) -> Callable:
+    """The function :func:`jit` returns (with ``lower``, ``cache_info`` and ``cache_clear``).
+
+    Where ``jitted`` has no static or donated arguments and no shardings, a call with Arrays
+    alone, by position, is keyed by their avals (one and two arguments are spelled out: this
+    is the hot path), and the program of that key serves it when each is a plain Array (not a
+    tracer) with its own computed buffer on the program's device; anything else takes
+    ``jitted``'s general call.
+    A closure rather than ``Jitted.__call__``: calling a function costs less than calling an
+    instance.
+    """
+    fast, general, state, plain, hits = jitted._fast, jitted.__call__, _trace_state, jitted._plain, jitted._hits
+    tracing = _tracing_count
+    # The avals (by identity) and program of the latest one- and two-Array hit: a loop passes
+    # the same aval objects call after call, and a tuple of avals costs ~0.2 us to hash (numpy
+    # dtypes do not cache their hash).  One tuple each, replaced whole (atomic for threads).
+    last1: list[tuple] = [(None, None)]
+    last2: list[tuple] = [(None, None, None)]
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if not kwargs and plain and (not tracing[0] or state.trace is None):
+            n = len(args)
+            handles = None  # set where the cached call serves; the Buffers stay held in locals
+            if n == 2:
+                a, b = args
+                if type(a) is type(b) is Array:
+                    ka, kb, program = last2[0]
+                    if a._aval is not ka or b._aval is not kb:
+                        program = fast.get((a._aval, b._aval))
+                        if program is not None:
+                            last2[0] = (a._aval, b._aval, program)
+                    if program is not None and a._device is program.device is b._device and \
+                            a._sharding is b._sharding is None and a._base is b._base is None:
+                        ba, bb = a._buf, b._buf
+                        if type(ba) is type(bb) is Buffer:
+                            handles = [ba._handle, bb._handle]
+            elif n == 1:
+                a = args[0]
+                if type(a) is Array:
+                    ka, program = last1[0]
+                    if a._aval is not ka:
+                        program = fast.get((a._aval,))
+                        if program is not None:
+                            last1[0] = (a._aval, program)
+                    if program is not None and a._device is program.device and a._sharding is None and \
+                            a._base is None:
+                        ba = a._buf
+                        if type(ba) is Buffer:
+                            handles = [ba._handle]
+            elif all(type(a) is Array for a in args):
+                program = fast.get(tuple(map(_aval_of, args)))
+                if program is not None and all(a._device is program.device and a._sharding is None and
+                                               _own_buffer(a) for a in args):
+                    buffers = [a._buf for a in args]
+                    handles = [b._handle for b in buffers]
+            if handles is not None:
+                hits[0] += 1
+                launch = program.launch
+                if launch is not None:
+                    run, device_handle, out_avals, aval, device = launch
+                    try:
+                        out = run(handles, device_handle, out_avals)
+                    except PjrtError as exc:
+                        raise _execution_error(exc, device) from None
+                    return _wrap(out[0], aval, device)
+                return program.call_handles(handles, args)
+        return general(*args, **kwargs)
+
+    def cache_clear() -> None:
+        jitted.cache_clear()
+        last1[0], last2[0] = (None, None), (None, None, None)
+
+    functools.update_wrapper(call, jitted._fun)
+    call.lower, call.cache_info, call.cache_clear = jitted.lower, jitted.cache_info, cache_clear  # type: ignore[attr-defined]
+    return call
+
+
 def jit(fun: Callable | None = None, /, *, static_argnums: int | Sequence[int] = (),
         static_argnames: str | Sequence[str] = (), donate_argnums: int | Sequence[int] = (),
         device: Device | None = None, in_shardings: Any = None, out_shardings: Any = None) -> Any:
@@ -539,8 +624,9 @@ def jit(fun: Callable | None = None, /, *, static_argnums: int | Sequence[int] =
     structure (None entries: as XLA chooses).  With sharded arguments or either of these the
     program is one SPMD program over the mesh (docs/sharding.md).
     """
-    def wrap(f: Callable) -> Jitted:
+    def wrap(f: Callable) -> Callable:
         if not callable(f):
             raise TypeError(f"jit needs a callable, got {type(f).__name__}")
-        return Jitted(f, static_argnums, static_argnames, donate_argnums, device, in_shardings, out_shardings)
+        jitted = Jitted(f, static_argnums, static_argnames, donate_argnums, device, in_shardings, out_shardings)
+        return _entry(jitted)
     return wrap if fun is None else wrap(fun)

@@ -270,3 +270,17 @@ def test_log10_and_log2_are_exact_at_powers_and_close_to_numpy(name, base):
     with np.errstate(all="ignore"):
         np.testing.assert_array_equal(np.asarray(f(xp.asarray(special))), nf(special))
     np.testing.assert_array_equal(np.asarray(f(xp.asarray([1, 8, 100, 1024]))), nf(np.array([1, 8, 100, 1024.0])))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("jitted", [False, True])
+def test_a_boolean_times_a_float_keeps_ieee_products_of_zero(dtype, jitted):
+    # XLA rewrites convert(flag) * x into a select that gives 0 for False * nan; numpy gives nan.
+    flags = np.array([[True], [False]])
+    values = np.array(SPECIAL, dtype=dtype)
+    product = xp.jit(lambda a, b: (a * b, b * a)) if jitted else (lambda a, b: (a * b, b * a))
+    with np.errstate(all="ignore"):
+        want = flags * values
+    for got in product(xp.asarray(flags), xp.asarray(values)):
+        assert_equal(got, want)
+        np.testing.assert_array_equal(np.signbit(np.asarray(got)), np.signbit(want))

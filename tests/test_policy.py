@@ -58,6 +58,18 @@ def test_small_programs_get_cheaper_options(client):
         assert policy.options_small == {"xla_backend_optimization_level": 0}
 
 
+def test_whole_programs_get_wide_vectors_and_index_reductions_no_fusion_emitters(client):
+    policy = _policy.CompilePolicy(client)
+    plain = dict(policy.program_options(2).env_option_overrides)
+    indexed = dict(policy.program_options(2, index_reduction=True).env_option_overrides)
+    assert plain == policy.options_program
+    assert indexed == {**policy.options_program, **policy.options_always}
+    assert policy.program_options(2).device_assignment == ((2,),)
+    if client.platform_name == "cpu":
+        assert policy.options_program == {"xla_cpu_prefer_vector_width": 512}
+        assert indexed["xla_cpu_use_fusion_emitters"] is False
+
+
 def test_an_option_the_plugin_refuses_is_dropped_once_and_never_sent_again(client):
     policy = _policy.CompilePolicy(client)
     policy.options_always["xla_no_such_option_for_this_test"] = True

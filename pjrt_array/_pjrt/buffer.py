@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _abi
+from . import buffer_hot as hot
 from ._api import new_struct
 from ._handles import int64s
 from ._owned import Owned, invoke
@@ -45,9 +46,9 @@ class ExternalReference:
     __slots__ = ("_client", "_handle")
 
     def __init__(self, buffer: "Buffer") -> None:
-        buffer.increase_external_reference_count()
-        self._client: "Client | None" = buffer._client
         self._handle = buffer.handle
+        hot.increase_external_references(buffer._client.api, self._handle)
+        self._client: "Client | None" = buffer._client
         buffer._client._pin(self._handle)
 
     def release(self) -> None:
@@ -254,7 +255,7 @@ class Buffer(Owned):
             event.wait()
         return out
 
-    def numpy_view(self, *, known_on_host: bool = False, writable: bool = False) -> np.ndarray:
+    def numpy_view(self, *, known_on_host: bool = False, writable: bool = False, ready: bool = False) -> np.ndarray:
         """A zero-copy view of a host-resident buffer's memory (read-only unless ``writable``).
 
         The buffer's external reference count is raised while the view (or any
@@ -267,6 +268,7 @@ class Buffer(Owned):
         ``PJRT_Buffer_IsOnCpu`` query when the caller knows the device is the host.
         ``writable``: UNSAFE unless the caller knows that no computation reads or
         writes the buffer meanwhile; a zero-copy upload's memory is never writable.
+        ``ready``: the caller has seen the data computed (``buffer_hot.is_ready``): no wait.
         """
         if not known_on_host and not self.is_on_cpu:
             raise ValueError("numpy_view needs a buffer in host memory; use to_numpy()")
@@ -274,12 +276,14 @@ class Buffer(Owned):
             host = self.to_numpy()
             host.flags.writeable = False
             return host
-        self.block_until_ready()
-        pointer = self.unsafe_pointer()
+        api, handle = self._client.api, self.handle
+        if not ready:
+            hot.wait_ready(api, handle)  # the hot-path calls: this runs at every first host read of an array
+        pointer = hot.unsafe_pointer(api, handle)
         dtype, shape = self.dtype, self.shape
         nbytes = math.prod(shape) * dtype.itemsize
         writable = writable and self._host_ref is None
-        raw = np.asarray(_HostView(self.external_reference(), pointer, nbytes, self._host_ref, writable))
+        raw = np.asarray(_HostView(ExternalReference(self), pointer, nbytes, self._host_ref, writable))
         return raw.view(dtype).reshape(shape)
 
     # -- unsafe ------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from . import _abi
+from . import _abi, buffer_hot
 from ._api import Api, new_struct, struct_size
 from ._ctypes_util import field_types
 from ._handles import c_bytes_address, handles, text
@@ -171,8 +171,7 @@ class Client:
                 self._pins[buffer] = left
             if _FORKED:
                 return
-            invoke(self.api, "PJRT_Buffer_DecreaseExternalReferenceCount",
-                   _abi.PJRT_Buffer_DecreaseExternalReferenceCount_Args, buffer=buffer)
+            buffer_hot.decrease_external_references(self.api, buffer)
             if left or buffer not in self._doomed:
                 return
             self._doomed.discard(buffer)

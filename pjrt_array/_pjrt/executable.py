@@ -407,22 +407,36 @@ class LoadedExecutable(Owned):
         self._check_arguments(buffers)
         if device is not None and device._client is not self._client:
             raise ValueError("device belongs to another client")
-        outs = self.execute_handles([b.handle for b in buffers], device.handle if device else 0)
-        return [Buffer(self._client, h, d, s) for h, d, s in zip(outs, self.output_dtypes, self.output_shapes)]
+        return self.run([b.handle for b in buffers], device.handle if device else 0,
+                        list(zip(self.output_shapes, self.output_dtypes)))
 
     def execute_handles(self, arg_handles: Sequence[int], device_handle: int = 0) -> list[int]:
-        """The unchecked fast path: raw ``PJRT_Buffer*`` in, raw ``PJRT_Buffer*`` out.
+        """The unchecked path with raw ``PJRT_Buffer*`` out (:meth:`run` without wrapping).
 
         The caller owns the returned handles (wrap them in :class:`Buffer`).
+        """
+        return self.run(arg_handles, device_handle, None)
+
+    def run(self, arg_handles: Sequence[int], device_handle: int,
+            out_avals: Sequence[tuple[tuple[int, ...] | None, np.dtype]] | None) -> list[Any]:
+        """The unchecked hot path every caller shares: execute on one device and own the outputs.
+
+        ``arg_handles``: raw ``PJRT_Buffer*`` of the arguments; the caller holds their
+        :class:`Buffer` objects until this returns (another thread may drop them meanwhile).
+        ``device_handle``: the ``PJRT_Device*`` to run on (0: the executable's own).
+        ``out_avals``: ``(shape, dtype)`` of each output, given to the output :class:`Buffer`
+        objects this returns (a None shape is read from the buffer when asked); None returns
+        the raw output handles instead.
+        Nothing is built per call: the argument block, the output array and the execute
+        struct are made once per executable and thread (:class:`_ExecuteBlock`).  A plugin
+        error is raised as its :class:`PjrtError` subclass.
         """
         block = self._blocks.get(_get_ident())
         n = len(arg_handles)
         # A block is sized by the call that built it; a call with another
         # argument count gets a new one (the plugin rejects a wrong count).
         if block is None or block.nargs != n:
-            if self._client._closed or not self._handle:
-                self.handle  # raises ClosedError
-            block = self._blocks[_get_ident()] = _ExecuteBlock(self, n, self.num_outputs)
+            block = self._new_block(n)
         if n == 2:
             block.args[0], block.args[1] = arg_handles
         elif n == 1:
@@ -434,9 +448,20 @@ class LoadedExecutable(Owned):
         err = self._execute(block.address)
         if err:
             self._client.api.check(err)
+        if out_avals is None:
+            return block.outs[: block.nouts]
         if block.nouts == 1:
-            return [block.outs[0]]
-        return block.outs[: block.nouts]
+            aval = out_avals[0]
+            return [Buffer(self._client, block.outs[0], aval[1], aval[0])]
+        client = self._client
+        return [Buffer(client, h, aval[1], aval[0]) for h, aval in zip(block.outs[: block.nouts], out_avals)]
+
+    def _new_block(self, nargs: int) -> _ExecuteBlock:
+        """This thread's execute block for ``nargs`` arguments (ClosedError once closed)."""
+        if self._client._closed or not self._handle:
+            self.handle  # raises ClosedError
+        block = self._blocks[_get_ident()] = _ExecuteBlock(self, nargs, self.num_outputs)
+        return block
 
     @overload
     def execute_sharded(self, argument_lists: Sequence[Sequence[Buffer]], with_events: Literal[False] = False, *,

@@ -233,6 +233,19 @@ def arith(name: str) -> Rule:
     return rule
 
 
+def multiply(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
+    """``x * y``.  XLA rewrites a product with a converted boolean into a select of the other
+    operand or 0, which drops IEEE's ``0 * nan = nan``, ``0 * inf = nan`` and ``0 * -0.0 = -0.0``
+    (numpy keeps them); a boolean times a real float is therefore written as that select with
+    the product for False spelled out: ``where(flag, other, other * 0)`` (exact: ``1 * v == v``)."""
+    if dtype.kind == "f" and (x.dtype == np.bool_) != (y.dtype == np.bool_):
+        shape = broadcast_shapes(x.shape, y.shape)
+        flag, other = (x, y) if x.dtype == np.bool_ else (y, x)
+        flag, other = broadcast(b, flag, shape), broadcast(b, b.convert(other, dtype), shape)
+        return b.select(flag, other, b.multiply(other, const_like(b, 0, other)))
+    return b.multiply(*_prepare(b, x, y, dtype))
+
+
 def compare(direction: str) -> Rule:
     def rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
         return b.compare(*_prepare(b, x, y, dtype), direction)

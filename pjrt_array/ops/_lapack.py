@@ -12,7 +12,9 @@ keeps the dependencies as they are, batches in C, and gives exactly numpy's
 results and errors: where numpy raises ``LinAlgError`` (singular ``solve`` or
 ``inv``, ``cholesky`` of a matrix that is not positive definite, no
 convergence, non-finite ``eig`` input) the execution fails, and the caller
-gets ``numpy.linalg.LinAlgError`` (see :func:`run`).
+gets ``numpy.linalg.LinAlgError`` (see ``_lapack_run``).  Small eager calls on
+computed operands skip the program and run the same kernels on the host
+(``_lapack_run``).
 
 :func:`serves` is the one place that decides between LAPACK and the pure
 lowering, per device platform, plugin capability and dtype (docs/linalg.md).
@@ -25,24 +27,22 @@ from __future__ import annotations
 import functools
 import importlib
 import os
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from .. import _dtypes, _fusion
-from .._dispatch import run as _run
-from .._trace_state import state as _trace_state
+from .. import _dtypes
 from .._pjrt import PjrtError
-from ._builder import Builder, Value
+from ._builder import Builder, Rule, Value
 from ._ffi_registry import OncePerPlugin
 from ._lower import broadcast_shapes
 
 if TYPE_CHECKING:
-    from .._array import Array
     from .._devices import Device
 
-__all__ = ["serves", "set_enabled", "run", "linalg_error", "custom_call", "cholesky_rule", "qr_rule", "eigh_rule",
-           "eig_rule", "svd_rule", "rank_rule", "pinv_rule", "solve_rule", "inv_rule", "det_rule", "slogdet_rule"]
+__all__ = ["serves", "set_enabled", "linalg_error", "Plan", "Const", "PLANS", "KERNELS", "custom_call",
+           "cholesky_rule", "qr_rule", "eigh_rule", "eig_rule", "svd_rule", "rank_rule", "pinv_rule", "solve_rule",
+           "inv_rule", "det_rule", "slogdet_rule"]
 
 _PREFIX = "pjrt_array_lapack_"
 # The kernels use numpy 2's linalg (cholesky(upper=), svdvals, rtol=, the standard's 1-D solve).
@@ -132,9 +132,11 @@ Views = list[np.ndarray]
 
 def _writing(gufunc: Any, spec: str, fail: Callable[[str, int], None] | None) -> Callable[[Views, Views], None]:
     """An in-place kernel ``(inputs, results)`` running ``gufunc`` into the result views."""
+    real, complex_ = spec.replace("x", "d"), spec.replace("x", "D")  # the loops, named once
+
     def kernel(inputs: Views, results: Views) -> None:
         with _errors(fail):
-            gufunc(*inputs, signature=_loop(spec, inputs[0]), out=tuple(results))
+            gufunc(*inputs, signature=complex_ if inputs[0].dtype.kind == "c" else real, out=tuple(results))
     return kernel
 
 
@@ -165,6 +167,32 @@ def _qr(complete: bool) -> Callable[[Views, Views], None]:
     return kernel
 
 
+def _eig(vectors: bool) -> Callable[[Views, Views], None]:
+    gufunc = _G.eig if vectors else _G.eigvals
+
+    def kernel(inputs: Views, results: Views) -> None:
+        (a,) = inputs
+        if not np.isfinite(a).all():  # numpy.linalg checks before LAPACK, with this message
+            raise L.LinAlgError("Array must not contain infs or NaNs")
+        # numpy returns real arrays where every eigenvalue is real; the results here are complex
+        # either way, and casting those real values to complex gives the gufunc's values
+        with _errors(_EIG_NOT_CONVERGED):
+            gufunc(a, signature=_loop("x->DD" if vectors else "x->D", a), out=tuple(results))
+    return kernel
+
+
+def _rank(inputs: Views, results: Views) -> None:
+    """numpy.linalg.matrix_rank's steps with a given tolerance: the singular values (svdvals' gufunc
+    and cast), then the count above ``rtol`` times the largest."""
+    a, rtol = inputs
+    with _errors(_SVD_NOT_CONVERGED):
+        s = _G.svd(a, signature=_loop("x->d", a))
+    with np.errstate(all="ignore"):
+        s = s.astype(_dtypes.real_dtype(a.dtype), copy=False)
+        tol = s.max(axis=-1, keepdims=True, initial=0) * rtol[..., np.newaxis]
+        results[0][...] = np.count_nonzero(s > tol, axis=-1)
+
+
 def _writing_kernels() -> dict[str, Callable[[Views, Views], None]]:
     return {
         "cholesky_lower": _writing(_G.cholesky_lo, "x->x", _NOT_POSITIVE_DEFINITE),
@@ -173,6 +201,9 @@ def _writing_kernels() -> dict[str, Callable[[Views, Views], None]]:
         "qr_complete": _qr(True),
         "eigh": _writing(_G.eigh_lo, "x->dx", _EIG_NOT_CONVERGED),
         "eigvalsh": _writing(_G.eigvalsh_lo, "x->d", _EIG_NOT_CONVERGED),
+        "matrix_rank": _rank,
+        "eig": _eig(True),
+        "eigvals": _eig(False),
         "svd_full": _writing(_G.svd_f, "x->xdx", _SVD_NOT_CONVERGED),
         "svd_reduced": _writing(_G.svd_s, "x->xdx", _SVD_NOT_CONVERGED),
         "svdvals": _writing(_G.svd, "x->d", _SVD_NOT_CONVERGED),
@@ -184,9 +215,9 @@ def _writing_kernels() -> dict[str, Callable[[Views, Views], None]]:
 
 
 # name -> (kernel, whether it is in place: writes the result views itself)
-_KERNELS: dict[str, tuple[Callable[..., Any], bool]] = {name: (_quiet(fn), False) for name, fn in _NUMPY_LINALG.items()}
+KERNELS: dict[str, tuple[Callable[..., Any], bool]] = {name: (_quiet(fn), False) for name, fn in _NUMPY_LINALG.items()}
 if _G is not None:
-    _KERNELS.update({name: (fn, True) for name, fn in _writing_kernels().items()})
+    KERNELS.update({name: (fn, True) for name, fn in _writing_kernels().items()})
 
 # -- the choice ---------------------------------------------------------------------------------
 
@@ -195,7 +226,7 @@ _choice: dict[tuple, bool] = {}
 
 
 def _register_all(ffi: Any) -> None:
-    for name, (kernel, in_place) in _KERNELS.items():
+    for name, (kernel, in_place) in KERNELS.items():
         ffi.register_python_handler(_PREFIX + name, kernel, in_place=in_place)
 
 
@@ -225,26 +256,6 @@ def set_enabled(enabled: bool) -> None:
     _choice.clear()
 
 
-def run(rule: Any, params: tuple, args: Sequence["Array"], device: "Device") -> list["Array"]:
-    """``_dispatch.run``, with a LAPACK kernel's ``LinAlgError`` raised as ``numpy.linalg.LinAlgError``.
-
-    The CPU plugins execute these programs on the calling thread, so the error
-    arrives here; one that arrives later (an execution queued behind unfinished
-    inputs) is raised at the next host read as ``InvalidArgument`` (a
-    ValueError, as LinAlgError is) with the same message.
-    """
-    try:
-        if _trace_state.fusion is None:
-            return _run(rule, params, args, device)
-        with _fusion.eagerly():  # automatic fusion never defers a kernel whose error belongs to the call
-            return _run(rule, params, args, device)
-    except PjrtError as exc:
-        error = linalg_error(exc)
-        if error is not None:
-            raise error from None
-        raise
-
-
 def linalg_error(exc: PjrtError) -> "np.linalg.LinAlgError | None":
     """The ``numpy.linalg.LinAlgError`` a failed execution stands for when a LAPACK kernel
     raised it (eagerly or inside a jitted program); None for any other failure."""
@@ -269,83 +280,133 @@ def custom_call(b: Builder, kernel: str, operands: Sequence[Value],
 
 
 # -- rules (parameters as in ops/linalg.py's pure rules) -----------------------------------------
+#
+# Each rule is made from a *plan*: the kernel, its operands and its results' types, computed from
+# anything with a shape and a dtype (the rule's Values, or the Arrays of a call that
+# ``_lapack_run`` serves on the host), so both ways run one kernel on one set of operands.
 
-def _real(x: Value) -> np.dtype:
+class Const(NamedTuple):
+    """A constant operand of a kernel (a tolerance)."""
+    value: float
+
+
+class Plan(NamedTuple):
+    kernel: str
+    operands: tuple[tuple[int | Const, np.dtype], ...]  # (argument index or constant, dtype) each
+    results: tuple[tuple[tuple[int, ...], np.dtype], ...]
+    single: bool  # the rule returns its one result rather than a list
+
+
+PlanFn = Callable[..., Plan]
+#: The plan of each LAPACK rule.
+PLANS: dict[Any, PlanFn] = {}
+
+
+def _rule(plan: PlanFn, name: str) -> Rule:
+    def rule(b: Builder, *values: Value, **params: Any) -> Value | list[Value]:
+        p = plan(*values, **params)
+        operands = [b.constant(src.value, dtype) if isinstance(src, Const) else b.convert(values[src], dtype)
+                    for src, dtype in p.operands]
+        out = custom_call(b, p.kernel, operands, p.results)
+        return out[0] if p.single else out
+    rule.__name__ = rule.__qualname__ = name  # _cusolver finds its replacements by these names
+    PLANS[rule] = plan
+    return rule
+
+
+def _args(*xs: Any) -> tuple[tuple[int, np.dtype], ...]:
+    return tuple((i, x.dtype) for i, x in enumerate(xs))
+
+
+def _real(x: Any) -> np.dtype:
     return _dtypes.real_dtype(x.dtype)
 
 
-def cholesky_rule(b: Builder, x: Value, *, upper: bool) -> Value:
-    return custom_call(b, "cholesky_upper" if upper else "cholesky_lower", [x], [(x.shape, x.dtype)])[0]
+def _cholesky_plan(x: Any, *, upper: bool) -> Plan:
+    return Plan("cholesky_upper" if upper else "cholesky_lower", _args(x), ((x.shape, x.dtype),), True)
 
 
-def qr_rule(b: Builder, x: Value, *, complete: bool) -> list[Value]:
+def _qr_plan(x: Any, *, complete: bool) -> Plan:
     *batch, m, n = x.shape
     k = m if complete else min(m, n)
-    return custom_call(b, "qr_complete" if complete else "qr_reduced", [x],
-                       [((*batch, m, k), x.dtype), ((*batch, k, n), x.dtype)])
+    return Plan("qr_complete" if complete else "qr_reduced", _args(x),
+                (((*batch, m, k), x.dtype), ((*batch, k, n), x.dtype)), False)
 
 
-def eigh_rule(b: Builder, x: Value, *, vectors: bool) -> Value | list[Value]:
+def _eigh_plan(x: Any, *, vectors: bool) -> Plan:
     w = (x.shape[:-1], _real(x))
     if vectors:
-        return custom_call(b, "eigh", [x], [w, (x.shape, x.dtype)])
-    return custom_call(b, "eigvalsh", [x], [w])[0]
+        return Plan("eigh", _args(x), (w, (x.shape, x.dtype)), False)
+    return Plan("eigvalsh", _args(x), (w,), True)
 
 
-def eig_rule(b: Builder, x: Value, *, vectors: bool) -> Value | list[Value]:
+def _eig_plan(x: Any, *, vectors: bool) -> Plan:
     dtype = _dtypes.complex_dtype_for(_real(x))
     w = (x.shape[:-1], dtype)
     if vectors:
-        return custom_call(b, "eig", [x], [w, (x.shape, dtype)])
-    return custom_call(b, "eigvals", [x], [w])[0]
+        return Plan("eig", _args(x), (w, (x.shape, dtype)), False)
+    return Plan("eigvals", _args(x), (w,), True)
 
 
-def svd_rule(b: Builder, x: Value, *, full: bool, vectors: bool) -> Value | list[Value]:
+def _svd_plan(x: Any, *, full: bool, vectors: bool) -> Plan:
     *batch, m, n = x.shape
     k = min(m, n)
     s = ((*batch, k), _real(x))
     if not vectors:
-        return custom_call(b, "svdvals", [x], [s])[0]
+        return Plan("svdvals", _args(x), (s,), True)
     u, v = (m, n) if full else (k, k)
-    return custom_call(b, "svd_full" if full else "svd_reduced", [x],
-                       [((*batch, m, u), x.dtype), s, ((*batch, v, n), x.dtype)])
+    return Plan("svd_full" if full else "svd_reduced", _args(x),
+                (((*batch, m, u), x.dtype), s, ((*batch, v, n), x.dtype)), False)
 
 
-def _rtol(b: Builder, x: Value, rtol_v: tuple[Value, ...], rtol: float | None) -> Value:
-    """The relative tolerance as an operand: the given array, else the constant (default max(M, N)·eps)."""
+def _with_rtol(kernel: str, x: Any, rtol_v: tuple, rtol: float | None, result: tuple) -> Plan:
+    """A plan whose second operand is the relative tolerance: the given array, else the constant
+    (default max(M, N)·eps)."""
     real = _real(x)
     if rtol_v:
-        return b.convert(rtol_v[0], real)
-    value = max(x.shape[-2:]) * float(np.finfo(real).eps) if rtol is None else rtol
-    return b.constant(value, real)
+        tol: int | Const = 1
+    else:
+        tol = Const(max(x.shape[-2:]) * float(np.finfo(real).eps) if rtol is None else rtol)
+    return Plan(kernel, ((0, x.dtype), (tol, real)), (result,), True)
 
 
-def rank_rule(b: Builder, x: Value, *rtol_v: Value, rtol: float | None) -> Value:
-    return custom_call(b, "matrix_rank", [x, _rtol(b, x, rtol_v, rtol)], [(x.shape[:-2], np.dtype("int64"))])[0]
+def _rank_plan(x: Any, *rtol_v: Any, rtol: float | None) -> Plan:
+    return _with_rtol("matrix_rank", x, rtol_v, rtol, (x.shape[:-2], np.dtype("int64")))
 
 
-def pinv_rule(b: Builder, x: Value, *rtol_v: Value, rtol: float | None) -> Value:
-    shape = x.shape[:-2] + x.shape[-2:][::-1]
-    return custom_call(b, "pinv", [x, _rtol(b, x, rtol_v, rtol)], [(shape, x.dtype)])[0]
+def _pinv_plan(x: Any, *rtol_v: Any, rtol: float | None) -> Plan:
+    return _with_rtol("pinv", x, rtol_v, rtol, (x.shape[:-2] + x.shape[-2:][::-1], x.dtype))
 
 
-def solve_rule(b: Builder, a: Value, rhs: Value, *, vector: bool) -> Value:
+def _solve_plan(a: Any, rhs: Any, *, vector: bool) -> Plan:
     dtype = _dtypes.promote_types(a.dtype, rhs.dtype)
     if vector:  # numpy's solve, like the standard, takes a 1-D x2 as one vector for every matrix
         shape = a.shape[:-2] + rhs.shape
     else:
         shape = broadcast_shapes(a.shape[:-2], rhs.shape[:-2]) + rhs.shape[-2:]
-    return custom_call(b, "solve", [b.convert(a, dtype), b.convert(rhs, dtype)], [(shape, dtype)])[0]
+    return Plan("solve", ((0, dtype), (1, dtype)), ((shape, dtype),), True)
 
 
-def inv_rule(b: Builder, x: Value) -> Value:
-    return custom_call(b, "inv", [x], [(x.shape, x.dtype)])[0]
+def _inv_plan(x: Any) -> Plan:
+    return Plan("inv", _args(x), ((x.shape, x.dtype),), True)
 
 
-def det_rule(b: Builder, x: Value) -> Value:
-    return custom_call(b, "det", [x], [(x.shape[:-2], x.dtype)])[0]
+def _det_plan(x: Any) -> Plan:
+    return Plan("det", _args(x), ((x.shape[:-2], x.dtype),), True)
 
 
-def slogdet_rule(b: Builder, x: Value) -> list[Value]:
-    return custom_call(b, "slogdet", [x], [(x.shape[:-2], x.dtype), (x.shape[:-2], _real(x))])
+def _slogdet_plan(x: Any) -> Plan:
+    return Plan("slogdet", _args(x), ((x.shape[:-2], x.dtype), (x.shape[:-2], _real(x))), False)
 
+
+cholesky_rule = _rule(_cholesky_plan, "cholesky_rule")
+qr_rule = _rule(_qr_plan, "qr_rule")
+eigh_rule = _rule(_eigh_plan, "eigh_rule")
+eig_rule = _rule(_eig_plan, "eig_rule")
+svd_rule = _rule(_svd_plan, "svd_rule")
+rank_rule = _rule(_rank_plan, "rank_rule")
+pinv_rule = _rule(_pinv_plan, "pinv_rule")
+solve_rule = _rule(_solve_plan, "solve_rule")
+inv_rule = _rule(_inv_plan, "inv_rule")
+det_rule = _rule(_det_plan, "det_rule")
+slogdet_rule = _rule(_slogdet_plan, "slogdet_rule")

@@ -17,7 +17,7 @@ from .. import _dtypes
 from .._array import Array
 from .._devices import Device, as_device
 from .._pjrt import ResourceExhausted
-from .._trace_state import state as _trace_state
+from .._trace_state import state as _trace_state, tracing as _tracing
 from .._sharding import NamedSharding, Placement, place
 from ._validate import check_size
 
@@ -77,13 +77,17 @@ def scalar_array(value: Any, dtype: np.dtype, device: "Placement") -> Array:
 
     While tracing it is a literal constant of the traced program instead.
     """
-    trace = _trace_state.trace
+    trace = _trace_state.trace if _tracing[0] else None
     if trace is not None:
         if isinstance(value, float) and math.isinf(value) and _dtypes.is_integer(dtype):
             raise OverflowError(f"cannot convert {value} to {dtype}")
         return trace.constant(value, dtype)
-    one: Device = device.mesh.device_list[0] if isinstance(device, NamedSharding) else device
-    key = (type(value), _scalar_key(value), dtype, one.token)
+    one: Device = device if type(device) is Device else \
+        device.mesh.device_list[0] if isinstance(device, NamedSharding) else device
+    kind = type(value)
+    # (_scalar_key inline for the common cases: ints and ordinary floats key themselves)
+    key = (kind, value if kind is int or (kind is float and value and value == value) else _scalar_key(value),
+           dtype, one.token)
     cached = _scalar_cache.get(key)
     if cached is None:
         if len(_scalar_cache) >= _SCALAR_CACHE_SIZE:
@@ -181,6 +185,27 @@ def _weak_result(dtype: np.dtype, scalar: Any, argname: str) -> np.dtype:
     return found
 
 
+# (Python int or float, its type, array dtype, device token) -> (its cached 0-d Array, the result
+# dtype): the operand of ``x * 0.5`` in one look-up (zeros and NaNs of floats are left out: they
+# key by their bits in scalar_array).  An int is cached with its value, so its range was checked.
+_scalar_operands: dict[tuple, tuple[Array, np.dtype]] = {}
+
+
+def _scalar_operand(value: int | float, x: Array, argname: str) -> tuple[Array, np.dtype]:
+    """The Python int or float ``value`` as the operand of a binary function with Array ``x``."""
+    kind = type(value)
+    key = (value, kind, x._aval[1], x._device.token)
+    found = _scalar_operands.get(key)
+    if found is None or _tracing[0]:
+        dtype = _weak_result(x._aval[1], value, argname)
+        found = (scalar_array(value, dtype, x._device), dtype)
+        if (kind is int or (value and value == value)) and not _tracing[0] and x._sharding is None:
+            if len(_scalar_operands) >= _SCALAR_CACHE_SIZE:
+                _scalar_operands.clear()
+            _scalar_operands[key] = found
+    return found
+
+
 def binary_operands(x1: Any, x2: Any) -> tuple[Array, Array, np.dtype, Device]:
     """Both operands as Arrays on one device, the promoted result dtype, and the device the op
     runs on (committed when either operand is: ``on_one_device``)."""
@@ -193,11 +218,11 @@ def binary_operands(x1: Any, x2: Any) -> tuple[Array, Array, np.dtype, Device]:
             d1, d2 = x1._aval[1], x2._aval[1]
             return x1, x2, d1 if d1 is d2 else _dtypes.promote_types(d1, d2), device
         if t2 is float or t2 is int:
-            dtype = _weak_result(x1._aval[1], x2, "x2")
-            return x1, scalar_array(x2, dtype, x1._device), dtype, x1._device
+            s, dtype = _scalar_operand(x2, x1, "x2")
+            return x1, s, dtype, x1._device
     elif t2 is Array and (t1 is float or t1 is int):
-        dtype = _weak_result(x2._aval[1], x1, "x1")
-        return scalar_array(x1, dtype, x2._device), x2, dtype, x2._device
+        s, dtype = _scalar_operand(x1, x2, "x1")
+        return s, x2, dtype, x2._device
     if getattr(x1, "_weak", None) or getattr(x2, "_weak", None):  # a traced Python scalar
         from .._tracing import weak_operands
         a, b, dtype = weak_operands(x1, x2)

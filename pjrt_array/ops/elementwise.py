@@ -20,7 +20,7 @@ import numpy as np
 from .. import _dtypes
 from .._array import Array
 from .._dispatch import run, run_elementwise
-from .._donation import FUNCTION_REFS, temporary_argument
+from .._donation import FUNCTION_REFS, SMALL_AVALS, temporary_argument
 from . import _elementwise_rules as R
 from ._operands import binary_operands, check_array, on_one_device, scalar_array
 
@@ -86,9 +86,11 @@ def _unary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Callab
     def function(x: Any, /) -> Array:
         if type(x) is not Array:
             x = check_array(x)
-        elif _getrefcount(x) <= FUNCTION_REFS and temporary_argument(x):  # only this call holds x
-            return donating(x)                                                # (``exp(a + b)``)
+        elif _getrefcount(x) <= FUNCTION_REFS and x._aval not in SMALL_AVALS and temporary_argument(x):
+            return donating(x)  # only this call holds x (``exp(a + b)``), and it is large
         dtype = x._aval[1]
+        if len(x._aval[0]) < 2:  # (what run_elementwise does with it, without its frame)
+            return run(rule, cached(dtype) or params(dtype), (x,), x._device)[0]
         return run_elementwise(rule, cached(dtype) or params(dtype), (x,), x._device)
 
     def donating(x: Array) -> Array:
@@ -114,6 +116,8 @@ def _binary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Calla
 
     def function(x1: Any, x2: Any, /) -> Array:
         a, b, dtype, device = binary_operands(x1, x2)
+        if len(a._aval[0]) < 2 and len(b._aval[0]) < 2:  # (what run_elementwise does with them)
+            return run(rule, cached(dtype) or params(dtype), (a, b), device)[0]
         return run_elementwise(rule, cached(dtype) or params(dtype), (a, b), device)
 
     def donating(x1: Any, x2: Any, k: int) -> Array:
@@ -186,7 +190,7 @@ logical_or = _binary("logical_or", R.logical("or"), _ANY, _TO_BOOL, "Logical OR.
 logical_xor = _binary("logical_xor", R.logical("xor"), _ANY, _TO_BOOL, "Logical XOR.")
 maximum = _binary("maximum", R.extremum("GT"), _REAL, _SAME, "Element-wise maximum; NaN if either is NaN.")
 minimum = _binary("minimum", R.extremum("LT"), _REAL, _SAME, "Element-wise minimum; NaN if either is NaN.")
-multiply = _binary("multiply", R.arith("multiply"), _NUMERIC, _SAME, "Element-wise product x1 * x2.")
+multiply = _binary("multiply", R.multiply, _NUMERIC, _SAME, "Element-wise product x1 * x2.")
 nextafter = _binary("nextafter", R.nextafter, "real floating", _SAME, "The next representable value after x1 towards x2.")
 not_equal = _binary("not_equal", R.compare("NE"), _ANY, _SAME, "x1 != x2.")
 pow = _binary("pow", R.power, _NUMERIC, _SAME, "x1 raised to x2.")

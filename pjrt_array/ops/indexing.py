@@ -411,8 +411,20 @@ def _cached_plan(x: Array, key: Any, form: tuple) -> tuple[tuple, tuple[tuple[in
 _INT_FORM = (0,)
 
 
+# shape -> (the parameters of ``x[i]`` for an int ``i``, the size of axis 0): filled by the first
+# successful ``x[i]`` on an Array of that shape, so a later one skips the key's analysis.
+_int_keys: dict[tuple[int, ...], tuple[tuple, int]] = {}
+
+
 def getitem(x: Array, key: Any) -> Array:
     """``x[key]`` (bound to ``Array.__getitem__``)."""
+    if type(key) is int:
+        found = _int_keys.get(x._aval[0])
+        if found is not None and not x._traced:
+            params, size = found
+            if -size <= key < size:
+                out = run(_basic_rule, params, (x, scalar_array(key % size, _INDEX, x._device)), x._device)[0]
+                return _views.attach(out, x, "key", key)
     form = _INT_FORM if type(key) is int else _key_form(key)
     if form is not None and form.count(Ellipsis) <= 1:
         plan, positions, whole = _cached_plan(x, key, form)
@@ -430,6 +442,10 @@ def getitem(x: Array, key: Any) -> Array:
             ints = []
         else:
             ints = [scalar_array(keys[i] % size, _INDEX, x._device) for i, _, size in positions]
+            if form is _INT_FORM:
+                if len(_int_keys) >= _PLANS_SIZE:
+                    _int_keys.clear()
+                _int_keys[x._aval[0]] = ((("plan", plan),), positions[0][2])
         out = run(_basic_rule, (("plan", plan),), (x, *ints), x._device)[0]
         return _views.attach(out, x, "key", key)  # the key is expanded only if the view is written
     parts = _expand_key(x, key)

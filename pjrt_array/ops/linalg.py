@@ -28,9 +28,10 @@ import numpy as np
 
 from .. import _dtypes
 from .._array import Array
+from .._dispatch import run as _dispatch_run
 from .._tracing import refuse_traced
 from . import _cusolver, _lapack
-from ._lapack import run  # _dispatch.run, raising LAPACK's LinAlgError as numpy does
+from ._lapack_run import run  # _dispatch.run, or LAPACK on the host; LinAlgError as numpy raises it
 from ._axes import normalize_axes, normalize_axis
 from ._builder import Builder, Rule, Value
 from ._linalg_lower import (adjoint, broadcast_batch, cholesky as _chol, det_from_parts, diagonal as _diag, eigh as _eigh,
@@ -98,9 +99,24 @@ def _pick(pure: Rule, lapack: Rule, x: Array, dtype: np.dtype | None = None) -> 
     return pure
 
 
+def _placed(arrays: tuple[Array, ...]) -> tuple[Any, tuple[Array, ...]]:
+    """The device the rule runs on, and ``arrays`` moved there (``on_one_device``)."""
+    x = arrays[0]
+    return (x._device, arrays) if len(arrays) == 1 and x._sharding is None else on_one_device(*arrays)
+
+
 def _one(rule: Any, params: tuple, *arrays: Array) -> Array:
-    device, moved = on_one_device(*arrays)
-    return run(rule, params, moved, device)[0]
+    """The one result of a rule with a decomposition in it (``run``: LAPACK on the host or in a
+    program, which ends fusion's segment: its error belongs to the call)."""
+    device, arrays = _placed(arrays)
+    return run(rule, params, arrays, device)[0]
+
+
+def _op(rule: Any, params: tuple, *arrays: Array) -> Array:
+    """The one result of a rule with no decomposition in it: an op like any other, which
+    automatic fusion may defer."""
+    device, arrays = _placed(arrays)
+    return _dispatch_run(rule, params, arrays, device)[0]
 
 
 # -- small rule helpers -------------------------------------------------------------------------
@@ -381,8 +397,8 @@ def slogdet(x: Any, /) -> SlogdetResult:
     return SlogdetResult(*run(_pick(_slogdet_rule, _lapack.slogdet_rule, x), (), (x,), x._device))
 
 
-def _power_rule(b: Builder, x: Value, *, n: int, inverse: Rule) -> Value:
-    if n < 0:
+def _power_rule(b: Builder, x: Value, *, n: int, inverse: Rule | None) -> Value:
+    if inverse is not None:  # given exactly when n < 0
         x = inverse(b, x)
         n = -n
     result = None
@@ -404,7 +420,9 @@ def matrix_power(x: Any, n: int, /) -> Array:
     n = operator.index(n)
     if n < 0 and not _dtypes.isdtype(x.dtype, _FLOATING):
         raise TypeError("matrix_power with a negative exponent needs a floating-point array")
-    return _one(_power_rule, (("n", n), ("inverse", _pick(_inv_rule, _lapack.inv_rule, x))), x)
+    inverse = _pick(_inv_rule, _lapack.inv_rule, x) if n < 0 else None  # a positive power has no inverse in it
+    params = (("n", n), ("inverse", inverse))
+    return _op(_power_rule, params, x) if inverse is None else _one(_power_rule, params, x)
 
 
 # -- norms, traces, products --------------------------------------------------------------------
@@ -434,7 +452,7 @@ def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: flo
     if not isinstance(ord, (int, float)) or isinstance(ord, bool):
         raise TypeError(f"ord must be a number, got {ord!r}")
     axes = normalize_axes(axis, x.ndim)
-    return _one(_vector_norm_rule, (("axes", axes), ("keepdims", bool(keepdims)), ("ord", float(ord))), x)
+    return _op(_vector_norm_rule, (("axes", axes), ("keepdims", bool(keepdims)), ("ord", float(ord))), x)
 
 
 def _matrix_norm_rule(b: Builder, x: Value, *, keepdims: bool, ord: Any, svd: Rule) -> Value:
@@ -464,7 +482,8 @@ def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Array
         raise ValueError(f"matrix_norm of order {ord!r} is not defined for empty matrices")
     key = float(ord) if isinstance(ord, (int, float)) and abs(ord) == math.inf else ord
     svd = _pick(_svd_rule, _lapack.svd_rule, x) if ord in ("nuc", 2, -2) else None
-    return _one(_matrix_norm_rule, (("keepdims", bool(keepdims)), ("ord", key), ("svd", svd)), x)
+    params = (("keepdims", bool(keepdims)), ("ord", key), ("svd", svd))
+    return _op(_matrix_norm_rule, params, x) if svd is None else _one(_matrix_norm_rule, params, x)
 
 
 def _diagonal_rule(b: Builder, x: Value, *, offset: int) -> Value:
@@ -476,7 +495,7 @@ def diagonal(x: Any, /, *, offset: int = 0) -> Array:
     x = check_array(x)
     if x.ndim < 2:
         raise ValueError(f"diagonal needs an array of at least 2 dimensions, got shape {x.shape}")
-    return _one(_diagonal_rule, (("offset", clamp_diagonal(offset, *x.shape[-2:])),), x)
+    return _op(_diagonal_rule, (("offset", clamp_diagonal(offset, *x.shape[-2:])),), x)
 
 
 def _trace_rule(b: Builder, x: Value, *, offset: int, dtype: np.dtype) -> Value:
@@ -491,7 +510,7 @@ def trace(x: Any, /, *, offset: int = 0, dtype: Any = None) -> Array:
         raise ValueError(f"trace needs an array of at least 2 dimensions, got shape {x.shape}")
     from .statistical import _accumulator_dtype
     out_dtype = _accumulator_dtype(x, dtype, "trace")
-    return _one(_trace_rule, (("offset", clamp_diagonal(offset, *x.shape[-2:])), ("dtype", out_dtype)), x)
+    return _op(_trace_rule, (("offset", clamp_diagonal(offset, *x.shape[-2:])), ("dtype", out_dtype)), x)
 
 
 def _cross_rule(b: Builder, x: Value, y: Value, *, axis: int, dtype: np.dtype) -> Value:
@@ -516,7 +535,7 @@ def cross(x1: Any, x2: Any, /, *, axis: int = -1) -> Array:
         raise ValueError(f"cross needs 3 elements along axis {axis}, got shapes {x1.shape} and {x2.shape}")
     a = neg % len(shape)
     dtype = _dtypes.promote_types(x1.dtype, x2.dtype)
-    return _one(_cross_rule, (("axis", a), ("dtype", dtype)), x1, x2)
+    return _op(_cross_rule, (("axis", a), ("dtype", dtype)), x1, x2)
 
 
 def _outer_rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
@@ -533,4 +552,4 @@ def outer(x1: Any, x2: Any, /) -> Array:
     dtype = _dtypes.promote_types(x1.dtype, x2.dtype)
     if dtype == _BOOL:
         raise TypeError("outer needs numeric arrays")
-    return _one(_outer_rule, (("dtype", dtype),), x1, x2)
+    return _op(_outer_rule, (("dtype", dtype),), x1, x2)

@@ -194,13 +194,18 @@ def _joined(arrays: Any, name: str) -> tuple[list[Array], np.dtype, Device]:
     for i, a in enumerate(xs):
         if type(a) is not Array:
             check_array(a, f"arrays[{i}]")
-    dtype = xs[0]._aval[1]
-    for a in xs[1:]:
+    first = xs[0]
+    dtype, device = first._aval[1], first._device
+    mixed = first._sharding is not None
+    for a in xs:
         d = a._aval[1]
         if d is not dtype:
             dtype = _dtypes.promote_types(dtype, d)
-    device, moved = on_one_device(*xs)
-    return list(moved), dtype, device
+        mixed = mixed or a._device is not device or a._sharding is not None
+    if mixed:  # uncommitted arrays move; committed ones on two devices raise (``on_one_device``)
+        device, moved = on_one_device(*xs)
+        xs = list(moved)
+    return xs, dtype, device
 
 
 def concat(arrays: Any, /, *, axis: int | None = 0) -> Array:
@@ -222,14 +227,26 @@ def _stack_rule(b: Builder, *parts: Value, axis: int, dtype: np.dtype) -> Value:
     return b.concatenate([b.reshape(b.convert(p, dtype), shape) for p in parts], axis)
 
 
+# (axis, ndim, dtype) -> stack's checked parameters (an int axis checked once per kind of call)
+_stack_params: dict[tuple, tuple] = {}
+
+
 def stack(arrays: Any, /, *, axis: int = 0) -> Array:
     """Join arrays of one shape along a new axis (one program)."""
     xs, dtype, device = _joined(arrays, "stack")
-    for x in xs[1:]:
-        if x.shape != xs[0].shape:
-            raise ValueError(f"stack needs arrays of one shape, got {xs[0].shape} and {x.shape}")
-    a = normalize_axis(axis, xs[0].ndim + 1)
-    return run(_stack_rule, (("axis", a), ("dtype", dtype)), xs, device)[0]
+    shape = xs[0]._aval[0]
+    for x in xs:
+        if x._aval[0] != shape:
+            raise ValueError(f"stack needs arrays of one shape, got {shape} and {x.shape}")
+    key = (axis, len(shape), dtype) if type(axis) is int else None
+    params = _stack_params.get(key) if key is not None else None
+    if params is None:
+        params = (("axis", normalize_axis(axis, len(shape) + 1)), ("dtype", dtype))
+        if key is not None:
+            if len(_stack_params) >= 1024:
+                _stack_params.clear()
+            _stack_params[key] = params
+    return run(_stack_rule, params, xs, device)[0]
 
 
 def _unstack_rule(b: Builder, x: Value, *, axis: int) -> tuple[Value, ...]:

@@ -62,6 +62,9 @@ def diff(x: Any, /, *, axis: int = -1, n: int = 1, prepend: Any = None, append: 
     n = operator.index(n)
     if n < 0:
         raise ValueError(f"n must be non-negative, got {n}")
+    if prepend is None and append is None:  # the common call: no parts to check or convert
+        device = x._device if x._sharding is None else on_one_device(x)[0]
+        return run(_diff_rule, (("axis", axis), ("n", n)), (x,), device)[0]
     parts = [x]
     for name, extra in (("prepend", prepend), ("append", append)):
         if extra is None:

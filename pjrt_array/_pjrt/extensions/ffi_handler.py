@@ -31,7 +31,7 @@ from .._ctypes_util import address
 from ..dtypes import SUB_BYTE_BITS, BufferType, to_numpy_dtype
 from ..errors import Internal, code_for_exception
 
-__all__ = ["python_handler", "FFI_VERSION"]
+__all__ = ["python_handler", "serve", "FFI_VERSION"]
 
 #: The XLA FFI API version these handlers implement: the call frame, buffer
 #: and error layouts they use are those of FFI API 0.1.
@@ -202,8 +202,13 @@ def _run(fn: Handler, at: int, in_place: bool) -> None:
     extensions, stage, n_args, arg_types, args, n_rets, ret_types, rets = _read(_FRAME, at)
     if extensions and _metadata(_abi.XLA_FFI_CallFrame.from_address(at)) or stage != _EXECUTE:
         return
-    inputs = _views(arg_types, args, n_args, "argument", True)
-    outputs = _views(ret_types, rets, n_rets, "result", False)
+    serve(fn, _views(arg_types, args, n_args, "argument", True), _views(ret_types, rets, n_rets, "result", False),
+          in_place)
+
+
+def serve(fn: Handler, inputs: list[np.ndarray], outputs: list[np.ndarray], in_place: bool) -> None:
+    """Run a handler's ``fn`` on ``inputs``, filling ``outputs`` (see :func:`python_handler`); also
+    used to run the same function on host arrays outside any program."""
     if in_place:
         fn(inputs, outputs)
         return

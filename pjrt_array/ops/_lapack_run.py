@@ -1,0 +1,144 @@
+"""Running a LAPACK rule eagerly: on the host directly when that is cheaper, else as its program.
+
+A LAPACK rule's program is one custom call whose Python FFI handler runs a
+kernel of ``_lapack`` on views of the operands.  For a small matrix most of its
+cost is the program around the kernel: the execute, the handler's callback
+and its views (about 15 us against 2-5 us of LAPACK at 8x8).  So where a call
+is eager (not traced), on one CPU device, its operands are computed (their
+buffers ready) and its operands and results are small (:data:`HOST_MAX_BYTES`),
+the same kernel runs here on read-only views of the operands' memory, on the
+same operands (converted as the rule converts them, ``_lapack.Plan``), and
+each result is copied into a new buffer: the values are those of the program,
+bit for bit, and a ``LinAlgError`` raises at the call as it does there.
+Anything else runs the program; with automatic fusion on, a LAPACK call ends
+the thread's segment either way (its error belongs to the call).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import _fusion
+from .._array import Array
+from .._devices import Device
+from .._dispatch import run as _run
+from .._pjrt import Buffer, PjrtError
+from .._pjrt.buffer_hot import copy_from_host, is_ready
+from .._pjrt.extensions.ffi_handler import serve
+from .._trace_state import state as _trace_state
+from . import _lapack
+
+__all__ = ["run", "set_host_max_bytes", "HOST_MAX_BYTES"]
+
+#: The largest call (bytes of its operands and results) run on the host; 0 turns the host path off.
+#: The host path was faster at every size measured (8x8 to 128x128, docs/benchmarks.md); the bound
+#: keeps it to calls whose results' copy is small next to LAPACK's time, and whose operands may stay
+#: pinned by the host view cached on them (a pinned buffer is never reused by an in-place write).
+HOST_MAX_BYTES = int(os.environ.get("PJRT_ARRAY_LAPACK_HOST_BYTES", 1 << 20))
+_MAX_CALLS = 1024
+# (rule, params, operand avals) -> how to run it on the host, or None where the program runs.
+_calls: dict[tuple, Any] = {}
+
+
+class _HostCall:
+    """A call the host serves: the kernel, its operands (an argument converted to a dtype, or a
+    constant array) and its results' avals."""
+
+    __slots__ = ("kernel", "in_place", "operands", "cast", "results")
+
+    def __init__(self, plan: _lapack.Plan, args: Sequence[Array]) -> None:
+        self.kernel, self.in_place = _lapack.KERNELS[plan.kernel]
+        self.operands = tuple(
+            (-1, np.asarray(src.value, dtype)) if isinstance(src, _lapack.Const)
+            else (src, None if args[src].dtype == dtype else dtype) for src, dtype in plan.operands)
+        # whether the kernel's operands differ from the arguments (a conversion or a constant)
+        self.cast = [src for src, _ in self.operands] != list(range(len(args))) or \
+            any(cast is not None for _, cast in self.operands)
+        self.results = tuple((tuple(shape), np.dtype(dtype)) for shape, dtype in plan.results)
+
+
+def set_host_max_bytes(limit: int) -> None:
+    """The largest call (operand and result bytes) served on the host; 0: always the program."""
+    global HOST_MAX_BYTES
+    HOST_MAX_BYTES = int(limit)
+    _calls.clear()
+
+
+def _host_call(key: tuple, rule: Any, params: tuple, args: Sequence[Array]) -> _HostCall | None:
+    """How the host serves this kind of call (made once per rule, parameters and operand avals)."""
+    plan = _lapack.PLANS[rule](*args, **dict(params))
+    size = sum(int(np.prod(a.shape)) * a.dtype.itemsize for a in args)
+    size += sum(int(np.prod(shape)) * np.dtype(dtype).itemsize for shape, dtype in plan.results)
+    call = _HostCall(plan, args) if size <= HOST_MAX_BYTES else None
+    if len(_calls) >= _MAX_CALLS:
+        _calls.clear()
+    _calls[key] = call
+    return call
+
+
+def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) -> list[Array] | None:
+    """The call run on the host; None where the program must run it."""
+    for a in args:
+        if a._sharding is not None:
+            return None
+    key = (rule, params, args[0]._aval) if len(args) == 1 else (rule, params, *[a._aval for a in args])
+    call = _calls.get(key, _calls)
+    if call is _calls:
+        call = _host_call(key, rule, params, args)
+    if call is None:  # above the bound: nothing is read here
+        return None
+    recorder = _trace_state.fusion
+    if recorder is not None:
+        recorder.boundary()  # the segment ends here, as it does for the program (``run``)
+        _fusion.settle(args)  # and a deferred operand gets its computed buffer
+    values = []
+    for a in args:
+        buf = a._buffer  # first: a stale view re-derives its buffer (and drops its host view)
+        host = a._host
+        if host is None:
+            if type(buf) is not Buffer or not is_ready(buf._client.api, buf.handle):
+                return None  # still being computed: the program waits for it, as every op does
+            host = a._numpy(ready=True)  # cached on the Array: a later call reads it for free
+        values.append(host)
+    if call.cast:
+        inputs = [values[src] if cast is None else values[src].astype(cast) if src >= 0 else cast
+                  for src, cast in call.operands]
+    else:
+        inputs = values
+    results = call.results
+    outputs = [np.empty(shape, dtype) for shape, dtype in results]
+    serve(call.kernel, inputs, outputs, call.in_place)  # a LinAlgError raises here, at the call
+    client = device.client
+    api, client_handle, device_handle = client.api, client.handle, device.handle
+    return [Array._from_buffer(Buffer(client, copy_from_host(api, client_handle, out, device_handle), aval[1], aval[0]),
+                               aval, device) for out, aval in zip(outputs, results)]
+
+
+def run(rule: Any, params: tuple, args: Sequence[Array], device: Any) -> list[Array]:
+    """``_dispatch.run`` for linalg's rules: a LAPACK rule's kernel on the host where that serves
+    (see the module's docstring), else the program, with a kernel's ``LinAlgError`` raised as
+    ``numpy.linalg.LinAlgError``.  (Functions with no decomposition in them, ``diagonal``,
+    ``trace``, the Frobenius norm..., dispatch like any other op instead: ``ops/linalg.py: _op``.)
+
+    The CPU plugins execute these programs on the calling thread, so the error
+    arrives here; one that arrives later (an execution queued behind unfinished
+    inputs) is raised at the next host read as ``InvalidArgument`` (a
+    ValueError, as LinAlgError is) with the same message.
+    """
+    try:
+        if rule in _lapack.PLANS and _trace_state.trace is None and type(device) is Device:
+            out = _on_host(rule, params, args, device)
+            if out is not None:
+                return out
+        if _trace_state.fusion is None:
+            return _run(rule, params, args, device)
+        with _fusion.eagerly():  # automatic fusion never defers a kernel whose error belongs to the call
+            return _run(rule, params, args, device)
+    except PjrtError as exc:
+        error = _lapack.linalg_error(exc)
+        if error is not None:
+            raise error from None
+        raise
