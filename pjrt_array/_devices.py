@@ -37,9 +37,14 @@ class Device:
 
     Two Device objects are equal when they name the same device of the same
     client.  ``device.pjrt`` is the underlying :class:`pjrt_array._pjrt.Device`.
+
+    ``committed`` is False only for the default device's *uncommitted* twin: the
+    placement of arrays made without ``device=``, which an op with arrays on one
+    other device moves there (docs/guide.md, "Devices").  The twin is equal to the
+    device, hashes alike and shares its cache token (and so its compiled programs).
     """
 
-    __slots__ = ("pjrt", "platform", "id", "handle", "client", "_hash", "token")
+    __slots__ = ("pjrt", "platform", "id", "handle", "client", "_hash", "token", "committed", "_twin")
 
     def __init__(self, pjrt: PjrtDevice, platform: str) -> None:
         self.pjrt = pjrt
@@ -52,6 +57,19 @@ class Device:
         # ``__hash__`` is a Python call.  Never reused; an equal Device made separately only
         # gets cache entries of its own.
         self.token = next(_tokens)
+        self.committed = True
+        self._twin: Device | None = None
+
+    def uncommitted(self) -> "Device":
+        """This device's uncommitted twin (made once; the twin's own twin is the device)."""
+        twin = self._twin
+        if twin is None:
+            twin = object.__new__(Device)
+            for name in ("pjrt", "platform", "id", "handle", "client", "_hash", "token"):
+                setattr(twin, name, getattr(self, name))
+            twin.committed, twin._twin = False, self
+            self._twin = twin
+        return twin if self.committed else self
 
     def __eq__(self, other: object) -> bool:
         return self is other or (isinstance(other, Device) and other.handle == self.handle
@@ -224,10 +242,11 @@ def default_device() -> Device:
 
 
 def as_device(device: Any, argname: str = "device") -> Device:
-    """Validate a ``device=`` argument (None: the traced program's device while tracing, else the default)."""
+    """Validate a ``device=`` argument (None: the traced program's device while tracing, else the
+    default device's uncommitted twin: arrays made without ``device=`` may move to an op's device)."""
     if device is None:
         trace = _trace_state.trace
-        return default_device() if trace is None else trace.device
+        return default_device().uncommitted() if trace is None else trace.device
     if isinstance(device, Device):
         if device.client.closed:
             raise ValueError(f"{argname}: {device!r} belongs to a closed client")

@@ -164,8 +164,8 @@ def result_type(*arrays_and_dtypes: Any) -> np.dtype:
             dtypes.append(as_dtype(x.dtype))
         else:
             dtypes.append(as_dtype(x))
-    if not dtypes:
-        raise TypeError("result_type needs at least one array or dtype")
+    if not dtypes:  # a ValueError, as array-api-strict's and jax.numpy's (SciPy catches it)
+        raise ValueError("result_type needs at least one array or dtype")
     out = dtypes[0]
     for d in dtypes[1:]:
         out = promote_types(out, d)

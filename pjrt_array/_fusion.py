@@ -32,11 +32,14 @@ time); execution errors surface when the segment flushes, at the host read.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 from itertools import compress as _compress
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Sequence
+
+import numpy as np
 
 from . import _dispatch
 from ._array import Array, new_array as _new_array
@@ -339,13 +342,78 @@ def _run_fused(program: _Fused, params: Sequence[Buffer], device: Any) -> list[B
     return buffers
 
 
+# float32/float64 products read by a later node pass through ``_Rounding`` (float16/bfloat16 math is
+# done in float32 and rounded at every op by XLA:CPU already).
+_ROUNDED_BITS: dict[np.dtype, np.dtype] = {np.dtype(np.float32): np.dtype(np.uint32), np.dtype(np.float64): np.dtype(np.uint64)}
+# Ops that hand a product on unchanged (a multiply-add can still contract through them).
+_CARRY = frozenset({"reshape", "broadcast_in_dim", "transpose", "slice", "dynamic_slice", "concatenate",
+                    "negate"})
+_LINE = re.compile(r'(%[\w]+)(?::\d+)? = "?stablehlo\.(\w+)')
+_OPERAND = re.compile(r"%[\w#]+")
+
+
+class _Rounding:
+    """Keeps a fused graph's arithmetic that of its ops run one by one.
+
+    XLA:CPU contracts a multiply and an add in one kernel into a fused multiply-add (one rounding
+    instead of two; ``jax.jit(lambda p, n, m: p * n + m)(0.1, 5.0, 0.9)`` is 1.4000000000000001,
+    numpy's 1.4). Eagerly each op is its own program and rounds, so without this a value would
+    change in its last bit once its op sequence got hot and ran fused (SciPy's ``iqr(arange(5),
+    rng=(10, 50))`` gave 1.6 alone and 1.5999999999999999 after other tests). A product that one
+    node makes and another reads goes through ``bits ^ replica_id``: replica_id is 0 here, but not
+    a constant XLA or LLVM can fold, and no multiply-add contracts across an integer op."""
+
+    def __init__(self, b: Builder) -> None:
+        self.b = b
+        self.zero: dict[tuple, Any] = {}      # (shape, bits dtype) -> the opaque zero
+        self.done: dict[int, Any] = {}        # node value index -> its rounded value
+        self.defs: dict[str, tuple[str, list[str]]] = {}  # value name -> (op, operand names)
+        self.seen = 0                          # builder lines read into ``defs``
+        self.products: dict[str, bool] = {}
+
+    def _is_product(self, name: str) -> bool:
+        lines = self.b.lines
+        for line in lines[self.seen:]:
+            m = _LINE.match(line)
+            if m is not None:
+                self.defs[m.group(1)] = (m.group(2), _OPERAND.findall(line.split(" : ")[0])[1:])
+        self.seen = len(lines)
+        name = name.split("#")[0]
+        found = self.products.get(name)
+        if found is None:
+            op, operands = self.defs.get(name, ("", []))
+            found = op == "multiply" or (op in _CARRY and any(self._is_product(o) for o in operands))
+            self.products[name] = found
+        return found
+
+    def __call__(self, index: int, v: Any) -> Any:
+        bits = _ROUNDED_BITS.get(v.dtype)
+        if bits is None:
+            return v
+        found = self.done.get(index)
+        if found is None:
+            found = self.done[index] = self._round(v, bits) if self._is_product(v.name) else v
+        return found
+
+    def _round(self, v: Any, bits: np.dtype) -> Any:
+        b = self.b
+        zero = self.zero.get((v.shape, bits))
+        if zero is None:
+            scalar = self.zero.get(((), bits))
+            if scalar is None:
+                scalar = self.zero[(), bits] = b.convert(b.replica_id(), bits)
+            zero = self.zero[v.shape, bits] = b.broadcast_in_dim(scalar, v.shape, ())
+        return b.bitcast_convert(b.xor(b.bitcast_convert(v, bits), zero), v.dtype)
+
+
 def _build(nodes: Sequence[tuple], avals: Sequence[tuple], live: Sequence[int]) -> tuple[str, list, dict]:
     """The fused module: the needed nodes' rules written into one builder."""
     b = Builder()
     args = [block_argument(b, shape, dtype) for shape, dtype in avals]
     values: dict[int, Any] = {}
+    rounded = _Rounding(b)
     for _, rule, params, refs, start, _ in _needed(nodes, live):
-        out = rule(b, *[args[-1 - r] if r < 0 else values[r] for r in refs], **dict(params))
+        out = rule(b, *[args[-1 - r] if r < 0 else rounded(r, values[r]) for r in refs], **dict(params))
         for j, v in enumerate(out if isinstance(out, (tuple, list)) else [out]):
             values[start + j] = v
     arg_index = {a.name: i for i, a in enumerate(args)}

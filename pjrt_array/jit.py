@@ -180,7 +180,7 @@ class Compiled:
         key, leaves = self._jitted._signature(args, kwargs)
         if key != self._key:
             raise TypeError(f"{self._jitted._name}: these arguments do not match the compiled signature "
-                            "(shapes, dtypes, tree structure or static values differ)")
+                            "(shapes, dtypes, tree structure, static values or placement differ)")
         return self._program(leaves)
 
 
@@ -266,13 +266,15 @@ class Jitted:
                                  "(the program runs on their mesh) or gather them with to_device()")
             return self._sharded_signature(tree, statics, leaves, mesh)
         device = self._device
+        if device is None:  # the committed arguments' device: uncommitted ones move there (guide, "Devices")
+            device = next((x._device for x in leaves if isinstance(x, Array) and x._device.committed), None)
         descs: list[Any] = []
         for i, x in enumerate(leaves):
             if isinstance(x, Array):
                 if device is None:
                     device = x._device
                 elif x._device is not device and x._device != device:
-                    if self._device is None:
+                    if self._device is None and (x._device.committed or not device.committed):
                         raise ValueError(f"{self._name}: arguments on different devices ({device!r} and "
                                          f"{x._device!r}); move them with to_device() or pass jit(device=...)")
                     x = leaves[i] = x.to_device(device)
@@ -293,7 +295,9 @@ class Jitted:
             if chosen is None and pos is not None and pos < len(args):
                 chosen = args[pos]
             device = chosen if isinstance(chosen, Device) else as_device(None)
-        return (tree, statics, device, None, *descs), leaves
+        # Devices compare equal to their uncommitted twins: the key tells them apart, so that
+        # the outputs are placed as this call's arguments are.
+        return (tree, statics, device, None, *descs, device.committed), leaves
 
     def _sharded_signature(self, tree: Any, statics: tuple, leaves: list[Any], mesh: Mesh) -> tuple[tuple, list[Any]]:
         """The key of a call over ``mesh``: each array leaf's aval and sharding (None: replicated

@@ -250,6 +250,28 @@ def test_log_of_an_infinite_real_part_and_nan_imaginary_part(name, dtype):
     assert np.all(out.real == np.inf) and np.all(np.isnan(out.imag)), out
 
 
+@pytest.mark.parametrize("name, base", [("log10", 10.0), ("log2", 2.0)])
+def test_log10_and_log2_are_exact_at_powers_and_close_to_numpy(name, base):
+    # log(x) / log(base) made log10(0.1) -0.9999999999999998 and log10(1000) 2.9999999999999996
+    # (SciPy's findfreqs then rounded its frequency grid a decade off).
+    f, nf = getattr(xp, name), getattr(np, name)
+    powers = base ** np.arange(-300.0, 300.0)
+    powers = powers[np.isfinite(powers) & (powers >= np.finfo(np.float64).tiny)]
+    np.testing.assert_array_equal(np.asarray(f(xp.asarray(powers))), nf(powers))
+    exact32 = (base ** np.arange(0.0, 11.0 if base == 10.0 else 100.0)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(f(xp.asarray(exact32))), np.arange(exact32.size, dtype=np.float32))
+    rng = np.random.default_rng(3)
+    wide = np.exp(rng.uniform(-700.0, 700.0, 20000))
+    got = np.asarray(f(xp.asarray(wide)))
+    want = nf(wide)
+    assert np.max(np.abs(got - want) / np.spacing(np.abs(want) + 1e-300)) <= 2
+    assert np.count_nonzero(got != want) < wide.size // 20  # numpy's own bits nearly everywhere
+    special = np.array([0.0, -0.0, -1.0, -np.inf, np.inf, np.nan, 1.0, np.finfo(np.float64).tiny])
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(np.asarray(f(xp.asarray(special))), nf(special))
+    np.testing.assert_array_equal(np.asarray(f(xp.asarray([1, 8, 100, 1024]))), nf(np.array([1, 8, 100, 1024.0])))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("jitted", [False, True])
 def test_a_boolean_times_a_float_keeps_ieee_products_of_zero(dtype, jitted):

@@ -134,6 +134,25 @@ def test_edge_values_survive_fusion():
     assert fused("hits") >= 1
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_arithmetic_rounds_at_every_op_like_eager(dtype):
+    # A multiply and an add in one fused kernel must not become a fused multiply-add: that rounds
+    # once, numpy and eager ops twice (0.1 * 5.0 + 0.9 would be 1.4000000000000001, not 1.4).
+    rng = np.random.default_rng(7)
+    p, n, m = (rng.standard_normal(4096).astype(dtype) for _ in range(3))
+    p[0], n[0], m[0] = 0.1, 5.0, 0.9
+    wide = np.float64 if dtype == np.float32 else np.longdouble
+    contracted = (p.astype(wide) * n + m).astype(dtype)
+    want = p * n + m
+    assert np.count_nonzero(contracted != want) > 10  # inputs where a multiply-add would show
+    P, N, M = xp.asarray(p), xp.asarray(n), xp.asarray(m)
+    eager_sum = float(xp.sum(P * N, axis=0))
+    for got, got_sum in repeat(lambda: (np.asarray(P * N + M), float(xp.sum(P * N, axis=0))), 5):
+        np.testing.assert_array_equal(got, want)
+        assert got_sum == eager_sum
+    assert fused("hits") >= 1
+
+
 def test_empty_and_zero_d_arrays():
     e, s = xp.asarray(np.zeros((0, 3))), xp.asarray(2.5)
     for got_e, got_s in repeat(lambda: (np.asarray(xp.sum(e * 2.0 + 1.0, axis=0)), float(s * s + 1.0)), 5):

@@ -93,3 +93,24 @@ def test_memory_errors_carry_the_device_and_its_statistics():
         xp.zeros((2**45,), dtype=xp.uint8)
     assert info.value.device == xp.__array_namespace_info__().default_device()
     assert isinstance(info.value.memory_stats, dict)
+
+
+AXIS_OUT_OF_RANGE = [
+    (lambda m: m.sum(m.ones((2, 3)), axis=2)),
+    (lambda m: m.argmax(m.ones((2, 3)), axis=-3)),
+    (lambda m: m.expand_dims(m.ones((2, 3)), axis=4)),
+    (lambda m: m.flip(m.ones((2, 3)), axis=5)),
+    (lambda m: m.moveaxis(m.ones((2, 3)), 3, 0)),
+    (lambda m: m.moveaxis(m.ones((2, 3)), 0, -4)),
+]
+
+
+@pytest.mark.parametrize("call", AXIS_OUT_OF_RANGE)
+def test_axis_out_of_range_says_what_numpy_says(call):
+    # SciPy's own tests match numpy's wording ("source: axis 3 is out of bounds for array of ...").
+    with pytest.raises(np.exceptions.AxisError) as expected:
+        call(np)
+    with pytest.raises(xp.ops._axes.AxisError) as got:
+        call(xp)
+    assert str(got.value) == str(expected.value)
+    assert isinstance(got.value, (ValueError, IndexError))

@@ -19,7 +19,10 @@ def normalize_axis(axis: Any, ndim: int, argname: str = "axis") -> int:
     except TypeError:
         raise TypeError(f"{argname} must be an int, got {type(axis).__name__}") from None
     if not -ndim <= a < ndim:
-        raise AxisError(f"{argname} {a} is out of bounds for an array of dimension {ndim}")
+        # numpy's AxisError text, word for word (callers such as SciPy match on it); an argument
+        # other than ``axis`` is named first, as numpy does ("source: axis 3 is out of ...").
+        prefix = "" if argname == "axis" else f"{argname}: "
+        raise AxisError(f"{prefix}axis {a} is out of bounds for array of dimension {ndim}")
     return a % ndim if ndim else a
 
 

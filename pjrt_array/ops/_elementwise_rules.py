@@ -10,6 +10,7 @@ without overflow.
 
 from __future__ import annotations
 
+import decimal
 import math
 from typing import Callable
 
@@ -118,11 +119,62 @@ def logical_not(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
     return b.not_(truth(b, x))
 
 
+# float dtype -> (its bits as an integer, mantissa bits, exponent bias)
+_FLOAT_FRAME: dict[np.dtype, tuple[np.dtype, int, int]] = {np.dtype(np.float32): (np.dtype(np.int32), 23, 127),
+                np.dtype(np.float64): (np.dtype(np.int64), 52, 1023)}
+
+
+def _log2_split(b: Builder, x: Value) -> tuple[Value, Value]:
+    """``(m, e)`` with ``x = m * 2**e``, ``m`` in [sqrt(1/2), sqrt(2)) and ``e`` an integer held
+    as ``x.dtype``, for positive normal ``x`` (other values give garbage: the caller selects)."""
+    ints, mbits, bias = _FLOAT_FRAME[x.dtype]
+    bits = b.bitcast_convert(x, ints)
+    one_to_two = b.or_(b.and_(bits, b.constant((1 << mbits) - 1, ints, x.shape)),
+                       b.constant(bias << mbits, ints, x.shape))
+    m = b.bitcast_convert(one_to_two, x.dtype)  # in [1, 2)
+    e = b.convert(b.subtract(b.shift_right_logical(bits, b.constant(mbits, ints, x.shape)),
+                             b.constant(bias, ints, x.shape)), x.dtype)
+    high = b.compare(m, const_like(b, math.sqrt(2.0), m), "GE")
+    m = b.select(high, b.multiply(m, const_like(b, 0.5, m)), m)
+    return m, b.select(high, b.add(e, const_like(b, 1, e)), e)
+
+
+def _high_part(value: float, dtype: np.dtype) -> float:
+    """``value`` in ``dtype`` with the low mantissa bits cleared, so that its product with any
+    binary exponent of ``dtype`` (11 bits for float64, 8 for float32; one bit spare) is exact."""
+    ints, mbits, _ = _FLOAT_FRAME[dtype]
+    cleared = 12 if mbits == 52 else 9
+    bits = np.asarray(value, dtype).view(ints)
+    return float((bits & ~np.asarray((1 << cleared) - 1, ints)).view(dtype))
+
+
 def log_base(base: float) -> Rule:
-    """log(x) / log(base)."""
+    """Logarithm to ``base``, as numpy's: exact at powers of the base that floats hold.
+
+    ``log(x) / log(base)`` is off by an ulp or two (``log10(0.1)`` -0.9999999999999998,
+    ``log10(1000)`` not 3), which code that rounds a logarithm notices (SciPy's
+    ``findfreqs`` put its frequency grid a decade off). For positive normal float32/float64
+    ``x = m * 2**e``: ``log_base(x) = e * L + log(m) / log(base)`` with ``L = log_base(2)``
+    split in two so that ``e * L_high`` is exact; ``log(m)`` is small, so its error hardly
+    reaches the sum. Zero, negative, subnormal, infinite and NaN input, other dtypes and
+    complex numbers take ``log(x) / log(base)``."""
+    with decimal.localcontext() as context:  # log_base(2) to 40 digits: its low part matters
+        context.prec = 40
+        log_b2 = decimal.Decimal(2).ln() / decimal.Decimal(base).ln()
+
     def rule(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
         x = b.convert(x, dtype)
-        return b.divide(b.log(x), const_like(b, math.log(base), x))
+        ln_base = const_like(b, math.log(base), x)
+        if x.dtype not in _FLOAT_FRAME:
+            return b.divide(b.log(x), ln_base)
+        m, e = _log2_split(b, x)
+        normal = b.and_(b.compare(x, const_like(b, np.finfo(x.dtype).tiny, x), "GE"),
+                        b.compare(x, const_like(b, math.inf, x), "LT"))
+        part = b.divide(b.log(b.select(normal, m, x)), ln_base)  # one log: of m, or of x itself
+        high = _high_part(float(log_b2), x.dtype)
+        low = float(log_b2 - decimal.Decimal(high))
+        small = b.add(b.multiply(e, const_like(b, low, e)), part)
+        return b.select(normal, b.add(b.multiply(e, const_like(b, high, e)), small), part)
     rule.__name__ = f"log{int(base)}"
     return rule
 

@@ -21,7 +21,7 @@ from .._trace_state import state as _trace_state, tracing as _tracing
 from .._sharding import NamedSharding, Placement, place
 from ._validate import check_size
 
-__all__ = ["scalar_array", "from_host", "binary_operands", "check_array", "same_device", "as_placement"]
+__all__ = ["scalar_array", "from_host", "binary_operands", "check_array", "on_one_device", "follow", "as_placement"]
 
 _SCALARS = (bool, int, float, complex)
 # XLA:CPU aliases host memory only at this alignment (measured on both CPU
@@ -111,21 +111,49 @@ def check_array(x: Any, argname: str = "x") -> Array:
     return x
 
 
-def same_device(*arrays: Array) -> Device:
-    """The common device of ``arrays``; ValueError if they live on different devices.
+def on_one_device(*arrays: Array) -> tuple[Device, tuple[Array, ...]]:
+    """The device an op on ``arrays`` runs on, and the arrays moved there.
 
-    With sharded arrays among them the others are replicated over the mesh when the op
-    runs (``_spmd``); the mesh's first device is returned.
+    Arrays made without ``device=`` are uncommitted (on the default device's twin,
+    ``Device.uncommitted``): when the others are on one other device, they are copied
+    there, as JAX does.  The result is committed when any operand is.  Two committed
+    devices that differ are a ValueError naming both.
     """
+    device = arrays[0]._device
+    for a in arrays:
+        if a._device is not device or a._sharding is not None:
+            break
+    else:
+        return device, arrays
     if any(a._sharding is not None for a in arrays):
         from .._spmd import common_device
-        return common_device(arrays)
-    device = arrays[0]._device
-    for a in arrays[1:]:
-        if a._device != device:
-            raise ValueError(f"arrays are on different devices ({device!r} and {a._device!r}); "
-                             "move one with to_device() first")
-    return device
+        return common_device(arrays), arrays
+    target = next((a._device for a in arrays if a._device.committed), device)
+    for a in arrays:
+        if a._device != target and a._device.committed:
+            _different(target, a._device)
+    return target, tuple(a if a._device == target else _move(a, target) for a in arrays)
+
+
+def follow(x: Array, device: Device, argname: str) -> Array:
+    """``x`` on ``device``, where the op's other operand stays (an array written into, an
+    indexed array): an uncommitted ``x`` is moved there, a committed one must be there."""
+    if x._device == device or x._sharding is not None:
+        return x
+    if x._device.committed:
+        raise ValueError(f"{argname} is on {x._device!r}, the array it joins on {device!r}; "
+                         "move one with to_device() first")
+    return _move(x, device)
+
+
+def _move(x: Array, device: Device) -> Array:
+    if x._device.committed or not device.committed:  # (both uncommitted: the default device changed)
+        _different(device, x._device)
+    return x.to_device(device)
+
+
+def _different(d1: Device, d2: Device) -> None:
+    raise ValueError(f"arrays are on different devices ({d1!r} and {d2!r}); move one with to_device() first")
 
 
 def _as_array(x: Any, argname: str, device: Device | None) -> Array | None:
@@ -178,24 +206,27 @@ def _scalar_operand(value: int | float, x: Array, argname: str) -> tuple[Array, 
     return found
 
 
-def binary_operands(x1: Any, x2: Any) -> tuple[Array, Array, np.dtype]:
-    """Both operands as Arrays on one device, and the promoted result dtype."""
+def binary_operands(x1: Any, x2: Any) -> tuple[Array, Array, np.dtype, Device]:
+    """Both operands as Arrays on one device, the promoted result dtype, and the device the op
+    runs on (committed when either operand is: ``on_one_device``)."""
     t1, t2 = type(x1), type(x2)
     if t1 is Array:  # the common cases, kept short
         if t2 is Array:
-            if x1._device is not x2._device and x1._device != x2._device:
-                same_device(x1, x2)
+            device = x1._device
+            if device is not x2._device:
+                device, (x1, x2) = on_one_device(x1, x2)
             d1, d2 = x1._aval[1], x2._aval[1]
-            return x1, x2, d1 if d1 is d2 else _dtypes.promote_types(d1, d2)
+            return x1, x2, d1 if d1 is d2 else _dtypes.promote_types(d1, d2), device
         if t2 is float or t2 is int:
             s, dtype = _scalar_operand(x2, x1, "x2")
-            return x1, s, dtype
+            return x1, s, dtype, x1._device
     elif t2 is Array and (t1 is float or t1 is int):
         s, dtype = _scalar_operand(x1, x2, "x1")
-        return s, x2, dtype
+        return s, x2, dtype, x2._device
     if getattr(x1, "_weak", None) or getattr(x2, "_weak", None):  # a traced Python scalar
         from .._tracing import weak_operands
-        return weak_operands(x1, x2)
+        a, b, dtype = weak_operands(x1, x2)
+        return a, b, dtype, a._device
     a1 = _as_array(x1, "x1", x2._device if isinstance(x2, Array) else None)
     a2 = _as_array(x2, "x2", a1._device if a1 is not None else None)
     if a1 is None:
@@ -203,10 +234,10 @@ def binary_operands(x1: Any, x2: Any) -> tuple[Array, Array, np.dtype]:
             raise TypeError("at least one of x1 and x2 must be an array")
         dtype = _dtypes.result_type(a2.dtype, x1)
         _dtypes.check_scalar_fits(x1, dtype, "x1")
-        return scalar_array(x1, dtype, a2._device), a2, dtype
+        return scalar_array(x1, dtype, a2._device), a2, dtype, a2._device
     if a2 is None:
         dtype = _dtypes.result_type(a1.dtype, x2)
         _dtypes.check_scalar_fits(x2, dtype, "x2")
-        return a1, scalar_array(x2, dtype, a1._device), dtype
-    same_device(a1, a2)
-    return a1, a2, _dtypes.promote_types(a1.dtype, a2.dtype)
+        return a1, scalar_array(x2, dtype, a1._device), dtype, a1._device
+    device, (a1, a2) = on_one_device(a1, a2)
+    return a1, a2, _dtypes.promote_types(a1.dtype, a2.dtype), device

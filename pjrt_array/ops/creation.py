@@ -292,8 +292,9 @@ def meshgrid(*arrays: Any, indexing: str = "xy") -> tuple[Array, ...]:
             raise ValueError(f"arrays[{i}] must be 1-D, got shape {a.shape}")
         if a.dtype != xs[0].dtype:
             raise ValueError("meshgrid needs arrays of one dtype")
-    from ._operands import same_device
-    return tuple(run(_meshgrid_rule, (("indexing", indexing),), xs, same_device(*xs)))
+    from ._operands import on_one_device
+    device, moved = on_one_device(*xs)
+    return tuple(run(_meshgrid_rule, (("indexing", indexing),), moved, device))
 
 
 def _host_value(obj: Any, dtype: np.dtype | None) -> np.ndarray:

@@ -22,7 +22,7 @@ from .._array import Array
 from .._dispatch import run, run_elementwise
 from .._donation import FUNCTION_REFS, SMALL_AVALS, temporary_argument
 from . import _elementwise_rules as R
-from ._operands import binary_operands, check_array, scalar_array
+from ._operands import binary_operands, check_array, on_one_device, scalar_array
 
 _FLOATING = ("real floating", "complex floating")
 _REAL = ("integral", "real floating")
@@ -118,16 +118,16 @@ def _binary(name: str, rule: Callable, kinds: Any, mode: str, doc: str) -> Calla
     cached = cache.get
 
     def function(x1: Any, x2: Any, /) -> Array:
-        a, b, dtype = binary_operands(x1, x2)
+        a, b, dtype, device = binary_operands(x1, x2)
         if len(a._aval[0]) < 2 and len(b._aval[0]) < 2:  # (what run_elementwise does with them)
-            return run(rule, cached(dtype) or params(dtype), (a, b), a._device)[0]
-        return run_elementwise(rule, cached(dtype) or params(dtype), (a, b), a._device)
+            return run(rule, cached(dtype) or params(dtype), (a, b), device)[0]
+        return run_elementwise(rule, cached(dtype) or params(dtype), (a, b), device)
 
     def donating(x1: Any, x2: Any, k: int) -> Array:
-        a, b, dtype = binary_operands(x1, x2)
+        a, b, dtype, device = binary_operands(x1, x2)
         # Only an operand passed through unconverted, and not also the other operand.
         ok = a is not b and (a is x1 if k == 0 else b is x2)
-        return run(rule, params(dtype), (a, b), a._device, donate=(k,) if ok else ())[0]
+        return run(rule, params(dtype), (a, b), device, donate=(k,) if ok else ())[0]
 
     DONATING[name] = donating
     RULES[name] = rule
@@ -218,8 +218,6 @@ def clip(x: Any, /, min: Any = None, max: Any = None) -> Array:
         if bound is None:
             continue
         if isinstance(bound, Array):
-            if bound._device != x._device and bound._sharding is None and x._sharding is None:
-                raise ValueError(f"{argname} is on {bound._device!r}, x on {x._device!r}")
             bounds.append((argname, bound if bound.dtype == x.dtype else _astype(bound, x.dtype)))
         elif isinstance(bound, (int, float)) and not isinstance(bound, bool):
             if _dtypes.is_integer(x.dtype) and isinstance(bound, float):
@@ -233,7 +231,8 @@ def clip(x: Any, /, min: Any = None, max: Any = None) -> Array:
     if not bounds:
         return x
     which = tuple(name for name, _ in bounds)
-    return run_elementwise(R.clip, (("which", which),), (x, *[v for _, v in bounds]), x._device)
+    device, operands = on_one_device(x, *[v for _, v in bounds])
+    return run_elementwise(R.clip, (("which", which),), operands, device)
 
 
 def _astype(x: Array, dtype: np.dtype) -> Array:

@@ -38,7 +38,7 @@ from .._tracing import refuse_traced
 from ._axes import normalize_axis
 from ._builder import Builder, Value
 from ._lower import broadcast, broadcast_shapes, const_like
-from ._operands import check_array, same_device, scalar_array
+from ._operands import check_array, follow, on_one_device, scalar_array
 
 __all__ = ["take", "take_along_axis"]
 
@@ -100,9 +100,11 @@ def _as_index_array(k: Any, x: Array) -> Array | np.ndarray | None:
     if isinstance(k, Array):
         if not (_dtypes.is_integer(k.dtype) or k.dtype == _BOOL):
             raise IndexError(f"arrays used as indices must be of integer or boolean type, not {k.dtype}")
-        if k._device != x._device and k._sharding is None and x._sharding is None:
-            raise ValueError(f"index array is on {k._device!r}, the indexed array on {x._device!r}")
-        return k
+        if (k._device != x._device and k._device.committed and x._device.committed
+                and k._sharding is None and x._sharding is None):
+            raise ValueError(f"the index array and the indexed array are on different devices ({k._device!r} "
+                             f"and {x._device!r}); move one with to_device() first")
+        return k  # (an uncommitted one joins the gather's device: ``on_one_device``)
     if isinstance(k, (list, np.ndarray, np.bool_, bool)):
         value = np.asarray(k)
         if value.dtype != np.bool_ and not np.issubdtype(value.dtype, np.integer):
@@ -320,7 +322,8 @@ def _getitem_advanced(x: Array, parts: list[Any]) -> Array:
                          + " ".join(str(a.shape) for a in arrays)) from None
     adjacent = adv_axes == list(range(adv_axes[0], adv_axes[0] + len(adv_axes)))
     params = (("axes", tuple(adv_axes)), ("front", not adjacent))
-    return run(_advanced_rule, params, (sliced, *arrays), same_device(x, *arrays))[0]
+    device, operands = on_one_device(sliced, *arrays)
+    return run(_advanced_rule, params, operands, device)[0]
 
 
 def _getitem_scalar_masks(x: Array, parts: list[Any]) -> Array:
@@ -484,9 +487,7 @@ def _value_operand(x: Array, value: Any) -> Array:
     elif isinstance(value, np.ndarray):
         from .creation import asarray
         value = asarray(value, device=x._device)
-    value = check_array(value, "value")
-    same_device(x, value)
-    return value
+    return follow(check_array(value, "value"), x._device, "value")
 
 
 def _check_broadcast(value_shape: tuple[int, ...], target: tuple[int, ...]) -> None:
@@ -501,7 +502,8 @@ def _check_broadcast(value_shape: tuple[int, ...], target: tuple[int, ...]) -> N
 def _setitem_advanced(x: Array, key: Any, value: Array) -> None:
     """``x[key] = value`` for a key with index arrays: a scatter into ``x``'s value."""
     from .creation import arange
-    positions = getitem(reshape(arange(x.size, device=x._device), x.shape), key)
+    # x is written in place: committed index arrays elsewhere cannot join it (``follow``).
+    positions = follow(getitem(reshape(arange(x.size, device=x._device), x.shape), key), x._device, "key")
     _check_broadcast(value.shape, positions.shape)
     if positions.size == 0:
         return
@@ -543,7 +545,8 @@ def take(x: Any, indices: Any, /, *, axis: int | None = None) -> Array:
     axis = normalize_axis(axis, x.ndim)
     if x.shape[axis] == 0 and indices.size:
         raise IndexError("cannot take from an empty axis")
-    return run(_take_rule, (("axis", axis),), (x, indices), same_device(x, indices))[0]
+    device, operands = on_one_device(x, indices)
+    return run(_take_rule, (("axis", axis),), operands, device)[0]
 
 
 def take_along_rule(b: Builder, x: Value, idx: Value, *, axis: int) -> Value:
@@ -567,4 +570,5 @@ def take_along_axis(x: Any, indices: Any, /, *, axis: int = -1) -> Array:
     for a in range(x.ndim):
         if a != axis:
             broadcast_shapes((x.shape[a],), (indices.shape[a],))
-    return run(take_along_rule, (("axis", axis),), (x, indices), same_device(x, indices))[0]
+    device, operands = on_one_device(x, indices)
+    return run(take_along_rule, (("axis", axis),), operands, device)[0]

@@ -39,7 +39,7 @@ from ._linalg_lower import (adjoint, broadcast_batch, cholesky as _chol, det_fro
                             qr_from_reflectors, slogdet_from_parts, triangular_solve)
 from ._svd_jacobi import svd_tall
 from ._lower import broadcast, broadcast_shapes, clamp_diagonal, const_like, slice_axis, truth
-from ._operands import check_array, same_device
+from ._operands import check_array, on_one_device
 from ._reduce import reduce
 
 __all__ = ["cholesky", "cross", "det", "diagonal", "eig", "eigh", "eigvals", "eigvalsh", "inv", "matrix_norm", "matrix_power",
@@ -99,21 +99,24 @@ def _pick(pure: Rule, lapack: Rule, x: Array, dtype: np.dtype | None = None) -> 
     return pure
 
 
-def _device_of(arrays: tuple[Array, ...]) -> Any:
+def _placed(arrays: tuple[Array, ...]) -> tuple[Any, tuple[Array, ...]]:
+    """The device the rule runs on, and ``arrays`` moved there (``on_one_device``)."""
     x = arrays[0]
-    return x._device if len(arrays) == 1 and x._sharding is None else same_device(*arrays)
+    return (x._device, arrays) if len(arrays) == 1 and x._sharding is None else on_one_device(*arrays)
 
 
 def _one(rule: Any, params: tuple, *arrays: Array) -> Array:
     """The one result of a rule with a decomposition in it (``run``: LAPACK on the host or in a
     program, which ends fusion's segment: its error belongs to the call)."""
-    return run(rule, params, arrays, _device_of(arrays))[0]
+    device, arrays = _placed(arrays)
+    return run(rule, params, arrays, device)[0]
 
 
 def _op(rule: Any, params: tuple, *arrays: Array) -> Array:
     """The one result of a rule with no decomposition in it: an op like any other, which
     automatic fusion may defer."""
-    return _dispatch_run(rule, params, arrays, _device_of(arrays))[0]
+    device, arrays = _placed(arrays)
+    return _dispatch_run(rule, params, arrays, device)[0]
 
 
 # -- small rule helpers -------------------------------------------------------------------------

@@ -11,24 +11,25 @@ import numpy as np
 
 from .. import _dtypes, _views
 from .._array import Array
+from .._devices import Device
 from .._dispatch import run
 from ._axes import normalize_axis
 from ._builder import Builder, Value
 from ._linalg_lower import broadcast_batch, transpose_last
 from ._lower import broadcast, broadcast_shapes, conj
-from ._operands import check_array, same_device
+from ._operands import check_array, on_one_device
 from ._reduce import reduce
 
 __all__ = ["matmul", "matrix_transpose", "tensordot", "vecdot"]
 
 
-def _numeric_pair(x1: Any, x2: Any, name: str) -> tuple[Array, Array, np.dtype]:
+def _numeric_pair(x1: Any, x2: Any, name: str) -> tuple[Array, Array, np.dtype, Device]:
     x1, x2 = check_array(x1, "x1"), check_array(x2, "x2")
-    same_device(x1, x2)
     dtype = _dtypes.promote_types(x1.dtype, x2.dtype)
     if not _dtypes.isdtype(dtype, "numeric"):
         raise TypeError(f"{name} needs numeric arrays, got {x1.dtype} and {x2.dtype}")
-    return x1, x2, dtype
+    device, (x1, x2) = on_one_device(x1, x2)
+    return x1, x2, dtype, device
 
 
 def _dot(b: Builder, x: Value, y: Value, batch: int, contract: Sequence[tuple[int, int]]) -> Value:
@@ -71,9 +72,10 @@ def matmul(x1: Any, x2: Any, /) -> Array:
     """Matrix product with numpy's rules for 1-D operands and broadcast batch axes."""
     if type(x1) is not Array or type(x2) is not Array:
         x1, x2 = check_array(x1, "x1"), check_array(x2, "x2")
-    if x1._device is not x2._device or x1._sharding is not None or x2._sharding is not None:
-        same_device(x1, x2)
-    return run(_matmul_rule, _matmul_params(x1._aval, x2._aval), (x1, x2), x1._device)[0]
+    device = x1._device
+    if device is not x2._device or x1._sharding is not None or x2._sharding is not None:
+        device, (x1, x2) = on_one_device(x1, x2)
+    return run(_matmul_rule, _matmul_params(x1._aval, x2._aval), (x1, x2), device)[0]
 
 
 def _mt_rule(b: Builder, x: Value) -> Value:
@@ -95,7 +97,7 @@ def _tensordot_rule(b: Builder, x: Value, y: Value, *, pairs: tuple[tuple[int, i
 
 def tensordot(x1: Any, x2: Any, /, *, axes: Any = 2) -> Array:
     """Sum of products over ``axes`` (an int N, or two sequences of axes)."""
-    x1, x2, dtype = _numeric_pair(x1, x2, "tensordot")
+    x1, x2, dtype, device = _numeric_pair(x1, x2, "tensordot")
     if isinstance(axes, int) and not isinstance(axes, bool):
         n = operator.index(axes)
         if n < 0 or n > x1.ndim or n > x2.ndim:
@@ -113,7 +115,7 @@ def tensordot(x1: Any, x2: Any, /, *, axes: Any = 2) -> Array:
     for p, q in zip(a1, a2):
         if x1.shape[p] != x2.shape[q]:
             raise ValueError(f"tensordot: axis {p} of x1 ({x1.shape[p]}) and axis {q} of x2 ({x2.shape[q]}) differ")
-    return run(_tensordot_rule, (("pairs", tuple(zip(a1, a2))), ("dtype", dtype)), (x1, x2), x1._device)[0]
+    return run(_tensordot_rule, (("pairs", tuple(zip(a1, a2))), ("dtype", dtype)), (x1, x2), device)[0]
 
 
 def _vecdot_rule(b: Builder, x: Value, y: Value, *, axis: int, dtype: np.dtype) -> Value:
@@ -125,7 +127,7 @@ def _vecdot_rule(b: Builder, x: Value, y: Value, *, axis: int, dtype: np.dtype) 
 
 def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Array:
     """Dot product of vectors along ``axis`` (the first operand conjugated)."""
-    x1, x2, dtype = _numeric_pair(x1, x2, "vecdot")
+    x1, x2, dtype, device = _numeric_pair(x1, x2, "vecdot")
     shape = broadcast_shapes(x1.shape, x2.shape)
     if not shape:
         raise ValueError("vecdot needs arrays of at least one dimension")
@@ -133,4 +135,4 @@ def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Array:
     neg = a - len(shape)
     if -neg > x1.ndim or -neg > x2.ndim or x1.shape[neg] != x2.shape[neg]:
         raise ValueError(f"vecdot: axis {axis} does not have one size in shapes {x1.shape} and {x2.shape}")
-    return run(_vecdot_rule, (("axis", a), ("dtype", dtype)), (x1, x2), x1._device)[0]
+    return run(_vecdot_rule, (("axis", a), ("dtype", dtype)), (x1, x2), device)[0]

@@ -12,12 +12,13 @@ import numpy as np
 
 from .. import _dtypes, _views
 from .._array import Array
+from .._devices import Device
 from .._dispatch import run
 from .._tracing import refuse_traced
 from ._axes import normalize_axes, normalize_axis
 from ._builder import Builder, Value
 from ._lower import broadcast, broadcast_shapes as _broadcast_shapes, slice_axis
-from ._operands import check_array, same_device
+from ._operands import check_array, on_one_device
 from ._validate import check_size, count_arg, shape_arg
 
 __all__ = ["broadcast_arrays", "broadcast_shapes", "broadcast_to", "concat", "expand_dims", "flip", "moveaxis",
@@ -166,10 +167,14 @@ def broadcast_arrays(*arrays: Array) -> tuple[Array, ...]:
     """The arrays broadcast against each other (those that change shape, in one program)."""
     xs = [check_array(a, f"arrays[{i}]") for i, a in enumerate(arrays)]
     shape = _broadcast_shapes(*(a.shape for a in xs))
+    if not xs:
+        return ()
+    device, moved = on_one_device(*xs)
+    xs = list(moved)
     todo = [a for a in xs if a.shape != shape]
     if not todo:
         return tuple(xs)
-    out = iter(run(_broadcast_all_rule, (("shape", shape),), todo, same_device(*todo)))
+    out = iter(run(_broadcast_all_rule, (("shape", shape),), todo, device))
     return tuple(next(out) if a.shape != shape else a for a in xs)
 
 
@@ -182,7 +187,7 @@ def _concat_rule(b: Builder, *parts: Value, axis: int, dtype: np.dtype, flat: bo
     return b.concatenate(values, axis)
 
 
-def _joined(arrays: Any, name: str) -> tuple[list[Array], np.dtype]:
+def _joined(arrays: Any, name: str) -> tuple[list[Array], np.dtype, Device]:
     if not isinstance(arrays, (list, tuple)) or not arrays:
         raise ValueError(f"{name} needs a non-empty sequence of arrays")
     xs = list(arrays)
@@ -197,23 +202,24 @@ def _joined(arrays: Any, name: str) -> tuple[list[Array], np.dtype]:
         if d is not dtype:
             dtype = _dtypes.promote_types(dtype, d)
         mixed = mixed or a._device is not device or a._sharding is not None
-    if mixed:
-        same_device(*xs)  # raises for different devices; sharded operands are the SPMD path's
-    return xs, dtype
+    if mixed:  # uncommitted arrays move; committed ones on two devices raise (``on_one_device``)
+        device, moved = on_one_device(*xs)
+        xs = list(moved)
+    return xs, dtype, device
 
 
 def concat(arrays: Any, /, *, axis: int | None = 0) -> Array:
     """Join arrays along an existing axis (flattened first when ``axis`` is None)."""
-    xs, dtype = _joined(arrays, "concat")
+    xs, dtype, device = _joined(arrays, "concat")
     if axis is None:
-        return run(_concat_rule, (("axis", 0), ("dtype", dtype), ("flat", True)), xs, xs[0]._device)[0]
+        return run(_concat_rule, (("axis", 0), ("dtype", dtype), ("flat", True)), xs, device)[0]
     if xs[0].ndim == 0:
         raise ValueError("concat needs arrays of at least one dimension (or axis=None)")
     a = normalize_axis(axis, xs[0].ndim)
     for x in xs[1:]:
         if x.ndim != xs[0].ndim or any(p != q for i, (p, q) in enumerate(zip(x.shape, xs[0].shape)) if i != a):
             raise ValueError(f"concat: shapes {xs[0].shape} and {x.shape} differ outside axis {a}")
-    return run(_concat_rule, (("axis", a), ("dtype", dtype), ("flat", False)), xs, xs[0]._device)[0]
+    return run(_concat_rule, (("axis", a), ("dtype", dtype), ("flat", False)), xs, device)[0]
 
 
 def _stack_rule(b: Builder, *parts: Value, axis: int, dtype: np.dtype) -> Value:
@@ -227,7 +233,7 @@ _stack_params: dict[tuple, tuple] = {}
 
 def stack(arrays: Any, /, *, axis: int = 0) -> Array:
     """Join arrays of one shape along a new axis (one program)."""
-    xs, dtype = _joined(arrays, "stack")
+    xs, dtype, device = _joined(arrays, "stack")
     shape = xs[0]._aval[0]
     for x in xs:
         if x._aval[0] != shape:
@@ -240,7 +246,7 @@ def stack(arrays: Any, /, *, axis: int = 0) -> Array:
             if len(_stack_params) >= 1024:
                 _stack_params.clear()
             _stack_params[key] = params
-    return run(_stack_rule, params, xs, xs[0]._device)[0]
+    return run(_stack_rule, params, xs, device)[0]
 
 
 def _unstack_rule(b: Builder, x: Value, *, axis: int) -> tuple[Value, ...]:

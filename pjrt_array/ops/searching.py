@@ -13,7 +13,7 @@ from .._tracing import refuse_traced
 from ._axes import normalize_axes, normalize_axis
 from ._builder import Builder, Value
 from ._lower import broadcast, broadcast_shapes, is_nan, slice_axis, truth
-from ._operands import binary_operands, check_array, same_device, scalar_array
+from ._operands import binary_operands, check_array, on_one_device, scalar_array
 from ._order import equal, flag_op, less
 from ._reduce import reduce
 from .indexing import take_rows
@@ -151,7 +151,7 @@ def searchsorted(x1: Any, x2: Any, /, *, side: str = "left", sorter: Any = None)
     if isinstance(x2, (int, float, complex)) and not isinstance(x2, bool):
         x2 = scalar_array(x2, _dtypes.result_type(x1.dtype, x2), x1._device)
     x2 = check_array(x2, "x2")
-    device = same_device(x1, x2)
+    device, (x1, x2) = on_one_device(x1, x2)
     dtype = _dtypes.promote_types(x1.dtype, x2.dtype)
     return run(_searchsorted_rule, (("side", side), ("dtype", dtype)), (x1, x2), device)[0]
 
@@ -172,6 +172,6 @@ def where(condition: Any, x1: Any, x2: Any, /) -> Array:
         if not isinstance(x1, (bool, int, float, complex)):
             raise TypeError(f"x1 must be an array or a Python scalar, got {type(x1).__name__}")
         x1 = scalar_array(x1, _dtypes.default_dtype_of(x1), condition._device)
-    a, c, dtype = binary_operands(x1, x2)
-    device = same_device(condition, a, c)
+    a, c, dtype, _ = binary_operands(x1, x2)
+    device, (condition, a, c) = on_one_device(condition, a, c)
     return run_elementwise(_where_rule, (("dtype", dtype),), (condition, a, c), device)

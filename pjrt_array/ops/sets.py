@@ -128,7 +128,7 @@ def _isin_rule(b: Builder, x: Value, t: Value, *, dtype: np.dtype, invert: bool)
 
 def isin(x1: Any, x2: Any, /, *, invert: bool = False) -> Array:
     """Whether each element of ``x1`` occurs in ``x2`` (NaN occurs nowhere)."""
-    a, t, dtype = binary_operands(x1, x2)
+    a, t, dtype, device = binary_operands(x1, x2)
     if not isinstance(invert, bool):
         raise TypeError(f"invert must be a bool, got {invert!r}")
-    return run(_isin_rule, (("dtype", dtype), ("invert", invert)), (a, t), a._device)[0]
+    return run(_isin_rule, (("dtype", dtype), ("invert", invert)), (a, t), device)[0]

@@ -14,7 +14,7 @@ from .._dispatch import run
 from ._axes import normalize_axes, normalize_axis
 from ._builder import Builder, Value
 from ._lower import slice_axis, truth
-from ._operands import check_array, same_device
+from ._operands import check_array, on_one_device
 from ._reduce import reduce
 
 __all__ = ["all", "any", "diff"]
@@ -63,7 +63,7 @@ def diff(x: Any, /, *, axis: int = -1, n: int = 1, prepend: Any = None, append: 
     if n < 0:
         raise ValueError(f"n must be non-negative, got {n}")
     if prepend is None and append is None:  # the common call: no parts to check or convert
-        device = x._device if x._sharding is None else same_device(x)
+        device = x._device if x._sharding is None else on_one_device(x)[0]
         return run(_diff_rule, (("axis", axis), ("n", n)), (x,), device)[0]
     parts = [x]
     for name, extra in (("prepend", prepend), ("append", append)):
@@ -77,4 +77,5 @@ def diff(x: Any, /, *, axis: int = -1, n: int = 1, prepend: Any = None, append: 
         parts.insert(0 if name == "prepend" else len(parts), extra)
     from .data_types import astype
     parts = [p if p.dtype == x.dtype else astype(p, x.dtype) for p in parts]
-    return run(_diff_rule, (("axis", axis), ("n", n)), parts, same_device(*parts))[0]
+    device, operands = on_one_device(*parts)
+    return run(_diff_rule, (("axis", axis), ("n", n)), operands, device)[0]

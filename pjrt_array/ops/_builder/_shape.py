@@ -50,6 +50,11 @@ class ShapeOps(Core):
             self.fail("iota", f"needs a numeric dtype, got {dtype}")
         return self._emit(f"stablehlo.iota dim = {int(dim)} : {tensor_type(shape, dtype)}", shape, dtype)
 
+    def replica_id(self) -> Value:
+        """The replica's index (``tensor<ui32>``; 0 in a one-device program, but not a constant to
+        the compiler)."""
+        return self._emit(f"stablehlo.replica_id : {tensor_type((), np.dtype(np.uint32))}", (), np.dtype(np.uint32))
+
     # -- conversions -----------------------------------------------------------------------------
 
     def convert(self, x: Value, dtype: Any) -> Value:
