@@ -253,7 +253,9 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
             key += (donate,)
     entry = _entries.get(key)
     if entry is None:
-        if _host_tier._enabled and not donate:  # a small exact op seen for the first time: numpy, no compile
+        # A small exact op seen for the first time: numpy, no compile.  A donating call (a write, an
+        # elided temporary) runs there too, into a new buffer: donation only saves memory.
+        if _host_tier._enabled:
             host = _host_tier.first_sight(key, rule, params, args, device, avals, out_shape)
             if host is not None:
                 return host

@@ -36,8 +36,14 @@ the time), 1,024 with eight once the element-wise rules came, and 678 with 32
 once its ops have compiled.
 
 What it leaves alone.  Traced ops (``jit``) are emitted before the dispatcher
-looks at its cache; sharded operands, non-CPU devices and donating calls compile
-as before; so do ops while this thread's fusion recorder is deferring a segment
+looks at its cache; sharded operands and non-CPU devices compile as before.  A
+donating call (a write's update of its target, an operator on a temporary) is
+run here without donating: its result is a new buffer, as the non-donating
+program's is, and the write machinery (``_mutation.write``) installs it in the
+base as it installs that program's result, so views and the base see the write
+alike; the argument it would have donated stays valid and is dropped.  Its key
+is the donating call's, so the 33rd call compiles the donating program.  Ops
+while this thread's fusion recorder is deferring a segment compile
 (a deferred graph is a sequence of compiled entries, and its pending operands are
 not computed yet), and every op while fusion defers every segment
 (``_fusion.configure(hot=0)``).  Otherwise a host run ends the thread's eager segment, as a

@@ -14,7 +14,10 @@ rules with exact semantics are here:
 - element-wise comparisons, ``isnan``/``isinf``/``isfinite``, ``abs``/``negative`` and ``+ - *
   /`` of real floats (``+ -`` of complex ones): IEEE operations, correctly rounded on both sides,
   with XLA:CPU's denormal handling emulated (``_flushed``);
-- orders (``sort``, ``argsort``, ``argmax``, ``argmin``): XLA:CPU runs programs with denormals
+- writes (``__setitem__``'s region update and scatter, which the dispatcher runs here without
+  donating the target: the result is a new array, as the non-donating program's is);
+- integer ``floor_divide``/``remainder`` (floored; 0 for a zero divisor, as numpy gives);
+- orders (``sort``, ``argsort``, ``argmax``, ``argmin``, ``searchsorted``): XLA:CPU runs programs with denormals
   treated as zero, so a float32/float64 subnormal compares as a zero of its sign there; the keys
   here are compared the same way (``_daz``), and the values moved are the original ones.
 
@@ -245,6 +248,39 @@ def _take_along(p: dict, x: np.ndarray, idx: np.ndarray) -> list:
     return [_rows(x.reshape(-1), _linear(coords, x.shape))]
 
 
+def _region(p: dict, x: np.ndarray, value: np.ndarray, *starts: np.ndarray) -> list:
+    """``_views.region_rule``: ``value`` (cast, broadcast to the view's shape, laid out as the
+    region's box) written into a copy of ``x`` at ``starts``; contiguous boxes start where
+    ``dynamic_update_slice`` clamps them, strided ones are in bounds (else: compiled)."""
+    v = np.broadcast_to(_cast(value, x.dtype), p["shape"]).reshape(p["walked"])
+    if x.ndim == 0:
+        return [v]
+    v = np.flip(np.transpose(v, p["perm"]).reshape(p["box"]), p["reverse"])
+    key = []
+    for s, d, n, step in zip(starts, x.shape, p["box"], p["strides"]):
+        lo = int(s)
+        if step == 1:
+            lo = min(max(lo, 0), d - n)
+        elif lo < 0 or lo + step * (n - 1) >= d:
+            raise NotExact  # the scatter would drop the update
+        key.append(slice(lo, lo + step * (n - 1) + 1, step))
+    out = x.copy()
+    out[tuple(key)] = v
+    return [out]
+
+
+def _scatter(p: dict, x: np.ndarray, positions: np.ndarray, value: np.ndarray) -> list:
+    """``indexing._scatter_rule``: ``value`` (cast, broadcast to ``positions``) stored at the flat
+    ``positions`` of a copy of ``x``, in order (a repeated position keeps its last value, as the
+    CPU scatter's loop leaves it); positions outside ``x`` are dropped."""
+    pos = positions.reshape(-1).astype(_INDEX)
+    upd = np.broadcast_to(_cast(value, x.dtype), positions.shape).reshape(-1)
+    keep = (pos >= 0) & (pos < x.size)
+    out = x.reshape(-1).copy()
+    out[pos[keep]] = upd[keep]
+    return [out.reshape(x.shape)]
+
+
 def _where(p: dict, c: np.ndarray, x: np.ndarray, y: np.ndarray) -> list:
     dtype = p["dtype"]
     return [np.where(c, _cast(x, dtype), _cast(y, dtype))]
@@ -356,6 +392,18 @@ def _int_only(ufunc: np.ufunc) -> HostFn:
     return host
 
 
+def _int_division(ufunc: np.ufunc) -> HostFn:
+    """Integer ``floor_divide``/``remainder``: numpy floors as the rule does, gives 0 for a zero
+    divisor and wraps ``MIN // -1`` to ``MIN`` (remainder 0) as XLA's division does."""
+    def host(p: dict, x: np.ndarray, y: np.ndarray) -> list:
+        a, b = _operands(p, x, y)
+        if a.dtype.kind not in "iu":
+            raise NotExact  # float division: fmod, floor and selects, not numpy's divmod bit for bit
+        with np.errstate(all="ignore"):
+            return [ufunc(a, b)]
+    return host
+
+
 def _logical(ufunc: np.ufunc) -> HostFn:
     def host(p: dict, x: np.ndarray, y: np.ndarray) -> list:
         return [ufunc(*[_daz(v) != 0 for v in _operands(p, x, y)])]
@@ -395,6 +443,7 @@ _ELEMENTWISE: dict[str, HostFn] = {
     "greater_equal": _compare(np.greater_equal),
     "add": _arith(np.add, "fc"), "subtract": _arith(np.subtract, "fc"), "multiply": _arith(np.multiply, "f"),
     "divide": _arith(np.divide, "f"),
+    "floor_divide": _int_division(np.floor_divide), "remainder": _int_division(np.remainder),
     "bitwise_and": _int_only(np.bitwise_and), "bitwise_or": _int_only(np.bitwise_or),
     "bitwise_xor": _int_only(np.bitwise_xor), "maximum": _int_only(np.maximum), "minimum": _int_only(np.minimum),
     "logical_and": _logical(np.logical_and), "logical_or": _logical(np.logical_or),
@@ -443,6 +492,35 @@ def _arg(p: dict, x: np.ndarray) -> list:
     return [np.asarray(fn(_daz(x), axis=p["axis"], keepdims=p["keepdims"]), _INDEX)]
 
 
+def _less(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``_order.less`` on flushed keys: the total order, NaN after every number (complex:
+    lexicographic on the parts)."""
+    if x.dtype.kind == "c":
+        re_eq = (x.real == y.real) | (np.isnan(x.real) & np.isnan(y.real))
+        return _less(x.real, y.real) | (re_eq & _less(x.imag, y.imag))
+    if x.dtype.kind != "f":
+        return x < y
+    return (x < y) | ((x == x) & (y != y))
+
+
+def _searchsorted(p: dict, sorted_: np.ndarray, v: np.ndarray) -> list:
+    """``searching._searchsorted_rule``'s bisection, step for step (so an unsorted ``sorted_``
+    gives what the program gives too)."""
+    dtype = p["dtype"]
+    s, v = _daz(_cast(sorted_, dtype)), _daz(_cast(v, dtype))
+    n = s.shape[0]
+    lo, hi = np.zeros(v.shape, _INDEX), np.full(v.shape, n, _INDEX)
+    with np.errstate(invalid="ignore"):
+        for _ in range(n.bit_length()):
+            mid = (lo + hi) >> 1
+            x = s[np.minimum(mid, n - 1)]
+            after = _less(x, v) if p["side"] == "left" else ~_less(v, x)
+            active = lo < hi
+            lo = np.where(active & after, mid + 1, lo)
+            hi = np.where(active & ~after, mid, hi)
+    return [lo]
+
+
 HOST_RULES: dict[Any, HostFn] = {
     manipulation._reshape_rule: _reshape,
     manipulation._transpose_rule: _transpose,
@@ -463,6 +541,9 @@ HOST_RULES: dict[Any, HostFn] = {
     indexing.take_along_rule: _take_along,
     _views._derive_rule: _derive,
     searching._where_rule: _where,
+    _views.region_rule: _region,
+    indexing._scatter_rule: _scatter,
+    searching._searchsorted_rule: _searchsorted,
     creation._eye_rule: _eye,
     creation._tri_rule: _tri,
     creation._meshgrid_rule: _meshgrid,
