@@ -163,6 +163,25 @@ def test_fills(dtype):
     check(lambda x, y: xp.meshgrid(x, y), v, v[:2], expected=tuple(np.meshgrid(v, v[:2])))
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int32, np.int64, np.uint64, np.float32, np.float64],
+                         ids=lambda d: np.dtype(d).name)
+def test_arange(dtype):
+    """Integers wrap (an iota past uint8's range too); floats: i * step + start in float64, each
+    step rounded and flushed as on the device, then rounded to float32."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        cases = [(0, 300, 1), (info.max - 5, info.max, 1), (20, 7, -3) if info.min else (20, 7, 3), (0, 0, 1)]
+    else:
+        tiny = np.finfo(dtype).tiny
+        cases = [(0.0, 1.0, 0.1), (-3.7, 2.2, 0.37), (1e300 if dtype == np.float64 else 3e38, -1e300, -2e299),
+                 (0.0, tiny * 3, tiny / 2), (-0.0, 1.0, 0.5), (1.0, 1.0, 1.0), (np.pi, -np.e, -1 / 3)]
+    for start, stop, step in cases:
+        want = np.arange(start, stop, step, dtype=dtype) if dtype.kind in "iu" and step == 1 else None
+        check(lambda: xp.arange(start, stop, step, dtype=dtype), expected=want)
+    check(lambda: xp.arange(0, 1000, 1, dtype=xp.float32), expected=np.arange(1000, dtype=np.float32))
+
+
 @pytest.mark.parametrize("pair", [(np.int64, np.int8), (np.int8, np.uint64), (np.uint32, np.int16),
                                   (np.int32, np.bool_), (np.bool_, np.float32), (np.bool_, np.complex128)],
                          ids=str)
@@ -210,7 +229,7 @@ def test_orders_compare_subnormals_as_the_device_does(dtype):
 
 
 BINARY = ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "add", "subtract", "multiply",
-          "divide", "bitwise_and", "bitwise_or", "bitwise_xor", "maximum", "minimum", "logical_and", "logical_or",
+          "divide", "floor_divide", "remainder", "bitwise_and", "bitwise_or", "bitwise_xor", "maximum", "minimum", "logical_and", "logical_or",
           "logical_xor"]
 UNARY = ["isnan", "isinf", "isfinite", "abs", "negative", "bitwise_invert", "logical_not"]
 
@@ -221,7 +240,7 @@ def _applies(name, dtype) -> bool:
         return kind in "biu"
     if name in ("less", "less_equal", "greater", "greater_equal"):
         return kind != "c"
-    if name in ("maximum", "minimum"):
+    if name in ("maximum", "minimum", "floor_divide", "remainder"):
         return kind in "iuf"
     if name in ("add", "subtract", "multiply", "abs", "negative", "isnan", "isinf", "isfinite"):
         return kind != "b"
@@ -231,7 +250,7 @@ def _applies(name, dtype) -> bool:
 def _on_host(name, dtype) -> bool:
     """Whether the host tier takes the case (else it compiles: not exact on the host)."""
     dtype = np.dtype(dtype)
-    if name in ("maximum", "minimum"):
+    if name in ("maximum", "minimum", "floor_divide", "remainder"):
         return dtype.kind in "iu"
     if name in ("multiply", "divide", "abs") and dtype.kind == "c":
         return False
@@ -272,6 +291,21 @@ def test_elementwise_is_bit_identical(dtype):
             check(lambda p: p + p[::-1], normal, expected=normal + normal[::-1])
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint64],
+                         ids=lambda d: np.dtype(d).name)
+def test_integer_division_signs_zero_divisors_and_overflow(dtype):
+    """Floored as numpy floors; 0 for a zero divisor; MIN // -1 wraps to MIN with remainder 0."""
+    info = np.iinfo(dtype)
+    a = np.array([info.min, info.min + 1, -7, -1, 0, 1, 7, info.max], dtype) if info.min else \
+        np.array([0, 1, 2, 7, info.max - 1, info.max], dtype)
+    x, y = np.repeat(a, a.size).reshape(a.size, -1), np.tile(a, a.size).reshape(a.size, -1)
+    with np.errstate(all="ignore"):
+        check(lambda p, q: xp.floor_divide(p, q), x, y, expected=np.floor_divide(x, y))
+        check(lambda p, q: xp.remainder(p, q), x, y, expected=np.remainder(x, y))
+        check(lambda p: p // 3, a)
+        check(lambda p: p % 5, a)
+
+
 def test_mixed_kinds_and_scalars():
     a = edge_values(np.float64, (12,))
     i = np.arange(-6, 6, dtype=np.int32)
@@ -298,6 +332,7 @@ def test_every_host_rule_is_exercised():
         for name in MOVES:
             check(MOVES[name][0], edge_values(np.float32))
         test_fills(np.int32)
+        test_arange(np.float32)
         test_exact_casts((np.int64, np.int8))
         check(lambda x: xp.astype(x, x.dtype), edge_values(np.int8))
         test_integer_reductions(np.int32)
@@ -306,9 +341,169 @@ def test_every_host_rule_is_exercised():
         test_elementwise_is_bit_identical(np.float64)
         check(lambda p: xp.logical_not(p), edge_values(np.bool_))
         test_a_stale_view_rederives_exactly()
+        test_searchsorted(np.float32)
+        test_writes_are_bit_identical(np.int16)
     finally:
         _host_tier.first_sight = real
     assert seen == set(HOST_RULES), {getattr(r, "__name__", r) for r in set(HOST_RULES) - seen}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_searchsorted(dtype):
+    """The bisection step for step: sorted keys (NaN last, subnormals as the device compares
+    them), an unsorted one (whatever the bisection finds), empty keys, a 0-d value."""
+    v = edge_values(dtype, (12,))
+    keys = np.sort(v)
+    for side in ("left", "right"):
+        normal = keys.dtype.kind in "biu" or keys.dtype == np.float16
+        check(lambda k, q: xp.searchsorted(k, q, side=side), keys, v,
+              expected=np.searchsorted(keys, v, side=side).astype(np.int64) if normal else None)
+        check(lambda k, q: xp.searchsorted(k, q, side=side), v[::-1], v)
+        check(lambda k, q: xp.searchsorted(k, q, side=side), keys[:0], v)
+        check(lambda k, q: xp.searchsorted(k, q, side=side), keys[:5], v[3])
+    if np.dtype(dtype).kind in "iu":
+        small = np.int8 if np.dtype(dtype).kind == "i" else np.uint8
+        check(lambda k, q: xp.searchsorted(k, q), keys, v.astype(small))  # mixed: exact promotion
+
+
+# -- writes: run on the host without donating ---------------------------------------------------------
+
+def check_write(write, target, *values, expected=None):
+    """``write(x, *values)`` on a fresh ``x`` holding ``target`` (its buffer its own, so the write
+    may donate it): the first time on the host, the second compiled, bit-identical (and numpy's
+    ``expected`` where given)."""
+    results = []
+    for first in (True, False):
+        if first:
+            xp.cache_clear()
+        x = xp.asarray(target, copy=True)
+        operands = [xp.asarray(v) for v in values]
+        before, misses = runs(), xp.cache_info()["misses"]
+        write(x, *operands)
+        if first:
+            assert runs() > before and xp.cache_info()["misses"] == misses, "the write compiled"
+        else:
+            assert xp.cache_info()["misses"] > misses, "the second write did not compile"
+        results.append(np.asarray(x))
+    host, compiled = results
+    assert (host.shape, host.dtype) == (compiled.shape, compiled.dtype) == (target.shape, target.dtype)
+    assert host.tobytes() == compiled.tobytes(), (host, compiled)
+    if expected is not None:
+        np.testing.assert_array_equal(host, expected)
+
+
+def _setitem(key):
+    def write(x, v):
+        x[key] = v
+    return write
+
+
+def _view_setitem(view_key, key):
+    def write(x, v):
+        view = x[view_key]
+        view[key] = v
+    return write
+
+
+def _iadd(x, v):
+    x += v
+
+
+def _numpy_write(target, key, value):
+    out = target.copy()
+    out[key] = value
+    return out
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_writes_are_bit_identical(dtype):
+    """Region writes (contiguous, strided, reversed, through views, by a device index), scatters
+    (repeated positions keep the last value, masks), 0-d targets and in-place operators."""
+    a = edge_values(dtype, (4, 6))
+    v = edge_values(dtype, (12,))[::-1].copy()
+    cases = [
+        ((1,), v[:6]),
+        ((slice(None), slice(None, None, -2)), v[:3]),
+        ((slice(1, 4, 2), slice(1, 5)), v[:4].reshape(1, 4)),
+        ((Ellipsis,), v[5]),
+        (([2, 0, 2], slice(None)), v.reshape(2, 6)[[1, 0, 0]]),
+        ((a != a[0, 0],), v[2]),
+    ]
+    for key, value in cases:
+        check_write(_setitem(key if len(key) > 1 else key[0]), a, value,
+                    expected=_numpy_write(a, key, value))
+    check_write(lambda x, i, w: x.__setitem__(i, w), a, np.array([1, 3, 1]), v[:3].reshape(3, 1),
+                expected=_numpy_write(a, [1, 3, 1], v[:3].reshape(3, 1)))
+    check_write(lambda x, i, w: x.__setitem__((i, 2), w), a, np.int64(-1), v[0])
+    view_key = (slice(1, None), slice(None, None, -1))
+    check_write(_view_setitem(view_key, (0, slice(1, 4))), a, v[:3],
+                expected=_numpy_write(a, (1, slice(4, 1, -1)), v[:3]))
+    check_write(_view_setitem(view_key, ([0, 2, 0], 1)), a, v[:3])
+    s = edge_values(dtype, ())
+    check_write(_setitem(...), s, v[1], expected=v[1])
+    if np.dtype(dtype).kind in "iu":
+        with np.errstate(over="ignore"):
+            check_write(_iadd, a, v[:6], expected=a + v[:6])
+        check_write(_setitem((0,)), a, v[:6].astype(np.int8) if dtype == np.int64 else v[:6])  # exact cast
+    if dtype == np.float64:
+        check_write(_iadd, a, v[:6])  # flushed as on the device
+
+
+def test_write_casts_that_round_compile():
+    a = edge_values(np.float32, (3, 4))
+    x = xp.asarray(a, copy=True)
+    xp.cache_clear()
+    x[0] = xp.asarray(edge_values(np.float64, (4,)))  # float64 -> float32 rounds and flushes on the device
+    assert xp.cache_info()["host_runs"] == 0 and xp.cache_info()["host_declined"] == 1
+
+
+def _write_story() -> list[np.ndarray]:
+    """Writes through views, a base written under a stale view, a host view written and read,
+    in-place operators on a view and on the base: every state seen."""
+    seen = []
+    x = xp.asarray(np.arange(24, dtype=np.int32).reshape(4, 6), copy=True)
+    view = x[1:, ::2]
+    view[0] = xp.asarray([-1, -2, -3], dtype=xp.int32)  # a view's write reaches its base
+    seen += [np.asarray(x).copy(), np.asarray(view).copy()]
+    x[2] = 100  # the view goes stale and re-derives
+    seen += [np.asarray(view).copy()]
+    view += 5
+    seen += [np.asarray(x).copy()]
+    host = np.asarray(x)  # a writable host view: the next write must not donate its buffer
+    host[0, 0] = 77
+    x[3, xp.asarray([0, 5, 0])] = xp.asarray([9, 8, 7], dtype=xp.int32)
+    seen += [np.asarray(x).copy(), host.copy()]
+    x *= 2
+    seen += [np.asarray(x).copy(), np.asarray(view).copy()]
+    return seen
+
+
+def test_views_and_host_views_see_writes_as_compiled():
+    """The same story with the tier off (every write compiled, donating where it may) and on
+    (the writes on the host, donating nothing): every state equal."""
+    xp.set_host_tier(False)
+    xp.cache_clear()
+    compiled = _write_story()
+    xp.set_host_tier(True)
+    xp.cache_clear()
+    hosted = _write_story()
+    assert runs() >= 5
+    assert [key[-1] for key in _host_tier._seen if key[-1] == (0,)], "no donating write ran on the host"
+    for c, h in zip(compiled, hosted, strict=True):
+        np.testing.assert_array_equal(h, c)
+    np.testing.assert_array_equal(hosted[0][1], [-1, 7, -2, 9, -3, 11])
+
+
+def test_donating_writes_keep_their_donating_key():
+    """A write's key is the donating program's: its 33rd call compiles that program."""
+    xp.set_host_tier(True, sightings=2)
+    xp.cache_clear()
+    x = xp.asarray(np.zeros(5), copy=True)
+    for k in range(3):
+        x[1] = float(k)
+    assert xp.cache_info()["host_runs"] == 2 and xp.cache_info()["misses"] == 1
+    assert any(entry.aliased for entry in _dispatch._entries.values())
+    np.testing.assert_array_equal(np.asarray(x), [0, 2, 0, 0, 0])
 
 
 # -- what declines, views, counts, switch, threads, fusion --------------------------------------------

@@ -8,7 +8,8 @@ rules with exact semantics are here:
 
 - data movement (reshape, transposes, broadcasts, joins and splits, flips, rolls, tiles, basic and
   advanced indexing, ``take``, ``take_along_axis``, view re-derivation) and ``where``;
-- fills (``full``'s broadcast, ``eye``, ``tril``/``triu``, ``meshgrid``);
+- fills (``full``'s broadcast, ``eye``, ``arange`` but in float16 and complex, ``tril``/``triu``,
+  ``meshgrid``);
 - integer and boolean arithmetic that wraps the same way (integer reductions, ``any``/``all``,
   ``count_nonzero``, ``nonzero``, integer ``astype``, bitwise ops);
 - element-wise comparisons, ``isnan``/``isinf``/``isfinite``, ``abs``/``negative`` and ``+ - *
@@ -292,6 +293,20 @@ def _eye(p: dict) -> list:
     return [np.eye(p["n"], p["m"], p["k"], dtype=p["dtype"])]
 
 
+def _arange(p: dict, start: np.ndarray, step: np.ndarray) -> list:
+    """``creation._arange_rule``: ``i * step + start`` in the operands' type (integers wrap; floats in
+    float64, each operation rounded and flushed as on the device, then rounded to float32)."""
+    dtype, n = p["dtype"], p["n"]
+    if dtype.kind in "iu":
+        with np.errstate(over="ignore"):
+            return [np.arange(n, dtype=_INDEX).astype(dtype) * step + start]  # iota wraps too
+    if dtype not in (np.float32, np.float64):
+        raise NotExact  # float16: rounded through float32 or not; complex: a complex product
+    out = _flushed(np.add, _flushed(np.multiply, np.arange(n, dtype=step.dtype), step), start)
+    with np.errstate(over="ignore"):  # beyond float32's range: inf on both sides
+        return [_daz(out.astype(dtype))]
+
+
 def _tri(p: dict, x: np.ndarray) -> list:
     rows, cols = x.shape[-2:]
     diff = np.arange(cols, dtype=_INDEX)[None, :] - np.arange(rows, dtype=_INDEX)[:, None]
@@ -545,6 +560,7 @@ HOST_RULES: dict[Any, HostFn] = {
     indexing._scatter_rule: _scatter,
     searching._searchsorted_rule: _searchsorted,
     creation._eye_rule: _eye,
+    creation._arange_rule: _arange,
     creation._tri_rule: _tri,
     creation._meshgrid_rule: _meshgrid,
     data_types._astype_rule: _astype,
