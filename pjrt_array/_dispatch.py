@@ -253,10 +253,10 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
             key += (donate,)
     entry = _entries.get(key)
     if entry is None:
-        # A small exact op seen for the first time: numpy, no compile.  A donating call (a write, an
-        # elided temporary) runs there too, into a new buffer: donation only saves memory.
+        # A small exact op seen for the first time: numpy, no compile (a donating call, a write or
+        # an elided temporary, writes into the donated memory there).
         if _host_tier._enabled:
-            host = _host_tier.first_sight(key, rule, params, args, device, avals, out_shape)
+            host = _host_tier.first_sight(key, rule, params, args, device, avals, out_shape, donate)
             if host is not None:
                 return host
         _stats.misses += 1

@@ -37,12 +37,13 @@ once its ops have compiled.
 
 What it leaves alone.  Traced ops (``jit``) are emitted before the dispatcher
 looks at its cache; sharded operands and non-CPU devices compile as before.  A
-donating call (a write's update of its target, an operator on a temporary) is
-run here without donating: its result is a new buffer, as the non-donating
-program's is, and the write machinery (``_mutation.write``) installs it in the
-base as it installs that program's result, so views and the base see the write
-alike; the argument it would have donated stays valid and is dropped.  Its key
-is the donating call's, so the 33rd call compiles the donating program.  Ops
+donating call (a write's update of its target, an operator on a temporary) runs
+here too: its result is written into the donated buffer's memory (after the
+programs already queued, which may read it, are done), which the result then
+owns, as the donating program's does; the write machinery (``_mutation.write``)
+installs it in the base as it installs that program's result, so views and the
+base see the write alike.  Its key is the donating call's, so the 33rd call
+compiles the donating program.  Ops
 while this thread's fusion recorder is deferring a segment compile
 (a deferred graph is a sequence of compiled entries, and its pending operands are
 not computed yet), and every op while fusion defers every segment
@@ -135,7 +136,8 @@ def _small(avals: Sequence[tuple], budget: int) -> int:
 
 
 def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], device: "Device",
-                avals: Sequence[tuple] | None, out_shape: tuple[int, ...] | None) -> list[Array] | None:
+                avals: Sequence[tuple] | None, out_shape: tuple[int, ...] | None,
+                donate: tuple[int, ...] = ()) -> list[Array] | None:
     """The outputs of ``rule`` computed on the host at the first sighting of ``key``; None when the
     op is to be compiled (arguments as ``_dispatch.run``'s, which has found no executable)."""
     if device.platform != "cpu":
@@ -183,13 +185,34 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
     if len(results) != len(outs) or any(r.shape != s or r.dtype != d for r, (s, d) in zip(results, outs)):
         raise AssertionError(f"host rule of {getattr(rule, '__name__', rule)} disagrees with its lowering: "
                              f"{[(r.shape, r.dtype) for r in results]} against {outs}")
+    taken = _in_place(results[0], args, bufs, donate, device) if donate else None
     client, target = device.client, device.pjrt
-    arrays = [Array._from_buffer(client.buffer_from_numpy(r, target), aval, device)
-              for r, aval in zip(results, outs)]
+    arrays = [Array._from_buffer(taken if k == 0 and taken is not None else client.buffer_from_numpy(r, target),
+                                 aval, device) for k, (r, aval) in enumerate(zip(results, outs))]
+    del results
     if arrays:  # counted as a compiled op's outputs are, so a later op that donates them counts the same
         _inflight.note(device, arrays[0]._buf, sum(math.prod(s) * d.itemsize for s, d in outs))
     _count("runs")
     return arrays
+
+
+def _in_place(result: np.ndarray, args: Sequence[Array], bufs: list, donate: tuple[int, ...],
+              device: "Device") -> Buffer | None:
+    """The donated argument's buffer with ``result`` written into its memory, as the donating
+    program writes it (the caller found nothing else holding it); None where it cannot be (another
+    shape or dtype, a zero-copy upload's memory).  Programs already queued may still read it: they
+    are waited for first, as before a writable host view is handed out."""
+    from ._donation import consumed  # (_donation imports the dispatcher's modules)
+    k = donate[0]
+    buf = bufs[k]
+    if result.shape != args[k].shape or result.dtype != args[k].dtype or buf._host_ref is not None:
+        return None
+    _inflight.drain(device)
+    memory = buf.numpy_view(known_on_host=True, writable=True, ready=True)
+    np.copyto(memory, result)  # (numpy copies through a temporary where they overlap)
+    del memory  # its pin, which would make the buffer look shared
+    consumed(args, bufs, (k,))
+    return buf
 
 
 def set_host_tier(enabled: bool, *, sightings: int | None = None) -> None:

@@ -494,16 +494,25 @@ def test_views_and_host_views_see_writes_as_compiled():
     np.testing.assert_array_equal(hosted[0][1], [-1, 7, -2, 9, -3, 11])
 
 
-def test_donating_writes_keep_their_donating_key():
-    """A write's key is the donating program's: its 33rd call compiles that program."""
+def test_donating_writes_keep_their_buffer_and_key():
+    """A donating write on the host writes into the target's own memory, as the donating program
+    does (after a queued program that reads it); its key is that program's, which the call after
+    the host runs compiles."""
     xp.set_host_tier(True, sightings=2)
     xp.cache_clear()
     x = xp.asarray(np.zeros(5), copy=True)
+    address = x._buffer.unsafe_pointer()
     for k in range(3):
+        reader = xp.matmul(x, xp.ones(5))  # compiled, queued: reads the old value
         x[1] = float(k)
-    assert xp.cache_info()["host_runs"] == 2 and xp.cache_info()["misses"] == 1
+        assert float(reader) == float(k - 1 if k else 0)
+        assert x._buffer.unsafe_pointer() == address
+    assert xp.cache_info()["host_runs"] >= 2
     assert any(entry.aliased for entry in _dispatch._entries.values())
     np.testing.assert_array_equal(np.asarray(x), [0, 2, 0, 0, 0])
+    host = np.asarray(x)  # a host view pins the memory: the next write goes to a new buffer
+    x[0] = 5.0
+    assert host[0] == 0.0 and float(x[0]) == 5.0 and x._buffer.unsafe_pointer() != address
 
 
 # -- what declines, views, counts, switch, threads, fusion --------------------------------------------
