@@ -12,6 +12,7 @@ best of ``ROUNDS``.
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 os.environ["PJRT_ARRAY_CACHE"] = "0"
@@ -34,7 +35,25 @@ CALLS = {
     "flip": lambda m, x: m.flip(x), "concat": lambda m, x: m.concat([x, x]) if m is xp else m.concatenate([x, x]),
     "stack": lambda m, x: m.stack([x, x]), "expand_dims": lambda m, x: m.expand_dims(x, axis=0),
     "zeros_like": lambda m, x: m.zeros_like(x), "getitem [0]": lambda m, x: x[0],
+    # writes (jax: the functional update), and the host rules that came with them
+    "setitem [0] = 1.0": lambda m, x: _setitem(m, x), "x += 1.5": lambda m, x: _iadd(m, x),
+    "searchsorted": lambda m, x: m.searchsorted(m.reshape(x, (-1,)), x),
+    "arange (float)": lambda m, x: m.arange(0.0, 1.0, 1.0 / x.size),
 }
+
+
+def _setitem(m, x):
+    if m is not xp:
+        return x.at[0].set(1.0)
+    x[0] = 1.0
+    return x
+
+
+def _iadd(m, x):
+    if m is not xp:
+        return x + 1.5
+    x += 1.5
+    return x
 
 
 def shapes(seed: int, count: int = 50) -> list[tuple[int, ...]]:
@@ -69,13 +88,16 @@ def ours(fn, inputs, host_tier: bool) -> float:
         xp.set_host_tier(True)
 
 
-def main() -> None:
+def main(only: list[str]) -> None:
+    """Every function, or those named on the command line."""
     jnp = jax_numpy()
     print(machine())
     print("| function (50 new shapes) | pjrt_array, host tier on | host tier off | jax.numpy (ratio on/jax) |")
     print("|---|---|---|---|")
     totals = [0.0, 0.0, 0.0]
     for seed, (name, fn) in enumerate(CALLS.items()):
+        if only and name not in only:
+            continue
         inputs = [np.random.default_rng(seed).random(s) for s in shapes(seed)]
         on, off = float("inf"), float("inf")
         for r in range(ROUNDS):  # alternated, the order swapped each round
@@ -86,9 +108,9 @@ def main() -> None:
         for i, t in enumerate((on, off, theirs)):
             totals[i] += t
         print(f"| {name} | {on * 1e3:.2f} ms | {off * 1e3:.2f} ms | {theirs * 1e3:.2f} ms ({on / theirs:.3f}x) |")
-    print(f"| **all {len(CALLS)} functions** | {totals[0] * 1e3:.2f} ms | {totals[1] * 1e3:.2f} ms | "
+    print(f"| **all {len(only or CALLS)} functions** | {totals[0] * 1e3:.2f} ms | {totals[1] * 1e3:.2f} ms | "
           f"{totals[2] * 1e3:.2f} ms ({totals[0] / totals[2]:.3f}x) |")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
