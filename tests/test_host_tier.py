@@ -342,6 +342,7 @@ def test_every_host_rule_is_exercised():
         check(lambda p: xp.logical_not(p), edge_values(np.bool_))
         test_a_stale_view_rederives_exactly()
         test_searchsorted(np.float32)
+        test_unique(np.float64)
         test_writes_are_bit_identical(np.int16)
     finally:
         _host_tier.first_sight = real
@@ -364,6 +365,22 @@ def test_searchsorted(dtype):
     if np.dtype(dtype).kind in "iu":
         small = np.int8 if np.dtype(dtype).kind == "i" else np.uint8
         check(lambda k, q: xp.searchsorted(k, q), keys, v.astype(small))  # mixed: exact promotion
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_unique(dtype):
+    """Runs of equal values as the device finds them (NaNs apart, a subnormal equal to zero, the
+    first of a run by position); empty and 0-d."""
+    a = edge_values(dtype, (4, 6))
+    a[3] = a[0]  # repeats
+    check(lambda x: xp.unique_all(x), a)
+    check(lambda x: xp.unique_values(x), a[:, 1])
+    check(lambda x: xp.unique_counts(x), edge_values(dtype, ()))
+    if np.dtype(dtype).kind in "biu":
+        u = np.unique_all(a)
+        check(lambda x: xp.unique_all(x), a, expected=(u.values, u.indices.astype(np.int64),
+                                                        u.inverse_indices.astype(np.int64),
+                                                        u.counts.astype(np.int64)))
 
 
 # -- writes: run on the host without donating ---------------------------------------------------------

@@ -18,7 +18,7 @@ rules with exact semantics are here:
 - writes (``__setitem__``'s region update and scatter, which the dispatcher runs here without
   donating the target: the result is a new array, as the non-donating program's is);
 - integer ``floor_divide``/``remainder`` (floored; 0 for a zero divisor, as numpy gives);
-- orders (``sort``, ``argsort``, ``argmax``, ``argmin``, ``searchsorted``): XLA:CPU runs programs with denormals
+- orders (``sort``, ``argsort``, ``argmax``, ``argmin``, ``searchsorted``, ``unique_*``): XLA:CPU runs programs with denormals
   treated as zero, so a float32/float64 subnormal compares as a zero of its sign there; the keys
   here are compared the same way (``_daz``), and the values moved are the original ones.
 
@@ -36,8 +36,8 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import _views
-from . import (creation, data_types, elementwise, indexing, linalg_core, manipulation, searching, sorting, statistical,
-               utility)
+from . import (creation, data_types, elementwise, indexing, linalg_core, manipulation, searching, sets, sorting,
+               statistical, utility)
 
 __all__ = ["HOST_RULES", "NotExact"]
 
@@ -536,6 +536,42 @@ def _searchsorted(p: dict, sorted_: np.ndarray, v: np.ndarray) -> list:
     return [lo]
 
 
+def _runs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``sets._runs``: the flat values in the stable sort's order, their positions, and where a
+    run of equal values (total order on flushed keys; each NaN a run of its own) starts."""
+    flat = x.reshape(-1)
+    keys = _daz(flat)
+    perm = _stable_order(keys, 0, False).astype(_INDEX)
+    ordered = keys[perm]
+    first = np.ones(flat.shape, _BOOL)
+    if flat.size:
+        a, b = ordered[1:], ordered[:-1]
+        if a.dtype.kind == "c":
+            same = ((a.real == b.real) | (np.isnan(a.real) & np.isnan(b.real))) & \
+                ((a.imag == b.imag) | (np.isnan(a.imag) & np.isnan(b.imag)))
+        else:
+            same = (a == b) | ((a != a) & (b != b))
+        first[1:] = ~same | (a != a)
+    return flat[perm], perm, first
+
+
+def _unique_count(p: dict, x: np.ndarray) -> list:
+    return [np.asarray(np.count_nonzero(_runs(x)[2]), _INDEX)]
+
+
+def _unique(p: dict, x: np.ndarray) -> list:
+    """``sets._unique_rule``: the first ``k`` runs' values, first positions and lengths, and each
+    element's run number."""
+    values, perm, first = _runs(x)
+    n, k = values.size, p["k"]
+    starts_all = np.concatenate([np.flatnonzero(first), np.full(n - np.count_nonzero(first), n)]).astype(_INDEX)
+    starts = starts_all[:k]
+    counts = np.concatenate([starts_all[1:], [n]]).astype(_INDEX)[:k] - starts
+    inverse = np.empty(n, _INDEX)
+    inverse[perm] = np.cumsum(first, dtype=_INDEX) - 1
+    return [_rows(values, starts), _rows(perm, starts), inverse.reshape(x.shape), counts]
+
+
 HOST_RULES: dict[Any, HostFn] = {
     manipulation._reshape_rule: _reshape,
     manipulation._transpose_rule: _transpose,
@@ -559,6 +595,8 @@ HOST_RULES: dict[Any, HostFn] = {
     _views.region_rule: _region,
     indexing._scatter_rule: _scatter,
     searching._searchsorted_rule: _searchsorted,
+    sets._count_rule: _unique_count,
+    sets._unique_rule: _unique,
     creation._eye_rule: _eye,
     creation._arange_rule: _arange,
     creation._tri_rule: _tri,
