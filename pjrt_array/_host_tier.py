@@ -31,7 +31,8 @@ price is spent, as fusion's ``_SAVED`` does), while test suites repeat keys a fe
 times (an assertion helper's checks on one shape).  array-api-extra's tests
 compiled 2,182 per-op programs without this tier, 1,643 with one host run per
 key and 1,261 with eight (data movement, fills, orders and integer rules only at
-the time), 1,024 with eight once the element-wise rules came, and 678 with 32
+the time), 1,024 with eight once the element-wise rules came, 678 with 32, and
+383 once writes, ``arange``, ``searchsorted``, ``unique_*`` and copies joined
 (docs/downstream.md).  A hot loop pays 32 host runs per key once, and is fused
 once its ops have compiled.
 
