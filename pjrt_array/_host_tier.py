@@ -13,8 +13,9 @@ version is bit-identical to the compiled program), the device is a CPU and the
 operands and results are small (``PJRT_ARRAY_HOST_TIER_BYTES``, 1 MiB in all by
 default), each of the first ``sightings`` (32) calls of the key:
 
-1. applies the rule to the builder for its output types (the same checks, and
-   the same errors, as a compile; no text, no compile);
+1. builds and checks the op's module as a compile would (``_dispatch.checked_module``:
+   the same output types, the same errors, sizes beyond int64 refused), without
+   compiling it;
 2. reads each operand as a zero-copy numpy view of its current buffer (a stale
    view re-derives first; the view waits until the buffer is computed, and a
    program never writes a buffer it did not create, so the read cannot race);

@@ -75,3 +75,9 @@ def random_array(shape, dtype, seed: int = 0) -> np.ndarray:
     if np.dtype(dtype).kind == "c":
         a = a + 1j * rng.standard_normal(shape)
     return a.astype(dtype)
+
+
+def spd_matrix(shape, dtype, seed: int = 0) -> np.ndarray:
+    """A well-conditioned Hermitian positive definite matrix (a stack of them) of ``shape``."""
+    a = random_array(shape, dtype, seed)
+    return (a @ np.conj(np.swapaxes(a, -1, -2)) + shape[-1] * np.eye(shape[-1])).astype(dtype)

@@ -1,7 +1,6 @@
 """The binding's hot-path buffer calls (_pjrt/buffer_hot.py): copies in from host memory, readiness
 queries and host views, with per-thread args structs."""
 
-import threading
 
 import ml_dtypes
 import numpy as np
@@ -11,6 +10,7 @@ import pjrt_array as xp
 from pjrt_array._pjrt import Buffer, PjrtError
 from pjrt_array._pjrt import buffer_hot
 from pjrt_array._pjrt.errors import InvalidArgument
+from helpers import run_in_threads
 
 pytestmark = pytest.mark.cpu_only
 
@@ -82,19 +82,9 @@ def test_host_views_pin_and_release_their_buffer(device):
 
 
 def test_eight_threads_copy_in_at_once(device):
-    failures = []
-
     def work(i):
-        try:
-            for k in range(200):
-                array = np.full((i + 1, 3), float(i * 1000 + k))
-                assert _upload(device, array).to_numpy().tolist() == array.tolist()
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
-            failures.append(exc)
+        for k in range(200):
+            array = np.full((i + 1, 3), float(i * 1000 + k))
+            assert _upload(device, array).to_numpy().tolist() == array.tolist()
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not failures, failures[0]
+    run_in_threads(work)

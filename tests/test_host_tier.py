@@ -13,6 +13,7 @@ import pytest
 import pjrt_array as xp
 from pjrt_array import _dispatch, _fusion, _host_tier
 from pjrt_array.ops._host_rules import HOST_RULES
+from helpers import run_in_threads
 
 pytestmark = pytest.mark.cpu_only
 
@@ -645,27 +646,18 @@ def test_switch_off():
 
 def test_threads():
     xp.cache_clear()
-    errors = []
     barrier = threading.Barrier(8)
 
     def work(k):
-        try:
-            barrier.wait()
-            for n in range(1, 13):
-                a = np.arange(n * (k % 3 + 1), dtype=np.int32)
-                x = xp.asarray(a)
-                np.testing.assert_array_equal(np.asarray(xp.flip(xp.reshape(x, (k % 3 + 1, n)), axis=1)),
-                                              np.flip(a.reshape(k % 3 + 1, n), 1))
-                np.testing.assert_array_equal(np.asarray(x[1:]), a[1:])
-        except BaseException as exc:  # noqa: BLE001 (reported below)
-            errors.append(exc)
+        barrier.wait()
+        for n in range(1, 13):
+            a = np.arange(n * (k % 3 + 1), dtype=np.int32)
+            x = xp.asarray(a)
+            np.testing.assert_array_equal(np.asarray(xp.flip(xp.reshape(x, (k % 3 + 1, n)), axis=1)),
+                                          np.flip(a.reshape(k % 3 + 1, n), 1))
+            np.testing.assert_array_equal(np.asarray(x[1:]), a[1:])
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors[0]
+    run_in_threads(work)
     assert xp.cache_info()["host_runs"] > 0
 
 

@@ -2,7 +2,6 @@
 as the custom call, so the same values bit for bit, the same errors at the call; the program still
 runs under jit, for operands not yet computed and above the size bound."""
 
-import threading
 import warnings
 
 import numpy as np
@@ -11,24 +10,12 @@ import pytest
 import pjrt_array as xp
 from pjrt_array import _dispatch, _fusion
 from pjrt_array.ops import _lapack_run
+from helpers import random_array, run_in_threads, spd_matrix
 
 pytestmark = pytest.mark.cpu_only
 
 L = xp.linalg
 DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
-
-
-def _random(shape, dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    a = rng.standard_normal(shape)
-    if np.dtype(dtype).kind == "c":
-        a = a + 1j * rng.standard_normal(shape)
-    return a.astype(dtype)
-
-
-def _spd(shape, dtype, seed=0):
-    a = _random(shape, dtype, seed)
-    return (a @ np.conj(np.swapaxes(a, -1, -2)) + shape[-1] * np.eye(shape[-1])).astype(dtype)
 
 
 def _tuple(out):
@@ -100,7 +87,7 @@ NUMPY = {
 @pytest.mark.parametrize("name", sorted(SQUARE))
 def test_square_calls_on_the_host_are_the_programs_bit_for_bit(name, shape, dtype):
     fn = SQUARE[name]
-    a = _spd(shape, dtype) if shape[-1] else np.zeros(shape, dtype)
+    a = spd_matrix(shape, dtype) if shape[-1] else np.zeros(shape, dtype)
     x = xp.asarray(a)
     got = _on_host(fn, x)
     _identical(got, _program(fn, x))
@@ -117,7 +104,7 @@ def test_rectangular_calls_on_the_host_are_the_programs_bit_for_bit(name, shape,
     fn = ANY_SHAPE[name]
     if 0 in shape and name.startswith(("matrix_rank", "pinv")):
         pytest.skip("numpy's rank and pinv of an empty matrix: covered by tests/test_lapack.py")
-    a = _random(shape, dtype, 1)
+    a = random_array(shape, dtype, 1)
     x = xp.asarray(a)
     got = _on_host(fn, x)
     _identical(got, _program(fn, x))
@@ -132,8 +119,8 @@ def test_rectangular_calls_on_the_host_are_the_programs_bit_for_bit(name, shape,
                                               (np.float32, np.complex64), (np.complex128, np.float32)])
 @pytest.mark.parametrize("b_shape", [(4,), (4, 2), (2, 3, 4, 2)])
 def test_solve_converts_its_operands_as_the_program_does(a_dtype, b_dtype, b_shape):
-    a = _spd((3, 4, 4), a_dtype)
-    b = _random(b_shape, b_dtype, 2)
+    a = spd_matrix((3, 4, 4), a_dtype)
+    b = random_array(b_shape, b_dtype, 2)
     if len(b_shape) == 4:
         a = a[None]
     x, y = xp.asarray(a), xp.asarray(b)
@@ -143,7 +130,7 @@ def test_solve_converts_its_operands_as_the_program_does(a_dtype, b_dtype, b_sha
 
 
 def test_a_tolerance_array_is_an_operand_as_in_the_program():
-    a = _random((3, 5, 4), np.float32, 3)
+    a = random_array((3, 5, 4), np.float32, 3)
     rtol = xp.asarray(np.array([0.1, 0.5, 0.9]))
     for fn, oracle in ((L.matrix_rank, np.linalg.matrix_rank), (L.pinv, np.linalg.pinv)):
         got = _on_host(lambda x: fn(x, rtol=rtol), xp.asarray(a))
@@ -188,14 +175,14 @@ def test_jit_still_emits_the_custom_call(monkeypatch):
     def refuse(*args):
         raise AssertionError("a traced call ran on the host")
     monkeypatch.setattr(_lapack_run, "_on_host", refuse)
-    a = _spd((4, 4), np.float64)
+    a = spd_matrix((4, 4), np.float64)
     f = xp.jit(lambda x: L.inv(x) @ x)
     np.testing.assert_allclose(np.asarray(f(xp.asarray(a))), np.eye(4), atol=1e-12)
     assert "pjrt_array_lapack_inv" in f.lower(xp.asarray(a)).as_text()
 
 
 def test_an_operand_still_being_computed_runs_the_program(monkeypatch):
-    a = _spd((4, 4), np.float64)
+    a = spd_matrix((4, 4), np.float64)
     monkeypatch.setattr(_lapack_run, "is_ready", lambda api, handle: False)
     x = xp.asarray(a) + 0.0  # a computed result, but with no host view yet
     before = _dispatch.cache_info()["hits"] + _dispatch.cache_info()["misses"]
@@ -205,7 +192,7 @@ def test_an_operand_still_being_computed_runs_the_program(monkeypatch):
 
 
 def test_calls_above_the_bound_run_the_program():
-    a = _spd((8, 8), np.float64)
+    a = spd_matrix((8, 8), np.float64)
     x = xp.asarray(a)
     limit = _lapack_run.HOST_MAX_BYTES
     _lapack_run.set_host_max_bytes(8 * 8 * 8)  # the operand fits, the operand and result do not
@@ -219,7 +206,7 @@ def test_calls_above_the_bound_run_the_program():
 
 
 def test_writes_and_views_are_read_as_they_are_now():
-    a = _spd((2, 3, 3), np.float64)
+    a = spd_matrix((2, 3, 3), np.float64)
     x = xp.asarray(a)
     first = x[1]  # a view of the batch
     assert np.isclose(float(_on_host(L.det, first)[0]), np.linalg.det(a[1]))
@@ -243,7 +230,7 @@ def test_deferred_operands_are_computed_and_errors_reach_the_call():
     _fusion.set_fusion(True)
     hot, _, _ = _fusion.configure(hot=0)  # every segment is deferred
     try:
-        a = _spd((3, 3), np.float64)
+        a = spd_matrix((3, 3), np.float64)
         x = xp.asarray(a)
         for _ in range(3):
             y = x * 2.0  # deferred
@@ -257,27 +244,18 @@ def test_deferred_operands_are_computed_and_errors_reach_the_call():
 
 
 def test_eight_threads_get_their_own_results():
-    mats = [_spd((2, 5, 5), np.float64, seed) for seed in range(8)]
+    mats = [spd_matrix((2, 5, 5), np.float64, seed) for seed in range(8)]
     arrays = [xp.asarray(m) for m in mats]
-    failures = []
 
     def work(i):
-        try:
-            for _ in range(30):
-                w, v = L.eigh(arrays[i])
-                np.testing.assert_array_equal(np.asarray(w), np.linalg.eigh(mats[i])[0])
-                np.testing.assert_allclose(np.asarray(L.inv(arrays[i])), np.linalg.inv(mats[i]), rtol=1e-12)
-                with pytest.raises(np.linalg.LinAlgError):
-                    L.cholesky(-arrays[i])
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
-            failures.append(exc)
+        for _ in range(30):
+            w, v = L.eigh(arrays[i])
+            np.testing.assert_array_equal(np.asarray(w), np.linalg.eigh(mats[i])[0])
+            np.testing.assert_allclose(np.asarray(L.inv(arrays[i])), np.linalg.inv(mats[i]), rtol=1e-12)
+            with pytest.raises(np.linalg.LinAlgError):
+                L.cholesky(-arrays[i])
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not failures, failures[0]
+    run_in_threads(work)
 
 
 def test_an_operand_whose_computation_failed_raises_its_error_at_the_call():
@@ -292,7 +270,7 @@ def test_an_operand_whose_computation_failed_raises_its_error_at_the_call():
 
 
 def test_a_call_above_the_bound_reads_nothing_on_the_host():
-    x = xp.asarray(_spd((6, 6), np.float64)) + 0.0  # computed, no host view yet
+    x = xp.asarray(spd_matrix((6, 6), np.float64)) + 0.0  # computed, no host view yet
     limit = _lapack_run.HOST_MAX_BYTES
     _lapack_run.set_host_max_bytes(1)
     try:

@@ -16,25 +16,13 @@ from pjrt_array import _fusion
 from pjrt_array._pjrt.extensions import FFI
 from pjrt_array.ops import _lapack
 from pjrt_array.ops._builder import Builder
+from helpers import random_array, spd_matrix
 
 pytestmark = pytest.mark.cpu_only
 
 L = xp.linalg
 DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
 _WRITING = sorted(name for name, (_, in_place) in _lapack.KERNELS.items() if in_place)
-
-
-def _random(shape, dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    a = rng.standard_normal(shape)
-    if np.dtype(dtype).kind == "c":
-        a = a + 1j * rng.standard_normal(shape)
-    return a.astype(dtype)
-
-
-def _spd(shape, dtype, seed=0):
-    a = _random(shape, dtype, seed)
-    return (a @ np.conj(np.swapaxes(a, -1, -2)) + shape[-1] * np.eye(shape[-1])).astype(dtype)
 
 
 def _hilbert(n, dtype):
@@ -105,8 +93,8 @@ def _public_and_writing(name, *inputs):
 def _square_cases():
     for dtype in DTYPES:
         for shape in [(0, 0), (1, 1), (8, 8), (3, 0, 0), (100, 8, 8), (2, 3, 5, 5)]:
-            yield _spd(shape, dtype, 1), dtype
-            yield _random(shape, dtype, 2), dtype
+            yield spd_matrix(shape, dtype, 1), dtype
+            yield random_array(shape, dtype, 2), dtype
         yield _hilbert(8, dtype), dtype                                         # ill-conditioned
         yield np.zeros((8, 8), dtype), dtype                                    # singular
         yield np.stack([np.eye(8), np.diag(np.arange(8.0))]).astype(dtype), dtype  # one singular in a batch
@@ -140,7 +128,7 @@ def test_rectangular_kernels_give_what_numpy_linalg_gives(name, dtype):
         pytest.skip(f"{name} runs numpy.linalg's function")
     nan = np.ones((5, 3), dtype)
     nan[1, 2] = np.nan
-    for a in [_random(s, dtype, 3) for s in [(8, 8), (5, 3), (3, 5), (0, 3), (3, 0), (1, 1), (100, 8, 8), (2, 6, 4)]] \
+    for a in [random_array(s, dtype, 3) for s in [(8, 8), (5, 3), (3, 5), (0, 3), (3, 0), (1, 1), (100, 8, 8), (2, 6, 4)]] \
             + [_hilbert(8, dtype), np.zeros((4, 4), dtype), nan]:
         public, writing = _public_and_writing(name, a)
         if isinstance(public, str) or isinstance(writing, str):
@@ -153,11 +141,11 @@ def test_rectangular_kernels_give_what_numpy_linalg_gives(name, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_solve_kernel_gives_what_numpy_linalg_gives(dtype):
-    for a, b in [(_random((8, 8), dtype, 4), _random((8, 2), dtype, 5)),
-                 (_random((8, 8), dtype, 4), _random((8,), dtype, 5)),
-                 (_random((100, 8, 8), dtype, 6), _random((100, 8, 3), dtype, 7)),
-                 (_random((100, 8, 8), dtype, 6), _random((8,), dtype, 7)),
-                 (_random((2, 1, 4, 4), dtype, 8), _random((3, 4, 1), dtype, 9)),
+    for a, b in [(random_array((8, 8), dtype, 4), random_array((8, 2), dtype, 5)),
+                 (random_array((8, 8), dtype, 4), random_array((8,), dtype, 5)),
+                 (random_array((100, 8, 8), dtype, 6), random_array((100, 8, 3), dtype, 7)),
+                 (random_array((100, 8, 8), dtype, 6), random_array((8,), dtype, 7)),
+                 (random_array((2, 1, 4, 4), dtype, 8), random_array((3, 4, 1), dtype, 9)),
                  (np.zeros((8, 8), dtype), np.ones((8, 1), dtype)),
                  (_hilbert(8, dtype), np.ones((8, 1), dtype)),
                  (np.zeros((0, 0), dtype), np.zeros((0, 2), dtype))]:
@@ -175,8 +163,8 @@ def test_small_and_batched_results_are_as_accurate_as_numpys(dtype, shape):
     """Reconstruction and orthogonality within 10·eps·n of numpy's own."""
     n = shape[-1]
     tol = 10 * _eps(dtype) * n
-    a = _random(shape, dtype, 10)
-    s = _spd(shape, dtype, 11)
+    a = random_array(shape, dtype, 10)
+    s = spd_matrix(shape, dtype, 11)
     eye = np.eye(n)
 
     def as_good(ours, numpys, scale):
@@ -202,7 +190,7 @@ def test_small_and_batched_results_are_as_accurate_as_numpys(dtype, shape):
     c = np.asarray(L.cholesky(xp.asarray(s)))
     nc = np.linalg.cholesky(s)
     as_good(err(c @ _adj(c), s), err(nc @ _adj(nc), s), scale)
-    b = _random(shape[:-1] + (2,), dtype, 12)
+    b = random_array(shape[:-1] + (2,), dtype, 12)
     x = np.asarray(L.solve(xp.asarray(s), xp.asarray(b)))
     as_good(err(s @ x, b), err(s @ np.linalg.solve(s, b), b), scale)
     as_good(err(np.asarray(L.inv(xp.asarray(s))) @ s, eye), err(np.linalg.inv(s) @ s, eye), scale)
@@ -244,7 +232,7 @@ def test_errors_reach_the_call_in_a_loop_fusion_defers():
 
 def test_one_handler_serves_programs_of_many_shapes_in_turn():
     """The handler reads each call frame afresh (its memory windows are cached by address only)."""
-    mats = {shape: _spd(shape, np.float64, i) for i, shape in enumerate([(3, 3), (8, 8), (100, 8, 8), (5, 5), (1, 1)])}
+    mats = {shape: spd_matrix(shape, np.float64, i) for i, shape in enumerate([(3, 3), (8, 8), (100, 8, 8), (5, 5), (1, 1)])}
     arrays = {shape: xp.asarray(m) for shape, m in mats.items()}
     for _ in range(3):
         for shape, m in mats.items():

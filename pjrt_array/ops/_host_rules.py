@@ -196,16 +196,7 @@ def _basic(x: np.ndarray, ints: tuple[np.ndarray, ...], plan: tuple) -> np.ndarr
             key.append(slice(lo, max(hi, lo), step))
     y = np.flip(x, tuple(reverse)) if reverse else x
     y = y[tuple(key)]
-    out_shape: list[int] = []
-    sizes = iter(y.shape)
-    for q in plan:
-        if q[0] == "new":
-            out_shape.append(1)
-        elif q[0] in ("int", "at"):
-            next(sizes)
-        else:
-            out_shape.append(next(sizes))
-    return y.reshape(out_shape)
+    return y.reshape(indexing.basic_result_shape(plan, y.shape))
 
 
 def _basic_index(p: dict, x: np.ndarray, *ints: np.ndarray) -> list:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import operator
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -183,16 +183,22 @@ def _basic_rule(b: Builder, x: Value, *ints: Value, plan: tuple) -> Value:
         bounds.append((lo, max(hi, lo), step))
     x = b.reverse(x, reverse)
     x = b.slice(x, [s for s, _, _ in bounds], [lim for _, lim, _ in bounds], [st for _, _, st in bounds])
-    out_shape: list[int] = []
-    sizes_left = iter(x.shape)
+    return b.reshape(x, basic_result_shape(plan, x.shape))
+
+
+def basic_result_shape(plan: tuple, sliced: Sequence[int]) -> list[int]:
+    """The shape of a basic index's result from the shape ``sliced`` of its slice of the operand:
+    integer positions drop their axis, ``None`` adds one (shared with the host tier's version)."""
+    out: list[int] = []
+    sizes = iter(sliced)
     for p in plan:
         if p[0] == "new":
-            out_shape.append(1)
+            out.append(1)
         elif p[0] in ("int", "at"):
-            next(sizes_left)
+            next(sizes)
         else:
-            out_shape.append(next(sizes_left))
-    return b.reshape(x, out_shape)
+            out.append(next(sizes))
+    return out
 
 
 def _known_ints(plan: tuple, at: dict[int, int]) -> tuple:
