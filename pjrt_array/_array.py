@@ -19,6 +19,7 @@ import numpy as np
 from . import _donation, _dtypes, _host_views, _mutation, _views
 from ._devices import Device, as_device
 from ._pjrt import Buffer
+from ._pjrt.buffer_hot import copy_from_host
 from ._trace_state import state as _trace_state
 
 __all__ = ["Array"]
@@ -370,6 +371,15 @@ def new_array(buffer: Buffer, aval: tuple[tuple[int, ...], np.dtype], device: De
     self._exposed = None
     self._sharding = None
     return self
+
+
+def host_result(values: np.ndarray, aval: tuple[tuple[int, ...], np.dtype], device: Device) -> Array:
+    """An Array of type ``aval`` on ``device`` owning a copy of ``values`` (numpy's own dtypes), as an
+    op computed on the host returns it (``_host_tier``, ``ops._lapack_run``): the copy is made
+    during the call, so nothing, not even an operand ``values`` is a view of, aliases the result."""
+    client = device.client
+    handle = copy_from_host(client.api, client.handle, np.ascontiguousarray(values), device.handle)
+    return new_array(Buffer(client, handle, aval[1], aval[0]), aval, device)
 
 
 _OPERANDS = (Array, *_SCALARS, np.ndarray, np.generic)

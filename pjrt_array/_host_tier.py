@@ -71,7 +71,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from . import _inflight
-from ._array import Array
+from ._array import Array, host_result
 from ._pjrt import Buffer
 from ._trace_state import state as _trace_state
 
@@ -188,9 +188,8 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
         raise AssertionError(f"host rule of {getattr(rule, '__name__', rule)} disagrees with its lowering: "
                              f"{[(r.shape, r.dtype) for r in results]} against {outs}")
     taken = _in_place(results[0], args, bufs, donate, device) if donate else None
-    client, target = device.client, device.pjrt
-    arrays = [Array._from_buffer(taken if k == 0 and taken is not None else client.buffer_from_numpy(r, target),
-                                 aval, device) for k, (r, aval) in enumerate(zip(results, outs))]
+    arrays = [Array._from_buffer(taken, aval, device) if k == 0 and taken is not None
+              else host_result(r, aval, device) for k, (r, aval) in enumerate(zip(results, outs))]
     del results
     if arrays:  # counted as a compiled op's outputs are, so a later op that donates them counts the same
         _inflight.note(device, arrays[0]._buf, sum(math.prod(s) * d.itemsize for s, d in outs))

@@ -22,11 +22,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import _fusion
-from .._array import Array
+from .._array import Array, host_result
 from .._devices import Device
 from .._dispatch import run as _run
 from .._pjrt import Buffer, PjrtError
-from .._pjrt.buffer_hot import copy_from_host, is_ready
+from .._pjrt.buffer_hot import is_ready
 from .._pjrt.extensions.ffi_handler import serve
 from .._trace_state import state as _trace_state
 from . import _lapack
@@ -111,10 +111,7 @@ def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) ->
     results = call.results
     outputs = [np.empty(shape, dtype) for shape, dtype in results]
     serve(call.kernel, inputs, outputs, call.in_place)  # a LinAlgError raises here, at the call
-    client = device.client
-    api, client_handle, device_handle = client.api, client.handle, device.handle
-    return [Array._from_buffer(Buffer(client, copy_from_host(api, client_handle, out, device_handle), aval[1], aval[0]),
-                               aval, device) for out, aval in zip(outputs, results)]
+    return [host_result(out, aval, device) for out, aval in zip(outputs, results)]
 
 
 def run(rule: Any, params: tuple, args: Sequence[Array], device: Any) -> list[Array]:
