@@ -32,7 +32,6 @@ time); execution errors surface when the segment flushes, at the host read.
 from __future__ import annotations
 
 import os
-import re
 import sys
 import threading
 from itertools import compress as _compress
@@ -345,11 +344,6 @@ def _run_fused(program: _Fused, params: Sequence[Buffer], device: Any) -> list[B
 # float32/float64 products read by a later node pass through ``_Rounding`` (float16/bfloat16 math is
 # done in float32 and rounded at every op by XLA:CPU already).
 _ROUNDED_BITS: dict[np.dtype, np.dtype] = {np.dtype(np.float32): np.dtype(np.uint32), np.dtype(np.float64): np.dtype(np.uint64)}
-# Ops that hand a product on unchanged (a multiply-add can still contract through them).
-_CARRY = frozenset({"reshape", "broadcast_in_dim", "transpose", "slice", "dynamic_slice", "concatenate",
-                    "negate"})
-_LINE = re.compile(r'(%[\w]+)(?::\d+)? = "?stablehlo\.(\w+)')
-_OPERAND = re.compile(r"%[\w#]+")
 
 
 class _Rounding:
@@ -367,24 +361,6 @@ class _Rounding:
         self.b = b
         self.zero: dict[tuple, Any] = {}      # (shape, bits dtype) -> the opaque zero
         self.done: dict[int, Any] = {}        # node value index -> its rounded value
-        self.defs: dict[str, tuple[str, list[str]]] = {}  # value name -> (op, operand names)
-        self.seen = 0                          # builder lines read into ``defs``
-        self.products: dict[str, bool] = {}
-
-    def _is_product(self, name: str) -> bool:
-        lines = self.b.lines
-        for line in lines[self.seen:]:
-            m = _LINE.match(line)
-            if m is not None:
-                self.defs[m.group(1)] = (m.group(2), _OPERAND.findall(line.split(" : ")[0])[1:])
-        self.seen = len(lines)
-        name = name.split("#")[0]
-        found = self.products.get(name)
-        if found is None:
-            op, operands = self.defs.get(name, ("", []))
-            found = op == "multiply" or (op in _CARRY and any(self._is_product(o) for o in operands))
-            self.products[name] = found
-        return found
 
     def __call__(self, index: int, v: Any) -> Any:
         bits = _ROUNDED_BITS.get(v.dtype)
@@ -392,7 +368,7 @@ class _Rounding:
             return v
         found = self.done.get(index)
         if found is None:
-            found = self.done[index] = self._round(v, bits) if self._is_product(v.name) else v
+            found = self.done[index] = self._round(v, bits) if self.b.is_product(v) else v
         return found
 
     def _round(self, v: Any, bits: np.dtype) -> Any:

@@ -47,6 +47,9 @@ class Core:
         self._prefix = prefix
         #: The body has a (value, index) reduction (argmin/argmax): the compile policy reads it.
         self.has_index_reduction = False
+        # Names of products, and of values that only move or negate one (what a later add could
+        # contract with into a fused multiply-add): ``is_product``.
+        self._products: set[str] = set()
 
     # -- rules ---------------------------------------------------------------------------------
 
@@ -60,6 +63,19 @@ class Core:
             return out
         finally:
             self.rule = outer
+
+    def is_product(self, v: Value) -> bool:
+        """Whether ``v`` is a multiply's result, or one moved (reshaped, broadcast, transposed,
+        sliced, joined) or negated since: fusion keeps such values from contracting into a fused
+        multiply-add with a later op (``_fusion._Rounding``)."""
+        return v.name in self._products
+
+    def _carry(self, out: Value, *inputs: Value) -> Value:
+        """``out``, a product where one of ``inputs`` is (an op that moves or negates values)."""
+        products = self._products
+        if products and any(v.name in products for v in inputs):
+            products.add(out.name)
+        return out
 
     def fail(self, op: str, message: str) -> NoReturn:
         """Raise :class:`LoweringError` for ``op`` in the rule being lowered."""

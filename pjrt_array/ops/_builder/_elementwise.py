@@ -51,7 +51,7 @@ class ElementwiseOps(Core):
         return self._unary("abs", x, "signed_numeric", REAL_OF.get(x.dtype))
 
     def negate(self, x: Value) -> Value:
-        return self._unary("negate", x, "numeric")
+        return self._carry(self._unary("negate", x, "numeric"), x)
 
     def not_(self, x: Value) -> Value:
         """Bitwise (logical for booleans) NOT."""
@@ -129,7 +129,9 @@ class ElementwiseOps(Core):
         return self._binary("subtract", x, y, "numeric")
 
     def multiply(self, x: Value, y: Value) -> Value:
-        return self._binary("multiply", x, y, "any")
+        out = self._binary("multiply", x, y, "any")
+        self._products.add(out.name)
+        return out
 
     def divide(self, x: Value, y: Value) -> Value:
         return self._binary("divide", x, y, "numeric")

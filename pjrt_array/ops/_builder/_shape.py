@@ -94,8 +94,8 @@ class ShapeOps(Core):
                 self.fail(op, f"operand {x.type} does not fit result shape {shape} with dims {list(dims)}")
         if shape == x.shape and dims == tuple(range(x.ndim)):
             return x
-        return self._emit(f"stablehlo.broadcast_in_dim {x.name}, dims = {dims_text(dims)} : "
-                          f"({x.type}) -> {tensor_type(shape, x.dtype)}", shape, x.dtype)
+        return self._carry(self._emit(f"stablehlo.broadcast_in_dim {x.name}, dims = {dims_text(dims)} : "
+                                      f"({x.type}) -> {tensor_type(shape, x.dtype)}", shape, x.dtype), x)
 
     def reshape(self, x: Value, shape: Sequence[int]) -> Value:
         """``x`` with a new shape of the same size."""
@@ -105,8 +105,8 @@ class ShapeOps(Core):
             return x
         if math.prod(shape) != math.prod(x.shape) or any(d < 0 for d in shape):
             self.fail("reshape", f"cannot reshape {x.type} to shape {shape}")
-        return self._emit(f"stablehlo.reshape {x.name} : ({x.type}) -> {tensor_type(shape, x.dtype)}",
-                          shape, x.dtype)
+        return self._carry(self._emit(f"stablehlo.reshape {x.name} : ({x.type}) -> {tensor_type(shape, x.dtype)}",
+                                      shape, x.dtype), x)
 
     def transpose(self, x: Value, perm: Sequence[int]) -> Value:
         """``x`` with axis ``perm[i]`` moved to position ``i``."""
@@ -117,8 +117,8 @@ class ShapeOps(Core):
         if perm == tuple(range(x.ndim)):
             return x
         shape = tuple(x.shape[p] for p in perm)
-        return self._emit(f"stablehlo.transpose {x.name}, dims = {dims_text(perm)} : ({x.type}) -> "
-                          f"{tensor_type(shape, x.dtype)}", shape, x.dtype)
+        return self._carry(self._emit(f"stablehlo.transpose {x.name}, dims = {dims_text(perm)} : ({x.type}) -> "
+                                      f"{tensor_type(shape, x.dtype)}", shape, x.dtype), x)
 
     def reverse(self, x: Value, dims: Sequence[int]) -> Value:
         """``x`` with the order of elements reversed along ``dims``."""
@@ -145,9 +145,9 @@ class ShapeOps(Core):
         shape = tuple(-(-(lim - s) // st) for s, lim, st in zip(start, limit, strides))
         if shape == x.shape:
             return x
-        return self._emit(f'"stablehlo.slice"({x.name}) {{start_indices = {i64_text(start)}, '
-                          f"limit_indices = {i64_text(limit)}, strides = {i64_text(strides)}}} : "
-                          f"({x.type}) -> {tensor_type(shape, x.dtype)}", shape, x.dtype)
+        return self._carry(self._emit(f'"stablehlo.slice"({x.name}) {{start_indices = {i64_text(start)}, '
+                                      f"limit_indices = {i64_text(limit)}, strides = {i64_text(strides)}}} : "
+                                      f"({x.type}) -> {tensor_type(shape, x.dtype)}", shape, x.dtype), x)
 
     def concatenate(self, parts: Sequence[Value], dim: int) -> Value:
         """``parts`` joined along ``dim`` (one dtype, equal sizes elsewhere)."""
@@ -165,9 +165,9 @@ class ShapeOps(Core):
             return first
         shape = list(first.shape)
         shape[dim] = sum(p.shape[dim] for p in parts)
-        return self._emit(f"stablehlo.concatenate {', '.join(p.name for p in parts)}, dim = {int(dim)} : "
-                          f"({', '.join(p.type for p in parts)}) -> {tensor_type(shape, first.dtype)}",
-                          tuple(shape), first.dtype)
+        return self._carry(self._emit(f"stablehlo.concatenate {', '.join(p.name for p in parts)}, dim = {int(dim)} : "
+                                      f"({', '.join(p.type for p in parts)}) -> {tensor_type(shape, first.dtype)}",
+                                      tuple(shape), first.dtype), *parts)
 
     def pad(self, x: Value, value: Value, low: Sequence[int], high: Sequence[int],
             interior: Sequence[int] | None = None) -> Value:
@@ -195,9 +195,10 @@ class ShapeOps(Core):
         self._check_starts(op, x, starts)
         if len(sizes) != x.ndim or any(not 0 <= s <= d for s, d in zip(sizes, x.shape)):
             self.fail(op, f"sizes {list(sizes)} do not fit {x.type}")
-        return self._emit(f"stablehlo.dynamic_slice {x.name}, {', '.join(s.name for s in starts)}, "
-                          f"sizes = {dims_text(sizes)} : ({x.type}, {', '.join(s.type for s in starts)}) -> "
-                          f"{tensor_type(sizes, x.dtype)}", sizes, x.dtype)
+        out = self._emit(f"stablehlo.dynamic_slice {x.name}, {', '.join(s.name for s in starts)}, "
+                         f"sizes = {dims_text(sizes)} : ({x.type}, {', '.join(s.type for s in starts)}) -> "
+                         f"{tensor_type(sizes, x.dtype)}", sizes, x.dtype)
+        return self._carry(out, x)
 
     def dynamic_update_slice(self, x: Value, update: Value, starts: Sequence[Value]) -> Value:
         """``x`` with the block ``update`` written at the 0-d integer ``starts`` (clamped into range)."""
