@@ -19,7 +19,7 @@ import numpy as np
 from . import _donation, _dtypes, _host_views, _mutation, _views
 from ._devices import Device, as_device
 from ._pjrt import Buffer
-from ._pjrt.buffer_hot import copy_from_host
+from ._pjrt.buffer_hot import MAX_RANK, copy_from_host
 from ._trace_state import state as _trace_state
 
 __all__ = ["Array"]
@@ -378,6 +378,8 @@ def host_result(values: np.ndarray, aval: tuple[tuple[int, ...], np.dtype], devi
     op computed on the host returns it (``_host_tier``, ``ops._lapack_run``): the copy is made
     during the call, so nothing, not even an operand ``values`` is a view of, aliases the result."""
     client = device.client
+    if values.ndim > MAX_RANK:  # (the lean upload's limit; the general one takes any rank)
+        return new_array(client.buffer_from_numpy(values, device.pjrt), aval, device)
     handle = copy_from_host(client.api, client.handle, np.ascontiguousarray(values), device.handle)
     return new_array(Buffer(client, handle, aval[1], aval[0]), aval, device)
 

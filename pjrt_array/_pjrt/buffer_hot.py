@@ -21,12 +21,13 @@ from . import _abi
 from ._api import Api, new_struct
 from .dtypes import from_numpy_dtype
 
-__all__ = ["COPY", "copy_from_host", "is_ready", "wait_ready", "unsafe_pointer", "increase_external_references",
+__all__ = ["COPY", "MAX_RANK", "copy_from_host", "is_ready", "wait_ready", "unsafe_pointer", "increase_external_references",
            "decrease_external_references"]
 
 #: ``PJRT_HostBufferSemantics`` of a copy made during the call.
 COPY = _abi.PJRT_HostBufferSemantics.PJRT_HostBufferSemantics_kImmutableOnlyDuringCall
-_MAX_RANK = 16
+#: The largest rank ``copy_from_host`` takes (its dims array is made once per thread).
+MAX_RANK = 16
 _types: dict[np.dtype, int] = {}
 _address_of = ctypes.addressof
 _char_at = ctypes.c_char.from_buffer
@@ -39,7 +40,7 @@ class _Structs(threading.local):
     def __init__(self) -> None:
         self.upload = new_struct(_abi.PJRT_Client_BufferFromHostBuffer_Args)
         self.upload.host_buffer_semantics = COPY
-        self.dims = (ctypes.c_int64 * _MAX_RANK)()
+        self.dims = (ctypes.c_int64 * MAX_RANK)()
         self.upload.dims = _address_of(self.dims)
         self.ready = new_struct(_abi.PJRT_Buffer_ReadyEvent_Args)
         self.is_ready = new_struct(_abi.PJRT_Event_IsReady_Args)
@@ -81,8 +82,8 @@ def copy_from_host(api: Api, client_handle: int, array: np.ndarray, device_handl
     during the call.  The caller owns the handle (wrap it in a ``Buffer``)."""
     shape = array.shape
     rank = len(shape)
-    if rank > _MAX_RANK:
-        raise ValueError(f"copy_from_host takes arrays of rank at most {_MAX_RANK}, got {rank}")
+    if rank > MAX_RANK:
+        raise ValueError(f"copy_from_host takes arrays of rank at most {MAX_RANK}, got {rank}")
     s = _structs
     args = s.upload
     if rank:
