@@ -224,3 +224,12 @@ def test_linspace_takes_0d_arrays(start, stop):
     np.testing.assert_allclose(np.asarray(got), expected)
     with pytest.raises(ValueError, match="0-D"):
         xp.linspace(xp.zeros(2), 1.0, 3)
+
+
+def test_python_ints_beyond_int64_keep_every_bit():
+    # numpy infers float64 for [2**63 + 1, 5], which would drop the low bits before the cast.
+    values = [2**63 + 1, 5, 2**64 - 1]
+    np.testing.assert_array_equal(np.asarray(xp.asarray(values, dtype=xp.uint64)), np.array(values, dtype=np.uint64))
+    for bad in ([-1, 2], [2**64, 0]):
+        with pytest.raises(OverflowError, match="obj"):
+            xp.asarray(bad, dtype=xp.uint64)

@@ -301,6 +301,15 @@ def _host_value(obj: Any, dtype: np.dtype | None) -> np.ndarray:
     """``obj`` as a numpy array with the namespace's dtype rules (TypeError if unsupported)."""
     if hasattr(obj, "__dlpack__") and not isinstance(obj, np.ndarray):
         value = np.from_dlpack(obj)
+    elif isinstance(obj, (list, tuple)) and dtype is not None and _dtypes.is_integer(dtype):
+        # Python ints straight to the integer dtype: inferred first, [2**63 + 1, 5] would be float64
+        # and lose its low bits.  numpy refuses ints out of the dtype's range.
+        try:
+            value = np.asarray(obj, dtype=dtype)
+        except OverflowError:
+            raise OverflowError(f"obj: values out of range for {dtype}") from None
+        except (TypeError, ValueError):  # NaN, strings...: inferred below, and refused or cast there
+            value = np.asarray(obj)
     else:
         value = np.asarray(obj)
     if value.dtype == object:
