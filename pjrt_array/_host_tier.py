@@ -45,12 +45,12 @@ programs already queued, which may read it, are done), which the result then
 owns, as the donating program's does; the write machinery (``_mutation.write``)
 installs it in the base as it installs that program's result, so views and the
 base see the write alike.  Its key is the donating call's, so the 33rd call
-compiles the donating program.  Ops
-while this thread's fusion recorder is deferring a segment compile
-(a deferred graph is a sequence of compiled entries, and its pending operands are
-not computed yet), and every op while fusion defers every segment
-(``_fusion.configure(hot=0)``).  Otherwise a host run ends the thread's eager segment, as a
-host read does, so a fusion signature only ever holds compiled entries.  A result
+compiles the donating program.  Every op
+while fusion defers every segment (``_fusion.configure(hot=0)``) compiles.  Otherwise a host
+run ends the thread's segment, as a host read does, so a fusion signature only ever holds
+compiled entries: a deferred one is computed there (a new key makes its graph one never seen,
+which would replay op by op with every op compiled: ndimage's tests compiled 594 indexing
+programs that way).  A result
 is a fresh Array, which callers that make views (transposes, basic indexing)
 attach exactly as they attach a compiled result.
 
@@ -152,7 +152,7 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
     if seen is not None and seen[0] >= _sightings:
         return None
     recorder = _trace_state.fusion
-    if recorder is not None and (recorder.deferring() or fusion.defers_every_segment()):
+    if recorder is not None and fusion.defers_every_segment():
         return None
     if seen is None:
         in_avals = [a._aval for a in args]
@@ -173,11 +173,14 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
         return None
     if out_shape is not None:  # run_elementwise's flat program (one key for every shape of that
         outs = [(out_shape, dtype) for _, dtype in outs]  # element count): the operands' shape
+    if recorder is not None:
+        # A host read of the operands.  Inside a deferred segment a new key makes its graph new
+        # too (it would replay op by op, each op compiled): the segment ends here, computed.
+        recorder.boundary()
+        fusion.settle(args)
     bufs = [a._buffer for a in args]
     if any(type(b) is not Buffer for b in bufs):
         return None  # a value another thread's fusion segment has not computed yet
-    if recorder is not None:
-        recorder.boundary()  # a host read of the operands
     try:
         results = fn(dict(params), *[b.numpy_view(known_on_host=True) for b in bufs])
     except not_exact:

@@ -36,6 +36,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import _views
+from . import _reduce as _reduce_mod
 from . import (creation, data_types, elementwise, indexing, linalg_core, manipulation, searching, sets, sorting,
                statistical, utility)
 
@@ -348,10 +349,131 @@ def _reduce(x: np.ndarray, axes: Any, op: str, keepdims: bool) -> np.ndarray:
 
 def _reduction(p: dict, x: np.ndarray) -> list:
     dtype = p["dtype"]
-    if not (_int_like(x.dtype) and dtype.kind in "iu"):
-        raise NotExact  # float sums differ in order and in denormals
+    if p["axes"] is None:  # the flat program of a reduction over every axis
+        x = x.reshape(-1)
     axes = tuple(range(x.ndim)) if p["axes"] is None else p["axes"]
+    if dtype.kind == "f" and p["op"] in ("add", "multiply"):
+        return [_float_reduce(_widened(x, dtype), axes, p["op"], p["keepdims"])]
+    if not (_int_like(x.dtype) and dtype.kind in "iu"):
+        raise NotExact  # float max/min: a variadic reduction with a NaN flag, not checked here
     return [_reduce(_cast(x, dtype), axes, p["op"], p["keepdims"])]
+
+
+# -- float sums and products in XLA:CPU's order ---------------------------------------------------------
+# XLA:CPU folds each output's reduced elements one after the other, in row-major order, from the
+# identity.  A reduced axis longer than 32 is first cut into windows (its TreeReductionRewriter:
+# windows of min(d, 32), stride the same, "SAME" padding split evenly, the extra element at the
+# end), each window folded, then the windows' results reduced the same way (again in windows if
+# there are more than 32).  Programs of at least ``_reduce._STAGED_MIN`` elements may be staged
+# differently (``_reduce._staged_reduce``) and are left to the compiler.
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _widened(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``convert(x, dtype)`` where it is exact: a float to itself or a wider float (subnormals read
+    as zero, as the device converts them), or ``_cast``'s exact cases."""
+    if dtype not in _FLOATS or x.size >= _reduce_mod._STAGED_MIN:
+        raise NotExact  # float16 sums round through float32 on the device; large ones are staged
+    if x.dtype.kind == "f":
+        if x.dtype not in _FLOATS or x.dtype.itemsize > dtype.itemsize:
+            raise NotExact
+        return _daz(x).astype(dtype)
+    return _cast(x, dtype)
+
+
+def _subnormal(a: np.ndarray) -> bool:
+    tiny = np.finfo(a.dtype).tiny
+    return bool(((np.abs(a) < tiny) & (a != 0)).any())
+
+
+def _in_order(m: np.ndarray, op: str) -> np.ndarray:
+    """The last axis of ``m`` folded from the identity, element after element.  A subnormal
+    partial result would be flushed to zero on the device (and flushing it here would need a
+    loop): NotExact."""
+    if m.shape[-1] == 0:
+        return np.full(m.shape[:-1], 0 if op == "add" else 1, m.dtype)
+    with np.errstate(all="ignore"):
+        partial = (np.add if op == "add" else np.multiply).accumulate(m, axis=-1)
+    if _subnormal(partial):
+        raise NotExact
+    # The fold starts at +0.0 (1.0): a sum is -0.0 nowhere, where ``accumulate``'s starting at the
+    # first element gives -0.0 for all -0.0s; ``+ 0.0`` changes that and nothing else.
+    return partial[..., -1] + m.dtype.type(0) if op == "add" else partial[..., -1]
+
+
+def _fold(x: np.ndarray, axes: list[int], op: str) -> np.ndarray:
+    """``x`` folded over ``axes`` (sorted) as one run of elements in row-major order."""
+    keep = [a for a in range(x.ndim) if a not in axes]
+    m = np.transpose(x, keep + axes)
+    return _in_order(m.reshape(m.shape[:len(keep)] + (math.prod(m.shape[len(keep):]),)), op)
+
+
+def _tree_reduce(x: np.ndarray, axes: tuple[int, ...], op: str) -> np.ndarray:
+    """``x`` reduced over ``axes`` (sorted) in XLA:CPU's order (above); the kept axes stay in order."""
+    if all(x.shape[a] <= _reduce_mod._WINDOW for a in axes):
+        return _fold(x, list(axes), op)
+    pads, split = [], []
+    for a, d in enumerate(x.shape):
+        if a not in axes:
+            pads.append((0, 0))
+            split.append(d)
+            continue
+        w = min(d, _reduce_mod._WINDOW)
+        n = -(-d // w)
+        total = n * w - d
+        pads.append((total // 2, total - total // 2))
+        split += [n, w]
+    padded = np.pad(x, pads, constant_values=0 if op == "add" else 1)  # (an identity: as if skipped)
+    # each reduced axis of ``x`` is a (windows, within) pair of axes of ``split``
+    within, windows, k = [], [], 0
+    for a in range(x.ndim):
+        if a in axes:
+            windows.append(k)
+            within.append(k + 1)
+            k += 2
+        else:
+            k += 1
+    partial = _fold(padded.reshape(split), within, op)
+    kept = [a for a in range(len(split)) if a not in within]
+    return _tree_reduce(partial, tuple(kept.index(a) for a in windows), op)
+
+
+def _float_reduce(x: np.ndarray, axes: tuple[int, ...], op: str, keepdims: bool) -> np.ndarray:
+    axes = tuple(sorted(axes))
+    kept = [d for a, d in enumerate(x.shape) if a not in axes]
+    if x.size == 0:
+        out = np.full(kept, 0 if op == "add" else 1, x.dtype)
+    elif math.prod(x.shape[a] for a in axes) == 1:
+        out = x.reshape(kept)  # XLA makes a reduction that keeps the element count a reshape
+    else:
+        out = _tree_reduce(x, axes, op)
+    return out.reshape([1 if a in axes else d for a, d in enumerate(x.shape)]) if keepdims else out
+
+
+def _moments(p: dict, x: np.ndarray) -> list:
+    """``statistical._moments_rule``: the mean is the sum times the reciprocal of the count (XLA
+    rewrites a division by a constant so), the variance the same of the squares of ``x`` less the
+    mean, each operation flushed as on the device."""
+    axes, correction = tuple(sorted(p["axes"])), p["correction"]
+    count = math.prod(x.shape[a] for a in axes)
+    if x.dtype not in _FLOATS or x.size >= _reduce_mod._STAGED_MIN or not count or not np.isfinite(x).all():
+        # complex: |x - mean| is a hypot; no elements, NaN or inf: NaN's sign is XLA's (constant
+        # folding, simplification of x * 1), not established here
+        raise NotExact
+    x = _daz(x)
+    one = x.dtype.type(1)
+    with np.errstate(divide="ignore"):
+        mean = _flushed(np.multiply, _float_reduce(x, axes, "add", True), one / x.dtype.type(count))
+        out = mean
+        if correction is not None:
+            centered = _flushed(np.subtract, x, mean)
+            squares = _flushed(np.multiply, centered, centered)
+            ss = _float_reduce(squares, axes, "add", True)
+            out = _flushed(np.multiply, ss, one / x.dtype.type(max(count - correction, 0)))
+            if p["root"]:
+                out = _flushed(np.sqrt, out)
+    return [out if p["keepdims"] else out.reshape([d for a, d in enumerate(x.shape) if a not in axes])]
 
 
 def _truth(p: dict, x: np.ndarray) -> list:
@@ -594,6 +716,7 @@ HOST_RULES: dict[Any, HostFn] = {
     data_types._astype_rule: _astype,
     data_types._copy_rule: _copy,
     statistical._reduce_rule: _reduction,
+    statistical._moments_rule: _moments,
     utility._truth_rule: _truth,
     sorting._sort_rule: _sort,
     searching._arg_rule: _arg,
