@@ -245,6 +245,48 @@ def test_float_sums_in_the_devices_order(dtype):
     check(lambda x: xp.sum(x, axis=1, dtype=xp.float64), a, expected=np.sum(a.astype(np.float64), 1))
 
 
+@pytest.mark.parametrize("pair", [(np.float64, np.float32), (np.float32, np.float64), (np.int64, np.float64),
+                                  (np.int64, np.float32), (np.uint64, np.float64), (np.int8, np.float32),
+                                  (np.float64, np.int32), (np.float32, np.int64), (np.float64, np.uint8),
+                                  (np.float64, np.bool_), (np.complex128, np.bool_), (np.float16, np.bool_)], ids=str)
+def test_conversions(pair):
+    """Conversions to and from floats: IEEE rounding on both sides, subnormals flushed; float to
+    integer where every value truncates into range."""
+    src, dst = pair
+    rng = np.random.default_rng(3)
+    if np.dtype(src).kind in "iu" or dst == np.bool_:
+        a = edge_values(src)
+    elif np.dtype(dst).kind in "iu":
+        info = np.iinfo(dst)
+        a = np.concatenate([rng.uniform(float(info.min), float(info.max), 9), [-0.0, 0.99, -0.99]]).astype(src)
+    else:
+        a = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 1.5, -2.5, 3.4028235e38, 3.4028236e38, 1e39,
+                      np.finfo(np.float32).tiny * 3, 1 / 3], src)
+    with np.errstate(all="ignore"):
+        # (subnormals: zero and false on the device, unlike numpy)
+        check(lambda x: xp.astype(x, dst), a, expected=None if dst in (np.float32, np.bool_) else a.astype(dst))
+
+
+def test_sqrt():
+    for dtype in (np.float32, np.float64):
+        a = np.abs(np.random.default_rng(1).standard_normal(12) * 1e3).astype(dtype)
+        with np.errstate(invalid="ignore"):
+            check(xp.sqrt, edge_values(dtype))
+            check(xp.sqrt, a, expected=np.sqrt(a))
+
+
+def test_conversions_that_decline_compile():
+    """Narrowing near float32's subnormal range, NaN or out-of-range values to integers, uint64
+    to float32."""
+    xp.cache_clear()
+    tiny = np.finfo(np.float32).tiny
+    xp.astype(xp.asarray(np.array([tiny * 1.5, 1.0])), xp.float32)
+    xp.astype(xp.asarray(np.array([np.nan, 1.0])), xp.int32)
+    xp.astype(xp.asarray(np.array([300.0])), xp.uint8)
+    xp.astype(xp.asarray(np.array([2**64 - 1], np.uint64)), xp.float32)
+    assert xp.cache_info()["host_runs"] == 0 and xp.cache_info()["host_declined"] == 4
+
+
 def test_float_sums_that_decline_compile():
     """Subnormal partial sums (flushed on the device), float16, sizes staged differently and
     float max/min compile."""
@@ -383,6 +425,7 @@ def test_every_host_rule_is_exercised():
         test_copies(np.float32)
         test_integer_reductions(np.int32)
         test_float_sums_in_the_devices_order(np.float64)
+        test_sqrt()
         test_orders_compare_subnormals_as_the_device_does(np.float64)
         test_elementwise_is_bit_identical(np.int32)
         test_elementwise_is_bit_identical(np.float64)

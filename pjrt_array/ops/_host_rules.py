@@ -44,6 +44,7 @@ __all__ = ["HOST_RULES", "NotExact"]
 
 _INDEX = np.dtype(np.int64)
 _BOOL = np.dtype(bool)
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 HostFn = Callable[..., list]
 
 
@@ -318,11 +319,46 @@ def _meshgrid(p: dict, *xs: np.ndarray) -> list:
 
 def _astype(p: dict, x: np.ndarray) -> list:
     dtype = p["dtype"]
-    if dtype == _BOOL and _int_like(x.dtype):
-        return [x != 0]
+    if dtype == _BOOL:
+        return [x != 0 if _int_like(x.dtype) else _daz(x) != 0]  # a subnormal is false on the device
     if x.dtype == _BOOL and dtype.kind in "fc":
         return [x.astype(dtype)]
+    if dtype in _FLOATS and (x.dtype in _FLOATS or x.dtype.kind in "iu"):
+        return [_to_float(x, dtype)]
+    if x.dtype in _FLOATS and dtype.kind in "iu":
+        return [_to_int(x, dtype)]
     return [_cast(x, dtype)]
+
+
+def _to_float(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """IEEE conversions, correctly rounded on both sides: integers (but uint64 -> float32, which
+    compilers lower in more than one rounding step), float32 <-> float64 with subnormals read
+    and written as zeros.  Narrowing near the subnormal range is left to the compiler: whether
+    the device detects tininess before or after rounding is not established here."""
+    if x.dtype.kind in "iu":
+        if x.dtype == np.uint64 and dtype == np.float32:
+            raise NotExact
+        return x.astype(dtype)
+    if dtype.itemsize < x.dtype.itemsize:
+        tiny = np.finfo(dtype).tiny
+        a = np.abs(x)
+        if ((a < 2 * tiny) & (a >= np.finfo(x.dtype).tiny)).any():
+            raise NotExact
+        with np.errstate(over="ignore"):
+            return _daz(_daz(x).astype(dtype))
+    return _daz(x).astype(dtype)
+
+
+def _to_int(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Truncation where every value is finite and its integer part fits ``dtype`` (beyond that
+    the device saturates and numpy's result is undefined)."""
+    info = np.iinfo(dtype)
+    with np.errstate(invalid="ignore"):
+        t = np.trunc(x)
+        # (the bounds as floats: 2**63 - 1 rounds up to 2**63, which is excluded by "<")
+        if not ((t >= float(info.min)) & (t < float(info.max) + 1.0)).all():
+            raise NotExact
+    return t.astype(dtype)
 
 
 def _copy(p: dict, x: np.ndarray) -> list:
@@ -366,8 +402,6 @@ def _reduction(p: dict, x: np.ndarray) -> list:
 # end), each window folded, then the windows' results reduced the same way (again in windows if
 # there are more than 32).  Programs of at least ``_reduce._STAGED_MIN`` elements may be staged
 # differently (``_reduce._staged_reduce``) and are left to the compiler.
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _widened(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -543,6 +577,15 @@ def _classify(ufunc: np.ufunc) -> HostFn:
     return host
 
 
+def _sqrt(p: dict, x: np.ndarray) -> list:
+    """IEEE's correctly rounded square root (float32 and float64; float16 goes through float32
+    on the device)."""
+    (a,) = _operands(p, x)
+    if a.dtype not in _FLOATS:
+        raise NotExact
+    return [_flushed(np.sqrt, a)]
+
+
 def _abs(p: dict, x: np.ndarray) -> list:
     if x.dtype.kind == "c":
         raise NotExact  # a hypot on the device
@@ -576,7 +619,7 @@ _ELEMENTWISE: dict[str, HostFn] = {
     "logical_and": _logical(np.logical_and), "logical_or": _logical(np.logical_or),
     "logical_xor": _logical(np.logical_xor),
     "isnan": _classify(np.isnan), "isinf": _classify(np.isinf), "isfinite": _classify(np.isfinite),
-    "abs": _abs, "negative": _negative, "bitwise_invert": _invert, "logical_not": _logical_not,
+    "abs": _abs, "negative": _negative, "sqrt": _sqrt, "bitwise_invert": _invert, "logical_not": _logical_not,
 }
 
 
