@@ -275,6 +275,21 @@ def test_sqrt():
             check(xp.sqrt, a, expected=np.sqrt(a))
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.uint64, np.float16, np.float32, np.float64, np.bool_],
+                         ids=lambda d: np.dtype(d).name)
+def test_clip_and_diff(dtype):
+    a = edge_values(dtype)
+    if dtype != np.bool_:
+        lo, hi = edge_values(dtype, (4,)), a[1]
+        with np.errstate(invalid="ignore"):
+            check(lambda x, m: xp.clip(x, min=m), a, lo)
+            check(lambda x, m, n: xp.clip(x, min=m, max=n), a, lo, np.roll(hi, 1))
+        check(lambda x: xp.clip(x, max=3), a)
+    with np.errstate(all="ignore"):
+        check(lambda x: xp.diff(x, axis=0), a)
+        check(lambda x, y: xp.diff(x, n=2, prepend=y), a, a[:, :1])
+
+
 def test_conversions_that_decline_compile():
     """Narrowing near float32's subnormal range, NaN or out-of-range values to integers, uint64
     to float32."""
@@ -426,6 +441,7 @@ def test_every_host_rule_is_exercised():
         test_integer_reductions(np.int32)
         test_float_sums_in_the_devices_order(np.float64)
         test_sqrt()
+        test_clip_and_diff(np.float64)
         test_orders_compare_subnormals_as_the_device_does(np.float64)
         test_elementwise_is_bit_identical(np.int32)
         test_elementwise_is_bit_identical(np.float64)

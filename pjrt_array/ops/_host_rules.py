@@ -36,7 +36,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import _views
-from . import _reduce as _reduce_mod
+from . import _elementwise_rules, _reduce as _reduce_mod
 from . import (creation, data_types, elementwise, indexing, linalg_core, manipulation, searching, sets, sorting,
                statistical, utility)
 
@@ -577,6 +577,41 @@ def _classify(ufunc: np.ufunc) -> HostFn:
     return host
 
 
+def _clip(p: dict, x: np.ndarray, *bounds: np.ndarray) -> list:
+    """``_elementwise_rules.clip``: selects (values moved, not rounded) where ``x`` lies beyond a
+    bound (compared as the device compares, subnormals as zeros) or the bound is NaN."""
+    shape = np.broadcast_shapes(x.shape, *(v.shape for v in bounds))
+    out = np.broadcast_to(x, shape)
+    for name, bound in zip(p["which"], bounds):
+        bound = np.broadcast_to(bound, shape)
+        with np.errstate(invalid="ignore"):
+            beyond = np.less(_daz(out), _daz(bound)) if name == "min" else np.greater(_daz(out), _daz(bound))
+        if x.dtype.kind == "f":
+            beyond |= np.isnan(bound)
+        out = np.where(beyond, bound, out)
+    return [out]
+
+
+def _diff(p: dict, *parts: np.ndarray) -> list:
+    """``utility._diff_rule``: ``n`` differences of neighbours (booleans: "not equal"), each an
+    IEEE subtraction flushed as on the device (integers wrap)."""
+    axis = p["axis"]
+    x = np.concatenate(parts, axis)
+    for _ in range(p["n"]):
+        length = x.shape[axis]
+        if length == 0:
+            break
+        hi, lo = np.take(x, range(1, length), axis), np.take(x, range(length - 1), axis)
+        if x.dtype == _BOOL:
+            x = hi != lo
+        elif x.dtype.kind in "iu":
+            with np.errstate(over="ignore"):
+                x = hi - lo
+        else:
+            x = _flushed(np.subtract, hi, lo)
+    return [x]
+
+
 def _sqrt(p: dict, x: np.ndarray) -> list:
     """IEEE's correctly rounded square root (float32 and float64; float16 goes through float32
     on the device)."""
@@ -765,5 +800,7 @@ HOST_RULES: dict[Any, HostFn] = {
     searching._arg_rule: _arg,
     searching._count_rule: _count_nonzero,
     searching._nonzero_rule: _nonzero,
+    utility._diff_rule: _diff,
+    _elementwise_rules.clip: _clip,
     **{elementwise.RULES[name]: fn for name, fn in _ELEMENTWISE.items()},
 }
