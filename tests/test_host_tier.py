@@ -302,6 +302,19 @@ def test_conversions_that_decline_compile():
     assert xp.cache_info()["host_runs"] == 0 and xp.cache_info()["host_declined"] == 4
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+def test_dot_products_and_norms(dtype):
+    rng = np.random.default_rng(11)
+    for shape, axis in (((3, 40), -1), ((70, 2), 0), ((5,), 0)):
+        a, b = [(rng.standard_normal(shape) * 10.0 ** rng.uniform(-4, 4, shape)).astype(dtype) for _ in "ab"]
+        check(lambda x, y: xp.linalg.vecdot(x, y, axis=axis), a, b)
+        if a.ndim == 2:  # broadcast across the kept axis
+            check(lambda x, y: xp.linalg.vecdot(x, y[:1] if axis == -1 else y[:, :1], axis=axis), a, b)
+        for order in (1, 2):
+            check(lambda x: xp.linalg.vector_norm(x, axis=axis, ord=order), a)
+        check(lambda x: xp.linalg.vector_norm(x, keepdims=True), a)
+
+
 def test_float_sums_that_decline_compile():
     """Subnormal partial sums (flushed on the device), float16, sizes staged differently and
     float max/min compile."""
@@ -441,6 +454,7 @@ def test_every_host_rule_is_exercised():
         test_integer_reductions(np.int32)
         test_float_sums_in_the_devices_order(np.float64)
         test_sqrt()
+        test_dot_products_and_norms(np.float32)
         test_clip_and_diff(np.float64)
         test_orders_compare_subnormals_as_the_device_does(np.float64)
         test_elementwise_is_bit_identical(np.int32)

@@ -37,7 +37,7 @@ import numpy as np
 
 from .. import _views
 from . import _elementwise_rules, _reduce as _reduce_mod
-from . import (creation, data_types, elementwise, indexing, linalg_core, manipulation, searching, sets, sorting,
+from . import (creation, data_types, elementwise, indexing, linalg, linalg_core, manipulation, searching, sets, sorting,
                statistical, utility)
 
 __all__ = ["HOST_RULES", "NotExact"]
@@ -407,8 +407,8 @@ def _reduction(p: dict, x: np.ndarray) -> list:
 def _widened(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """``convert(x, dtype)`` where it is exact: a float to itself or a wider float (subnormals read
     as zero, as the device converts them), or ``_cast``'s exact cases."""
-    if dtype not in _FLOATS or x.size >= _reduce_mod._STAGED_MIN:
-        raise NotExact  # float16 sums round through float32 on the device; large ones are staged
+    if dtype not in _FLOATS:
+        raise NotExact  # float16 sums round through float32 on the device
     if x.dtype.kind == "f":
         if x.dtype not in _FLOATS or x.dtype.itemsize > dtype.itemsize:
             raise NotExact
@@ -474,6 +474,8 @@ def _tree_reduce(x: np.ndarray, axes: tuple[int, ...], op: str) -> np.ndarray:
 
 
 def _float_reduce(x: np.ndarray, axes: tuple[int, ...], op: str, keepdims: bool) -> np.ndarray:
+    if x.size >= _reduce_mod._STAGED_MIN:
+        raise NotExact  # (see above)
     axes = tuple(sorted(axes))
     kept = [d for a, d in enumerate(x.shape) if a not in axes]
     if x.size == 0:
@@ -483,6 +485,26 @@ def _float_reduce(x: np.ndarray, axes: tuple[int, ...], op: str, keepdims: bool)
     else:
         out = _tree_reduce(x, axes, op)
     return out.reshape([1 if a in axes else d for a, d in enumerate(x.shape)]) if keepdims else out
+
+
+def _vecdot(p: dict, x: np.ndarray, y: np.ndarray) -> list:
+    """``linalg_core._vecdot_rule`` of real floats: the flushed products, summed as above."""
+    dtype = p["dtype"]
+    if dtype not in _FLOATS:
+        raise NotExact  # complex products; integer dot products are rare enough to compile
+    a, b = np.broadcast_arrays(_widened(x, dtype), _widened(y, dtype))
+    return [_float_reduce(_flushed(np.multiply, a, b), (p["axis"],), "add", False)]
+
+
+def _vector_norm(p: dict, x: np.ndarray) -> list:
+    """``linalg._vector_norm_rule`` of real floats for ``ord`` 1 (a sum of magnitudes) and 2 (the
+    square root of a sum of squares)."""
+    if x.dtype not in _FLOATS or p["ord"] not in (1.0, 2.0):
+        raise NotExact
+    mag = np.abs(_daz(x))
+    if p["ord"] == 2.0:
+        return [_flushed(np.sqrt, _float_reduce(_flushed(np.multiply, mag, mag), p["axes"], "add", p["keepdims"]))]
+    return [_float_reduce(mag, p["axes"], "add", p["keepdims"])]
 
 
 def _moments(p: dict, x: np.ndarray) -> list:
@@ -795,6 +817,8 @@ HOST_RULES: dict[Any, HostFn] = {
     data_types._copy_rule: _copy,
     statistical._reduce_rule: _reduction,
     statistical._moments_rule: _moments,
+    linalg_core._vecdot_rule: _vecdot,
+    linalg._vector_norm_rule: _vector_norm,
     utility._truth_rule: _truth,
     sorting._sort_rule: _sort,
     searching._arg_rule: _arg,
