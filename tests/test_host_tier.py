@@ -315,14 +315,25 @@ def test_dot_products_and_norms(dtype):
         check(lambda x: xp.linalg.vector_norm(x, keepdims=True), a)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+def test_float_max_and_min(dtype):
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((6, 40)).astype(dtype)
+    a[1, 3], a[4, 0], a[4, 9], a[5, 7] = np.nan, -np.nan, np.inf, -np.inf
+    for axis in (None, 0, 1, (0, 1)):
+        with np.errstate(invalid="ignore"):
+            check(lambda x: xp.max(x, axis=axis), a, expected=np.max(a, axis))
+            check(lambda x: xp.min(x, axis=axis, keepdims=True), a, expected=np.min(a, axis, keepdims=True))
+
+
 def test_float_sums_that_decline_compile():
     """Subnormal partial sums (flushed on the device), float16, sizes staged differently and
-    float max/min compile."""
+    float max/min over zeros compile."""
     xp.cache_clear()
     tiny = np.finfo(np.float64).tiny
     for x in (np.array([tiny * 1.5, -tiny, 1.0]), np.ones(4, np.float16), np.ones(1 << 14)):
         assert np.asarray(xp.sum(xp.asarray(x))) == np.sum(x, dtype=x.dtype)
-    assert np.asarray(xp.max(xp.asarray(np.ones(3)))) == 1.0
+    assert np.asarray(xp.max(xp.asarray(np.array([1.0, 0.0, -0.0])))) == 1.0  # zeros: compiled
     assert xp.cache_info()["host_runs"] == 0 and xp.cache_info()["host_declined"] == 4
 
 
@@ -454,6 +465,7 @@ def test_every_host_rule_is_exercised():
         test_integer_reductions(np.int32)
         test_float_sums_in_the_devices_order(np.float64)
         test_sqrt()
+        test_float_max_and_min(np.float32)
         test_dot_products_and_norms(np.float32)
         test_clip_and_diff(np.float64)
         test_orders_compare_subnormals_as_the_device_does(np.float64)

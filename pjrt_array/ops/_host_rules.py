@@ -390,8 +390,10 @@ def _reduction(p: dict, x: np.ndarray) -> list:
     axes = tuple(range(x.ndim)) if p["axes"] is None else p["axes"]
     if dtype.kind == "f" and p["op"] in ("add", "multiply"):
         return [_float_reduce(_widened(x, dtype), axes, p["op"], p["keepdims"])]
+    if x.dtype in _FLOATS and dtype == x.dtype and p["op"] in ("maximum", "minimum"):
+        return [_float_extreme(x, axes, p["op"], p["keepdims"])]
     if not (_int_like(x.dtype) and dtype.kind in "iu"):
-        raise NotExact  # float max/min: a variadic reduction with a NaN flag, not checked here
+        raise NotExact
     return [_reduce(_cast(x, dtype), axes, p["op"], p["keepdims"])]
 
 
@@ -485,6 +487,18 @@ def _float_reduce(x: np.ndarray, axes: tuple[int, ...], op: str, keepdims: bool)
     else:
         out = _tree_reduce(x, axes, op)
     return out.reshape([1 if a in axes else d for a, d in enumerate(x.shape)]) if keepdims else out
+
+
+def _float_extreme(x: np.ndarray, axes: tuple[int, ...], op: str, keepdims: bool) -> np.ndarray:
+    """``_reduce.reduce``'s float max/min: the plain reduction, and NaN (the constant's bits: a
+    positive quiet NaN) where the flag reduced beside it saw one.  Which of two equal zeros the
+    device keeps, and what it makes of subnormals, is not established here: arrays holding a
+    zero or a subnormal compile."""
+    if (np.abs(x) < np.finfo(x.dtype).tiny).any():
+        raise NotExact
+    out = (np.fmax if op == "maximum" else np.fmin).reduce(x, axis=axes, keepdims=keepdims)
+    nan = np.isnan(x).any(axis=axes, keepdims=keepdims)
+    return np.where(nan, np.array(np.nan, x.dtype), out).astype(x.dtype)
 
 
 def _vecdot(p: dict, x: np.ndarray, y: np.ndarray) -> list:
