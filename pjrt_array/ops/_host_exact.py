@@ -1,0 +1,57 @@
+"""What every host rule (``_host_rules``) builds on: the refusal, exact casts, and XLA:CPU's denormal
+handling (subnormal operands read and results written as zeros of their sign)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["NotExact"]
+
+_BOOL = np.dtype(bool)
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class NotExact(Exception):
+    """This case of the rule is not exact on the host: compile it."""
+
+
+def _int_like(dtype: np.dtype) -> bool:
+    return dtype.kind in "biu"
+
+
+def _cast(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``a`` converted to ``dtype`` where the conversion is exact on both sides (same dtype,
+    from bool, integer to integer with the same wrap-around, integer to a float that holds every
+    value of it: no rounding at all)."""
+    if a.dtype == dtype:
+        return a
+    if a.dtype == _BOOL or (a.dtype.kind in "iu" and dtype.kind in "iu"):
+        return a.astype(dtype)
+    if a.dtype.kind in "iu" and dtype.kind in "fc" and a.dtype.itemsize * 8 <= np.finfo(dtype).nmant:
+        return a.astype(dtype)
+    raise NotExact
+
+
+def _daz(a: np.ndarray) -> np.ndarray:
+    """Comparison keys of ``a`` as XLA:CPU compares it: float32/float64 subnormals (real and
+    imaginary parts) as zeros of their sign; float16 is compared in float32, where it is normal."""
+    if a.dtype.kind == "c":
+        parts = _daz(a.real), _daz(a.imag)
+        out = np.empty(a.shape, a.dtype)
+        out.real, out.imag = parts
+        return out
+    if a.dtype not in (np.float32, np.float64):
+        return a
+    tiny = np.finfo(a.dtype).tiny
+    sub = (np.abs(a) < tiny) & (a != 0)
+    return np.where(sub, np.copysign(np.zeros((), a.dtype), a), a) if sub.any() else a
+
+
+def _flushed(fn: Callable[..., np.ndarray], *xs: np.ndarray) -> np.ndarray:
+    """``fn`` on the operands as XLA:CPU runs it: float32/float64 subnormal operands read as zeros
+    (denormals-are-zero) and subnormal results written as zeros (flush-to-zero), of their sign.
+    float16 is computed in float32 on both sides (its subnormals are normal there)."""
+    with np.errstate(all="ignore"):
+        return _daz(np.asarray(fn(*[_daz(x) for x in xs])))

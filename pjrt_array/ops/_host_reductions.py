@@ -1,0 +1,202 @@
+"""Reductions on the host, bit for bit with their compiled programs (``_host_rules``): integer ones in
+any order, float sums, products, means, variances, dot products, norms and max/min in XLA:CPU's."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from . import _reduce as _reduce_mod, linalg, linalg_core, statistical
+from ._host_exact import _BOOL, _FLOATS, NotExact, _cast, _daz, _flushed, _int_like
+
+__all__ = ["REDUCTION_RULES"]
+
+
+_UFUNCS = {"add": np.add, "multiply": np.multiply, "maximum": np.maximum, "minimum": np.minimum,
+           "and": np.logical_and, "or": np.logical_or}
+
+
+def _reduce(x: np.ndarray, axes: Any, op: str, keepdims: bool) -> np.ndarray:
+    ufunc = _UFUNCS.get(op)
+    if ufunc is None:
+        raise NotExact
+    initial: Any = None
+    if op in ("maximum", "minimum") and x.dtype != _BOOL:
+        info = np.iinfo(x.dtype)
+        initial = info.min if op == "maximum" else info.max  # the reduction's identity on an empty axis
+    with np.errstate(over="ignore"):
+        out = ufunc.reduce(x, axis=axes, keepdims=keepdims, **({} if initial is None else {"initial": initial}))
+    return np.asarray(out, x.dtype)
+
+
+def _reduction(p: dict, x: np.ndarray) -> list:
+    dtype = p["dtype"]
+    if p["axes"] is None:  # the flat program of a reduction over every axis
+        x = x.reshape(-1)
+    axes = tuple(range(x.ndim)) if p["axes"] is None else p["axes"]
+    if dtype.kind == "f" and p["op"] in ("add", "multiply"):
+        return [_float_reduce(_widened(x, dtype), axes, p["op"], p["keepdims"])]
+    if x.dtype in _FLOATS and dtype == x.dtype and p["op"] in ("maximum", "minimum"):
+        return [_float_extreme(x, axes, p["op"], p["keepdims"])]
+    if not (_int_like(x.dtype) and dtype.kind in "iu"):
+        raise NotExact
+    return [_reduce(_cast(x, dtype), axes, p["op"], p["keepdims"])]
+
+
+# -- float sums and products in XLA:CPU's order ---------------------------------------------------------
+# XLA:CPU folds each output's reduced elements one after the other, in row-major order, from the
+# identity.  A reduced axis longer than 32 is first cut into windows (its TreeReductionRewriter:
+# windows of min(d, 32), stride the same, "SAME" padding split evenly, the extra element at the
+# end), each window folded, then the windows' results reduced the same way (again in windows if
+# there are more than 32).  Programs of at least ``_reduce._STAGED_MIN`` elements may be staged
+# differently (``_reduce._staged_reduce``) and are left to the compiler.
+
+
+def _widened(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``convert(x, dtype)`` where it is exact: a float to itself or a wider float (subnormals read
+    as zero, as the device converts them), or ``_cast``'s exact cases."""
+    if dtype not in _FLOATS:
+        raise NotExact  # float16 sums round through float32 on the device
+    if x.dtype.kind == "f":
+        if x.dtype not in _FLOATS or x.dtype.itemsize > dtype.itemsize:
+            raise NotExact
+        return _daz(x).astype(dtype)
+    return _cast(x, dtype)
+
+
+def _subnormal(a: np.ndarray) -> bool:
+    tiny = np.finfo(a.dtype).tiny
+    return bool(((np.abs(a) < tiny) & (a != 0)).any())
+
+
+def _in_order(m: np.ndarray, op: str) -> np.ndarray:
+    """The last axis of ``m`` folded from the identity, element after element.  A subnormal
+    partial result would be flushed to zero on the device (and flushing it here would need a
+    loop): NotExact."""
+    if m.shape[-1] == 0:
+        return np.full(m.shape[:-1], 0 if op == "add" else 1, m.dtype)
+    with np.errstate(all="ignore"):
+        partial = (np.add if op == "add" else np.multiply).accumulate(m, axis=-1)
+    if _subnormal(partial):
+        raise NotExact
+    # The fold starts at +0.0 (1.0): a sum is -0.0 nowhere, where ``accumulate``'s starting at the
+    # first element gives -0.0 for all -0.0s; ``+ 0.0`` changes that and nothing else.
+    return partial[..., -1] + m.dtype.type(0) if op == "add" else partial[..., -1]
+
+
+def _fold(x: np.ndarray, axes: list[int], op: str) -> np.ndarray:
+    """``x`` folded over ``axes`` (sorted) as one run of elements in row-major order."""
+    keep = [a for a in range(x.ndim) if a not in axes]
+    m = np.transpose(x, keep + axes)
+    return _in_order(m.reshape(m.shape[:len(keep)] + (math.prod(m.shape[len(keep):]),)), op)
+
+
+def _tree_reduce(x: np.ndarray, axes: tuple[int, ...], op: str) -> np.ndarray:
+    """``x`` reduced over ``axes`` (sorted) in XLA:CPU's order (above); the kept axes stay in order."""
+    if all(x.shape[a] <= _reduce_mod._WINDOW for a in axes):
+        return _fold(x, list(axes), op)
+    pads, split = [], []
+    for a, d in enumerate(x.shape):
+        if a not in axes:
+            pads.append((0, 0))
+            split.append(d)
+            continue
+        w = min(d, _reduce_mod._WINDOW)
+        n = -(-d // w)
+        total = n * w - d
+        pads.append((total // 2, total - total // 2))
+        split += [n, w]
+    padded = np.pad(x, pads, constant_values=0 if op == "add" else 1)  # (an identity: as if skipped)
+    # each reduced axis of ``x`` is a (windows, within) pair of axes of ``split``
+    within, windows, k = [], [], 0
+    for a in range(x.ndim):
+        if a in axes:
+            windows.append(k)
+            within.append(k + 1)
+            k += 2
+        else:
+            k += 1
+    partial = _fold(padded.reshape(split), within, op)
+    kept = [a for a in range(len(split)) if a not in within]
+    return _tree_reduce(partial, tuple(kept.index(a) for a in windows), op)
+
+
+def _float_reduce(x: np.ndarray, axes: tuple[int, ...], op: str, keepdims: bool) -> np.ndarray:
+    if x.size >= _reduce_mod._STAGED_MIN:
+        raise NotExact  # (see above)
+    axes = tuple(sorted(axes))
+    kept = [d for a, d in enumerate(x.shape) if a not in axes]
+    if x.size == 0:
+        out = np.full(kept, 0 if op == "add" else 1, x.dtype)
+    elif math.prod(x.shape[a] for a in axes) == 1:
+        out = x.reshape(kept)  # XLA makes a reduction that keeps the element count a reshape
+    else:
+        out = _tree_reduce(x, axes, op)
+    return out.reshape([1 if a in axes else d for a, d in enumerate(x.shape)]) if keepdims else out
+
+
+def _float_extreme(x: np.ndarray, axes: tuple[int, ...], op: str, keepdims: bool) -> np.ndarray:
+    """``_reduce.reduce``'s float max/min: the plain reduction, and NaN (the constant's bits: a
+    positive quiet NaN) where the flag reduced beside it saw one.  Which of two equal zeros the
+    device keeps, and what it makes of subnormals, is not established here: arrays holding a
+    zero or a subnormal compile."""
+    if (np.abs(x) < np.finfo(x.dtype).tiny).any():
+        raise NotExact
+    out = (np.fmax if op == "maximum" else np.fmin).reduce(x, axis=axes, keepdims=keepdims)
+    nan = np.isnan(x).any(axis=axes, keepdims=keepdims)
+    return np.where(nan, np.array(np.nan, x.dtype), out).astype(x.dtype)
+
+
+def _vecdot(p: dict, x: np.ndarray, y: np.ndarray) -> list:
+    """``linalg_core._vecdot_rule`` of real floats: the flushed products, summed as above."""
+    dtype = p["dtype"]
+    if dtype not in _FLOATS:
+        raise NotExact  # complex products; integer dot products are rare enough to compile
+    a, b = np.broadcast_arrays(_widened(x, dtype), _widened(y, dtype))
+    return [_float_reduce(_flushed(np.multiply, a, b), (p["axis"],), "add", False)]
+
+
+def _vector_norm(p: dict, x: np.ndarray) -> list:
+    """``linalg._vector_norm_rule`` of real floats for ``ord`` 1 (a sum of magnitudes) and 2 (the
+    square root of a sum of squares)."""
+    if x.dtype not in _FLOATS or p["ord"] not in (1.0, 2.0):
+        raise NotExact
+    mag = np.abs(_daz(x))
+    if p["ord"] == 2.0:
+        return [_flushed(np.sqrt, _float_reduce(_flushed(np.multiply, mag, mag), p["axes"], "add", p["keepdims"]))]
+    return [_float_reduce(mag, p["axes"], "add", p["keepdims"])]
+
+
+def _moments(p: dict, x: np.ndarray) -> list:
+    """``statistical._moments_rule``: the mean is the sum times the reciprocal of the count (XLA
+    rewrites a division by a constant so), the variance the same of the squares of ``x`` less the
+    mean, each operation flushed as on the device."""
+    axes, correction = tuple(sorted(p["axes"])), p["correction"]
+    count = math.prod(x.shape[a] for a in axes)
+    if x.dtype not in _FLOATS or x.size >= _reduce_mod._STAGED_MIN or not count or not np.isfinite(x).all():
+        # complex: |x - mean| is a hypot; no elements, NaN or inf: NaN's sign is XLA's (constant
+        # folding, simplification of x * 1), not established here
+        raise NotExact
+    x = _daz(x)
+    one = x.dtype.type(1)
+    with np.errstate(divide="ignore"):
+        mean = _flushed(np.multiply, _float_reduce(x, axes, "add", True), one / x.dtype.type(count))
+        out = mean
+        if correction is not None:
+            centered = _flushed(np.subtract, x, mean)
+            squares = _flushed(np.multiply, centered, centered)
+            ss = _float_reduce(squares, axes, "add", True)
+            out = _flushed(np.multiply, ss, one / x.dtype.type(max(count - correction, 0)))
+            if p["root"]:
+                out = _flushed(np.sqrt, out)
+    return [out if p["keepdims"] else out.reshape([d for a, d in enumerate(x.shape) if a not in axes])]
+
+
+REDUCTION_RULES = {
+    statistical._reduce_rule: _reduction,
+    statistical._moments_rule: _moments,
+    linalg_core._vecdot_rule: _vecdot,
+    linalg._vector_norm_rule: _vector_norm,
+}

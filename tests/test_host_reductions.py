@@ -1,0 +1,102 @@
+"""Reductions on the host tier (pjrt_array.ops._host_reductions): float sums, means, variances,
+products, dot products, norms and max/min in XLA:CPU's order, bit for bit with the compiled
+programs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import pjrt_array as xp
+from pjrt_array import _host_tier
+from pjrt_array.ops._host_reductions import REDUCTION_RULES
+from test_host_tier import check, one_sighting  # noqa: F401  (the fixture: one host run per key)
+
+pytestmark = pytest.mark.cpu_only
+
+
+# Reduced counts around XLA:CPU's windows of 32 (one window, two, more than 32 windows: two levels),
+# reductions over leading, trailing and several axes, and over every axis (the flat program).
+_SUM_CASES = [((5,), None), ((33,), 0), ((1025,), None), ((3, 70, 5), (0, 1)), ((10, 11, 12), 1),
+              ((40, 9), 0), ((2, 3, 4, 5), (1, 3)), ((7, 1, 30), 1), ((), None), ((0, 4), 0), ((33, 40), None)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+def test_float_sums_in_the_devices_order(dtype):
+    """Float sums, products, means and variances fold in XLA:CPU's order (windows of 32 in a
+    tree): cancellation-heavy data of wide magnitudes, -0.0, inf and NaN, bit for bit."""
+    rng = np.random.default_rng(7)
+    for shape, axis in _SUM_CASES:
+        count = int(np.prod([shape[i] for i in (range(len(shape)) if axis is None else np.atleast_1d(axis))]))
+        for kind in range(3):
+            a = (rng.standard_normal(shape) * 10.0 ** rng.uniform(-6, 6, shape)).astype(dtype)
+            if kind == 1:
+                a = np.where(rng.random(shape) < 0.3, -0.0, rng.integers(-2, 3, shape)).astype(dtype)
+            check(lambda x: xp.sum(x, axis=axis), a)
+            if kind == 2 and a.size:
+                a.flat[rng.integers(a.size)] = np.inf
+                check(lambda x: xp.sum(x, axis=axis), a)
+                a.flat[rng.integers(a.size)] = np.nan
+                check(lambda x: xp.sum(x, axis=axis), a)
+            elif count:  # (no elements, NaN, inf: the moments compile)
+                check(lambda x: xp.mean(x, axis=axis, keepdims=True), a)
+                check(lambda x: xp.var(x, axis=axis, correction=1), a)
+                check(lambda x: xp.std(x, axis=axis), a)
+            if kind == 1:  # (products of wide magnitudes under- or overflow: they compile)
+                check(lambda x: xp.prod(x, axis=axis), a)
+    a = rng.standard_normal((4, 6)).astype(np.float32)
+    check(lambda x: xp.sum(x, axis=1, dtype=xp.float64), a, expected=np.sum(a.astype(np.float64), 1))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+def test_dot_products_and_norms(dtype):
+    rng = np.random.default_rng(11)
+    for shape, axis in (((3, 40), -1), ((70, 2), 0), ((5,), 0)):
+        a, b = [(rng.standard_normal(shape) * 10.0 ** rng.uniform(-4, 4, shape)).astype(dtype) for _ in "ab"]
+        check(lambda x, y: xp.linalg.vecdot(x, y, axis=axis), a, b)
+        if a.ndim == 2:  # broadcast across the kept axis
+            check(lambda x, y: xp.linalg.vecdot(x, y[:1] if axis == -1 else y[:, :1], axis=axis), a, b)
+        for order in (1, 2):
+            check(lambda x: xp.linalg.vector_norm(x, axis=axis, ord=order), a)
+        check(lambda x: xp.linalg.vector_norm(x, keepdims=True), a)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+def test_float_max_and_min(dtype):
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((6, 40)).astype(dtype)
+    a[1, 3], a[4, 0], a[4, 9], a[5, 7] = np.nan, -np.nan, np.inf, -np.inf
+    for axis in (None, 0, 1, (0, 1)):
+        with np.errstate(invalid="ignore"):
+            check(lambda x: xp.max(x, axis=axis), a, expected=np.max(a, axis))
+            check(lambda x: xp.min(x, axis=axis, keepdims=True), a, expected=np.min(a, axis, keepdims=True))
+
+
+def test_float_sums_that_decline_compile():
+    """Subnormal partial sums (flushed on the device), float16, sizes staged differently and
+    float max/min over zeros compile."""
+    xp.cache_clear()
+    tiny = np.finfo(np.float64).tiny
+    for x in (np.array([tiny * 1.5, -tiny, 1.0]), np.ones(4, np.float16), np.ones(1 << 14)):
+        assert np.asarray(xp.sum(xp.asarray(x))) == np.sum(x, dtype=x.dtype)
+    assert np.asarray(xp.max(xp.asarray(np.array([1.0, 0.0, -0.0])))) == 1.0  # zeros: compiled
+    assert xp.cache_info()["host_runs"] == 0 and xp.cache_info()["host_declined"] == 4
+
+
+def test_every_reduction_rule_is_exercised():
+    seen = set()
+    real = _host_tier.first_sight
+
+    def spy(key, rule, *rest):
+        out = real(key, rule, *rest)
+        if out is not None:
+            seen.add(rule)
+        return out
+
+    _host_tier.first_sight = spy
+    try:
+        test_float_sums_in_the_devices_order(np.float64)
+        test_dot_products_and_norms(np.float32)
+    finally:
+        _host_tier.first_sight = real
+    assert seen & set(REDUCTION_RULES) == set(REDUCTION_RULES)
