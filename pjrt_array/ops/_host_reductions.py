@@ -4,7 +4,7 @@ any order, float sums, products, means, variances, dot products, norms and max/m
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -144,7 +144,8 @@ def _float_extreme(x: np.ndarray, axes: tuple[int, ...], op: str, keepdims: bool
     zero or a subnormal compile."""
     if (np.abs(x) < np.finfo(x.dtype).tiny).any():
         raise NotExact
-    out = (np.fmax if op == "maximum" else np.fmin).reduce(x, axis=axes, keepdims=keepdims)
+    ufunc: Any = np.fmax if op == "maximum" else np.fmin
+    out = ufunc.reduce(x, axis=axes, keepdims=keepdims)
     nan = np.isnan(x).any(axis=axes, keepdims=keepdims)
     return np.where(nan, np.array(np.nan, x.dtype), out).astype(x.dtype)
 
@@ -194,7 +195,7 @@ def _moments(p: dict, x: np.ndarray) -> list:
     return [out if p["keepdims"] else out.reshape([d for a, d in enumerate(x.shape) if a not in axes])]
 
 
-REDUCTION_RULES = {
+REDUCTION_RULES: dict[Any, Callable[..., list]] = {
     statistical._reduce_rule: _reduction,
     statistical._moments_rule: _moments,
     linalg_core._vecdot_rule: _vecdot,
