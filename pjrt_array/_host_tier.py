@@ -11,7 +11,7 @@ What.  When a key misses the executable cache (``_dispatch.run``), its rule has
 a host implementation (``ops._host_rules.HOST_RULES``: only rules whose numpy
 version is bit-identical to the compiled program), the device is a CPU and the
 operands and results are small (``PJRT_ARRAY_HOST_TIER_BYTES``, 1 MiB in all by
-default), each of the first ``sightings`` (32) calls of the key:
+default), each of the first ``sightings`` (128) calls of the key:
 
 1. builds and checks the op's module as a compile would (``_dispatch.checked_module``:
    the same output types, the same errors, sizes beyond int64 refused), without
@@ -25,17 +25,19 @@ default), each of the first ``sightings`` (32) calls of the key:
 
 The key is remembered with its count and output types (``_seen``); the call
 after the last host run compiles as before, so code that repeats pays one
-compile and runs compiled from then on.  Why 32: a host run costs about 0.1 ms
+compile and runs compiled from then on.  Why 128: a host run costs about 0.1 ms
 more than a compiled execute (builder pass on the first sighting, views, upload),
-so 32 of them cost a quarter of a 12 ms compile (renting until a quarter of the
-price is spent, as fusion's ``_SAVED`` does), while test suites repeat keys a few
-times (an assertion helper's checks on one shape).  array-api-extra's tests
-compiled 2,182 per-op programs without this tier, 1,643 with one host run per
-key and 1,261 with eight (data movement, fills, orders and integer rules only at
-the time), 1,024 with eight once the element-wise rules came, 678 with 32, and
-383 once writes, ``arange``, ``searchsorted``, ``unique_*`` and copies joined
-(docs/downstream.md).  A hot loop pays 32 host runs per key once, and is fused
-once its ops have compiled.
+and a compile 10-13 ms: 128 host runs cost about one compile, the rent-or-buy
+break-even, which never pays more than twice what the best choice for that key
+would have (renting until a quarter of the price, as 32 did, pays 5 times as much
+for a key called 33 times).  Test suites call a key from a few to a few hundred
+times.  array-api-extra's tests compiled 2,182 per-op programs without this tier,
+1,643 with one host run per key and 1,261 with eight (data movement, fills, orders
+and integer rules only at the time), 1,024 with eight once the element-wise rules
+came, 678 with 32, and 383 once writes, ``arange``, ``searchsorted``, ``unique_*``
+and copies joined; scipy.stats' 2,053 at 32 and 1,443 at 128 (docs/downstream.md).
+A hot loop pays 128 host runs per key once, and is fused once its ops have
+compiled.
 
 What it leaves alone.  Traced ops (``jit``) are emitted before the dispatcher
 looks at its cache; sharded operands and non-CPU devices compile as before.  A
@@ -86,7 +88,7 @@ _DTYPES = frozenset(np.dtype(t) for t in (np.bool_, np.int8, np.int16, np.int32,
                                           np.complex64, np.complex128))
 _MAX_SEEN = 1 << 14  # remembered keys (forgotten all at once beyond this: a key then runs on the host again)
 
-_SIGHTINGS = 32  # default: a key runs on the host this many times, then compiles (see the docstring)
+_SIGHTINGS = 128  # default: a key runs on the host this many times, then compiles (see the docstring)
 
 
 def _setting(text: str) -> int:
@@ -102,8 +104,8 @@ def _setting(text: str) -> int:
 _sightings = _setting(os.environ.get("PJRT_ARRAY_HOST_TIER", ""))
 _enabled = _sightings > 0
 # Operands and results in all.  Measured per call, host run / compiled call (ms): 8 KiB 0.03-0.10 /
-# 0.01-0.03, 128 KiB 0.11-0.19 / 0.05-0.10 (sort 1.3 / 3.7): at the bound, 32 host runs of a hot
-# key cost about one compile more than compiling at once.
+# 0.01-0.03, 128 KiB 0.11-0.19 / 0.05-0.10 (sort 1.3 / 3.7): near the bound, the 128 host runs of a
+# hot key cost a few compiles more than compiling at once (32 runs: about one).
 _max_bytes = int(os.environ.get("PJRT_ARRAY_HOST_TIER_BYTES", 1 << 20))
 # key -> [host runs so far, output avals or None (never on the host)]
 _seen: dict[tuple, list] = {}
@@ -221,7 +223,7 @@ def _in_place(result: np.ndarray, args: Sequence[Array], bufs: list, donate: tup
 
 def set_host_tier(enabled: bool, *, sightings: int | None = None) -> None:
     """Turn the host tier on or off (all threads; see the module docstring); ``sightings``: how
-    many calls of one key run on the host before it compiles (default 32)."""
+    many calls of one key run on the host before it compiles (default 128)."""
     global _enabled, _sightings
     if sightings is not None and (isinstance(sightings, bool) or int(sightings) < 1):
         raise ValueError(f"sightings must be a positive int, got {sightings!r}")
