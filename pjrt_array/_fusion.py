@@ -181,68 +181,13 @@ class _Segment:
         self.params: list[Buffer] = []   # outside buffers read by the segment, in first-use order
         self.avals: list[tuple] = []
         self.param_ids: dict[int, int] = {}
-        self.committed = 0               # parameters of the recorded ops (see ``record``)
+        self.committed = 0               # parameters of the recorded ops (see ``_Recorder.op``)
         # Every node output's _Pending, held strongly: one whose only holder left is this list
         # (its Array is gone) is dead at the flush (a weak reference per op cost more).
         self.outs: list[_Pending] = []
         self.closed = False
         self.error: BaseException | None = None
         self.fused = False  # whether a fused program computed it
-
-    def record(self, entry: Any, rule: Any, params: tuple, args: Sequence[Array],
-               out_avals: list) -> list[Array] | None:
-        """Record one op; its outputs are Arrays of pending buffers (None: run it eagerly).
-
-        ``out_avals``: the outputs' types (an element-wise entry compiled for a flat
-        element count serves every shape of that count: the shapes come from here)."""
-        # The inputs' wiring is worked out before locking: only this thread adds to the segment,
-        # and a stale view re-derives its buffer with ops of its own.  (What ``Array._buffer``
-        # does, inline: a base's buffer is its ``_buf`` unless a writer holds it.)  A flush from
-        # another thread meanwhile closes the segment: the op then runs eagerly (checked below),
-        # and the flush reads only the parameters of ops recorded before it (``committed``).
-        refs = []
-        param_ids = self.param_ids
-        for a in args:
-            b = a._buf
-            if a._base is not None or b is _BUSY:
-                b = a._buffer
-            if type(b) is _Pending:
-                if b.seg is self:
-                    refs.append(b.index)
-                    continue
-                if b.buffer is None:  # another segment's value, not computed yet: compute it first
-                    b.get()
-                b = b.buffer
-            k = param_ids.get(id(b))
-            if k is None:
-                k = param_ids[id(b)] = len(self.params)
-                self.params.append(b)
-                self.avals.append(a._aval)
-            refs.append(-1 - k)
-        refs_t = tuple(refs)
-        lock = self.lock
-        lock.acquire()  # (acquire/release: cheaper than `with` on this path)
-        try:
-            if self.closed:
-                return None
-            outs = self.outs
-            start = len(outs)
-            device = self.device
-            self.nodes.append((entry, rule, params, refs_t, start, out_avals))
-            self.committed = len(self.params)
-            wiring = self.wiring
-            wiring.append(entry)
-            wiring += refs
-            result = []
-            for aval in out_avals:
-                p = _new_pending(_Pending)
-                p.seg, p.index, p.buffer = self, start, None
-                outs.append(p)
-                result.append(_new_array(p, aval, device))  # type: ignore[arg-type]  # a Buffer stand-in
-                start += 1
-            return result
-        finally:
-            lock.release()
 
     def signature(self) -> tuple:
         """The ops' dispatcher entries, in order (what the recorder counts)."""
@@ -440,36 +385,103 @@ def _submit(graph: tuple, nodes: Sequence[tuple], avals: Sequence[tuple], live: 
 class _Recorder:
     """One thread's op stream: the current segment's signature, eager or deferred."""
 
-    __slots__ = ("entries", "device", "seg", "first", "n")
+    __slots__ = ("entries", "device", "seg", "first")
 
     def __init__(self) -> None:
         self.entries: list[Any] = []  # the eager segment's entries (a deferred one has its nodes)
         self.device: Any = None
         self.seg: _Segment | None = None
         self.first: Any = None        # the segment's first entry
-        self.n = 0                    # ops in the segment
 
     def op(self, entry: Any, rule: Any, params: tuple, args: Sequence[Array], device: Any,
            out_avals: list) -> list[Array] | None:
-        """Note an op about to run; returns its deferred outputs, or None to run it eagerly."""
+        """Note an op about to run; returns its deferred outputs, or None to run it eagerly.
+
+        ``out_avals``: the outputs' types (an element-wise entry compiled for a flat element count
+        serves every shape of that count: the shapes come from here).  The common case -- one
+        more op of an open deferred segment -- is recorded here, inline (one call per op less)."""
+        seg = self.seg
+        if seg is None or seg.closed or device is not seg.device or not _enabled or (  # closed: a value was needed
+                len(seg.nodes) >= _BOUND and (entry is self.first or len(seg.nodes) >= 2 * _BOUND)):
+            seg = self._next(entry, device)
+            if seg is None:
+                return None
+        # The inputs' wiring is worked out before locking: only this thread adds to the segment,
+        # and a stale view re-derives its buffer with ops of its own.  (What ``Array._buffer``
+        # does, inline: a base's buffer is its ``_buf`` unless a writer holds it.)  A flush from
+        # another thread meanwhile closes the segment: the op then runs eagerly (checked below),
+        # and the flush reads only the parameters of ops recorded before it (``committed``).
+        refs = []
+        new = False
+        for a in args:
+            b = a._buf
+            if a._base is not None or b is _BUSY:
+                b = a._buffer
+            if type(b) is _Pending:
+                if b.seg is seg:
+                    refs.append(b.index)
+                    continue
+                if b.buffer is None:  # another segment's value, not computed yet: compute it first
+                    b.get()
+                b = b.buffer
+            k = seg.param_ids.get(id(b))
+            if k is None:
+                k = seg.param_ids[id(b)] = len(seg.params)
+                seg.params.append(b)
+                seg.avals.append(a._aval)
+                new = True
+            refs.append(-1 - k)
+        lock = seg.lock
+        lock.acquire()  # (acquire/release: cheaper than `with` on this path)
+        try:
+            if seg.closed:
+                return None
+            outs = seg.outs
+            start = len(outs)
+            seg.nodes.append((entry, rule, params, tuple(refs), start, out_avals))
+            if new:
+                seg.committed = len(seg.params)
+            wiring = seg.wiring
+            wiring.append(entry)
+            wiring += refs
+            pendings = []
+            for _ in out_avals:
+                p = _new_pending(_Pending)
+                p.seg = seg
+                p.index = start
+                p.buffer = None
+                pendings.append(p)
+                start += 1
+            outs += pendings
+        finally:
+            lock.release()
+        if len(pendings) == 1:
+            return [_new_array(p, out_avals[0], device)]  # type: ignore[arg-type]  # a Buffer stand-in
+        return [_new_array(p, aval, device) for p, aval in zip(pendings, out_avals)]  # type: ignore[arg-type]
+
+    def _next(self, entry: Any, device: Any) -> "_Segment | None":
+        """An op that is not one more of an open deferred segment: it extends the eager segment
+        (None), or ends the segment and starts the next, deferred (returned) or eager (None)."""
         if not _enabled:
             self.end()
             del state.fusion
             return None
-        n, seg = self.n, self.seg
-        if n and (device is not self.device or (seg is not None and seg.closed)  # closed: a value was needed
-                  or (n >= _BOUND and (entry is self.first or n >= 2 * _BOUND))):
+        if self.seg is None:
+            entries = self.entries
+            n = len(entries)
+            if n and (device is not self.device or (n >= _BOUND and (entry is self.first or n >= 2 * _BOUND))):
+                self.end()
+            elif n:
+                entries.append(entry)
+                return None
+        else:
             self.end()
-            n, seg = 0, None
-        if not n:
-            self.device, self.first = device, entry
-            if (entry in _hot or not _HOT) and not entry.aliased:  # a donating op runs eagerly
-                seg = self.seg = _Segment(device)
-        self.n = n + 1
-        if seg is None:
-            self.entries.append(entry)
-            return None
-        return seg.record(entry, rule, params, args, out_avals)
+        self.device, self.first = device, entry
+        if (entry in _hot or not _HOT) and not entry.aliased:  # a donating op runs eagerly
+            seg = self.seg = _Segment(device)
+            return seg
+        self.entries.append(entry)
+        return None
 
     def deferring(self) -> bool:
         """Whether a deferred segment is open (its ops never donate buffers)."""
@@ -485,7 +497,7 @@ class _Recorder:
         else:
             seg.flush()
             signature = () if seg.fused else seg.signature()
-        self.entries, self.seg, self.n = [], None, 0
+        self.entries, self.seg = [], None
         if len(signature) < 2:  # one op is one executable already: nothing to fuse
             return
         count = _counts.get(signature, 0) + 1
