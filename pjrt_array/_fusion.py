@@ -168,16 +168,16 @@ class _Fused:
 class _Segment:
     """The ops of one deferred segment, recorded as a graph."""
 
-    __slots__ = ("device", "lock", "nodes", "wiring", "params", "avals", "param_ids", "committed", "outs", "closed",
+    __slots__ = ("device", "lock", "nodes", "track", "params", "avals", "param_ids", "committed", "outs", "closed",
                  "error", "fused")
 
     def __init__(self, device: Any) -> None:
         self.device = device
         self.lock = threading.Lock()
         self.nodes: list[tuple] = []     # (entry, rule, params, input refs, first output index, out avals)
-        # entry, its input refs, entry, its input refs, ... flat (an entry fixes its input count):
-        # the graph's key, hashed and compared at every flush (ints and entries: cheap to do both)
-        self.wiring: list[Any] = []
+        # The _Track this segment follows while every node so far is that track's node (then the
+        # track's nodes, one object each, are what ``nodes`` holds); after the flush, its own.
+        self.track: _Track | None = None
         self.params: list[Buffer] = []   # outside buffers read by the segment, in first-use order
         self.avals: list[tuple] = []
         self.param_ids: dict[int, int] = {}
@@ -215,7 +215,12 @@ class _Segment:
     def _compute(self, live: list[int], pendings: list[_Pending], params: list[Buffer], avals: list[tuple]) -> None:
         _stats["deferred_ops"] += len(self.nodes)
         # The graph: each op's entry and where its inputs come from, and which outputs are live.
-        graph = (tuple(self.wiring), tuple(live), tuple(avals))
+        track = self.track
+        if track is None:
+            track = self.track = _track_of(self.nodes)
+        elif len(track.nodes) != len(self.nodes):  # ended early on its track: the longer track stays the one
+            track = _track_of(self.nodes)          # the next segment is expected to follow
+        graph = (track, tuple(live), tuple(avals))
         program = _programs.get(graph)
         # A deferred graph compiles when it recurs (its first op already started a hot signature);
         # one op is already one executable: only longer graphs are worth a compile.
@@ -382,16 +387,84 @@ def _submit(graph: tuple, nodes: Sequence[tuple], avals: Sequence[tuple], live: 
         return _programs[graph]
 
 
+class _Track:
+    """The nodes of a recorded graph, one object per distinct wiring (entries and input refs): the
+    key of the graph's fused programs (hashed by identity, not by its nodes), and what the next
+    deferred segment starting with its first op is expected to repeat (``_Recorder.follow``)."""
+
+    __slots__ = ("nodes", "next")
+
+    def __init__(self, nodes: list[tuple]) -> None:
+        self.nodes = nodes
+        # The track of the segment that came after this one last time: a loop whose period does
+        # not line up with the segment bound cuts its stream into several graphs that start with
+        # the same op (RK4: 4-10), and they come in the same order every time.
+        self.next: _Track | None = None
+
+
+_tracks: dict[tuple, _Track] = {}  # wiring -> its track
+_last: dict[Any, _Track] = {}      # first entry -> the track of the last segment that started with it
+
+
+def _track_of(nodes: list[tuple]) -> _Track:
+    """The track of ``nodes``' wiring (made at its first sighting)."""
+    wiring = tuple([x for node in nodes for x in (node[0], *node[3])])
+    track = _tracks.get(wiring)
+    if track is None:
+        if len(_tracks) >= _MAX_SIGNATURES:  # forgotten all at once, like the signature counts
+            _tracks.clear()
+            _last.clear()
+        track = _tracks[wiring] = _Track(nodes)
+    return track
+
+
+def _commit(seg: _Segment, node: tuple, new: list | None, device: Any) -> list[Array] | None:
+    """Add ``node`` (and the parameters ``new`` it adds) to ``seg``; its outputs are Arrays of
+    pending buffers.  None: another thread's flush closed ``seg`` meanwhile (the op runs eagerly)."""
+    lock = seg.lock
+    lock.acquire()  # (acquire/release: cheaper than `with` on this path)
+    try:
+        if seg.closed:
+            return None
+        if new is not None:  # registered here: the flush reads only committed parameters
+            params, ids, avals = seg.params, seg.param_ids, seg.avals
+            for b, aval in new:
+                ids[id(b)] = len(params)
+                params.append(b)
+                avals.append(aval)
+            seg.committed = len(params)
+        seg.nodes.append(node)
+        start, out_avals = node[4], node[5]
+        pendings = []
+        for _ in out_avals:
+            p = _new_pending(_Pending)
+            p.seg = seg
+            p.index = start
+            p.buffer = None
+            pendings.append(p)
+            start += 1
+        seg.outs += pendings
+    finally:
+        lock.release()
+    if len(pendings) == 1:
+        return [_new_array(pendings[0], out_avals[0], device)]  # type: ignore[arg-type]  # a Buffer stand-in
+    return [_new_array(p, aval, device) for p, aval in zip(pendings, out_avals)]  # type: ignore[arg-type]
+
+
 class _Recorder:
     """One thread's op stream: the current segment's signature, eager or deferred."""
 
-    __slots__ = ("entries", "device", "seg", "first")
+    __slots__ = ("entries", "device", "seg", "first", "track", "previous")
 
     def __init__(self) -> None:
         self.entries: list[Any] = []  # the eager segment's entries (a deferred one has its nodes)
         self.device: Any = None
         self.seg: _Segment | None = None
         self.first: Any = None        # the segment's first entry
+        # The track the open deferred segment follows (its ``track``, kept here too: ``run`` reads
+        # it at every op to decide whether to try ``follow``).
+        self.track: _Track | None = None
+        self.previous: _Track | None = None  # the track of the segment before (``_Track.next``)
 
     def op(self, entry: Any, rule: Any, params: tuple, args: Sequence[Array], device: Any,
            out_avals: list) -> list[Array] | None:
@@ -409,10 +482,10 @@ class _Recorder:
         # The inputs' wiring is worked out before locking: only this thread adds to the segment,
         # and a stale view re-derives its buffer with ops of its own.  (What ``Array._buffer``
         # does, inline: a base's buffer is its ``_buf`` unless a writer holds it.)  A flush from
-        # another thread meanwhile closes the segment: the op then runs eagerly (checked below),
-        # and the flush reads only the parameters of ops recorded before it (``committed``).
+        # another thread meanwhile closes the segment: the op then runs eagerly (``_commit``).
+        known, ids = seg.params, seg.param_ids
         refs = []
-        new = False
+        new = None
         for a in args:
             b = a._buf
             if a._base is not None or b is _BUSY:
@@ -424,40 +497,72 @@ class _Recorder:
                 if b.buffer is None:  # another segment's value, not computed yet: compute it first
                     b.get()
                 b = b.buffer
-            k = seg.param_ids.get(id(b))
-            if k is None:
-                k = seg.param_ids[id(b)] = len(seg.params)
-                seg.params.append(b)
-                seg.avals.append(a._aval)
-                new = True
+            k = ids.get(id(b))
+            if k is None:  # a parameter this op adds (``_commit`` registers it)
+                if new is None:
+                    new = []
+                k = len(known) + next((j for j, (c, _) in enumerate(new) if c is b), len(new))
+                if k == len(known) + len(new):
+                    new.append((b, a._aval))
             refs.append(-1 - k)
-        lock = seg.lock
-        lock.acquire()  # (acquire/release: cheaper than `with` on this path)
-        try:
-            if seg.closed:
-                return None
-            outs = seg.outs
-            start = len(outs)
-            seg.nodes.append((entry, rule, params, tuple(refs), start, out_avals))
-            if new:
-                seg.committed = len(seg.params)
-            wiring = seg.wiring
-            wiring.append(entry)
-            wiring += refs
-            pendings = []
-            for _ in out_avals:
-                p = _new_pending(_Pending)
-                p.seg = seg
-                p.index = start
-                p.buffer = None
-                pendings.append(p)
-                start += 1
-            outs += pendings
-        finally:
-            lock.release()
-        if len(pendings) == 1:
-            return [_new_array(p, out_avals[0], device)]  # type: ignore[arg-type]  # a Buffer stand-in
-        return [_new_array(p, aval, device) for p, aval in zip(pendings, out_avals)]  # type: ignore[arg-type]
+        node = (entry, rule, params, tuple(refs), len(seg.outs), out_avals)
+        track = seg.track
+        if track is not None and (seg.nodes or node != track.nodes[0]):  # not (or no longer) the track's op
+            self.track = seg.track = None
+        return _commit(seg, node, new, device)
+
+    def follow(self, key: tuple, args: Sequence[Array], device: Any, out_shape: tuple | None) -> list[Array] | None:
+        """The next op of a deferred segment that follows a track (``_Track``): when it is the
+        track's next op -- the same dispatcher key, output shapes and inputs (the same outputs of
+        this segment, the same outside buffers) -- it is recorded as the track's node, without the
+        dispatcher's look-up.  Otherwise the segment leaves the track and None sends the op the
+        general way (``_dispatch.run``, then ``op``)."""
+        seg = self.seg
+        pos = len(seg.nodes)
+        nodes = self.track.nodes  # type: ignore[union-attr]  # (run calls this only with a track)
+        if pos < len(nodes) and _enabled and device is seg.device:  # type: ignore[union-attr]
+            node = nodes[pos]
+            entry = node[0]
+            if entry.key == key and (out_shape is None or node[5][0][0] == out_shape) and (
+                    pos < _BOUND or (entry is not self.first and pos < 2 * _BOUND)):  # (``op``'s cut)
+                outs, params = seg.outs, seg.params  # type: ignore[union-attr]
+                new = None
+                for a, r in zip(args, node[3]):
+                    b = a._buf
+                    if a._base is not None or b is _BUSY:
+                        b = a._buffer
+                    if r >= 0:  # this segment's output r
+                        if b is outs[r]:
+                            continue
+                        break
+                    if type(b) is _Pending:
+                        if b.seg is seg:
+                            break
+                        if b.buffer is None:
+                            b.get()
+                        b = b.buffer
+                    k = -1 - r
+                    if k < len(params):  # the outside buffer k
+                        if params[k] is b:
+                            continue
+                        break
+                    # a parameter this op adds: the next one, and not one the segment has already
+                    j = k - len(params)
+                    if new is None:
+                        new = []
+                    if j < len(new):
+                        if new[j][0] is b:
+                            continue
+                        break
+                    if j != len(new) or id(b) in seg.param_ids or any(c is b for c, _ in new):  # type: ignore[union-attr]
+                        break
+                    new.append((b, a._aval))
+                else:
+                    result = _commit(seg, node, new, device)  # type: ignore[arg-type]
+                    if result is not None:
+                        return result
+        self.track = seg.track = None  # type: ignore[union-attr]
+        return None
 
     def _next(self, entry: Any, device: Any) -> "_Segment | None":
         """An op that is not one more of an open deferred segment: it extends the eager segment
@@ -479,6 +584,11 @@ class _Recorder:
         self.device, self.first = device, entry
         if (entry in _hot or not _HOT) and not entry.aliased:  # a donating op runs eagerly
             seg = self.seg = _Segment(device)
+            previous = self.previous
+            track = None if previous is None else previous.next
+            if track is None or track.nodes[0][0] is not entry:
+                track = _last.get(entry)
+            self.track = seg.track = track
             return seg
         self.entries.append(entry)
         return None
@@ -497,7 +607,13 @@ class _Recorder:
         else:
             seg.flush()
             signature = () if seg.fused else seg.signature()
-        self.entries, self.seg = [], None
+            track = seg.track
+            if track is not None:  # the next segment starting like it is expected to follow it
+                _last[seg.nodes[0][0]] = track
+                if self.previous is not None:
+                    self.previous.next = track
+            self.previous = track
+        self.entries, self.seg, self.track = [], None, None
         if len(signature) < 2:  # one op is one executable already: nothing to fuse
             return
         count = _counts.get(signature, 0) + 1
@@ -506,6 +622,7 @@ class _Recorder:
             # bounded like its cache and forgotten all at once, with the hot first ops.
             _counts.clear()
             _hot.clear()
+            _last.clear()
         _counts[signature] = count
         if count >= _HOT and signature[0] not in _hot and count * _saved_per_run(signature) >= _SAVED:
             _hot.add(signature[0])
@@ -525,6 +642,8 @@ def _saved_per_run(signature: tuple) -> int:
 
 class _Start:
     """The class-level ``state.fusion`` while fusion is on: gives each thread its own recorder."""
+
+    track = None
 
     def deferring(self) -> bool:
         return False
@@ -600,6 +719,8 @@ def clear() -> None:
     _counts.clear()
     _hot.clear()
     _programs.clear()
+    _tracks.clear()
+    _last.clear()
     for k in _stats:
         _stats[k] = 0
 
