@@ -420,35 +420,44 @@ def _track_of(nodes: list[tuple]) -> _Track:
 
 def _commit(seg: _Segment, node: tuple, new: list | None, device: Any) -> list[Array] | None:
     """Add ``node`` (and the parameters ``new`` it adds) to ``seg``; its outputs are Arrays of
-    pending buffers.  None: another thread's flush closed ``seg`` meanwhile (the op runs eagerly)."""
-    lock = seg.lock
-    lock.acquire()  # (acquire/release: cheaper than `with` on this path)
-    try:
-        if seg.closed:
-            return None
-        if new is not None:  # registered here: the flush reads only committed parameters
-            params, ids, avals = seg.params, seg.param_ids, seg.avals
-            for b, aval in new:
-                ids[id(b)] = len(params)
-                params.append(b)
-                avals.append(aval)
-            seg.committed = len(params)
-        seg.nodes.append(node)
-        start, out_avals = node[4], node[5]
-        pendings = []
-        for _ in out_avals:
-            p = _new_pending(_Pending)
-            p.seg = seg
-            p.index = start
-            p.buffer = None
-            pendings.append(p)
-            start += 1
-        seg.outs += pendings
-    finally:
-        lock.release()
-    if len(pendings) == 1:
-        return [_new_array(pendings[0], out_avals[0], device)]  # type: ignore[arg-type]  # a Buffer stand-in
-    return [_new_array(p, aval, device) for p, aval in zip(pendings, out_avals)]  # type: ignore[arg-type]
+    pending buffers.  None: another thread's flush closed ``seg`` first (the op runs eagerly).
+
+    Without the segment's lock (it cost 7 % of a deferred op): only the recording thread adds to a
+    segment, and a flush closes it before reading anything.  So when ``seg`` is still open after
+    the node and its pendings are in, any flush comes later and sees them; when it closed
+    meanwhile, the flush may or may not have seen them: once it is done (its lock), the outputs
+    either have their buffers or the op runs eagerly.  (This relies on the GIL ordering these
+    steps, as the rest of the recorder does.)"""
+    if seg.closed:
+        return None
+    if new is not None:  # registered here: the flush reads only committed parameters
+        params, ids, avals = seg.params, seg.param_ids, seg.avals
+        for b, aval in new:
+            ids[id(b)] = len(params)
+            params.append(b)
+            avals.append(aval)
+        seg.committed = len(params)
+    seg.nodes.append(node)
+    start, out_avals = node[4], node[5]
+    outs = seg.outs
+    for _ in out_avals:
+        p = _new_pending(_Pending)
+        p.seg = seg
+        p.index = start
+        p.buffer = None
+        outs.append(p)
+        start += 1
+    if seg.closed and not _computed(seg, outs[node[4]:start]):
+        return None
+    if len(out_avals) == 1:
+        return [_new_array(p, out_avals[0], device)]  # type: ignore[arg-type]  # a Buffer stand-in
+    return [_new_array(q, aval, device) for q, aval in zip(outs[node[4]:start], out_avals)]  # type: ignore[arg-type]
+
+
+def _computed(seg: _Segment, pendings: list[_Pending]) -> bool:
+    """Whether the flush that closed ``seg`` computed ``pendings`` (waiting for it to end)."""
+    with seg.lock:
+        return all(p.buffer is not None for p in pendings)
 
 
 class _Recorder:
@@ -479,10 +488,10 @@ class _Recorder:
             seg = self._next(entry, device)
             if seg is None:
                 return None
-        # The inputs' wiring is worked out before locking: only this thread adds to the segment,
-        # and a stale view re-derives its buffer with ops of its own.  (What ``Array._buffer``
-        # does, inline: a base's buffer is its ``_buf`` unless a writer holds it.)  A flush from
-        # another thread meanwhile closes the segment: the op then runs eagerly (``_commit``).
+        # The inputs' wiring: only this thread adds to the segment, and a stale view re-derives
+        # its buffer with ops of its own.  (What ``Array._buffer`` does, inline: a base's buffer is
+        # its ``_buf`` unless a writer holds it.)  A flush from another thread meanwhile closes
+        # the segment: the op then runs eagerly (``_commit``).
         known, ids = seg.params, seg.param_ids
         refs = []
         new = None
@@ -520,7 +529,9 @@ class _Recorder:
         seg = self.seg
         pos = len(seg.nodes)
         nodes = self.track.nodes  # type: ignore[union-attr]  # (run calls this only with a track)
-        if pos < len(nodes) and _enabled and device is seg.device:  # type: ignore[union-attr]
+        if pos == len(nodes):  # the whole track so far: the segment ends here or leaves it (``op``)
+            return None
+        if _enabled and device is seg.device:  # type: ignore[union-attr]
             node = nodes[pos]
             entry = node[0]
             if entry.key == key and (out_shape is None or node[5][0][0] == out_shape) and (
