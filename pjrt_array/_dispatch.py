@@ -371,7 +371,8 @@ def run_elementwise(rule: Rule, params: tuple, args: Sequence[Array], device: "P
 def cache_info() -> dict[str, Any]:
     """Statistics of the executable caches.
 
-    ``hits``/``misses``: lookups of the per-call key in memory; on a miss the
+    ``hits``/``misses``: lookups of the per-call key in memory (an op that fusion records along
+    a graph it repeats is checked against that graph instead, and counts as neither); on a miss the
     executable came from memory by fingerprint (``fingerprint_hits``), from
     the disk cache (``disk_hits``) or from the compiler (``compiles``).
     Times are in seconds.  ``host_runs``: first sightings of a key run on the host
