@@ -414,7 +414,7 @@ def _track_of(nodes: list[tuple]) -> _Track:
         if len(_tracks) >= _MAX_SIGNATURES:  # forgotten all at once, like the signature counts
             _tracks.clear()
             _last.clear()
-        track = _tracks[wiring] = _Track(nodes)
+        track = _tracks[wiring] = _Track(list(nodes))  # (a copy: a racing op may still add to ``nodes``)
     return track
 
 
