@@ -565,7 +565,7 @@ class _Recorder:
                         if new[j][0] is b:
                             continue
                         break
-                    if j != len(new) or id(b) in seg.param_ids or any(c is b for c, _ in new):  # type: ignore[union-attr]
+                    if j != len(new) or id(b) in seg.param_ids or (new and any(c is b for c, _ in new)):  # type: ignore[union-attr]
                         break
                     new.append((b, a._aval))
                 else:
