@@ -494,7 +494,7 @@ class _Recorder:
         # the segment: the op then runs eagerly (``_commit``).
         known, ids = seg.params, seg.param_ids
         refs = []
-        new = None
+        new: list[tuple[Buffer, tuple]] | None = None
         for a in args:
             b = a._buf
             if a._base is not None or b is _BUSY:
@@ -526,18 +526,20 @@ class _Recorder:
         this segment, the same outside buffers) -- it is recorded as the track's node, without the
         dispatcher's look-up.  Otherwise the segment leaves the track and None sends the op the
         general way (``_dispatch.run``, then ``op``)."""
-        seg = self.seg
+        seg, track = self.seg, self.track
+        if seg is None or track is None:  # (``run`` asks only while a track is followed)
+            return None
         pos = len(seg.nodes)
-        nodes = self.track.nodes  # type: ignore[union-attr]  # (run calls this only with a track)
+        nodes = track.nodes
         if pos == len(nodes):  # the whole track so far: the segment ends here or leaves it (``op``)
             return None
-        if _enabled and device is seg.device:  # type: ignore[union-attr]
+        if _enabled and device is seg.device:
             node = nodes[pos]
             entry = node[0]
             if entry.key == key and (out_shape is None or node[5][0][0] == out_shape) and (
                     pos < _BOUND or (entry is not self.first and pos < 2 * _BOUND)):  # (``op``'s cut)
-                outs, params = seg.outs, seg.params  # type: ignore[union-attr]
-                new = None
+                outs, params = seg.outs, seg.params
+                new: list[tuple[Buffer, tuple]] | None = None
                 for a, r in zip(args, node[3]):
                     b = a._buf
                     if a._base is not None or b is _BUSY:
@@ -565,14 +567,14 @@ class _Recorder:
                         if new[j][0] is b:
                             continue
                         break
-                    if j != len(new) or id(b) in seg.param_ids or (new and any(c is b for c, _ in new)):  # type: ignore[union-attr]
+                    if j != len(new) or id(b) in seg.param_ids or (new and any(c is b for c, _ in new)):
                         break
                     new.append((b, a._aval))
                 else:
-                    result = _commit(seg, node, new, device)  # type: ignore[arg-type]
+                    result = _commit(seg, node, new, device)
                     if result is not None:
                         return result
-        self.track = seg.track = None  # type: ignore[union-attr]
+        self.track = seg.track = None
         return None
 
     def _next(self, entry: Any, device: Any) -> "_Segment | None":
