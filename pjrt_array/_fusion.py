@@ -392,18 +392,19 @@ class _Track:
     key of the graph's fused programs (hashed by identity, not by its nodes), and what the next
     deferred segment starting with its first op is expected to repeat (``_Recorder.follow``)."""
 
-    __slots__ = ("nodes", "next")
+    __slots__ = ("nodes",)
 
     def __init__(self, nodes: list[tuple]) -> None:
         self.nodes = nodes
-        # The track of the segment that came after this one last time: a loop whose period does
-        # not line up with the segment bound cuts its stream into several graphs that start with
-        # the same op (RK4: 4-10), and they come in the same order every time.
-        self.next: _Track | None = None
 
 
 _tracks: dict[tuple, _Track] = {}  # wiring -> its track
 _last: dict[Any, _Track] = {}      # first entry -> the track of the last segment that started with it
+# track -> the track of the segment that came after it last time: a loop whose period does not line
+# up with the segment bound cuts its stream into several graphs that start with the same op (RK4:
+# 4-10), and they come in the same order every time.  (A table, not an attribute: cleared with the
+# tracks, it cannot chain every track ever made into one list that stays alive.)
+_after: dict[_Track, _Track] = {}
 
 
 def _track_of(nodes: list[tuple]) -> _Track:
@@ -411,9 +412,10 @@ def _track_of(nodes: list[tuple]) -> _Track:
     wiring = tuple([x for node in nodes for x in (node[0], *node[3])])
     track = _tracks.get(wiring)
     if track is None:
-        if len(_tracks) >= _MAX_SIGNATURES:  # forgotten all at once, like the signature counts
-            _tracks.clear()
+        if len(_tracks) >= _MAX_GRAPHS:  # forgotten all at once (a graph keyed by a forgotten track
+            _tracks.clear()              # compiles again if it recurs, from the fingerprint cache)
             _last.clear()
+            _after.clear()
         track = _tracks[wiring] = _Track(list(nodes))  # (a copy: a racing op may still add to ``nodes``)
     return track
 
@@ -473,7 +475,7 @@ class _Recorder:
         # The track the open deferred segment follows (its ``track``, kept here too: ``run`` reads
         # it at every op to decide whether to try ``follow``).
         self.track: _Track | None = None
-        self.previous: _Track | None = None  # the track of the segment before (``_Track.next``)
+        self.previous: _Track | None = None  # the track of the segment before (``_after``)
 
     def op(self, entry: Any, rule: Any, params: tuple, args: Sequence[Array], device: Any,
            out_avals: list) -> list[Array] | None:
@@ -598,7 +600,7 @@ class _Recorder:
         if (entry in _hot or not _HOT) and not entry.aliased:  # a donating op runs eagerly
             seg = self.seg = _Segment(device)
             previous = self.previous
-            track = None if previous is None else previous.next
+            track = None if previous is None else _after.get(previous)
             if track is None or track.nodes[0][0] is not entry:
                 track = _last.get(entry)
             self.track = seg.track = track
@@ -624,7 +626,7 @@ class _Recorder:
             if track is not None:  # the next segment starting like it is expected to follow it
                 _last[seg.nodes[0][0]] = track
                 if self.previous is not None:
-                    self.previous.next = track
+                    _after[self.previous] = track
             self.previous = track
         self.entries, self.seg, self.track = [], None, None
         if len(signature) < 2:  # one op is one executable already: nothing to fuse
@@ -636,6 +638,7 @@ class _Recorder:
             _counts.clear()
             _hot.clear()
             _last.clear()
+            _after.clear()
         _counts[signature] = count
         if count >= _HOT and signature[0] not in _hot and count * _saved_per_run(signature) >= _SAVED:
             _hot.add(signature[0])
@@ -734,6 +737,7 @@ def clear() -> None:
     _programs.clear()
     _tracks.clear()
     _last.clear()
+    _after.clear()
     for k in _stats:
         _stats[k] = 0
 

@@ -466,6 +466,18 @@ def test_leaving_a_track_gives_the_new_codes_answer(variant):
     np.testing.assert_allclose(np.asarray(chain(xp, x, y)), chain(np, xn, yn), rtol=1e-13)
 
 
+def test_tracks_are_bounded_and_forgotten_together(monkeypatch):
+    monkeypatch.setattr(_fusion, "_MAX_GRAPHS", 4)
+    _fusion.configure(hot=0)
+    x = xp.asarray(np.arange(3.0))
+    for k in range(1, 12):  # eleven distinct graphs: k multiplications then a sum
+        y = x
+        for _ in range(k):
+            y = y * 2.0
+        assert float(xp.sum(y)) == 3.0 * 2.0 ** k
+        assert len(_fusion._tracks) <= 4 and len(_fusion._after) <= 5
+
+
 # -- the switch ----------------------------------------------------------------------------------
 
 def test_set_fusion_off_runs_eagerly():
