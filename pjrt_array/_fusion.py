@@ -482,8 +482,9 @@ class _Recorder:
         """Note an op about to run; returns its deferred outputs, or None to run it eagerly.
 
         ``out_avals``: the outputs' types (an element-wise entry compiled for a flat element count
-        serves every shape of that count: the shapes come from here).  The common case -- one
-        more op of an open deferred segment -- is recorded here, inline (one call per op less)."""
+        serves every shape of that count: the shapes come from here).  An op of a segment that
+        follows a track came through ``follow`` first: here it is recorded the general way (its
+        wiring worked out, its node made) and the segment leaves the track."""
         seg = self.seg
         if seg is None or seg.closed or device is not seg.device or not _enabled or (  # closed: a value was needed
                 len(seg.nodes) >= _BOUND and (entry is self.first or len(seg.nodes) >= 2 * _BOUND)):
@@ -622,7 +623,7 @@ class _Recorder:
         else:
             seg.flush()
             signature = () if seg.fused else seg.signature()
-            track = seg.track
+            track = seg.track if seg.nodes else None  # (none: another thread's flush came first)
             if track is not None:  # the next segment starting like it is expected to follow it
                 _last[seg.nodes[0][0]] = track
                 if self.previous is not None:
