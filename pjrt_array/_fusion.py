@@ -430,10 +430,12 @@ def _commit(seg: _Segment, node: tuple, new: list | None, device: Any) -> list[A
     meanwhile, the flush may or may not have seen them: once it is done (its lock), the outputs
     either have their buffers or the op runs eagerly.  (This relies on the GIL ordering these
     steps, as the rest of the recorder does.)"""
+    # A flush closes the segment before it replaces these lists: read first, they are the ones
+    # it reads (or it has closed the segment already).
+    outs, params, ids, avals = seg.outs, seg.params, seg.param_ids, seg.avals
     if seg.closed:
         return None
     if new is not None:  # registered here: the flush reads only committed parameters
-        params, ids, avals = seg.params, seg.param_ids, seg.avals
         for b, aval in new:
             ids[id(b)] = len(params)
             params.append(b)
@@ -441,7 +443,6 @@ def _commit(seg: _Segment, node: tuple, new: list | None, device: Any) -> list[A
         seg.committed = len(params)
     seg.nodes.append(node)
     start, out_avals = node[4], node[5]
-    outs = seg.outs
     for _ in out_avals:
         p = _new_pending(_Pending)
         p.seg = seg
@@ -539,9 +540,9 @@ class _Recorder:
         if _enabled and device is seg.device:
             node = nodes[pos]
             entry = node[0]
+            outs, params = seg.outs, seg.params  # (before ``closed``: a flush closes, then replaces them)
             if entry.key == key and (out_shape is None or node[5][0][0] == out_shape) and (
-                    pos < _BOUND or (entry is not self.first and pos < 2 * _BOUND)):  # (``op``'s cut)
-                outs, params = seg.outs, seg.params
+                    pos < _BOUND or (entry is not self.first and pos < 2 * _BOUND)) and not seg.closed:  # (op's cut)
                 new: list[tuple[Buffer, tuple]] | None = None
                 for a, r in zip(args, node[3]):
                     b = a._buf
