@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import _fusion
-from .._array import Array, host_result
+from .._array import Array, host_value_result
 from .._devices import Device
 from .._dispatch import run as _run
 from .._pjrt import Buffer, PjrtError
@@ -111,7 +111,7 @@ def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) ->
     results = call.results
     outputs = [np.empty(shape, dtype) for shape, dtype in results]
     serve(call.kernel, inputs, outputs, call.in_place)  # a LinAlgError raises here, at the call
-    return [host_result(out, aval, device) for out, aval in zip(outputs, results)]
+    return [host_value_result(out, aval, device) for out, aval in zip(outputs, results)]
 
 
 def run(rule: Any, params: tuple, args: Sequence[Array], device: Any) -> list[Array]:
