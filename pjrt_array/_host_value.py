@@ -52,7 +52,7 @@ def upload(values: np.ndarray, aval: tuple[tuple[int, ...], np.dtype], device: "
 class HostValue:
     """An Array's buffer while its value lives on the host only (see the module docstring)."""
 
-    __slots__ = ("value", "aval", "device", "buffer")
+    __slots__ = ("value", "aval", "device", "buffer", "__weakref__")  # (a key of weak caches, as a Buffer is)
     #: what ``_donation`` checks: never given away (the upload would be the only copy the op sees)
     deferred = True
 

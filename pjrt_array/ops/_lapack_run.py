@@ -24,6 +24,7 @@ import numpy as np
 from .. import _fusion
 from .._array import Array, host_value_result
 from .._devices import Device
+from .._host_value import HostValue
 from .._dispatch import run as _run
 from .._pjrt import Buffer, PjrtError
 from .._pjrt.buffer_hot import is_ready
@@ -99,7 +100,8 @@ def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) ->
         buf = a._buffer  # first: a stale view re-derives its buffer (and drops its host view)
         host = a._host
         if host is None:
-            if type(buf) is not Buffer or not is_ready(buf._client.api, buf.handle):
+            if type(buf) is not HostValue and \
+                    (type(buf) is not Buffer or not is_ready(buf._client.api, buf.handle)):
                 return None  # still being computed: the program waits for it, as every op does
             host = a._numpy(ready=True)  # cached on the Array: a later call reads it for free
         values.append(host)
