@@ -40,7 +40,7 @@ from ._lower import broadcast_shapes
 if TYPE_CHECKING:
     from .._devices import Device
 
-__all__ = ["serves", "set_enabled", "linalg_error", "Plan", "Const", "PLANS", "KERNELS", "custom_call",
+__all__ = ["serves", "set_enabled", "choices", "remember", "linalg_error", "Plan", "Const", "PLANS", "KERNELS", "custom_call",
            "cholesky_rule", "qr_rule", "eigh_rule", "eig_rule", "svd_rule", "rank_rule", "pinv_rule", "solve_rule",
            "inv_rule", "det_rule", "slogdet_rule"]
 
@@ -148,6 +148,9 @@ def _solve(inputs: Views, results: Views) -> None:
     (_G.solve1 if b.ndim == 1 else _G.solve)(a, b, signature=_loop("xx->x", a), out=(results[0],))
 
 
+_ZERO = np.zeros((), np.int8)  # (an array: copyto converts a Python 0 per call)
+
+
 @functools.lru_cache(maxsize=64)
 def _below_diagonal(shape: tuple[int, int]) -> np.ndarray:
     return np.tri(*shape, -1, dtype=bool)
@@ -162,38 +165,57 @@ def _qr(complete: bool) -> Callable[[Views, Views], None]:
 
     def kernel(inputs: Views, results: Views) -> None:
         (a,), (q, r) = inputs, results
-        # qr_r_raw overwrites its operand with R and the reflectors: a float64/complex128 copy
-        work = a.astype(np.complex128 if a.dtype.kind == "c" else np.float64)
-        factor(a, work, q)
+        # qr_r_raw overwrites its operand with R and the reflectors: a float64/complex128 copy,
+        # which is R's own memory where R has its shape and dtype (no copy of R out of it then)
+        wide = np.complex128 if a.dtype.kind == "c" else np.float64
+        if r.dtype == wide and r.shape == a.shape:
+            np.copyto(r, a)
+            factor(a, r, q)
+        else:
+            work = a.astype(wide)
+            factor(a, work, q)
+            np.copyto(r, work[..., :r.shape[-2], :], casting="same_kind")
         # R is the upper triangle (np.triu's time would be the kernel's largest part at 8x8)
-        np.copyto(r, work[..., :r.shape[-2], :], casting="same_kind")
-        np.copyto(r, 0, where=_below_diagonal(r.shape[-2:]))
+        np.copyto(r, _ZERO, where=_below_diagonal(r.shape[-2:]))
     return kernel
+
+
+_all = np.logical_and.reduce  # (``ndarray.all`` and ``max`` add a Python frame to the ufunc's reduce)
+_max = np.maximum.reduce
+_count = np.add.reduce  # of booleans: their count, as int64
 
 
 def _eig(vectors: bool) -> Callable[[Views, Views], None]:
     gufunc = _errors(_EIG_NOT_CONVERGED)(_G.eig if vectors else _G.eigvals)
+    real, complex_ = ("d->DD", "D->DD") if vectors else ("d->D", "D->D")
 
     def kernel(inputs: Views, results: Views) -> None:
         (a,) = inputs
-        if not np.isfinite(a).all():  # numpy.linalg checks before LAPACK, with this message
+        if not _all(np.isfinite(a), axis=None):  # numpy.linalg checks before LAPACK, with this message
             raise L.LinAlgError("Array must not contain infs or NaNs")
         # numpy returns real arrays where every eigenvalue is real; the results here are complex
         # either way, and casting those real values to complex gives the gufunc's values
-        gufunc(a, signature=_loop("x->DD" if vectors else "x->D", a), out=tuple(results))
+        gufunc(a, signature=complex_ if a.dtype.kind == "c" else real, out=tuple(results))
     return kernel
+
+
+@_errors(_SVD_NOT_CONVERGED)
+def _singular_values(a: np.ndarray) -> np.ndarray:
+    return _G.svd(a, signature=_loop("x->d", a))
+
+
+@_errors(None)
+def _count_above(s: np.ndarray, dtype: np.dtype, rtol: np.ndarray, out: np.ndarray) -> None:
+    s = s.astype(dtype, copy=False)
+    tol = _max(s, axis=-1, keepdims=True, initial=0) * rtol[..., np.newaxis]
+    out[...] = _count(s > tol, axis=-1)
 
 
 def _rank(inputs: Views, results: Views) -> None:
     """numpy.linalg.matrix_rank's steps with a given tolerance: the singular values (svdvals' gufunc
     and cast), then the count above ``rtol`` times the largest."""
     a, rtol = inputs
-    with _errors(_SVD_NOT_CONVERGED):
-        s = _G.svd(a, signature=_loop("x->d", a))
-    with np.errstate(all="ignore"):
-        s = s.astype(_dtypes.real_dtype(a.dtype), copy=False)
-        tol = s.max(axis=-1, keepdims=True, initial=0) * rtol[..., np.newaxis]
-        results[0][...] = np.count_nonzero(s > tol, axis=-1)
+    _count_above(_singular_values(a), _dtypes.real_dtype(a.dtype), rtol, results[0])
 
 
 def _writing_kernels() -> dict[str, Callable[[Views, Views], None]]:
@@ -226,6 +248,17 @@ if _G is not None:
 
 _enabled = os.environ.get("PJRT_ARRAY_LAPACK", "1") != "0"
 _choice: dict[tuple, bool] = {}
+#: The front ends' choices (``ops/linalg.py``: checked argument types -> the rule that runs), made
+#: from :func:`serves` and so dropped with it.
+choices: dict[tuple, Any] = {}
+_MAX_CHOICES = 4096
+
+
+def remember(key: tuple, choice: Any) -> None:
+    """Keep a front end's choice (all are dropped at once beyond a bound)."""
+    if len(choices) >= _MAX_CHOICES:
+        choices.clear()
+    choices[key] = choice
 
 
 def _register_all(ffi: Any) -> None:
@@ -244,7 +277,7 @@ def serves(device: "Device", dtype: np.dtype) -> bool:
     numpy 2 installed, unless ``PJRT_ARRAY_LAPACK=0`` or :func:`set_enabled`
     turned it off.
     """
-    key = (device, dtype)
+    key = (device.token, dtype)  # (a Device's own hash is a Python call; its uncommitted twin shares the token)
     choice = _choice.get(key)
     if choice is None:
         choice = _choice[key] = (_enabled and _NUMPY_2 and device.platform == "cpu" and dtype in _DTYPES
@@ -257,6 +290,7 @@ def set_enabled(enabled: bool) -> None:
     global _enabled
     _enabled = bool(enabled)
     _choice.clear()
+    choices.clear()
 
 
 def linalg_error(exc: PjrtError) -> "np.linalg.LinAlgError | None":

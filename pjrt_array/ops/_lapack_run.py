@@ -16,6 +16,7 @@ the thread's segment either way (its error belongs to the call).
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Sequence
 
@@ -48,10 +49,12 @@ class _HostCall:
     """A call the host serves: the kernel, its operands (an argument converted to a dtype, or a
     constant array) and its results' avals."""
 
-    __slots__ = ("kernel", "in_place", "operands", "cast", "results")
+    __slots__ = ("kernel", "operands", "cast", "results")
 
     def __init__(self, plan: _lapack.Plan, args: Sequence[Array]) -> None:
-        self.kernel, self.in_place = _lapack.KERNELS[plan.kernel]
+        kernel, in_place = _lapack.KERNELS[plan.kernel]
+        # kernel(inputs, outputs): an in-place kernel itself, else ``serve`` copying its results in
+        self.kernel = kernel if in_place else functools.partial(serve, kernel, in_place=False)
         self.operands = tuple(
             (-1, np.asarray(src.value, dtype)) if isinstance(src, _lapack.Const)
             else (src, None if args[src].dtype == dtype else dtype) for src, dtype in plan.operands)
@@ -82,10 +85,15 @@ def _host_call(key: tuple, rule: Any, params: tuple, args: Sequence[Array]) -> _
 
 def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) -> list[Array] | None:
     """The call run on the host; None where the program must run it."""
-    for a in args:
-        if a._sharding is not None:
+    if len(args) == 1:
+        if args[0]._sharding is not None:
             return None
-    key = (rule, params, args[0]._aval) if len(args) == 1 else (rule, params, *[a._aval for a in args])
+        key: tuple = (rule, params, args[0]._aval)
+    else:
+        for a in args:
+            if a._sharding is not None:
+                return None
+        key = (rule, params, *[a._aval for a in args])
     call = _calls.get(key, _calls)
     if call is _calls:
         call = _host_call(key, rule, params, args)
@@ -112,7 +120,8 @@ def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) ->
         inputs = values
     results = call.results
     outputs = [np.empty(shape, dtype) for shape, dtype in results]
-    serve(call.kernel, inputs, outputs, call.in_place)  # a LinAlgError raises here, at the call
+    call.kernel(inputs, outputs)  # a LinAlgError raises here, at the call
+    # The results stay here until a device use needs them (``_host_value``)
     return [host_value_result(out, aval, device) for out, aval in zip(outputs, results)]
 
 
