@@ -207,6 +207,22 @@ def test_ill_conditioned_8x8_matches_numpy():
     np.testing.assert_array_equal(np.asarray(L.eigvalsh(x)), np.linalg.eigvalsh(h))
 
 
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 3)])
+def test_matrix_rank_of_non_finite_input_is_numpys(value, shape):
+    # an infinite entry gives NaN singular values without a LAPACK error: numpy counts none of them
+    a = np.ones(shape)
+    a[..., 1, 1] = value
+    a[..., 0, 2] = 2.0
+    try:
+        expected = np.linalg.matrix_rank(a)
+    except np.linalg.LinAlgError as error:
+        with pytest.raises(np.linalg.LinAlgError, match=str(error)):
+            L.matrix_rank(xp.asarray(a))
+        return
+    np.testing.assert_array_equal(np.asarray(L.matrix_rank(xp.asarray(a))), expected)
+
+
 @pytest.mark.parametrize("fn, message", [
     (L.inv, "Singular matrix"),
     (lambda x: L.solve(x, xp.ones(x.shape[-1])), "Singular matrix"),

@@ -102,12 +102,14 @@ def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) ->
     recorder = _trace_state.fusion
     if recorder is not None:
         recorder.boundary()  # the segment ends here, as it does for the program (``run``)
-        _fusion.settle(args)  # and a deferred operand gets its computed buffer
     values = []
     for a in args:
         buf = a._buffer  # first: a stale view re-derives its buffer (and drops its host view)
         host = a._host
         if host is None:
+            if recorder is not None and type(buf) is not Buffer:
+                _fusion.settle((a,))  # a deferred operand gets its computed buffer
+                buf = a._buffer
             if type(buf) is not HostValue and \
                     (type(buf) is not Buffer or not is_ready(buf._client.api, buf.handle)):
                 return None  # still being computed: the program waits for it, as every op does
