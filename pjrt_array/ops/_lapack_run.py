@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
+from itertools import repeat
 from typing import Any, Sequence
 
 import numpy as np
@@ -43,13 +44,14 @@ HOST_MAX_BYTES = int(os.environ.get("PJRT_ARRAY_LAPACK_HOST_BYTES", 1 << 20))
 _MAX_CALLS = 1024
 # (rule, params, operand avals) -> how to run it on the host, or None where the program runs.
 _calls: dict[tuple, Any] = {}
+_empty = np.empty
 
 
 class _HostCall:
     """A call the host serves: the kernel, its operands (an argument converted to a dtype, or a
     constant array) and its results' avals."""
 
-    __slots__ = ("kernel", "operands", "cast", "results")
+    __slots__ = ("kernel", "operands", "cast", "results", "shapes", "dtypes")
 
     def __init__(self, plan: _lapack.Plan, args: Sequence[Array]) -> None:
         kernel, in_place = _lapack.KERNELS[plan.kernel]
@@ -62,6 +64,8 @@ class _HostCall:
         self.cast = [src for src, _ in self.operands] != list(range(len(args))) or \
             any(cast is not None for _, cast in self.operands)
         self.results = tuple((tuple(shape), np.dtype(dtype)) for shape, dtype in plan.results)
+        self.shapes = tuple(shape for shape, _ in self.results)
+        self.dtypes = tuple(dtype for _, dtype in self.results)
 
 
 def set_host_max_bytes(limit: int) -> None:
@@ -83,12 +87,28 @@ def _host_call(key: tuple, rule: Any, params: tuple, args: Sequence[Array]) -> _
     return call
 
 
+def _host_value(a: Array, recorder: Any) -> np.ndarray | None:
+    """``a``'s value on the host (cached on it: a later call reads it for free); None while it is
+    still being computed (the program waits for it, as every op does)."""
+    buf = a._buffer  # first: a stale view re-derives its buffer (and drops its host view)
+    host = a._host
+    if host is None:
+        if recorder is not None and type(buf) is not Buffer:
+            _fusion.settle((a,))  # a deferred operand gets its computed buffer
+            buf = a._buffer
+        if type(buf) is not HostValue and (type(buf) is not Buffer or not is_ready(buf._client.api, buf.handle)):
+            return None
+        host = a._numpy(ready=True)
+    return host
+
+
 def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) -> list[Array] | None:
     """The call run on the host; None where the program must run it."""
     if len(args) == 1:
-        if args[0]._sharding is not None:
+        a = args[0]
+        if a._sharding is not None:
             return None
-        key: tuple = (rule, params, args[0]._aval)
+        key: tuple = (rule, params, a._aval)
     else:
         for a in args:
             if a._sharding is not None:
@@ -104,27 +124,19 @@ def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) ->
         recorder.boundary()  # the segment ends here, as it does for the program (``run``)
     values = []
     for a in args:
-        buf = a._buffer  # first: a stale view re-derives its buffer (and drops its host view)
         host = a._host
-        if host is None:
-            if recorder is not None and type(buf) is not Buffer:
-                _fusion.settle((a,))  # a deferred operand gets its computed buffer
-                buf = a._buffer
-            if type(buf) is not HostValue and \
-                    (type(buf) is not Buffer or not is_ready(buf._client.api, buf.handle)):
-                return None  # still being computed: the program waits for it, as every op does
-            host = a._numpy(ready=True)  # cached on the Array: a later call reads it for free
+        if host is None or a._base is not None:  # (a view's cached value may be stale)
+            host = _host_value(a, recorder)
+            if host is None:
+                return None
         values.append(host)
     if call.cast:
-        inputs = [values[src] if cast is None else values[src].astype(cast) if src >= 0 else cast
+        values = [values[src] if cast is None else values[src].astype(cast) if src >= 0 else cast
                   for src, cast in call.operands]
-    else:
-        inputs = values
-    results = call.results
-    outputs = [np.empty(shape, dtype) for shape, dtype in results]
-    call.kernel(inputs, outputs)  # a LinAlgError raises here, at the call
+    outputs = list(map(_empty, call.shapes, call.dtypes))
+    call.kernel(values, outputs)  # a LinAlgError raises here, at the call
     # The results stay here until a device use needs them (``_host_value``)
-    return [host_value_result(out, aval, device) for out, aval in zip(outputs, results)]
+    return list(map(host_value_result, outputs, call.results, repeat(device, len(outputs))))
 
 
 def run(rule: Any, params: tuple, args: Sequence[Array], device: Any) -> list[Array]:
