@@ -6,12 +6,18 @@ cost is the program around the kernel: the execute, the handler's callback
 and its views (about 15 us against 2-5 us of LAPACK at 8x8).  So where a call
 is eager (not traced), on one CPU device, its operands are computed (their
 buffers ready) and its operands and results are small (:data:`HOST_MAX_BYTES`),
-the same kernel runs here on read-only views of the operands' memory, on the
-same operands (converted as the rule converts them, ``_lapack.Plan``), and
-each result is copied into a new buffer: the values are those of the program,
-bit for bit, and a ``LinAlgError`` raises at the call as it does there.
-Anything else runs the program; with automatic fusion on, a LAPACK call ends
-the thread's segment either way (its error belongs to the call).
+the same kernel runs here on read-only views of the operands' memory (or their
+host values), on the same operands (converted as the rule converts them,
+``_lapack.Plan``), into new numpy arrays: the values are those of the program,
+bit for bit, and a ``LinAlgError`` raises at the call as it does there.  The
+results stay on the host as the Arrays' values until a device use needs a
+buffer (``pjrt_array._host_value``): an upload per result would cost more than
+LAPACK does at 8x8.  Anything else runs the program; with automatic fusion on,
+a LAPACK call ends the thread's segment either way (its error belongs to the call).
+
+The checks and the choice of kernel are made once per kind of call (``_calls``,
+and the front ends' ``_lapack.choices``): a cached call reads the operands'
+host values, runs the kernel and wraps its results.
 """
 
 from __future__ import annotations
@@ -87,7 +93,7 @@ def _host_call(key: tuple, rule: Any, params: tuple, args: Sequence[Array]) -> _
     return call
 
 
-def _host_value(a: Array, recorder: Any) -> np.ndarray | None:
+def _read_operand(a: Array, recorder: Any) -> np.ndarray | None:
     """``a``'s value on the host (cached on it: a later call reads it for free); None while it is
     still being computed (the program waits for it, as every op does)."""
     buf = a._buffer  # first: a stale view re-derives its buffer (and drops its host view)
@@ -96,7 +102,8 @@ def _host_value(a: Array, recorder: Any) -> np.ndarray | None:
         if recorder is not None and type(buf) is not Buffer:
             _fusion.settle((a,))  # a deferred operand gets its computed buffer
             buf = a._buffer
-        if type(buf) is not HostValue and (type(buf) is not Buffer or not is_ready(buf._client.api, buf.handle)):
+        if type(buf) is not HostValue and \
+                (type(buf) is not Buffer or not is_ready(buf._client.api, buf.handle)):
             return None
         host = a._numpy(ready=True)
     return host
@@ -126,7 +133,7 @@ def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) ->
     for a in args:
         host = a._host
         if host is None or a._base is not None:  # (a view's cached value may be stale)
-            host = _host_value(a, recorder)
+            host = _read_operand(a, recorder)
             if host is None:
                 return None
         values.append(host)
@@ -135,7 +142,7 @@ def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) ->
                   for src, cast in call.operands]
     outputs = list(map(_empty, call.shapes, call.dtypes))
     call.kernel(values, outputs)  # a LinAlgError raises here, at the call
-    # The results stay here until a device use needs them (``_host_value``)
+    # The results stay here until a device use needs them (``pjrt_array._host_value``)
     return list(map(host_value_result, outputs, call.results, repeat(device, len(outputs))))
 
 
