@@ -81,6 +81,11 @@ def test_a_view_of_a_host_value_writes_through_to_it():
     expected[1, 2] = -3.0
     np.testing.assert_array_equal(np.asarray(y), expected)
     np.testing.assert_array_equal(np.asarray(row), expected[1])
+    _, w = _inv(2)
+    column = w[:, 3]
+    column[1] = 9.0  # a pjrt_array write through a view writes the base
+    assert float(w[1, 3]) == 9.0 and float(column[1]) == 9.0
+    assert float(L.det(w)) == np.linalg.det(np.asarray(w))
 
 
 def test_dlpack_exports_the_buffer_consumers_may_write():
