@@ -223,6 +223,31 @@ def test_matrix_rank_of_non_finite_input_is_numpys(value, shape):
     np.testing.assert_array_equal(np.asarray(L.matrix_rank(xp.asarray(a))), expected)
 
 
+def test_kernels_leave_the_callers_error_state_as_it_was():
+    before = np.geterr()
+    with pytest.raises(np.linalg.LinAlgError, match="Singular matrix"):
+        L.inv(xp.asarray(np.zeros((3, 3))))
+    assert np.geterr() == before
+    with np.errstate(all="raise"):  # the kernels set their own state, inside as before
+        nan = np.asarray(L.det(xp.asarray(np.full((3, 3), np.nan))))
+        assert np.isnan(nan)
+        assert np.geterr()["invalid"] == "raise"
+    assert np.geterr() == before
+
+
+@pytest.mark.parametrize("parts", ["numpy's", "moved"])
+def test_the_error_state_decorator_raises_linalg_errors(monkeypatch, parts):
+    if parts == "moved":  # numpy without the private names: np.errstate does the same
+        monkeypatch.setattr(_lapack, "_STATE_PARTS", None)
+    guarded = _lapack._errors(_lapack._SINGULAR)(lambda a: _lapack._G.inv(a, signature="d->d"))
+    with pytest.raises(np.linalg.LinAlgError, match="Singular matrix"):
+        guarded(np.zeros((2, 2)))
+    np.testing.assert_array_equal(guarded(np.eye(2) * 2), np.eye(2) / 2)
+    quiet = _lapack._errors(None)(lambda a: a / 0.0)
+    with np.errstate(all="raise"):
+        assert np.isinf(quiet(np.ones(2))).all()
+
+
 @pytest.mark.parametrize("fn, message", [
     (L.inv, "Singular matrix"),
     (lambda x: L.solve(x, xp.ones(x.shape[-1])), "Singular matrix"),
