@@ -24,7 +24,6 @@ in ``ops/linalg.py``, so the choice swaps the rule and nothing else.
 
 from __future__ import annotations
 
-import functools
 import importlib
 import os
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Sequence
@@ -178,9 +177,18 @@ def _solve(inputs: Views, results: Views) -> None:
 _ZERO = np.zeros((), np.int8)  # (an array: copyto converts a Python 0 per call)
 
 
-@functools.lru_cache(maxsize=64)
-def _below_diagonal(shape: tuple[int, int]) -> np.ndarray:
-    return np.tri(*shape, -1, dtype=bool)
+_masks: dict[tuple[int, ...], np.ndarray] = {}
+
+
+def _below_diagonal(shape: tuple[int, ...]) -> np.ndarray:
+    """The entries below the diagonal of matrices of ``shape`` (a mask, made once per shape)."""
+    mask = _masks.get(shape)
+    if mask is None:
+        if len(_masks) >= 64:
+            _masks.clear()
+        rows, cols = shape
+        mask = _masks[shape] = np.tri(rows, cols, -1, dtype=bool)
+    return mask
 
 
 def _qr(complete: bool) -> Callable[[Views, Views], None]:

@@ -177,9 +177,13 @@ def _qr_rule(b: Builder, x: Value, *, complete: bool) -> tuple[Value, Value]:
 def qr(x: Any, /, *, mode: str = "reduced") -> QRResult:
     """QR decomposition; ``mode`` is ``"reduced"`` or ``"complete"``."""
     x, rule = _matrix_rule(x, "qr", _qr_rule, _lapack.qr_rule)
-    if mode not in ("reduced", "complete"):
+    params = _QR_MODES.get(mode)
+    if params is None:
         raise ValueError(f"mode must be 'reduced' or 'complete', got {mode!r}")
-    return QRResult(*run(rule, (("complete", mode == "complete"),), (x,), x._device))
+    return QRResult(*run(rule, params, (x,), x._device))
+
+
+_QR_MODES = {"reduced": (("complete", False),), "complete": (("complete", True),)}  # (the rule's parameters)
 
 
 def _eigh_rule(b: Builder, x: Value, *, vectors: bool) -> Value | tuple[Value, Value]:
