@@ -44,8 +44,9 @@ __all__ = ["run", "set_host_max_bytes", "HOST_MAX_BYTES"]
 
 #: The largest call (bytes of its operands and results) run on the host; 0 turns the host path off.
 #: The host path was faster at every size measured (8x8 to 128x128, docs/benchmarks.md); the bound
-#: keeps it to calls whose results' copy is small next to LAPACK's time, and whose operands may stay
-#: pinned by the host view cached on them (a pinned buffer is never reused by an in-place write).
+#: keeps it to calls whose results' later upload (a second copy of each result in memory, once a
+#: device use needs it) is small next to LAPACK's time, and whose operands may stay pinned by the
+#: host view cached on them (a pinned buffer is never reused by an in-place write).
 HOST_MAX_BYTES = int(os.environ.get("PJRT_ARRAY_LAPACK_HOST_BYTES", 1 << 20))
 _MAX_CALLS = 1024
 # (rule, params, operand avals) -> how to run it on the host, or None where the program runs.
