@@ -72,6 +72,7 @@ import numpy as np
 
 from . import _inflight
 from ._array import Array, host_result
+from ._host_value import HostValue
 from ._pjrt import Buffer
 from ._trace_state import state as _trace_state
 
@@ -174,7 +175,7 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
     if out_shape is not None:  # run_elementwise's flat program (one key for every shape of that
         outs = [(out_shape, dtype) for _, dtype in outs]  # element count): the operands' shape
     bufs = [a._buffer for a in args]
-    if any(type(b) is not Buffer for b in bufs):
+    if any(type(b) is not Buffer and type(b) is not HostValue for b in bufs):
         return None  # a value another thread's fusion segment has not computed yet
     if recorder is not None:
         recorder.boundary()  # a host read of the operands
