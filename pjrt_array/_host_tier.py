@@ -46,7 +46,7 @@ here too: its result is written into the donated buffer's memory (after the
 programs already queued, which may read it, are done), which the result then
 owns, as the donating program's does; the write machinery (``_mutation.write``)
 installs it in the base as it installs that program's result, so views and the
-base see the write alike.  Its key is the donating call's, so the 33rd call
+base see the write alike.  Its key is the donating call's, so the 129th call
 compiles the donating program.  Every op
 while fusion defers every segment (``_fusion.configure(hot=0)``) compiles.  Otherwise a host
 run ends the thread's segment, as a host read does, so a fusion signature only ever holds
@@ -74,6 +74,7 @@ import numpy as np
 
 from . import _inflight
 from ._array import Array, host_result
+from ._host_value import HostValue
 from ._pjrt import Buffer
 from ._trace_state import state as _trace_state
 
@@ -181,7 +182,7 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
         recorder.boundary()
         fusion.settle(args)
     bufs = [a._buffer for a in args]
-    if any(type(b) is not Buffer for b in bufs):
+    if any(type(b) is not Buffer and type(b) is not HostValue for b in bufs):
         return None  # a value another thread's fusion segment has not computed yet
     try:
         results = fn(dict(params), *[b.numpy_view(known_on_host=True) for b in bufs])
