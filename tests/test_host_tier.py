@@ -212,6 +212,68 @@ def test_integer_reductions(dtype):
         check(lambda x: xp.sum(x), a)
 
 
+FLOATS = [np.float16, np.float32, np.float64, np.complex64, np.complex128]
+
+
+def integer_values(dtype, shape=(3, 4)) -> np.ndarray:
+    """Small integer values of ``dtype`` (+0.0 among them), with an imaginary part for complex."""
+    a = np.resize(np.array([3.0, -7.0, 0.0, 12.0, -1.0, 5.0, 2.0]), int(np.prod(shape))).reshape(shape)
+    return (a + 1j * np.roll(a, 2) if np.dtype(dtype).kind == "c" else a).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: np.dtype(d).name)
+def test_float_reductions_where_the_order_cannot_matter(dtype):
+    """Sums and products of integer values within the float's digits, extremes of values with one
+    kind of zero: the same bits in every order, so on the host."""
+    a = integer_values(dtype)
+    check(lambda x: xp.sum(x, axis=1), a, expected=np.sum(a, 1))
+    check(lambda x: xp.sum(x), a, expected=np.sum(a))
+    check(lambda x: xp.sum(x, axis=0, keepdims=True), a, expected=np.sum(a, 0, keepdims=True))
+    check(lambda x: xp.sum(x[:, :0], axis=1), a, expected=np.zeros(3, dtype))
+    if np.dtype(dtype).kind == "f":
+        check(lambda x: xp.prod(x, axis=0), a, expected=np.prod(a, 0))
+        check(lambda x: xp.prod(-x, axis=1), a, expected=np.prod(-a, 1))  # signed zeros: the xor of signs
+        check(lambda x: xp.max(x, axis=1), a, expected=np.max(a, 1))
+        check(lambda x: xp.min(x), a, expected=np.min(a))
+        nan = a.copy()
+        nan[1, 2] = -np.nan
+        got = check(lambda x: xp.max(x, axis=1), nan)[0]
+        assert np.isnan(np.asarray(got)[1]) and not np.signbit(np.asarray(got)[1])  # the rule's NaN
+        check(lambda x: xp.min(x, axis=0), -np.abs(a))  # -0.0 only: one kind of zero
+    if dtype == np.float32:
+        check(lambda x: xp.sum(x, dtype=xp.float64), a, expected=np.sum(a, dtype=np.float64))
+        check(lambda x: xp.sum(x, dtype=xp.float64), np.arange(12, dtype=np.int32).reshape(3, 4),
+              expected=np.float64(66))
+    bools = np.array([[True, False], [False, False]])
+    check(lambda x: xp.max(x, axis=1), bools, expected=np.max(bools, 1))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.complex128],
+                         ids=lambda d: np.dtype(d).name)
+def test_float_reductions_that_depend_on_the_order_compile(dtype):
+    """Non-integers, sums beyond the digits, -0.0 in a sum, both zeros or a subnormal in an extreme:
+    the device's order may round or pick differently from numpy's, so these compile."""
+    digits = {np.float16: 11, np.float32: 24}.get(dtype, 53)
+    big = integer_values(dtype)
+    big[0, 0] = 2.0 ** digits
+    cases = [(lambda x: xp.sum(x), integer_values(dtype) + 0.5),
+             (lambda x: xp.sum(x), big),
+             (lambda x: xp.sum(x), np.array([-0.0, 1.0], dtype)),
+             (lambda x: xp.sum(x), np.array([np.inf, 1.0], dtype))]
+    if np.dtype(dtype).kind == "f":
+        tiny = np.finfo(dtype).tiny
+        cases += [(lambda x: xp.prod(x), big), (lambda x: xp.max(x), np.array([-0.0, 0.0, -1.0], dtype)),
+                  (lambda x: xp.min(x), np.array([tiny / 2, 1.0], dtype))]
+    else:
+        cases += [(lambda x: xp.prod(x), integer_values(dtype))]
+    for op, a in cases:
+        xp.cache_clear()
+        x = xp.asarray(a)
+        op(x)
+        info = xp.cache_info()
+        assert info["host_runs"] == 0 and info["host_declined"] == 1, a
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 def test_orders_compare_subnormals_as_the_device_does(dtype):
     a = edge_values(dtype)

@@ -12,6 +12,9 @@ rules with exact semantics are here:
   ``meshgrid``);
 - integer and boolean arithmetic that wraps the same way (integer reductions, ``any``/``all``,
   ``count_nonzero``, ``nonzero``, integer ``astype``, bitwise ops);
+- float reductions whose every order of evaluation gives the same bits (``_float_reduce``: sums and
+  products of integer values within the float's digits, extremes with one kind of zero and no
+  subnormal);
 - element-wise comparisons, ``isnan``/``isinf``/``isfinite``, ``abs``/``negative`` and ``+ - *
   /`` of real floats (``+ -`` of complex ones): IEEE operations, correctly rounded on both sides,
   with XLA:CPU's denormal handling emulated (``_flushed``);
@@ -25,7 +28,8 @@ rules with exact semantics are here:
 Out-of-range integer indices are clamped as XLA's gather and ``dynamic_slice`` clamp them, after
 negative ones are wrapped once (``_wrap``), as the rules do.  A case that is not exact on the host
 (a conversion between float widths, which flushes subnormals on the device; float arithmetic)
-raises :class:`NotExact` and the dispatcher compiles instead.
+raises :class:`NotExact` and the dispatcher compiles instead (a float sum of non-integers, whose
+rounding depends on the order).
 """
 
 from __future__ import annotations
@@ -347,11 +351,64 @@ def _reduce(x: np.ndarray, axes: Any, op: str, keepdims: bool) -> np.ndarray:
 
 
 def _reduction(p: dict, x: np.ndarray) -> list:
-    dtype = p["dtype"]
-    if not (_int_like(x.dtype) and dtype.kind in "iu"):
-        raise NotExact  # float sums differ in order and in denormals
+    dtype, op = p["dtype"], p["op"]
     axes = tuple(range(x.ndim)) if p["axes"] is None else p["axes"]
-    return [_reduce(_cast(x, dtype), axes, p["op"], p["keepdims"])]
+    if _int_like(x.dtype) and (dtype.kind in "iu" or (dtype == _BOOL and op in ("maximum", "minimum"))):
+        return [_reduce(_cast(x, dtype), axes, op, p["keepdims"])]
+    if dtype.kind not in "fc":
+        raise NotExact
+    return [_float_reduce(_widened(x, dtype), axes, op, p["keepdims"])]
+
+
+def _widened(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``x`` in the float ``dtype`` where no value can change: integers that it holds, narrower
+    floats (a subnormal, flushed on the device, is refused later as not an integer or subnormal)."""
+    if x.dtype.kind in "fc" and dtype.kind == x.dtype.kind and dtype.itemsize >= x.dtype.itemsize:
+        return x.astype(dtype, copy=False)
+    return _cast(x, dtype)
+
+
+# Integers up to 2**digits are floats of each width: a sum or product of integers that stays within
+# it is exact whatever the order of evaluation (float16 accumulated in float32 included).
+_DIGITS = {np.dtype(np.float16): 11, np.dtype(np.float32): 24, np.dtype(np.float64): 53}
+
+
+def _float_reduce(x: np.ndarray, axes: tuple[int, ...], op: str, keepdims: bool) -> np.ndarray:
+    """A float reduction where every order of evaluation gives the same bits, so XLA's (vectorized,
+    tree-shaped) order and numpy's (pairwise) one agree; NotExact otherwise:
+
+    - ``add`` of integer values whose magnitudes sum to at most 2**digits (every partial sum is
+      exact), no -0.0 (the device starts from +0.0; a sum of zeros is then +0.0 in any order), real
+      and imaginary parts alike;
+    - ``multiply`` of real integer values whose nonzero magnitudes multiply to at most 2**digits
+      (a zero's sign is the xor of the signs, in any order);
+    - ``maximum``/``minimum`` of real values with no subnormal (compared as zeros on the device) and
+      not both zeros (which of two equal zeros comes out depends on the order): the extreme value is
+      then unique; a slice with a NaN gives the rule's NaN constant, as its "any NaN" select does.
+    """
+    parts = [x.real, x.imag] if x.dtype.kind == "c" else [x]
+    if op in ("maximum", "minimum") and len(parts) == 1:
+        zero = x == 0
+        with np.errstate(invalid="ignore"):
+            subnormal = (np.abs(x) < np.finfo(x.dtype).tiny) & ~zero
+        signed = np.signbit(x) & zero
+        if subnormal.any() or (signed.any() and (zero & ~signed).any()):
+            raise NotExact
+        ufunc = np.maximum if op == "maximum" else np.minimum
+        out = ufunc.reduce(x, axis=axes, keepdims=keepdims, initial=-np.inf if op == "maximum" else np.inf)
+        return np.asarray(np.where(np.isnan(out), np.array(np.nan, x.dtype), out), x.dtype)
+    if op not in ("add", "multiply") or (op == "multiply" and len(parts) > 1):
+        raise NotExact
+    bound = float(2 ** _DIGITS[parts[0].dtype])
+    for v in parts:
+        if not (np.isfinite(v).all() and (v == np.trunc(v)).all()):
+            raise NotExact
+        if op == "add":
+            if (np.signbit(v) & (v == 0)).any() or np.abs(v).sum(axis=axes, dtype=np.float64).max(initial=0) > bound:
+                raise NotExact
+        elif np.prod(np.where(v == 0, 1, np.abs(v)), axis=axes, dtype=np.float64).max(initial=1) > bound:
+            raise NotExact
+    return np.asarray(_UFUNCS[op].reduce(x, axis=axes, keepdims=keepdims), x.dtype)
 
 
 def _truth(p: dict, x: np.ndarray) -> list:
