@@ -294,7 +294,8 @@ def test_orders_compare_subnormals_as_the_device_does(dtype):
 BINARY = ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "add", "subtract", "multiply",
           "divide", "floor_divide", "remainder", "bitwise_and", "bitwise_or", "bitwise_xor", "maximum", "minimum", "logical_and", "logical_or",
           "logical_xor"]
-UNARY = ["isnan", "isinf", "isfinite", "abs", "negative", "bitwise_invert", "logical_not"]
+UNARY = ["isnan", "isinf", "isfinite", "abs", "negative", "bitwise_invert", "logical_not", "real", "imag", "conj",
+         "sign", "signbit"]
 
 
 def _applies(name, dtype) -> bool:
@@ -305,16 +306,21 @@ def _applies(name, dtype) -> bool:
         return kind != "c"
     if name in ("maximum", "minimum", "floor_divide", "remainder"):
         return kind in "iuf"
-    if name in ("add", "subtract", "multiply", "abs", "negative", "isnan", "isinf", "isfinite"):
+    if name in ("add", "subtract", "multiply", "abs", "negative", "isnan", "isinf", "isfinite", "real", "imag",
+                "conj", "sign"):
         return kind != "b"
+    if name == "signbit":
+        return kind in "iuf"
     return True
 
 
 def _on_host(name, dtype) -> bool:
     """Whether the host tier takes the case (else it compiles: not exact on the host)."""
     dtype = np.dtype(dtype)
-    if name in ("maximum", "minimum", "floor_divide", "remainder"):
+    if name in ("floor_divide", "remainder"):
         return dtype.kind in "iu"
+    if name == "sign":
+        return dtype.kind in "iu"  # the float edge values hold a NaN, complex: compiled
     if name in ("multiply", "divide", "abs") and dtype.kind == "c":
         return False
     if name == "divide" and dtype.kind in "iu":
@@ -354,6 +360,43 @@ def test_elementwise_is_bit_identical(dtype):
             check(lambda p: p + p[::-1], normal, expected=normal + normal[::-1])
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+def test_float_sign_conversions_and_truth(dtype):
+    """``sign`` without NaN, float -> float / int / bool conversions, ``any``/``all`` of floats:
+    subnormals read as zeros, as on the device."""
+    a = edge_values(dtype)
+    finite = np.where(np.isnan(a), np.asarray(7.0, dtype), a)
+    check(lambda x: xp.sign(x), finite)
+    for to in (np.float16, np.float32, np.float64):
+        if {np.dtype(dtype).itemsize, np.dtype(to).itemsize} != {2, 8}:
+            check(lambda x: xp.astype(x, to), a)
+    check(lambda x: xp.astype(x, xp.bool), a)
+    check(lambda x: xp.any(x, axis=1), a)
+    check(lambda x: xp.all(x, axis=0), a)
+    small = np.array([[-3.75, -0.0, 0.5], [2.0, 120.9, -128.0]], dtype)
+    for to in (np.int8, np.uint8, np.int32, np.int64, np.uint64):
+        if np.dtype(to).kind == "i" or (small >= 0).all():
+            check(lambda x: xp.astype(x, to), small, expected=small.astype(to))
+    check(lambda x: xp.astype(x, xp.uint8), np.abs(small), expected=np.abs(small).astype(np.uint8))
+    for out_of_range in (np.array([np.nan, 1.0], dtype), np.array([300.0], dtype)):
+        xp.cache_clear()
+        xp.astype(xp.asarray(out_of_range), xp.int8)  # the device saturates: compiled
+        assert xp.cache_info()["host_runs"] == 0 and xp.cache_info()["host_declined"] == 1
+
+
+def test_integer_promotions_to_float_check_the_values():
+    """int64 -> float64 is exact for values up to 2**53 (on the host), not beyond (compiled)."""
+    i = np.array([[-(2 ** 53), 5, 0], [2 ** 53, -1, 7]], np.int64)
+    f = np.array([0.5, -2.0, np.inf])
+    with np.errstate(invalid="ignore"):
+        check(lambda p, q: p * q, i, f, expected=i * f)
+    check(lambda p, q: xp.maximum(p, q), i, f, expected=np.maximum(i, f))
+    check(lambda p: xp.astype(p, xp.float64), i, expected=i.astype(np.float64))
+    xp.cache_clear()
+    xp.asarray(np.array([2 ** 53 + 1], np.int64)) + xp.asarray([0.5])
+    assert xp.cache_info()["host_runs"] == 0 and xp.cache_info()["host_declined"] == 1
+
+
 @pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint64],
                          ids=lambda d: np.dtype(d).name)
 def test_integer_division_signs_zero_divisors_and_overflow(dtype):
@@ -377,7 +420,7 @@ def test_mixed_kinds_and_scalars():
     check(lambda p: p / 3, a)
     check(lambda p: p > 0.5, a, expected=a > 0.5)
     with pytest.raises(AssertionError, match="did not run on the host"):
-        check(lambda p, q: p + q, a, np.arange(12, dtype=np.int64))  # int64 -> float64 rounds: compiled
+        check(lambda p, q: p + q, a, np.arange(12, dtype=np.int64) + 2 ** 60)  # int64 -> float64 rounds: compiled
 
 
 def test_every_host_rule_is_exercised():
@@ -400,6 +443,8 @@ def test_every_host_rule_is_exercised():
         check(lambda x: xp.astype(x, x.dtype), edge_values(np.int8))
         test_copies(np.float32)
         test_integer_reductions(np.int32)
+        test_float_reductions_where_the_order_cannot_matter(np.float32)
+        test_float_sign_conversions_and_truth(np.float32)
         test_orders_compare_subnormals_as_the_device_does(np.float64)
         test_elementwise_is_bit_identical(np.int32)
         test_elementwise_is_bit_identical(np.float64)

@@ -34,6 +34,7 @@ rounding depends on the order).
 
 from __future__ import annotations
 
+import builtins
 import math
 from typing import Any, Callable
 
@@ -60,14 +61,17 @@ def _int_like(dtype: np.dtype) -> bool:
 
 def _cast(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """``a`` converted to ``dtype`` where the conversion is exact on both sides (same dtype,
-    from bool, integer to integer with the same wrap-around, integer to a float that holds every
-    value of it: no rounding at all)."""
+    from bool, integer to integer with the same wrap-around, integers to a float that holds each
+    of them: no rounding at all)."""
     if a.dtype == dtype:
         return a
     if a.dtype == _BOOL or (a.dtype.kind in "iu" and dtype.kind in "iu"):
         return a.astype(dtype)
-    if a.dtype.kind in "iu" and dtype.kind in "fc" and a.dtype.itemsize * 8 <= np.finfo(dtype).nmant:
-        return a.astype(dtype)
+    if a.dtype.kind in "iu" and dtype.kind in "fc":
+        digits = np.finfo(dtype).nmant + 1
+        if a.dtype.itemsize * 8 <= digits - 1 or not a.size or \
+                builtins.max(abs(int(a.min())), int(a.max())) <= 2 ** digits:
+            return a.astype(dtype)
     raise NotExact
 
 
@@ -321,11 +325,27 @@ def _meshgrid(p: dict, *xs: np.ndarray) -> list:
 
 def _astype(p: dict, x: np.ndarray) -> list:
     dtype = p["dtype"]
-    if dtype == _BOOL and _int_like(x.dtype):
-        return [x != 0]
+    if dtype == _BOOL:
+        return [_daz(x) != 0]  # a subnormal is false on the device
     if x.dtype == _BOOL and dtype.kind in "fc":
         return [x.astype(dtype)]
+    if x.dtype.kind == "f" and dtype.kind in "iu":
+        return [_truncated(x, dtype)]
+    if x.dtype.kind == dtype.kind == "f" and {x.dtype.itemsize, dtype.itemsize} != {2, 8}:
+        return [_flushed(lambda a: a.astype(dtype), x)]  # one correct rounding on both sides
     return [_cast(x, dtype)]
+
+
+def _truncated(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Floats to integers, rounded toward zero, where every value fits ``dtype`` (the device
+    saturates the others and numpy does not define them)."""
+    with np.errstate(invalid="ignore"):
+        t = np.trunc(x.astype(np.float64))
+        bits = dtype.itemsize * 8
+        low, high = (-(2.0 ** (bits - 1)), 2.0 ** (bits - 1)) if dtype.kind == "i" else (0.0, 2.0 ** bits)
+        if not ((t >= low) & (t < high)).all():
+            raise NotExact
+    return t.astype(dtype)
 
 
 def _copy(p: dict, x: np.ndarray) -> list:
@@ -412,9 +432,7 @@ def _float_reduce(x: np.ndarray, axes: tuple[int, ...], op: str, keepdims: bool)
 
 
 def _truth(p: dict, x: np.ndarray) -> list:
-    if not _int_like(x.dtype):
-        raise NotExact  # a subnormal is false on the device
-    return [_reduce(x != 0, p["axes"], p["op"], p["keepdims"])]
+    return [_reduce(_daz(x) != 0, p["axes"], p["op"], p["keepdims"])]  # a subnormal is false on the device
 
 
 # -- element-wise ------------------------------------------------------------------------------------
@@ -491,6 +509,45 @@ def _negative(p: dict, x: np.ndarray) -> list:
         return [np.negative(a)]
 
 
+def _real(p: dict, x: np.ndarray) -> list:
+    return [x.real if x.dtype.kind == "c" else x]
+
+
+def _imag(p: dict, x: np.ndarray) -> list:
+    return [x.imag if x.dtype.kind == "c" else np.zeros(x.shape, x.dtype)]
+
+
+def _conj(p: dict, x: np.ndarray) -> list:
+    return [np.conj(x) if x.dtype.kind == "c" else x]  # the imaginary part's sign bit flipped
+
+
+def _signbit(p: dict, x: np.ndarray) -> list:
+    return [np.signbit(x) if x.dtype.kind in "fi" else np.zeros(x.shape, _BOOL)]
+
+
+def _sign(p: dict, x: np.ndarray) -> list:
+    """Real ``sign``: 0 at zero (a subnormal is a zero on the device), +-1 elsewhere; NaN (whose
+    bits the device's sign may change) and complex values compile."""
+    if x.dtype.kind == "c" or x.dtype == _BOOL or (x.dtype.kind == "f" and np.isnan(x).any()):
+        raise NotExact
+    keys = _daz(x)
+    return [np.where(keys == 0, np.zeros((), x.dtype), np.sign(keys))]
+
+
+def _extremum(ufunc: np.ufunc, direction: Callable[..., np.ndarray]) -> HostFn:
+    """``maximum``/``minimum``: integers as numpy; floats as the rule selects, ``x`` where
+    ``x > y`` (``<`` for minimum, subnormals compared as zeros) or ``x`` is NaN, else ``y``."""
+    def host(p: dict, x: np.ndarray, y: np.ndarray) -> list:
+        a, b = _operands(p, x, y)
+        if a.dtype.kind in "biu":
+            return [ufunc(a, b)]
+        if a.dtype.kind != "f":
+            raise NotExact
+        with np.errstate(invalid="ignore"):
+            return [np.where(direction(_daz(a), _daz(b)) | np.isnan(a), a, b)]
+    return host
+
+
 def _invert(p: dict, x: np.ndarray) -> list:
     return [np.invert(x)]
 
@@ -507,11 +564,12 @@ _ELEMENTWISE: dict[str, HostFn] = {
     "divide": _arith(np.divide, "f"),
     "floor_divide": _int_division(np.floor_divide), "remainder": _int_division(np.remainder),
     "bitwise_and": _int_only(np.bitwise_and), "bitwise_or": _int_only(np.bitwise_or),
-    "bitwise_xor": _int_only(np.bitwise_xor), "maximum": _int_only(np.maximum), "minimum": _int_only(np.minimum),
+    "bitwise_xor": _int_only(np.bitwise_xor), "maximum": _extremum(np.maximum, np.greater), "minimum": _extremum(np.minimum, np.less),
     "logical_and": _logical(np.logical_and), "logical_or": _logical(np.logical_or),
     "logical_xor": _logical(np.logical_xor),
     "isnan": _classify(np.isnan), "isinf": _classify(np.isinf), "isfinite": _classify(np.isfinite),
-    "abs": _abs, "negative": _negative, "bitwise_invert": _invert, "logical_not": _logical_not,
+    "abs": _abs, "negative": _negative, "real": _real, "imag": _imag, "conj": _conj, "sign": _sign,
+    "signbit": _signbit, "bitwise_invert": _invert, "logical_not": _logical_not,
 }
 
 
