@@ -721,6 +721,18 @@ def test_sightings():
         xp.set_host_tier(True, sightings=0)
 
 
+def test_larger_operands_get_fewer_host_runs():
+    """256 host runs per key of up to 32 KiB of operands and results, proportionally fewer beyond."""
+    xp.set_host_tier(True)
+    for n, allowed in ((64, 256), (8192, 64)):  # float64: 1 KiB, 128 KiB in and out
+        xp.cache_clear()
+        x = xp.zeros(n)
+        before, misses = runs(), xp.cache_info()["misses"]
+        for _ in range(allowed + 2):
+            xp.flip(x)
+        assert runs() - before == allowed and xp.cache_info()["misses"] == misses + 1
+
+
 def test_flat_keys_take_each_calls_shape():
     """Element-wise programs are keyed by the element count: one key serves many shapes."""
     xp.cache_clear()
