@@ -49,12 +49,14 @@ programs already queued, which may read it, are done), which the result then
 owns, as the donating program's does; the write machinery (``_mutation.write``)
 installs it in the base as it installs that program's result, so views and the
 base see the write alike.  Its key is the donating call's, so the 33rd call
-compiles the donating program.  Ops
-while this thread's fusion recorder is deferring a segment compile
-(a deferred graph is a sequence of compiled entries, and its pending operands are
-not computed yet), and every op while fusion defers every segment
-(``_fusion.configure(hot=0)``).  Otherwise a host run ends the thread's eager segment, as a
-host read does, so a fusion signature only ever holds compiled entries.  A result
+compiles the donating program.  Every op
+while fusion defers every segment (``_fusion.configure(hot=0)``) compiles.
+Otherwise a host run ends the thread's segment, as a host read does, so a
+fusion signature only ever holds compiled entries: a deferred segment (one that
+started like a hot signature) that reaches a key with no executable is computed
+there, and the op runs on the host.  (Compiling it instead, as the tier did at
+first, compiled a program per op of segments that then matched no hot
+signature: 188 of scipy.special's 462 per-op compiles.)  A result
 is a fresh Array, which callers that make views (transposes, basic indexing)
 attach exactly as they attach a compiled result.
 
@@ -162,7 +164,7 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
     if seen is not None and seen[0] >= seen[2]:
         return None
     recorder = _trace_state.fusion
-    if recorder is not None and (recorder.deferring() or fusion.defers_every_segment()):
+    if recorder is not None and fusion.defers_every_segment():
         return None
     if seen is None:
         in_avals = [a._aval for a in args]
@@ -185,11 +187,13 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
         return None
     if out_shape is not None:  # run_elementwise's flat program (one key for every shape of that
         outs = [(out_shape, dtype) for _, dtype in outs]  # element count): the operands' shape
+    if recorder is not None:
+        recorder.boundary()  # a host read of the operands: the segment ends (a deferred one is computed)
     bufs = [a._buffer for a in args]
     if any(type(b) is not Buffer for b in bufs):
-        return None  # a value another thread's fusion segment has not computed yet
-    if recorder is not None:
-        recorder.boundary()  # a host read of the operands
+        bufs = [b if type(b) is Buffer else b.buffer for b in bufs]  # (a pending value's computed buffer)
+        if any(b is None for b in bufs):
+            return None  # a value another thread's fusion segment has not computed yet
     try:
         results = fn(dict(params), *[b.numpy_view(known_on_host=True) for b in bufs])
     except not_exact:
