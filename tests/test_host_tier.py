@@ -244,6 +244,11 @@ def test_float_reductions_where_the_order_cannot_matter(dtype):
         check(lambda x: xp.sum(x, dtype=xp.float64), a, expected=np.sum(a, dtype=np.float64))
         check(lambda x: xp.sum(x, dtype=xp.float64), np.arange(12, dtype=np.int32).reshape(3, 4),
               expected=np.float64(66))
+    if np.dtype(dtype).kind == "f":  # the mean: the exact sum times the count's reciprocal, as XLA rewrites it
+        wide = (np.arange(21.0) * 37 % 101 - 50).reshape(3, 7).astype(dtype)  # sum / n != sum * (1 / n)
+        for axis in (None, 0, 1):
+            check(lambda x: xp.mean(x, axis=axis), wide)
+        check(lambda x: xp.mean(x, axis=1, keepdims=True), wide)
     bools = np.array([[True, False], [False, False]])
     check(lambda x: xp.max(x, axis=1), bools, expected=np.max(bools, 1))
 
@@ -264,8 +269,9 @@ def test_float_reductions_that_depend_on_the_order_compile(dtype):
         tiny = np.finfo(dtype).tiny
         cases += [(lambda x: xp.prod(x), big), (lambda x: xp.max(x), np.array([-0.0, 0.0, -1.0], dtype)),
                   (lambda x: xp.min(x), np.array([tiny / 2, 1.0], dtype))]
+        cases += [(lambda x: xp.var(x), integer_values(dtype)), (lambda x: xp.mean(x), integer_values(dtype) + 0.5)]
     else:
-        cases += [(lambda x: xp.prod(x), integer_values(dtype))]
+        cases += [(lambda x: xp.prod(x), integer_values(dtype)), (lambda x: xp.mean(x), integer_values(dtype))]
     for op, a in cases:
         xp.cache_clear()
         x = xp.asarray(a)

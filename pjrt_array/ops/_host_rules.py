@@ -14,7 +14,7 @@ rules with exact semantics are here:
   ``count_nonzero``, ``nonzero``, integer ``astype``, bitwise ops);
 - float reductions whose every order of evaluation gives the same bits (``_float_reduce``: sums and
   products of integer values within the float's digits, extremes with one kind of zero and no
-  subnormal);
+  subnormal), and the mean of such sums;
 - element-wise comparisons, ``isnan``/``isinf``/``isfinite``, ``abs``/``negative`` and ``+ - *
   /`` of real floats (``+ -`` of complex ones): IEEE operations, correctly rounded on both sides,
   with XLA:CPU's denormal handling emulated (``_flushed``);
@@ -431,6 +431,19 @@ def _float_reduce(x: np.ndarray, axes: tuple[int, ...], op: str, keepdims: bool)
     return np.asarray(_UFUNCS[op].reduce(x, axis=axes, keepdims=keepdims), x.dtype)
 
 
+def _mean(p: dict, x: np.ndarray) -> list:
+    """``_moments_rule``'s mean of real floats whose sum is exact (``_float_reduce``): XLA turns the
+    division by the constant count into a product with its reciprocal, rounded in ``x``'s dtype,
+    so that product it is (variances compile)."""
+    axes = p["axes"]
+    count = math.prod(x.shape[a] for a in axes)
+    recip = np.asarray(1, x.dtype) / np.asarray(count, x.dtype) if count else None
+    if p["correction"] is not None or x.dtype.kind != "f" or recip is None or float(np.asarray(count, x.dtype)) != count:
+        raise NotExact
+    out = _flushed(np.multiply, _float_reduce(x, axes, "add", True), recip)
+    return [out if p["keepdims"] else out.reshape([d for i, d in enumerate(x.shape) if i not in axes])]
+
+
 def _truth(p: dict, x: np.ndarray) -> list:
     return [_reduce(_daz(x) != 0, p["axes"], p["op"], p["keepdims"])]  # a subnormal is false on the device
 
@@ -709,6 +722,7 @@ HOST_RULES: dict[Any, HostFn] = {
     data_types._astype_rule: _astype,
     data_types._copy_rule: _copy,
     statistical._reduce_rule: _reduction,
+    statistical._moments_rule: _mean,
     utility._truth_rule: _truth,
     sorting._sort_rule: _sort,
     searching._arg_rule: _arg,
