@@ -19,7 +19,7 @@ import numpy as np
 from . import _donation, _dtypes, _host_views, _mutation, _views
 from ._devices import Device, as_device
 from ._pjrt import Buffer
-from ._pjrt.buffer_hot import MAX_RANK, copy_from_host
+from ._pjrt.buffer_hot import MAX_RANK, copy_from_host, unsafe_pointer
 from ._trace_state import state as _trace_state
 
 __all__ = ["Array"]
@@ -381,7 +381,10 @@ def host_result(values: np.ndarray, aval: tuple[tuple[int, ...], np.dtype], devi
     if values.ndim > MAX_RANK:  # (the lean upload's limit; the general one takes any rank)
         return new_array(client.buffer_from_numpy(values, device.pjrt), aval, device)
     handle = copy_from_host(client.api, client.handle, np.ascontiguousarray(values), device.handle)
-    return new_array(Buffer(client, handle, aval[1], aval[0]), aval, device)
+    buffer = Buffer(client, handle, aval[1], aval[0])
+    if device.platform == "cpu":  # the data is in place (copied during the call): a host view needs no wait
+        buffer._address = unsafe_pointer(client.api, handle)
+    return new_array(buffer, aval, device)
 
 
 _OPERANDS = (Array, *_SCALARS, np.ndarray, np.generic)

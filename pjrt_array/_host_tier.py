@@ -18,7 +18,9 @@ default), each of the first ``sightings`` (256; fewer for larger operands) calls
    compiling it;
 2. reads each operand as a zero-copy numpy view of its current buffer (a stale
    view re-derives first; the view waits until the buffer is computed, and a
-   program never writes a buffer it did not create, so the read cannot race);
+   program never writes a buffer it did not create, so the read cannot race).
+   The view is made once per buffer and pins nothing (``Buffer.transient_view``):
+   this call holds the buffers, and nothing derived from the view outlives it;
 3. runs the host function and uploads each result with copy semantics: the new
    Array owns its memory, and nothing, not even the operand a numpy reshape was
    a view of, aliases it.
@@ -195,7 +197,9 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
         if any(b is None for b in bufs):
             return None  # a value another thread's fusion segment has not computed yet
     try:
-        results = fn(dict(params), *[b.numpy_view(known_on_host=True) for b in bufs])
+        # Unpinned views (``Buffer.transient_view``): this call holds the buffers, and the results
+        # are copied (``host_result``) before it returns.
+        results = fn(dict(params), *[b.transient_view() for b in bufs])
     except not_exact:
         _count("declined")
         seen[2] = 0
