@@ -211,8 +211,9 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
     arrays = [Array._from_buffer(taken, aval, device) if k == 0 and taken is not None
               else host_result(r, aval, device) for k, (r, aval) in enumerate(zip(results, outs))]
     del results
-    if arrays:  # counted as a compiled op's outputs are, so a later op that donates them counts the same
-        _inflight.note(device, arrays[0]._buf, sum(math.prod(s) * d.itemsize for s, d in outs))
+    # Not noted in ``_inflight``: that bounds the memory of queued computations, and a host result
+    # is computed already (noting it cost a queue entry per run, then a wait on each at the next
+    # bound or drain).
     _count("runs")
     return arrays
 
