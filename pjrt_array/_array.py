@@ -19,7 +19,7 @@ import numpy as np
 from . import _donation, _dtypes, _host_views, _mutation, _views
 from ._devices import Device, as_device
 from ._pjrt import Buffer
-from ._pjrt.buffer_hot import MAX_RANK, copy_from_host, unsafe_pointer
+from ._host_value import HostValue, materialize, upload
 from ._trace_state import state as _trace_state
 
 __all__ = ["Array"]
@@ -106,7 +106,9 @@ class Array:
 
     # _buf: the PJRT buffer (read through ``_buffer``, which refreshes a stale view);
     # _base/_view/_version: see ``_views``; _lock: the per-base write lock (``_mutation``);
-    # _exposed: the buffer whose memory a writable numpy view may be writing (``_host_views``).
+    # _exposed: the buffer whose memory a writable numpy view may be writing (``_host_views``);
+    # _buf may also be a stand-in: a fusion value (``_fusion._Pending``) or a host value
+    # (``_host_value.HostValue``, with ``_host`` the value).
     __slots__ = ("_buf", "_aval", "_device", "_host", "_base", "_view", "_version", "_lock", "_exposed",
                  "_sharding", "__weakref__")
     _buf: Any  # a Buffer; for a sharded Array its per-device buffers; or a ``_views`` marker
@@ -335,6 +337,7 @@ class Array:
         """Export through DLPack: the buffer's own memory on any device (see ``pjrt_array._dlpack``)."""
         from ._dlpack import export
         self._host_read()
+        materialize(self)  # a consumer may write the memory: it must be the buffer's
         return export(self, stream=stream, max_version=max_version, dl_device=dl_device, copy=copy)
 
     def to_device(self, device: Any, /, *, stream: Any = None) -> "Array":
@@ -375,16 +378,21 @@ def new_array(buffer: Buffer, aval: tuple[tuple[int, ...], np.dtype], device: De
 
 def host_result(values: np.ndarray, aval: tuple[tuple[int, ...], np.dtype], device: Device) -> Array:
     """An Array of type ``aval`` on ``device`` owning a copy of ``values`` (numpy's own dtypes), as an
-    op computed on the host returns it (``_host_tier``, ``ops._lapack_run``): the copy is made
-    during the call, so nothing, not even an operand ``values`` is a view of, aliases the result."""
-    client = device.client
-    if values.ndim > MAX_RANK:  # (the lean upload's limit; the general one takes any rank)
-        return new_array(client.buffer_from_numpy(values, device.pjrt), aval, device)
-    handle = copy_from_host(client.api, client.handle, np.ascontiguousarray(values), device.handle)
-    buffer = Buffer(client, handle, aval[1], aval[0])
-    if device.platform == "cpu":  # the data is in place (copied during the call): a host view needs no wait
-        buffer._address = unsafe_pointer(client.api, handle)
-    return new_array(buffer, aval, device)
+    op computed on the host returns it (``_host_tier``): the copy is made during the call, so
+    nothing, not even an operand ``values`` is a view of, aliases the result."""
+    return new_array(upload(values, aval, device), aval, device)
+
+
+def host_value_result(values: np.ndarray, aval: tuple[tuple[int, ...], np.dtype], device: Device) -> Array:
+    """An Array of type ``aval`` on ``device`` whose value is ``values`` (C-contiguous, numpy's own
+    dtypes, made by the caller for it: the Array takes it and makes it read-only), uploaded on its
+    first device use (``_host_value``; ``ops._lapack_run``'s results)."""
+    values.setflags(write=False)  # (``flags.writeable = ...`` costs twice as much)
+    stand_in = _new_object(HostValue)  # (no ``__init__`` frame: one per result of a small call)
+    stand_in.value, stand_in.aval, stand_in.device, stand_in.buffer = values, aval, device, None
+    self = new_array(stand_in, aval, device)  # type: ignore[arg-type]  # a Buffer stand-in
+    self._host = values
+    return self
 
 
 _OPERANDS = (Array, *_SCALARS, np.ndarray, np.generic)

@@ -308,7 +308,7 @@ def _run_sharded(rule: Rule, params: tuple, args: Sequence[Array], device: "Plac
     """An SPMD program over the mesh of ``device`` or of the sharded arguments (``_spmd``)."""
     from ._fusion import settle
     from ._spmd import run_sharded
-    settle(args)  # the SPMD path takes Buffer objects: deferred values are computed first
+    settle(args, host_values=True)  # the SPMD path takes Buffer objects: deferred values are computed first
     return run_sharded(rule, params, args, device)
 
 

@@ -42,6 +42,7 @@ import numpy as np
 
 from . import _dispatch
 from ._array import Array, new_array as _new_array
+from ._host_value import HostValue, materialize
 from ._pjrt import Buffer, ResourceExhausted
 from ._policy import policy_for
 from ._program import block_argument, main_module
@@ -145,13 +146,16 @@ class eagerly:
             state.fusion = self.recorder
 
 
-def settle(arrays: Sequence[Array]) -> None:
+def settle(arrays: Sequence[Array], host_values: bool = False) -> None:
     """Give each Array with a pending buffer its computed buffer (for code that needs a real
-    ``Buffer`` object, e.g. the SPMD path, not just its handle)."""
+    ``Buffer`` object, e.g. the SPMD path, not just its handle); with ``host_values``, each
+    Array on a host value (``_host_value``) its upload too."""
     for a in arrays:
         b = a._buffer
         if type(b) is _Pending:
             a._buf = b.get()
+        elif host_values and type(b) is HostValue:
+            materialize(a)
 
 
 class _Fused:

@@ -80,6 +80,7 @@ import numpy as np
 
 from . import _inflight
 from ._array import Array, host_result
+from ._host_value import HostValue
 from ._pjrt import Buffer
 from ._trace_state import state as _trace_state
 
@@ -192,9 +193,9 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
     if recorder is not None:
         recorder.boundary()  # a host read of the operands: the segment ends (a deferred one is computed)
     bufs = [a._buffer for a in args]
-    if any(type(b) is not Buffer for b in bufs):
-        bufs = [b if type(b) is Buffer else b.buffer for b in bufs]  # (a pending value's computed buffer)
-        if any(b is None for b in bufs):
+    if any(type(b) is not Buffer and type(b) is not HostValue for b in bufs):
+        bufs = [b.buffer if type(b) is fusion._Pending else b for b in bufs]  # (a computed pending value's buffer)
+        if any(type(b) is not Buffer and type(b) is not HostValue for b in bufs):
             return None  # a value another thread's fusion segment has not computed yet
     try:
         # Unpinned views (``Buffer.transient_view``): this call holds the buffers, and the results

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import _inflight
+from ._host_value import materialize
 from ._mutation import lock_of, root
 from ._views import spec_of
 
@@ -32,6 +33,7 @@ def writable_view(x: "Array") -> np.ndarray:
     """A writable zero-copy numpy view of ``x`` (a CPU Array) that aliases its base's memory."""
     base = root(x)
     with lock_of(base):
+        materialize(base)  # a host value's writes must reach the buffer later ops read
         buf = base._buffer
         buf.block_until_ready()
         _inflight.drain(base._device)

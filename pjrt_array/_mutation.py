@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from . import _donation, _traced_views, _views
+from ._host_value import materialize
 
 if TYPE_CHECKING:
     from ._array import Array
@@ -74,6 +75,7 @@ def write(base: "Array", compute: Callable[["Array", bool], "Array"]) -> None:
     have the base's shape and dtype.
     """
     with lock_of(base):
+        materialize(base)  # a host value's upload, which the write may then take (donation)
         buf = base._buffer
         base._host = None  # our own cached host view must not count as another holder
         if base._exposed is not None:

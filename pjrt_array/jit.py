@@ -25,6 +25,7 @@ import numpy as np
 from . import _dispatch, _pytree, _spmd
 from ._array import Array
 from ._devices import Device, as_device
+from ._host_value import HostValue
 from ._pjrt import Buffer, PjrtError, ResourceExhausted
 from ._policy import policy_for
 from ._sharding import Mesh, NamedSharding
@@ -525,10 +526,14 @@ def _hashable(v: Any) -> bool:
     return True
 
 
+_COMPUTED = (Buffer, HostValue)  # the buffers a cached call reads by their handle
+
+
 def _own_buffer(a: Array) -> bool:
     """Whether ``a._buf`` is its computed, current buffer (not a view of another Array's, a
-    value fusion has yet to compute, nor a donated one's marker): the cached call reads it."""
-    return a._base is None and type(a._buf) is Buffer
+    value fusion has yet to compute, nor a donated one's marker; a host value uploads on its
+    first read, ``_host_value``): the cached call reads it."""
+    return a._base is None and type(a._buf) in _COMPUTED
 
 
 def _entry(jitted: Jitted) -> Callable:
@@ -565,7 +570,7 @@ def _entry(jitted: Jitted) -> Callable:
                     if program is not None and a._device is program.device is b._device and \
                             a._sharding is b._sharding is None and a._base is b._base is None:
                         ba, bb = a._buf, b._buf
-                        if type(ba) is type(bb) is Buffer:
+                        if type(ba) in _COMPUTED and type(bb) in _COMPUTED:
                             handles = [ba._handle, bb._handle]
             elif n == 1:
                 a = args[0]
@@ -578,7 +583,7 @@ def _entry(jitted: Jitted) -> Callable:
                     if program is not None and a._device is program.device and a._sharding is None and \
                             a._base is None:
                         ba = a._buf
-                        if type(ba) is Buffer:
+                        if type(ba) in _COMPUTED:
                             handles = [ba._handle]
             elif all(type(a) is Array for a in args):
                 program = fast.get(tuple(map(_aval_of, args)))

@@ -207,6 +207,47 @@ def test_ill_conditioned_8x8_matches_numpy():
     np.testing.assert_array_equal(np.asarray(L.eigvalsh(x)), np.linalg.eigvalsh(h))
 
 
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 3)])
+def test_matrix_rank_of_non_finite_input_is_numpys(value, shape):
+    # an infinite entry gives NaN singular values without a LAPACK error: numpy counts none of them
+    a = np.ones(shape)
+    a[..., 1, 1] = value
+    a[..., 0, 2] = 2.0
+    try:
+        expected = np.linalg.matrix_rank(a)
+    except np.linalg.LinAlgError as error:
+        with pytest.raises(np.linalg.LinAlgError, match=str(error)):
+            L.matrix_rank(xp.asarray(a))
+        return
+    np.testing.assert_array_equal(np.asarray(L.matrix_rank(xp.asarray(a))), expected)
+
+
+def test_kernels_leave_the_callers_error_state_as_it_was():
+    before = np.geterr()
+    with pytest.raises(np.linalg.LinAlgError, match="Singular matrix"):
+        L.inv(xp.asarray(np.zeros((3, 3))))
+    assert np.geterr() == before
+    with np.errstate(all="raise"):  # the kernels set their own state, inside as before
+        nan = np.asarray(L.det(xp.asarray(np.full((3, 3), np.nan))))
+        assert np.isnan(nan)
+        assert np.geterr()["invalid"] == "raise"
+    assert np.geterr() == before
+
+
+@pytest.mark.parametrize("parts", ["numpy's", "moved"])
+def test_the_error_state_decorator_raises_linalg_errors(monkeypatch, parts):
+    if parts == "moved":  # numpy without the private names: np.errstate does the same
+        monkeypatch.setattr(_lapack, "_STATE_PARTS", None)
+    guarded = _lapack._errors(_lapack._SINGULAR)(lambda a: _lapack._G.inv(a, signature="d->d"))
+    with pytest.raises(np.linalg.LinAlgError, match="Singular matrix"):
+        guarded(np.zeros((2, 2)))
+    np.testing.assert_array_equal(guarded(np.eye(2) * 2), np.eye(2) / 2)
+    quiet = _lapack._errors(None)(lambda a: a / 0.0)
+    with np.errstate(all="raise"):
+        assert np.isinf(quiet(np.ones(2))).all()
+
+
 @pytest.mark.parametrize("fn, message", [
     (L.inv, "Singular matrix"),
     (lambda x: L.solve(x, xp.ones(x.shape[-1])), "Singular matrix"),

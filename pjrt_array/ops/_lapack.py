@@ -24,7 +24,6 @@ in ``ops/linalg.py``, so the choice swaps the rule and nothing else.
 
 from __future__ import annotations
 
-import functools
 import importlib
 import os
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Sequence
@@ -40,7 +39,7 @@ from ._lower import broadcast_shapes
 if TYPE_CHECKING:
     from .._devices import Device
 
-__all__ = ["serves", "set_enabled", "linalg_error", "Plan", "Const", "PLANS", "KERNELS", "custom_call",
+__all__ = ["serves", "set_enabled", "choices", "remember", "linalg_error", "Plan", "Const", "PLANS", "KERNELS", "custom_call",
            "cholesky_rule", "qr_rule", "eigh_rule", "eig_rule", "svd_rule", "rank_rule", "pinv_rule", "solve_rule",
            "inv_rule", "det_rule", "slogdet_rule"]
 
@@ -114,12 +113,40 @@ _SVD_NOT_CONVERGED = _failure("SVD did not converge")
 _QR_FAILED = _failure("Incorrect argument found while performing QR factorization")
 
 
-def _errors(fail: Callable[[str, int], None] | None) -> np.errstate:
-    """numpy.linalg's error state around a gufunc (``fail`` raises on LAPACK's failure flag;
-    None: every floating-point condition is ignored, as ``_quiet`` does)."""
-    if fail is None:
-        return np.errstate(all="ignore")
-    return np.errstate(call=fail, invalid="call", over="ignore", divide="ignore", under="ignore")
+def _error_state_parts() -> tuple[Any, Any] | None:
+    """numpy 2's error state: a context variable holding an extension object, and the function
+    making one (private names; None where numpy moved them: np.errstate then, the same state)."""
+    try:
+        umath = importlib.import_module("numpy._core.umath")
+        return umath._extobj_contextvar, umath._make_extobj
+    except (ImportError, AttributeError):
+        return None
+
+
+_STATE_PARTS = _error_state_parts()
+
+
+def _errors(fail: Callable[[str, int], None] | None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A decorator running a function under numpy.linalg's error state around a gufunc (``fail``
+    raises on LAPACK's failure flag; None: every floating-point condition is ignored, as ``_quiet``
+    does).  The state is made once here and set per call, which costs a third of what
+    ``with np.errstate(...)`` does (that makes the state and an object every call)."""
+    kwargs: dict[str, Any] = {"all": "ignore"} if fail is None else \
+        {"call": fail, "invalid": "call", "over": "ignore", "divide": "ignore", "under": "ignore"}
+    if _STATE_PARTS is None:
+        return np.errstate(**kwargs)
+    variable, make = _STATE_PARTS
+    state, enter, leave = make(**kwargs), variable.set, variable.reset
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def guarded(*args: Any, **kw: Any) -> Any:
+            token = enter(state)
+            try:
+                return fn(*args, **kw)
+            finally:
+                leave(token)
+        return guarded
+    return decorate
 
 
 def _loop(spec: str, x: np.ndarray) -> str:
@@ -134,63 +161,116 @@ def _writing(gufunc: Any, spec: str, fail: Callable[[str, int], None] | None) ->
     """An in-place kernel ``(inputs, results)`` running ``gufunc`` into the result views."""
     real, complex_ = spec.replace("x", "d"), spec.replace("x", "D")  # the loops, named once
 
+    @_errors(fail)
     def kernel(inputs: Views, results: Views) -> None:
-        with _errors(fail):
-            gufunc(*inputs, signature=complex_ if inputs[0].dtype.kind == "c" else real, out=tuple(results))
+        gufunc(*inputs, signature=complex_ if inputs[0].dtype.kind == "c" else real, out=tuple(results))
     return kernel
 
 
+@_errors(_SINGULAR)
 def _solve(inputs: Views, results: Views) -> None:
     a, b = inputs
     # numpy's solve, like the standard, takes a 1-D b as one vector for every matrix
-    with _errors(_SINGULAR):
-        (_G.solve1 if b.ndim == 1 else _G.solve)(a, b, signature=_loop("xx->x", a), out=(results[0],))
+    (_G.solve1 if b.ndim == 1 else _G.solve)(a, b, signature=_loop("xx->x", a), out=(results[0],))
 
 
-@functools.lru_cache(maxsize=64)
-def _below_diagonal(shape: tuple[int, int]) -> np.ndarray:
-    return np.tri(*shape, -1, dtype=bool)
+_ZERO = np.zeros((), np.int8)  # (an array: copyto converts a Python 0 per call)
+
+
+_masks: dict[tuple[int, ...], np.ndarray] = {}
+
+
+def _below_diagonal(shape: tuple[int, ...]) -> np.ndarray:
+    """The entries below the diagonal of matrices of ``shape`` (a mask, made once per shape)."""
+    mask = _masks.get(shape)
+    if mask is None:
+        if len(_masks) >= 64:
+            _masks.clear()
+        rows, cols = shape
+        mask = _masks[shape] = np.tri(rows, cols, -1, dtype=bool)
+    return mask
 
 
 def _qr(complete: bool) -> Callable[[Views, Views], None]:
+    @_errors(_QR_FAILED)
+    def factor(a: np.ndarray, work: np.ndarray, q: np.ndarray) -> None:
+        wide = work.dtype.kind == "c"  # (the loops spelled out: ``_loop`` costs 0.15 us a call)
+        tau = _G.qr_r_raw(work, signature="D->D" if wide else "d->d")
+        expand = _G.qr_complete if complete and a.shape[-2] > a.shape[-1] else _G.qr_reduced
+        expand(work, tau, signature="DD->D" if wide else "dd->d", out=(q,))
+
     def kernel(inputs: Views, results: Views) -> None:
         (a,), (q, r) = inputs, results
-        # qr_r_raw overwrites its operand with R and the reflectors: a float64/complex128 copy
-        work = a.astype(np.complex128 if a.dtype.kind == "c" else np.float64)
-        with _errors(_QR_FAILED):
-            tau = _G.qr_r_raw(work, signature=_loop("x->x", a))
-            expand = _G.qr_complete if complete and a.shape[-2] > a.shape[-1] else _G.qr_reduced
-            expand(work, tau, signature=_loop("xx->x", a), out=(q,))
+        # qr_r_raw overwrites its operand with R and the reflectors: a float64/complex128 copy,
+        # which is R's own memory where R has its shape and is float64/complex128 (a's dtype, as
+        # the plan makes it): no copy of R out of it then
+        shape = r.shape
+        if shape == a.shape and r.dtype.char in "dD":
+            np.copyto(r, a)
+            factor(a, r, q)
+        else:
+            work = a.astype(np.complex128 if a.dtype.kind == "c" else np.float64)
+            factor(a, work, q)
+            np.copyto(r, work[..., :shape[-2], :], casting="same_kind")
         # R is the upper triangle (np.triu's time would be the kernel's largest part at 8x8)
-        np.copyto(r, work[..., :r.shape[-2], :], casting="same_kind")
-        np.copyto(r, 0, where=_below_diagonal(r.shape[-2:]))
+        np.copyto(r, _ZERO, where=_below_diagonal(shape[-2:]))
     return kernel
+
+
+_all = np.logical_and.reduce  # (``ndarray.all`` and ``max`` add a Python frame to the ufunc's reduce)
+_max = np.maximum.reduce
+_count = np.add.reduce  # of booleans: their count, as int64
 
 
 def _eig(vectors: bool) -> Callable[[Views, Views], None]:
-    gufunc = _G.eig if vectors else _G.eigvals
+    gufunc = _errors(_EIG_NOT_CONVERGED)(_G.eig if vectors else _G.eigvals)
+    real, complex_ = ("d->DD", "D->DD") if vectors else ("d->D", "D->D")
 
     def kernel(inputs: Views, results: Views) -> None:
         (a,) = inputs
-        if not np.isfinite(a).all():  # numpy.linalg checks before LAPACK, with this message
+        if not _all(np.isfinite(a), axis=None):  # numpy.linalg checks before LAPACK, with this message
             raise L.LinAlgError("Array must not contain infs or NaNs")
         # numpy returns real arrays where every eigenvalue is real; the results here are complex
         # either way, and casting those real values to complex gives the gufunc's values
-        with _errors(_EIG_NOT_CONVERGED):
-            gufunc(a, signature=_loop("x->DD" if vectors else "x->D", a), out=tuple(results))
+        gufunc(a, signature=complex_ if a.dtype.kind == "c" else real, out=tuple(results))
     return kernel
+
+
+@_errors(_SVD_NOT_CONVERGED)
+def _singular_values(a: np.ndarray) -> np.ndarray:
+    return _G.svd(a, signature="D->d" if a.dtype.kind == "c" else "d->d")
+
+
+@_errors(None)
+def _count_above(s: np.ndarray, dtype: np.dtype, rtol: np.ndarray, out: np.ndarray) -> None:
+    s = s.astype(dtype, copy=False)
+    # (the largest by max, not the first: an infinite entry gives NaNs with no LAPACK error)
+    tol = _max(s, axis=-1, keepdims=True, initial=0) * rtol[..., np.newaxis]
+    out[...] = _count(s > tol, axis=-1)
+
+
+def _count_one(s: list[float], rtol: float) -> int:
+    """``_count_above`` for one matrix's float64 values, as Python floats: the same IEEE double
+    operations (max, one product, comparisons) without numpy's per-call costs (3 us of 8 values)."""
+    top = 0.0  # (max's initial value)
+    for v in s:
+        if v != v:  # NaN: numpy's max is NaN, and no value is above a NaN tolerance
+            return 0
+        if v > top:
+            top = v
+    tol = top * rtol
+    return sum(v > tol for v in s)
 
 
 def _rank(inputs: Views, results: Views) -> None:
     """numpy.linalg.matrix_rank's steps with a given tolerance: the singular values (svdvals' gufunc
     and cast), then the count above ``rtol`` times the largest."""
     a, rtol = inputs
-    with _errors(_SVD_NOT_CONVERGED):
-        s = _G.svd(a, signature=_loop("x->d", a))
-    with np.errstate(all="ignore"):
-        s = s.astype(_dtypes.real_dtype(a.dtype), copy=False)
-        tol = s.max(axis=-1, keepdims=True, initial=0) * rtol[..., np.newaxis]
-        results[0][...] = np.count_nonzero(s > tol, axis=-1)
+    s = _singular_values(a)
+    if s.ndim == 1 and rtol.ndim == 0 and rtol.dtype == s.dtype:  # one matrix, float64 values
+        results[0][...] = _count_one(s.tolist(), float(rtol))
+    else:
+        _count_above(s, _dtypes.real_dtype(a.dtype), rtol, results[0])
 
 
 def _writing_kernels() -> dict[str, Callable[[Views, Views], None]]:
@@ -223,6 +303,17 @@ if _G is not None:
 
 _enabled = os.environ.get("PJRT_ARRAY_LAPACK", "1") != "0"
 _choice: dict[tuple, bool] = {}
+#: The front ends' choices (``ops/linalg.py``: checked argument types -> the rule that runs), made
+#: from :func:`serves` and so dropped with it.
+choices: dict[tuple, Any] = {}
+_MAX_CHOICES = 4096
+
+
+def remember(key: tuple, choice: Any) -> None:
+    """Keep a front end's choice (all are dropped at once beyond a bound)."""
+    if len(choices) >= _MAX_CHOICES:
+        choices.clear()
+    choices[key] = choice
 
 
 def _register_all(ffi: Any) -> None:
@@ -241,7 +332,7 @@ def serves(device: "Device", dtype: np.dtype) -> bool:
     numpy 2 installed, unless ``PJRT_ARRAY_LAPACK=0`` or :func:`set_enabled`
     turned it off.
     """
-    key = (device, dtype)
+    key = (device.token, dtype)  # (a Device's own hash is a Python call; its uncommitted twin shares the token)
     choice = _choice.get(key)
     if choice is None:
         choice = _choice[key] = (_enabled and _NUMPY_2 and device.platform == "cpu" and dtype in _DTYPES
@@ -254,6 +345,7 @@ def set_enabled(enabled: bool) -> None:
     global _enabled
     _enabled = bool(enabled)
     _choice.clear()
+    choices.clear()
 
 
 def linalg_error(exc: PjrtError) -> "np.linalg.LinAlgError | None":

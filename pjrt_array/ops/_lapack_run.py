@@ -6,24 +6,33 @@ cost is the program around the kernel: the execute, the handler's callback
 and its views (about 15 us against 2-5 us of LAPACK at 8x8).  So where a call
 is eager (not traced), on one CPU device, its operands are computed (their
 buffers ready) and its operands and results are small (:data:`HOST_MAX_BYTES`),
-the same kernel runs here on read-only views of the operands' memory, on the
-same operands (converted as the rule converts them, ``_lapack.Plan``), and
-each result is copied into a new buffer: the values are those of the program,
-bit for bit, and a ``LinAlgError`` raises at the call as it does there.
-Anything else runs the program; with automatic fusion on, a LAPACK call ends
-the thread's segment either way (its error belongs to the call).
+the same kernel runs here on read-only views of the operands' memory (or their
+host values), on the same operands (converted as the rule converts them,
+``_lapack.Plan``), into new numpy arrays: the values are those of the program,
+bit for bit, and a ``LinAlgError`` raises at the call as it does there.  The
+results stay on the host as the Arrays' values until a device use needs a
+buffer (``pjrt_array._host_value``): an upload per result would cost more than
+LAPACK does at 8x8.  Anything else runs the program; with automatic fusion on,
+a LAPACK call ends the thread's segment either way (its error belongs to the call).
+
+The checks and the choice of kernel are made once per kind of call (``_calls``,
+and the front ends' ``_lapack.choices``): a cached call reads the operands'
+host values, runs the kernel and wraps its results.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+from itertools import repeat
 from typing import Any, Sequence
 
 import numpy as np
 
 from .. import _fusion
-from .._array import Array, host_result
+from .._array import Array, host_value_result
 from .._devices import Device
+from .._host_value import HostValue
 from .._dispatch import run as _run
 from .._pjrt import Buffer, PjrtError
 from .._pjrt.buffer_hot import is_ready
@@ -35,22 +44,26 @@ __all__ = ["run", "set_host_max_bytes", "HOST_MAX_BYTES"]
 
 #: The largest call (bytes of its operands and results) run on the host; 0 turns the host path off.
 #: The host path was faster at every size measured (8x8 to 128x128, docs/benchmarks.md); the bound
-#: keeps it to calls whose results' copy is small next to LAPACK's time, and whose operands may stay
-#: pinned by the host view cached on them (a pinned buffer is never reused by an in-place write).
+#: keeps it to calls whose results' later upload (a second copy of each result in memory, once a
+#: device use needs it) is small next to LAPACK's time, and whose operands may stay pinned by the
+#: host view cached on them (a pinned buffer is never reused by an in-place write).
 HOST_MAX_BYTES = int(os.environ.get("PJRT_ARRAY_LAPACK_HOST_BYTES", 1 << 20))
 _MAX_CALLS = 1024
 # (rule, params, operand avals) -> how to run it on the host, or None where the program runs.
 _calls: dict[tuple, Any] = {}
+_empty = np.empty
 
 
 class _HostCall:
     """A call the host serves: the kernel, its operands (an argument converted to a dtype, or a
     constant array) and its results' avals."""
 
-    __slots__ = ("kernel", "in_place", "operands", "cast", "results")
+    __slots__ = ("kernel", "operands", "cast", "results", "shapes", "dtypes")
 
     def __init__(self, plan: _lapack.Plan, args: Sequence[Array]) -> None:
-        self.kernel, self.in_place = _lapack.KERNELS[plan.kernel]
+        kernel, in_place = _lapack.KERNELS[plan.kernel]
+        # kernel(inputs, outputs): an in-place kernel itself, else ``serve`` copying its results in
+        self.kernel = kernel if in_place else functools.partial(serve, kernel, in_place=False)
         self.operands = tuple(
             (-1, np.asarray(src.value, dtype)) if isinstance(src, _lapack.Const)
             else (src, None if args[src].dtype == dtype else dtype) for src, dtype in plan.operands)
@@ -58,6 +71,8 @@ class _HostCall:
         self.cast = [src for src, _ in self.operands] != list(range(len(args))) or \
             any(cast is not None for _, cast in self.operands)
         self.results = tuple((tuple(shape), np.dtype(dtype)) for shape, dtype in plan.results)
+        self.shapes = tuple(shape for shape, _ in self.results)
+        self.dtypes = tuple(dtype for _, dtype in self.results)
 
 
 def set_host_max_bytes(limit: int) -> None:
@@ -79,12 +94,34 @@ def _host_call(key: tuple, rule: Any, params: tuple, args: Sequence[Array]) -> _
     return call
 
 
+def _read_operand(a: Array, recorder: Any) -> np.ndarray | None:
+    """``a``'s value on the host (cached on it: a later call reads it for free); None while it is
+    still being computed (the program waits for it, as every op does)."""
+    buf = a._buffer  # first: a stale view re-derives its buffer (and drops its host view)
+    host = a._host
+    if host is None:
+        if recorder is not None and type(buf) is not Buffer:
+            _fusion.settle((a,))  # a deferred operand gets its computed buffer
+            buf = a._buffer
+        if type(buf) is not HostValue and \
+                (type(buf) is not Buffer or not is_ready(buf._client.api, buf.handle)):
+            return None
+        host = a._numpy(ready=True)
+    return host
+
+
 def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) -> list[Array] | None:
     """The call run on the host; None where the program must run it."""
-    for a in args:
+    if len(args) == 1:
+        a = args[0]
         if a._sharding is not None:
             return None
-    key = (rule, params, args[0]._aval) if len(args) == 1 else (rule, params, *[a._aval for a in args])
+        key: tuple = (rule, params, a._aval)
+    else:
+        for a in args:
+            if a._sharding is not None:
+                return None
+        key = (rule, params, *[a._aval for a in args])
     call = _calls.get(key, _calls)
     if call is _calls:
         call = _host_call(key, rule, params, args)
@@ -93,25 +130,21 @@ def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) ->
     recorder = _trace_state.fusion
     if recorder is not None:
         recorder.boundary()  # the segment ends here, as it does for the program (``run``)
-        _fusion.settle(args)  # and a deferred operand gets its computed buffer
     values = []
     for a in args:
-        buf = a._buffer  # first: a stale view re-derives its buffer (and drops its host view)
         host = a._host
-        if host is None:
-            if type(buf) is not Buffer or not is_ready(buf._client.api, buf.handle):
-                return None  # still being computed: the program waits for it, as every op does
-            host = a._numpy(ready=True)  # cached on the Array: a later call reads it for free
+        if host is None or a._base is not None:  # (a view's cached value may be stale)
+            host = _read_operand(a, recorder)
+            if host is None:
+                return None
         values.append(host)
     if call.cast:
-        inputs = [values[src] if cast is None else values[src].astype(cast) if src >= 0 else cast
+        values = [values[src] if cast is None else values[src].astype(cast) if src >= 0 else cast
                   for src, cast in call.operands]
-    else:
-        inputs = values
-    results = call.results
-    outputs = [np.empty(shape, dtype) for shape, dtype in results]
-    serve(call.kernel, inputs, outputs, call.in_place)  # a LinAlgError raises here, at the call
-    return [host_result(out, aval, device) for out, aval in zip(outputs, results)]
+    outputs = list(map(_empty, call.shapes, call.dtypes))
+    call.kernel(values, outputs)  # a LinAlgError raises here, at the call
+    # The results stay here until a device use needs them (``pjrt_array._host_value``)
+    return list(map(host_value_result, outputs, call.results, repeat(device, len(outputs))))
 
 
 def run(rule: Any, params: tuple, args: Sequence[Array], device: Any) -> list[Array]:

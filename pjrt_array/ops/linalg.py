@@ -99,6 +99,24 @@ def _pick(pure: Rule, lapack: Rule, x: Array, dtype: np.dtype | None = None) -> 
     return pure
 
 
+def _matrix_rule(x: Any, name: str, pure: Rule | None, lapack: Rule, square: bool = False) -> tuple[Array, Any]:
+    """``x`` checked as :func:`_matrices` checks it, and the rule :func:`_pick` picks for it (with no
+    ``pure`` rule: ``lapack`` where it serves, else None), both remembered per (rule, type of ``x``,
+    device) so that a cached call re-derives neither."""
+    key = pure or lapack
+    if type(x) is Array:
+        rule = _lapack.choices.get((key, x._aval, x._device.token))
+        if rule is not None:
+            return x, rule
+    x = _matrices(x, name, square)
+    if pure is None:
+        rule = lapack if _lapack.serves(x._device, x.dtype) else None
+    else:
+        rule = _pick(pure, lapack, x)
+    _lapack.remember((key, x._aval, x._device.token), rule)
+    return x, rule
+
+
 def _placed(arrays: tuple[Array, ...]) -> tuple[Any, tuple[Array, ...]]:
     """The device the rule runs on, and ``arrays`` moved there (``on_one_device``)."""
     x = arrays[0]
@@ -145,8 +163,8 @@ def _cholesky_rule(b: Builder, x: Value, *, upper: bool) -> Value:
 def cholesky(x: Any, /, *, upper: bool = False) -> Array:
     """Cholesky factor of Hermitian positive-definite matrices (where not positive-definite:
     ``LinAlgError`` with LAPACK on CPU, NaNs elsewhere)."""
-    x = _matrices(x, "cholesky", square=True)
-    return _one(_pick(_cholesky_rule, _lapack.cholesky_rule, x), (("upper", bool(upper)),), x)
+    x, rule = _matrix_rule(x, "cholesky", _cholesky_rule, _lapack.cholesky_rule, square=True)
+    return _one(rule, (("upper", bool(upper)),), x)
 
 
 def _qr_rule(b: Builder, x: Value, *, complete: bool) -> tuple[Value, Value]:
@@ -158,10 +176,14 @@ def _qr_rule(b: Builder, x: Value, *, complete: bool) -> tuple[Value, Value]:
 
 def qr(x: Any, /, *, mode: str = "reduced") -> QRResult:
     """QR decomposition; ``mode`` is ``"reduced"`` or ``"complete"``."""
-    x = _matrices(x, "qr")
-    if mode not in ("reduced", "complete"):
+    x, rule = _matrix_rule(x, "qr", _qr_rule, _lapack.qr_rule)
+    params = _QR_MODES.get(mode)
+    if params is None:
         raise ValueError(f"mode must be 'reduced' or 'complete', got {mode!r}")
-    return QRResult(*run(_pick(_qr_rule, _lapack.qr_rule, x), (("complete", mode == "complete"),), (x,), x._device))
+    return QRResult(*run(rule, params, (x,), x._device))
+
+
+_QR_MODES = {"reduced": (("complete", False),), "complete": (("complete", True),)}  # (the rule's parameters)
 
 
 def _eigh_rule(b: Builder, x: Value, *, vectors: bool) -> Value | tuple[Value, Value]:
@@ -171,11 +193,11 @@ def _eigh_rule(b: Builder, x: Value, *, vectors: bool) -> Value | tuple[Value, V
 
 def eigh(x: Any, /) -> EighResult:
     """Eigenvalues (ascending) and eigenvectors of Hermitian matrices (lower triangle used)."""
-    x = _matrices(x, "eigh", square=True)
-    return EighResult(*run(_pick(_eigh_rule, _lapack.eigh_rule, x), (("vectors", True),), (x,), x._device))
+    x, rule = _matrix_rule(x, "eigh", _eigh_rule, _lapack.eigh_rule, square=True)
+    return EighResult(*run(rule, (("vectors", True),), (x,), x._device))
 
 
-def _general_eig(x: Array, vectors: bool) -> tuple[Array, ...]:
+def _general_eig(x: Array, vectors: bool, rule: Rule | None) -> tuple[Array, ...]:
     """``eig`` as a LAPACK custom call where ``_lapack`` serves, else ``numpy.linalg.eig`` on the host.
 
     A non-symmetric eigensolver needs a shifted Hessenberg QR iteration with
@@ -183,8 +205,8 @@ def _general_eig(x: Array, vectors: bool) -> tuple[Array, ...]:
     a ``stablehlo.while`` program, devices without LAPACK send the matrices on a
     round trip through the host (the results are put back on ``x``'s device).
     """
-    if _lapack.serves(x._device, x.dtype):
-        return tuple(run(_lapack.eig_rule, (("vectors", vectors),), (x,), x._device))
+    if rule is not None:  # LAPACK serves x (``_matrix_rule``)
+        return tuple(run(rule, (("vectors", vectors),), (x,), x._device))
     from .creation import asarray
     refuse_traced("linalg.eig/eigvals", "they run on the host with numpy", x)
     dtype = _dtypes.complex_dtype_for(_dtypes.real_dtype(x.dtype))
@@ -202,20 +224,20 @@ def eig(x: Any, /) -> EigResult:
 
     LAPACK on CPU devices, a host round trip elsewhere (see ``_general_eig``).
     """
-    x = _matrices(x, "eig", square=True)
-    return EigResult(*_general_eig(x, True))
+    x, rule = _matrix_rule(x, "eig", None, _lapack.eig_rule, square=True)
+    return EigResult(*_general_eig(x, True, rule))
 
 
 def eigvals(x: Any, /) -> Array:
     """Eigenvalues of general square matrices, complex-valued (see ``eig``)."""
-    x = _matrices(x, "eigvals", square=True)
-    return _general_eig(x, False)[0]
+    x, rule = _matrix_rule(x, "eigvals", None, _lapack.eig_rule, square=True)
+    return _general_eig(x, False, rule)[0]
 
 
 def eigvalsh(x: Any, /) -> Array:
     """Eigenvalues (ascending) of Hermitian matrices."""
-    x = _matrices(x, "eigvalsh", square=True)
-    return _one(_pick(_eigh_rule, _lapack.eigh_rule, x), (("vectors", False),), x)
+    x, rule = _matrix_rule(x, "eigvalsh", _eigh_rule, _lapack.eigh_rule, square=True)
+    return _one(rule, (("vectors", False),), x)
 
 
 def _unit_scale(b: Builder, x: Value) -> tuple[Value, Value]:
@@ -263,15 +285,14 @@ def _svd_wide(b: Builder, x: Value, full: bool, vectors: bool) -> tuple[Value, .
 
 def svd(x: Any, /, *, full_matrices: bool = True) -> SVDResult:
     """Singular value decomposition ``x = U @ diag(S) @ Vh`` (S descending)."""
-    x = _matrices(x, "svd")
-    return SVDResult(*run(_pick(_svd_rule, _lapack.svd_rule, x), (("full", bool(full_matrices)), ("vectors", True)),
-                          (x,), x._device))
+    x, rule = _matrix_rule(x, "svd", _svd_rule, _lapack.svd_rule)
+    return SVDResult(*run(rule, (("full", bool(full_matrices)), ("vectors", True)), (x,), x._device))
 
 
 def svdvals(x: Any, /) -> Array:
     """Singular values, descending."""
-    x = _matrices(x, "svdvals")
-    return _one(_pick(_svd_rule, _lapack.svd_rule, x), (("full", False), ("vectors", False)), x)
+    x, rule = _matrix_rule(x, "svdvals", _svd_rule, _lapack.svd_rule)
+    return _one(rule, (("full", False), ("vectors", False)), x)
 
 
 def _cutoff(b: Builder, s: Value, rtol: float | None, rtol_v: Value | None, m: int, n: int) -> Value:
@@ -304,9 +325,9 @@ def _rtol_args(x: Array, rtol: Any) -> tuple[tuple, tuple[Array, ...]]:
 
 def matrix_rank(x: Any, /, *, rtol: Any = None) -> Array:
     """Number of singular values above ``rtol * largest`` (default rtol: max(M, N) * eps)."""
-    x = _matrices(x, "matrix_rank")
+    x, rule = _matrix_rule(x, "matrix_rank", _rank_rule, _lapack.rank_rule)
     params, extra = _rtol_args(x, rtol)
-    return _one(_pick(_rank_rule, _lapack.rank_rule, x), params, x, *extra)
+    return _one(rule, params, x, *extra)
 
 
 def _pinv_rule(b: Builder, x: Value, *rtol_v: Value, rtol: float | None) -> Value:
@@ -320,9 +341,9 @@ def _pinv_rule(b: Builder, x: Value, *rtol_v: Value, rtol: float | None) -> Valu
 
 def pinv(x: Any, /, *, rtol: Any = None) -> Array:
     """Moore-Penrose pseudo-inverse (singular values below ``rtol * largest`` dropped)."""
-    x = _matrices(x, "pinv")
+    x, rule = _matrix_rule(x, "pinv", _pinv_rule, _lapack.pinv_rule)
     params, extra = _rtol_args(x, rtol)
-    return _one(_pick(_pinv_rule, _lapack.pinv_rule, x), params, x, *extra)
+    return _one(rule, params, x, *extra)
 
 
 # -- solves, inverses, determinants -------------------------------------------------------------
@@ -340,6 +361,16 @@ def _solve_rule(b: Builder, a: Value, rhs: Value, *, vector: bool) -> Value:
 
 def solve(x1: Any, x2: Any, /) -> Array:
     """Solve ``x1 @ x = x2`` for square ``x1`` (``x2`` a vector when 1-D)."""
+    if type(x1) is Array and type(x2) is Array:  # the checks and choice below, remembered per types
+        found = _lapack.choices.get((_solve_rule, x1._aval, x2._aval, x1._device.token))
+        if found is not None:
+            return _one(*found, x1, x2)
+    rule, params = _solve_checked(x1, x2)
+    return _one(rule, params, x1, x2)
+
+
+def _solve_checked(x1: Any, x2: Any) -> tuple[Rule, tuple]:
+    """``solve``'s checks of its arguments, and the rule and parameters it runs."""
     x1 = _matrices(x1, "solve", square=True)
     x2 = check_array(x2, "x2")
     if not _dtypes.isdtype(x2.dtype, _FLOATING):
@@ -351,7 +382,9 @@ def solve(x1: Any, x2: Any, /) -> Array:
     if not vector:
         broadcast_shapes(x1.shape[:-2], x2.shape[:-2])
     rule = _pick(_solve_rule, _lapack.solve_rule, x1, _dtypes.promote_types(x1.dtype, x2.dtype))
-    return _one(rule, (("vector", vector),), x1, x2)
+    found = rule, (("vector", vector),)
+    _lapack.remember((_solve_rule, x1._aval, x2._aval, x1._device.token), found)
+    return found
 
 
 def _inv_rule(b: Builder, x: Value) -> Value:
@@ -360,8 +393,8 @@ def _inv_rule(b: Builder, x: Value) -> Value:
 
 def inv(x: Any, /) -> Array:
     """Inverse of square matrices (singular input: ``LinAlgError`` with LAPACK on CPU, inf/nan elsewhere)."""
-    x = _matrices(x, "inv", square=True)
-    return _one(_pick(_inv_rule, _lapack.inv_rule, x), (), x)
+    x, rule = _matrix_rule(x, "inv", _inv_rule, _lapack.inv_rule, square=True)
+    return _one(rule, (), x)
 
 
 def _det_parts(b: Builder, x: Value) -> tuple[Value, Value]:
@@ -383,8 +416,8 @@ def _det_rule(b: Builder, x: Value) -> Value:
 
 def det(x: Any, /) -> Array:
     """Determinant of square matrices."""
-    x = _matrices(x, "det", square=True)
-    return _one(_pick(_det_rule, _lapack.det_rule, x), (), x)
+    x, rule = _matrix_rule(x, "det", _det_rule, _lapack.det_rule, square=True)
+    return _one(rule, (), x)
 
 
 def _slogdet_rule(b: Builder, x: Value) -> tuple[Value, Value]:
@@ -393,8 +426,8 @@ def _slogdet_rule(b: Builder, x: Value) -> tuple[Value, Value]:
 
 def slogdet(x: Any, /) -> SlogdetResult:
     """Sign (unit modulus, 0 if singular) and natural log of |det| of square matrices."""
-    x = _matrices(x, "slogdet", square=True)
-    return SlogdetResult(*run(_pick(_slogdet_rule, _lapack.slogdet_rule, x), (), (x,), x._device))
+    x, rule = _matrix_rule(x, "slogdet", _slogdet_rule, _lapack.slogdet_rule, square=True)
+    return SlogdetResult(*run(rule, (), (x,), x._device))
 
 
 def _power_rule(b: Builder, x: Value, *, n: int, inverse: Rule | None) -> Value:
