@@ -55,10 +55,14 @@ def test_integer_index_in_a_loop_compiles_once():
     # then it compiles once (or was compiled by an earlier test); a program per index would show
     # as a compile or a host run per index.
     x = xp.asarray(np.arange(50.0))
-    before = xp.cache_info()
-    indices = [*range(50), *range(30)]
-    assert [float(x[i]) for i in indices] == [float(i) for i in indices]
-    after = xp.cache_info()
+    xp.set_host_tier(True, sightings=32)  # fewer than the 80 calls: one key shows as one compile
+    try:
+        before = xp.cache_info()
+        indices = [*range(50), *range(30)]
+        assert [float(x[i]) for i in indices] == [float(i) for i in indices]
+        after = xp.cache_info()
+    finally:
+        xp.set_host_tier(True)
     assert after["misses"] - before["misses"] <= 1
     assert after["host_runs"] - before["host_runs"] <= 32
 
