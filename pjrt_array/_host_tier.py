@@ -27,7 +27,7 @@ default), each of the first ``sightings`` (256; fewer for larger operands) calls
 
 The key is remembered with its count and output types (``_seen``); the call
 after the last host run compiles as before, so code that repeats pays one
-compile and runs compiled from then on.  Why 256: a host run costs 20-45 us
+compile and runs compiled from then on.  Why 256: a host run costs 15-45 us
 more than a compiled call of a small op (3-6 us), a compile 10-20 ms, so 256
 host runs cost about one compile: renting until the rent paid equals the price,
 which never costs more than twice the better choice made in hindsight (fusion's
@@ -39,7 +39,7 @@ tests compiled 2,182 per-op programs without this tier, 1,643 with one host run
 per key and 1,261 with eight (data movement, fills, orders and integer rules only
 at the time), 1,024 with eight once the element-wise rules came, 678 with 32,
 383 once writes, ``arange``, ``searchsorted``, ``unique_*`` and copies joined,
-and about 120 with 256 and the exact float reductions (docs/downstream.md).  A
+and 81 with 256 and the value-checked float cases (docs/downstream.md).  A
 hot loop pays up to 256 host runs per key once, and is fused once its ops have
 compiled.
 
@@ -50,8 +50,8 @@ here too: its result is written into the donated buffer's memory (after the
 programs already queued, which may read it, are done), which the result then
 owns, as the donating program's does; the write machinery (``_mutation.write``)
 installs it in the base as it installs that program's result, so views and the
-base see the write alike.  Its key is the donating call's, so the 33rd call
-compiles the donating program.  Every op
+base see the write alike.  Its key is the donating call's, so the call after
+its last host run compiles the donating program.  Every op
 while fusion defers every segment (``_fusion.configure(hot=0)``) compiles.
 Otherwise a host run ends the thread's segment, as a host read does, so a
 fusion signature only ever holds compiled entries: a deferred segment (one that
@@ -96,7 +96,7 @@ _DTYPES = frozenset(np.dtype(t) for t in (np.bool_, np.int8, np.int16, np.int32,
 _MAX_SEEN = 1 << 14  # remembered keys (forgotten all at once beyond this: a key then runs on the host again)
 
 # Default: a key of small operands runs on the host this many times, then compiles.  A host run
-# costs 20-45 us more than a compiled call (views, the rule, the upload; a compiled call of a small op
+# costs 15-45 us more than a compiled call (views, the rule, the upload; a compiled call of a small op
 # is 3-6 us), a compile 10-20 ms: 256 host runs cost about one compile, renting until the rent paid
 # equals the price (never more than twice the better choice made in hindsight).  Keys with more
 # than _FULL_RATE_BYTES of operands and results get proportionally fewer: their host runs cost more
