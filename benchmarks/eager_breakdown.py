@@ -5,7 +5,7 @@
    ``M.T``, a ``stack`` of three ``x[i]``, and the Lorenz right-hand side of ``workloads.py``.
 2. RK4 from ``workloads.py`` in its steady state (every segment a fused hit): the calling
    thread's time per call, and how much of it goes to segment ends and to the plugin's execute
-   (timers wrapped around ``_Recorder.end`` and ``LoadedExecutable.execute_handles``).
+   (timers wrapped around ``_Recorder.end`` and ``LoadedExecutable.run``, every execute's path).
 3. Conjugate gradients with a host read per iteration (``if float(rs) < tol``, never taken):
    per iteration, the ops, the segment's end and the host read (``Buffer.numpy_view``).
 
@@ -77,7 +77,7 @@ def rk4() -> None:
     for _ in range(5):  # the graphs recur and compile
         np.asarray(work(xp, W.python_loop, *args))
         _fusion.wait_for_compiles()
-    spent = _timers([(_fusion._Recorder, "end"), (LoadedExecutable, "execute_handles")])
+    spent = _timers([(_fusion._Recorder, "end"), (LoadedExecutable, "run")])
     before = xp.cache_info()
     start = clock()
     for _ in range(5):
@@ -87,7 +87,7 @@ def rk4() -> None:
     ends = (after["fused_hits"] + after["fused_replays"] - before["fused_hits"] - before["fused_replays"]) / 5
     print(f"\nRK4 per call (this thread): {total * 1e3:.1f} ms; {ends:.0f} segment ends "
           f"{spent['end'] / 5 * 1e3:.1f} ms ({spent['end'] / 5 / ends * 1e6:.0f} µs each), of which the "
-          f"plugin's execute {spent['execute_handles'] / 5 * 1e3:.1f} ms; fused hits "
+          f"plugin's execute {spent['run'] / 5 * 1e3:.1f} ms; fused hits "
           f"{after['fused_hits'] - before['fused_hits']}, replays {after['fused_replays'] - before['fused_replays']}")
 
 
@@ -111,14 +111,14 @@ def cg_with_reads() -> None:
     for _ in range(10):
         cg()
         _fusion.wait_for_compiles()
-    spent = _timers([(_fusion._Recorder, "end"), (LoadedExecutable, "execute_handles"), (Buffer, "numpy_view")])
+    spent = _timers([(_fusion._Recorder, "end"), (LoadedExecutable, "run"), (Buffer, "numpy_view")])
     start = clock()
     for _ in range(10):
         cg()
     n = 10 * 50  # iterations
     total = (clock() - start) / n
     print(f"\nCG with a host read per iteration, per iteration (this thread): {total * 1e6:.0f} µs; segment end "
-          f"{spent['end'] / n * 1e6:.0f} µs (the plugin's execute {spent['execute_handles'] / n * 1e6:.0f} µs); "
+          f"{spent['end'] / n * 1e6:.0f} µs (the plugin's execute {spent['run'] / n * 1e6:.0f} µs); "
           f"host read {spent['numpy_view'] / n * 1e6:.0f} µs")
 
 

@@ -46,7 +46,7 @@ def _binary(fname: str, reflected: bool = False) -> Callable[["Array", Any], Any
     OPERATOR_FUNCTIONS.add(fname)
 
     def method(self: Array, other: Any) -> Any:
-        if type(other) is not Array and not _is_operand(other):
+        if type(other) is not Array and type(other) is not float and not _is_operand(other):
             return NotImplemented
         # Only an operand no name holds can be a temporary (_donation.temporary decides), and
         # only a large one gives its buffer away.

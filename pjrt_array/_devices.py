@@ -199,12 +199,15 @@ def _open(plugin_path: str | None, platform: str | None) -> str:
             c = _state.clients.get(path)
             if c is None or c.closed:
                 tune_process()  # the process-wide tuning the array layer opts into, before any client
-                c = _state.clients[path] = Client(load_plugin(info.path), client_options(info))
+                c = Client(load_plugin(info.path), client_options(info))
                 if _resident.enabled():
                     _resident.release_plugin_code(info.path)
                 _state.platforms[path] = info.platform
                 name = c.platform_name
                 _state.devices[path] = [Device(d, name) for d in c.addressable_devices()]
+                # Published last: a thread that finds the client without the lock reads its devices
+                # next (eight threads making their first arrays at once hit a KeyError there).
+                _state.clients[path] = c
     return path
 
 

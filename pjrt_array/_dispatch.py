@@ -55,7 +55,7 @@ class CacheStats:
 
 
 class _Entry:
-    __slots__ = ("exe", "out_avals", "out_bytes", "aliased", "_shaped")
+    __slots__ = ("exe", "out_avals", "out_bytes", "aliased", "key", "_shaped")
 
     def __init__(self, exe: LoadedExecutable, out_avals: list[Aval], aliased: tuple[int, ...] = (),
                  reused_bytes: int = 0) -> None:
@@ -65,6 +65,7 @@ class _Entry:
         # adds what that argument still counted in flight).
         self.out_bytes = sum(math.prod(shape) * dtype.itemsize for shape, dtype in out_avals) - reused_bytes
         self.aliased = aliased  # arguments whose buffers the program takes (donation)
+        self.key: tuple = ()    # its key in the cache (``run`` sets it; fusion's tracks compare it)
         self._shaped: dict[tuple[int, ...], list[Aval]] = {}
 
     def shaped(self, shape: tuple[int, ...]) -> list[Aval]:
@@ -251,6 +252,12 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
             donate = ()  # a deferred op is part of a graph: no buffer is handed over
         else:
             key += (donate,)
+    elif recorder is not None and recorder.track is not None:
+        # A deferred segment repeating a graph it recorded before: its next op, when it is this
+        # one, is recorded from that graph without the look-up below (``_fusion``)
+        deferred = recorder.follow(key, args, device, out_shape)
+        if deferred is not None:
+            return deferred
     entry = _entries.get(key)
     if entry is None:
         # A small exact op seen for the first time: numpy, no compile (a donating call, a write or
@@ -262,6 +269,7 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
         _stats.misses += 1
         compiled = avals if avals is not None else [a._aval for a in args]
         entry = _entries[key] = compile_rule(rule, params, compiled, device, donate)
+        entry.key = key
         if len(_entries) > _max_entries:
             _trim()
     else:
@@ -363,7 +371,8 @@ def run_elementwise(rule: Rule, params: tuple, args: Sequence[Array], device: "P
 def cache_info() -> dict[str, Any]:
     """Statistics of the executable caches.
 
-    ``hits``/``misses``: lookups of the per-call key in memory; on a miss the
+    ``hits``/``misses``: lookups of the per-call key in memory (an op that fusion records along
+    a graph it repeats is checked against that graph instead, and counts as neither); on a miss the
     executable came from memory by fingerprint (``fingerprint_hits``), from
     the disk cache (``disk_hits``) or from the compiler (``compiles``).
     Times are in seconds.  ``host_runs``: first sightings of a key run on the host

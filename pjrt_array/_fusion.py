@@ -172,81 +172,26 @@ class _Fused:
 class _Segment:
     """The ops of one deferred segment, recorded as a graph."""
 
-    __slots__ = ("device", "lock", "nodes", "wiring", "params", "avals", "param_ids", "committed", "outs", "closed",
+    __slots__ = ("device", "lock", "nodes", "track", "params", "avals", "param_ids", "committed", "outs", "closed",
                  "error", "fused")
 
     def __init__(self, device: Any) -> None:
         self.device = device
         self.lock = threading.Lock()
         self.nodes: list[tuple] = []     # (entry, rule, params, input refs, first output index, out avals)
-        # entry, its input refs, entry, its input refs, ... flat (an entry fixes its input count):
-        # the graph's key, hashed and compared at every flush (ints and entries: cheap to do both)
-        self.wiring: list[Any] = []
+        # The _Track this segment follows while every node so far is that track's node (then the
+        # track's nodes, one object each, are what ``nodes`` holds); after the flush, its own.
+        self.track: _Track | None = None
         self.params: list[Buffer] = []   # outside buffers read by the segment, in first-use order
         self.avals: list[tuple] = []
         self.param_ids: dict[int, int] = {}
-        self.committed = 0               # parameters of the recorded ops (see ``record``)
+        self.committed = 0               # parameters of the recorded ops (see ``_Recorder.op``)
         # Every node output's _Pending, held strongly: one whose only holder left is this list
         # (its Array is gone) is dead at the flush (a weak reference per op cost more).
         self.outs: list[_Pending] = []
         self.closed = False
         self.error: BaseException | None = None
         self.fused = False  # whether a fused program computed it
-
-    def record(self, entry: Any, rule: Any, params: tuple, args: Sequence[Array],
-               out_avals: list) -> list[Array] | None:
-        """Record one op; its outputs are Arrays of pending buffers (None: run it eagerly).
-
-        ``out_avals``: the outputs' types (an element-wise entry compiled for a flat
-        element count serves every shape of that count: the shapes come from here)."""
-        # The inputs' wiring is worked out before locking: only this thread adds to the segment,
-        # and a stale view re-derives its buffer with ops of its own.  (What ``Array._buffer``
-        # does, inline: a base's buffer is its ``_buf`` unless a writer holds it.)  A flush from
-        # another thread meanwhile closes the segment: the op then runs eagerly (checked below),
-        # and the flush reads only the parameters of ops recorded before it (``committed``).
-        refs = []
-        param_ids = self.param_ids
-        for a in args:
-            b = a._buf
-            if a._base is not None or b is _BUSY:
-                b = a._buffer
-            if type(b) is _Pending:
-                if b.seg is self:
-                    refs.append(b.index)
-                    continue
-                if b.buffer is None:  # another segment's value, not computed yet: compute it first
-                    b.get()
-                b = b.buffer
-            k = param_ids.get(id(b))
-            if k is None:
-                k = param_ids[id(b)] = len(self.params)
-                self.params.append(b)
-                self.avals.append(a._aval)
-            refs.append(-1 - k)
-        refs_t = tuple(refs)
-        lock = self.lock
-        lock.acquire()  # (acquire/release: cheaper than `with` on this path)
-        try:
-            if self.closed:
-                return None
-            outs = self.outs
-            start = len(outs)
-            device = self.device
-            self.nodes.append((entry, rule, params, refs_t, start, out_avals))
-            self.committed = len(self.params)
-            wiring = self.wiring
-            wiring.append(entry)
-            wiring += refs
-            result = []
-            for aval in out_avals:
-                p = _new_pending(_Pending)
-                p.seg, p.index, p.buffer = self, start, None
-                outs.append(p)
-                result.append(_new_array(p, aval, device))  # type: ignore[arg-type]  # a Buffer stand-in
-                start += 1
-            return result
-        finally:
-            lock.release()
 
     def signature(self) -> tuple:
         """The ops' dispatcher entries, in order (what the recorder counts)."""
@@ -274,7 +219,12 @@ class _Segment:
     def _compute(self, live: list[int], pendings: list[_Pending], params: list[Buffer], avals: list[tuple]) -> None:
         _stats["deferred_ops"] += len(self.nodes)
         # The graph: each op's entry and where its inputs come from, and which outputs are live.
-        graph = (tuple(self.wiring), tuple(live), tuple(avals))
+        track = self.track
+        if track is None:
+            track = self.track = _track_of(self.nodes)
+        elif len(track.nodes) != len(self.nodes):  # ended early on its track: the longer track stays the one
+            track = _track_of(self.nodes)          # the next segment is expected to follow
+        graph = (track, tuple(live), tuple(avals))
         program = _programs.get(graph)
         # A deferred graph compiles when it recurs (its first op already started a hot signature);
         # one op is already one executable: only longer graphs are worth a compile.
@@ -441,39 +391,228 @@ def _submit(graph: tuple, nodes: Sequence[tuple], avals: Sequence[tuple], live: 
         return _programs[graph]
 
 
+class _Track:
+    """The nodes of a recorded graph, one object per distinct wiring (entries and input refs): the
+    key of the graph's fused programs (hashed by identity, not by its nodes), and what the next
+    deferred segment starting with its first op is expected to repeat (``_Recorder.follow``)."""
+
+    __slots__ = ("nodes",)
+
+    def __init__(self, nodes: list[tuple]) -> None:
+        self.nodes = nodes
+
+
+_tracks: dict[tuple, _Track] = {}  # wiring -> its track
+_last: dict[Any, _Track] = {}      # first entry -> the track of the last segment that started with it
+# track -> the track of the segment that came after it last time: a loop whose period does not line
+# up with the segment bound cuts its stream into several graphs that start with the same op (RK4:
+# 4-10), and they come in the same order every time.  (A table, not an attribute: cleared with the
+# tracks, it cannot chain every track ever made into one list that stays alive.)
+_after: dict[_Track, _Track] = {}
+
+
+def _track_of(nodes: list[tuple]) -> _Track:
+    """The track of ``nodes``' wiring (made at its first sighting)."""
+    wiring = tuple([x for node in nodes for x in (node[0], *node[3])])
+    track = _tracks.get(wiring)
+    if track is None:
+        if len(_tracks) >= _MAX_GRAPHS:  # forgotten all at once (a graph keyed by a forgotten track
+            _tracks.clear()              # compiles again if it recurs, from the fingerprint cache)
+            _last.clear()
+            _after.clear()
+        track = _tracks[wiring] = _Track(list(nodes))  # (a copy: a racing op may still add to ``nodes``)
+    return track
+
+
+def _commit(seg: _Segment, node: tuple, new: list | None, device: Any) -> list[Array] | None:
+    """Add ``node`` (and the parameters ``new`` it adds) to ``seg``; its outputs are Arrays of
+    pending buffers.  None: another thread's flush closed ``seg`` first (the op runs eagerly).
+
+    Without the segment's lock (it cost 7 % of a deferred op): only the recording thread adds to a
+    segment, and a flush closes it before reading anything.  So when ``seg`` is still open after
+    the node and its pendings are in, any flush comes later and sees them; when it closed
+    meanwhile, the flush may or may not have seen them: once it is done (its lock), the outputs
+    either have their buffers or the op runs eagerly.  (This relies on the GIL ordering these
+    steps, as the rest of the recorder does.)"""
+    # A flush closes the segment before it replaces these lists: read first, they are the ones
+    # it reads (or it has closed the segment already).
+    outs, params, ids, avals = seg.outs, seg.params, seg.param_ids, seg.avals
+    if seg.closed:
+        return None
+    if new is not None:  # registered here: the flush reads only committed parameters
+        for b, aval in new:
+            ids[id(b)] = len(params)
+            params.append(b)
+            avals.append(aval)
+        seg.committed = len(params)
+    seg.nodes.append(node)
+    start, out_avals = node[4], node[5]
+    for _ in out_avals:
+        p = _new_pending(_Pending)
+        p.seg = seg
+        p.index = start
+        p.buffer = None
+        outs.append(p)
+        start += 1
+    if seg.closed and not _computed(seg, outs[node[4]:start]):
+        return None
+    if len(out_avals) == 1:
+        return [_new_array(p, out_avals[0], device)]  # type: ignore[arg-type]  # a Buffer stand-in
+    return [_new_array(q, aval, device) for q, aval in zip(outs[node[4]:start], out_avals)]  # type: ignore[arg-type]
+
+
+def _computed(seg: _Segment, pendings: list[_Pending]) -> bool:
+    """Whether the flush that closed ``seg`` computed ``pendings`` (waiting for it to end)."""
+    with seg.lock:
+        return all(p.buffer is not None for p in pendings)
+
+
 class _Recorder:
     """One thread's op stream: the current segment's signature, eager or deferred."""
 
-    __slots__ = ("entries", "device", "seg", "first", "n")
+    __slots__ = ("entries", "device", "seg", "first", "track", "previous")
 
     def __init__(self) -> None:
         self.entries: list[Any] = []  # the eager segment's entries (a deferred one has its nodes)
         self.device: Any = None
         self.seg: _Segment | None = None
         self.first: Any = None        # the segment's first entry
-        self.n = 0                    # ops in the segment
+        # The track the open deferred segment follows (its ``track``, kept here too: ``run`` reads
+        # it at every op to decide whether to try ``follow``).
+        self.track: _Track | None = None
+        self.previous: _Track | None = None  # the track of the segment before (``_after``)
 
     def op(self, entry: Any, rule: Any, params: tuple, args: Sequence[Array], device: Any,
            out_avals: list) -> list[Array] | None:
-        """Note an op about to run; returns its deferred outputs, or None to run it eagerly."""
+        """Note an op about to run; returns its deferred outputs, or None to run it eagerly.
+
+        ``out_avals``: the outputs' types (an element-wise entry compiled for a flat element count
+        serves every shape of that count: the shapes come from here).  An op of a segment that
+        follows a track came through ``follow`` first: here it is recorded the general way (its
+        wiring worked out, its node made) and the segment leaves the track."""
+        seg = self.seg
+        if seg is None or seg.closed or device is not seg.device or not _enabled or (  # closed: a value was needed
+                len(seg.nodes) >= _BOUND and (entry is self.first or len(seg.nodes) >= 2 * _BOUND)):
+            seg = self._next(entry, device)
+            if seg is None:
+                return None
+        # The inputs' wiring: only this thread adds to the segment, and a stale view re-derives
+        # its buffer with ops of its own.  (What ``Array._buffer`` does, inline: a base's buffer is
+        # its ``_buf`` unless a writer holds it.)  A flush from another thread meanwhile closes
+        # the segment: the op then runs eagerly (``_commit``).
+        known, ids = seg.params, seg.param_ids
+        refs = []
+        new: list[tuple[Buffer, tuple]] | None = None
+        for a in args:
+            b = a._buf
+            if a._base is not None or b is _BUSY:
+                b = a._buffer
+            if type(b) is _Pending:
+                if b.seg is seg:
+                    refs.append(b.index)
+                    continue
+                if b.buffer is None:  # another segment's value, not computed yet: compute it first
+                    b.get()
+                b = b.buffer
+            k = ids.get(id(b))
+            if k is None:  # a parameter this op adds (``_commit`` registers it)
+                if new is None:
+                    new = []
+                k = len(known) + next((j for j, (c, _) in enumerate(new) if c is b), len(new))
+                if k == len(known) + len(new):
+                    new.append((b, a._aval))
+            refs.append(-1 - k)
+        node = (entry, rule, params, tuple(refs), len(seg.outs), out_avals)
+        track = seg.track
+        if track is not None and (seg.nodes or node != track.nodes[0]):  # not (or no longer) the track's op
+            self.track = seg.track = None
+        return _commit(seg, node, new, device)
+
+    def follow(self, key: tuple, args: Sequence[Array], device: Any, out_shape: tuple | None) -> list[Array] | None:
+        """The next op of a deferred segment that follows a track (``_Track``): when it is the
+        track's next op -- the same dispatcher key, output shapes and inputs (the same outputs of
+        this segment, the same outside buffers) -- it is recorded as the track's node, without the
+        dispatcher's look-up.  Otherwise the segment leaves the track and None sends the op the
+        general way (``_dispatch.run``, then ``op``)."""
+        seg, track = self.seg, self.track
+        if seg is None or track is None:  # (``run`` asks only while a track is followed)
+            return None
+        pos = len(seg.nodes)
+        nodes = track.nodes
+        if pos == len(nodes):  # the whole track so far: the segment ends here or leaves it (``op``)
+            return None
+        if _enabled and device is seg.device:
+            node = nodes[pos]
+            entry = node[0]
+            outs, params = seg.outs, seg.params  # (before ``closed``: a flush closes, then replaces them)
+            if entry.key == key and (out_shape is None or node[5][0][0] == out_shape) and (
+                    pos < _BOUND or (entry is not self.first and pos < 2 * _BOUND)) and not seg.closed:  # (op's cut)
+                new: list[tuple[Buffer, tuple]] | None = None
+                for a, r in zip(args, node[3]):
+                    b = a._buf
+                    if a._base is not None or b is _BUSY:
+                        b = a._buffer
+                    if r >= 0:  # this segment's output r
+                        if b is outs[r]:
+                            continue
+                        break
+                    if type(b) is _Pending:
+                        if b.seg is seg:
+                            break
+                        if b.buffer is None:
+                            b.get()
+                        b = b.buffer
+                    k = -1 - r
+                    if k < len(params):  # the outside buffer k
+                        if params[k] is b:
+                            continue
+                        break
+                    # a parameter this op adds: the next one, and not one the segment has already
+                    j = k - len(params)
+                    if new is None:
+                        new = []
+                    if j < len(new):
+                        if new[j][0] is b:
+                            continue
+                        break
+                    if j != len(new) or id(b) in seg.param_ids or (new and any(c is b for c, _ in new)):
+                        break
+                    new.append((b, a._aval))
+                else:
+                    result = _commit(seg, node, new, device)
+                    if result is not None:
+                        return result
+        self.track = seg.track = None
+        return None
+
+    def _next(self, entry: Any, device: Any) -> "_Segment | None":
+        """An op that is not one more of an open deferred segment: it extends the eager segment
+        (None), or ends the segment and starts the next, deferred (returned) or eager (None)."""
         if not _enabled:
             self.end()
             del state.fusion
             return None
-        n, seg = self.n, self.seg
-        if n and (device is not self.device or (seg is not None and seg.closed)  # closed: a value was needed
-                  or (n >= _BOUND and (entry is self.first or n >= 2 * _BOUND))):
+        if self.seg is None:
+            entries = self.entries
+            n = len(entries)
+            if n and (device is not self.device or (n >= _BOUND and (entry is self.first or n >= 2 * _BOUND))):
+                self.end()
+            elif n:
+                entries.append(entry)
+                return None
+        else:
             self.end()
-            n, seg = 0, None
-        if not n:
-            self.device, self.first = device, entry
-            if (entry in _hot or not _HOT) and not entry.aliased:  # a donating op runs eagerly
-                seg = self.seg = _Segment(device)
-        self.n = n + 1
-        if seg is None:
-            self.entries.append(entry)
-            return None
-        return seg.record(entry, rule, params, args, out_avals)
+        self.device, self.first = device, entry
+        if (entry in _hot or not _HOT) and not entry.aliased:  # a donating op runs eagerly
+            seg = self.seg = _Segment(device)
+            previous = self.previous
+            track = None if previous is None else _after.get(previous)
+            if track is None or track.nodes[0][0] is not entry:
+                track = _last.get(entry)
+            self.track = seg.track = track
+            return seg
+        self.entries.append(entry)
+        return None
 
     def deferring(self) -> bool:
         """Whether a deferred segment is open (its ops never donate buffers)."""
@@ -489,7 +628,13 @@ class _Recorder:
         else:
             seg.flush()
             signature = () if seg.fused else seg.signature()
-        self.entries, self.seg, self.n = [], None, 0
+            track = seg.track if seg.nodes else None  # (none: another thread's flush came first)
+            if track is not None:  # the next segment starting like it is expected to follow it
+                _last[seg.nodes[0][0]] = track
+                if self.previous is not None:
+                    _after[self.previous] = track
+            self.previous = track
+        self.entries, self.seg, self.track = [], None, None
         if len(signature) < 2:  # one op is one executable already: nothing to fuse
             return
         count = _counts.get(signature, 0) + 1
@@ -498,6 +643,8 @@ class _Recorder:
             # bounded like its cache and forgotten all at once, with the hot first ops.
             _counts.clear()
             _hot.clear()
+            _last.clear()
+            _after.clear()
         _counts[signature] = count
         if count >= _HOT and signature[0] not in _hot and count * _saved_per_run(signature) >= _SAVED:
             _hot.add(signature[0])
@@ -517,6 +664,8 @@ def _saved_per_run(signature: tuple) -> int:
 
 class _Start:
     """The class-level ``state.fusion`` while fusion is on: gives each thread its own recorder."""
+
+    track = None
 
     def deferring(self) -> bool:
         return False
@@ -592,6 +741,9 @@ def clear() -> None:
     _counts.clear()
     _hot.clear()
     _programs.clear()
+    _tracks.clear()
+    _last.clear()
+    _after.clear()
     for k in _stats:
         _stats[k] = 0
 

@@ -398,6 +398,86 @@ def test_a_pending_array_read_from_another_thread():
     np.testing.assert_array_equal(np.asarray(b), np.arange(5.0) ** 2 + 1)
 
 
+def test_values_read_by_another_thread_while_this_one_keeps_recording():
+    """A reader thread flushes this thread's open segment at any moment, possibly while an op is
+    being added to it (``_fusion._commit`` takes no lock): every value read is numpy's."""
+    import queue
+    a = np.arange(4.0)
+    repeat(lambda: np.asarray(xp.asarray(a) * 0.5 + 1.0), 3)
+    handed: queue.Queue = queue.Queue()
+    seen: list = []
+
+    def reader() -> None:
+        while (item := handed.get()) is not None:
+            seen.append((np.asarray(item[0]), item[1]))
+    t = threading.Thread(target=reader)
+    t.start()
+    x, want = xp.asarray(a), a
+    for i in range(600):
+        x, want = x * 0.5 + 1.0, want * 0.5 + 1.0
+        if i % 5 == 0:
+            handed.put((x, want))
+    handed.put(None)
+    t.join()
+    np.testing.assert_array_equal(np.asarray(x), want)
+    assert len(seen) == 120
+    for got, expected in seen:
+        np.testing.assert_array_equal(got, expected)
+
+
+# -- tracks: a graph seen before is followed op by op; any difference leaves it ------------------------
+
+def chain(m, x, y, variant: str = ""):
+    z = m.exp(-(x * (0.25 if variant == "other scalar" else 0.5)))
+    w = {"swapped operands": y - z, "one operand twice": z - z, "other op": z + y}.get(variant, z - y)
+    return m.sum(w * z, axis=0) + w[0] * 2.0
+
+
+def test_a_repeated_loop_is_recorded_along_its_track(monkeypatch):
+    y0 = np.array([1.0, 1.0, 1.0])
+    y = xp.asarray(y0)
+    repeat(lambda: np.asarray(rk4(xp, y, steps=20)), 4)
+    followed = []
+    original = _fusion._Recorder.follow
+    monkeypatch.setattr(_fusion._Recorder, "follow",
+                        lambda self, *a: followed.append(original(self, *a)) or followed[-1])
+    hits = fused("hits")
+    np.testing.assert_allclose(np.asarray(rk4(xp, y, steps=20)), rk4(np, y0, steps=20), rtol=1e-12)
+    recorded = sum(r is not None for r in followed)
+    assert recorded > 0.9 * 20 * 81  # 81 ops a step: all but each segment's first op or so
+    assert fused("hits") > hits
+
+
+@pytest.mark.parametrize("variant", ["swapped operands", "one operand twice", "other op", "other scalar",
+                                     "other shape, same size"])
+def test_leaving_a_track_gives_the_new_codes_answer(variant):
+    xn, yn = np.linspace(0.1, 0.6, 6).reshape(2, 3), np.linspace(1.0, 2.0, 6).reshape(2, 3)
+    x, y = xp.asarray(xn), xp.asarray(yn)
+    expected = chain(np, xn, yn)
+    for got in repeat(lambda: np.asarray(chain(xp, x, y)), 4):
+        np.testing.assert_allclose(got, expected, rtol=1e-13)
+    if variant == "other shape, same size":  # the element-wise programs are the same (flat) ones
+        xn, yn = xn.reshape(3, 2), yn.reshape(3, 2)
+        x, y = xp.asarray(xn), xp.asarray(yn)
+    got = np.asarray(chain(xp, x, y, variant))
+    want = chain(np, xn, yn, variant)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+    np.testing.assert_allclose(np.asarray(chain(xp, x, y)), chain(np, xn, yn), rtol=1e-13)
+
+
+def test_tracks_are_bounded_and_forgotten_together(monkeypatch):
+    monkeypatch.setattr(_fusion, "_MAX_GRAPHS", 4)
+    _fusion.configure(hot=0)
+    x = xp.asarray(np.arange(3.0))
+    for k in range(1, 12):  # eleven distinct graphs: k multiplications then a sum
+        y = x
+        for _ in range(k):
+            y = y * 2.0
+        assert float(xp.sum(y)) == 3.0 * 2.0 ** k
+        assert len(_fusion._tracks) <= 4 and len(_fusion._after) <= 5
+
+
 # -- the switch ----------------------------------------------------------------------------------
 
 def test_set_fusion_off_runs_eagerly():
