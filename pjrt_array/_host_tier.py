@@ -11,32 +11,36 @@ What.  When a key misses the executable cache (``_dispatch.run``), its rule has
 a host implementation (``ops._host_rules.HOST_RULES``: only rules whose numpy
 version is bit-identical to the compiled program), the device is a CPU and the
 operands and results are small (``PJRT_ARRAY_HOST_TIER_BYTES``, 1 MiB in all by
-default), each of the first ``sightings`` (128) calls of the key:
+default), each of the first ``sightings`` (256; fewer for larger operands) calls of the key:
 
 1. builds and checks the op's module as a compile would (``_dispatch.checked_module``:
    the same output types, the same errors, sizes beyond int64 refused), without
    compiling it;
 2. reads each operand as a zero-copy numpy view of its current buffer (a stale
    view re-derives first; the view waits until the buffer is computed, and a
-   program never writes a buffer it did not create, so the read cannot race);
+   program never writes a buffer it did not create, so the read cannot race).
+   The view is made once per buffer and pins nothing (``Buffer.transient_view``):
+   this call holds the buffers, and nothing derived from the view outlives it;
 3. runs the host function and uploads each result with copy semantics: the new
    Array owns its memory, and nothing, not even the operand a numpy reshape was
    a view of, aliases it.
 
 The key is remembered with its count and output types (``_seen``); the call
 after the last host run compiles as before, so code that repeats pays one
-compile and runs compiled from then on.  Why 128: a host run costs about 0.1 ms
-more than a compiled execute (builder pass on the first sighting, views, upload),
-and a compile 10-13 ms: 128 host runs cost about one compile, the rent-or-buy
-break-even, which never pays more than twice what the best choice for that key
-would have (renting until a quarter of the price, as 32 did, pays 5 times as much
-for a key called 33 times).  Test suites call a key from a few to a few hundred
-times.  array-api-extra's tests compiled 2,182 per-op programs without this tier,
-1,643 with one host run per key and 1,261 with eight (data movement, fills, orders
-and integer rules only at the time), 1,024 with eight once the element-wise rules
-came, 678 with 32, and 383 once writes, ``arange``, ``searchsorted``, ``unique_*``
-and copies joined; scipy.stats' 2,053 at 32 and 1,443 at 128 (docs/downstream.md).
-A hot loop pays 128 host runs per key once, and is fused once its ops have
+compile and runs compiled from then on.  Why 256: a host run costs 15-45 us
+more than a compiled call of a small op (3-6 us), a compile 10-20 ms, so 256
+host runs cost about one compile: renting until the rent paid equals the price,
+which never costs more than twice the better choice made in hindsight (fusion's
+``_SAVED`` is the same bound).  Keys of more than 32 KiB of operands and
+results get proportionally fewer (8 at the 1 MiB bound): their host runs cost
+more.  Test suites repeat a key a few to a few hundred times (an assertion
+helper's checks on one shape, a parametrized test's cases): array-api-extra's
+tests compiled 2,182 per-op programs without this tier, 1,643 with one host run
+per key and 1,261 with eight (data movement, fills, orders and integer rules only
+at the time), 1,024 with eight once the element-wise rules came, 678 with 32,
+383 once writes, ``arange``, ``searchsorted``, ``unique_*`` and copies joined,
+and 81 with 256 and the value-checked float cases (docs/downstream.md).  A
+hot loop pays up to 256 host runs per key once, and is fused once its ops have
 compiled.
 
 What it leaves alone.  Traced ops (``jit``) are emitted before the dispatcher
@@ -46,13 +50,15 @@ here too: its result is written into the donated buffer's memory (after the
 programs already queued, which may read it, are done), which the result then
 owns, as the donating program's does; the write machinery (``_mutation.write``)
 installs it in the base as it installs that program's result, so views and the
-base see the write alike.  Its key is the donating call's, so the 129th call
-compiles the donating program.  Every op
-while fusion defers every segment (``_fusion.configure(hot=0)``) compiles.  Otherwise a host
-run ends the thread's segment, as a host read does, so a fusion signature only ever holds
-compiled entries: a deferred one is computed there (a new key makes its graph one never seen,
-which would replay op by op with every op compiled: ndimage's tests compiled 594 indexing
-programs that way).  A result
+base see the write alike.  Its key is the donating call's, so the call after
+its last host run compiles the donating program.  Every op
+while fusion defers every segment (``_fusion.configure(hot=0)``) compiles.
+Otherwise a host run ends the thread's segment, as a host read does, so a
+fusion signature only ever holds compiled entries: a deferred segment (one that
+started like a hot signature) that reaches a key with no executable is computed
+there, and the op runs on the host.  (Compiling it instead, as the tier did at
+first, compiled a program per op of segments that then matched no hot
+signature: 188 of scipy.special's 462 per-op compiles.)  A result
 is a fresh Array, which callers that make views (transposes, basic indexing)
 attach exactly as they attach a compiled result.
 
@@ -74,7 +80,6 @@ import numpy as np
 
 from . import _inflight
 from ._array import Array, host_result
-from ._host_value import HostValue
 from ._pjrt import Buffer
 from ._trace_state import state as _trace_state
 
@@ -89,7 +94,14 @@ _DTYPES = frozenset(np.dtype(t) for t in (np.bool_, np.int8, np.int16, np.int32,
                                           np.complex64, np.complex128))
 _MAX_SEEN = 1 << 14  # remembered keys (forgotten all at once beyond this: a key then runs on the host again)
 
-_SIGHTINGS = 128  # default: a key runs on the host this many times, then compiles (see the docstring)
+# Default: a key of small operands runs on the host this many times, then compiles.  A host run
+# costs 15-45 us more than a compiled call (views, the rule, the upload; a compiled call of a small op
+# is 3-6 us), a compile 10-20 ms: 256 host runs cost about one compile, renting until the rent paid
+# equals the price (never more than twice the better choice made in hindsight).  Keys with more
+# than _FULL_RATE_BYTES of operands and results get proportionally fewer: their host runs cost more
+# (a copy of the result, numpy's op against XLA's), down to 8 at the 1 MiB bound.
+_SIGHTINGS = 256
+_FULL_RATE_BYTES = 32 << 10
 
 
 def _setting(text: str) -> int:
@@ -105,10 +117,9 @@ def _setting(text: str) -> int:
 _sightings = _setting(os.environ.get("PJRT_ARRAY_HOST_TIER", ""))
 _enabled = _sightings > 0
 # Operands and results in all.  Measured per call, host run / compiled call (ms): 8 KiB 0.03-0.10 /
-# 0.01-0.03, 128 KiB 0.11-0.19 / 0.05-0.10 (sort 1.3 / 3.7): near the bound, the 128 host runs of a
-# hot key cost a few compiles more than compiling at once (32 runs: about one).
+# 0.01-0.03, 128 KiB 0.11-0.19 / 0.05-0.10 (sort 1.3 / 3.7): at the bound a key gets 8 host runs.
 _max_bytes = int(os.environ.get("PJRT_ARRAY_HOST_TIER_BYTES", 1 << 20))
-# key -> [host runs so far, output avals or None (never on the host)]
+# key -> [host runs so far, output avals or None (never on the host), host runs allowed]
 _seen: dict[tuple, list] = {}
 _stats = {"runs": 0, "declined": 0}
 _stats_lock = threading.Lock()
@@ -152,7 +163,7 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
     if fn is None:
         return None
     seen = _seen.get(key)
-    if seen is not None and seen[0] >= _sightings:
+    if seen is not None and seen[0] >= seen[2]:
         return None
     recorder = _trace_state.fusion
     if recorder is not None and fusion.defers_every_segment():
@@ -160,35 +171,35 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
     if seen is None:
         in_avals = [a._aval for a in args]
         budget = _small(in_avals, _max_bytes)
-        outs = None
+        outs, limit = None, 0
         if budget >= 0:
             from ._dispatch import checked_module  # (_dispatch imports this module)
             outs = checked_module(rule, params, avals if avals is not None else in_avals, device)[1]
-            if _small(outs, budget) < 0:
+            budget = _small(outs, budget)
+            if budget < 0:
                 outs = None
+            else:  # fewer host runs for larger operands, whose host runs cost more (see _SIGHTINGS)
+                limit = max(1, _sightings * _FULL_RATE_BYTES // max(_FULL_RATE_BYTES, _max_bytes - budget))
         if len(_seen) >= _MAX_SEEN:
             _seen.clear()
-        seen = _seen[key] = [0, outs]
+        seen = _seen[key] = [0, outs, limit]
     seen[0] += 1
     outs = seen[1]
     if outs is None:  # too big, or not numpy's dtypes
-        seen[0] = _sightings
         return None
     if out_shape is not None:  # run_elementwise's flat program (one key for every shape of that
         outs = [(out_shape, dtype) for _, dtype in outs]  # element count): the operands' shape
     if recorder is not None:
-        # A host read of the operands.  Inside a deferred segment a new key makes its graph new
-        # too (it would replay op by op, each op compiled): the segment ends here, computed.
-        recorder.boundary()
-        fusion.settle(args)
+        recorder.boundary()  # a host read of the operands: the segment ends (a deferred one is computed)
+    fusion.settle(args)  # operands still pending from an earlier segment (this thread's or another's)
     bufs = [a._buffer for a in args]
-    if any(type(b) is not Buffer and type(b) is not HostValue for b in bufs):
-        return None  # a value another thread's fusion segment has not computed yet
     try:
-        results = fn(dict(params), *[b.numpy_view(known_on_host=True) for b in bufs])
+        # Unpinned views (``Buffer.transient_view``): this call holds the buffers, and the results
+        # are copied (``host_result``) before it returns.
+        results = fn(dict(params), *[b.transient_view() for b in bufs])
     except not_exact:
         _count("declined")
-        seen[0] = _sightings
+        seen[2] = 0
         return None
     if len(results) != len(outs) or any(r.shape != s or r.dtype != d for r, (s, d) in zip(results, outs)):
         raise AssertionError(f"host rule of {getattr(rule, '__name__', rule)} disagrees with its lowering: "
@@ -197,8 +208,9 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
     arrays = [Array._from_buffer(taken, aval, device) if k == 0 and taken is not None
               else host_result(r, aval, device) for k, (r, aval) in enumerate(zip(results, outs))]
     del results
-    if arrays:  # counted as a compiled op's outputs are, so a later op that donates them counts the same
-        _inflight.note(device, arrays[0]._buf, sum(math.prod(s) * d.itemsize for s, d in outs))
+    # Not noted in ``_inflight``: that bounds the memory of queued computations, and a host result
+    # is computed already (noting it cost a queue entry per run, then a wait on each at the next
+    # bound or drain).
     _count("runs")
     return arrays
 
@@ -224,7 +236,8 @@ def _in_place(result: np.ndarray, args: Sequence[Array], bufs: list, donate: tup
 
 def set_host_tier(enabled: bool, *, sightings: int | None = None) -> None:
     """Turn the host tier on or off (all threads; see the module docstring); ``sightings``: how
-    many calls of one key run on the host before it compiles (default 128)."""
+    many calls of one key of small operands run on the host before it compiles (default 256;
+    fewer for operands and results beyond 32 KiB)."""
     global _enabled, _sightings
     if sightings is not None and (isinstance(sightings, bool) or int(sightings) < 1):
         raise ValueError(f"sightings must be a positive int, got {sightings!r}")

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._pjrt import Buffer
-from ._pjrt.buffer_hot import MAX_RANK, copy_from_host
+from ._pjrt.buffer_hot import MAX_RANK, copy_from_host, unsafe_pointer
 
 if TYPE_CHECKING:
     from ._array import Array
@@ -46,7 +46,10 @@ def upload(values: np.ndarray, aval: tuple[tuple[int, ...], np.dtype], device: "
     if values.ndim > MAX_RANK:  # (the lean upload's limit; the general one takes any rank)
         return client.buffer_from_numpy(values, device.pjrt)
     handle = copy_from_host(client.api, client.handle, np.ascontiguousarray(values), device.handle)
-    return Buffer(client, handle, aval[1], aval[0])
+    buffer = Buffer(client, handle, aval[1], aval[0])
+    if device.platform == "cpu":  # the data is in place (copied during the call): a host view needs no wait
+        buffer._address = unsafe_pointer(client.api, handle)
+    return buffer
 
 
 class HostValue:
@@ -83,6 +86,10 @@ class HostValue:
         """The value (read-only; a writable view is of the uploaded buffer, see :func:`materialize`)."""
         if writable:
             return self.get().numpy_view(known_on_host=known_on_host, ready=ready, writable=True)
+        return self.value
+
+    def transient_view(self) -> np.ndarray:
+        """The value (``Buffer.transient_view``'s read for the host tier: no upload)."""
         return self.value
 
     def __getattr__(self, name: str) -> Any:

@@ -88,3 +88,22 @@ def test_eight_threads_copy_in_at_once(device):
             assert _upload(device, array).to_numpy().tolist() == array.tolist()
 
     run_in_threads(work)
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (3,), (2, 0, 4), (2, 3, 4)])
+def test_transient_view_reads_the_current_memory(device, shape):
+    """``Buffer.transient_view``: made once, read-only, the buffer's own memory (a write through a
+    writable view shows in it), refused once the buffer is closed."""
+    array = np.arange(np.prod(shape, dtype=int), dtype=np.float64).reshape(shape)
+    buffer = _upload(device, array)
+    view = buffer.transient_view()
+    assert view.shape == shape and view.dtype == np.float64 and view.tobytes() == array.tobytes()
+    assert not view.flags.writeable and buffer.transient_view() is view
+    if array.size:
+        writable = buffer.numpy_view(known_on_host=True, writable=True)
+        writable[...] = -1.0
+        del writable
+        assert (view == -1.0).all()
+    buffer.close()
+    with pytest.raises(Exception, match="closed"):
+        buffer.transient_view()

@@ -259,11 +259,11 @@ def test_clip_and_diff(dtype):
 
 
 def test_conversions_that_decline_compile():
-    """Narrowing near float32's subnormal range, NaN or out-of-range values to integers, uint64
-    to float32."""
+    """Narrowing of a value just below float32's smallest normal that rounds up to it, NaN or
+    out-of-range values to integers, uint64 to float32."""
     xp.cache_clear()
-    tiny = np.finfo(np.float32).tiny
-    xp.astype(xp.asarray(np.array([tiny * 1.5, 1.0])), xp.float32)
+    tiny = float(np.finfo(np.float32).tiny)
+    xp.astype(xp.asarray(np.array([tiny * (1 - 2.0 ** -30), 1.0])), xp.float32)
     xp.astype(xp.asarray(np.array([np.nan, 1.0])), xp.int32)
     xp.astype(xp.asarray(np.array([300.0])), xp.uint8)
     xp.astype(xp.asarray(np.array([2**64 - 1], np.uint64)), xp.float32)
@@ -290,7 +290,8 @@ def test_orders_compare_subnormals_as_the_device_does(dtype):
 BINARY = ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "add", "subtract", "multiply",
           "divide", "floor_divide", "remainder", "bitwise_and", "bitwise_or", "bitwise_xor", "maximum", "minimum", "logical_and", "logical_or",
           "logical_xor"]
-UNARY = ["isnan", "isinf", "isfinite", "abs", "negative", "bitwise_invert", "logical_not"]
+UNARY = ["isnan", "isinf", "isfinite", "abs", "negative", "bitwise_invert", "logical_not", "real", "imag", "conj",
+         "sign", "signbit"]
 
 
 def _applies(name, dtype) -> bool:
@@ -301,16 +302,21 @@ def _applies(name, dtype) -> bool:
         return kind != "c"
     if name in ("maximum", "minimum", "floor_divide", "remainder"):
         return kind in "iuf"
-    if name in ("add", "subtract", "multiply", "abs", "negative", "isnan", "isinf", "isfinite"):
+    if name in ("add", "subtract", "multiply", "abs", "negative", "isnan", "isinf", "isfinite", "real", "imag",
+                "conj", "sign"):
         return kind != "b"
+    if name == "signbit":
+        return kind in "iuf"
     return True
 
 
 def _on_host(name, dtype) -> bool:
     """Whether the host tier takes the case (else it compiles: not exact on the host)."""
     dtype = np.dtype(dtype)
-    if name in ("maximum", "minimum", "floor_divide", "remainder"):
+    if name in ("floor_divide", "remainder"):
         return dtype.kind in "iu"
+    if name == "sign":
+        return dtype.kind in "iu"  # the float edge values hold a NaN, complex: compiled
     if name in ("multiply", "divide", "abs") and dtype.kind == "c":
         return False
     if name == "divide" and dtype.kind in "iu":
@@ -373,7 +379,7 @@ def test_mixed_kinds_and_scalars():
     check(lambda p: p / 3, a)
     check(lambda p: p > 0.5, a, expected=a > 0.5)
     with pytest.raises(AssertionError, match="did not run on the host"):
-        check(lambda p, q: p + q, a, np.arange(12, dtype=np.int64))  # int64 -> float64 rounds: compiled
+        check(lambda p, q: p + q, a, np.arange(12, dtype=np.int64) + 2 ** 60)  # int64 -> float64 rounds: compiled
 
 
 def test_every_host_rule_is_exercised():
@@ -398,6 +404,10 @@ def test_every_host_rule_is_exercised():
         test_integer_reductions(np.int32)
         test_sqrt()
         test_clip_and_diff(np.float64)
+        from test_host_tier_floats import (test_float_reductions_where_the_order_cannot_matter,
+                                           test_float_sign_conversions_and_truth)
+        test_float_reductions_where_the_order_cannot_matter(np.float32)
+        test_float_sign_conversions_and_truth(np.float32)
         test_orders_compare_subnormals_as_the_device_does(np.float64)
         test_elementwise_is_bit_identical(np.int32)
         test_elementwise_is_bit_identical(np.float64)
@@ -676,6 +686,18 @@ def test_sightings():
         xp.set_host_tier(True, sightings=0)
 
 
+def test_larger_operands_get_fewer_host_runs():
+    """256 host runs per key of up to 32 KiB of operands and results, proportionally fewer beyond."""
+    xp.set_host_tier(True)
+    for n, allowed in ((64, 256), (8192, 64)):  # float64: 1 KiB, 128 KiB in and out
+        xp.cache_clear()
+        x = xp.zeros(n)
+        before, misses = runs(), xp.cache_info()["misses"]
+        for _ in range(allowed + 2):
+            xp.flip(x)
+        assert runs() - before == allowed and xp.cache_info()["misses"] == misses + 1
+
+
 def test_flat_keys_take_each_calls_shape():
     """Element-wise programs are keyed by the element count: one key serves many shapes."""
     xp.cache_clear()
@@ -726,7 +748,7 @@ def test_threads():
 def test_fusion_segments_hold_compiled_ops_only():
     """A loop whose first iterations run on the host (the default sightings) still becomes hot and
     fuses once its ops compile, and its values stay numpy's; a new key inside a deferred segment
-    runs on the host, the segment computed before it (its graph, with that key, is new)."""
+    ends it (the segment is computed) and runs on the host: signatures hold compiled entries only."""
     xp.cache_clear()
     xp.set_host_tier(True)
     previous = _fusion.configure(hot=2, saved=0)
@@ -747,7 +769,7 @@ def test_fusion_segments_hold_compiled_ops_only():
             w = xp.reshape(xp.asarray(np.arange(float(n))), (n, 1))
             np.testing.assert_array_equal(np.asarray(z), np.flip(a, 1).reshape(4, 3) * 2.0 + 1.0)
             np.testing.assert_array_equal(np.asarray(w), np.arange(float(n)).reshape(n, 1))
-        assert runs() == runs_before + 3  # w's reshapes met an open deferred segment: on the host
+        assert runs() == runs_before + 3  # w's reshape met an open deferred segment: ended it, on the host
         assert all(type(e) is _dispatch._Entry for signature in _fusion._counts for e in signature)
     finally:
         _fusion.configure(hot=previous[0], bound=previous[1], saved=previous[2])

@@ -77,7 +77,7 @@ class _HostView:
 class Buffer(Owned):
     """A device buffer. Destroyed by ``close()``, garbage collection, or its client's close."""
 
-    __slots__ = ("_dtype", "_shape", "_host_ref")
+    __slots__ = ("_dtype", "_shape", "_host_ref", "_address", "_transient")
     _field = "buffer"
     _what = "Buffer"
 
@@ -89,6 +89,10 @@ class Buffer(Owned):
         self._dtype = dtype
         self._shape = shape
         self._host_ref = host_ref  # a zero-copy upload's numpy array, kept while we live
+        # The data's address once it was seen computed (readiness never goes back, and host memory
+        # does not move while the buffer lives): later host views skip the wait and the query.
+        self._address = 0
+        self._transient: np.ndarray | None = None  # see transient_view
         client._buffers.add(handle)  # Client.close destroys what is still registered
 
     # -- creation ----------------------------------------------------------------------
@@ -268,7 +272,8 @@ class Buffer(Owned):
         ``PJRT_Buffer_IsOnCpu`` query when the caller knows the device is the host.
         ``writable``: UNSAFE unless the caller knows that no computation reads or
         writes the buffer meanwhile; a zero-copy upload's memory is never writable.
-        ``ready``: the caller has seen the data computed (``buffer_hot.is_ready``): no wait.
+        ``ready``: the caller has seen the data computed (``buffer_hot.is_ready``, or a copy from the
+        host made during the call): no wait.  Either way, later views of this buffer need no wait.
         """
         if not known_on_host and not self.is_on_cpu:
             raise ValueError("numpy_view needs a buffer in host memory; use to_numpy()")
@@ -277,9 +282,11 @@ class Buffer(Owned):
             host.flags.writeable = False
             return host
         api, handle = self._client.api, self.handle
-        if not ready:
-            hot.wait_ready(api, handle)  # the hot-path calls: this runs at every first host read of an array
-        pointer = hot.unsafe_pointer(api, handle)
+        pointer = self._address
+        if not pointer:
+            if not ready:
+                hot.wait_ready(api, handle)  # the hot-path calls: this runs at every first host read of an array
+            pointer = self._address = hot.unsafe_pointer(api, handle)
         dtype, shape = self.dtype, self.shape
         nbytes = math.prod(shape) * dtype.itemsize
         writable = writable and self._host_ref is None
@@ -287,6 +294,31 @@ class Buffer(Owned):
         return raw.view(dtype).reshape(shape)
 
     # -- unsafe ------------------------------------------------------------------------
+    def transient_view(self) -> np.ndarray:
+        """UNSAFE: a read-only numpy view of a host-resident buffer's memory that pins nothing
+        (made once, after the data is computed, and kept on the buffer).  Valid only while the
+        caller holds this Buffer, which no other thread donates meanwhile, and only for reads that
+        end before the caller returns: nothing derived from it may outlive the call.  For
+        :meth:`numpy_view`'s dtypes but the sub-byte ones.  (The first-sight host tier reads every
+        operand this way: a pinned view costs an external reference taken and released, and a
+        wrapper object, per read.)"""
+        handle = self.handle  # (raises once closed or donated)
+        view = self._transient
+        if view is None:
+            pointer = self._address
+            if not pointer:
+                hot.wait_ready(self._client.api, handle)
+                pointer = self._address = hot.unsafe_pointer(self._client.api, handle)
+            dtype, shape = self.dtype, self.shape
+            nbytes = math.prod(shape) * dtype.itemsize
+            if nbytes:
+                view = np.frombuffer((ctypes.c_char * nbytes).from_address(pointer), dtype).reshape(shape)
+            else:
+                view = np.empty(shape, dtype)
+            view.flags.writeable = False
+            self._transient = view
+        return view
+
     def unsafe_pointer(self) -> int:
         """UNSAFE: the device address of the data, valid only while an external reference is held
         (``PJRT_Buffer_UnsafePointer``)."""

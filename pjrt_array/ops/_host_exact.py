@@ -23,14 +23,17 @@ def _int_like(dtype: np.dtype) -> bool:
 
 def _cast(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """``a`` converted to ``dtype`` where the conversion is exact on both sides (same dtype,
-    from bool, integer to integer with the same wrap-around, integer to a float that holds every
-    value of it: no rounding at all)."""
+    from bool, integer to integer with the same wrap-around, integers to a float that holds each
+    of them: no rounding at all)."""
     if a.dtype == dtype:
         return a
     if a.dtype == _BOOL or (a.dtype.kind in "iu" and dtype.kind in "iu"):
         return a.astype(dtype)
-    if a.dtype.kind in "iu" and dtype.kind in "fc" and a.dtype.itemsize * 8 <= np.finfo(dtype).nmant:
-        return a.astype(dtype)
+    if a.dtype.kind in "iu" and dtype.kind in "fc":
+        digits = np.finfo(dtype).nmant + 1
+        if a.dtype.itemsize * 8 <= digits - 1 or not a.size or \
+                max(abs(int(a.min())), int(a.max())) <= 2 ** digits:
+            return a.astype(dtype)
     raise NotExact
 
 

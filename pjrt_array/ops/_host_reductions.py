@@ -1,5 +1,6 @@
 """Reductions on the host, bit for bit with their compiled programs (``_host_rules``): integer ones in
-any order, float sums, products, means, variances, dot products, norms and max/min in XLA:CPU's."""
+any order; float ones where every order of evaluation gives the same bits (``_exact_reduce``), else
+float sums, products, means, variances, dot products and norms in XLA:CPU's order (``_tree_reduce``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from ._host_exact import _BOOL, _FLOATS, NotExact, _cast, _daz, _flushed, _int_l
 __all__ = ["REDUCTION_RULES"]
 
 
-_UFUNCS = {"add": np.add, "multiply": np.multiply, "maximum": np.maximum, "minimum": np.minimum,
+_UFUNCS: dict[str, Any] = {"add": np.add, "multiply": np.multiply, "maximum": np.maximum, "minimum": np.minimum,
            "and": np.logical_and, "or": np.logical_or}
 
 
@@ -32,17 +33,82 @@ def _reduce(x: np.ndarray, axes: Any, op: str, keepdims: bool) -> np.ndarray:
 
 
 def _reduction(p: dict, x: np.ndarray) -> list:
-    dtype = p["dtype"]
+    dtype, op = p["dtype"], p["op"]
     if p["axes"] is None:  # the flat program of a reduction over every axis
         x = x.reshape(-1)
     axes = tuple(range(x.ndim)) if p["axes"] is None else p["axes"]
-    if dtype.kind == "f" and p["op"] in ("add", "multiply"):
-        return [_float_reduce(_widened(x, dtype), axes, p["op"], p["keepdims"])]
-    if x.dtype in _FLOATS and dtype == x.dtype and p["op"] in ("maximum", "minimum"):
-        return [_float_extreme(x, axes, p["op"], p["keepdims"])]
-    if not (_int_like(x.dtype) and dtype.kind in "iu"):
+    if _int_like(x.dtype) and (dtype.kind in "iu" or (dtype == _BOOL and op in ("maximum", "minimum"))):
+        return [_reduce(_cast(x, dtype), axes, op, p["keepdims"])]
+    if dtype.kind not in "fc":
         raise NotExact
-    return [_reduce(_cast(x, dtype), axes, p["op"], p["keepdims"])]
+    return [_float_reduce(x, dtype, axes, op, p["keepdims"])]
+
+
+def _float_reduce(x: np.ndarray, dtype: np.dtype, axes: tuple[int, ...], op: str, keepdims: bool) -> np.ndarray:
+    """``x`` converted to the float ``dtype`` and reduced: exactly where every order gives the same
+    bits (no work on the order), else sums and products in XLA:CPU's order."""
+    try:
+        return _exact_reduce(_widened(x, dtype), axes, op, keepdims)
+    except NotExact:
+        if op not in ("add", "multiply"):
+            raise
+    return _ordered_reduce(_widened(x, dtype, ordered=True), axes, op, keepdims)
+
+
+def _widened(x: np.ndarray, dtype: np.dtype, ordered: bool = False) -> np.ndarray:
+    """``x`` in the float ``dtype`` where no value can change: integers that it holds, narrower
+    floats (a subnormal, flushed on the device, is refused later as not an integer or subnormal).
+    ``ordered`` (for ``_ordered_reduce``): float32/float64 only (float16 sums round through float32
+    on the device), subnormals read as zero first, as the device converts them."""
+    if ordered and (dtype not in _FLOATS or (x.dtype.kind in "fc" and x.dtype not in _FLOATS)):
+        raise NotExact
+    if x.dtype.kind in "fc" and dtype.kind == x.dtype.kind and dtype.itemsize >= x.dtype.itemsize:
+        return (_daz(x) if ordered else x).astype(dtype, copy=False)
+    return _cast(x, dtype)
+
+
+# -- float reductions in any order ---------------------------------------------------------------------
+# Integers up to 2**digits are floats of each width: a sum or product of integers that stays within
+# it is exact whatever the order of evaluation (float16 accumulated in float32 included).
+_DIGITS = {np.dtype(np.float16): 11, np.dtype(np.float32): 24, np.dtype(np.float64): 53}
+
+
+def _exact_reduce(x: np.ndarray, axes: tuple[int, ...], op: str, keepdims: bool) -> np.ndarray:
+    """A float reduction where every order of evaluation gives the same bits, so XLA's order
+    and numpy's (pairwise) one agree; NotExact otherwise:
+
+    - ``add`` of integer values whose magnitudes sum to at most 2**digits (every partial sum is
+      exact), no -0.0 (the device starts from +0.0; a sum of zeros is then +0.0 in any order), real
+      and imaginary parts alike;
+    - ``multiply`` of real integer values whose nonzero magnitudes multiply to at most 2**digits
+      (a zero's sign is the xor of the signs, in any order);
+    - ``maximum``/``minimum`` of real values with no subnormal (compared as zeros on the device) and
+      not both zeros (which of two equal zeros comes out depends on the order): the extreme value is
+      then unique; a slice with a NaN gives the rule's NaN constant, as its "any NaN" select does.
+    """
+    parts = [x.real, x.imag] if x.dtype.kind == "c" else [x]
+    if op in ("maximum", "minimum") and len(parts) == 1:
+        zero = x == 0
+        with np.errstate(invalid="ignore"):
+            subnormal = (np.abs(x) < np.finfo(x.dtype).tiny) & ~zero
+        signed = np.signbit(x) & zero
+        if subnormal.any() or (signed.any() and (zero & ~signed).any()):
+            raise NotExact
+        ufunc: Any = np.maximum if op == "maximum" else np.minimum
+        out = ufunc.reduce(x, axis=axes, keepdims=keepdims, initial=-np.inf if op == "maximum" else np.inf)
+        return np.asarray(np.where(np.isnan(out), np.array(np.nan, x.dtype), out), x.dtype)
+    if op not in ("add", "multiply") or (op == "multiply" and len(parts) > 1):
+        raise NotExact
+    bound = float(2 ** _DIGITS[parts[0].dtype])
+    for v in parts:
+        if not (np.isfinite(v).all() and (v == np.trunc(v)).all()):
+            raise NotExact
+        if op == "add":
+            if (np.signbit(v) & (v == 0)).any() or np.abs(v).sum(axis=axes, dtype=np.float64).max(initial=0) > bound:
+                raise NotExact
+        elif np.prod(np.where(v == 0, 1, np.abs(v)), axis=axes, dtype=np.float64).max(initial=1) > bound:
+            raise NotExact
+    return np.asarray(_UFUNCS[op].reduce(x, axis=axes, keepdims=keepdims), x.dtype)
 
 
 # -- float sums and products in XLA:CPU's order ---------------------------------------------------------
@@ -52,18 +118,6 @@ def _reduction(p: dict, x: np.ndarray) -> list:
 # end), each window folded, then the windows' results reduced the same way (again in windows if
 # there are more than 32).  Programs of at least ``_reduce._STAGED_MIN`` elements may be staged
 # differently (``_reduce._staged_reduce``) and are left to the compiler.
-
-
-def _widened(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """``convert(x, dtype)`` where it is exact: a float to itself or a wider float (subnormals read
-    as zero, as the device converts them), or ``_cast``'s exact cases."""
-    if dtype not in _FLOATS:
-        raise NotExact  # float16 sums round through float32 on the device
-    if x.dtype.kind == "f":
-        if x.dtype not in _FLOATS or x.dtype.itemsize > dtype.itemsize:
-            raise NotExact
-        return _daz(x).astype(dtype)
-    return _cast(x, dtype)
 
 
 def _subnormal(a: np.ndarray) -> bool:
@@ -123,7 +177,7 @@ def _tree_reduce(x: np.ndarray, axes: tuple[int, ...], op: str) -> np.ndarray:
     return _tree_reduce(partial, tuple(kept.index(a) for a in windows), op)
 
 
-def _float_reduce(x: np.ndarray, axes: tuple[int, ...], op: str, keepdims: bool) -> np.ndarray:
+def _ordered_reduce(x: np.ndarray, axes: tuple[int, ...], op: str, keepdims: bool) -> np.ndarray:
     if x.size >= _reduce_mod._STAGED_MIN:
         raise NotExact  # (see above)
     axes = tuple(sorted(axes))
@@ -137,26 +191,13 @@ def _float_reduce(x: np.ndarray, axes: tuple[int, ...], op: str, keepdims: bool)
     return out.reshape([1 if a in axes else d for a, d in enumerate(x.shape)]) if keepdims else out
 
 
-def _float_extreme(x: np.ndarray, axes: tuple[int, ...], op: str, keepdims: bool) -> np.ndarray:
-    """``_reduce.reduce``'s float max/min: the plain reduction, and NaN (the constant's bits: a
-    positive quiet NaN) where the flag reduced beside it saw one.  Which of two equal zeros the
-    device keeps, and what it makes of subnormals, is not established here: arrays holding a
-    zero or a subnormal compile."""
-    if (np.abs(x) < np.finfo(x.dtype).tiny).any():
-        raise NotExact
-    ufunc: Any = np.fmax if op == "maximum" else np.fmin
-    out = ufunc.reduce(x, axis=axes, keepdims=keepdims)
-    nan = np.isnan(x).any(axis=axes, keepdims=keepdims)
-    return np.where(nan, np.array(np.nan, x.dtype), out).astype(x.dtype)
-
-
 def _vecdot(p: dict, x: np.ndarray, y: np.ndarray) -> list:
     """``linalg_core._vecdot_rule`` of real floats: the flushed products, summed as above."""
     dtype = p["dtype"]
     if dtype not in _FLOATS:
         raise NotExact  # complex products; integer dot products are rare enough to compile
-    a, b = np.broadcast_arrays(_widened(x, dtype), _widened(y, dtype))
-    return [_float_reduce(_flushed(np.multiply, a, b), (p["axis"],), "add", False)]
+    a, b = np.broadcast_arrays(_widened(x, dtype, ordered=True), _widened(y, dtype, ordered=True))
+    return [_float_reduce(_flushed(np.multiply, a, b), dtype, (p["axis"],), "add", False)]
 
 
 def _vector_norm(p: dict, x: np.ndarray) -> list:
@@ -166,29 +207,32 @@ def _vector_norm(p: dict, x: np.ndarray) -> list:
         raise NotExact
     mag = np.abs(_daz(x))
     if p["ord"] == 2.0:
-        return [_flushed(np.sqrt, _float_reduce(_flushed(np.multiply, mag, mag), p["axes"], "add", p["keepdims"]))]
-    return [_float_reduce(mag, p["axes"], "add", p["keepdims"])]
+        squares = _flushed(np.multiply, mag, mag)
+        return [_flushed(np.sqrt, _float_reduce(squares, x.dtype, p["axes"], "add", p["keepdims"]))]
+    return [_float_reduce(mag, x.dtype, p["axes"], "add", p["keepdims"])]
 
 
 def _moments(p: dict, x: np.ndarray) -> list:
-    """``statistical._moments_rule``: the mean is the sum times the reciprocal of the count (XLA
-    rewrites a division by a constant so), the variance the same of the squares of ``x`` less the
-    mean, each operation flushed as on the device."""
+    """``statistical._moments_rule``: the mean is the sum times the reciprocal of the count, rounded
+    in ``x``'s dtype (XLA rewrites a division by a constant so), the variance the same of the
+    squares of ``x`` less the mean (float32/float64), each operation flushed as on the device."""
     axes, correction = tuple(sorted(p["axes"])), p["correction"]
     count = math.prod(x.shape[a] for a in axes)
-    if x.dtype not in _FLOATS or x.size >= _reduce_mod._STAGED_MIN or not count or not np.isfinite(x).all():
+    if x.dtype.kind != "f" or not count or float(np.asarray(count, x.dtype)) != count or not np.isfinite(x).all():
         # complex: |x - mean| is a hypot; no elements, NaN or inf: NaN's sign is XLA's (constant
         # folding, simplification of x * 1), not established here
+        raise NotExact
+    if correction is not None and x.dtype not in _FLOATS:
         raise NotExact
     x = _daz(x)
     one = x.dtype.type(1)
     with np.errstate(divide="ignore"):
-        mean = _flushed(np.multiply, _float_reduce(x, axes, "add", True), one / x.dtype.type(count))
+        mean = _flushed(np.multiply, _float_reduce(x, x.dtype, axes, "add", True), one / x.dtype.type(count))
         out = mean
         if correction is not None:
             centered = _flushed(np.subtract, x, mean)
             squares = _flushed(np.multiply, centered, centered)
-            ss = _float_reduce(squares, axes, "add", True)
+            ss = _float_reduce(squares, x.dtype, axes, "add", True)
             out = _flushed(np.multiply, ss, one / x.dtype.type(max(count - correction, 0)))
             if p["root"]:
                 out = _flushed(np.sqrt, out)

@@ -12,12 +12,13 @@ rules with exact semantics are here:
   ``meshgrid``);
 - integer and boolean arithmetic that wraps the same way (``any``/``all``, ``count_nonzero``,
   ``nonzero``, bitwise ops);
-- reductions (``_host_reductions``): integer ones, and float sums, products, means, variances,
-  ``vecdot``, ``vector_norm`` and max/min in XLA:CPU's order;
-- element-wise comparisons, ``isnan``/``isinf``/``isfinite``, ``abs``/``negative``, ``clip``,
-  ``diff``, ``sqrt`` and ``+ - * /`` of real floats (``+ -`` of complex ones), and ``astype``
-  between integers and floats: IEEE operations, correctly rounded on both sides, with XLA:CPU's
-  denormal handling emulated (``_flushed``);
+- reductions (``_host_reductions``): integer ones; float ones where every order of evaluation gives
+  the same bits, else float sums, products, means, variances, ``vecdot`` and ``vector_norm`` in
+  XLA:CPU's order;
+- element-wise comparisons, ``isnan``/``isinf``/``isfinite``, ``abs``/``negative``, ``sign``,
+  ``real``/``imag``/``conj``/``signbit``, ``maximum``/``minimum``, ``clip``, ``diff``, ``sqrt``,
+  ``+ - * /`` of real floats (``+ -`` of complex ones) and ``astype``: IEEE operations, correctly
+  rounded on both sides, with XLA:CPU's denormal handling emulated (``_flushed``);
 - writes (``__setitem__``'s region update and scatter, which the dispatcher runs here without
   donating the target: the result is a new array, as the non-donating program's is);
 - integer ``floor_divide``/``remainder`` (floored; 0 for a zero divisor, as numpy gives);
@@ -27,7 +28,8 @@ rules with exact semantics are here:
 
 Out-of-range integer indices are clamped as XLA's gather and ``dynamic_slice`` clamp them, after
 negative ones are wrapped once (``_wrap``), as the rules do.  A case that is not exact on the host
-(float16 conversions, transcendental functions, a sum whose partial result is subnormal) raises :class:`NotExact` and the dispatcher compiles instead.
+(transcendental functions, a float sum whose partial result is subnormal, a narrowing conversion
+near the subnormal range) raises :class:`NotExact` and the dispatcher compiles instead.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import numpy as np
 
 from .. import _views
 from . import _elementwise_rules
-from ._host_exact import _FLOATS, NotExact, _cast, _daz, _flushed, _int_like
+from ._host_exact import _FLOATS, NotExact, _cast, _daz, _flushed
 from ._host_reductions import REDUCTION_RULES, _reduce
 from . import (creation, data_types, elementwise, indexing, linalg_core, manipulation, searching, sets, sorting,
                statistical, utility)
@@ -279,43 +281,37 @@ def _meshgrid(p: dict, *xs: np.ndarray) -> list:
 def _astype(p: dict, x: np.ndarray) -> list:
     dtype = p["dtype"]
     if dtype == _BOOL:
-        return [x != 0 if _int_like(x.dtype) else _daz(x) != 0]  # a subnormal is false on the device
+        return [_daz(x) != 0]  # a subnormal is false on the device
     if x.dtype == _BOOL and dtype.kind in "fc":
         return [x.astype(dtype)]
-    if dtype in _FLOATS and (x.dtype in _FLOATS or x.dtype.kind in "iu"):
-        return [_to_float(x, dtype)]
-    if x.dtype in _FLOATS and dtype.kind in "iu":
-        return [_to_int(x, dtype)]
+    if x.dtype.kind == "f" and dtype.kind in "iu":
+        return [_truncated(x, dtype)]
+    if x.dtype.kind == dtype.kind == "f" and {x.dtype.itemsize, dtype.itemsize} != {2, 8}:
+        if dtype == np.float32 and x.dtype == np.float64 and _near_subnormal(x, dtype):
+            raise NotExact  # whether the device detects tininess before or after rounding is not established
+        return [_flushed(lambda a: a.astype(dtype), x)]  # one correct rounding on both sides
+    if x.dtype.kind in "iu" and dtype in _FLOATS and not (x.dtype == np.uint64 and dtype == np.float32):
+        return [x.astype(dtype)]  # correctly rounded on both sides (uint64 -> float32 is lowered in two steps)
     return [_cast(x, dtype)]
 
 
-def _to_float(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """IEEE conversions, correctly rounded on both sides: integers (but uint64 -> float32, which
-    compilers lower in more than one rounding step), float32 <-> float64 with subnormals read
-    and written as zeros.  Narrowing near the subnormal range is left to the compiler: whether
-    the device detects tininess before or after rounding is not established here."""
-    if x.dtype.kind in "iu":
-        if x.dtype == np.uint64 and dtype == np.float32:
-            raise NotExact
-        return x.astype(dtype)
-    if dtype.itemsize < x.dtype.itemsize:
-        tiny = np.finfo(dtype).tiny
-        a = np.abs(x)
-        if ((a < 2 * tiny) & (a >= np.finfo(x.dtype).tiny)).any():
-            raise NotExact
-        with np.errstate(over="ignore"):
-            return _daz(_daz(x).astype(dtype))
-    return _daz(x).astype(dtype)
+def _near_subnormal(x: np.ndarray, dtype: np.dtype) -> bool:
+    """Whether a value of ``x`` below ``dtype``'s smallest normal rounds up to it (flushed to zero
+    or not depending on whether tininess is detected before or after rounding)."""
+    tiny = np.finfo(dtype).tiny
+    a = np.abs(x)
+    with np.errstate(over="ignore"):
+        return bool(((a < tiny) & (a.astype(dtype) == tiny)).any())
 
 
-def _to_int(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Truncation where every value is finite and its integer part fits ``dtype`` (beyond that
-    the device saturates and numpy's result is undefined)."""
-    info = np.iinfo(dtype)
+def _truncated(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Floats to integers, rounded toward zero, where every value fits ``dtype`` (the device
+    saturates the others and numpy does not define them)."""
     with np.errstate(invalid="ignore"):
-        t = np.trunc(x)
-        # (the bounds as floats: 2**63 - 1 rounds up to 2**63, which is excluded by "<")
-        if not ((t >= float(info.min)) & (t < float(info.max) + 1.0)).all():
+        t = np.trunc(x.astype(np.float64))
+        bits = dtype.itemsize * 8
+        low, high = (-(2.0 ** (bits - 1)), 2.0 ** (bits - 1)) if dtype.kind == "i" else (0.0, 2.0 ** bits)
+        if not ((t >= low) & (t < high)).all():
             raise NotExact
     return t.astype(dtype)
 
@@ -326,9 +322,7 @@ def _copy(p: dict, x: np.ndarray) -> list:
 
 
 def _truth(p: dict, x: np.ndarray) -> list:
-    if not _int_like(x.dtype):
-        raise NotExact  # a subnormal is false on the device
-    return [_reduce(x != 0, p["axes"], p["op"], p["keepdims"])]
+    return [_reduce(_daz(x) != 0, p["axes"], p["op"], p["keepdims"])]  # a subnormal is false on the device
 
 
 # -- element-wise ------------------------------------------------------------------------------------
@@ -449,6 +443,45 @@ def _negative(p: dict, x: np.ndarray) -> list:
         return [np.negative(a)]
 
 
+def _real(p: dict, x: np.ndarray) -> list:
+    return [x.real if x.dtype.kind == "c" else x]
+
+
+def _imag(p: dict, x: np.ndarray) -> list:
+    return [x.imag if x.dtype.kind == "c" else np.zeros(x.shape, x.dtype)]
+
+
+def _conj(p: dict, x: np.ndarray) -> list:
+    return [np.conj(x) if x.dtype.kind == "c" else x]  # the imaginary part's sign bit flipped
+
+
+def _signbit(p: dict, x: np.ndarray) -> list:
+    return [np.signbit(x) if x.dtype.kind in "fi" else np.zeros(x.shape, _BOOL)]
+
+
+def _sign(p: dict, x: np.ndarray) -> list:
+    """Real ``sign``: 0 at zero (a subnormal is a zero on the device), +-1 elsewhere; NaN (whose
+    bits the device's sign may change) and complex values compile."""
+    if x.dtype.kind == "c" or x.dtype == _BOOL or (x.dtype.kind == "f" and np.isnan(x).any()):
+        raise NotExact
+    keys = _daz(x)
+    return [np.where(keys == 0, np.zeros((), x.dtype), np.sign(keys))]
+
+
+def _extremum(ufunc: np.ufunc, direction: Callable[..., np.ndarray]) -> HostFn:
+    """``maximum``/``minimum``: integers as numpy; floats as the rule selects, ``x`` where
+    ``x > y`` (``<`` for minimum, subnormals compared as zeros) or ``x`` is NaN, else ``y``."""
+    def host(p: dict, x: np.ndarray, y: np.ndarray) -> list:
+        a, b = _operands(p, x, y)
+        if a.dtype.kind in "biu":
+            return [ufunc(a, b)]
+        if a.dtype.kind != "f":
+            raise NotExact
+        with np.errstate(invalid="ignore"):
+            return [np.where(direction(_daz(a), _daz(b)) | np.isnan(a), a, b)]
+    return host
+
+
 def _invert(p: dict, x: np.ndarray) -> list:
     return [np.invert(x)]
 
@@ -465,11 +498,12 @@ _ELEMENTWISE: dict[str, HostFn] = {
     "divide": _arith(np.divide, "f"),
     "floor_divide": _int_division(np.floor_divide), "remainder": _int_division(np.remainder),
     "bitwise_and": _int_only(np.bitwise_and), "bitwise_or": _int_only(np.bitwise_or),
-    "bitwise_xor": _int_only(np.bitwise_xor), "maximum": _int_only(np.maximum), "minimum": _int_only(np.minimum),
+    "bitwise_xor": _int_only(np.bitwise_xor), "maximum": _extremum(np.maximum, np.greater), "minimum": _extremum(np.minimum, np.less),
     "logical_and": _logical(np.logical_and), "logical_or": _logical(np.logical_or),
     "logical_xor": _logical(np.logical_xor),
     "isnan": _classify(np.isnan), "isinf": _classify(np.isinf), "isfinite": _classify(np.isfinite),
-    "abs": _abs, "negative": _negative, "sqrt": _sqrt, "bitwise_invert": _invert, "logical_not": _logical_not,
+    "abs": _abs, "negative": _negative, "sqrt": _sqrt, "real": _real, "imag": _imag, "conj": _conj, "sign": _sign,
+    "signbit": _signbit, "bitwise_invert": _invert, "logical_not": _logical_not,
 }
 
 
