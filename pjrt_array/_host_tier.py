@@ -56,7 +56,8 @@ while fusion defers every segment (``_fusion.configure(hot=0)``) compiles.
 Otherwise a host run ends the thread's segment, as a host read does, so a
 fusion signature only ever holds compiled entries: a deferred segment (one that
 started like a hot signature) that reaches a key with no executable is computed
-there, and the op runs on the host.  (Compiling it instead, as the tier did at
+there, operands still pending from an earlier segment are computed too (``fusion.settle``),
+and the op runs on the host.  (Compiling it instead, as the tier did at
 first, compiled a program per op of segments that then matched no hot
 signature: 188 of scipy.special's 462 per-op compiles.)  A result
 is a fresh Array, which callers that make views (transposes, basic indexing)
