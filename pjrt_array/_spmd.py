@@ -31,7 +31,7 @@ import numpy as np
 
 from ._array import Array
 from ._devices import Device
-from ._pjrt import LoadedExecutable
+from ._pjrt import LoadedExecutable, Unimplemented
 from ._pjrt._signature import _field
 from ._pjrt.compile_options import _fields, _read_varint
 from ._sharding import Mesh, NamedSharding, shard_buffers, wrap
@@ -265,7 +265,10 @@ def compile_module(text: str, out_avals: list[Aval], arg_hlo: list[str],
             return compile_module(text, out_avals, arg_hlo, replicated, mesh, options)
         requested = [r or _as_named(t, len(shape), mesh, order)
                      for r, t, (shape, _) in zip(requested, tiles, out_avals)]
-    partitions = [p for _, p in exe.addressable_device_logical_ids()]
+    try:
+        partitions = [p for _, p in exe.addressable_device_logical_ids()]
+    except Unimplemented:  # (PJRT API < 0.96) one replica over ``order``: partition i runs on order[i]
+        partitions = list(range(len(order)))
     return _Program(exe, out_avals, requested, partitions, order)  # type: ignore[arg-type]
 
 

@@ -5,6 +5,9 @@ buffers: each device's own PJRT buffer must hold exactly its block.
 """
 
 import inspect
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pjrt_array as xp
+from binding_support import CPU_PLUGINS, plugin_id
 from helpers import arrays, assert_equal
 from pjrt_array.ops import elementwise as _elementwise
 
@@ -505,3 +509,23 @@ def test_an_output_sharding_no_named_sharding_describes_comes_back_replicated(mo
     out = xp.sin(xp.asarray(a, device=sharding("both22"))) * 3.0
     assert_sharded(out, np.sin(a) * 3.0, split=False)
     assert out.sharding.is_fully_replicated
+
+
+SPMD_SCRIPT = """
+import numpy as np
+import pjrt_array as xp
+s = xp.NamedSharding(xp.make_mesh((4,), ("x",)), ("x", None))
+a = np.arange(32.0).reshape(8, 4)
+total = xp.asarray(a, device=s) + xp.asarray(a)  # an SPMD program: its outputs' partitions
+assert np.array_equal(np.asarray(total), 2 * a) and total.sharding == s
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("plugin", CPU_PLUGINS, ids=plugin_id)
+def test_spmd_programs_run_on_every_cpu_plugin(plugin):
+    """A plugin older than PJRT API 0.96 has no PJRT_LoadedExecutable_AddressableDeviceLogicalIds:
+    the partitions come from the device assignment the program was compiled with."""
+    env = {**os.environ, "PJRT_ARRAY_PLUGIN": str(plugin.path)}
+    out = subprocess.run([sys.executable, "-c", SPMD_SCRIPT], env=env, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

@@ -312,7 +312,7 @@ class Buffer(Owned):
             dtype, shape = self.dtype, self.shape
             nbytes = math.prod(shape) * dtype.itemsize
             if nbytes:
-                view = np.frombuffer((ctypes.c_char * nbytes).from_address(pointer), dtype).reshape(shape)
+                view = np.frombuffer(memoryview((ctypes.c_char * nbytes).from_address(pointer)), dtype).reshape(shape)
             else:
                 view = np.empty(shape, dtype)
             view.flags.writeable = False
