@@ -238,12 +238,14 @@ def _in_place(result: np.ndarray, args: Sequence[Array], bufs: list, donate: tup
 def set_host_tier(enabled: bool, *, sightings: int | None = None) -> None:
     """Turn the host tier on or off (all threads; see the module docstring); ``sightings``: how
     many calls of one key of small operands run on the host before it compiles (default 256;
-    fewer for operands and results beyond 32 KiB)."""
+    fewer for operands and results beyond 32 KiB).  Keys seen before count afresh (each key's
+    limit is fixed at its first sighting)."""
     global _enabled, _sightings
     if sightings is not None and (isinstance(sightings, bool) or int(sightings) < 1):
         raise ValueError(f"sightings must be a positive int, got {sightings!r}")
     _sightings = int(sightings) if sightings is not None else _SIGHTINGS
     _enabled = bool(enabled)
+    _seen.clear()
 
 
 def host_tier_enabled() -> bool:

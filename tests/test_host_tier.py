@@ -682,6 +682,13 @@ def test_sightings():
         np.testing.assert_array_equal(np.asarray(xp.roll(x, 2)), np.roll(np.arange(10), 2))
         assert xp.cache_info()["host_runs"] == min(i + 1, 3)
         assert xp.cache_info()["misses"] == (1 if i >= 3 else 0)
+    xp.cache_clear()
+    xp.set_host_tier(True)
+    xp.flip(x)  # a key first seen under the default limit...
+    xp.set_host_tier(True, sightings=1)  # ...counts afresh under the new one
+    xp.flip(x)
+    xp.flip(x)
+    assert xp.cache_info()["host_runs"] == 2 and xp.cache_info()["misses"] == 1
     with pytest.raises(ValueError, match="sightings"):
         xp.set_host_tier(True, sightings=0)
 
