@@ -95,18 +95,19 @@ def _host_call(key: tuple, rule: Any, params: tuple, args: Sequence[Array]) -> _
 
 
 def _read_operand(a: Array, recorder: Any) -> np.ndarray | None:
-    """``a``'s value on the host (cached on it: a later call reads it for free); None while it is
-    still being computed (the program waits for it, as every op does)."""
+    """``a``'s value on the host (cached on it: a later call reads it for free), waiting for it
+    when it is still being computed: whether the host or the program serves a call must not depend
+    on timing (their kernels round differently).  None: another thread's fusion segment has yet to
+    compute it (the program waits for it, as every op does)."""
     buf = a._buffer  # first: a stale view re-derives its buffer (and drops its host view)
     host = a._host
     if host is None:
         if recorder is not None and type(buf) is not Buffer:
             _fusion.settle((a,))  # a deferred operand gets its computed buffer
             buf = a._buffer
-        if type(buf) is not HostValue and \
-                (type(buf) is not Buffer or not is_ready(buf._client.api, buf.handle)):
+        if type(buf) is not HostValue and type(buf) is not Buffer:
             return None
-        host = a._numpy(ready=True)
+        host = a._numpy(ready=type(buf) is HostValue or is_ready(buf._client.api, buf.handle))
     return host
 
 
