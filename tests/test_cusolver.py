@@ -106,6 +106,9 @@ def cusolver(monkeypatch):
         _registered.append(True)
     monkeypatch.setattr(_lapack, "serves", lambda device, dtype: False)
     monkeypatch.setattr(_cusolver, "serves", lambda device, dtype: np.dtype(dtype) in _cusolver._DTYPES)
+    _lapack.choices.clear()  # the linalg front ends' choices, made from the real ``serves``
+    yield
+    _lapack.choices.clear()  # ... and from the stand-in: later tests choose afresh
 
 
 def _tol(dtype):
