@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -81,3 +84,38 @@ def spd_matrix(shape, dtype, seed: int = 0) -> np.ndarray:
     """A well-conditioned Hermitian positive definite matrix (a stack of them) of ``shape``."""
     a = random_array(shape, dtype, seed)
     return (a @ np.conj(np.swapaxes(a, -1, -2)) + shape[-1] * np.eye(shape[-1])).astype(dtype)
+
+
+@contextlib.contextmanager
+def every_segment_deferred() -> Iterator[None]:
+    """Automatic fusion on, with every segment deferred (a fused graph from the first op), for the
+    block; the previous settings afterwards."""
+    from pjrt_array import _fusion
+    was_on = _fusion.fusion_enabled()
+    _fusion.set_fusion(True)
+    hot, _, _ = _fusion.configure(hot=0)
+    try:
+        yield
+    finally:
+        _fusion.configure(hot=hot)
+        _fusion.set_fusion(was_on)
+
+
+@contextlib.contextmanager
+def rules_run_on_host() -> Iterator[set]:
+    """The lowering rules the first-sight host tier ran during the block (filled as it runs)."""
+    from pjrt_array import _host_tier
+    seen: set = set()
+    real = _host_tier.first_sight
+
+    def spy(key, rule, *rest):
+        out = real(key, rule, *rest)
+        if out is not None:
+            seen.add(rule)
+        return out
+
+    _host_tier.first_sight = spy
+    try:
+        yield seen
+    finally:
+        _host_tier.first_sight = real

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import pjrt_array as xp
-from pjrt_array import _host_tier
 from pjrt_array.ops._host_reductions import REDUCTION_RULES
+from helpers import rules_run_on_host
 from test_host_tier import check, one_sighting  # noqa: F401  (the fixture: one host run per key)
 
 pytestmark = pytest.mark.cpu_only
@@ -88,19 +88,7 @@ def test_float_sums_that_decline_compile():
 
 
 def test_every_reduction_rule_is_exercised():
-    seen = set()
-    real = _host_tier.first_sight
-
-    def spy(key, rule, *rest):
-        out = real(key, rule, *rest)
-        if out is not None:
-            seen.add(rule)
-        return out
-
-    _host_tier.first_sight = spy
-    try:
+    with rules_run_on_host() as seen:
         test_float_sums_in_the_devices_order(np.float64)
         test_dot_products_and_norms(np.float32)
-    finally:
-        _host_tier.first_sight = real
     assert seen & set(REDUCTION_RULES) == set(REDUCTION_RULES)

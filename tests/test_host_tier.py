@@ -14,7 +14,7 @@ import pjrt_array as xp
 from pjrt_array import _dispatch, _fusion, _host_tier
 from pjrt_array.ops._host_reductions import REDUCTION_RULES
 from pjrt_array.ops._host_rules import HOST_RULES
-from helpers import run_in_threads
+from helpers import rules_run_on_host, run_in_threads
 
 pytestmark = pytest.mark.cpu_only
 
@@ -383,17 +383,7 @@ def test_mixed_kinds_and_scalars():
 
 
 def test_every_host_rule_is_exercised():
-    seen = set()
-    real = _host_tier.first_sight
-
-    def spy(key, rule, *rest):
-        out = real(key, rule, *rest)
-        if out is not None:
-            seen.add(rule)
-        return out
-
-    _host_tier.first_sight = spy
-    try:
+    with rules_run_on_host() as seen:
         for name in MOVES:
             check(MOVES[name][0], edge_values(np.float32))
         test_fills(np.int32)
@@ -416,8 +406,6 @@ def test_every_host_rule_is_exercised():
         test_searchsorted(np.float32)
         test_unique(np.float64)
         test_writes_are_bit_identical(np.int16)
-    finally:
-        _host_tier.first_sight = real
     # (the reductions' own test: test_host_reductions.py)
     expected = set(HOST_RULES) - set(REDUCTION_RULES)
     assert seen - set(REDUCTION_RULES) == expected, {getattr(r, "__name__", r) for r in expected - seen}

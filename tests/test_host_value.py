@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import pjrt_array as xp
-from pjrt_array import _donation, _fusion
+from pjrt_array import _donation
 from pjrt_array._host_value import HostValue
 from pjrt_array._pjrt import Buffer
-from helpers import run_in_threads, spd_matrix
+from helpers import every_segment_deferred, run_in_threads, spd_matrix
 
 pytestmark = pytest.mark.cpu_only
 
@@ -159,19 +159,13 @@ def test_traced_calls_never_make_host_values():
 
 
 def test_automatic_fusion_reads_host_values():
-    was_on = _fusion.fusion_enabled()
-    _fusion.set_fusion(True)
-    hot, _, _ = _fusion.configure(hot=0)  # every segment is deferred
-    try:
+    with every_segment_deferred():
         a = spd_matrix((4, 4), np.float64)
         for _ in range(4):
             y = L.inv(xp.asarray(a))
             z = (y * 2.0 + 1.0) @ y
             np.testing.assert_allclose(np.asarray(z), (2 * np.linalg.inv(a) + 1) @ np.linalg.inv(a), rtol=1e-12)
             assert float(L.det(y)) == pytest.approx(1 / np.linalg.det(a))
-    finally:
-        _fusion.configure(hot=hot)
-        _fusion.set_fusion(was_on)
 
 
 def test_eight_threads_share_one_host_value():

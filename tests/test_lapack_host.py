@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import pjrt_array as xp
-from pjrt_array import _dispatch, _fusion
+from pjrt_array import _dispatch
 from pjrt_array.ops import _lapack_run
-from helpers import random_array, run_in_threads, spd_matrix
+from helpers import every_segment_deferred, random_array, run_in_threads, spd_matrix
 
 pytestmark = pytest.mark.cpu_only
 
@@ -229,10 +229,7 @@ def test_writes_and_views_are_read_as_they_are_now():
 
 
 def test_deferred_operands_are_computed_and_errors_reach_the_call():
-    was_on = _fusion.fusion_enabled()
-    _fusion.set_fusion(True)
-    hot, _, _ = _fusion.configure(hot=0)  # every segment is deferred
-    try:
+    with every_segment_deferred():
         a = spd_matrix((3, 3), np.float64)
         x = xp.asarray(a)
         for _ in range(3):
@@ -241,9 +238,6 @@ def test_deferred_operands_are_computed_and_errors_reach_the_call():
             z = x * 0.0
             with pytest.raises(np.linalg.LinAlgError, match="Singular matrix"):
                 L.inv(z)
-    finally:
-        _fusion.configure(hot=hot)
-        _fusion.set_fusion(was_on)
 
 
 def test_eight_threads_get_their_own_results():
