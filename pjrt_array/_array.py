@@ -388,9 +388,7 @@ def host_value_result(values: np.ndarray, aval: tuple[tuple[int, ...], np.dtype]
     dtypes, made by the caller for it: the Array takes it and makes it read-only), uploaded on its
     first device use (``_host_value``; ``ops._lapack_run``'s results)."""
     values.setflags(write=False)  # (``flags.writeable = ...`` costs twice as much)
-    stand_in = _new_object(HostValue)  # (no ``__init__`` frame: one per result of a small call)
-    stand_in.value, stand_in.aval, stand_in.device, stand_in.buffer = values, aval, device, None
-    self = new_array(stand_in, aval, device)  # type: ignore[arg-type]  # a Buffer stand-in
+    self = new_array(HostValue(values, aval, device), aval, device)  # type: ignore[arg-type]  # a Buffer stand-in
     self._host = values
     return self
 

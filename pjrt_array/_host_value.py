@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._pjrt import Buffer
-from ._pjrt.buffer_hot import MAX_RANK, copy_from_host, unsafe_pointer
+from ._pjrt.buffer_hot import MAX_RANK, copy_from_host
 
 if TYPE_CHECKING:
     from ._array import Array
@@ -48,7 +48,7 @@ def upload(values: np.ndarray, aval: tuple[tuple[int, ...], np.dtype], device: "
     handle = copy_from_host(client.api, client.handle, np.ascontiguousarray(values), device.handle)
     buffer = Buffer(client, handle, aval[1], aval[0])
     if device.platform == "cpu":  # the data is in place (copied during the call): a host view needs no wait
-        buffer._address = unsafe_pointer(client.api, handle)
+        buffer._data_address(handle, ready=True)
     return buffer
 
 

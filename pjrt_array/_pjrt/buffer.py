@@ -281,17 +281,23 @@ class Buffer(Owned):
             host = self.to_numpy()
             host.flags.writeable = False
             return host
-        api, handle = self._client.api, self.handle
-        pointer = self._address
-        if not pointer:
-            if not ready:
-                hot.wait_ready(api, handle)  # the hot-path calls: this runs at every first host read of an array
-            pointer = self._address = hot.unsafe_pointer(api, handle)
+        pointer = self._data_address(self.handle, ready)
         dtype, shape = self.dtype, self.shape
         nbytes = math.prod(shape) * dtype.itemsize
         writable = writable and self._host_ref is None
         raw = np.asarray(_HostView(ExternalReference(self), pointer, nbytes, self._host_ref, writable))
         return raw.view(dtype).reshape(shape)
+
+    def _data_address(self, handle: int, ready: bool) -> int:
+        """The data's address in host memory, waiting for the data first unless ``ready`` (the
+        caller saw it computed); remembered once known (readiness never goes back)."""
+        pointer = self._address
+        if not pointer:
+            api = self._client.api
+            if not ready:
+                hot.wait_ready(api, handle)  # the hot-path calls: this runs at every first host read of an array
+            pointer = self._address = hot.unsafe_pointer(api, handle)
+        return pointer
 
     # -- unsafe ------------------------------------------------------------------------
     def transient_view(self) -> np.ndarray:
@@ -305,10 +311,7 @@ class Buffer(Owned):
         handle = self.handle  # (raises once closed or donated)
         view = self._transient
         if view is None:
-            pointer = self._address
-            if not pointer:
-                hot.wait_ready(self._client.api, handle)
-                pointer = self._address = hot.unsafe_pointer(self._client.api, handle)
+            pointer = self._data_address(handle, False)
             dtype, shape = self.dtype, self.shape
             nbytes = math.prod(shape) * dtype.itemsize
             if nbytes:
