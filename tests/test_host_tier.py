@@ -394,10 +394,13 @@ def test_every_host_rule_is_exercised():
         test_integer_reductions(np.int32)
         test_sqrt()
         test_clip_and_diff(np.float64)
-        from test_host_tier_floats import (test_float_reductions_where_the_order_cannot_matter,
-                                           test_float_sign_conversions_and_truth)
+        from test_host_tier_floats import (test_float_floor_divide_and_remainder,
+                                           test_float_reductions_where_the_order_cannot_matter,
+                                           test_float_sign_conversions_and_truth, test_rounding_copysign_and_square)
         test_float_reductions_where_the_order_cannot_matter(np.float32)
         test_float_sign_conversions_and_truth(np.float32)
+        test_float_floor_divide_and_remainder(np.float64)
+        test_rounding_copysign_and_square(np.float64)
         test_orders_compare_subnormals_as_the_device_does(np.float64)
         test_elementwise_is_bit_identical(np.int32)
         test_elementwise_is_bit_identical(np.float64)

@@ -132,3 +132,68 @@ def test_integer_promotions_to_float_check_the_values():
     xp.cache_clear()
     xp.asarray(np.array([2 ** 53 + 1], np.int64)) + xp.asarray([0.5])
     assert xp.cache_info()["host_runs"] == 0 and xp.cache_info()["host_declined"] == 1
+
+
+def _normal_edges(dtype) -> np.ndarray:
+    """The edge values without subnormals, with a few ordinary ones (exact multiples, halves)."""
+    a = edge_values(dtype, (12,))
+    a = a[~((np.abs(a) < np.finfo(dtype).tiny) & (a != 0))]
+    return np.concatenate([a, np.array([7.0, -7.0, 0.5, -0.75, 2.5, 1e-30, 3e20], dtype)])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+def test_float_floor_divide_and_remainder(dtype):
+    """The rule's fmod, IEEE steps and selects, op for op: every pair of normal edge values (NaN,
+    infinities, signed zeros, the largest value) and random ones of wide magnitudes; a subnormal
+    operand declines (compiled)."""
+    a = _normal_edges(dtype)
+    x, y = np.repeat(a, a.size).reshape(a.size, -1), np.tile(a, a.size).reshape(a.size, -1)
+    rng = np.random.default_rng(5)
+    wide = [(rng.standard_normal(300) * np.exp(rng.uniform(-30, 30, 300))).astype(dtype) for _ in range(2)]
+    ints = [rng.integers(-9, 9, 300).astype(dtype) * s for s in (1.0, 0.1)]
+    with np.errstate(all="ignore"):
+        for fn in (xp.floor_divide, xp.remainder):
+            check(fn, x, y)
+            check(fn, *wide)
+            check(fn, *ints)
+            check(lambda p, fn=fn: fn(p, 0.3), wide[0])
+        check(xp.remainder, ints[0], np.where(ints[1] == 0, 1, ints[1]),
+              expected=np.remainder(ints[0], np.where(ints[1] == 0, 1, ints[1])))
+    tiny = np.finfo(dtype).tiny
+    for values in (edge_values(dtype, (12,)), np.array([1.0, tiny * 1.5], dtype)):
+        xp.cache_clear()  # a subnormal operand (edge values), a subnormal remainder (the second)
+        xp.remainder(xp.asarray(values), xp.asarray(np.full(values.shape, tiny, dtype)))
+        assert xp.cache_info()["host_runs"] == 0 and xp.cache_info()["host_declined"] == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.complex128, np.int32],
+                         ids=lambda d: np.dtype(d).name)
+def test_rounding_copysign_and_square(dtype):
+    """``floor``/``ceil``/``trunc``/``round``: exact, subnormals read as zeros of their sign
+    (``floor(-tiny)`` is -0.0 on the device, -1.0 in numpy); ``copysign`` without subnormal
+    magnitudes; ``square`` as ``multiply`` (complex: compiled); ``x ** 2`` is numpy's ``square``."""
+    a = edge_values(dtype)
+    kind = np.dtype(dtype).kind
+    rounders = [xp.round] + ([xp.floor, xp.ceil, xp.trunc] if kind != "c" else [])
+    for fn in rounders:
+        check(fn, a)
+    halves = (np.arange(-10, 10) / 2).astype(dtype)
+    check(xp.round, halves, expected=np.round(halves))
+    if kind == "f":
+        check(lambda p: xp.floor(p) + xp.ceil(p), halves, expected=np.floor(halves) + np.ceil(halves))
+    if kind == "c":
+        xp.cache_clear()
+        xp.square(xp.asarray(a))
+        assert xp.cache_info()["host_runs"] == 0  # a complex product: compiled
+    else:
+        with np.errstate(all="ignore"):
+            check(xp.square, a)
+            check(lambda p: p ** 2, halves, expected=halves * halves)
+            assert np.asarray(xp.asarray(a) ** 2).tobytes() == np.asarray(xp.square(xp.asarray(a))).tobytes()
+    if np.dtype(dtype) in (np.float32, np.float64):
+        normal = _normal_edges(dtype)
+        x, y = np.repeat(normal, normal.size), np.tile(a.reshape(-1)[:6], normal.size)[:normal.size ** 2]
+        check(xp.copysign, x, np.resize(y, x.shape), expected=np.copysign(x, np.resize(y, x.shape)))
+        xp.cache_clear()
+        xp.copysign(xp.asarray(a), xp.asarray(a))  # a subnormal magnitude: compiled
+        assert xp.cache_info()["host_runs"] == 0 and xp.cache_info()["host_declined"] == 1

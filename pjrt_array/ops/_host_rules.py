@@ -362,16 +362,71 @@ def _int_only(ufunc: np.ufunc) -> HostFn:
     return host
 
 
-def _int_division(ufunc: np.ufunc) -> HostFn:
-    """Integer ``floor_divide``/``remainder``: numpy floors as the rule does, gives 0 for a zero
-    divisor and wraps ``MIN // -1`` to ``MIN`` (remainder 0) as XLA's division does."""
+def _division(which: int) -> HostFn:
+    """``floor_divide`` (``which`` 0) and ``remainder`` (1).  Integers: numpy floors as the rule
+    does, gives 0 for a zero divisor and wraps ``MIN // -1`` to ``MIN`` (remainder 0) as XLA's
+    division does.  float32/float64: the rule's own sequence (``_float_mod``)."""
+    ufunc = (np.floor_divide, np.remainder)[which]
+
     def host(p: dict, x: np.ndarray, y: np.ndarray) -> list:
         a, b = _operands(p, x, y)
-        if a.dtype.kind not in "iu":
-            raise NotExact  # float division: fmod, floor and selects, not numpy's divmod bit for bit
-        with np.errstate(all="ignore"):
-            return [ufunc(a, b)]
+        if a.dtype.kind in "iu":
+            with np.errstate(all="ignore"):
+                return [ufunc(a, b)]
+        if a.dtype not in _FLOATS:
+            raise NotExact  # float16 (computed through float32 op by op on the device): not checked
+        return [_float_mod(a, b)[which]]
     return host
+
+
+def _subnormal(a: np.ndarray) -> bool:
+    return bool(((np.abs(a) < np.finfo(a.dtype).tiny) & (a != 0)).any())
+
+
+def _float_mod(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``_elementwise_rules._float_mod`` op for op: ``fmod`` (exact), then IEEE subtractions,
+    divisions and additions rounded and flushed as on the device, compares and selects.  Subnormal
+    operands or remainders decline: ``fmod`` is a library call whose reading of them under the
+    device's denormals-are-zero mode is not established."""
+    if _subnormal(x) or _subnormal(y):
+        raise NotExact
+    zero = np.zeros((), x.dtype)
+    with np.errstate(all="ignore"):
+        mod = np.fmod(x, y)
+        if _subnormal(mod):
+            raise NotExact
+        fix = (mod != 0) & (np.signbit(mod) != np.signbit(y))
+        div = _flushed(np.divide, _flushed(np.subtract, x, mod), y)
+        div = np.where(fix, _flushed(np.subtract, div, np.ones((), x.dtype)), div)
+        mod = np.where(fix, _flushed(np.add, mod, y), mod)
+        mod = np.where(_daz(mod) == 0, np.copysign(zero, y), mod)
+        floored = np.floor(_daz(div))
+        up = _flushed(np.subtract, div, floored) > 0.5
+        floored = np.where(up, _flushed(np.add, floored, np.ones((), x.dtype)), floored)
+        quotient = _flushed(np.divide, x, y)
+        floored = np.where(_daz(div) == 0, np.copysign(zero, quotient), floored)
+        direct = (y == 0) | np.isinf(x) | np.isinf(y)
+        return np.where(direct, quotient, floored), mod
+
+
+def _rounding(ufunc: np.ufunc) -> HostFn:
+    """``floor``/``ceil``/``trunc``/``round`` (halves to even): exact on both sides, subnormals
+    read as zeros of their sign (``floor(-tiny)`` is -0.0 on the device); the identity on
+    integers; complex ``round`` rounds each part."""
+    def host(p: dict, x: np.ndarray) -> list:
+        if x.dtype.kind not in "fc":
+            return [x]
+        return [_flushed(ufunc, x)]
+    return host
+
+
+def _copysign(p: dict, x: np.ndarray, y: np.ndarray) -> list:
+    """``|x|`` with ``y``'s sign bit (both bit operations on the device: a subnormal ``x`` would
+    keep its bits there, which is not established: declined)."""
+    a, b = _operands(p, x, y)
+    if a.dtype not in _FLOATS or _subnormal(a):
+        raise NotExact
+    return [np.copysign(a, b)]
 
 
 def _logical(ufunc: np.ufunc) -> HostFn:
@@ -482,6 +537,11 @@ def _extremum(ufunc: np.ufunc, direction: Callable[..., np.ndarray]) -> HostFn:
     return host
 
 
+def _square(p: dict, x: np.ndarray) -> list:
+    """``x * x``: integers wrap, real floats as ``multiply`` (complex products compile)."""
+    return _ELEMENTWISE["multiply"](p, x, x)
+
+
 def _invert(p: dict, x: np.ndarray) -> list:
     return [np.invert(x)]
 
@@ -496,7 +556,9 @@ _ELEMENTWISE: dict[str, HostFn] = {
     "greater_equal": _compare(np.greater_equal),
     "add": _arith(np.add, "fc"), "subtract": _arith(np.subtract, "fc"), "multiply": _arith(np.multiply, "f"),
     "divide": _arith(np.divide, "f"),
-    "floor_divide": _int_division(np.floor_divide), "remainder": _int_division(np.remainder),
+    "floor_divide": _division(0), "remainder": _division(1), "copysign": _copysign,
+    "floor": _rounding(np.floor), "ceil": _rounding(np.ceil), "trunc": _rounding(np.trunc),
+    "round": _rounding(np.rint), "square": _square,
     "bitwise_and": _int_only(np.bitwise_and), "bitwise_or": _int_only(np.bitwise_or),
     "bitwise_xor": _int_only(np.bitwise_xor), "maximum": _extremum(np.maximum, np.greater), "minimum": _extremum(np.minimum, np.less),
     "logical_and": _logical(np.logical_and), "logical_or": _logical(np.logical_or),

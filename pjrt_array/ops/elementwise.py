@@ -202,6 +202,33 @@ remainder = _binary("remainder", R.remainder, _REAL, _SAME, "Remainder with the 
 subtract = _binary("subtract", R.arith("subtract"), _NUMERIC, _SAME, "Element-wise difference x1 - x2.")
 
 
+def _squares(x1: Any, x2: Any) -> bool:
+    """Whether ``x1 ** x2`` is a real or integer Array to the Python scalar 2, which numpy computes
+    as ``square(x1)`` (``x * x``, correctly rounded; the device's float32 ``power`` is off in the
+    last bit for about 1 in 1,400 values).  ``square`` runs on the host at first sightings (the
+    host tier), where a ``power`` program would compile for every new shape."""
+    return (type(x2) is int or type(x2) is float) and x2 == 2 and type(x1) is Array and x1._aval[1].kind in "iuf"
+
+
+_power, _donating_power = pow, DONATING["pow"]
+
+
+def pow(x1: Any, x2: Any, /) -> Array:  # noqa: A001  (the standard's name)
+    if _squares(x1, x2):
+        return square(x1)
+    return _power(x1, x2)
+
+
+def _donating_pow(x1: Any, x2: Any, k: int) -> Array:
+    if _squares(x1, x2):
+        return DONATING_UNARY["square"](x1) if k == 0 else square(x1)
+    return _donating_power(x1, x2, k)
+
+
+pow.__doc__ = _power.__doc__
+DONATING["pow"] = _donating_pow
+
+
 def positive(x: Any, /) -> Array:
     """Numerical positive, +x (the array itself)."""
     x = check_array(x)
