@@ -70,8 +70,9 @@ _MAX_GRAPHS = 1024     # fused programs kept
 
 _counts: dict[tuple, int] = {}   # signature -> times seen
 _hot: set[Any] = set()           # first entries of hot signatures
-_programs: dict[tuple, Any] = {}  # graph -> _Fused, a Future while compiling, or _FAILED
+_programs: dict[tuple, Any] = {}  # graph -> _Fused, a Future while compiling, _FAILED, or _SEEN once
 _FAILED = object()
+_SEEN = object()
 _stats = {"graphs": 0, "compiles": 0, "hits": 0, "replays": 0, "failures": 0, "deferred_ops": 0}
 _worker: ThreadPoolExecutor | None = None
 _futures: list[Future] = []
@@ -226,9 +227,13 @@ class _Segment:
             track = _track_of(self.nodes)          # the next segment is expected to follow
         graph = (track, tuple(live), tuple(avals))
         program = _programs.get(graph)
-        # A deferred graph compiles when it recurs (its first op already started a hot signature);
-        # one op is already one executable: only longer graphs are worth a compile.
+        # A deferred graph compiles when it recurs (its first op already started a hot signature,
+        # but the outputs still read and the parameters' types vary: in scipy.stats' tests 86 of
+        # 228 graphs compiled at their first sighting never ran again); one op is already one
+        # executable: only longer graphs are worth a compile.
         if program is None and len(self.nodes) > 1 and _counts.get(self.signature(), 0) >= 1:
+            _seen_once(graph)
+        elif program is _SEEN:
             program = _submit(graph, self.nodes, avals, live, self.device)
         if type(program) is _Fused:
             _stats["hits"] += 1
@@ -370,12 +375,19 @@ def _compile(graph: tuple, nodes: Sequence[tuple], avals: Sequence[tuple], live:
     _programs[graph] = _Fused(exe, out_avals, passthrough)
 
 
+def _seen_once(graph: tuple) -> None:
+    with _guard:
+        if len(_programs) >= _MAX_GRAPHS:  # the oldest graph goes (as in ``_submit``)
+            _programs.pop(next(iter(_programs)))
+        _programs.setdefault(graph, _SEEN)
+
+
 def _submit(graph: tuple, nodes: Sequence[tuple], avals: Sequence[tuple], live: Sequence[int], device: Any) -> Any:
     """Start compiling ``graph`` in the background (once); returns the placeholder."""
     global _worker
     with _guard:
         found = _programs.get(graph)
-        if found is not None:
+        if found is not None and found is not _SEEN:
             return found
         if len(_programs) >= _MAX_GRAPHS:  # the oldest graph goes (it compiles again if it recurs)
             _programs.pop(next(iter(_programs)))
@@ -384,7 +396,8 @@ def _submit(graph: tuple, nodes: Sequence[tuple], avals: Sequence[tuple], live: 
         _stats["graphs"] += 1
         future = _worker.submit(_compile, graph, list(nodes), list(avals), list(live), device)
         # the future stays the placeholder until _compile replaces it
-        _programs.setdefault(graph, future)
+        if _programs.get(graph, _SEEN) is _SEEN:
+            _programs[graph] = future
         _futures.append(future)
         if len(_futures) > 64:
             _futures[:] = [f for f in _futures if not f.done()]
