@@ -82,6 +82,7 @@ import numpy as np
 from . import _inflight
 from ._array import Array, host_result
 from ._pjrt import Buffer
+from ._policy import policy_for as _policy_for
 from ._trace_state import state as _trace_state
 
 if TYPE_CHECKING:
@@ -122,18 +123,22 @@ _enabled = _sightings > 0
 _max_bytes = int(os.environ.get("PJRT_ARRAY_HOST_TIER_BYTES", 1 << 20))
 # key -> [host runs so far, output avals or None (never on the host), host runs allowed]
 _seen: dict[tuple, list] = {}
-_stats = {"runs": 0, "declined": 0}
+_stats = {"runs": 0, "declined": 0, "bucketed": 0}
+_bucket_programs: dict[tuple, Any] = {}  # (rule, params, bucket, operand dtypes, device) -> _dispatch._Entry
 _stats_lock = threading.Lock()
 _registry: tuple[dict, type[Exception], Any] | None = None
+_ELEMENTWISE: frozenset = frozenset()  # the element-wise rules (``_rules`` fills it): a bucket program runs them
 
 
 def _rules() -> tuple[dict, type[Exception], Any]:
     """The host rules, their ``NotExact`` and ``_fusion`` (imported on first use: they import every
-    op module, and ``_fusion`` imports the dispatcher)."""
-    global _registry
+    op module, and ``_fusion`` imports the dispatcher); fills ``_ELEMENTWISE``."""
+    global _registry, _ELEMENTWISE
     if _registry is None:
         from . import _fusion
         from .ops._host_rules import HOST_RULES, NotExact
+        from .ops.elementwise import RULES
+        _ELEMENTWISE = frozenset(RULES.values())
         _registry = HOST_RULES, NotExact, _fusion
     return _registry
 
@@ -161,7 +166,7 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
         return None
     rules, not_exact, fusion = _rules()
     fn = rules.get(rule)
-    if fn is None:
+    if fn is None and rule not in _ELEMENTWISE:
         return None
     seen = _seen.get(key)
     if seen is not None and seen[0] >= seen[2]:
@@ -172,18 +177,21 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
     if seen is None:
         in_avals = [a._aval for a in args]
         budget = _small(in_avals, _max_bytes)
-        outs, limit = None, 0
+        outs, limit, bucket = None, 0, 0
         if budget >= 0:
             from ._dispatch import checked_module  # (_dispatch imports this module)
-            outs = checked_module(rule, params, avals if avals is not None else in_avals, device)[1]
+            key_avals = avals if avals is not None else in_avals
+            outs = checked_module(rule, params, key_avals, device)[1]
             budget = _small(outs, budget)
-            if budget < 0:
+            if fn is None and budget >= 0:
+                bucket = _bucket(key_avals, outs, device)
+            if budget < 0 or (fn is None and not bucket):
                 outs = None
             else:  # fewer host runs for larger operands, whose host runs cost more (see _SIGHTINGS)
                 limit = max(1, _sightings * _FULL_RATE_BYTES // max(_FULL_RATE_BYTES, _max_bytes - budget))
         if len(_seen) >= _MAX_SEEN:
             _seen.clear()
-        seen = _seen[key] = [0, outs, limit]
+        seen = _seen[key] = [0, outs, limit, bucket]
     seen[0] += 1
     outs = seen[1]
     if outs is None:  # too big, or not numpy's dtypes
@@ -194,6 +202,10 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
         recorder.boundary()  # a host read of the operands: the segment ends (a deferred one is computed)
     fusion.settle(args)  # operands still pending from an earlier segment (this thread's or another's)
     bufs = [a._buffer for a in args]
+    if fn is None:
+        results = _bucketed(rule, params, bufs, outs, seen[3], device)
+        _count("bucketed")
+        return [host_result(r, aval, device) for r, aval in zip(results, outs)]
     try:
         # Unpinned views (``Buffer.transient_view``): this call holds the buffers, and the results
         # are copied (``host_result``) before it returns.
@@ -214,6 +226,50 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
     # bound or drain).
     _count("runs")
     return arrays
+
+
+def _bucket(avals: Sequence[tuple], outs: list, device: "Device") -> int:
+    """The element count of the shared program an element-wise op without an exact host version
+    runs in (the next power of two, at least 8), or 0 where none applies: one result of the
+    operands' flat shape (0-d operands broadcast), at most the policy's "small program" count (a
+    bucket never crosses the boundary where the compile options change)."""
+    if len(outs) != 1 or len(outs[0][0]) != 1:
+        return 0
+    shape = outs[0][0]
+    n = shape[0]
+    if n == 0 or n > _policy_for(device.client).small_elements or any(s not in ((), shape) for s, _ in avals):
+        return 0
+    return max(8, 1 << (n - 1).bit_length())
+
+
+def _bucketed(rule: Any, params: tuple, bufs: list, outs: list, bucket: int, device: "Device") -> list[np.ndarray]:
+    """``rule`` run by its program compiled for ``bucket`` elements (one per bucket, dtypes and
+    parameters, shared by every smaller count: a new size costs no compile), on the operands padded
+    with zeros; the first ``n`` results.  Each element of an element-wise program is computed by
+    the same code whatever the element count (checked on both CPU plugins for every
+    transcendental function, sizes 1 to 1,000, the vector loop's remainder included:
+    tests/test_host_tier.py), so these are the bits the op's own program gives."""
+    from ._dispatch import compile_rule  # (_dispatch imports this module)
+    from ._host_value import upload
+    (shape, _), = outs
+    n = math.prod(shape)
+    dtypes = tuple((b.dtype, b.shape == ()) for b in bufs)
+    program_key = (rule, params, bucket, dtypes, device.token)
+    entry = _bucket_programs.get(program_key)
+    if entry is None:
+        avals = [((), d) if scalar else ((bucket,), d) for d, scalar in dtypes]
+        entry = _bucket_programs[program_key] = compile_rule(rule, params, avals, device)
+    handles, held = [], []
+    for b, (dtype, scalar) in zip(bufs, dtypes):
+        if scalar:
+            handles.append(b._handle)
+            continue
+        padded = np.zeros(bucket, dtype)
+        padded[:n] = b.transient_view().reshape(-1)
+        held.append(upload(padded, ((bucket,), dtype), device))
+        handles.append(held[-1]._handle)
+    out = entry.exe.run(handles, device.handle, entry.out_avals)
+    return [o.transient_view()[:n].reshape(shape).copy() for o in out]
 
 
 def _in_place(result: np.ndarray, args: Sequence[Array], bufs: list, donate: tuple[int, ...],
@@ -255,12 +311,13 @@ def host_tier_enabled() -> bool:
 
 def info() -> dict[str, int]:
     """The host tier's counts for ``cache_info()``."""
-    return {"host_runs": _stats["runs"], "host_declined": _stats["declined"]}
+    return {"host_runs": _stats["runs"], "host_declined": _stats["declined"], "host_bucketed": _stats["bucketed"]}
 
 
 def clear() -> None:
-    """Forget the keys seen; reset the counts."""
+    """Forget the keys seen and the bucket programs; reset the counts."""
     _seen.clear()
+    _bucket_programs.clear()
     with _stats_lock:
         for k in _stats:
             _stats[k] = 0

@@ -1,0 +1,86 @@
+"""Element-wise ops without an exact host version (transcendental functions, ``pow``, ``atan2``,
+...): at a new key's first sightings they run in a program compiled for a bucket of element counts
+(the next power of two) on zero-padded operands, bit for bit what the op's own program gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import pjrt_array as xp
+from test_host_tier import edge_values, one_sighting  # noqa: F401  (one_sighting: autouse)
+
+pytestmark = pytest.mark.cpu_only
+
+UNARY = ["exp", "expm1", "log", "log1p", "log2", "log10", "sin", "cos", "tan", "tanh", "sinh", "cosh", "asin",
+         "acos", "atan", "asinh", "acosh", "atanh"]
+BINARY = ["pow", "atan2", "logaddexp", "hypot"]
+
+
+def bucketed() -> int:
+    return xp.cache_info()["host_bucketed"]
+
+
+def check_bucketed(op, *inputs):
+    """The first call runs in a bucket program, the second compiles the key's own: the same bits."""
+    xp.cache_clear()
+    arrays = [xp.asarray(a) for a in inputs]
+    with np.errstate(all="ignore"):
+        first = np.asarray(op(*arrays))
+        assert bucketed() == 1, "the first call did not run in a bucket program"
+        misses = xp.cache_info()["misses"]
+        second = np.asarray(op(*arrays))
+    assert xp.cache_info()["misses"] == misses + 1, "the second call did not compile"
+    assert (first.shape, first.dtype) == (second.shape, second.dtype)
+    assert first.tobytes() == second.tobytes(), (first, second)
+
+
+def values(dtype, n, seed=0) -> np.ndarray:
+    """Edge values, then random ones of wide magnitudes, ``n`` in all."""
+    rng = np.random.default_rng(seed)
+    wide = rng.standard_normal(n) * np.exp(rng.uniform(-6, 4, n))
+    if np.dtype(dtype).kind == "c":
+        wide = wide + 1j * rng.standard_normal(n)
+    out = wide.astype(dtype)
+    edges = edge_values(dtype, (12,))
+    out[:min(n, 12)] = edges[:min(n, 12)]
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", UNARY)
+def test_unary_sizes_share_a_program(name, dtype):
+    fn = getattr(xp, name)
+    for n in (1, 5, 8, 13, 33, 100):
+        check_bucketed(fn, values(dtype, n))
+    check_bucketed(fn, values(dtype, 24).reshape(2, 3, 4))  # flat keys: any shape of the count
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", BINARY)
+def test_binary_and_scalar_operands(name, dtype):
+    fn = getattr(xp, name)
+    for n in (3, 17, 70):
+        check_bucketed(fn, np.abs(values(dtype, n)), values(dtype, n, seed=1))
+    check_bucketed(lambda p: fn(p, 1.5), values(dtype, 9))
+    check_bucketed(lambda p: fn(2.5, p), values(dtype, 9).reshape(3, 3))
+
+
+def test_one_program_per_bucket():
+    xp.cache_clear()
+    for n in range(9, 17):  # one bucket: 16
+        xp.exp(xp.asarray(np.linspace(0, 1, n)))
+    xp.exp(xp.asarray(np.linspace(0, 1, 17)))  # the next: 32
+    info = xp.cache_info()
+    assert info["host_bucketed"] == 9 and info["misses"] == 0
+    assert info["compiles"] + info["disk_hits"] + info["fingerprint_hits"] <= 2
+
+
+def test_what_is_not_bucketed_compiles():
+    """Broadcasting operands, 0-d results and counts beyond the small-program bound compile."""
+    for op, inputs in ((lambda p, q: xp.atan2(p, q), (np.ones((3, 1)), np.ones((1, 4)))),
+                       (lambda p: xp.exp(p), (np.asarray(0.5),)),
+                       (lambda p: xp.exp(p), (np.zeros(1 << 17, np.float32),))):
+        xp.cache_clear()
+        op(*[xp.asarray(v) for v in inputs])
+        assert bucketed() == 0 and xp.cache_info()["misses"] == 1
