@@ -197,7 +197,7 @@ minimum = _binary("minimum", R.extremum("LT"), _REAL, _SAME, "Element-wise minim
 multiply = _binary("multiply", R.multiply, _NUMERIC, _SAME, "Element-wise product x1 * x2.")
 nextafter = _binary("nextafter", R.nextafter, "real floating", _SAME, "The next representable value after x1 towards x2.")
 not_equal = _binary("not_equal", R.compare("NE"), _ANY, _SAME, "x1 != x2.")
-pow = _binary("pow", R.power, _NUMERIC, _SAME, "x1 raised to x2.")
+_power = _binary("pow", R.power, _NUMERIC, _SAME, "x1 raised to x2.")
 remainder = _binary("remainder", R.remainder, _REAL, _SAME, "Remainder with the sign of x2 (Python's %); by 0: 0 for integers.")
 subtract = _binary("subtract", R.arith("subtract"), _NUMERIC, _SAME, "Element-wise difference x1 - x2.")
 
@@ -210,7 +210,7 @@ def _squares(x1: Any, x2: Any) -> bool:
     return (type(x2) is int or type(x2) is float) and x2 == 2 and type(x1) is Array and x1._aval[1].kind in "iuf"
 
 
-_power, _donating_power = pow, DONATING["pow"]
+_donating_power = DONATING["pow"]
 
 
 def pow(x1: Any, x2: Any, /) -> Array:  # noqa: A001  (the standard's name)
