@@ -65,6 +65,7 @@ _HOT = 2              # a signature seen this many times makes its first op star
 # at its second sighting (Monte Carlo on 4M normals ran 2.3x slower waiting for the 32nd).
 _SAVED = 256
 _BYTES_PER_DISPATCH = 1 << 17
+_OPS_PER_SAVED = 8    # a graph's compile costs another _SAVED per this many ops (``_compile_cost``)
 _MAX_SIGNATURES = 8192  # remembered signature counts (dropped all at once beyond this)
 _MAX_GRAPHS = 1024     # fused programs kept
 
@@ -659,7 +660,7 @@ class _Recorder:
             _last.clear()
             _after.clear()
         _counts[signature] = count
-        if count >= _HOT and signature[0] not in _hot and count * _saved_per_run(signature) >= _SAVED:
+        if count >= _HOT and signature[0] not in _hot and count * _saved_per_run(signature) >= _compile_cost(signature):
             _hot.add(signature[0])
 
     def boundary(self, array: Array | None = None) -> None:
@@ -667,6 +668,14 @@ class _Recorder:
         self.end()
         if array is not None:
             settle((array,))
+
+
+def _compile_cost(signature: tuple) -> int:
+    """A fused compile's cost in dispatches: ``_SAVED``, and as much again per ``_OPS_PER_SAVED``
+    ops (the compile grows with the graph: in array-api-extra's tests two 66-op graphs took 0.5-1 s
+    each and one 18-op graph 0.35 s, against 50-250 ms for 2 to 5 ops; those four graphs, hot at
+    their fourth sighting, ran fused twice in all)."""
+    return _SAVED * (1 + len(signature) // _OPS_PER_SAVED)
 
 
 def _saved_per_run(signature: tuple) -> int:
