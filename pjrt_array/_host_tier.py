@@ -183,7 +183,7 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
             key_avals = avals if avals is not None else in_avals
             outs = checked_module(rule, params, key_avals, device)[1]
             budget = _small(outs, budget)
-            if fn is None and budget >= 0:
+            if rule in _ELEMENTWISE and budget >= 0:
                 bucket = _bucket(key_avals, outs, device)
             if budget < 0 or (fn is None and not bucket):
                 outs = None
@@ -191,7 +191,7 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
                 limit = max(1, _sightings * _FULL_RATE_BYTES // max(_FULL_RATE_BYTES, _max_bytes - budget))
         if len(_seen) >= _MAX_SEEN:
             _seen.clear()
-        seen = _seen[key] = [0, outs, limit, bucket]
+        seen = _seen[key] = [0, outs, limit, bucket, fn]  # (fn: None once the host version declined)
     seen[0] += 1
     outs = seen[1]
     if outs is None:  # too big, or not numpy's dtypes
@@ -202,18 +202,22 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
         recorder.boundary()  # a host read of the operands: the segment ends (a deferred one is computed)
     fusion.settle(args)  # operands still pending from an earlier segment (this thread's or another's)
     bufs = [a._buffer for a in args]
-    if fn is None:
+    fn = seen[4]
+    if fn is not None:
+        try:
+            # Unpinned views (``Buffer.transient_view``): this call holds the buffers, and the
+            # results are copied (``host_result``) before it returns.
+            results = fn(dict(params), *[b.transient_view() for b in bufs])
+        except not_exact:
+            _count("declined")
+            if not seen[3]:
+                seen[2] = 0
+                return None
+            seen[4] = None  # an element-wise case not exact on the host: its bucket program from now on
+    if seen[4] is None:
         results = _bucketed(rule, params, bufs, outs, seen[3], device)
         _count("bucketed")
         return [host_result(r, aval, device) for r, aval in zip(results, outs)]
-    try:
-        # Unpinned views (``Buffer.transient_view``): this call holds the buffers, and the results
-        # are copied (``host_result``) before it returns.
-        results = fn(dict(params), *[b.transient_view() for b in bufs])
-    except not_exact:
-        _count("declined")
-        seen[2] = 0
-        return None
     if len(results) != len(outs) or any(r.shape != s or r.dtype != d for r, (s, d) in zip(results, outs)):
         raise AssertionError(f"host rule of {getattr(rule, '__name__', rule)} disagrees with its lowering: "
                              f"{[(r.shape, r.dtype) for r in results]} against {outs}")
