@@ -25,6 +25,7 @@ in ``ops/linalg.py``, so the choice swaps the rule and nothing else.
 from __future__ import annotations
 
 import importlib
+import math
 import os
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Sequence
 
@@ -181,58 +182,73 @@ _masks: dict[tuple[int, ...], np.ndarray] = {}
 
 
 def _below_diagonal(shape: tuple[int, ...]) -> np.ndarray:
-    """The entries below the diagonal of matrices of ``shape`` (a mask, made once per shape)."""
+    """The entries below the diagonal of matrices of ``shape`` (the last two axes; a mask made once
+    per shape: keyed by the whole shape, which costs less than slicing it)."""
     mask = _masks.get(shape)
     if mask is None:
         if len(_masks) >= 64:
             _masks.clear()
-        rows, cols = shape
+        rows, cols = shape[-2:]
         mask = _masks[shape] = np.tri(rows, cols, -1, dtype=bool)
     return mask
 
 
 def _qr(complete: bool) -> Callable[[Views, Views], None]:
-    @_errors(_QR_FAILED)
-    def factor(a: np.ndarray, work: np.ndarray, q: np.ndarray) -> None:
-        wide = work.dtype.kind == "c"  # (the loops spelled out: ``_loop`` costs 0.15 us a call)
-        tau = _G.qr_r_raw(work, signature="D->D" if wide else "d->d")
-        expand = _G.qr_complete if complete and a.shape[-2] > a.shape[-1] else _G.qr_reduced
-        expand(work, tau, signature="DD->D" if wide else "dd->d", out=(q,))
+    qr_r_raw, expand, qr_reduced = _G.qr_r_raw, _G.qr_complete if complete else _G.qr_reduced, _G.qr_reduced
 
+    @_errors(_QR_FAILED)
     def kernel(inputs: Views, results: Views) -> None:
         (a,), (q, r) = inputs, results
         # qr_r_raw overwrites its operand with R and the reflectors: a float64/complex128 copy,
         # which is R's own memory where R has its shape and is float64/complex128 (a's dtype, as
-        # the plan makes it): no copy of R out of it then
+        # the plan makes it): no copy of R out of it then.  (The gufuncs have float64 and
+        # complex128 loops only, so the work array's dtype picks the loop: no ``signature=``.)
         shape = r.shape
         if shape == a.shape and r.dtype.char in "dD":
-            np.copyto(r, a)
-            factor(a, r, q)
+            r[...] = a  # (``ndarray.__setitem__`` costs half of ``np.copyto``)
+            work = r
         else:
             work = a.astype(np.complex128 if a.dtype.kind == "c" else np.float64)
-            factor(a, work, q)
-            np.copyto(r, work[..., :shape[-2], :], casting="same_kind")
+        tau = qr_r_raw(work)
+        # complete mode differs from reduced where Q has more columns than R has rows
+        (expand if shape[-2] > shape[-1] else qr_reduced)(work, tau, out=(q,))
+        if work is not r:
+            r[...] = work[..., :shape[-2], :]
         # R is the upper triangle (np.triu's time would be the kernel's largest part at 8x8)
-        np.copyto(r, _ZERO, where=_below_diagonal(shape[-2:]))
+        np.copyto(r, _ZERO, where=_below_diagonal(shape))
     return kernel
 
 
 _all = np.logical_and.reduce  # (``ndarray.all`` and ``max`` add a Python frame to the ufunc's reduce)
+_vdot = np.vdot
 _max = np.maximum.reduce
 _count = np.add.reduce  # of booleans: their count, as int64
 
 
+def _finite(a: np.ndarray) -> bool:
+    """Whether every entry of ``a`` is finite.  The sum of the squared magnitudes (one BLAS dot, a
+    fraction of ``isfinite`` and its reduction) is finite exactly then, unless it overflows: only
+    that case looks at each entry."""
+    return math.isfinite(_vdot(a, a).real) or bool(_all(np.isfinite(a), axis=None))
+
+
 def _eig(vectors: bool) -> Callable[[Views, Views], None]:
     gufunc = _errors(_EIG_NOT_CONVERGED)(_G.eig if vectors else _G.eigvals)
-    real, complex_ = ("d->DD", "D->DD") if vectors else ("d->D", "D->D")
+    # numpy computes in double precision: the loop for single-precision operands (double ones
+    # pick their own, with no ``signature=`` to parse)
+    signatures = {"f": "d->DD", "F": "D->DD"} if vectors else {"f": "d->D", "F": "D->D"}
 
     def kernel(inputs: Views, results: Views) -> None:
         (a,) = inputs
-        if not _all(np.isfinite(a), axis=None):  # numpy.linalg checks before LAPACK, with this message
+        if not _finite(a):  # numpy.linalg checks before LAPACK, with this message
             raise L.LinAlgError("Array must not contain infs or NaNs")
         # numpy returns real arrays where every eigenvalue is real; the results here are complex
         # either way, and casting those real values to complex gives the gufunc's values
-        gufunc(a, signature=complex_ if a.dtype.kind == "c" else real, out=tuple(results))
+        signature = signatures.get(a.dtype.char)
+        if signature is None:
+            gufunc(a, out=tuple(results))
+        else:
+            gufunc(a, signature=signature, out=tuple(results))
     return kernel
 
 
@@ -252,14 +268,11 @@ def _count_above(s: np.ndarray, dtype: np.dtype, rtol: np.ndarray, out: np.ndarr
 def _count_one(s: list[float], rtol: float) -> int:
     """``_count_above`` for one matrix's float64 values, as Python floats: the same IEEE double
     operations (max, one product, comparisons) without numpy's per-call costs (3 us of 8 values)."""
-    top = 0.0  # (max's initial value)
-    for v in s:
-        if v != v:  # NaN: numpy's max is NaN, and no value is above a NaN tolerance
-            return 0
-        if v > top:
-            top = v
-    tol = top * rtol
-    return sum(v > tol for v in s)
+    total = sum(s)  # NaN exactly where a value is (singular values are >= 0: no inf - inf)
+    if total != total:  # numpy's max is NaN then, and no value is above a NaN tolerance
+        return 0
+    tol = max(s, default=0.0) * rtol  # (max's initial value 0 is below every value)
+    return sum(map(tol.__lt__, s))
 
 
 def _rank(inputs: Views, results: Views) -> None:

@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import functools
 import os
-from itertools import repeat
 from typing import Any, Sequence
 
 import numpy as np
 
 from .. import _fusion
-from .._array import Array, host_value_result
+from .._array import Array, host_value_results
 from .._devices import Device
 from .._host_value import HostValue
 from .._dispatch import run as _run
@@ -58,18 +57,22 @@ class _HostCall:
     """A call the host serves: the kernel, its operands (an argument converted to a dtype, or a
     constant array) and its results' avals."""
 
-    __slots__ = ("kernel", "operands", "cast", "results", "shapes", "dtypes")
+    __slots__ = ("kernel", "operands", "constants", "results", "shapes", "dtypes")
 
     def __init__(self, plan: _lapack.Plan, args: Sequence[Array]) -> None:
         kernel, in_place = _lapack.KERNELS[plan.kernel]
         # kernel(inputs, outputs): an in-place kernel itself, else ``serve`` copying its results in
         self.kernel = kernel if in_place else functools.partial(serve, kernel, in_place=False)
-        self.operands = tuple(
+        self.operands: tuple[tuple[int, Any], ...] = tuple(
             (-1, np.asarray(src.value, dtype)) if isinstance(src, _lapack.Const)
             else (src, None if args[src].dtype == dtype else dtype) for src, dtype in plan.operands)
-        # whether the kernel's operands differ from the arguments (a conversion or a constant)
-        self.cast = [src for src, _ in self.operands] != list(range(len(args))) or \
-            any(cast is not None for _, cast in self.operands)
+        # Most calls pass the arguments as they are, then constants (``pinv``'s tolerance): those
+        # constants, appended to the arguments' values; None where ``operands`` converts or reorders
+        n = len(args)
+        passed, rest = self.operands[:n], self.operands[n:]
+        self.constants: tuple[np.ndarray, ...] | None = None
+        if passed == tuple((i, None) for i in range(n)) and all(src < 0 for src, _ in rest):
+            self.constants = tuple(value for _, value in rest)
         self.results = tuple((tuple(shape), np.dtype(dtype)) for shape, dtype in plan.results)
         self.shapes = tuple(shape for shape, _ in self.results)
         self.dtypes = tuple(dtype for _, dtype in self.results)
@@ -83,11 +86,15 @@ def set_host_max_bytes(limit: int) -> None:
 
 
 def _host_call(key: tuple, rule: Any, params: tuple, args: Sequence[Array]) -> _HostCall | None:
-    """How the host serves this kind of call (made once per rule, parameters and operand avals)."""
-    plan = _lapack.PLANS[rule](*args, **dict(params))
-    size = sum(int(np.prod(a.shape)) * a.dtype.itemsize for a in args)
-    size += sum(int(np.prod(shape)) * np.dtype(dtype).itemsize for shape, dtype in plan.results)
-    call = _HostCall(plan, args) if size <= HOST_MAX_BYTES else None
+    """How the host serves this kind of call (made once per rule, parameters and operand avals);
+    None where the program runs it (not a LAPACK rule, or above the size bound)."""
+    plan_of = _lapack.PLANS.get(rule)
+    call = None
+    if plan_of is not None:
+        plan = plan_of(*args, **dict(params))
+        size = sum(int(np.prod(a.shape)) * a.dtype.itemsize for a in args)
+        size += sum(int(np.prod(shape)) * np.dtype(dtype).itemsize for shape, dtype in plan.results)
+        call = _HostCall(plan, args) if size <= HOST_MAX_BYTES else None
     if len(_calls) >= _MAX_CALLS:
         _calls.clear()
     _calls[key] = call
@@ -126,7 +133,7 @@ def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) ->
     call = _calls.get(key, _calls)
     if call is _calls:
         call = _host_call(key, rule, params, args)
-    if call is None:  # above the bound: nothing is read here
+    if call is None:  # not a LAPACK rule, or above the bound: nothing is read here
         return None
     recorder = _trace_state.fusion
     if recorder is not None:
@@ -139,13 +146,16 @@ def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) ->
             if host is None:
                 return None
         values.append(host)
-    if call.cast:
+    constants = call.constants
+    if constants is None:
         values = [values[src] if cast is None else values[src].astype(cast) if src >= 0 else cast
                   for src, cast in call.operands]
+    elif constants:
+        values += constants
     outputs = list(map(_empty, call.shapes, call.dtypes))
     call.kernel(values, outputs)  # a LinAlgError raises here, at the call
     # The results stay here until a device use needs them (``pjrt_array._host_value``)
-    return list(map(host_value_result, outputs, call.results, repeat(device, len(outputs))))
+    return host_value_results(outputs, call.results, device)
 
 
 def run(rule: Any, params: tuple, args: Sequence[Array], device: Any) -> list[Array]:
@@ -160,7 +170,7 @@ def run(rule: Any, params: tuple, args: Sequence[Array], device: Any) -> list[Ar
     ValueError, as LinAlgError is) with the same message.
     """
     try:
-        if rule in _lapack.PLANS and _trace_state.trace is None and type(device) is Device:
+        if _trace_state.trace is None and type(device) is Device:  # (``_calls`` knows the LAPACK rules)
             out = _on_host(rule, params, args, device)
             if out is not None:
                 return out

@@ -49,6 +49,9 @@ _FLOATING = ("real floating", "complex floating")
 _BOOL = np.dtype(bool)
 
 
+_tuple_new = tuple.__new__  # (a result tuple from run's list without the NamedTuple's ``__new__`` frame)
+
+
 class EighResult(NamedTuple):
     eigenvalues: Array
     eigenvectors: Array
@@ -117,23 +120,23 @@ def _matrix_rule(x: Any, name: str, pure: Rule | None, lapack: Rule, square: boo
     return x, rule
 
 
-def _placed(arrays: tuple[Array, ...]) -> tuple[Any, tuple[Array, ...]]:
-    """The device the rule runs on, and ``arrays`` moved there (``on_one_device``)."""
-    x = arrays[0]
-    return (x._device, arrays) if len(arrays) == 1 and x._sharding is None else on_one_device(*arrays)
-
-
 def _one(rule: Any, params: tuple, *arrays: Array) -> Array:
     """The one result of a rule with a decomposition in it (``run``: LAPACK on the host or in a
     program, which ends fusion's segment: its error belongs to the call)."""
-    device, arrays = _placed(arrays)
+    x = arrays[0]
+    if len(arrays) == 1 and x._sharding is None:  # (most calls: no ``on_one_device`` frame)
+        return run(rule, params, arrays, x._device)[0]
+    device, arrays = on_one_device(*arrays)
     return run(rule, params, arrays, device)[0]
 
 
 def _op(rule: Any, params: tuple, *arrays: Array) -> Array:
     """The one result of a rule with no decomposition in it: an op like any other, which
     automatic fusion may defer."""
-    device, arrays = _placed(arrays)
+    x = arrays[0]
+    if len(arrays) == 1 and x._sharding is None:
+        return _dispatch_run(rule, params, arrays, x._device)[0]
+    device, arrays = on_one_device(*arrays)
     return _dispatch_run(rule, params, arrays, device)[0]
 
 
@@ -180,7 +183,7 @@ def qr(x: Any, /, *, mode: str = "reduced") -> QRResult:
     params = _QR_MODES.get(mode)
     if params is None:
         raise ValueError(f"mode must be 'reduced' or 'complete', got {mode!r}")
-    return QRResult(*run(rule, params, (x,), x._device))
+    return _tuple_new(QRResult, run(rule, params, (x,), x._device))
 
 
 _QR_MODES = {"reduced": (("complete", False),), "complete": (("complete", True),)}  # (the rule's parameters)
@@ -194,19 +197,17 @@ def _eigh_rule(b: Builder, x: Value, *, vectors: bool) -> Value | tuple[Value, V
 def eigh(x: Any, /) -> EighResult:
     """Eigenvalues (ascending) and eigenvectors of Hermitian matrices (lower triangle used)."""
     x, rule = _matrix_rule(x, "eigh", _eigh_rule, _lapack.eigh_rule, square=True)
-    return EighResult(*run(rule, (("vectors", True),), (x,), x._device))
+    return _tuple_new(EighResult, run(rule, (("vectors", True),), (x,), x._device))
 
 
-def _general_eig(x: Array, vectors: bool, rule: Rule | None) -> tuple[Array, ...]:
-    """``eig`` as a LAPACK custom call where ``_lapack`` serves, else ``numpy.linalg.eig`` on the host.
+def _general_eig(x: Array, vectors: bool) -> tuple[Array, ...]:
+    """``eig`` where LAPACK does not serve ``x``: ``numpy.linalg.eig`` on the host.
 
     A non-symmetric eigensolver needs a shifted Hessenberg QR iteration with
     deflation, which no XLA backend offers as a primitive; until it is written as
     a ``stablehlo.while`` program, devices without LAPACK send the matrices on a
     round trip through the host (the results are put back on ``x``'s device).
     """
-    if rule is not None:  # LAPACK serves x (``_matrix_rule``)
-        return tuple(run(rule, (("vectors", vectors),), (x,), x._device))
     from .creation import asarray
     refuse_traced("linalg.eig/eigvals", "they run on the host with numpy", x)
     dtype = _dtypes.complex_dtype_for(_dtypes.real_dtype(x.dtype))
@@ -222,16 +223,20 @@ def _general_eig(x: Array, vectors: bool, rule: Rule | None) -> tuple[Array, ...
 def eig(x: Any, /) -> EigResult:
     """Eigenvalues and right eigenvectors (columns) of general square matrices, complex-valued.
 
-    LAPACK on CPU devices, a host round trip elsewhere (see ``_general_eig``).
+    LAPACK on CPU devices (its custom call), a host round trip elsewhere (see ``_general_eig``).
     """
     x, rule = _matrix_rule(x, "eig", None, _lapack.eig_rule, square=True)
-    return EigResult(*_general_eig(x, True, rule))
+    if rule is None:
+        return EigResult(*_general_eig(x, True))
+    return _tuple_new(EigResult, run(rule, (("vectors", True),), (x,), x._device))
 
 
 def eigvals(x: Any, /) -> Array:
     """Eigenvalues of general square matrices, complex-valued (see ``eig``)."""
     x, rule = _matrix_rule(x, "eigvals", None, _lapack.eig_rule, square=True)
-    return _general_eig(x, False, rule)[0]
+    if rule is None:
+        return _general_eig(x, False)[0]
+    return run(rule, (("vectors", False),), (x,), x._device)[0]
 
 
 def eigvalsh(x: Any, /) -> Array:
@@ -286,7 +291,7 @@ def _svd_wide(b: Builder, x: Value, full: bool, vectors: bool) -> tuple[Value, .
 def svd(x: Any, /, *, full_matrices: bool = True) -> SVDResult:
     """Singular value decomposition ``x = U @ diag(S) @ Vh`` (S descending)."""
     x, rule = _matrix_rule(x, "svd", _svd_rule, _lapack.svd_rule)
-    return SVDResult(*run(rule, (("full", bool(full_matrices)), ("vectors", True)), (x,), x._device))
+    return _tuple_new(SVDResult, run(rule, (("full", bool(full_matrices)), ("vectors", True)), (x,), x._device))
 
 
 def svdvals(x: Any, /) -> Array:
@@ -314,9 +319,14 @@ def _rank_rule(b: Builder, x: Value, *rtol_v: Value, rtol: float | None) -> Valu
     return reduce(b, b.convert(keep, np.dtype("int64")), (s.ndim - 1,), "add")
 
 
+_DEFAULT_RTOL = ((("rtol", None),), ())  # (the parameters and extra operands of rtol=None, made once)
+
+
 def _rtol_args(x: Array, rtol: Any) -> tuple[tuple, tuple[Array, ...]]:
-    if rtol is None or isinstance(rtol, (int, float)) and not isinstance(rtol, bool):
-        return (("rtol", None if rtol is None else float(rtol)),), ()
+    if rtol is None:
+        return _DEFAULT_RTOL
+    if isinstance(rtol, (int, float)) and not isinstance(rtol, bool):
+        return (("rtol", float(rtol)),), ()
     rtol = check_array(rtol, "rtol")
     if rtol.shape and broadcast_shapes(rtol.shape, x.shape[:-2]) != x.shape[:-2]:
         raise ValueError(f"rtol of shape {rtol.shape} does not broadcast to the batch shape {x.shape[:-2]}")
@@ -427,7 +437,7 @@ def _slogdet_rule(b: Builder, x: Value) -> tuple[Value, Value]:
 def slogdet(x: Any, /) -> SlogdetResult:
     """Sign (unit modulus, 0 if singular) and natural log of |det| of square matrices."""
     x, rule = _matrix_rule(x, "slogdet", _slogdet_rule, _lapack.slogdet_rule, square=True)
-    return SlogdetResult(*run(rule, (), (x,), x._device))
+    return _tuple_new(SlogdetResult, run(rule, (), (x,), x._device))
 
 
 def _power_rule(b: Builder, x: Value, *, n: int, inverse: Rule | None) -> Value:
