@@ -390,7 +390,9 @@ def host_value_results(values: list[np.ndarray], avals: tuple[tuple[tuple[int, .
     uploaded on their first device use (``_host_value``; ``ops._lapack_run``'s results)."""
     out = []
     for value, aval in zip(values, avals):
-        value.setflags(write=False)  # (``flags.writeable = ...`` costs twice as much)
+        # write=False: numpy's signature takes it positionally (its stubs do not); the keyword, or
+        # ``flags.writeable = ...``, costs twice as much
+        value.setflags(False)  # type: ignore[call-arg]
         self = new_array(HostValue(value, aval, device), aval, device)  # type: ignore[arg-type]  # a Buffer stand-in
         self._host = value
         out.append(self)

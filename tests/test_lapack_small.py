@@ -239,13 +239,23 @@ def test_kernels_leave_the_callers_error_state_as_it_was():
 def test_the_error_state_decorator_raises_linalg_errors(monkeypatch, parts):
     if parts == "moved":  # numpy without the private names: np.errstate does the same
         monkeypatch.setattr(_lapack, "_STATE_PARTS", None)
-    guarded = _lapack._errors(_lapack._SINGULAR)(lambda a: _lapack._G.inv(a, signature="d->d"))
+    def inv(inputs, results):  # a kernel: operands in, result views written
+        _lapack._G.inv(inputs[0], signature="d->d", out=(results[0],))
+
+    def divide(inputs, results):
+        np.divide(inputs[0], 0.0, out=results[0])
+
+    guarded = _lapack._errors(_lapack._SINGULAR)(inv)
+    out = [np.empty((2, 2))]
     with pytest.raises(np.linalg.LinAlgError, match="Singular matrix"):
-        guarded(np.zeros((2, 2)))
-    np.testing.assert_array_equal(guarded(np.eye(2) * 2), np.eye(2) / 2)
-    quiet = _lapack._errors(None)(lambda a: a / 0.0)
+        guarded([np.zeros((2, 2))], out)
+    guarded([np.eye(2) * 2], out)
+    np.testing.assert_array_equal(out[0], np.eye(2) / 2)
+    quiet = _lapack._errors(None)(divide)
+    out = [np.empty(2)]
     with np.errstate(all="raise"):
-        assert np.isinf(quiet(np.ones(2))).all()
+        quiet([np.ones(2)], out)
+    assert np.isinf(out[0]).all()
 
 
 @pytest.mark.parametrize("fn, message", [

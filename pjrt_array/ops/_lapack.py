@@ -127,11 +127,15 @@ def _error_state_parts() -> tuple[Any, Any] | None:
 _STATE_PARTS = _error_state_parts()
 
 
-def _errors(fail: Callable[[str, int], None] | None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """A decorator running a function under numpy.linalg's error state around a gufunc (``fail``
-    raises on LAPACK's failure flag; None: every floating-point condition is ignored, as ``_quiet``
-    does).  The state is made once here and set per call, which costs a third of what
-    ``with np.errstate(...)`` does (that makes the state and an object every call)."""
+Views = list[np.ndarray]
+Kernel = Callable[[Views, Views], None]
+
+
+def _errors(fail: Callable[[str, int], None] | None) -> Callable[[Kernel], Kernel]:
+    """A decorator running a kernel ``(inputs, results)`` under numpy.linalg's error state around
+    its gufuncs (``fail`` raises on LAPACK's failure flag; None: every floating-point condition is
+    ignored, as ``_quiet`` does).  The state is made once here and set per call, which costs a
+    third of what ``with np.errstate(...)`` does (that makes the state and an object every call)."""
     kwargs: dict[str, Any] = {"all": "ignore"} if fail is None else \
         {"call": fail, "invalid": "call", "over": "ignore", "divide": "ignore", "under": "ignore"}
     if _STATE_PARTS is None:
@@ -139,11 +143,11 @@ def _errors(fail: Callable[[str, int], None] | None) -> Callable[[Callable[..., 
     variable, make = _STATE_PARTS
     state, enter, leave = make(**kwargs), variable.set, variable.reset
 
-    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        def guarded(*args: Any, **kw: Any) -> Any:
+    def decorate(fn: Kernel) -> Kernel:
+        def guarded(inputs: Views, results: Views) -> None:
             token = enter(state)
             try:
-                return fn(*args, **kw)
+                fn(inputs, results)
             finally:
                 leave(token)
         return guarded
@@ -153,9 +157,6 @@ def _errors(fail: Callable[[str, int], None] | None) -> Callable[[Callable[..., 
 def _loop(spec: str, x: np.ndarray) -> str:
     """The gufunc loop of numpy.linalg for ``x``: ``spec`` with ``x`` the float64/complex128 code."""
     return spec.replace("x", "D" if x.dtype.kind == "c" else "d")
-
-
-Views = list[np.ndarray]
 
 
 def _writing(gufunc: Any, spec: str, fail: Callable[[str, int], None] | None) -> Callable[[Views, Views], None]:
@@ -175,21 +176,21 @@ def _solve(inputs: Views, results: Views) -> None:
     (_G.solve1 if b.ndim == 1 else _G.solve)(a, b, signature=_loop("xx->x", a), out=(results[0],))
 
 
-_ZERO = np.zeros((), np.int8)  # (an array: copyto converts a Python 0 per call)
+_putmask = np.putmask
 
 
 _masks: dict[tuple[int, ...], np.ndarray] = {}
 
 
 def _below_diagonal(shape: tuple[int, ...]) -> np.ndarray:
-    """The entries below the diagonal of matrices of ``shape`` (the last two axes; a mask made once
-    per shape: keyed by the whole shape, which costs less than slicing it)."""
+    """The entries below the diagonal of the matrices of an array of ``shape`` (a mask of that
+    shape, broadcast from one matrix's: made once per shape)."""
     mask = _masks.get(shape)
     if mask is None:
         if len(_masks) >= 64:
             _masks.clear()
         rows, cols = shape[-2:]
-        mask = _masks[shape] = np.tri(rows, cols, -1, dtype=bool)
+        mask = _masks[shape] = np.broadcast_to(np.tri(rows, cols, -1, dtype=bool), shape)
     return mask
 
 
@@ -214,8 +215,9 @@ def _qr(complete: bool) -> Callable[[Views, Views], None]:
         (expand if shape[-2] > shape[-1] else qr_reduced)(work, tau, out=(q,))
         if work is not r:
             r[...] = work[..., :shape[-2], :]
-        # R is the upper triangle (np.triu's time would be the kernel's largest part at 8x8)
-        np.copyto(r, _ZERO, where=_below_diagonal(shape))
+        # R is the upper triangle (np.triu's time would be the kernel's largest part at 8x8;
+        # putmask costs less than copyto's ``where=``)
+        _putmask(r, _below_diagonal(shape), 0.0)
     return kernel
 
 
@@ -232,12 +234,13 @@ def _finite(a: np.ndarray) -> bool:
     return math.isfinite(_vdot(a, a).real) or bool(_all(np.isfinite(a), axis=None))
 
 
-def _eig(vectors: bool) -> Callable[[Views, Views], None]:
-    gufunc = _errors(_EIG_NOT_CONVERGED)(_G.eig if vectors else _G.eigvals)
+def _eig(vectors: bool) -> Kernel:
+    gufunc = _G.eig if vectors else _G.eigvals
     # numpy computes in double precision: the loop for single-precision operands (double ones
     # pick their own, with no ``signature=`` to parse)
     signatures = {"f": "d->DD", "F": "D->DD"} if vectors else {"f": "d->D", "F": "D->D"}
 
+    @_errors(_EIG_NOT_CONVERGED)
     def kernel(inputs: Views, results: Views) -> None:
         (a,) = inputs
         if not _finite(a):  # numpy.linalg checks before LAPACK, with this message
@@ -252,16 +255,11 @@ def _eig(vectors: bool) -> Callable[[Views, Views], None]:
     return kernel
 
 
-@_errors(_SVD_NOT_CONVERGED)
-def _singular_values(a: np.ndarray) -> np.ndarray:
-    return _G.svd(a, signature="D->d" if a.dtype.kind == "c" else "d->d")
-
-
-@_errors(None)
 def _count_above(s: np.ndarray, dtype: np.dtype, rtol: np.ndarray, out: np.ndarray) -> None:
     s = s.astype(dtype, copy=False)
-    # (the largest by max, not the first: an infinite entry gives NaNs with no LAPACK error)
-    tol = _max(s, axis=-1, keepdims=True, initial=0) * rtol[..., np.newaxis]
+    with np.errstate(all="ignore"):  # (inf * 0 is NaN here, as in numpy, not LAPACK's failure)
+        # (the largest by max, not the first: an infinite entry gives NaNs with no LAPACK error)
+        tol = _max(s, axis=-1, keepdims=True, initial=0) * rtol[..., np.newaxis]
     out[...] = _count(s > tol, axis=-1)
 
 
@@ -275,11 +273,13 @@ def _count_one(s: list[float], rtol: float) -> int:
     return sum(map(tol.__lt__, s))
 
 
+@_errors(_SVD_NOT_CONVERGED)
 def _rank(inputs: Views, results: Views) -> None:
     """numpy.linalg.matrix_rank's steps with a given tolerance: the singular values (svdvals' gufunc
     and cast), then the count above ``rtol`` times the largest."""
     a, rtol = inputs
-    s = _singular_values(a)
+    # (the gufunc computes in double precision: a single-precision operand needs the loop named)
+    s = _G.svd(a) if a.dtype.char in "dD" else _G.svd(a, signature="D->d" if a.dtype.kind == "c" else "d->d")
     if s.ndim == 1 and rtol.ndim == 0 and rtol.dtype == s.dtype:  # one matrix, float64 values
         results[0][...] = _count_one(s.tolist(), float(rtol))
     else:
