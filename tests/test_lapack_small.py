@@ -102,6 +102,8 @@ def _square_cases():
             a = np.eye(8, dtype=dtype)
             a[3, 3] = bad
             yield a, dtype
+        # finite entries whose squares overflow (eig's cheap finite check overflows: it looks again)
+        yield (random_array((3, 3), dtype, 3) * (np.finfo(dtype).max / 4)).astype(dtype), dtype
 
 
 @pytest.mark.parametrize("name", ["cholesky_lower", "cholesky_upper", "eigh", "eigvalsh", "eig", "eigvals", "inv", "det",
@@ -221,6 +223,23 @@ def test_matrix_rank_of_non_finite_input_is_numpys(value, shape):
             L.matrix_rank(xp.asarray(a))
         return
     np.testing.assert_array_equal(np.asarray(L.matrix_rank(xp.asarray(a))), expected)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matrix_rank_counts_as_numpy_does(dtype):
+    """One matrix's count runs on Python floats (float64), batches and other dtypes on numpy."""
+    big = np.finfo(dtype).max / 4
+    rng = np.random.default_rng(5)
+    low = rng.standard_normal((4, 1)) @ rng.standard_normal((1, 3))  # rank 1
+    for a in [np.zeros((3, 4)), np.eye(3), low, np.eye(3) * big, np.diag([1.0, 1e-20, 2.0]), np.zeros((0, 3)),
+              np.stack([low, np.eye(4, 3)])]:
+        a = a.astype(dtype)
+        for rtol in [None, 0.0, 0.5, 1e-25, np.inf, np.nan]:
+            with np.errstate(all="ignore"):
+                expected = np.linalg.matrix_rank(a, rtol=rtol)
+            got = L.matrix_rank(xp.asarray(a), rtol=rtol)
+            assert got.dtype == xp.int64
+            np.testing.assert_array_equal(np.asarray(got), expected, err_msg=f"{a.shape} rtol={rtol}")
 
 
 def test_kernels_leave_the_callers_error_state_as_it_was():
