@@ -316,8 +316,9 @@ if _G is not None:
 
 _enabled = os.environ.get("PJRT_ARRAY_LAPACK", "1") != "0"
 _choice: dict[tuple, bool] = {}
-#: The front ends' choices (``ops/linalg.py``: checked argument types -> the rule that runs), made
-#: from :func:`serves` and so dropped with it.
+#: The front ends' choices (``ops/linalg.py``: checked argument types -> the rule that runs; and
+#: (key, parameters, aval, device) -> the host call ``_lapack_run.run_cached`` runs), made from
+#: :func:`serves` and so dropped with it.
 choices: dict[tuple, Any] = {}
 _MAX_CHOICES = 4096
 

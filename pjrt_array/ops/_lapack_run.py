@@ -39,7 +39,7 @@ from .._pjrt.extensions.ffi_handler import serve
 from .._trace_state import state as _trace_state
 from . import _lapack
 
-__all__ = ["run", "set_host_max_bytes", "HOST_MAX_BYTES"]
+__all__ = ["run", "run_cached", "set_host_max_bytes", "HOST_MAX_BYTES"]
 
 #: The largest call (bytes of its operands and results) run on the host; 0 turns the host path off.
 #: The host path was faster at every size measured (8x8 to 128x128, docs/benchmarks.md); the bound
@@ -83,6 +83,7 @@ def set_host_max_bytes(limit: int) -> None:
     global HOST_MAX_BYTES
     HOST_MAX_BYTES = int(limit)
     _calls.clear()
+    _lapack.choices.clear()  # (the front ends' remembered host calls, ``run_cached``)
 
 
 def _host_call(key: tuple, rule: Any, params: tuple, args: Sequence[Array]) -> _HostCall | None:
@@ -118,8 +119,10 @@ def _read_operand(a: Array, recorder: Any) -> np.ndarray | None:
     return host
 
 
-def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) -> list[Array] | None:
-    """The call run on the host; None where the program must run it."""
+def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device,
+             front: Any = None) -> list[Array] | None:
+    """The call run on the host; None where the program must run it.  ``front``: the front end's
+    key of a one-operand call, under which a call served here is remembered (:func:`run_cached`)."""
     if len(args) == 1:
         a = args[0]
         if a._sharding is not None:
@@ -146,6 +149,30 @@ def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) ->
             if host is None:
                 return None
         values.append(host)
+    if front is not None and len(args) == 1:
+        _lapack.remember((front, params, a._aval, device.token), call)
+    return _compute(call, values, device)
+
+
+def run_cached(call: _HostCall, x: Array) -> list[Array] | None:
+    """A one-operand call of a kind the host served before (its ``_HostCall``, remembered under the
+    front end's key by :func:`run`), straight to its kernel: what ``run`` does, less the look-ups.
+    None where ``run`` must decide (a trace, a sharded operand, an operand not readable here)."""
+    if _trace_state.trace is not None or x._sharding is not None:
+        return None
+    recorder = _trace_state.fusion
+    if recorder is not None:
+        recorder.boundary()
+    host = x._host
+    if host is None or x._base is not None:
+        host = _read_operand(x, recorder)
+        if host is None:
+            return None
+    return _compute(call, [host], x._device)
+
+
+def _compute(call: _HostCall, values: list[np.ndarray], device: Device) -> list[Array]:
+    """The kernel of ``call`` on the operands' host values, into new Arrays holding its results."""
     constants = call.constants
     if constants is None:
         values = [values[src] if cast is None else values[src].astype(cast) if src >= 0 else cast
@@ -158,11 +185,12 @@ def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device) ->
     return host_value_results(outputs, call.results, device)
 
 
-def run(rule: Any, params: tuple, args: Sequence[Array], device: Any) -> list[Array]:
+def run(rule: Any, params: tuple, args: Sequence[Array], device: Any, front: Any = None) -> list[Array]:
     """``_dispatch.run`` for linalg's rules: a LAPACK rule's kernel on the host where that serves
     (see the module's docstring), else the program, with a kernel's ``LinAlgError`` raised as
     ``numpy.linalg.LinAlgError``.  (Functions with no decomposition in them, ``diagonal``,
     ``trace``, the Frobenius norm..., dispatch like any other op instead: ``ops/linalg.py: _op``.)
+    ``front``: the front end's key of a one-operand call (see :func:`run_cached`).
 
     The CPU plugins execute these programs on the calling thread, so the error
     arrives here; one that arrives later (an execution queued behind unfinished
@@ -171,7 +199,7 @@ def run(rule: Any, params: tuple, args: Sequence[Array], device: Any) -> list[Ar
     """
     try:
         if _trace_state.trace is None and type(device) is Device:  # (``_calls`` knows the LAPACK rules)
-            out = _on_host(rule, params, args, device)
+            out = _on_host(rule, params, args, device, front)
             if out is not None:
                 return out
         if _trace_state.fusion is None:
