@@ -159,13 +159,23 @@ def _loop(spec: str, x: np.ndarray) -> str:
     return spec.replace("x", "D" if x.dtype.kind == "c" else "d")
 
 
-def _writing(gufunc: Any, spec: str, fail: Callable[[str, int], None] | None) -> Callable[[Views, Views], None]:
-    """An in-place kernel ``(inputs, results)`` running ``gufunc`` into the result views."""
-    real, complex_ = spec.replace("x", "d"), spec.replace("x", "D")  # the loops, named once
+def _writing(gufunc: Any, spec: str, fail: Callable[[str, int], None] | None,
+             check: Callable[[np.ndarray], None] | None = None) -> Kernel:
+    """An in-place kernel ``(inputs, results)`` running ``gufunc`` into the result views (after
+    ``check`` of the first operand, where given)."""
+    # numpy computes single precision in double: those operands need the loop named; double ones
+    # pick it themselves (each gufunc has one loop per operand dtype), with no ``signature=`` to parse
+    signatures = {"f": spec.replace("x", "d"), "F": spec.replace("x", "D")}
 
     @_errors(fail)
     def kernel(inputs: Views, results: Views) -> None:
-        gufunc(*inputs, signature=complex_ if inputs[0].dtype.kind == "c" else real, out=tuple(results))
+        if check is not None:
+            check(inputs[0])
+        signature = signatures.get(inputs[0].dtype.char)
+        if signature is None:
+            gufunc(*inputs, out=tuple(results))
+        else:
+            gufunc(*inputs, signature=signature, out=tuple(results))
     return kernel
 
 
@@ -194,7 +204,7 @@ def _below_diagonal(shape: tuple[int, ...]) -> np.ndarray:
     return mask
 
 
-def _qr(complete: bool) -> Callable[[Views, Views], None]:
+def _qr(complete: bool) -> Kernel:
     qr_r_raw, expand, qr_reduced = _G.qr_r_raw, _G.qr_complete if complete else _G.qr_reduced, _G.qr_reduced
 
     @_errors(_QR_FAILED)
@@ -234,25 +244,9 @@ def _finite(a: np.ndarray) -> bool:
     return math.isfinite(_vdot(a, a).real) or bool(_all(np.isfinite(a), axis=None))
 
 
-def _eig(vectors: bool) -> Kernel:
-    gufunc = _G.eig if vectors else _G.eigvals
-    # numpy computes in double precision: the loop for single-precision operands (double ones
-    # pick their own, with no ``signature=`` to parse)
-    signatures = {"f": "d->DD", "F": "D->DD"} if vectors else {"f": "d->D", "F": "D->D"}
-
-    @_errors(_EIG_NOT_CONVERGED)
-    def kernel(inputs: Views, results: Views) -> None:
-        (a,) = inputs
-        if not _finite(a):  # numpy.linalg checks before LAPACK, with this message
-            raise L.LinAlgError("Array must not contain infs or NaNs")
-        # numpy returns real arrays where every eigenvalue is real; the results here are complex
-        # either way, and casting those real values to complex gives the gufunc's values
-        signature = signatures.get(a.dtype.char)
-        if signature is None:
-            gufunc(a, out=tuple(results))
-        else:
-            gufunc(a, signature=signature, out=tuple(results))
-    return kernel
+def _all_finite(a: np.ndarray) -> None:
+    if not _finite(a):  # numpy.linalg checks before LAPACK, with this message
+        raise L.LinAlgError("Array must not contain infs or NaNs")
 
 
 def _count_above(s: np.ndarray, dtype: np.dtype, rtol: np.ndarray, out: np.ndarray) -> None:
@@ -286,7 +280,7 @@ def _rank(inputs: Views, results: Views) -> None:
         _count_above(s, _dtypes.real_dtype(a.dtype), rtol, results[0])
 
 
-def _writing_kernels() -> dict[str, Callable[[Views, Views], None]]:
+def _writing_kernels() -> dict[str, Kernel]:
     return {
         "cholesky_lower": _writing(_G.cholesky_lo, "x->x", _NOT_POSITIVE_DEFINITE),
         "cholesky_upper": _writing(_G.cholesky_up, "x->x", _NOT_POSITIVE_DEFINITE),
@@ -295,8 +289,10 @@ def _writing_kernels() -> dict[str, Callable[[Views, Views], None]]:
         "eigh": _writing(_G.eigh_lo, "x->dx", _EIG_NOT_CONVERGED),
         "eigvalsh": _writing(_G.eigvalsh_lo, "x->d", _EIG_NOT_CONVERGED),
         "matrix_rank": _rank,
-        "eig": _eig(True),
-        "eigvals": _eig(False),
+        # (numpy returns real arrays where every eigenvalue is real; the results here are complex
+        # either way, and casting those real values to complex gives the gufunc's values)
+        "eig": _writing(_G.eig, "x->DD", _EIG_NOT_CONVERGED, _all_finite),
+        "eigvals": _writing(_G.eigvals, "x->D", _EIG_NOT_CONVERGED, _all_finite),
         "svd_full": _writing(_G.svd_f, "x->xdx", _SVD_NOT_CONVERGED),
         "svd_reduced": _writing(_G.svd_s, "x->xdx", _SVD_NOT_CONVERGED),
         "svdvals": _writing(_G.svd, "x->d", _SVD_NOT_CONVERGED),
