@@ -154,11 +154,6 @@ def _errors(fail: Callable[[str, int], None] | None) -> Callable[[Kernel], Kerne
     return decorate
 
 
-def _loop(spec: str, x: np.ndarray) -> str:
-    """The gufunc loop of numpy.linalg for ``x``: ``spec`` with ``x`` the float64/complex128 code."""
-    return spec.replace("x", "D" if x.dtype.kind == "c" else "d")
-
-
 def _writing(gufunc: Any, spec: str, fail: Callable[[str, int], None] | None,
              check: Callable[[np.ndarray], None] | None = None) -> Kernel:
     """An in-place kernel ``(inputs, results)`` running ``gufunc`` into the result views (after
@@ -177,13 +172,6 @@ def _writing(gufunc: Any, spec: str, fail: Callable[[str, int], None] | None,
         else:
             gufunc(*inputs, signature=signature, out=tuple(results))
     return kernel
-
-
-@_errors(_SINGULAR)
-def _solve(inputs: Views, results: Views) -> None:
-    a, b = inputs
-    # numpy's solve, like the standard, takes a 1-D b as one vector for every matrix
-    (_G.solve1 if b.ndim == 1 else _G.solve)(a, b, signature=_loop("xx->x", a), out=(results[0],))
 
 
 _putmask = np.putmask
@@ -280,6 +268,15 @@ def _rank(inputs: Views, results: Views) -> None:
         _count_above(s, _dtypes.real_dtype(a.dtype), rtol, results[0])
 
 
+def _solve() -> Kernel:
+    """numpy's solve, which (like the standard) takes a 1-D b as one vector for every matrix."""
+    matrices, vector = _writing(_G.solve, "xx->x", _SINGULAR), _writing(_G.solve1, "xx->x", _SINGULAR)
+
+    def kernel(inputs: Views, results: Views) -> None:
+        (vector if inputs[1].ndim == 1 else matrices)(inputs, results)
+    return kernel
+
+
 def _writing_kernels() -> dict[str, Kernel]:
     return {
         "cholesky_lower": _writing(_G.cholesky_lo, "x->x", _NOT_POSITIVE_DEFINITE),
@@ -296,7 +293,7 @@ def _writing_kernels() -> dict[str, Kernel]:
         "svd_full": _writing(_G.svd_f, "x->xdx", _SVD_NOT_CONVERGED),
         "svd_reduced": _writing(_G.svd_s, "x->xdx", _SVD_NOT_CONVERGED),
         "svdvals": _writing(_G.svd, "x->d", _SVD_NOT_CONVERGED),
-        "solve": _solve,
+        "solve": _solve(),
         "inv": _writing(_G.inv, "x->x", _SINGULAR),
         "det": _writing(_G.det, "x->x", None),
         "slogdet": _writing(_G.slogdet, "x->xd", None),
