@@ -17,7 +17,8 @@ a LAPACK call ends the thread's segment either way (its error belongs to the cal
 
 The checks and the choice of kernel are made once per kind of call (``_calls``,
 and the front ends' ``_lapack.choices``): a cached call reads the operands'
-host values, runs the kernel and wraps its results.
+host values, runs the kernel and wraps its results.  A one-matrix call of a kind
+served before goes from the front end's key straight there (:func:`run_cached`).
 """
 
 from __future__ import annotations
