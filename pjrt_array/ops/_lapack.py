@@ -215,7 +215,8 @@ def _qr(complete: bool) -> Kernel:
             r[...] = work[..., :shape[-2], :]
         # R is the upper triangle (np.triu's time would be the kernel's largest part at 8x8;
         # putmask costs less than copyto's ``where=``)
-        _putmask(r, _below_diagonal(shape), 0.0)
+        mask = _masks.get(shape)
+        _putmask(r, _below_diagonal(shape) if mask is None else mask, 0.0)
     return kernel
 
 

@@ -52,6 +52,7 @@ _MAX_CALLS = 1024
 # (rule, params, operand avals) -> how to run it on the host, or None where the program runs.
 _calls: dict[tuple, Any] = {}
 _empty = np.empty
+_choices = _lapack.choices  # (the front ends' keys -> the host calls run_cached runs)
 
 
 class _HostCall:
@@ -155,11 +156,15 @@ def _on_host(rule: Any, params: tuple, args: Sequence[Array], device: Device,
     return _compute(call, values, device)
 
 
-def run_cached(call: _HostCall, x: Array) -> list[Array] | None:
-    """A one-operand call of a kind the host served before (its ``_HostCall``, remembered under the
-    front end's key by :func:`run`), straight to its kernel: what ``run`` does, less the look-ups.
-    None where ``run`` must decide (a trace, a sharded operand, an operand not readable here)."""
-    if _trace_state.trace is not None or x._sharding is not None:
+def run_cached(key: Any, params: tuple, x: Any) -> list[Array] | None:
+    """The results of a one-operand call of a kind the host served before (its ``_HostCall``,
+    remembered by :func:`run` under the front end's ``key`` with ``params``): straight to its
+    kernel, what ``run`` does less the checks and look-ups.  None where ``run`` must decide
+    (nothing remembered, a trace, a sharded operand, an operand not readable here)."""
+    if type(x) is not Array:
+        return None
+    call = _choices.get((key, params, x._aval, x._device.token))
+    if call is None or _trace_state.trace is not None or x._sharding is not None:
         return None
     recorder = _trace_state.fusion
     if recorder is not None:
@@ -180,7 +185,11 @@ def _compute(call: _HostCall, values: list[np.ndarray], device: Device) -> list[
                   for src, cast in call.operands]
     elif constants:
         values += constants
-    outputs = list(map(_empty, call.shapes, call.dtypes))
+    shapes, dtypes = call.shapes, call.dtypes
+    if len(shapes) == 1:  # (most calls: half of what ``map`` costs for one result)
+        outputs = [_empty(shapes[0], dtypes[0])]
+    else:
+        outputs = list(map(_empty, shapes, dtypes))
     call.kernel(values, outputs)  # a LinAlgError raises here, at the call
     # The results stay here until a device use needs them (``pjrt_array._host_value``)
     return host_value_results(outputs, call.results, device)

@@ -120,21 +120,10 @@ def _matrix_rule(x: Any, name: str, pure: Rule | None, lapack: Rule, square: boo
     return x, rule
 
 
-def _cached(key: Rule, params: tuple, x: Any) -> list[Array] | None:
-    """The results of a one-matrix call of a kind the host served before (remembered under the
-    front end's ``key``, its :func:`_matrix_rule` key, with ``params``): its kernel, with no
-    checks or rule choice to look up (``_lapack_run.run_cached``); None where the full path runs."""
-    if type(x) is Array:
-        call = _lapack.choices.get((key, params, x._aval, x._device.token))
-        if call is not None:
-            return run_cached(call, x)
-    return None
-
-
 def _one(rule: Any, params: tuple, *arrays: Array, front: Any = None) -> Array:
     """The one result of a rule with a decomposition in it (``run``: LAPACK on the host or in a
     program, which ends fusion's segment: its error belongs to the call; ``front``: the key
-    :func:`_cached` finds the call under)."""
+    ``run_cached`` finds a call of this kind under next time)."""
     x = arrays[0]
     if len(arrays) == 1 and x._sharding is None:  # (most calls: no ``on_one_device`` frame)
         return run(rule, params, arrays, x._device, front)[0]
@@ -179,7 +168,7 @@ def cholesky(x: Any, /, *, upper: bool = False) -> Array:
     """Cholesky factor of Hermitian positive-definite matrices (where not positive-definite:
     ``LinAlgError`` with LAPACK on CPU, NaNs elsewhere)."""
     params = (("upper", True),) if upper else (("upper", False),)
-    out = _cached(_cholesky_rule, params, x)
+    out = run_cached(_cholesky_rule, params, x)
     if out is not None:
         return out[0]
     x, rule = _matrix_rule(x, "cholesky", _cholesky_rule, _lapack.cholesky_rule, square=True)
@@ -196,7 +185,7 @@ def _qr_rule(b: Builder, x: Value, *, complete: bool) -> tuple[Value, Value]:
 def qr(x: Any, /, *, mode: str = "reduced") -> QRResult:
     """QR decomposition; ``mode`` is ``"reduced"`` or ``"complete"``."""
     params = _QR_MODES.get(mode)
-    out = _cached(_qr_rule, params, x) if params is not None else None
+    out = run_cached(_qr_rule, params, x) if params is not None else None
     if out is not None:
         return _tuple_new(QRResult, out)
     x, rule = _matrix_rule(x, "qr", _qr_rule, _lapack.qr_rule)
@@ -218,7 +207,7 @@ def _eigh_rule(b: Builder, x: Value, *, vectors: bool) -> Value | tuple[Value, V
 
 def eigh(x: Any, /) -> EighResult:
     """Eigenvalues (ascending) and eigenvectors of Hermitian matrices (lower triangle used)."""
-    out = _cached(_eigh_rule, _VECTORS, x)
+    out = run_cached(_eigh_rule, _VECTORS, x)
     if out is None:
         x, rule = _matrix_rule(x, "eigh", _eigh_rule, _lapack.eigh_rule, square=True)
         out = run(rule, _VECTORS, (x,), x._device, _eigh_rule)
@@ -250,7 +239,7 @@ def eig(x: Any, /) -> EigResult:
 
     LAPACK on CPU devices (its custom call), a host round trip elsewhere (see ``_general_eig``).
     """
-    out = _cached(_lapack.eig_rule, _VECTORS, x)
+    out = run_cached(_lapack.eig_rule, _VECTORS, x)
     if out is None:
         x, rule = _matrix_rule(x, "eig", None, _lapack.eig_rule, square=True)
         if rule is None:
@@ -261,7 +250,7 @@ def eig(x: Any, /) -> EigResult:
 
 def eigvals(x: Any, /) -> Array:
     """Eigenvalues of general square matrices, complex-valued (see ``eig``)."""
-    out = _cached(_lapack.eig_rule, _VALUES, x)
+    out = run_cached(_lapack.eig_rule, _VALUES, x)
     if out is None:
         x, rule = _matrix_rule(x, "eigvals", None, _lapack.eig_rule, square=True)
         if rule is None:
@@ -272,7 +261,7 @@ def eigvals(x: Any, /) -> Array:
 
 def eigvalsh(x: Any, /) -> Array:
     """Eigenvalues (ascending) of Hermitian matrices."""
-    out = _cached(_eigh_rule, _VALUES, x)
+    out = run_cached(_eigh_rule, _VALUES, x)
     if out is not None:
         return out[0]
     x, rule = _matrix_rule(x, "eigvalsh", _eigh_rule, _lapack.eigh_rule, square=True)
@@ -325,7 +314,7 @@ def _svd_wide(b: Builder, x: Value, full: bool, vectors: bool) -> tuple[Value, .
 def svd(x: Any, /, *, full_matrices: bool = True) -> SVDResult:
     """Singular value decomposition ``x = U @ diag(S) @ Vh`` (S descending)."""
     params = (("full", True), ("vectors", True)) if full_matrices else (("full", False), ("vectors", True))
-    out = _cached(_svd_rule, params, x)
+    out = run_cached(_svd_rule, params, x)
     if out is None:
         x, rule = _matrix_rule(x, "svd", _svd_rule, _lapack.svd_rule)
         out = run(rule, params, (x,), x._device, _svd_rule)
@@ -335,7 +324,7 @@ def svd(x: Any, /, *, full_matrices: bool = True) -> SVDResult:
 def svdvals(x: Any, /) -> Array:
     """Singular values, descending."""
     params = (("full", False), ("vectors", False))
-    out = _cached(_svd_rule, params, x)
+    out = run_cached(_svd_rule, params, x)
     if out is not None:
         return out[0]
     x, rule = _matrix_rule(x, "svdvals", _svd_rule, _lapack.svd_rule)
@@ -378,7 +367,7 @@ def _rtol_args(x: Array, rtol: Any) -> tuple[tuple, tuple[Array, ...]]:
 def matrix_rank(x: Any, /, *, rtol: Any = None) -> Array:
     """Number of singular values above ``rtol * largest`` (default rtol: max(M, N) * eps)."""
     if rtol is None:
-        out = _cached(_rank_rule, _DEFAULT_RTOL[0], x)
+        out = run_cached(_rank_rule, _DEFAULT_RTOL[0], x)
         if out is not None:
             return out[0]
     x, rule = _matrix_rule(x, "matrix_rank", _rank_rule, _lapack.rank_rule)
@@ -398,7 +387,7 @@ def _pinv_rule(b: Builder, x: Value, *rtol_v: Value, rtol: float | None) -> Valu
 def pinv(x: Any, /, *, rtol: Any = None) -> Array:
     """Moore-Penrose pseudo-inverse (singular values below ``rtol * largest`` dropped)."""
     if rtol is None:
-        out = _cached(_pinv_rule, _DEFAULT_RTOL[0], x)
+        out = run_cached(_pinv_rule, _DEFAULT_RTOL[0], x)
         if out is not None:
             return out[0]
     x, rule = _matrix_rule(x, "pinv", _pinv_rule, _lapack.pinv_rule)
@@ -453,7 +442,7 @@ def _inv_rule(b: Builder, x: Value) -> Value:
 
 def inv(x: Any, /) -> Array:
     """Inverse of square matrices (singular input: ``LinAlgError`` with LAPACK on CPU, inf/nan elsewhere)."""
-    out = _cached(_inv_rule, (), x)
+    out = run_cached(_inv_rule, (), x)
     if out is not None:
         return out[0]
     x, rule = _matrix_rule(x, "inv", _inv_rule, _lapack.inv_rule, square=True)
@@ -479,7 +468,7 @@ def _det_rule(b: Builder, x: Value) -> Value:
 
 def det(x: Any, /) -> Array:
     """Determinant of square matrices."""
-    out = _cached(_det_rule, (), x)
+    out = run_cached(_det_rule, (), x)
     if out is not None:
         return out[0]
     x, rule = _matrix_rule(x, "det", _det_rule, _lapack.det_rule, square=True)
@@ -492,7 +481,7 @@ def _slogdet_rule(b: Builder, x: Value) -> tuple[Value, Value]:
 
 def slogdet(x: Any, /) -> SlogdetResult:
     """Sign (unit modulus, 0 if singular) and natural log of |det| of square matrices."""
-    out = _cached(_slogdet_rule, (), x)
+    out = run_cached(_slogdet_rule, (), x)
     if out is None:
         x, rule = _matrix_rule(x, "slogdet", _slogdet_rule, _lapack.slogdet_rule, square=True)
         out = run(rule, (), (x,), x._device, _slogdet_rule)
