@@ -307,6 +307,14 @@ def test_an_operand_whose_computation_failed_raises_its_error_at_the_call():
     failed = xp.Array._from_buffer(buffer, ((3, 3), np.dtype(np.float64)), device)
     with pytest.raises(ValueError, match="the producer failed"):
         L.det(failed)
+    # a producer's LAPACK failure is numpy's LinAlgError, on a call of a kind served before too
+    L.inv(xp.asarray(np.eye(3)))
+    for fn in (L.inv, L.det):
+        buffer = client.create_error_buffer(InvalidArgument("LinAlgError: Singular matrix"), (3, 3), np.float64,
+                                            device.pjrt.default_memory())
+        failed = xp.Array._from_buffer(buffer, ((3, 3), np.dtype(np.float64)), device)
+        with pytest.raises(np.linalg.LinAlgError, match="^Singular matrix$"):
+            fn(failed)
 
 
 def test_a_call_above_the_bound_reads_nothing_on_the_host():

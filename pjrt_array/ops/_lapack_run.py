@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
 import numpy as np
 
@@ -171,10 +171,21 @@ def run_cached(key: Any, params: tuple, x: Any) -> list[Array] | None:
         recorder.boundary()
     host = x._host
     if host is None or x._base is not None:
-        host = _read_operand(x, recorder)
+        try:
+            host = _read_operand(x, recorder)
+        except PjrtError as exc:  # the operand's computation failed: its error, as ``run`` raises it
+            _raise(exc)
         if host is None:
             return None
     return _compute(call, [host], x._device)
+
+
+def _raise(exc: PjrtError) -> NoReturn:
+    """Raise ``exc`` as the ``numpy.linalg.LinAlgError`` a kernel's failure stands for, else as it is."""
+    error = _lapack.linalg_error(exc)
+    if error is not None:
+        raise error from None
+    raise exc
 
 
 def _compute(call: _HostCall, values: list[np.ndarray], device: Device) -> list[Array]:
@@ -217,7 +228,4 @@ def run(rule: Any, params: tuple, args: Sequence[Array], device: Any, front: Any
         with _fusion.eagerly():  # automatic fusion never defers a kernel whose error belongs to the call
             return _run(rule, params, args, device)
     except PjrtError as exc:
-        error = _lapack.linalg_error(exc)
-        if error is not None:
-            raise error from None
-        raise
+        _raise(exc)
