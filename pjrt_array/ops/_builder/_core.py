@@ -47,6 +47,9 @@ class Core:
         self._prefix = prefix
         #: The body has a (value, index) reduction (argmin/argmax): the compile policy reads it.
         self.has_index_reduction = False
+        #: The body has a dot whose contracting extent fills 256-bit vectors but not 512-bit ones
+        #: (a multiple of 4 float64 but not of 8): the compile policy reads it.
+        self.has_narrow_dot = False
         # Names of products, and of values that only move or negate one (what a later add could
         # contract with into a fused multiply-add): ``is_product``.
         self._products: set[str] = set()

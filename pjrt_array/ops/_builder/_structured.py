@@ -7,6 +7,7 @@ outside it), and their results are checked against the types the op needs.
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -72,6 +73,10 @@ class StructuredOps(Core):
         free_x = [d for i, d in enumerate(x.shape) if i not in xb and i not in xc]
         free_y = [d for i, d in enumerate(y.shape) if i not in yb and i not in yc]
         shape = tuple(x.shape[i] for i in xb) + tuple(free_x) + tuple(free_y)
+        lanes = 32 // x.dtype.itemsize  # elements in a 256-bit vector
+        extent = math.prod(x.shape[i] for i in xc)
+        if x.dtype.kind == "f" and extent % lanes == 0 and extent % (2 * lanes):
+            self.has_narrow_dot = True
         return self._emit(f"stablehlo.dot_general {x.name}, {y.name}, batching_dims = {dims_text(xb)} x "
                           f"{dims_text(yb)}, contracting_dims = {dims_text(xc)} x {dims_text(yc)}, "
                           f"precision = [HIGHEST, HIGHEST] : "
