@@ -9,6 +9,9 @@ view cached on it), warm 8x8 float64 (goal <= 1.0 against jax.numpy),
 a warm batch of 100 8x8 matrices, and the first call on a shape not seen
 before (compile + run; the disk cache is off for this run; goal < 200 ms).  ``--pure`` adds pjrt_array's pure
 StableHLO lowering (what non-CPU platforms run) at 8x8 and for the first call.
+``--small`` instead times every LAPACK-backed function warm on one 3x3 and one 8x8 float64
+matrix (pjrt_array, jax.numpy and numpy taking turns, best of 9 rounds of 300 calls; the goal is
+<= 1.0 against jax.numpy).
 The libraries take turns and each keeps its best of 7 rounds, so that load
 from other processes on a shared machine distorts the ratios less; ``--cpu``
 times CPU time instead of wall time (with single-threaded OpenBLAS).
@@ -122,6 +125,38 @@ def warm(libs: dict, n: int, number: int, batch: tuple[int, ...] = ()) -> None:
         print(row(name, {lib: times.get(lib) for lib in libs}, unit="ms" if n > 50 else "us"))
 
 
+SMALL_CASES = (
+    ("qr", lambda m, a: m.linalg.qr(a)),
+    ("eigvals", lambda m, a: m.linalg.eigvals(a)),
+    ("matrix_rank", lambda m, a: m.linalg.matrix_rank(a)),
+    ("eig", lambda m, a: m.linalg.eig(a)),
+    ("eigh", lambda m, a: m.linalg.eigh(a)),
+    ("eigvalsh", lambda m, a: m.linalg.eigvalsh(a)),
+    ("svd", lambda m, a: m.linalg.svd(a)),
+    ("svdvals", lambda m, a: m.linalg.svdvals(a)),
+    ("cholesky", lambda m, a: m.linalg.cholesky(a)),
+    ("inv", lambda m, a: m.linalg.inv(a)),
+    ("det", lambda m, a: m.linalg.det(a)),
+    ("slogdet", lambda m, a: m.linalg.slogdet(a)),
+    ("pinv", lambda m, a: m.linalg.pinv(a)),
+)
+
+
+def small(libs: dict, n: int) -> None:
+    """Every LAPACK-backed function, warm, on one n x n float64 matrix."""
+    a, _ = _inputs(n)
+    print(f"| {n}x{n} float64, warm | " + " | ".join(libs) + " |")
+    print("|---" * (len(libs) + 1) + "|")
+    for name, op in SMALL_CASES:
+        calls = {}
+        for lib, m in libs.items():
+            x = m.asarray(a)
+            _sync(op(m, x))
+            calls[lib] = ((lambda m=m, x=x: op(m, x)), lambda: None)
+        times = _best(calls, 300, rounds=9)
+        print(row(name, times))
+
+
 def first_call(pure: bool) -> None:
     print("| first call on a new shape (compile + run) | pjrt_array" + (" | pure lowering" if pure else "") + " |")
     print("|---|---" + ("|---" if pure else "") + "|")
@@ -142,6 +177,12 @@ def main() -> None:
     warnings.simplefilter("ignore")
     pure = "--pure" in sys.argv
     jnp = jax_numpy()
+    if "--small" in sys.argv:
+        small_libs = {lib: m for lib, m in (("pjrt_array", xp), ("jax.numpy", jnp), ("numpy", np)) if m is not None}
+        small(small_libs, 3)
+        print()
+        small(small_libs, 8)
+        return
     libs = {"pjrt_array": (xp, "lapack"), "numpy": (np, "lapack"), "jax.numpy": (jnp, "lapack"),
             "pjrt_array (program)": (xp, "program")}
     warm(libs, 200, 5)

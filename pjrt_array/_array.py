@@ -383,14 +383,20 @@ def host_result(values: np.ndarray, aval: tuple[tuple[int, ...], np.dtype], devi
     return new_array(upload(values, aval, device), aval, device)
 
 
-def host_value_result(values: np.ndarray, aval: tuple[tuple[int, ...], np.dtype], device: Device) -> Array:
-    """An Array of type ``aval`` on ``device`` whose value is ``values`` (C-contiguous, numpy's own
-    dtypes, made by the caller for it: the Array takes it and makes it read-only), uploaded on its
-    first device use (``_host_value``; ``ops._lapack_run``'s results)."""
-    values.setflags(write=False)  # (``flags.writeable = ...`` costs twice as much)
-    self = new_array(HostValue(values, aval, device), aval, device)  # type: ignore[arg-type]  # a Buffer stand-in
-    self._host = values
-    return self
+def host_value_results(values: list[np.ndarray], avals: tuple[tuple[tuple[int, ...], np.dtype], ...],
+                       device: Device) -> list[Array]:
+    """Arrays of types ``avals`` on ``device`` whose values are ``values`` (C-contiguous, numpy's own
+    dtypes, made by the caller for them: each Array takes its value and makes it read-only),
+    uploaded on their first device use (``_host_value``; ``ops._lapack_run``'s results)."""
+    out = []
+    for value, aval in zip(values, avals):
+        # write=False: numpy's signature takes it positionally (its stubs do not); the keyword, or
+        # ``flags.writeable = ...``, costs twice as much
+        value.setflags(False)  # type: ignore[call-arg]
+        self = new_array(HostValue(value, aval, device), aval, device)  # type: ignore[arg-type]  # a Buffer stand-in
+        self._host = value
+        out.append(self)
+    return out
 
 
 _OPERANDS = (Array, *_SCALARS, np.ndarray, np.generic)

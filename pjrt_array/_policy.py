@@ -120,17 +120,23 @@ class CompilePolicy:
         return CompileOptions(num_replicas=1, num_partitions=1, device_assignment=((device_id,),),
                               env_option_overrides=overrides)
 
-    def program_options(self, device_id: int, *, index_reduction: bool = False) -> CompileOptions:
+    def program_options(self, device_id: int, *, index_reduction: bool = False,
+                        narrow_dot: bool = False) -> CompileOptions:
         """The compile options of a whole traced program (jit): the compiler's defaults but for
         the vector width (``options_program``).  Unlike single ops, whole programs gain from the
         fusion emitters and full optimization (a Monte Carlo reduction over 4M floats runs 2.6x
         faster, a row softmax 1.6x; docs/jit.md) -- except a program with an
         argmin/argmax-style (value, index) reduction (``index_reduction``): XLA:CPU's fusion
         emitters run one fused with its producer 3-4x slower (a k-means loop 0.91 -> 0.19 ms
-        without them), and compile longer."""
+        without them), and compile longer.  A program with a dot whose contracting extent fills
+        256-bit vectors but not 512-bit ones (``narrow_dot``: 100 float64) keeps XLA's 256: its
+        dot kernel runs 512-bit tiles and the leftover 4 elements of every row one by one (a
+        conjugate-gradient loop on a 100x100 matrix 10% slower, on 96x96 or 104x104 not)."""
         overrides = dict(self.options_program)
         if index_reduction:
             overrides.update(self.options_always)
+        if narrow_dot and "xla_cpu_prefer_vector_width" in overrides:
+            overrides["xla_cpu_prefer_vector_width"] = 256
         return CompileOptions(num_replicas=1, num_partitions=1, device_assignment=((device_id,),),
                               env_option_overrides=overrides)
 

@@ -358,6 +358,7 @@ class Jitted:
         key, leaves = self._signature(args, kwargs)
         device, mesh = key[2], key[3]
         builder = Builder()
+        builder.fold_transposes = True  # jit's results need not match op-by-op runs bit for bit
         trace = Trace(builder, device, self._name)
         scalars: list[np.dtype | None] = []
         with trace.active():
@@ -415,6 +416,7 @@ class Jitted:
             sharded["plain_text"] = text
             text = _spmd.annotate(text, out_avals, sharded["arg_hlo"], sharded["out_shardings"], mesh)
         return {**sharded, "text": text, "device": device, "index_reduction": builder.has_index_reduction,
+                "narrow_dot": builder.has_narrow_dot,
                 "avals": [(p.shape, p.dtype) for p in trace.params], "scalars": scalars,
                 "inputs": trace.inputs, "out_avals": [(r.shape, r.dtype) for r in results],
                 "out_tree": out_tree, "passthrough": passthrough, "donate": sorted(aliases), "key": key}
@@ -436,7 +438,8 @@ class Jitted:
 
     def _install(self, key: tuple, parts: dict[str, Any]) -> _Program:
         device, mesh = parts["device"], parts["mesh"]
-        options = policy_for(device.client).program_options(device.id, index_reduction=parts["index_reduction"])
+        options = policy_for(device.client).program_options(device.id, index_reduction=parts["index_reduction"],
+                                                             narrow_dot=parts["narrow_dot"])
         spmd = None
         if mesh is None:
             exe = _dispatch.compile_text(device.client, parts["text"], options)

@@ -297,3 +297,55 @@ def test_a_flush_reads_only_the_parameters_of_recorded_ops():
         _fusion.wait_for_compiles()
         xp.set_fusion(was)
         _fusion.configure(hot=previous[0], bound=previous[1], saved=previous[2])
+
+
+# -- remembered argument checks (creation, reshape, broadcast_to) -----------------------------------
+
+def zeros_at(shape, **kw):
+    return xp.zeros(shape, **kw)  # one call site: the check of each shape is remembered
+
+
+@pytest.mark.parametrize("bad", [(3.0,), 3.0, (3, None), [3.5], np.float64(3.0)])
+def test_remembered_shape_checks_still_refuse_equal_values_of_other_types(mode, bad):
+    assert zeros_at((3,)).shape == (3,) and zeros_at(3).shape == (3,)
+    with pytest.raises(TypeError, match="shape"):
+        zeros_at(bad)
+    assert zeros_at([3]).shape == (3,)  # unhashable: checked every call, still accepted
+
+
+def test_remembered_fill_checks_follow_value_type_and_dtype(mode):
+    assert np.asarray(xp.full(2, 3, dtype=xp.int8)).tolist() == [3, 3]
+    with pytest.raises(OverflowError, match="fill_value"):
+        xp.full(2, 300, dtype=xp.int8)
+    assert np.asarray(xp.full(2, 1, dtype=xp.float32)).dtype == np.float32
+    with pytest.raises(TypeError, match="fill_value"):
+        xp.full(2, 1.0, dtype=xp.int8)  # 1.0 == 1: the type keeps the checks apart
+    assert xp.full(2, True).dtype == xp.bool and xp.full(2, 1).dtype == xp.int64
+    for value in (0.0, -0.0, 0.0, float("nan"), -0.0):
+        np.testing.assert_array_equal(np.asarray(xp.full((2,), value)), np.full((2,), value))
+        assert np.signbit(np.asarray(xp.full((2,), value))).tolist() == np.signbit(np.full(2, value)).tolist()
+
+
+def test_remembered_reshape_and_broadcast_checks_follow_the_operand(mode):
+    a, b = xp.reshape(xp.arange(6), (-1, 2)), xp.reshape(xp.arange(8), (-1, 2))
+    assert a.shape == (3, 2) and b.shape == (4, 2)  # -1 resolved per operand size
+    with pytest.raises(ValueError, match="cannot reshape"):
+        xp.reshape(xp.arange(7), (-1, 2))
+    with pytest.raises(TypeError, match="shape"):
+        xp.reshape(xp.arange(6), (-1, 2.0))
+    assert xp.broadcast_to(xp.ones(2), (3, 2)).shape == (3, 2)
+    with pytest.raises(ValueError, match="broadcast"):
+        xp.broadcast_to(xp.ones(3), (3, 2))
+    with pytest.raises(TypeError, match="shape"):
+        xp.broadcast_to(xp.ones(2), (3.0, 2))
+    np.testing.assert_array_equal(np.asarray(xp.broadcast_to(xp.asarray([1, 2]), (2, 2))), [[1, 2], [1, 2]])
+
+
+def test_big_arrays_are_checked_every_call(mode):
+    """A big array's size check asks the system for free memory, which changes: never remembered."""
+    from pjrt_array.ops import creation
+    big = (2**24 + 1,)  # float32: just over the 64 MiB below which checks are remembered
+    assert xp.zeros(big, dtype=xp.float32).shape == big
+    assert xp.zeros((4,), dtype=xp.float32).shape == (4,)
+    shapes = [key[0][0] for key in creation._checked]
+    assert (4,) in shapes and big not in shapes

@@ -208,6 +208,49 @@ def test_calls_above_the_bound_run_the_program():
     _identical((out,), _on_host(L.inv, x))
 
 
+def _programs_run():
+    info = _dispatch.cache_info()
+    return info["misses"] + info["hits"]
+
+
+def test_a_remembered_call_gives_way_where_the_full_path_decides_otherwise():
+    """A one-matrix call served on the host is remembered under the front end's key and runs
+    straight to its kernel next time (``_lapack_run.run_cached``); whatever the full path would
+    decide differently still decides: the size bound, LAPACK turned off, a sharded operand of
+    the same aval, a trace, a view whose base was written."""
+    from pjrt_array.ops import _lapack
+    a = spd_matrix((4, 4), np.float64)
+    x = xp.asarray(a)
+    expected = _on_host(L.det, x)  # first call: remembered
+    _identical(_on_host(L.det, x), expected)  # the remembered call: no program either
+    limit = _lapack_run.HOST_MAX_BYTES
+    _lapack_run.set_host_max_bytes(0)
+    try:
+        before = _programs_run()
+        L.det(x)
+        assert _programs_run() == before + 1
+    finally:
+        _lapack_run.set_host_max_bytes(limit)
+    _lapack.set_enabled(False)
+    try:
+        before = _programs_run()
+        np.testing.assert_allclose(float(L.det(x)), np.linalg.det(a), rtol=1e-12)  # the pure lowering
+        assert _programs_run() == before + 1
+    finally:
+        _lapack.set_enabled(True)
+    _identical(_on_host(L.det, x), expected)
+    mesh = xp.make_mesh((2,), ("x",))
+    sharded = xp.asarray(np.stack([a, a]), device=xp.NamedSharding(mesh, ("x", None, None)))
+    xp.linalg.det(xp.asarray(np.stack([a, a])))  # the unsharded twin's call is remembered
+    np.testing.assert_allclose(np.asarray(L.det(sharded)), np.linalg.det(np.stack([a, a])), rtol=1e-12)
+    assert "pjrt_array_lapack_det" in xp.jit(L.det).lower(x).as_text()
+    base = xp.asarray(np.stack([a, 2 * a]))
+    view = base[1]
+    first = float(L.det(view))
+    base[1] = xp.asarray(a)
+    assert float(L.det(view)) == pytest.approx(first / 16)
+
+
 def test_writes_and_views_are_read_as_they_are_now():
     a = spd_matrix((2, 3, 3), np.float64)
     x = xp.asarray(a)
@@ -264,6 +307,14 @@ def test_an_operand_whose_computation_failed_raises_its_error_at_the_call():
     failed = xp.Array._from_buffer(buffer, ((3, 3), np.dtype(np.float64)), device)
     with pytest.raises(ValueError, match="the producer failed"):
         L.det(failed)
+    # a producer's LAPACK failure is numpy's LinAlgError, on a call of a kind served before too
+    L.inv(xp.asarray(np.eye(3)))
+    for fn in (L.inv, L.det):
+        buffer = client.create_error_buffer(InvalidArgument("LinAlgError: Singular matrix"), (3, 3), np.float64,
+                                            device.pjrt.default_memory())
+        failed = xp.Array._from_buffer(buffer, ((3, 3), np.dtype(np.float64)), device)
+        with pytest.raises(np.linalg.LinAlgError, match="^Singular matrix$"):
+            fn(failed)
 
 
 def test_a_call_above_the_bound_reads_nothing_on_the_host():

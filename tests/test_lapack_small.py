@@ -102,6 +102,8 @@ def _square_cases():
             a = np.eye(8, dtype=dtype)
             a[3, 3] = bad
             yield a, dtype
+        # finite entries whose squares overflow (eig's cheap finite check overflows: it looks again)
+        yield (random_array((3, 3), dtype, 3) * (np.finfo(dtype).max / 4)).astype(dtype), dtype
 
 
 @pytest.mark.parametrize("name", ["cholesky_lower", "cholesky_upper", "eigh", "eigvalsh", "eig", "eigvals", "inv", "det",
@@ -223,6 +225,23 @@ def test_matrix_rank_of_non_finite_input_is_numpys(value, shape):
     np.testing.assert_array_equal(np.asarray(L.matrix_rank(xp.asarray(a))), expected)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matrix_rank_counts_as_numpy_does(dtype):
+    """One matrix's count runs on Python floats (float64), batches and other dtypes on numpy."""
+    big = np.finfo(dtype).max / 4
+    rng = np.random.default_rng(5)
+    low = rng.standard_normal((4, 1)) @ rng.standard_normal((1, 3))  # rank 1
+    for a in [np.zeros((3, 4)), np.eye(3), low, np.eye(3) * big, np.diag([1.0, 1e-20, 2.0]), np.zeros((0, 3)),
+              np.stack([low, np.eye(4, 3)])]:
+        a = a.astype(dtype)
+        for rtol in [None, 0.0, 0.5, 1e-25, np.inf, np.nan]:
+            with np.errstate(all="ignore"):
+                expected = np.linalg.matrix_rank(a, rtol=rtol)
+            got = L.matrix_rank(xp.asarray(a), rtol=rtol)
+            assert got.dtype == xp.int64
+            np.testing.assert_array_equal(np.asarray(got), expected, err_msg=f"{a.shape} rtol={rtol}")
+
+
 def test_kernels_leave_the_callers_error_state_as_it_was():
     before = np.geterr()
     with pytest.raises(np.linalg.LinAlgError, match="Singular matrix"):
@@ -239,13 +258,23 @@ def test_kernels_leave_the_callers_error_state_as_it_was():
 def test_the_error_state_decorator_raises_linalg_errors(monkeypatch, parts):
     if parts == "moved":  # numpy without the private names: np.errstate does the same
         monkeypatch.setattr(_lapack, "_STATE_PARTS", None)
-    guarded = _lapack._errors(_lapack._SINGULAR)(lambda a: _lapack._G.inv(a, signature="d->d"))
+    def inv(inputs, results):  # a kernel: operands in, result views written
+        _lapack._G.inv(inputs[0], signature="d->d", out=(results[0],))
+
+    def divide(inputs, results):
+        np.divide(inputs[0], 0.0, out=results[0])
+
+    guarded = _lapack._errors(_lapack._SINGULAR)(inv)
+    out = [np.empty((2, 2))]
     with pytest.raises(np.linalg.LinAlgError, match="Singular matrix"):
-        guarded(np.zeros((2, 2)))
-    np.testing.assert_array_equal(guarded(np.eye(2) * 2), np.eye(2) / 2)
-    quiet = _lapack._errors(None)(lambda a: a / 0.0)
+        guarded([np.zeros((2, 2))], out)
+    guarded([np.eye(2) * 2], out)
+    np.testing.assert_array_equal(out[0], np.eye(2) / 2)
+    quiet = _lapack._errors(None)(divide)
+    out = [np.empty(2)]
     with np.errstate(all="raise"):
-        assert np.isinf(quiet(np.ones(2))).all()
+        quiet([np.ones(2)], out)
+    assert np.isinf(out[0]).all()
 
 
 @pytest.mark.parametrize("fn, message", [

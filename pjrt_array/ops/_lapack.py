@@ -25,6 +25,7 @@ in ``ops/linalg.py``, so the choice swaps the rule and nothing else.
 from __future__ import annotations
 
 import importlib
+import math
 import os
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Sequence
 
@@ -126,11 +127,15 @@ def _error_state_parts() -> tuple[Any, Any] | None:
 _STATE_PARTS = _error_state_parts()
 
 
-def _errors(fail: Callable[[str, int], None] | None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """A decorator running a function under numpy.linalg's error state around a gufunc (``fail``
-    raises on LAPACK's failure flag; None: every floating-point condition is ignored, as ``_quiet``
-    does).  The state is made once here and set per call, which costs a third of what
-    ``with np.errstate(...)`` does (that makes the state and an object every call)."""
+Views = list[np.ndarray]
+Kernel = Callable[[Views, Views], None]
+
+
+def _errors(fail: Callable[[str, int], None] | None) -> Callable[[Kernel], Kernel]:
+    """A decorator running a kernel ``(inputs, results)`` under numpy.linalg's error state around
+    its gufuncs (``fail`` raises on LAPACK's failure flag; None: every floating-point condition is
+    ignored, as ``_quiet`` does).  The state is made once here and set per call, which costs a
+    third of what ``with np.errstate(...)`` does (that makes the state and an object every call)."""
     kwargs: dict[str, Any] = {"all": "ignore"} if fail is None else \
         {"call": fail, "invalid": "call", "over": "ignore", "divide": "ignore", "under": "ignore"}
     if _STATE_PARTS is None:
@@ -138,142 +143,144 @@ def _errors(fail: Callable[[str, int], None] | None) -> Callable[[Callable[..., 
     variable, make = _STATE_PARTS
     state, enter, leave = make(**kwargs), variable.set, variable.reset
 
-    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        def guarded(*args: Any, **kw: Any) -> Any:
+    def decorate(fn: Kernel) -> Kernel:
+        def guarded(inputs: Views, results: Views) -> None:
             token = enter(state)
             try:
-                return fn(*args, **kw)
+                fn(inputs, results)
             finally:
                 leave(token)
         return guarded
     return decorate
 
 
-def _loop(spec: str, x: np.ndarray) -> str:
-    """The gufunc loop of numpy.linalg for ``x``: ``spec`` with ``x`` the float64/complex128 code."""
-    return spec.replace("x", "D" if x.dtype.kind == "c" else "d")
-
-
-Views = list[np.ndarray]
-
-
-def _writing(gufunc: Any, spec: str, fail: Callable[[str, int], None] | None) -> Callable[[Views, Views], None]:
-    """An in-place kernel ``(inputs, results)`` running ``gufunc`` into the result views."""
-    real, complex_ = spec.replace("x", "d"), spec.replace("x", "D")  # the loops, named once
+def _writing(gufunc: Any, spec: str, fail: Callable[[str, int], None] | None,
+             check: Callable[[np.ndarray], None] | None = None) -> Kernel:
+    """An in-place kernel ``(inputs, results)`` running ``gufunc`` into the result views (after
+    ``check`` of the first operand, where given)."""
+    # numpy computes single precision in double: those operands need the loop named; double ones
+    # pick it themselves (each gufunc has one loop per operand dtype), with no ``signature=`` to parse
+    signatures = {"f": spec.replace("x", "d"), "F": spec.replace("x", "D")}
 
     @_errors(fail)
     def kernel(inputs: Views, results: Views) -> None:
-        gufunc(*inputs, signature=complex_ if inputs[0].dtype.kind == "c" else real, out=tuple(results))
+        if check is not None:
+            check(inputs[0])
+        signature = signatures.get(inputs[0].dtype.char)
+        if signature is None:
+            gufunc(*inputs, out=tuple(results))
+        else:
+            gufunc(*inputs, signature=signature, out=tuple(results))
     return kernel
 
 
-@_errors(_SINGULAR)
-def _solve(inputs: Views, results: Views) -> None:
-    a, b = inputs
-    # numpy's solve, like the standard, takes a 1-D b as one vector for every matrix
-    (_G.solve1 if b.ndim == 1 else _G.solve)(a, b, signature=_loop("xx->x", a), out=(results[0],))
-
-
-_ZERO = np.zeros((), np.int8)  # (an array: copyto converts a Python 0 per call)
+_putmask = np.putmask
 
 
 _masks: dict[tuple[int, ...], np.ndarray] = {}
 
 
 def _below_diagonal(shape: tuple[int, ...]) -> np.ndarray:
-    """The entries below the diagonal of matrices of ``shape`` (a mask, made once per shape)."""
+    """The entries below the diagonal of the matrices of an array of ``shape`` (a mask of that
+    shape, broadcast from one matrix's: made once per shape)."""
     mask = _masks.get(shape)
     if mask is None:
         if len(_masks) >= 64:
             _masks.clear()
-        rows, cols = shape
-        mask = _masks[shape] = np.tri(rows, cols, -1, dtype=bool)
+        rows, cols = shape[-2:]
+        mask = _masks[shape] = np.broadcast_to(np.tri(rows, cols, -1, dtype=bool), shape)
     return mask
 
 
-def _qr(complete: bool) -> Callable[[Views, Views], None]:
-    @_errors(_QR_FAILED)
-    def factor(a: np.ndarray, work: np.ndarray, q: np.ndarray) -> None:
-        wide = work.dtype.kind == "c"  # (the loops spelled out: ``_loop`` costs 0.15 us a call)
-        tau = _G.qr_r_raw(work, signature="D->D" if wide else "d->d")
-        expand = _G.qr_complete if complete and a.shape[-2] > a.shape[-1] else _G.qr_reduced
-        expand(work, tau, signature="DD->D" if wide else "dd->d", out=(q,))
+def _qr(complete: bool) -> Kernel:
+    qr_r_raw, expand, qr_reduced = _G.qr_r_raw, _G.qr_complete if complete else _G.qr_reduced, _G.qr_reduced
 
+    @_errors(_QR_FAILED)
     def kernel(inputs: Views, results: Views) -> None:
         (a,), (q, r) = inputs, results
         # qr_r_raw overwrites its operand with R and the reflectors: a float64/complex128 copy,
         # which is R's own memory where R has its shape and is float64/complex128 (a's dtype, as
-        # the plan makes it): no copy of R out of it then
+        # the plan makes it): no copy of R out of it then.  (The gufuncs have float64 and
+        # complex128 loops only, so the work array's dtype picks the loop: no ``signature=``.)
         shape = r.shape
         if shape == a.shape and r.dtype.char in "dD":
-            np.copyto(r, a)
-            factor(a, r, q)
+            r[...] = a  # (``ndarray.__setitem__`` costs half of ``np.copyto``)
+            work = r
         else:
             work = a.astype(np.complex128 if a.dtype.kind == "c" else np.float64)
-            factor(a, work, q)
-            np.copyto(r, work[..., :shape[-2], :], casting="same_kind")
-        # R is the upper triangle (np.triu's time would be the kernel's largest part at 8x8)
-        np.copyto(r, _ZERO, where=_below_diagonal(shape[-2:]))
+        tau = qr_r_raw(work)
+        # complete mode differs from reduced where Q has more columns than R has rows
+        (expand if shape[-2] > shape[-1] else qr_reduced)(work, tau, out=(q,))
+        if work is not r:
+            r[...] = work[..., :shape[-2], :]
+        # R is the upper triangle (np.triu's time would be the kernel's largest part at 8x8;
+        # putmask costs less than copyto's ``where=``)
+        mask = _masks.get(shape)
+        _putmask(r, _below_diagonal(shape) if mask is None else mask, 0.0)
     return kernel
 
 
 _all = np.logical_and.reduce  # (``ndarray.all`` and ``max`` add a Python frame to the ufunc's reduce)
+_vdot = np.vdot
 _max = np.maximum.reduce
 _count = np.add.reduce  # of booleans: their count, as int64
 
 
-def _eig(vectors: bool) -> Callable[[Views, Views], None]:
-    gufunc = _errors(_EIG_NOT_CONVERGED)(_G.eig if vectors else _G.eigvals)
-    real, complex_ = ("d->DD", "D->DD") if vectors else ("d->D", "D->D")
-
-    def kernel(inputs: Views, results: Views) -> None:
-        (a,) = inputs
-        if not _all(np.isfinite(a), axis=None):  # numpy.linalg checks before LAPACK, with this message
-            raise L.LinAlgError("Array must not contain infs or NaNs")
-        # numpy returns real arrays where every eigenvalue is real; the results here are complex
-        # either way, and casting those real values to complex gives the gufunc's values
-        gufunc(a, signature=complex_ if a.dtype.kind == "c" else real, out=tuple(results))
-    return kernel
+def _finite(a: np.ndarray) -> bool:
+    """Whether every entry of ``a`` is finite.  The sum of the squared magnitudes (one BLAS dot, a
+    fraction of ``isfinite`` and its reduction) is finite exactly then, unless it overflows: only
+    that case looks at each entry."""
+    return math.isfinite(_vdot(a, a).real) or bool(_all(np.isfinite(a), axis=None))
 
 
-@_errors(_SVD_NOT_CONVERGED)
-def _singular_values(a: np.ndarray) -> np.ndarray:
-    return _G.svd(a, signature="D->d" if a.dtype.kind == "c" else "d->d")
+def _all_finite(a: np.ndarray) -> None:
+    if not _finite(a):  # numpy.linalg checks before LAPACK, with this message
+        raise L.LinAlgError("Array must not contain infs or NaNs")
 
 
-@_errors(None)
 def _count_above(s: np.ndarray, dtype: np.dtype, rtol: np.ndarray, out: np.ndarray) -> None:
     s = s.astype(dtype, copy=False)
-    # (the largest by max, not the first: an infinite entry gives NaNs with no LAPACK error)
-    tol = _max(s, axis=-1, keepdims=True, initial=0) * rtol[..., np.newaxis]
+    with np.errstate(all="ignore"):  # (inf * 0 is NaN here, as in numpy, not LAPACK's failure)
+        # (the largest by max, not the first: an infinite entry gives NaNs with no LAPACK error)
+        tol = _max(s, axis=-1, keepdims=True, initial=0) * rtol[..., np.newaxis]
     out[...] = _count(s > tol, axis=-1)
 
 
 def _count_one(s: list[float], rtol: float) -> int:
     """``_count_above`` for one matrix's float64 values, as Python floats: the same IEEE double
     operations (max, one product, comparisons) without numpy's per-call costs (3 us of 8 values)."""
-    top = 0.0  # (max's initial value)
-    for v in s:
-        if v != v:  # NaN: numpy's max is NaN, and no value is above a NaN tolerance
-            return 0
-        if v > top:
-            top = v
-    tol = top * rtol
-    return sum(v > tol for v in s)
+    if not s:
+        return 0
+    total = sum(s)  # NaN exactly where a value is (singular values are >= 0: no inf - inf)
+    if total != total:  # numpy's max is NaN then, and no value is above a NaN tolerance
+        return 0
+    tol = max(s) * rtol  # (numpy's max starts at 0, below every value)
+    return len([v for v in s if v > tol])
 
 
+@_errors(_SVD_NOT_CONVERGED)
 def _rank(inputs: Views, results: Views) -> None:
     """numpy.linalg.matrix_rank's steps with a given tolerance: the singular values (svdvals' gufunc
     and cast), then the count above ``rtol`` times the largest."""
     a, rtol = inputs
-    s = _singular_values(a)
+    # (the gufunc computes in double precision: a single-precision operand needs the loop named)
+    s = _G.svd(a) if a.dtype.char in "dD" else _G.svd(a, signature="D->d" if a.dtype.kind == "c" else "d->d")
     if s.ndim == 1 and rtol.ndim == 0 and rtol.dtype == s.dtype:  # one matrix, float64 values
         results[0][...] = _count_one(s.tolist(), float(rtol))
     else:
         _count_above(s, _dtypes.real_dtype(a.dtype), rtol, results[0])
 
 
-def _writing_kernels() -> dict[str, Callable[[Views, Views], None]]:
+def _solve() -> Kernel:
+    """numpy's solve, which (like the standard) takes a 1-D b as one vector for every matrix."""
+    matrices, vector = _writing(_G.solve, "xx->x", _SINGULAR), _writing(_G.solve1, "xx->x", _SINGULAR)
+
+    def kernel(inputs: Views, results: Views) -> None:
+        (vector if inputs[1].ndim == 1 else matrices)(inputs, results)
+    return kernel
+
+
+def _writing_kernels() -> dict[str, Kernel]:
     return {
         "cholesky_lower": _writing(_G.cholesky_lo, "x->x", _NOT_POSITIVE_DEFINITE),
         "cholesky_upper": _writing(_G.cholesky_up, "x->x", _NOT_POSITIVE_DEFINITE),
@@ -282,12 +289,14 @@ def _writing_kernels() -> dict[str, Callable[[Views, Views], None]]:
         "eigh": _writing(_G.eigh_lo, "x->dx", _EIG_NOT_CONVERGED),
         "eigvalsh": _writing(_G.eigvalsh_lo, "x->d", _EIG_NOT_CONVERGED),
         "matrix_rank": _rank,
-        "eig": _eig(True),
-        "eigvals": _eig(False),
+        # (numpy returns real arrays where every eigenvalue is real; the results here are complex
+        # either way, and casting those real values to complex gives the gufunc's values)
+        "eig": _writing(_G.eig, "x->DD", _EIG_NOT_CONVERGED, _all_finite),
+        "eigvals": _writing(_G.eigvals, "x->D", _EIG_NOT_CONVERGED, _all_finite),
         "svd_full": _writing(_G.svd_f, "x->xdx", _SVD_NOT_CONVERGED),
         "svd_reduced": _writing(_G.svd_s, "x->xdx", _SVD_NOT_CONVERGED),
         "svdvals": _writing(_G.svd, "x->d", _SVD_NOT_CONVERGED),
-        "solve": _solve,
+        "solve": _solve(),
         "inv": _writing(_G.inv, "x->x", _SINGULAR),
         "det": _writing(_G.det, "x->x", None),
         "slogdet": _writing(_G.slogdet, "x->xd", None),
@@ -303,8 +312,9 @@ if _G is not None:
 
 _enabled = os.environ.get("PJRT_ARRAY_LAPACK", "1") != "0"
 _choice: dict[tuple, bool] = {}
-#: The front ends' choices (``ops/linalg.py``: checked argument types -> the rule that runs), made
-#: from :func:`serves` and so dropped with it.
+#: The front ends' choices (``ops/linalg.py``: checked argument types -> the rule that runs; and
+#: (key, parameters, aval, device) -> the host call ``_lapack_run.run_cached`` runs), made from
+#: :func:`serves` and so dropped with it.
 choices: dict[tuple, Any] = {}
 _MAX_CHOICES = 4096
 

@@ -33,9 +33,33 @@ _WINDOW = 32  # XLA:CPU's tree reduction: reductions of more elements become red
 _GROUPS = range(_WINDOW, 7, -1)  # group sizes of the first stage, largest first
 
 
+def _windowed_reduce(b: Builder, x: Value, init: Value, axis: int, body: Any) -> Value:
+    """XLA:CPU's own tree reduction of one axis of 33 to 1024 elements, written out.
+
+    XLA:CPU cuts a reduced axis longer than 32 into windows of 32 (``SAME``
+    padding split evenly) and reduces each window, then the windows' results:
+    a ``reduce-window`` kernel that nothing is fused into, then a ``reduce``.
+    The same two stages written as pad + reshape + reduce, an optimization
+    barrier, then the partials, add up the same elements in the same order (so
+    the results are bit for bit XLA's, and the host tier's ``_tree_reduce``),
+    but the element-wise producer and both stages fuse into one kernel: the
+    dot products of a conjugate-gradient step are 2 kernels fewer each, and the
+    program compiles 20% faster.
+    """
+    n = x.shape[axis]
+    windows = -(-n // _WINDOW)
+    total = windows * _WINDOW - n
+    low, high = [0] * x.ndim, [0] * x.ndim
+    low[axis], high[axis] = total // 2, total - total // 2
+    padded = b.pad(x, init, low, high) if total else x
+    split = b.reshape(padded, x.shape[:axis] + (windows, _WINDOW) + x.shape[axis + 1:])
+    partial = b.optimization_barrier(b.reduce([split], [init], [axis + 1], body))
+    return b.reduce(partial, [init], [axis], body)[0]
+
+
 def _staged_reduce(b: Builder, operands: list[Value], inits: list[Value], axes: tuple[int, ...],
                    body: Any) -> list[Value]:
-    """``b.reduce``, in two stages when it reduces many trailing elements.
+    """``b.reduce``, in two stages when it reduces many elements of one axis or trailing axes.
 
     XLA:CPU rewrites a reduction over many elements into a tree of
     ``reduce-window``s and then fuses nothing into it: the element-wise
@@ -46,15 +70,22 @@ def _staged_reduce(b: Builder, operands: list[Value], inits: list[Value], axes: 
     the two stages back, then the partial results, reads the input once:
     sum(exp(x)) over 4M float64 takes 6 ms instead of 24, a row softmax of
     1000x100 0.23 ms instead of 0.28.  The groups are consecutive, like the
-    tree's first level, so the accuracy is the same.  Reductions of at most 32
-    elements, of small operands, over leading axes or of a count with no divisor
-    from 8 to 32 stay one reduction.
+    tree's first level, so the accuracy is the same.  Operands under 16384
+    elements reducing one axis of 33 to 1024 elements take XLA's own windows
+    (``_windowed_reduce``); otherwise reductions of at most 32 elements, of
+    small operands, over leading axes or of a count with no divisor from 8 to
+    32 stay one reduction.
     """
     x = operands[0]
     k = x.ndim - len(axes)
     n = math.prod(x.shape[k:])
+    if math.prod(x.shape) < _STAGED_MIN:
+        # (variadic reductions are never rewritten into trees: nothing to gain)
+        if len(operands) == 1 and len(axes) == 1 and _WINDOW < x.shape[axes[0]] <= _WINDOW * _WINDOW:
+            return [_windowed_reduce(b, x, inits[0], axes[0], body)]
+        return b.reduce(operands, inits, axes, body)
     group = next((g for g in _GROUPS if n % g == 0), None) if axes == tuple(range(k, x.ndim)) else None
-    if n <= _WINDOW or math.prod(x.shape) < _STAGED_MIN or group is None:
+    if n <= _WINDOW or group is None:
         return b.reduce(operands, inits, axes, body)
     grouped = [b.reshape(v, x.shape[:k] + (n // group, group)) for v in operands]
     partial = b.optimization_barrier(b.reduce(grouped, inits, [k + 1], body))

@@ -31,7 +31,8 @@ import numpy as np
 
 from .._devices import Device
 
-__all__ = ["MAX_BYTES", "shape_arg", "count_arg", "check_size", "check_program", "device_capacity"]
+__all__ = ["MAX_BYTES", "shape_arg", "count_arg", "check_size", "check_program", "device_capacity",
+           "shape_key", "recall", "remember"]
 
 MAX_BYTES = 2**63 - 1
 Aval = tuple[tuple[int, ...], np.dtype]
@@ -134,6 +135,41 @@ def check_size(shape: Sequence[int], dtype: np.dtype, argname: str, device: Any 
     if isinstance(device, Device) and _exceeds_device(nbytes, device):
         raise _memory_error(f"{argname}: an array of shape {tuple(shape)} and dtype {np.dtype(dtype)} needs "
                             f"{nbytes} bytes, {_too_big(nbytes, device)}", device)
+
+
+# -- remembered checks ---------------------------------------------------------------------------
+# A front end called again with the arguments it checked before (``zeros(n)`` in a loop) looks its
+# checked arguments up instead of checking them again.
+
+_REMEMBERED = 512  # checks per front end
+
+
+def shape_key(shape: Any) -> Any:
+    """``shape`` as part of a key remembering a check of it, with its elements' types: values equal
+    across types are not checked alike (``(3.0,)`` is refused where ``(3,)`` is not)."""
+    return (shape, tuple(map(type, shape))) if type(shape) is tuple else (shape, type(shape))
+
+
+def recall(cache: dict, key: tuple) -> Any:
+    """What ``cache`` remembers under ``key``; None when nothing, or when ``key`` is unhashable (a
+    list shape, an Array argument: checked every call)."""
+    try:
+        return cache.get(key)
+    except TypeError:
+        return None
+
+
+def remember(cache: dict, key: tuple, checked: Any, shape: Sequence[int], dtype: np.dtype) -> None:
+    """Remember ``checked`` under ``key``, unless ``key`` is unhashable or the array is big enough
+    for its size check to ask the system (the memory free then changes)."""
+    if _nonzero_product(shape) * dtype.itemsize > _SMALL_BYTES:
+        return
+    if len(cache) >= _REMEMBERED:
+        cache.clear()
+    try:
+        cache[key] = checked
+    except TypeError:
+        pass
 
 
 def _count(n: int) -> str:

@@ -21,7 +21,7 @@ from .._sharding import NamedSharding, Placement
 from ._builder import Builder, Value
 from ._lower import band_mask, broadcast, clamp_diagonal
 from ._operands import as_placement, check_array, from_host, scalar_array
-from ._validate import check_size, count_arg, shape_arg
+from ._validate import check_size, count_arg, recall, remember, shape_arg, shape_key
 
 __all__ = ["arange", "asarray", "empty", "empty_like", "eye", "from_dlpack", "full", "full_like", "linspace",
            "meshgrid", "ones", "ones_like", "tril", "triu", "zeros", "zeros_like"]
@@ -44,21 +44,34 @@ def _broadcast_rule(b: Builder, v: Value, *, shape: tuple[int, ...]) -> Value:
     return broadcast(b, v, shape)
 
 
-def full(shape: Any, fill_value: Any, *, dtype: Any = None, device: Placement | None = None) -> Array:
-    """An array of ``shape`` filled with ``fill_value``."""
+# (the shape, the fill value and dtype with their types, the device) -> the checked shape and dtype
+_checked: dict[tuple, tuple[tuple[int, ...], np.dtype]] = {}
+
+
+def _check_full(shape: Any, fill_value: Any, dtype: Any, device: Placement) -> tuple[tuple[int, ...], np.dtype]:
+    """``full``'s arguments checked: the shape tuple and the dtype."""
     shape = shape_arg(shape)
     dtype = _fill_dtype(fill_value, dtype)
-    device = as_placement(device)
     check_size(shape, dtype, "shape", device)
-    if isinstance(fill_value, Array):
-        value = fill_value
-    else:
+    if not isinstance(fill_value, Array):
         if isinstance(fill_value, (float, complex)) and _dtypes.is_integer(dtype):
             raise TypeError(f"fill_value {fill_value!r} cannot be represented as {dtype}")
         if isinstance(fill_value, complex) and not _dtypes.is_complex(dtype):
             raise TypeError(f"fill_value {fill_value!r} cannot be represented as {dtype}")
         _dtypes.check_scalar_fits(fill_value, dtype, "fill_value")
-        value = scalar_array(fill_value, dtype, device)
+    return shape, dtype
+
+
+def full(shape: Any, fill_value: Any, *, dtype: Any = None, device: Placement | None = None) -> Array:
+    """An array of ``shape`` filled with ``fill_value``."""
+    device = as_placement(device)
+    key = (shape_key(shape), type(fill_value), fill_value, type(dtype), dtype, device)
+    checked = recall(_checked, key)
+    if checked is None:
+        checked = _check_full(shape, fill_value, dtype, device)
+        remember(_checked, key, checked, *checked)
+    shape, dtype = checked
+    value = fill_value if isinstance(fill_value, Array) else scalar_array(fill_value, dtype, device)
     return run(_broadcast_rule, (("shape", shape),), (value,), device)[0]
 
 

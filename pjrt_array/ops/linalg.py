@@ -31,7 +31,7 @@ from .._array import Array
 from .._dispatch import run as _dispatch_run
 from .._tracing import refuse_traced
 from . import _cusolver, _lapack
-from ._lapack_run import run  # _dispatch.run, or LAPACK on the host; LinAlgError as numpy raises it
+from ._lapack_run import run, run_cached  # _dispatch.run, or LAPACK on the host; LinAlgError as numpy raises it
 from ._axes import normalize_axes, normalize_axis
 from ._builder import Builder, Rule, Value
 from ._linalg_lower import (adjoint, broadcast_batch, cholesky as _chol, det_from_parts, diagonal as _diag, eigh as _eigh,
@@ -47,6 +47,9 @@ __all__ = ["cholesky", "cross", "det", "diagonal", "eig", "eigh", "eigvals", "ei
 
 _FLOATING = ("real floating", "complex floating")
 _BOOL = np.dtype(bool)
+
+
+_tuple_new = tuple.__new__  # (a result tuple from run's list without the NamedTuple's ``__new__`` frame)
 
 
 class EighResult(NamedTuple):
@@ -117,23 +120,24 @@ def _matrix_rule(x: Any, name: str, pure: Rule | None, lapack: Rule, square: boo
     return x, rule
 
 
-def _placed(arrays: tuple[Array, ...]) -> tuple[Any, tuple[Array, ...]]:
-    """The device the rule runs on, and ``arrays`` moved there (``on_one_device``)."""
-    x = arrays[0]
-    return (x._device, arrays) if len(arrays) == 1 and x._sharding is None else on_one_device(*arrays)
-
-
-def _one(rule: Any, params: tuple, *arrays: Array) -> Array:
+def _one(rule: Any, params: tuple, *arrays: Array, front: Any = None) -> Array:
     """The one result of a rule with a decomposition in it (``run``: LAPACK on the host or in a
-    program, which ends fusion's segment: its error belongs to the call)."""
-    device, arrays = _placed(arrays)
+    program, which ends fusion's segment: its error belongs to the call; ``front``: the key
+    ``run_cached`` finds a call of this kind under next time)."""
+    x = arrays[0]
+    if len(arrays) == 1 and x._sharding is None:  # (most calls: no ``on_one_device`` frame)
+        return run(rule, params, arrays, x._device, front)[0]
+    device, arrays = on_one_device(*arrays)
     return run(rule, params, arrays, device)[0]
 
 
 def _op(rule: Any, params: tuple, *arrays: Array) -> Array:
     """The one result of a rule with no decomposition in it: an op like any other, which
     automatic fusion may defer."""
-    device, arrays = _placed(arrays)
+    x = arrays[0]
+    if len(arrays) == 1 and x._sharding is None:
+        return _dispatch_run(rule, params, arrays, x._device)[0]
+    device, arrays = on_one_device(*arrays)
     return _dispatch_run(rule, params, arrays, device)[0]
 
 
@@ -163,8 +167,12 @@ def _cholesky_rule(b: Builder, x: Value, *, upper: bool) -> Value:
 def cholesky(x: Any, /, *, upper: bool = False) -> Array:
     """Cholesky factor of Hermitian positive-definite matrices (where not positive-definite:
     ``LinAlgError`` with LAPACK on CPU, NaNs elsewhere)."""
+    params = (("upper", True),) if upper else (("upper", False),)
+    out = run_cached(_cholesky_rule, params, x)
+    if out is not None:
+        return out[0]
     x, rule = _matrix_rule(x, "cholesky", _cholesky_rule, _lapack.cholesky_rule, square=True)
-    return _one(rule, (("upper", bool(upper)),), x)
+    return _one(rule, params, x, front=_cholesky_rule)
 
 
 def _qr_rule(b: Builder, x: Value, *, complete: bool) -> tuple[Value, Value]:
@@ -176,14 +184,20 @@ def _qr_rule(b: Builder, x: Value, *, complete: bool) -> tuple[Value, Value]:
 
 def qr(x: Any, /, *, mode: str = "reduced") -> QRResult:
     """QR decomposition; ``mode`` is ``"reduced"`` or ``"complete"``."""
-    x, rule = _matrix_rule(x, "qr", _qr_rule, _lapack.qr_rule)
     params = _QR_MODES.get(mode)
+    out = run_cached(_qr_rule, params, x) if params is not None else None
+    if out is not None:
+        return _tuple_new(QRResult, out)
+    x, rule = _matrix_rule(x, "qr", _qr_rule, _lapack.qr_rule)
     if params is None:
         raise ValueError(f"mode must be 'reduced' or 'complete', got {mode!r}")
-    return QRResult(*run(rule, params, (x,), x._device))
+    return _tuple_new(QRResult, run(rule, params, (x,), x._device, _qr_rule))
 
 
 _QR_MODES = {"reduced": (("complete", False),), "complete": (("complete", True),)}  # (the rule's parameters)
+
+
+_VECTORS, _VALUES = (("vectors", True),), (("vectors", False),)  # (eig and eigh's parameters)
 
 
 def _eigh_rule(b: Builder, x: Value, *, vectors: bool) -> Value | tuple[Value, Value]:
@@ -193,20 +207,21 @@ def _eigh_rule(b: Builder, x: Value, *, vectors: bool) -> Value | tuple[Value, V
 
 def eigh(x: Any, /) -> EighResult:
     """Eigenvalues (ascending) and eigenvectors of Hermitian matrices (lower triangle used)."""
-    x, rule = _matrix_rule(x, "eigh", _eigh_rule, _lapack.eigh_rule, square=True)
-    return EighResult(*run(rule, (("vectors", True),), (x,), x._device))
+    out = run_cached(_eigh_rule, _VECTORS, x)
+    if out is None:
+        x, rule = _matrix_rule(x, "eigh", _eigh_rule, _lapack.eigh_rule, square=True)
+        out = run(rule, _VECTORS, (x,), x._device, _eigh_rule)
+    return _tuple_new(EighResult, out)
 
 
-def _general_eig(x: Array, vectors: bool, rule: Rule | None) -> tuple[Array, ...]:
-    """``eig`` as a LAPACK custom call where ``_lapack`` serves, else ``numpy.linalg.eig`` on the host.
+def _general_eig(x: Array, vectors: bool) -> tuple[Array, ...]:
+    """``eig`` where LAPACK does not serve ``x``: ``numpy.linalg.eig`` on the host.
 
     A non-symmetric eigensolver needs a shifted Hessenberg QR iteration with
     deflation, which no XLA backend offers as a primitive; until it is written as
     a ``stablehlo.while`` program, devices without LAPACK send the matrices on a
     round trip through the host (the results are put back on ``x``'s device).
     """
-    if rule is not None:  # LAPACK serves x (``_matrix_rule``)
-        return tuple(run(rule, (("vectors", vectors),), (x,), x._device))
     from .creation import asarray
     refuse_traced("linalg.eig/eigvals", "they run on the host with numpy", x)
     dtype = _dtypes.complex_dtype_for(_dtypes.real_dtype(x.dtype))
@@ -222,22 +237,35 @@ def _general_eig(x: Array, vectors: bool, rule: Rule | None) -> tuple[Array, ...
 def eig(x: Any, /) -> EigResult:
     """Eigenvalues and right eigenvectors (columns) of general square matrices, complex-valued.
 
-    LAPACK on CPU devices, a host round trip elsewhere (see ``_general_eig``).
+    LAPACK on CPU devices (its custom call), a host round trip elsewhere (see ``_general_eig``).
     """
-    x, rule = _matrix_rule(x, "eig", None, _lapack.eig_rule, square=True)
-    return EigResult(*_general_eig(x, True, rule))
+    out = run_cached(_lapack.eig_rule, _VECTORS, x)
+    if out is None:
+        x, rule = _matrix_rule(x, "eig", None, _lapack.eig_rule, square=True)
+        if rule is None:
+            return EigResult(*_general_eig(x, True))
+        out = run(rule, _VECTORS, (x,), x._device, _lapack.eig_rule)
+    return _tuple_new(EigResult, out)
 
 
 def eigvals(x: Any, /) -> Array:
     """Eigenvalues of general square matrices, complex-valued (see ``eig``)."""
-    x, rule = _matrix_rule(x, "eigvals", None, _lapack.eig_rule, square=True)
-    return _general_eig(x, False, rule)[0]
+    out = run_cached(_lapack.eig_rule, _VALUES, x)
+    if out is None:
+        x, rule = _matrix_rule(x, "eigvals", None, _lapack.eig_rule, square=True)
+        if rule is None:
+            return _general_eig(x, False)[0]
+        out = run(rule, _VALUES, (x,), x._device, _lapack.eig_rule)
+    return out[0]
 
 
 def eigvalsh(x: Any, /) -> Array:
     """Eigenvalues (ascending) of Hermitian matrices."""
+    out = run_cached(_eigh_rule, _VALUES, x)
+    if out is not None:
+        return out[0]
     x, rule = _matrix_rule(x, "eigvalsh", _eigh_rule, _lapack.eigh_rule, square=True)
-    return _one(rule, (("vectors", False),), x)
+    return _one(rule, _VALUES, x, front=_eigh_rule)
 
 
 def _unit_scale(b: Builder, x: Value) -> tuple[Value, Value]:
@@ -285,14 +313,22 @@ def _svd_wide(b: Builder, x: Value, full: bool, vectors: bool) -> tuple[Value, .
 
 def svd(x: Any, /, *, full_matrices: bool = True) -> SVDResult:
     """Singular value decomposition ``x = U @ diag(S) @ Vh`` (S descending)."""
-    x, rule = _matrix_rule(x, "svd", _svd_rule, _lapack.svd_rule)
-    return SVDResult(*run(rule, (("full", bool(full_matrices)), ("vectors", True)), (x,), x._device))
+    params = (("full", True), ("vectors", True)) if full_matrices else (("full", False), ("vectors", True))
+    out = run_cached(_svd_rule, params, x)
+    if out is None:
+        x, rule = _matrix_rule(x, "svd", _svd_rule, _lapack.svd_rule)
+        out = run(rule, params, (x,), x._device, _svd_rule)
+    return _tuple_new(SVDResult, out)
 
 
 def svdvals(x: Any, /) -> Array:
     """Singular values, descending."""
+    params = (("full", False), ("vectors", False))
+    out = run_cached(_svd_rule, params, x)
+    if out is not None:
+        return out[0]
     x, rule = _matrix_rule(x, "svdvals", _svd_rule, _lapack.svd_rule)
-    return _one(rule, (("full", False), ("vectors", False)), x)
+    return _one(rule, params, x, front=_svd_rule)
 
 
 def _cutoff(b: Builder, s: Value, rtol: float | None, rtol_v: Value | None, m: int, n: int) -> Value:
@@ -314,9 +350,14 @@ def _rank_rule(b: Builder, x: Value, *rtol_v: Value, rtol: float | None) -> Valu
     return reduce(b, b.convert(keep, np.dtype("int64")), (s.ndim - 1,), "add")
 
 
+_DEFAULT_RTOL = ((("rtol", None),), ())  # (the parameters and extra operands of rtol=None, made once)
+
+
 def _rtol_args(x: Array, rtol: Any) -> tuple[tuple, tuple[Array, ...]]:
-    if rtol is None or isinstance(rtol, (int, float)) and not isinstance(rtol, bool):
-        return (("rtol", None if rtol is None else float(rtol)),), ()
+    if rtol is None:
+        return _DEFAULT_RTOL
+    if isinstance(rtol, (int, float)) and not isinstance(rtol, bool):
+        return (("rtol", float(rtol)),), ()
     rtol = check_array(rtol, "rtol")
     if rtol.shape and broadcast_shapes(rtol.shape, x.shape[:-2]) != x.shape[:-2]:
         raise ValueError(f"rtol of shape {rtol.shape} does not broadcast to the batch shape {x.shape[:-2]}")
@@ -325,9 +366,13 @@ def _rtol_args(x: Array, rtol: Any) -> tuple[tuple, tuple[Array, ...]]:
 
 def matrix_rank(x: Any, /, *, rtol: Any = None) -> Array:
     """Number of singular values above ``rtol * largest`` (default rtol: max(M, N) * eps)."""
+    if rtol is None:
+        out = run_cached(_rank_rule, _DEFAULT_RTOL[0], x)
+        if out is not None:
+            return out[0]
     x, rule = _matrix_rule(x, "matrix_rank", _rank_rule, _lapack.rank_rule)
     params, extra = _rtol_args(x, rtol)
-    return _one(rule, params, x, *extra)
+    return _one(rule, params, x, *extra, front=_rank_rule)
 
 
 def _pinv_rule(b: Builder, x: Value, *rtol_v: Value, rtol: float | None) -> Value:
@@ -341,9 +386,13 @@ def _pinv_rule(b: Builder, x: Value, *rtol_v: Value, rtol: float | None) -> Valu
 
 def pinv(x: Any, /, *, rtol: Any = None) -> Array:
     """Moore-Penrose pseudo-inverse (singular values below ``rtol * largest`` dropped)."""
+    if rtol is None:
+        out = run_cached(_pinv_rule, _DEFAULT_RTOL[0], x)
+        if out is not None:
+            return out[0]
     x, rule = _matrix_rule(x, "pinv", _pinv_rule, _lapack.pinv_rule)
     params, extra = _rtol_args(x, rtol)
-    return _one(rule, params, x, *extra)
+    return _one(rule, params, x, *extra, front=_pinv_rule)
 
 
 # -- solves, inverses, determinants -------------------------------------------------------------
@@ -393,8 +442,11 @@ def _inv_rule(b: Builder, x: Value) -> Value:
 
 def inv(x: Any, /) -> Array:
     """Inverse of square matrices (singular input: ``LinAlgError`` with LAPACK on CPU, inf/nan elsewhere)."""
+    out = run_cached(_inv_rule, (), x)
+    if out is not None:
+        return out[0]
     x, rule = _matrix_rule(x, "inv", _inv_rule, _lapack.inv_rule, square=True)
-    return _one(rule, (), x)
+    return _one(rule, (), x, front=_inv_rule)
 
 
 def _det_parts(b: Builder, x: Value) -> tuple[Value, Value]:
@@ -416,8 +468,11 @@ def _det_rule(b: Builder, x: Value) -> Value:
 
 def det(x: Any, /) -> Array:
     """Determinant of square matrices."""
+    out = run_cached(_det_rule, (), x)
+    if out is not None:
+        return out[0]
     x, rule = _matrix_rule(x, "det", _det_rule, _lapack.det_rule, square=True)
-    return _one(rule, (), x)
+    return _one(rule, (), x, front=_det_rule)
 
 
 def _slogdet_rule(b: Builder, x: Value) -> tuple[Value, Value]:
@@ -426,8 +481,11 @@ def _slogdet_rule(b: Builder, x: Value) -> tuple[Value, Value]:
 
 def slogdet(x: Any, /) -> SlogdetResult:
     """Sign (unit modulus, 0 if singular) and natural log of |det| of square matrices."""
-    x, rule = _matrix_rule(x, "slogdet", _slogdet_rule, _lapack.slogdet_rule, square=True)
-    return SlogdetResult(*run(rule, (), (x,), x._device))
+    out = run_cached(_slogdet_rule, (), x)
+    if out is None:
+        x, rule = _matrix_rule(x, "slogdet", _slogdet_rule, _lapack.slogdet_rule, square=True)
+        out = run(rule, (), (x,), x._device, _slogdet_rule)
+    return _tuple_new(SlogdetResult, out)
 
 
 def _power_rule(b: Builder, x: Value, *, n: int, inverse: Rule | None) -> Value:

@@ -19,7 +19,7 @@ from ._axes import normalize_axes, normalize_axis
 from ._builder import Builder, Value
 from ._lower import broadcast, broadcast_shapes as _broadcast_shapes, slice_axis
 from ._operands import check_array, on_one_device
-from ._validate import check_size, count_arg, shape_arg
+from ._validate import check_size, count_arg, recall, remember, shape_arg, shape_key
 
 __all__ = ["broadcast_arrays", "broadcast_shapes", "broadcast_to", "concat", "expand_dims", "flip", "moveaxis",
            "permute_dims", "repeat", "reshape", "roll", "squeeze", "stack", "tile", "unstack"]
@@ -51,10 +51,19 @@ def _resolve_shape(shape: Any, size: int) -> tuple[int, ...]:
     return shape_arg(dims)
 
 
+# (the shape asked for, with its types; the array's shape) -> the shape resolved
+_resolved: dict[tuple, tuple[int, ...]] = {}
+
+
 def reshape(x: Any, /, shape: tuple[int, ...], *, copy: bool | None = None) -> Array:
     """``x`` with a new shape (one dimension may be -1)."""
     x = check_array(x)
-    shape = _resolve_shape(shape, x.size)
+    key = (shape_key(shape), x.shape)
+    resolved = recall(_resolved, key)
+    if resolved is None:
+        resolved = _resolve_shape(shape, x.size)
+        remember(_resolved, key, resolved, resolved, x.dtype)
+    shape = resolved
     if copy is False:
         # Buffers are immutable, so a reshape never needs to copy user-visible data,
         # but a PJRT buffer has one shape: the new array is a new buffer.
@@ -147,13 +156,22 @@ def _broadcast_rule(b: Builder, x: Value, *, shape: tuple[int, ...]) -> Value:
     return broadcast(b, x, shape)
 
 
+# (the shape asked for, with its types; the array's shape, dtype and device) -> the shape checked
+_broadcasts: dict[tuple, tuple[int, ...]] = {}
+
+
 def broadcast_to(x: Any, /, shape: tuple[int, ...]) -> Array:
     """``x`` broadcast to ``shape``."""
     x = check_array(x)
-    shape = shape_arg(shape)
-    check_size(shape, x.dtype, "shape", x._device)
-    if len(shape) < x.ndim or _broadcast_shapes(x.shape, shape) != shape:
-        raise ValueError(f"cannot broadcast shape {x.shape} to {shape}")
+    key = (shape_key(shape), x.shape, x.dtype, x._device)
+    checked = recall(_broadcasts, key)
+    if checked is None:
+        checked = shape_arg(shape)
+        check_size(checked, x.dtype, "shape", x._device)
+        if len(checked) < x.ndim or _broadcast_shapes(x.shape, checked) != checked:
+            raise ValueError(f"cannot broadcast shape {x.shape} to {checked}")
+        remember(_broadcasts, key, checked, checked, x.dtype)
+    shape = checked
     if shape == x.shape:
         return x
     return run(_broadcast_rule, (("shape", shape),), (x,), x._device)[0]

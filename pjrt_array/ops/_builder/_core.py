@@ -47,6 +47,14 @@ class Core:
         self._prefix = prefix
         #: The body has a (value, index) reduction (argmin/argmax): the compile policy reads it.
         self.has_index_reduction = False
+        #: The body has a dot whose contracting extent fills 256-bit vectors but not 512-bit ones
+        #: (a multiple of 4 float64 but not of 8): the compile policy reads it.
+        self.has_narrow_dot = False
+        #: Whether ``dot_general`` reads a transposed operand from the transpose's own operand
+        #: (``transposed_source``); off where results must match op-by-op runs bit for bit (fusion).
+        self.fold_transposes = False
+        # Transposes by name: (operand, permutation, the line list they were emitted into).
+        self._transposes: dict[str, tuple[Value, tuple[int, ...], list[str]]] = {}
         # Names of products, and of values that only move or negate one (what a later add could
         # contract with into a fused multiply-add): ``is_product``.
         self._products: set[str] = set()
@@ -76,6 +84,14 @@ class Core:
         if products and any(v.name in products for v in inputs):
             products.add(out.name)
         return out
+
+    def transposed_source(self, v: Value) -> tuple[Value, tuple[int, ...]] | None:
+        """``(x, perm)`` where ``v`` is ``transpose(x, perm)`` emitted into the current block (a
+        value of an enclosing block may reach a region as another name), else None."""
+        found = self._transposes.get(v.name) if self.fold_transposes else None
+        if found is None or found[2] is not self.lines:
+            return None
+        return found[0], found[1]
 
     def fail(self, op: str, message: str) -> NoReturn:
         """Raise :class:`LoweringError` for ``op`` in the rule being lowered."""

@@ -117,8 +117,11 @@ class ShapeOps(Core):
         if perm == tuple(range(x.ndim)):
             return x
         shape = tuple(x.shape[p] for p in perm)
-        return self._carry(self._emit(f"stablehlo.transpose {x.name}, dims = {dims_text(perm)} : ({x.type}) -> "
-                                      f"{tensor_type(shape, x.dtype)}", shape, x.dtype), x)
+        out = self._emit(f"stablehlo.transpose {x.name}, dims = {dims_text(perm)} : ({x.type}) -> "
+                         f"{tensor_type(shape, x.dtype)}", shape, x.dtype)
+        if self.fold_transposes:
+            self._transposes[out.name] = (x, perm, self.lines)
+        return self._carry(out, x)
 
     def reverse(self, x: Value, dims: Sequence[int]) -> Value:
         """``x`` with the order of elements reversed along ``dims``."""

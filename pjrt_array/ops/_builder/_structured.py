@@ -7,6 +7,7 @@ outside it), and their results are checked against the types the op needs.
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -69,13 +70,35 @@ class StructuredOps(Core):
                 or any(x.shape[i] != y.shape[j] for i, j in zip(xb + xc, yb + yc)):
             self.fail(op, f"{x.type} and {y.type} do not pair up over batching dims {list(xb)} x {list(yb)}, "
                           f"contracting dims {list(xc)} x {list(yc)}")
+        x, xb, xc = self._untransposed(x, xb, xc)
+        y, yb, yc = self._untransposed(y, yb, yc)
         free_x = [d for i, d in enumerate(x.shape) if i not in xb and i not in xc]
         free_y = [d for i, d in enumerate(y.shape) if i not in yb and i not in yc]
         shape = tuple(x.shape[i] for i in xb) + tuple(free_x) + tuple(free_y)
+        lanes = 32 // x.dtype.itemsize  # elements in a 256-bit vector
+        extent = math.prod(x.shape[i] for i in xc)
+        if x.dtype.kind == "f" and extent % lanes == 0 and extent % (2 * lanes):
+            self.has_narrow_dot = True
         return self._emit(f"stablehlo.dot_general {x.name}, {y.name}, batching_dims = {dims_text(xb)} x "
                           f"{dims_text(yb)}, contracting_dims = {dims_text(xc)} x {dims_text(yc)}, "
                           f"precision = [HIGHEST, HIGHEST] : "
                           f"({x.type}, {y.type}) -> {tensor_type(shape, x.dtype)}", shape, x.dtype)
+
+    def _untransposed(self, v: Value, batch: tuple[int, ...], contract: tuple[int, ...]
+                      ) -> tuple[Value, tuple[int, ...], tuple[int, ...]]:
+        """A dot operand ``v`` and its batching and contracting dims, read from the operand of the
+        transpose that made ``v`` where its free dims keep their order there (the result is the
+        same).  XLA:CPU fuses a transpose into the dot that reads it, and that dot then reads its
+        lhs across rows one element at a time: ``x.T @ v`` of a 1000x10 ``x`` in a logistic
+        regression step took 3/4 of the step (the loop 0.90 -> 0.69 ms)."""
+        found = self.transposed_source(v)
+        if found is None:
+            return v, batch, contract
+        source, perm = found
+        free = [perm[i] for i in range(v.ndim) if i not in batch and i not in contract]
+        if free != sorted(free):
+            return v, batch, contract
+        return source, tuple(perm[i] for i in batch), tuple(perm[i] for i in contract)
 
     # -- ops with regions --------------------------------------------------------------------------
 
