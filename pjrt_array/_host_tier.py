@@ -124,15 +124,16 @@ _max_bytes = int(os.environ.get("PJRT_ARRAY_HOST_TIER_BYTES", 1 << 20))
 # key -> [host runs so far, output avals or None (never on the host), host runs allowed]
 _seen: dict[tuple, list] = {}
 _stats = {"runs": 0, "declined": 0, "bucketed": 0}
-# Bucket sizes: 64 * 8**k elements, capped at the policy's small-program count.  scipy.special's tests
+# Bucket sizes: 64, 4096, then the policy's small-program count (65,536).  scipy.special's tests
 # call exp, log, ... on counts from 1 to 65,536 in four dtypes: powers of two took only 30 -> 25
-# compiles off each function, this ladder most of them; padding costs at most 8x the op's own work
-# (0.3 ms for exp at 32K elements, against 10-20 ms per compile).
-_MIN_BUCKET, _BUCKET_GROWTH = 64, 8
+# compiles off each function, 64 * 8**k 30 -> 21; three buckets per dtype bound it at 12.  Padding
+# costs at most 64x the op's own work (exp over 65,536 float64: 0.5 ms, against 10-20 ms per
+# compile; such keys get 128 runs, fewer beyond: ``_FULL_RATE_BYTES``).
+_MIN_BUCKET, _BUCKET_GROWTH = 64, 64
 _bucket_programs: dict[tuple, Any] = {}  # (rule, params, bucket, operand dtypes, device) -> _dispatch._Entry
 _stats_lock = threading.Lock()
 _registry: tuple[dict, type[Exception], Any] | None = None
-_ELEMENTWISE: frozenset = frozenset()  # the element-wise rules (``_rules`` fills it): a bucket program runs them
+_ELEMENTWISE: frozenset = frozenset()  # element-wise rules and astype (``_rules`` fills it): bucket programs run them
 
 
 def _rules() -> tuple[dict, type[Exception], Any]:
@@ -142,8 +143,9 @@ def _rules() -> tuple[dict, type[Exception], Any]:
     if _registry is None:
         from . import _fusion
         from .ops._host_rules import HOST_RULES, NotExact
+        from .ops.data_types import _astype_rule
         from .ops.elementwise import RULES
-        _ELEMENTWISE = frozenset(RULES.values())
+        _ELEMENTWISE = frozenset([*RULES.values(), _astype_rule])
         _registry = HOST_RULES, NotExact, _fusion
     return _registry
 
@@ -239,7 +241,7 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
 
 def _bucket(avals: Sequence[tuple], outs: list, device: "Device") -> int:
     """The element count of the shared program an element-wise op without an exact host version
-    runs in (64, 512, 4096, ...: the first of them not below the op's count), or 0 where none
+    runs in (64, 4096 or 65,536: the first of them not below the op's count), or 0 where none
     applies: one result of the
     operands' flat shape (0-d operands broadcast), at most the policy's "small program" count (a
     bucket never crosses the boundary where the compile options change)."""

@@ -1,6 +1,6 @@
 """Element-wise ops without an exact host version (transcendental functions, ``pow``, ``atan2``,
 ...): at a new key's first sightings they run in a program compiled for a bucket of element counts
-(64, 512, 4096, ... elements) on zero-padded operands, bit for bit what the op's own program gives."""
+(64, 4096 or 65,536 elements) on zero-padded operands, bit for bit what the op's own program gives."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def values(dtype, n, seed=0) -> np.ndarray:
 @pytest.mark.parametrize("name", UNARY)
 def test_unary_sizes_share_a_program(name, dtype):
     fn = getattr(xp, name)
-    for n in (1, 5, 8, 13, 33, 100, 600):
+    for n in (1, 5, 8, 13, 33, 100, 600, 5000):
         check_bucketed(fn, values(dtype, n))
     check_bucketed(fn, values(dtype, 24).reshape(2, 3, 4))  # flat keys: any shape of the count
 
@@ -66,11 +66,25 @@ def test_binary_and_scalar_operands(name, dtype):
     check_bucketed(lambda p: fn(2.5, p), values(dtype, 9).reshape(3, 3))
 
 
+@pytest.mark.parametrize("pair", [(np.float64, np.float32), (np.float16, np.float64), (np.float64, np.int32),
+                                  (np.complex128, np.complex64)], ids=lambda p: f"{np.dtype(p[0]).name}-{np.dtype(p[1]).name}")
+def test_conversions_the_host_declines(pair):
+    """Narrowing float conversions near the subnormal range, float -> integer out of range, float16
+    <-> float64: the host declines (not established or not exact there); their bucket program runs."""
+    source, target = pair
+    v = values(source, 40)
+    if np.dtype(target).kind == "i":
+        v = (v * 1e12).astype(source)  # out of int32's range: the device saturates
+    if np.dtype(target) == np.float32:
+        v[5] = np.float64(np.finfo(np.float32).tiny) * (1 - 2 ** -30)  # rounds up to float32's smallest normal
+    check_bucketed(lambda p: xp.astype(p, target), v)
+
+
 def test_one_program_per_bucket():
     xp.cache_clear()
     for n in (1, 9, 40, 64):  # one bucket: 64
         xp.exp(xp.asarray(np.linspace(0, 1, n)))
-    xp.exp(xp.asarray(np.linspace(0, 1, 65)))  # the next: 512
+    xp.exp(xp.asarray(np.linspace(0, 1, 65)))  # the next: 4096
     info = xp.cache_info()
     assert info["host_bucketed"] == 5 and info["misses"] == 0
     assert info["compiles"] + info["disk_hits"] + info["fingerprint_hits"] <= 2
