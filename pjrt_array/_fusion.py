@@ -65,7 +65,7 @@ _HOT = 2              # a signature seen this many times makes its first op star
 # at its second sighting (Monte Carlo on 4M normals ran 2.3x slower waiting for the 32nd).
 _SAVED = 256
 _BYTES_PER_DISPATCH = 1 << 17
-_OPS_PER_SAVED = 8    # a graph's compile costs another _SAVED per this many ops (``_compile_cost``)
+_OPS_PER_SAVED = 8    # a graph's compile costs another _SAVED per this many distinct ops (``_compile_cost``)
 _MAX_SIGNATURES = 8192  # remembered signature counts (dropped all at once beyond this)
 _MAX_GRAPHS = 1024     # fused programs kept
 
@@ -672,10 +672,12 @@ class _Recorder:
 
 def _compile_cost(signature: tuple) -> int:
     """A fused compile's cost in dispatches: ``_SAVED``, and as much again per ``_OPS_PER_SAVED``
-    ops (the compile grows with the graph: in array-api-extra's tests two 66-op graphs took 0.5-1 s
-    each and one 18-op graph 0.35 s, against 50-250 ms for 2 to 5 ops; those four graphs, hot at
-    their fourth sighting, ran fused twice in all)."""
-    return _SAVED * (1 + len(signature) // _OPS_PER_SAVED)
+    distinct ops (the compile grows with the graph: in array-api-extra's tests two 66-op graphs
+    took 0.5-1 s each and one 18-op graph 0.35 s, against 50-250 ms for 2 to 5 ops; those four
+    graphs, hot at their fourth sighting, ran fused twice in all).  Distinct: one op repeated (a
+    loop of ``x + y``) is an element-wise chain, which compiles about as fast as one op (64 of
+    them: 60 ms), and its segments stay as cheap to record as before."""
+    return _SAVED * (1 + len(set(signature)) // _OPS_PER_SAVED)
 
 
 def _saved_per_run(signature: tuple) -> int:
