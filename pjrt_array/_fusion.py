@@ -65,7 +65,8 @@ _HOT = 2              # a signature seen this many times makes its first op star
 # at its second sighting (Monte Carlo on 4M normals ran 2.3x slower waiting for the 32nd).
 _SAVED = 256
 _BYTES_PER_DISPATCH = 1 << 17
-_OPS_PER_SAVED = 8    # a graph's compile costs another _SAVED per this many distinct ops (``_compile_cost``)
+_OPS_PER_SAVED = 8    # a graph's compile costs another _SAVED per this many ops that are not element-wise
+_elementwise: frozenset | None = None  # the element-wise rules (``_compile_cost``; set at first use)
 _MAX_SIGNATURES = 8192  # remembered signature counts (dropped all at once beyond this)
 _MAX_GRAPHS = 1024     # fused programs kept
 
@@ -672,12 +673,17 @@ class _Recorder:
 
 def _compile_cost(signature: tuple) -> int:
     """A fused compile's cost in dispatches: ``_SAVED``, and as much again per ``_OPS_PER_SAVED``
-    distinct ops (the compile grows with the graph: in array-api-extra's tests two 66-op graphs
-    took 0.5-1 s each and one 18-op graph 0.35 s, against 50-250 ms for 2 to 5 ops; those four
-    graphs, hot at their fourth sighting, ran fused twice in all).  Distinct: one op repeated (a
-    loop of ``x + y``) is an element-wise chain, which compiles about as fast as one op (64 of
-    them: 60 ms), and its segments stay as cheap to record as before."""
-    return _SAVED * (1 + len(set(signature)) // _OPS_PER_SAVED)
+    ops that are not element-wise (the compile grows with those: in array-api-extra's tests two
+    66-op graphs of indexing, ``where`` and reductions took 0.5-1 s each and one 18-op graph 0.35 s,
+    against 50-250 ms for 2 to 5 ops; those four graphs, hot at their fourth sighting, ran fused
+    twice in all).  Element-wise ops fuse into one loop and cost the compile little (64 of them:
+    60 ms), so a loop of ``x + y`` keeps its bar."""
+    global _elementwise
+    if _elementwise is None:
+        from .ops.elementwise import RULES
+        _elementwise = frozenset(RULES.values())
+    heavy = sum(1 for entry in signature if entry.key[:1] and entry.key[0] not in _elementwise)
+    return _SAVED * (1 + heavy // _OPS_PER_SAVED)
 
 
 def _saved_per_run(signature: tuple) -> int:

@@ -528,14 +528,15 @@ def test_short_sequences_compile_fused_only_once_they_would_pay_back():
     _fusion.wait_for_compiles()
     assert fused("deferred_ops") > 0 and fused("compiles") == 1
 
-    def body(x):  # 9 ops: their compile costs twice the bar (one more per 8 ops), 64 dispatches;
-        for _ in range(9):  # hot after 8 sightings (ops are cut by the host read each time), the
-            x = x * 1.5     # graph compiled when it recurs
+    def body(x):  # 9 element-wise ops: hot after 4 sightings (ops are cut by the host read each
+        for _ in range(9):  # time), the graph compiled when it recurs
+            x = x * 1.5
         return np.asarray(x)
 
     before = fused("compiles")
-    for i in range(8):
+    for i in range(3):
         body(a)
+    _fusion.wait_for_compiles()
     assert fused("compiles") == before
     for i in range(3):
         np.testing.assert_allclose(body(a), np.arange(6.0) * 1.5 ** 9)
