@@ -81,7 +81,7 @@ import numpy as np
 
 from . import _inflight
 from ._array import Array, host_result
-from ._pjrt import Buffer
+from ._pjrt import Buffer, ResourceExhausted
 from ._policy import policy_for as _policy_for
 from ._trace_state import state as _trace_state
 
@@ -284,7 +284,10 @@ def _bucketed(rule: Any, params: tuple, bufs: list, outs: list, bucket: int, dev
         padded[:n] = b.transient_view().reshape(-1)
         held.append(upload(padded, ((bucket,), dtype), device))
         handles.append(held[-1]._handle)
-    out = entry.exe.run(handles, device.handle, entry.out_avals)
+    try:
+        out = entry.exe.run(handles, device.handle, entry.out_avals)
+    except ResourceExhausted as exc:
+        raise device.out_of_memory(exc) from None
     return [o.transient_view()[:n].reshape(shape).copy() for o in out]
 
 
