@@ -559,3 +559,27 @@ def test_ops_over_large_arrays_pay_back_sooner():
         np.testing.assert_allclose(np.asarray(xp.sin(big) * 3.0), want)
     _fusion.wait_for_compiles()
     assert fused("deferred_ops") > 0 and fused("compiles") == 1
+
+
+def test_compile_cost_grows_with_distinct_heavy_ops_only():
+    """A fused compile's cost (in dispatches) grows with the distinct ops that are not element-wise:
+    one op repeated and element-wise chains keep the base bar, varied graphs pay more."""
+    from pjrt_array.ops.elementwise import RULES
+    add, mul = RULES["add"], RULES["multiply"]
+
+    class Entry:  # a dispatcher cache entry: its key starts with the rule; hashed by identity
+        def __init__(self, rule):
+            self.key = (rule, (), ())
+
+    def entries(rules):
+        return tuple(Entry(r) for r in rules)
+
+    heavy = entries([object() for _ in range(16)])
+    base = _fusion._SAVED
+    assert _fusion._compile_cost(entries([add, mul] * 32)) == base
+    one_heavy = entries([object()])
+    assert _fusion._compile_cost(one_heavy * 64) == base  # one kind of kernel, repeated
+    per = _fusion._OPS_PER_SAVED
+    assert _fusion._compile_cost(heavy[:per]) == 2 * base
+    assert _fusion._compile_cost(heavy[:2 * per] * 3) == 3 * base
+    assert _fusion._compile_cost(heavy[:per - 1] + entries([add] * 50)) == base
