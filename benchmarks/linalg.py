@@ -125,21 +125,9 @@ def warm(libs: dict, n: int, number: int, batch: tuple[int, ...] = ()) -> None:
         print(row(name, {lib: times.get(lib) for lib in libs}, unit="ms" if n > 50 else "us"))
 
 
-SMALL_CASES = (
-    ("qr", lambda m, a: m.linalg.qr(a)),
-    ("eigvals", lambda m, a: m.linalg.eigvals(a)),
-    ("matrix_rank", lambda m, a: m.linalg.matrix_rank(a)),
-    ("eig", lambda m, a: m.linalg.eig(a)),
-    ("eigh", lambda m, a: m.linalg.eigh(a)),
-    ("eigvalsh", lambda m, a: m.linalg.eigvalsh(a)),
-    ("svd", lambda m, a: m.linalg.svd(a)),
-    ("svdvals", lambda m, a: m.linalg.svdvals(a)),
-    ("cholesky", lambda m, a: m.linalg.cholesky(a)),
-    ("inv", lambda m, a: m.linalg.inv(a)),
-    ("det", lambda m, a: m.linalg.det(a)),
-    ("slogdet", lambda m, a: m.linalg.slogdet(a)),
-    ("pinv", lambda m, a: m.linalg.pinv(a)),
-)
+_SMALL_NAMES = ("qr", "eigvals", "matrix_rank", "eig", "eigh", "eigvalsh", "svd", "svdvals", "cholesky", "inv", "det",
+                "slogdet", "pinv")
+SMALL_CASES = tuple((name, lambda m, a, name=name: getattr(m.linalg, name)(a)) for name in _SMALL_NAMES)
 
 
 def small(libs: dict, n: int) -> None:
