@@ -197,3 +197,15 @@ def test_rounding_copysign_and_square(dtype):
         xp.cache_clear()
         xp.copysign(xp.asarray(a), xp.asarray(a))  # a subnormal magnitude: compiled
         assert xp.cache_info()["host_runs"] == 0 and xp.cache_info()["host_declined"] == 1
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int64", "uint16", "float32", "float64"])
+@pytest.mark.parametrize("exponent", [2, 2.0])
+def test_power_of_two_keeps_numpy_promotion(dtype, exponent):
+    """``x ** 2`` is ``square(x)`` only where the result type is ``x``'s: an integer array to the
+    float 2.0 is a float array, as in numpy."""
+    a = np.arange(-3, 4).astype(dtype) if dtype[0] != "u" else np.arange(7).astype(dtype)
+    got = xp.asarray(a) ** exponent
+    expected = a ** exponent
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(np.asarray(got), expected)

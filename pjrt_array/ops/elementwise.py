@@ -207,7 +207,10 @@ def _squares(x1: Any, x2: Any) -> bool:
     as ``square(x1)`` (``x * x``, correctly rounded; the device's float32 ``power`` is off in the
     last bit for about 1 in 1,400 values).  ``square`` runs on the host at first sightings (the
     host tier), where a ``power`` program would compile for every new shape."""
-    return (type(x2) is int or type(x2) is float) and x2 == 2 and type(x1) is Array and x1._aval[1].kind in "iuf"
+    if type(x1) is not Array:
+        return False
+    kind = x1._aval[1].kind  # (a float 2.0 promotes an integer array to float: not a square then)
+    return ((type(x2) is int and kind in "iuf") or (type(x2) is float and kind == "f")) and x2 == 2
 
 
 _donating_power = DONATING["pow"]
