@@ -47,13 +47,24 @@ def values(dtype, n, seed=0) -> np.ndarray:
     return out
 
 
+def unary_sizes_share_a_program(name, dtype, sizes):
+    fn = getattr(xp, name)
+    for n in sizes:
+        check_bucketed(fn, values(dtype, n))
+    check_bucketed(fn, values(dtype, 24).reshape(2, 3, 4))  # flat keys: any shape of the count
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128], ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("name", UNARY)
 def test_unary_sizes_share_a_program(name, dtype):
-    fn = getattr(xp, name)
-    for n in (1, 5, 8, 13, 33, 100, 600, 5000):
-        check_bucketed(fn, values(dtype, n))
-    check_bucketed(fn, values(dtype, 24).reshape(2, 3, 4))  # flat keys: any shape of the count
+    unary_sizes_share_a_program(name, dtype, (1, 33, 5000))  # the vector loop's remainder, two buckets
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", UNARY)
+def test_unary_sizes_share_a_program_at_every_size(name, dtype):
+    unary_sizes_share_a_program(name, dtype, (1, 5, 8, 13, 33, 100, 600, 5000))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
