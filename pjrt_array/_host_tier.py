@@ -81,6 +81,7 @@ import numpy as np
 
 from . import _inflight
 from ._array import Array, host_result
+from ._host_value import upload
 from ._pjrt import Buffer, ResourceExhausted
 from ._policy import policy_for as _policy_for
 from ._trace_state import state as _trace_state
@@ -131,6 +132,7 @@ _stats = {"runs": 0, "declined": 0, "bucketed": 0}
 # compile; such keys get 128 runs, fewer beyond: ``_FULL_RATE_BYTES``).
 _MIN_BUCKET, _BUCKET_GROWTH = 64, 64
 _bucket_programs: dict[tuple, Any] = {}  # (rule, params, bucket, operand dtypes, device) -> _dispatch._Entry
+_MAX_BUCKET_PROGRAMS = 1024  # (forgotten all at once beyond this, as ``_seen``)
 _stats_lock = threading.Lock()
 _registry: tuple[dict, type[Exception], Any] | None = None
 _ELEMENTWISE: frozenset = frozenset()  # element-wise rules and astype (``_rules`` fills it): bucket programs run them
@@ -222,9 +224,8 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
                 return None
             seen[4] = None  # an element-wise case not exact on the host: its bucket program from now on
     if seen[4] is None:
-        results = _bucketed(rule, params, bufs, outs, seen[3], device)
         _count("bucketed")
-        return [host_result(r, aval, device) for r, aval in zip(results, outs)]
+        return _bucketed(rule, params, bufs, outs, seen[3], device)
     if len(results) != len(outs) or any(r.shape != s or r.dtype != d for r, (s, d) in zip(results, outs)):
         raise AssertionError(f"host rule of {getattr(rule, '__name__', rule)} disagrees with its lowering: "
                              f"{[(r.shape, r.dtype) for r in results]} against {outs}")
@@ -258,22 +259,23 @@ def _bucket(avals: Sequence[tuple], outs: list, device: "Device") -> int:
     return min(bucket, small)
 
 
-def _bucketed(rule: Any, params: tuple, bufs: list, outs: list, bucket: int, device: "Device") -> list[np.ndarray]:
+def _bucketed(rule: Any, params: tuple, bufs: list, outs: list, bucket: int, device: "Device") -> list[Array]:
     """``rule`` run by its program compiled for ``bucket`` elements (one per bucket, dtypes and
     parameters, shared by every smaller count: a new size costs no compile), on the operands padded
-    with zeros; the first ``n`` results.  Each element of an element-wise program is computed by
-    the same code whatever the element count (checked on both CPU plugins for every
+    with zeros; Arrays of the first ``n`` results.  Each element of an element-wise program is
+    computed by the same code whatever the element count (checked on both CPU plugins for every
     transcendental function, sizes 1 to 1,000, the vector loop's remainder included:
     tests/test_host_tier.py), so these are the bits the op's own program gives."""
-    from ._dispatch import compile_rule  # (_dispatch imports this module)
-    from ._host_value import upload
     (shape, _), = outs
     n = math.prod(shape)
     dtypes = tuple((b.dtype, b.shape == ()) for b in bufs)
     program_key = (rule, params, bucket, dtypes, device.token)
     entry = _bucket_programs.get(program_key)
     if entry is None:
+        from ._dispatch import compile_rule  # (_dispatch imports this module)
         avals = [((), d) if scalar else ((bucket,), d) for d, scalar in dtypes]
+        if len(_bucket_programs) >= _MAX_BUCKET_PROGRAMS:
+            _bucket_programs.clear()
         entry = _bucket_programs[program_key] = compile_rule(rule, params, avals, device)
     handles, held = [], []
     for b, (dtype, scalar) in zip(bufs, dtypes):
@@ -288,7 +290,8 @@ def _bucketed(rule: Any, params: tuple, bufs: list, outs: list, bucket: int, dev
         out = entry.exe.run(handles, device.handle, entry.out_avals)
     except ResourceExhausted as exc:
         raise device.out_of_memory(exc) from None
-    return [o.transient_view()[:n].reshape(shape).copy() for o in out]
+    # (``out`` holds the padded results while ``host_result`` copies their first n elements)
+    return [host_result(o.transient_view()[:n].reshape(shape), aval, device) for o, aval in zip(out, outs)]
 
 
 def _in_place(result: np.ndarray, args: Sequence[Array], bufs: list, donate: tuple[int, ...],

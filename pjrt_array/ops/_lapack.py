@@ -154,13 +154,19 @@ def _errors(fail: Callable[[str, int], None] | None) -> Callable[[Kernel], Kerne
     return decorate
 
 
+def _single_precision_loops(spec: str) -> dict[str, str]:
+    """The ``signature=`` of a numpy.linalg gufunc for float32/complex64 operands (by dtype char),
+    ``spec`` with ``x`` the double-precision code.  numpy computes single precision in double:
+    those operands need the loop named; double ones pick it themselves (each gufunc has one loop
+    per operand dtype), with no ``signature=`` to parse."""
+    return {"f": spec.replace("x", "d"), "F": spec.replace("x", "D")}
+
+
 def _writing(gufunc: Any, spec: str, fail: Callable[[str, int], None] | None,
              check: Callable[[np.ndarray], None] | None = None) -> Kernel:
     """An in-place kernel ``(inputs, results)`` running ``gufunc`` into the result views (after
     ``check`` of the first operand, where given)."""
-    # numpy computes single precision in double: those operands need the loop named; double ones
-    # pick it themselves (each gufunc has one loop per operand dtype), with no ``signature=`` to parse
-    signatures = {"f": spec.replace("x", "d"), "F": spec.replace("x", "D")}
+    signatures = _single_precision_loops(spec)
 
     @_errors(fail)
     def kernel(inputs: Views, results: Views) -> None:
@@ -258,13 +264,16 @@ def _count_one(s: list[float], rtol: float) -> int:
     return len([v for v in s if v > tol])
 
 
+_SINGULAR_VALUE_LOOPS = _single_precision_loops("x->d")
+
+
 @_errors(_SVD_NOT_CONVERGED)
 def _rank(inputs: Views, results: Views) -> None:
     """numpy.linalg.matrix_rank's steps with a given tolerance: the singular values (svdvals' gufunc
     and cast), then the count above ``rtol`` times the largest."""
     a, rtol = inputs
-    # (the gufunc computes in double precision: a single-precision operand needs the loop named)
-    s = _G.svd(a) if a.dtype.char in "dD" else _G.svd(a, signature="D->d" if a.dtype.kind == "c" else "d->d")
+    signature = _SINGULAR_VALUE_LOOPS.get(a.dtype.char)
+    s = _G.svd(a) if signature is None else _G.svd(a, signature=signature)
     if s.ndim == 1 and rtol.ndim == 0 and rtol.dtype == s.dtype:  # one matrix, float64 values
         results[0][...] = _count_one(s.tolist(), float(rtol))
     else:
