@@ -343,8 +343,9 @@ class _Rounding:
         return b.bitcast_convert(b.xor(b.bitcast_convert(v, bits), zero), v.dtype)
 
 
-def _build(nodes: Sequence[tuple], avals: Sequence[tuple], live: Sequence[int]) -> tuple[str, list, dict]:
-    """The fused module: the needed nodes' rules written into one builder."""
+def _build(nodes: Sequence[tuple], avals: Sequence[tuple], live: Sequence[int]) -> tuple[str, list, dict, Builder]:
+    """The fused module: the needed nodes' rules written into one builder (returned too: the
+    compile policy reads what it found in the graph)."""
     b = Builder()
     args = [block_argument(b, shape, dtype) for shape, dtype in avals]
     values: dict[int, Any] = {}
@@ -361,14 +362,16 @@ def _build(nodes: Sequence[tuple], avals: Sequence[tuple], live: Sequence[int]) 
             passthrough[position] = arg_index[v.name]
         else:
             results.append(v)
-    return main_module(b, args, results), [(r.shape, r.dtype) for r in results], passthrough
+    return main_module(b, args, results), [(r.shape, r.dtype) for r in results], passthrough, b
 
 
 def _compile(graph: tuple, nodes: Sequence[tuple], avals: Sequence[tuple], live: Sequence[int], device: Any) -> None:
     try:
-        text, out_avals, passthrough = _build(nodes, avals, live)
-        exe = _dispatch.compile_text(device.client, text,
-                                    policy_for(device.client).graph_options(device.id, [*avals, *out_avals]))
+        text, out_avals, passthrough, b = _build(nodes, avals, live)
+        options = policy_for(device.client).graph_options(device.id, [*avals, *out_avals],
+                                                          index_reduction=b.has_index_reduction,
+                                                          narrow_dot=b.has_narrow_dot)
+        exe = _dispatch.compile_text(device.client, text, options)
     except Exception:  # a graph the compiler refuses keeps running op by op
         _stats["failures"] += 1
         _programs[graph] = _FAILED

@@ -366,6 +366,24 @@ def test_a_graph_the_compiler_refuses_keeps_running_op_by_op(monkeypatch):
     assert fused("failures") == 1 and fused("compiles") == 0 and fused("replays") >= 3
 
 
+@pytest.mark.parametrize("case, index_reduction, narrow_dot", [
+    ("argmin", True, False), ("matvec of 100", False, True), ("elementwise", False, False)])
+def test_a_fused_graph_tells_the_policy_what_it_holds(monkeypatch, case, index_reduction, narrow_dot):
+    policy = _fusion.policy_for(xp.asarray(1.0).device.client)
+    seen = []
+    graph_options = policy.graph_options
+
+    def record(device_id, avals, **flags):
+        seen.append(flags)
+        return graph_options(device_id, avals, **flags)
+    monkeypatch.setattr(policy, "graph_options", record)
+    a, m = xp.asarray(np.arange(200.0).reshape(2, 100)), xp.asarray(np.eye(100))
+    body = {"argmin": lambda: xp.argmin(a * 2.0 + 1.0, axis=1), "matvec of 100": lambda: m @ (a[0] * 2.0),
+            "elementwise": lambda: xp.exp(a * 2.0) + 1.0}[case]
+    repeat(lambda: np.asarray(body()), 6)
+    assert seen and seen[0] == {"index_reduction": index_reduction, "narrow_dot": narrow_dot}
+
+
 # -- threads ---------------------------------------------------------------------------------------
 
 def test_eight_threads_give_numpys_answers():

@@ -70,6 +70,20 @@ def test_whole_programs_get_wide_vectors_and_index_reductions_no_fusion_emitters
         assert indexed["xla_cpu_use_fusion_emitters"] is False
 
 
+def test_fused_graphs_get_a_small_ops_options_when_tiny_and_a_whole_programs_otherwise(client):
+    policy = _policy.CompilePolicy(client)
+    tiny = [((policy.tiny_elements,), np.dtype(np.float64)), ((), np.dtype(np.float64))]
+    larger = [((policy.tiny_elements + 1,), np.dtype(np.float64))]
+    assert dict(policy.graph_options(1, tiny).env_option_overrides) == dict(policy.options(1, tiny).env_option_overrides)
+    for flags in ({}, {"index_reduction": True}, {"narrow_dot": True}):
+        got = policy.graph_options(1, larger, **flags)
+        assert dict(got.env_option_overrides) == dict(policy.program_options(1, **flags).env_option_overrides)
+        assert got.device_assignment == ((1,),)
+    if client.platform_name == "cpu":
+        assert policy.tiny_elements < policy.small_elements
+        assert dict(policy.graph_options(1, tiny).env_option_overrides)["xla_backend_optimization_level"] == 0
+
+
 def test_an_option_the_plugin_refuses_is_dropped_once_and_never_sent_again(client):
     policy = _policy.CompilePolicy(client)
     policy.options_always["xla_no_such_option_for_this_test"] = True
