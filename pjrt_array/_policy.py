@@ -143,17 +143,22 @@ class CompilePolicy:
                               env_option_overrides=overrides)
 
     def graph_options(self, device_id: int, avals: Sequence[Aval], *, index_reduction: bool = False,
-                      narrow_dot: bool = False) -> CompileOptions:
+                      narrow_dot: bool = False, hot: bool = False) -> CompileOptions:
         """The compile options of a fused graph of eager ops (``_fusion``) with parameter and
-        result types ``avals``: a tiny one's (every array at most ``tiny_elements``, as in a loop
-        over a few scalars) are a small op's, since its run is the execute's overhead whatever the
-        code; any other graph's are a whole program's.  Measured on the XLA CPU plugin
-        (docs/fusion.md): without the fusion emitters, LLVM's full optimization of a graph of a
-        few hundred ops over 30,000 elements took 1.25-1.65 s and its run 1.6-3.0 ms, with them
-        0.45-0.50 s and 1.3-1.4 ms; a logistic-regression step 0.64 s / 137 us against 0.47 s /
-        70 us.  A 300-op graph over 3 elements compiles in 35-70 ms at level 0 against 45-125
-        ms at full optimization, and runs no slower."""
-        if max((math.prod(shape) for shape, _ in avals), default=0) <= self.tiny_elements:
+        result types ``avals``.  A graph over large arrays gets a whole program's (``jit``'s).  A
+        new graph over small ones gets a small op's: the fusion emitters off at level 0, 3-5x
+        cheaper to compile, since most such graphs run only tens of times (code that repeats a
+        few times, then moves on); a ``hot`` one, proven to run on, a whole program's, which run
+        up to 5x faster.  A tiny graph (every array at most ``tiny_elements``, as in a loop over a
+        few scalars) keeps a small op's: its run is the execute's overhead whatever the code.
+        Measured on the XLA CPU plugin (compile / run, docs/fusion.md): a logistic-regression
+        segment of 135 ops over 1000x10, 129 ms / 360 us against 466 ms / 70 us; graphs of 20-108
+        ops over 150x4 from scikit-learn's tests, 20-77 ms against 47-381 ms, both 10-60 us; a
+        300-op RK4 segment over 3 elements 35-70 ms against 80-190 ms, both 20-40 us.  Without the
+        emitters at full optimization (the old choice), LLVM took 1.25-1.65 s on a 330-op graph
+        over 30,000 elements (0.45-0.5 s with them), and the code ran up to 2x slower."""
+        largest = max((math.prod(shape) for shape, _ in avals), default=0)
+        if largest <= self.tiny_elements or (largest <= self.small_elements and not hot):
             return self.options(device_id, avals)
         return self.program_options(device_id, index_reduction=index_reduction, narrow_dot=narrow_dot)
 

@@ -381,7 +381,36 @@ def test_a_fused_graph_tells_the_policy_what_it_holds(monkeypatch, case, index_r
     body = {"argmin": lambda: xp.argmin(a * 2.0 + 1.0, axis=1), "matvec of 100": lambda: m @ (a[0] * 2.0),
             "elementwise": lambda: xp.exp(a * 2.0) + 1.0}[case]
     repeat(lambda: np.asarray(body()), 6)
-    assert seen and seen[0] == {"index_reduction": index_reduction, "narrow_dot": narrow_dot}
+    assert seen and seen[0] == {"index_reduction": index_reduction, "narrow_dot": narrow_dot, "hot": False}
+
+
+@pytest.mark.parametrize("elements, runs", [(2048, 32), (70_000, 0), (3, 0)])
+def test_a_small_graph_compiles_cheap_then_again_once_it_keeps_running(monkeypatch, elements, runs):
+    """Over small arrays: a small op's options first, a whole program's after
+    ``_HOT_ELEMENT_RUNS / elements`` fused runs, with the same results; over large or tiny arrays:
+    one compile, for good."""
+    from pjrt_array import _dispatch
+    sent = []
+    compile_text = _dispatch.compile_text
+
+    def record(client, text, options):
+        if "tanh" in text and "multiply" in text:  # the fused graph, not one of its ops
+            sent.append(dict(options.env_option_overrides))
+        return compile_text(client, text, options)
+    monkeypatch.setattr(_dispatch, "compile_text", record)
+    host = np.linspace(-1.0, 1.0, elements)
+    a = xp.asarray(host)
+    want = np.tanh(host * 2.0) * 0.5
+    for got in repeat(lambda: np.asarray(xp.tanh(a * 2.0) * 0.5), 6 + runs):
+        np.testing.assert_allclose(got, want, rtol=1e-14)
+    policy = _fusion.policy_for(a.device.client)
+    avals = [((elements,), np.dtype(np.float64))]
+    if runs:
+        assert _fusion._HOT_ELEMENT_RUNS // elements == runs
+        assert sent == [dict(policy.options(0, avals).env_option_overrides),
+                        dict(policy.program_options(0).env_option_overrides)]
+    else:
+        assert sent == [dict(policy.graph_options(0, avals).env_option_overrides)]
 
 
 # -- threads ---------------------------------------------------------------------------------------

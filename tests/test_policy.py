@@ -70,18 +70,27 @@ def test_whole_programs_get_wide_vectors_and_index_reductions_no_fusion_emitters
         assert indexed["xla_cpu_use_fusion_emitters"] is False
 
 
-def test_fused_graphs_get_a_small_ops_options_when_tiny_and_a_whole_programs_otherwise(client):
+def test_fused_graphs_start_cheap_when_small_and_tiny_ones_stay_so(client):
     policy = _policy.CompilePolicy(client)
-    tiny = [((policy.tiny_elements,), np.dtype(np.float64)), ((), np.dtype(np.float64))]
-    larger = [((policy.tiny_elements + 1,), np.dtype(np.float64))]
-    assert dict(policy.graph_options(1, tiny).env_option_overrides) == dict(policy.options(1, tiny).env_option_overrides)
+    f64 = np.dtype(np.float64)
+    tiny = [((policy.tiny_elements,), f64), ((), f64)]
+    small = [((policy.tiny_elements + 1,), f64)]
+    large = [((policy.small_elements + 1,), f64)]
+
+    def overrides(options):
+        return dict(options.env_option_overrides)
+    for hot in (False, True):
+        assert overrides(policy.graph_options(1, tiny, hot=hot)) == overrides(policy.options(1, tiny))
+    assert overrides(policy.graph_options(1, small)) == overrides(policy.options(1, small))
     for flags in ({}, {"index_reduction": True}, {"narrow_dot": True}):
-        got = policy.graph_options(1, larger, **flags)
-        assert dict(got.env_option_overrides) == dict(policy.program_options(1, **flags).env_option_overrides)
-        assert got.device_assignment == ((1,),)
+        whole = overrides(policy.program_options(1, **flags))
+        assert overrides(policy.graph_options(1, small, hot=True, **flags)) == whole
+        for hot in (False, True):
+            got = policy.graph_options(1, large, hot=hot, **flags)
+            assert overrides(got) == whole and got.device_assignment == ((1,),)
     if client.platform_name == "cpu":
         assert policy.tiny_elements < policy.small_elements
-        assert dict(policy.graph_options(1, tiny).env_option_overrides)["xla_backend_optimization_level"] == 0
+        assert overrides(policy.graph_options(1, small))["xla_backend_optimization_level"] == 0
 
 
 def test_an_option_the_plugin_refuses_is_dropped_once_and_never_sent_again(client):
