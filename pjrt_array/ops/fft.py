@@ -7,8 +7,9 @@ transforms already divide by ``n``; ``norm`` rescales from there.
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from .. import _dtypes
 from .._array import Array
 from .._devices import Device, as_device
 from .._dispatch import run
+from . import _fft_host
 from ._axes import normalize_axis
 from ._builder import Builder, Value
 from ._lower import broadcast, conj, const_like, slice_axis
@@ -95,13 +97,30 @@ def _length(n: Any, default: int, name: str) -> int:
     return count_arg(n, f"{name}: n", minimum=1)
 
 
-def _run_fft(x: Array, steps: list[tuple[int, str, int]], norm: str, conj_in: bool = False,
-             conj_out: bool = False) -> Array:
+def _result_aval(x: Array, steps: list[tuple[int, str, int]]) -> tuple[tuple[int, ...], np.dtype]:
+    """The compiled path's result type: each axis at its length (half plus one after RFFT), complex
+    but after IRFFT (and the input's dtype where nothing is transformed)."""
+    shape = list(x.shape)
+    dtype = x.dtype
+    for axis, kind, n in steps:
+        shape[axis] = n // 2 + 1 if kind == "RFFT" else n
+        real = _dtypes.real_dtype(dtype)
+        dtype = real if kind == "IRFFT" else _dtypes.complex_dtype_for(real)
+    return tuple(shape), np.dtype(dtype)
+
+
+def _run_fft(x: Array, steps: list[tuple[int, str, int]], norm: str, host: Callable[[np.ndarray], np.ndarray],
+             conj_in: bool = False, conj_out: bool = False) -> Array:
+    """The transform ``steps`` of ``x``; ``host``: the same transform by numpy.fft (``_fft_host``)."""
     _check_norm(norm)
     shape = list(x.shape)
     for axis, _, n in steps:  # the transform works on length n along each axis
         shape[axis] = n
     check_size(shape, _dtypes.complex_dtype_for(_dtypes.real_dtype(x.dtype)), "n (or s)", x._device)
+    if all(n for _, _, n in steps):  # (numpy refuses a length 0 that the program takes: it compiles)
+        out = _fft_host.run(x, _result_aval(x, steps), host)
+        if out is not None:
+            return out
     params = (("steps", tuple(steps)), ("norm", norm), ("conj_in", conj_in), ("conj_out", conj_out))
     sharding = x._sharding
     if sharding is not None and all(sharding.spec[axis] is None for axis, _, _ in steps):
@@ -110,18 +129,31 @@ def _run_fft(x: Array, steps: list[tuple[int, str, int]], norm: str, conj_in: bo
     return run(_fft_rule, params, (x,), x._device)[0]
 
 
+def _host(function: Callable[..., np.ndarray], n: int, axis: int, norm: str) -> Callable[[np.ndarray], np.ndarray]:
+    """numpy.fft's one-axis ``function`` with the front end's (checked) arguments."""
+    return functools.partial(function, n=n, axis=axis, norm=norm)
+
+
+def _host_nd(function: Callable[..., np.ndarray], pairs: list[tuple[int, int]],
+             norm: str) -> Callable[[np.ndarray], np.ndarray]:
+    """numpy.fft's n-dimensional ``function`` over the front end's (checked) axes and sizes."""
+    return functools.partial(function, s=[n for _, n in pairs], axes=[a for a, _ in pairs], norm=norm)
+
+
 def fft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Array:
     """One-dimensional discrete Fourier transform."""
     x = _check_input(x, False, "fft")
     a = normalize_axis(axis, x.ndim)
-    return _run_fft(x, [(a, "FFT", _length(n, x.shape[a], "fft"))], norm)
+    n = _length(n, x.shape[a], "fft")
+    return _run_fft(x, [(a, "FFT", n)], norm, _host(np.fft.fft, n, a, norm))
 
 
 def ifft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Array:
     """One-dimensional inverse discrete Fourier transform."""
     x = _check_input(x, False, "ifft")
     a = normalize_axis(axis, x.ndim)
-    return _run_fft(x, [(a, "IFFT", _length(n, x.shape[a], "ifft"))], norm)
+    n = _length(n, x.shape[a], "ifft")
+    return _run_fft(x, [(a, "IFFT", n)], norm, _host(np.fft.ifft, n, a, norm))
 
 
 def _axes_and_sizes(x: Array, s: Any, axes: Any, name: str) -> list[tuple[int, int]]:
@@ -141,28 +173,32 @@ def fftn(x: Any, /, *, s: Sequence[int] | None = None, axes: Sequence[int] | Non
          norm: str = "backward") -> Array:
     """N-dimensional discrete Fourier transform over ``axes``."""
     x = _check_input(x, False, "fftn")
-    return _run_fft(x, [(a, "FFT", n) for a, n in _axes_and_sizes(x, s, axes, "fftn")], norm)
+    pairs = _axes_and_sizes(x, s, axes, "fftn")
+    return _run_fft(x, [(a, "FFT", n) for a, n in pairs], norm, _host_nd(np.fft.fftn, pairs, norm))
 
 
 def ifftn(x: Any, /, *, s: Sequence[int] | None = None, axes: Sequence[int] | None = None,
           norm: str = "backward") -> Array:
     """N-dimensional inverse discrete Fourier transform over ``axes``."""
     x = _check_input(x, False, "ifftn")
-    return _run_fft(x, [(a, "IFFT", n) for a, n in _axes_and_sizes(x, s, axes, "ifftn")], norm)
+    pairs = _axes_and_sizes(x, s, axes, "ifftn")
+    return _run_fft(x, [(a, "IFFT", n) for a, n in pairs], norm, _host_nd(np.fft.ifftn, pairs, norm))
 
 
 def rfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Array:
     """Discrete Fourier transform of real input (``n // 2 + 1`` outputs)."""
     x = _check_input(x, True, "rfft")
     a = normalize_axis(axis, x.ndim)
-    return _run_fft(x, [(a, "RFFT", _length(n, x.shape[a], "rfft"))], norm)
+    n = _length(n, x.shape[a], "rfft")
+    return _run_fft(x, [(a, "RFFT", n)], norm, _host(np.fft.rfft, n, a, norm))
 
 
 def irfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Array:
     """Inverse of ``rfft``: real output of length ``n`` (default ``2 * (m - 1)``)."""
     x = _check_input(x, False, "irfft")
     a = normalize_axis(axis, x.ndim)
-    return _run_fft(x, [(a, "IRFFT", _length(n, 2 * (x.shape[a] - 1), "irfft"))], norm)
+    n = _length(n, 2 * (x.shape[a] - 1), "irfft")
+    return _run_fft(x, [(a, "IRFFT", n)], norm, _host(np.fft.irfft, n, a, norm))
 
 
 def rfftn(x: Any, /, *, s: Sequence[int] | None = None, axes: Sequence[int] | None = None,
@@ -171,7 +207,8 @@ def rfftn(x: Any, /, *, s: Sequence[int] | None = None, axes: Sequence[int] | No
     x = _check_input(x, True, "rfftn")
     pairs = _axes_and_sizes(x, s, axes, "rfftn")
     last_axis, last_n = pairs[-1]
-    return _run_fft(x, [(last_axis, "RFFT", last_n)] + [(a, "FFT", n) for a, n in pairs[:-1]], norm)
+    return _run_fft(x, [(last_axis, "RFFT", last_n)] + [(a, "FFT", n) for a, n in pairs[:-1]], norm,
+                    _host_nd(np.fft.rfftn, pairs, norm))
 
 
 def irfftn(x: Any, /, *, s: Sequence[int] | None = None, axes: Sequence[int] | None = None,
@@ -184,7 +221,8 @@ def irfftn(x: Any, /, *, s: Sequence[int] | None = None, axes: Sequence[int] | N
         s[-1] = 2 * (s[-1] - 1)
     pairs = _axes_and_sizes(x, s, axes, "irfftn")
     last_axis, last_n = pairs[-1]
-    return _run_fft(x, [(a, "IFFT", n) for a, n in pairs[:-1]] + [(last_axis, "IRFFT", last_n)], norm)
+    return _run_fft(x, [(a, "IFFT", n) for a, n in pairs[:-1]] + [(last_axis, "IRFFT", last_n)], norm,
+                    _host_nd(np.fft.irfftn, pairs, norm))
 
 
 _SWAPPED = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
@@ -196,7 +234,7 @@ def hfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backwa
     _check_norm(norm)
     a = normalize_axis(axis, x.ndim)
     length = _length(n, 2 * (x.shape[a] - 1), "hfft")
-    return _run_fft(x, [(a, "IRFFT", length)], _SWAPPED[norm], conj_in=True)
+    return _run_fft(x, [(a, "IRFFT", length)], _SWAPPED[norm], _host(np.fft.hfft, length, a, norm), conj_in=True)
 
 
 def ihfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Array:
@@ -204,7 +242,8 @@ def ihfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backw
     x = _check_input(x, True, "ihfft")
     _check_norm(norm)
     a = normalize_axis(axis, x.ndim)
-    return _run_fft(x, [(a, "RFFT", _length(n, x.shape[a], "ihfft"))], _SWAPPED[norm], conj_out=True)
+    n = _length(n, x.shape[a], "ihfft")
+    return _run_fft(x, [(a, "RFFT", n)], _SWAPPED[norm], _host(np.fft.ihfft, n, a, norm), conj_out=True)
 
 
 def _freq_rule(b: Builder, d: Value, *, n: int, rfft: bool) -> Value:
