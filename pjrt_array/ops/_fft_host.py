@@ -15,6 +15,7 @@ path runs as before, with XLA's bits.
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Callable
 
@@ -59,13 +60,14 @@ def run(x: Array, aval: tuple[tuple[int, ...], np.dtype], call: Callable[[np.nda
     if type(device) is not Device or device.platform != "cpu":
         return None
     shape, dtype = aval
-    size = int(np.prod(x.shape)) * x.dtype.itemsize + int(np.prod(shape)) * dtype.itemsize
-    if size > HOST_MAX_BYTES:
+    if math.prod(x.shape) * x.dtype.itemsize + math.prod(shape) * dtype.itemsize > HOST_MAX_BYTES:
         return None
     host = x._numpy()  # (ends automatic fusion's segment: a deferred operand is computed first)
     wide = _WIDEN.get(host.dtype)
-    out = call(host if wide is None else host.astype(wide))
-    out = np.asarray(out, dtype=dtype, order="C")
-    if np.may_share_memory(out, host):  # (no transform at all: numpy hands back its input)
+    operand = host if wide is None else host.astype(wide)
+    out = call(operand)
+    if out.dtype != dtype or not out.flags.c_contiguous:
+        out = np.ascontiguousarray(out, dtype)
+    if out is operand:  # (no transform at all, ``fftn(x, axes=())``: numpy hands back its input)
         out = out.copy()
     return host_value_results([out], (aval,), device)[0]
