@@ -237,7 +237,8 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
         key = (rule, params, device.token, a0._aval, a1._aval)
         # Operands whose values are on the host (an iteration's elements, scalars): computed there
         # (``_host_tier.on_host_values``); a device Array has no cached host value unless read.
-        if a0._host is not None and a1._host is not None and not donate and _host_tier._enabled:
+        if a0._host is not None and a1._host is not None and (type(a0._buf) is HostValue or type(a1._buf) is
+                                                               HostValue) and not donate and _host_tier._enabled:
             host = _host_tier.on_host_values(key, rule, params, args, device)
             if host is not None:
                 return host

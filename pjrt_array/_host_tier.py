@@ -81,7 +81,7 @@ import numpy as np
 
 from . import _inflight
 from ._array import Array, host_result, host_value_results
-from ._host_value import HOST_DTYPES, HostValue, upload
+from ._host_value import HOST_DTYPES, upload
 from ._pjrt import Buffer, ResourceExhausted
 from ._policy import policy_for as _policy_for
 from ._trace_state import state as _trace_state
@@ -246,8 +246,9 @@ _value_plans: dict[tuple, tuple | None] = {}
 
 def on_host_values(key: tuple, rule: Any, params: tuple, args: Sequence[Array], device: "Device") -> list[Array] | None:
     """The outputs of ``rule`` computed on the host when its operands are host values: each one
-    with its cached host value (``Array._host``), one at least an Array whose value lives on the
-    host only (``_host_value.HostValue``: an element of an iteration, a result of this), all small;
+    with its cached host value (``Array._host``), one at least (the caller, ``_dispatch.run``, has
+    checked) an Array whose value lives on the host only (``_host_value.HostValue``: an element of
+    an iteration, a result of this), all small;
     the results are host values too, so a chain of such ops (``max(H)``'s ``item > current``)
     never uploads nor runs a program.  None where the device path runs it (no exact host rule,
     not small, a view, a case not exact on the host).  The rules are those of the first-sight
@@ -262,16 +263,11 @@ def on_host_values(key: tuple, rule: Any, params: tuple, args: Sequence[Array], 
     if plan is None:
         return None
     values = []
-    on_host = False
     for a in args:
         host = a._host
         if host is None or a._base is not None:  # (a view's cached value may be stale)
             return None
-        if type(a._buf) is HostValue:
-            on_host = True
         values.append(host)
-    if not on_host:  # device Arrays that were read: the device path as before
-        return None
     fn, kwargs, outs = plan
     try:
         results = fn(kwargs, *values)
