@@ -9,7 +9,8 @@ Libraries take turns, each keeping its best of the rounds.
 
 ``python host_iteration.py [--n N] [--rounds R]``;
 ``python host_iteration.py --against PATH`` also runs the pjrt_array found under ``PATH`` (e.g.
-an export of another commit) in processes alternating with this tree's, best of the rounds each.
+an export of another commit) in processes alternating with this tree's, best of the rounds each;
+``--no-fusion`` turns automatic fusion off (every op dispatched and executed).
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ def measure(libs: dict[str, Any]) -> dict[str, dict[str, float]]:
 
 def _libraries(pjrt_only: bool) -> dict[str, Any]:
     import pjrt_array
+    if "--no-fusion" in sys.argv:
+        pjrt_array.set_fusion(False)
     libs: dict[str, Any] = {"pjrt_array": pjrt_array}
     if not pjrt_only:
         libs["numpy"] = np
@@ -84,7 +87,8 @@ def _libraries(pjrt_only: bool) -> dict[str, Any]:
 
 def _child(path: str) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=path + os.pathsep + os.path.dirname(__file__))
-    args = [sys.executable, __file__, "--child", "--n", str(N), "--rounds", "2"]  # (the first warms)
+    args = [sys.executable, __file__, "--child", "--n", str(N), "--rounds", "2",  # (the first warms)
+            *[a for a in sys.argv if a == "--no-fusion"]]
     return json.loads(subprocess.run(args, env=env, check=True, capture_output=True, text=True).stdout)
 
 
@@ -104,7 +108,7 @@ def main() -> None:
         results = {"pjrt_array before": before, "pjrt_array after": after,
                    **{k: v for k, v in results.items() if k != "pjrt_array"}}
     names = list(results)
-    print(f"N = {N}; best of {ROUNDS} rounds; us per element (iteration) or per call (dispatch)")
+    print(f"N = {N}; fusion {'off' if '--no-fusion' in sys.argv else 'on'}; best of {ROUNDS} rounds; us per element (iteration) or per call (dispatch)")
     print(f"{'':30s}" + "".join(f"{n:>20s}" for n in names))
     for label in [*ITERATION, *DISPATCH]:
         print(f"{label:30s}" + "".join(f"{results[n][label] * 1e6:20.2f}" for n in names))
