@@ -413,13 +413,14 @@ def _host_elements(x: Array) -> Iterator[Array]:
     dropped: ``_mutation``) is seen by the elements after it: the host value is read again."""
     aval = ((), x._aval[1])
     device = x._device
-    buf = host = None
+    host = x._numpy()  # (a fusion value is computed here; a stale view re-derives)
+    buf = x._buffer
     for i in range(x._aval[0][0]):
         if x._buffer is not buf or x._host is not host:
-            host = x._numpy()  # (a fusion value is computed here; a stale view re-derives)
+            host = x._numpy()
             buf = x._buffer
         value = host[i, ...].copy()  # a 0-d array (``host[i]`` is a numpy scalar)
-        value.setflags(False)  # type: ignore[call-arg]  # (positional: see host_value_results)
+        value.setflags(False)  # (positional: see host_value_results)
         element = new_array(HostValue(value, aval, device), aval, device)  # type: ignore[arg-type]
         element._host = value
         yield element

@@ -254,7 +254,7 @@ def on_host_values(key: tuple, rule: Any, params: tuple, args: Sequence[Array], 
     not small, a view, a case not exact on the host).  The rules are those of the first-sight
     tier, bit-identical to the compiled programs; operands and results are computed already, so
     automatic fusion has nothing to flush."""
-    plan = _value_plans.get(key, _value_plans)
+    plan: Any = _value_plans.get(key, _value_plans)
     if plan is _value_plans:
         plan = _value_plan(rule, params, args, device)
         if len(_value_plans) >= _MAX_SEEN:
