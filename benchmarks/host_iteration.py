@@ -108,7 +108,8 @@ def main() -> None:
         results = {"pjrt_array before": before, "pjrt_array after": after,
                    **{k: v for k, v in results.items() if k != "pjrt_array"}}
     names = list(results)
-    print(f"N = {N}; fusion {'off' if '--no-fusion' in sys.argv else 'on'}; best of {ROUNDS} rounds; us per element (iteration) or per call (dispatch)")
+    fusion = "off" if "--no-fusion" in sys.argv else "on"
+    print(f"N = {N}; fusion {fusion}; best of {ROUNDS} rounds; us per element (iteration) or per call (dispatch)")
     print(f"{'':30s}" + "".join(f"{n:>20s}" for n in names))
     for label in [*ITERATION, *DISPATCH]:
         print(f"{label:30s}" + "".join(f"{results[n][label] * 1e6:20.2f}" for n in names))

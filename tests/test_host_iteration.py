@@ -91,7 +91,8 @@ def test_rows_of_a_matrix_are_views():
     same_bits(m, a)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64, np.int8, np.uint16], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64, np.int8, np.uint16],
+                         ids=lambda d: np.dtype(d).name)
 def test_builtins_equal_numpy(dtype):
     rng = np.random.default_rng(0)
     a = (rng.random(40) * 100).astype(dtype)
