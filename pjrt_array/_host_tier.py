@@ -63,6 +63,10 @@ signature: 188 of scipy.special's 462 per-op compiles.)  A result
 is a fresh Array, which callers that make views (transposes, basic indexing)
 attach exactly as they attach a compiled result.
 
+Ops on host values (:func:`on_host_values`).  The same rules serve, at every call, one- and
+two-operand ops whose operands are small host values (an iteration's elements, scalars), one at
+least living on the host only: their results are host values again (docs/host_tier.md).
+
 ``PJRT_ARRAY_HOST_TIER=0`` (at import) or :func:`set_host_tier` turns it off
 (``PJRT_ARRAY_HOST_TIER=N`` or ``set_host_tier(True, sightings=N)``: N host runs per key);
 ``cache_info()["host_runs"]`` counts host runs, ``["host_declined"]`` first
