@@ -19,7 +19,7 @@ import numpy as np
 from . import _donation, _dtypes, _host_views, _mutation, _views
 from ._devices import Device, as_device
 from ._pjrt import Buffer
-from ._host_value import HostValue, materialize, upload
+from ._host_value import HOST_DTYPES, HostValue, materialize, upload
 from ._trace_state import state as _trace_state
 
 __all__ = ["Array"]
@@ -312,9 +312,16 @@ class Array:
         return self.shape[0]
 
     def __iter__(self) -> Iterator["Array"]:
-        if self.ndim == 0:
+        """The elements along the first axis: rows of an N-d array are views (``self[i]``); the
+        elements of a 1-D array on a CPU device are values read from one host read
+        (:func:`_host_elements`), as numpy's scalars are."""
+        shape = self._aval[0]
+        if not shape:
             raise TypeError("iteration over a 0-d array")
-        return (self[i] for i in range(self.shape[0]))
+        if len(shape) == 1 and not self._traced and self._sharding is None and self._device.platform == "cpu" \
+                and self._aval[1] in HOST_DTYPES:
+            return _host_elements(self)
+        return (self[i] for i in range(shape[0]))
 
     def __repr__(self) -> str:
         body = np.array2string(self._numpy(), separator=", ", prefix="Array(")
@@ -397,6 +404,26 @@ def host_value_results(values: list[np.ndarray], avals: tuple[tuple[tuple[int, .
         self._host = value
         out.append(self)
     return out
+
+
+def _host_elements(x: Array) -> Iterator[Array]:
+    """The elements of the 1-D CPU Array ``x``: 0-d Arrays holding copies of its host value's
+    elements (``_host_value``: uploaded only if a device op needs one), read once instead of one
+    device ``x[i]`` each.  A write to ``x`` meanwhile (a new buffer, or its cached host view
+    dropped: ``_mutation``) is seen by the elements after it: the host value is read again."""
+    aval = ((), x._aval[1])
+    device = x._device
+    host = x._numpy()  # (a fusion value is computed here; a stale view re-derives)
+    buf = x._buffer
+    for i in range(x._aval[0][0]):
+        if x._buffer is not buf or x._host is not host:
+            host = x._numpy()
+            buf = x._buffer
+        value = host[i, ...].copy()  # a 0-d array (``host[i]`` is a numpy scalar)
+        value.setflags(False)  # (positional: see host_value_results)
+        element = new_array(HostValue(value, aval, device), aval, device)  # type: ignore[arg-type]
+        element._host = value
+        yield element
 
 
 _OPERANDS = (Array, *_SCALARS, np.ndarray, np.generic)

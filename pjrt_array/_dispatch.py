@@ -28,6 +28,7 @@ from . import _disk_cache, _donation, _host_tier, _inflight
 from ._array import Array
 from ._devices import Device
 from ._digest import sha256
+from ._host_value import HostValue
 from ._pjrt import CompileOptions, LoadedExecutable, PjrtError, ResourceExhausted
 from ._policy import CompilePolicy, policy_for
 from ._trace_state import state as _trace_state, tracing as _tracing
@@ -234,11 +235,22 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
         if a0._sharding is not None or a1._sharding is not None:
             return _run_sharded(rule, params, args, device)
         key = (rule, params, device.token, a0._aval, a1._aval)
+        # Operands whose values are on the host (an iteration's elements, scalars): computed there
+        # (``_host_tier.on_host_values``); a device Array has no cached host value unless read.
+        if a0._host is not None and a1._host is not None and (type(a0._buf) is HostValue or type(a1._buf) is
+                                                               HostValue) and not donate and _host_tier._enabled:
+            host = _host_tier.on_host_values(key, rule, params, args, device)
+            if host is not None:
+                return host
     elif n == 1:
         a0 = args[0]
         if a0._sharding is not None:
             return _run_sharded(rule, params, args, device)
         key = (rule, params, device.token, a0._aval)
+        if type(a0._buf) is HostValue and not donate and _host_tier._enabled:
+            host = _host_tier.on_host_values(key, rule, params, args, device)
+            if host is not None:
+                return host
     else:
         parts = [rule, params, device.token]
         for a in args:

@@ -63,6 +63,10 @@ signature: 188 of scipy.special's 462 per-op compiles.)  A result
 is a fresh Array, which callers that make views (transposes, basic indexing)
 attach exactly as they attach a compiled result.
 
+Ops on host values (:func:`on_host_values`).  The same rules serve, at every call, one- and
+two-operand ops whose operands are small host values (an iteration's elements, scalars), one at
+least living on the host only: their results are host values again (docs/host_tier.md).
+
 ``PJRT_ARRAY_HOST_TIER=0`` (at import) or :func:`set_host_tier` turns it off
 (``PJRT_ARRAY_HOST_TIER=N`` or ``set_host_tier(True, sightings=N)``: N host runs per key);
 ``cache_info()["host_runs"]`` counts host runs, ``["host_declined"]`` first
@@ -80,8 +84,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from . import _inflight
-from ._array import Array, host_result
-from ._host_value import upload
+from ._array import Array, host_result, host_value_results
+from ._host_value import HOST_DTYPES, upload
 from ._pjrt import Buffer, ResourceExhausted
 from ._policy import policy_for as _policy_for
 from ._trace_state import state as _trace_state
@@ -89,12 +93,9 @@ from ._trace_state import state as _trace_state
 if TYPE_CHECKING:
     from ._devices import Device
 
-__all__ = ["first_sight", "set_host_tier", "host_tier_enabled", "info", "clear"]
+__all__ = ["first_sight", "on_host_values", "set_host_tier", "host_tier_enabled", "info", "clear"]
 
-# numpy's own dtypes (ml_dtypes' and sub-byte ones are left to the compiler)
-_DTYPES = frozenset(np.dtype(t) for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
-                                          np.uint32, np.uint64, np.float16, np.float32, np.float64,
-                                          np.complex64, np.complex128))
+_DTYPES = HOST_DTYPES  # numpy's own dtypes (ml_dtypes' and sub-byte ones are left to the compiler)
 _MAX_SEEN = 1 << 14  # remembered keys (forgotten all at once beyond this: a key then runs on the host again)
 
 # Default: a key of small operands runs on the host this many times, then compiles.  A host run
@@ -124,7 +125,7 @@ _enabled = _sightings > 0
 _max_bytes = int(os.environ.get("PJRT_ARRAY_HOST_TIER_BYTES", 1 << 20))
 # key -> [host runs so far, output avals or None (never on the host), host runs allowed]
 _seen: dict[tuple, list] = {}
-_stats = {"runs": 0, "declined": 0, "bucketed": 0}
+_stats = {"runs": 0, "declined": 0, "bucketed": 0, "value_runs": 0}
 # Bucket sizes: 64, 4096, then the policy's small-program count (65,536).  scipy.special's tests
 # call exp, log, ... on counts from 1 to 65,536 in four dtypes: powers of two took only 30 -> 25
 # compiles off each function, 64 * 8**k 30 -> 21; three buckets per dtype bound it at 12.  Padding
@@ -240,6 +241,69 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
     return arrays
 
 
+# Ops on host values (``on_host_values``): operands and results of at most this many bytes in all
+# (an element of an iteration, a scalar, a short vector: numpy's per-call cost, not its loop, decides)
+_VALUE_BYTES = 1 << 10
+# key -> (host function, its params as a dict, output avals), or None: never run on host values
+_value_plans: dict[tuple, tuple | None] = {}
+
+
+def on_host_values(key: tuple, rule: Any, params: tuple, args: Sequence[Array], device: "Device") -> list[Array] | None:
+    """The outputs of ``rule`` computed on the host when its operands are host values: each one
+    with its cached host value (``Array._host``), one at least (the caller, ``_dispatch.run``, has
+    checked) an Array whose value lives on the host only (``_host_value.HostValue``: an element of
+    an iteration, a result of this), all small;
+    the results are host values too, so a chain of such ops (``max(H)``'s ``item > current``)
+    never uploads nor runs a program.  None where the device path runs it (no exact host rule,
+    not small, a view, a case not exact on the host).  The rules are those of the first-sight
+    tier, bit-identical to the compiled programs; operands and results are computed already, so
+    automatic fusion has nothing to flush."""
+    plan: Any = _value_plans.get(key, _value_plans)
+    if plan is _value_plans:
+        plan = _value_plan(rule, params, args, device)
+        if len(_value_plans) >= _MAX_SEEN:
+            _value_plans.clear()
+        _value_plans[key] = plan
+    if plan is None:
+        return None
+    values = []
+    for a in args:
+        host = a._host
+        if host is None or a._base is not None:  # (a view's cached value may be stale)
+            return None
+        values.append(host)
+    fn, kwargs, outs = plan
+    try:
+        results = fn(kwargs, *values)
+    except _rules()[1]:  # NotExact: this case compiles (the next call may be exact again)
+        return None
+    if len(results) != len(outs) or any(r.shape != s or r.dtype != d for r, (s, d) in zip(results, outs)):
+        raise AssertionError(f"host rule of {getattr(rule, '__name__', rule)} disagrees with its lowering: "
+                             f"{[(r.shape, r.dtype) for r in results]} against {outs}")
+    with _stats_lock:
+        _stats["value_runs"] += 1
+    # copies: a result may be (a view of) an operand, whose memory may be a buffer's
+    return host_value_results([np.array(r) for r in results], outs, device)
+
+
+def _value_plan(rule: Any, params: tuple, args: Sequence[Array], device: "Device") -> tuple | None:
+    """``(host function, params, output avals)`` of a key :func:`on_host_values` serves; None if
+    it serves none."""
+    if device.platform != "cpu":
+        return None
+    fn = _rules()[0].get(rule)
+    if fn is None:
+        return None
+    budget = _small([a._aval for a in args], _VALUE_BYTES)
+    if budget < 0:
+        return None
+    from ._dispatch import checked_module  # (_dispatch imports this module)
+    outs = checked_module(rule, params, [a._aval for a in args], device)[1]  # the program's checks and types
+    if _small(outs, budget) < 0:
+        return None
+    return fn, dict(params), outs
+
+
 def _bucket(avals: Sequence[tuple], outs: list, device: "Device") -> int:
     """The element count of the shared program an element-wise op without an exact host version
     runs in (64, 4096 or 65,536: the first of them not below the op's count), or 0 where none
@@ -333,13 +397,15 @@ def host_tier_enabled() -> bool:
 
 def info() -> dict[str, int]:
     """The host tier's counts for ``cache_info()``."""
-    return {"host_runs": _stats["runs"], "host_declined": _stats["declined"], "host_bucketed": _stats["bucketed"]}
+    return {"host_runs": _stats["runs"], "host_declined": _stats["declined"], "host_bucketed": _stats["bucketed"],
+            "host_value_runs": _stats["value_runs"]}
 
 
 def clear() -> None:
     """Forget the keys seen and the bucket programs; reset the counts."""
     _seen.clear()
     _bucket_programs.clear()
+    _value_plans.clear()
     with _stats_lock:
         for k in _stats:
             _stats[k] = 0

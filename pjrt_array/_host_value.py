@@ -34,7 +34,12 @@ if TYPE_CHECKING:
     from ._array import Array
     from ._devices import Device
 
-__all__ = ["HostValue", "upload", "materialize"]
+__all__ = ["HostValue", "HOST_DTYPES", "upload", "materialize"]
+
+#: numpy's own dtypes: the values a host value may hold (ml_dtypes' and sub-byte ones stay on the device)
+HOST_DTYPES = frozenset(np.dtype(t) for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
+                                              np.uint32, np.uint64, np.float16, np.float32, np.float64,
+                                              np.complex64, np.complex128))
 
 _lock = threading.Lock()  # one upload per value, whichever thread gets there first
 

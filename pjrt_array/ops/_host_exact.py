@@ -11,6 +11,7 @@ __all__ = ["NotExact"]
 
 _BOOL = np.dtype(bool)
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_TINY = {d: np.finfo(d).tiny for d in _FLOATS}  # the smallest normal number of each
 
 
 class NotExact(Exception):
@@ -45,9 +46,12 @@ def _daz(a: np.ndarray) -> np.ndarray:
         out = np.empty(a.shape, a.dtype)
         out.real, out.imag = parts
         return out
-    if a.dtype not in (np.float32, np.float64):
+    tiny = _TINY.get(a.dtype)
+    if tiny is None:
         return a
-    tiny = np.finfo(a.dtype).tiny
+    if a.ndim == 0:  # (one element, e.g. of an iteration: a scalar test, not four array ops)
+        v = a[()]
+        return np.copysign(np.zeros((), a.dtype), a) if v != 0 and abs(v) < tiny else a
     sub = (np.abs(a) < tiny) & (a != 0)
     return np.where(sub, np.copysign(np.zeros((), a.dtype), a), a) if sub.any() else a
 

@@ -94,7 +94,11 @@ def scalar_array(value: Any, dtype: np.dtype, device: "Placement") -> Array:
             _scalar_cache.clear()
         if isinstance(value, float) and math.isinf(value) and _dtypes.is_integer(dtype):
             raise OverflowError(f"cannot convert {value} to {dtype}")
-        cached = _scalar_cache[key] = from_host(np.asarray(value, dtype=dtype), one)
+        host = np.asarray(value, dtype=dtype)
+        cached = _scalar_cache[key] = from_host(host, one)
+        if one.platform == "cpu":  # its host value (read-only, a copy): ops on host values read it
+            host.setflags(write=False)
+            cached._host = host
     return cached
 
 
