@@ -307,15 +307,17 @@ def _value_plan(rule: Any, params: tuple, args: Sequence[Array], device: "Device
 def _bucket(avals: Sequence[tuple], outs: list, device: "Device") -> int:
     """The element count of the shared program an element-wise op without an exact host version
     runs in (64, 4096 or 65,536: the first of them not below the op's count), or 0 where none
-    applies: one result of the
-    operands' flat shape (0-d operands broadcast), at most the policy's "small program" count (a
-    bucket never crosses the boundary where the compile options change)."""
-    if len(outs) != 1 or len(outs[0][0]) != 1:
+    applies: one result, not 0-d, of at most the policy's "small program" count (a bucket never
+    crosses the boundary where the compile options change).  Operands that broadcast are spread
+    to the result's shape on the host (``_bucketed``): a broadcast repeats values, it computes
+    nothing (scipy.signal's tests compiled 921 programs of a complex spectrum times a broadcast
+    real filter, one per shape)."""
+    if len(outs) != 1 or not outs[0][0]:
         return 0
     shape = outs[0][0]
-    n = shape[0]
+    n = math.prod(shape)
     small = _policy_for(device.client).small_elements
-    if n == 0 or n > small or any(s not in ((), shape) for s, _ in avals):
+    if n == 0 or n > small or any(len(s) > len(shape) for s, _ in avals):
         return 0
     bucket = _MIN_BUCKET
     while bucket < n:
@@ -326,7 +328,8 @@ def _bucket(avals: Sequence[tuple], outs: list, device: "Device") -> int:
 def _bucketed(rule: Any, params: tuple, bufs: list, outs: list, bucket: int, device: "Device") -> list[Array]:
     """``rule`` run by its program compiled for ``bucket`` elements (one per bucket, dtypes and
     parameters, shared by every smaller count: a new size costs no compile), on the operands padded
-    with zeros; Arrays of the first ``n`` results.  Each element of an element-wise program is
+    with zeros (broadcast operands spread to the result's shape first; 0-d ones stay parameters);
+    Arrays of the first ``n`` results.  Each element of an element-wise program is
     computed by the same code whatever the element count (checked on both CPU plugins for every
     transcendental function, sizes 1 to 1,000, the vector loop's remainder included:
     tests/test_host_tier.py), so these are the bits the op's own program gives."""
@@ -347,7 +350,7 @@ def _bucketed(rule: Any, params: tuple, bufs: list, outs: list, bucket: int, dev
             handles.append(b._handle)
             continue
         padded = np.zeros(bucket, dtype)
-        padded[:n] = b.transient_view().reshape(-1)
+        padded[:n].reshape(shape)[...] = b.transient_view()
         held.append(upload(padded, ((bucket,), dtype), device))
         handles.append(held[-1]._handle)
     try:

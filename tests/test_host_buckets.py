@@ -101,10 +101,18 @@ def test_one_program_per_bucket():
     assert info["compiles"] + info["disk_hits"] + info["fingerprint_hits"] <= 2
 
 
+@pytest.mark.parametrize("shapes", [((3, 1), (1, 4)), ((2, 5), (5,)), ((4,), (3, 1, 4)), ((1,), (7,))],
+                         ids=lambda s: "x".join(map(str, s[0])) + "-" + "x".join(map(str, s[1])))
+def test_broadcasting_operands_are_spread_on_the_host(shapes):
+    """Broadcast operands are spread to the result's shape before the bucket program: its bits."""
+    a, b = (values(np.float64, int(np.prod(s)), seed=k).reshape(s) for k, s in enumerate(shapes))
+    check_bucketed(xp.atan2, a, b)
+    check_bucketed(xp.multiply, (a + 1j * a).astype(np.complex128), b)  # a complex product (no exact host rule)
+
+
 def test_what_is_not_bucketed_compiles():
-    """Broadcasting operands, 0-d results and counts beyond the small-program bound compile."""
-    for op, inputs in ((lambda p, q: xp.atan2(p, q), (np.ones((3, 1)), np.ones((1, 4)))),
-                       (lambda p: xp.exp(p), (np.asarray(0.5),)),
+    """0-d results and counts beyond the small-program bound compile."""
+    for op, inputs in ((lambda p: xp.exp(p), (np.asarray(0.5),)),
                        (lambda p: xp.exp(p), (np.zeros(1 << 17, np.float32),))):
         xp.cache_clear()
         op(*[xp.asarray(v) for v in inputs])
