@@ -144,7 +144,10 @@ def run_suite(suite: Suite, backend: str, args: argparse.Namespace) -> Run:
         try:
             proc = subprocess.run(cmd, cwd=suite.cwd(args) or tmp, env=env, capture_output=True, text=True,
                                   timeout=args.timeout)
-            note = "" if proc.returncode in (0, 1) else f"pytest exit {proc.returncode}: {proc.stdout[-300:]}"
+            # An abnormal end keeps the ends of both streams: a crash's report (faulthandler's
+            # traceback, the plugin's message) is on stderr.
+            note = "" if proc.returncode in (0, 1) else (f"pytest exit {proc.returncode}: {proc.stdout[-300:]}"
+                                                         f"\n  stderr: {proc.stderr[-2000:]}")
         except subprocess.TimeoutExpired:
             note = f"stopped after {args.timeout} s"
         wall, cpu = time.perf_counter() - start, _children_cpu() - cpu_start
