@@ -31,7 +31,6 @@ time); execution errors surface when the segment flushes, at the host read.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import threading
@@ -66,14 +65,6 @@ _HOT = 2              # a signature seen this many times makes its first op star
 # at its second sighting (Monte Carlo on 4M normals ran 2.3x slower waiting for the 32nd).
 _SAVED = 256
 _BYTES_PER_DISPATCH = 1 << 17
-# A graph over small arrays compiles first with cheap options (``CompilePolicy.graph_options``): in
-# scikit-learn's logistic-regression tests 60 graphs over 150x4 compiled and ran 55 times each on
-# average, never paying back full optimization's compiles (23.6 s with fusion against 17.8 s
-# without; 18.8 s with the cheap ones).  Once its fused runs times its largest array's elements
-# reach this, it is compiled again with full optimization, as a graph that keeps running pays back
-# sooner the larger its arrays (cheap code's extra time grows with them: a logistic-regression
-# segment over 1000x10 runs in 360 us instead of 70): 109 runs over 600 elements, 3 over 20,000.
-_HOT_ELEMENT_RUNS = 1 << 16
 _OPS_PER_SAVED = 8    # a graph's compile costs another _SAVED per this many ops that are not element-wise
 _elementwise: frozenset | None = None  # the element-wise rules (``_compile_cost``; set at first use)
 _MAX_SIGNATURES = 8192  # remembered signature counts (dropped all at once beyond this)
@@ -387,7 +378,7 @@ def _compile(graph: tuple, nodes: Sequence[tuple], avals: Sequence[tuple], live:
              hot: bool = False) -> None:
     """Compile ``graph`` and install it: first with the policy's options for a new graph, which
     for a small one are cheap ones; again with a proven graph's (``hot``) once it has run often
-    enough fused (``_HOT_ELEMENT_RUNS``), where those differ (``_Fused.runs_left``)."""
+    enough fused (``CompilePolicy.graph_recompile_runs``, counted down in ``_Fused.runs_left``)."""
     try:
         text, out_avals, passthrough, b = _build(nodes, avals, live)
         policy = policy_for(device.client)
@@ -401,11 +392,10 @@ def _compile(graph: tuple, nodes: Sequence[tuple], avals: Sequence[tuple], live:
         return
     _stats["compiles"] += 1
     fused = _Fused(exe, out_avals, passthrough)
-    if not hot and dict(options.env_option_overrides) != dict(policy.graph_options(
-            device.id, [*avals, *out_avals], hot=True, **flags).env_option_overrides):
-        largest = max(math.prod(shape) for shape, _ in [*avals, *out_avals])
-        fused.runs_left = max(1, _HOT_ELEMENT_RUNS // max(1, largest))
-        fused.nodes, fused.avals, fused.live = list(nodes), list(avals), list(live)
+    if not hot:
+        fused.runs_left = policy.graph_recompile_runs([*avals, *out_avals])
+        if fused.runs_left:
+            fused.nodes, fused.avals, fused.live = list(nodes), list(avals), list(live)
     with _guard:
         if hot and graph not in _programs:  # forgotten meanwhile: it starts over if it recurs
             return

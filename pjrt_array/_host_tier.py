@@ -227,9 +227,7 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
     if seen[4] is None:
         _count("bucketed")
         return _bucketed(rule, params, bufs, outs, seen[3], device)
-    if len(results) != len(outs) or any(r.shape != s or r.dtype != d for r, (s, d) in zip(results, outs)):
-        raise AssertionError(f"host rule of {getattr(rule, '__name__', rule)} disagrees with its lowering: "
-                             f"{[(r.shape, r.dtype) for r in results]} against {outs}")
+    _check_types(rule, results, outs)
     taken = _in_place(results[0], args, bufs, donate, device) if donate else None
     arrays = [Array._from_buffer(taken, aval, device) if k == 0 and taken is not None
               else host_result(r, aval, device) for k, (r, aval) in enumerate(zip(results, outs))]
@@ -277,9 +275,7 @@ def on_host_values(key: tuple, rule: Any, params: tuple, args: Sequence[Array], 
         results = fn(kwargs, *values)
     except _rules()[1]:  # NotExact: this case compiles (the next call may be exact again)
         return None
-    if len(results) != len(outs) or any(r.shape != s or r.dtype != d for r, (s, d) in zip(results, outs)):
-        raise AssertionError(f"host rule of {getattr(rule, '__name__', rule)} disagrees with its lowering: "
-                             f"{[(r.shape, r.dtype) for r in results]} against {outs}")
+    _check_types(rule, results, outs)
     with _stats_lock:
         _stats["value_runs"] += 1
     # copies: a result may be (a view of) an operand, whose memory may be a buffer's
@@ -302,6 +298,13 @@ def _value_plan(rule: Any, params: tuple, args: Sequence[Array], device: "Device
     if _small(outs, budget) < 0:
         return None
     return fn, dict(params), outs
+
+
+def _check_types(rule: Any, results: Sequence[np.ndarray], outs: Sequence[tuple]) -> None:
+    """A host rule's results have its lowering's types (a disagreement is a bug here, never input)."""
+    if len(results) != len(outs) or any(r.shape != s or r.dtype != d for r, (s, d) in zip(results, outs)):
+        raise AssertionError(f"host rule of {getattr(rule, '__name__', rule)} disagrees with its lowering: "
+                             f"{[(r.shape, r.dtype) for r in results]} against {outs}")
 
 
 def _bucket(avals: Sequence[tuple], outs: list, device: "Device") -> int:

@@ -53,6 +53,14 @@ _SMALL_PROGRAM_OPTIONS: Overrides = {"xla_backend_optimization_level": 0}
 _WHOLE_PROGRAM_OPTIONS: Overrides = {"xla_cpu_prefer_vector_width": 512}
 _SMALL_ELEMENTS = 1 << 16  # a program whose largest input has at most this many elements is "small"
 _TINY_ELEMENTS = 64  # a fused graph whose arrays all have at most this many elements is "tiny"
+# A fused graph first compiled with a small op's options is compiled again as a whole program once
+# its fused runs times its largest array's elements reach this (``graph_recompile_runs``): in
+# scikit-learn's logistic-regression tests 60 graphs over 150x4 ran 55 times each on average, never
+# paying back full optimization's compiles (23.6 s with fusion against 17.8 s without; 18.8 s with
+# the cheap ones), while a graph that keeps running pays back the sooner the larger its arrays
+# (cheap code's extra time grows with them: a logistic-regression segment over 1000x10 runs in 360
+# us instead of 70): 109 runs over 600 elements, 3 over 20,000.
+_HOT_ELEMENT_RUNS = 1 << 16
 _NO_SUCH_OPTION = re.compile(r"No such compile option: '([\w.]+)'")
 
 
@@ -115,9 +123,8 @@ class CompilePolicy:
 
     def options(self, device_id: int, avals: Sequence[Aval]) -> CompileOptions:
         """The compile options of a one-device program with inputs ``avals``."""
-        largest = max((math.prod(shape) for shape, _ in avals), default=0)
         overrides = dict(self.options_always)
-        if largest <= self.small_elements:
+        if _largest(avals) <= self.small_elements:
             overrides.update(self.options_small)
         return CompileOptions(num_replicas=1, num_partitions=1, device_assignment=((device_id,),),
                               env_option_overrides=overrides)
@@ -157,10 +164,19 @@ class CompilePolicy:
         300-op RK4 segment over 3 elements 35-70 ms against 80-190 ms, both 20-40 us.  Without the
         emitters at full optimization (the old choice), LLVM took 1.25-1.65 s on a 330-op graph
         over 30,000 elements (0.45-0.5 s with them), and the code ran up to 2x slower."""
-        largest = max((math.prod(shape) for shape, _ in avals), default=0)
+        largest = _largest(avals)
         if largest <= self.tiny_elements or (largest <= self.small_elements and not hot):
             return self.options(device_id, avals)
         return self.program_options(device_id, index_reduction=index_reduction, narrow_dot=narrow_dot)
+
+    def graph_recompile_runs(self, avals: Sequence[Aval]) -> int:
+        """How many fused runs a new graph over ``avals`` makes with its first (cheap) options
+        before it is compiled again as a whole program (``_HOT_ELEMENT_RUNS``); 0 where its first
+        options are its last: a tiny graph's, or a large one's."""
+        largest = _largest(avals)
+        if largest <= self.tiny_elements or largest > self.small_elements:
+            return 0
+        return max(1, _HOT_ELEMENT_RUNS // largest)
 
     def compile(self, client: "Client", text: str, options: CompileOptions) -> LoadedExecutable:
         """Compile, leaving out the options this plugin refused (learned here once, then remembered)."""
@@ -175,6 +191,11 @@ class CompilePolicy:
                     raise
                 with self._lock:
                     self.refused.add(match.group(1))
+
+
+def _largest(avals: Sequence[Aval]) -> int:
+    """The element count of the largest of ``avals`` (0 for none)."""
+    return max((math.prod(shape) for shape, _ in avals), default=0)
 
 
 _policies: "weakref.WeakKeyDictionary[Plugin, CompilePolicy]" = weakref.WeakKeyDictionary()

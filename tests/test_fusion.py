@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import pjrt_array as xp
-from pjrt_array import _fusion
+from pjrt_array import _fusion, _policy
 from helpers import run_in_threads
 
 
@@ -406,7 +406,7 @@ def test_a_small_graph_compiles_cheap_then_again_once_it_keeps_running(monkeypat
     policy = _fusion.policy_for(a.device.client)
     avals = [((elements,), np.dtype(np.float64))]
     if runs:
-        assert _fusion._HOT_ELEMENT_RUNS // elements == runs
+        assert _policy._HOT_ELEMENT_RUNS // elements == runs
         assert sent == [dict(policy.options(0, avals).env_option_overrides),
                         dict(policy.program_options(0).env_option_overrides)]
     else:
