@@ -19,7 +19,7 @@ import numpy as np
 from . import _donation, _dtypes, _host_views, _mutation, _views
 from ._devices import Device, as_device
 from ._pjrt import Buffer
-from ._host_value import HOST_DTYPES, HostValue, materialize, upload
+from ._host_value import HOST_DTYPES, HostValue, materialize
 from ._trace_state import state as _trace_state
 
 __all__ = ["Array"]
@@ -383,18 +383,12 @@ def new_array(buffer: Buffer, aval: tuple[tuple[int, ...], np.dtype], device: De
     return self
 
 
-def host_result(values: np.ndarray, aval: tuple[tuple[int, ...], np.dtype], device: Device) -> Array:
-    """An Array of type ``aval`` on ``device`` owning a copy of ``values`` (numpy's own dtypes), as an
-    op computed on the host returns it (``_host_tier``): the copy is made during the call, so
-    nothing, not even an operand ``values`` is a view of, aliases the result."""
-    return new_array(upload(values, aval, device), aval, device)
-
-
 def host_value_results(values: list[np.ndarray], avals: tuple[tuple[tuple[int, ...], np.dtype], ...],
                        device: Device) -> list[Array]:
     """Arrays of types ``avals`` on ``device`` whose values are ``values`` (C-contiguous, numpy's own
     dtypes, made by the caller for them: each Array takes its value and makes it read-only),
-    uploaded on their first device use (``_host_value``; ``ops._lapack_run``'s results)."""
+    uploaded on their first device use (``_host_value``; the host tier's and ``ops._lapack_run``'s
+    results)."""
     out = []
     for value, aval in zip(values, avals):
         # write=False: numpy's signature takes it positionally (its stubs do not); the keyword, or

@@ -71,7 +71,7 @@ def test_readiness_of_a_computed_and_of_a_failed_buffer(device):
 
 
 def test_host_views_pin_and_release_their_buffer(device):
-    x = xp.asarray(np.arange(5.0)) * 2.0
+    x = xp.asarray(np.arange(5.0) * 2.0)  # a device buffer (an op's small result is a host value)
     buf = x._buffer
     view = buf.numpy_view(known_on_host=True)
     assert view.tolist() == [0.0, 2.0, 4.0, 6.0, 8.0]

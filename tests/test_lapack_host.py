@@ -320,7 +320,7 @@ def test_an_operand_whose_computation_failed_raises_its_error_at_the_call():
 
 
 def test_a_call_above_the_bound_reads_nothing_on_the_host():
-    x = xp.asarray(spd_matrix((6, 6), np.float64)) + 0.0  # computed, no host view yet
+    x = xp.asarray(spd_matrix((6, 6), np.float64))  # a device buffer, no host view yet
     limit = _lapack_run.HOST_MAX_BYTES
     _lapack_run.set_host_max_bytes(1)
     try:
