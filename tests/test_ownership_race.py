@@ -10,12 +10,14 @@ from __future__ import annotations
 import collections
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
 
 from fake_plugin import FakePlugin
 from pjrt_array._pjrt import Buffer, Client, Event, LoadedExecutable, _abi
+from pjrt_array._pjrt.buffer import ExternalReference
 from pjrt_array._pjrt._loader import Plugin
 from pjrt_array._pjrt.errors import ClosedError
 
@@ -154,3 +156,43 @@ def test_an_event_closed_on_many_threads_is_destroyed_once():
         with pytest.raises(ClosedError, match="Event has been closed"):
             event.wait()
     assert plugin.destroyed == collections.Counter({("event", h): 1 for h in range(1, 51)})
+
+
+def test_a_buffers_external_references_change_one_at_a_time():
+    """Numpy views of one buffer taken and dropped on several threads at once: the C API keeps a
+    buffer's references in a plain list, which concurrent increases and decreases corrupt (a lost
+    reference is a hold the CPU plugin's destroy aborts on).  The fake plugin counts the calls
+    inside it at once for one buffer; the binding must make it one."""
+    plugin = CountingPlugin()
+    inside = {"now": 0, "most": 0, "calls": 0}
+
+    def change(_a: object) -> None:
+        inside["now"] += 1
+        inside["calls"] += 1
+        inside["most"] = max(inside["most"], inside["now"])
+        time.sleep(0)  # a thread switch here, inside the plugin, is what the race needs
+        inside["now"] -= 1
+
+    for name in ("Increase", "Decrease"):
+        plugin.fake._core(f"PJRT_Buffer_{name}ExternalReferenceCount",
+                          getattr(_abi, f"PJRT_Buffer_{name}ExternalReferenceCount_Args"), change)
+    client = Client(plugin.plugin)
+    buffer = Buffer(client, 0xB0, np.dtype(np.float64), (3,))
+    start = threading.Barrier(THREADS)
+
+    def work() -> None:
+        start.wait()
+        for _ in range(100):
+            ExternalReference(buffer).release()
+
+    threads = [threading.Thread(target=work) for _ in range(THREADS)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert inside["calls"] == 2 * 100 * THREADS
+    assert inside["most"] == 1
+    assert not client._pins
+    buffer.close()
+    client.close()
+    assert plugin.destroyed["buffer", 0xB0] == 1

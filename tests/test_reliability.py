@@ -146,3 +146,24 @@ def test_exit_with_live_arrays_pending_work_and_cached_executables():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
+
+
+def test_threads_viewing_one_array_at_once_leave_it_destroyable():
+    """scipy.ndimage's threaded filters: each thread takes ``np.asarray`` of the same input and
+    output, and drops the views as it ends.  A reference count changed by two threads at once
+    was lost in the plugin, whose destroy of the array then aborted the process (a subprocess:
+    an abort here would take pytest down)."""
+    code = (
+        "import sys, threading, numpy as np, pjrt_array as xp\n"
+        "sys.setswitchinterval(1e-6)\n"
+        "for _ in range(40):\n"
+        "    x = xp.asarray(np.arange(1000.0))\n"
+        "    def work():\n"
+        "        for _ in range(200):\n"
+        "            assert np.asarray(x)[7] == 7.0\n"
+        "    ts = [threading.Thread(target=work) for _ in range(4)]\n"
+        "    [t.start() for t in ts]; [t.join() for t in ts]\n"
+        "    del x\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]

@@ -47,7 +47,6 @@ class ExternalReference:
 
     def __init__(self, buffer: "Buffer") -> None:
         self._handle = buffer.handle
-        hot.increase_external_references(buffer._client.api, self._handle)
         self._client: "Client | None" = buffer._client
         buffer._client._pin(self._handle)
 
@@ -328,8 +327,10 @@ class Buffer(Owned):
         return int(self._call("PJRT_Buffer_UnsafePointer", _abi.PJRT_Buffer_UnsafePointer_Args).buffer_pointer)
 
     def increase_external_reference_count(self) -> None:
-        """UNSAFE: pin the buffer's memory for use outside PJRT (``PJRT_Buffer_IncreaseExternalReferenceCount``)."""
-        self._call("PJRT_Buffer_IncreaseExternalReferenceCount", _abi.PJRT_Buffer_IncreaseExternalReferenceCount_Args)
+        """UNSAFE: pin the buffer's memory for use outside PJRT (``PJRT_Buffer_IncreaseExternalReferenceCount``).
+        Serialized with every other change of the count (see ``Client._pin``)."""
+        with self._client._lock:
+            self._call("PJRT_Buffer_IncreaseExternalReferenceCount", _abi.PJRT_Buffer_IncreaseExternalReferenceCount_Args)
 
     def external_reference(self) -> ExternalReference:
         """Pin the memory for use outside PJRT until ``.release()`` (counted, unlike the raw calls)."""
@@ -338,7 +339,8 @@ class Buffer(Owned):
     def decrease_external_reference_count(self) -> None:
         """UNSAFE: release a pin taken with :meth:`increase_external_reference_count`
         (``PJRT_Buffer_DecreaseExternalReferenceCount``)."""
-        self._call("PJRT_Buffer_DecreaseExternalReferenceCount", _abi.PJRT_Buffer_DecreaseExternalReferenceCount_Args)
+        with self._client._lock:
+            self._call("PJRT_Buffer_DecreaseExternalReferenceCount", _abi.PJRT_Buffer_DecreaseExternalReferenceCount_Args)
 
     def opaque_device_memory_pointer(self) -> int:
         """UNSAFE: the backend's opaque handle of the memory (``PJRT_Buffer_OpaqueDeviceMemoryDataPointer``)."""

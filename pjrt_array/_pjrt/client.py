@@ -159,8 +159,16 @@ class Client:
             self.api.check(err)
 
     def _pin(self, buffer: int) -> None:
-        """Count a numpy view of ``buffer`` (its external reference is already taken)."""
+        """Take an external reference of ``buffer`` for a numpy view (or a DLPack capsule) and count it.
+
+        Under the lock, as :meth:`_unpin`'s release is: the C API keeps a buffer's references in a
+        plain list that concurrent increases and decreases corrupt (a reference lost there is a
+        hold the plugin's destroy then aborts on: scipy.ndimage's threaded filters, four threads
+        viewing one buffer).  The lock also keeps a close from destroying the buffer between the
+        increase and the count.
+        """
         with self._lock:
+            buffer_hot.increase_external_references(self.api, buffer)
             self._pins[buffer] = self._pins.get(buffer, 0) + 1
 
     def _unpin(self, buffer: int) -> None:
