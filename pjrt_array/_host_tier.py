@@ -87,7 +87,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from . import _inflight
-from ._array import Array, host_value_results
+from ._array import Array, host_value_results, new_array
 from ._host_value import HOST_DTYPES, upload
 from ._pjrt import Buffer, ResourceExhausted
 from ._policy import policy_for as _policy_for
@@ -311,10 +311,20 @@ def _host_values(results: Sequence[np.ndarray], outs: Sequence[tuple], device: "
     """Arrays of a host run's results, held as host values (``_host_value``: uploaded on their
     first device use), so that a chain of host runs, or a host read of the result, never uploads.
     Each owns a copy: nothing, not even an operand a result is a view of, aliases it.  (An array
-    the rule made itself is taken as it is; operands are read-only views, never taken.)"""
-    owned = [r if r.flags.owndata and r.flags.writeable and r.flags.c_contiguous else np.array(r, order="C")
-             for r in results]
-    return host_value_results(owned, tuple(outs), device)
+    the rule made itself is taken as it is; operands are read-only views, never taken.)
+
+    A 0-d result is uploaded at once instead: the scalar ops on a 0-d host value run on the host
+    at every call (:func:`on_host_values`), right for an iteration's elements, but a loop's
+    scalars (conjugate gradients' ``alpha``) then stayed off the device and out of its fused
+    graphs, each use an upload: ``workloads.py``'s CG ran 2x slower."""
+    arrays = []
+    for r, aval in zip(results, outs):
+        if not aval[0]:
+            arrays.append(new_array(upload(r, aval, device), aval, device))
+            continue
+        owned = r if r.flags.owndata and r.flags.writeable and r.flags.c_contiguous else np.array(r, order="C")
+        arrays.extend(host_value_results([owned], (aval,), device))
+    return arrays
 
 
 def _check_types(rule: Any, results: Sequence[np.ndarray], outs: Sequence[tuple]) -> None:

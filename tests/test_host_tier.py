@@ -803,3 +803,24 @@ def test_results_of_any_rank():
     got = xp.reshape(xp.asarray(np.arange(2.0)), a.shape)
     assert runs() > before
     np.testing.assert_array_equal(np.asarray(got), a)
+
+
+def test_results_are_host_values_but_scalars_are_uploaded():
+    """A host run's results stay on the host until a device op needs them (a chain of host runs
+    uploads nothing), except 0-d ones: scalar ops on a 0-d host value run on the host at every
+    call, which kept a loop's scalars off the device and out of its fused graphs."""
+    from pjrt_array._host_value import HostValue
+    from pjrt_array._pjrt import Buffer
+    xp.cache_clear()
+    a = xp.asarray(np.arange(17.0))
+    before = runs()
+    doubled = a * 2.0
+    total = xp.sum(doubled)
+    assert runs() == before + 2
+    assert type(doubled._buf) is HostValue and doubled._buf.buffer is None  # not uploaded
+    np.testing.assert_array_equal(doubled._host, np.arange(17.0) * 2.0)
+    assert type(total._buf) is Buffer and float(total) == 272.0
+    values_before = xp.cache_info()["host_value_runs"]
+    assert float(total * 0.5) == 136.0
+    assert xp.cache_info()["host_value_runs"] == values_before  # the device path, as before
+    np.testing.assert_allclose(np.asarray(xp.exp(doubled)), np.exp(np.arange(17.0) * 2.0), rtol=1e-15)
