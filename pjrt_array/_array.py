@@ -384,17 +384,18 @@ def new_array(buffer: Buffer, aval: tuple[tuple[int, ...], np.dtype], device: De
 
 
 def host_value_results(values: list[np.ndarray], avals: tuple[tuple[tuple[int, ...], np.dtype], ...],
-                       device: Device) -> list[Array]:
+                       device: Device, lasting: bool = True) -> list[Array]:
     """Arrays of types ``avals`` on ``device`` whose values are ``values`` (C-contiguous, numpy's own
     dtypes, made by the caller for them: each Array takes its value and makes it read-only),
-    uploaded on their first device use (``_host_value``; the host tier's and ``ops._lapack_run``'s
-    results)."""
+    uploaded on their first device use (``_host_value``, ``HostValue.lasting``; the host tier's and
+    ``ops._lapack_run``'s results)."""
     out = []
     for value, aval in zip(values, avals):
         # write=False: numpy's signature takes it positionally (its stubs do not); the keyword, or
         # ``flags.writeable = ...``, costs twice as much
         value.setflags(False)  # type: ignore[call-arg]
-        self = new_array(HostValue(value, aval, device), aval, device)  # type: ignore[arg-type]  # a Buffer stand-in
+        holder = HostValue(value, aval, device, lasting)  # a Buffer stand-in
+        self = new_array(holder, aval, device)  # type: ignore[arg-type]
         self._host = value
         out.append(self)
     return out

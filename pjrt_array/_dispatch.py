@@ -236,9 +236,10 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
             return _run_sharded(rule, params, args, device)
         key = (rule, params, device.token, a0._aval, a1._aval)
         # Operands whose values are on the host (an iteration's elements, scalars): computed there
-        # (``_host_tier.on_host_values``); a device Array has no cached host value unless read.
-        if a0._host is not None and a1._host is not None and (type(a0._buf) is HostValue or type(a1._buf) is
-                                                               HostValue) and not donate and _host_tier._enabled:
+        # (``_host_tier.on_host_values``, ``HostValue.lasting``); a device Array has no cached host
+        # value unless read.
+        if a0._host is not None and a1._host is not None and not donate and _host_tier._enabled and (
+                (type(b0 := a0._buf) is HostValue and b0.lasting) or (type(b1 := a1._buf) is HostValue and b1.lasting)):
             host = _host_tier.on_host_values(key, rule, params, args, device)
             if host is not None:
                 return host
@@ -247,7 +248,7 @@ def run(rule: Rule, params: tuple, args: Sequence[Array], device: "Placement",
         if a0._sharding is not None:
             return _run_sharded(rule, params, args, device)
         key = (rule, params, device.token, a0._aval)
-        if type(a0._buf) is HostValue and not donate and _host_tier._enabled:
+        if type(b0 := a0._buf) is HostValue and b0.lasting and not donate and _host_tier._enabled:
             host = _host_tier.on_host_values(key, rule, params, args, device)
             if host is not None:
                 return host

@@ -26,7 +26,8 @@ default), each of the first ``sightings`` (256; fewer for larger operands) calls
    operand a numpy reshape was a view of, aliases it), uploaded on its first
    device use.  The next host run, or a host read (``float``, ``bool``, printing),
    reads it where it is: a chain of host runs uploads nothing (a host run cost
-   25-35 us with its upload, 15-17 us without).
+   25-35 us with its upload, 15-17 us without).  Ops on it take the usual path
+   (it is not ``lasting``: :func:`on_host_values` leaves it alone).
 
 The key is remembered with its count and output types (``_seen``); the call
 after the last host run compiles as before, so code that repeats pays one
@@ -67,8 +68,9 @@ is a fresh Array, which callers that make views (transposes, basic indexing)
 attach exactly as they attach a compiled result.
 
 Ops on host values (:func:`on_host_values`).  The same rules serve, at every call, one- and
-two-operand ops whose operands are 0-d host values (an iteration's elements, scalars), one at
-least living on the host only: their results are host values again (docs/host_tier.md).
+two-operand ops whose operands are small host values (an iteration's elements, scalars), one at
+least living on the host only (``HostValue.lasting``): their results are host values again
+(docs/host_tier.md).
 
 ``PJRT_ARRAY_HOST_TIER=0`` (at import) or :func:`set_host_tier` turns it off
 (``PJRT_ARRAY_HOST_TIER=N`` or ``set_host_tier(True, sightings=N)``: N host runs per key);
@@ -87,7 +89,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from . import _inflight
-from ._array import Array, host_value_results, new_array
+from ._array import Array, host_value_results
 from ._host_value import HOST_DTYPES, upload
 from ._pjrt import Buffer, ResourceExhausted
 from ._policy import policy_for as _policy_for
@@ -244,8 +246,8 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
     return arrays
 
 
-# Ops on host values (``on_host_values``): 0-d operands, and results of at most this many bytes in all
-# (an element of an iteration, a scalar: numpy's per-call cost, not its loop, decides)
+# Ops on host values (``on_host_values``): operands and results of at most this many bytes in all
+# (an element of an iteration, a scalar, a short vector: numpy's per-call cost, not its loop, decides)
 _VALUE_BYTES = 1 << 10
 # key -> (host function, its params as a dict, output avals), or None: never run on host values
 _value_plans: dict[tuple, tuple | None] = {}
@@ -255,7 +257,7 @@ def on_host_values(key: tuple, rule: Any, params: tuple, args: Sequence[Array], 
     """The outputs of ``rule`` computed on the host when its operands are host values: each one
     with its cached host value (``Array._host``), one at least (the caller, ``_dispatch.run``, has
     checked) an Array whose value lives on the host only (``_host_value.HostValue``: an element of
-    an iteration, a result of this), all 0-d;
+    an iteration, a result of this), all small;
     the results are host values too, so a chain of such ops (``max(H)``'s ``item > current``)
     never uploads nor runs a program.  None where the device path runs it (no exact host rule,
     not small, a view, a case not exact on the host).  The rules are those of the first-sight
@@ -295,8 +297,6 @@ def _value_plan(rule: Any, params: tuple, args: Sequence[Array], device: "Device
     fn = _rules()[0].get(rule)
     if fn is None:
         return None
-    if any(a._aval[0] for a in args):  # 0-d only: first sights give host values of every shape,
-        return None  # and a vector op run here at every call would never compile (fbeta_score: 2x)
     budget = _small([a._aval for a in args], _VALUE_BYTES)
     if budget < 0:
         return None
@@ -313,18 +313,13 @@ def _host_values(results: Sequence[np.ndarray], outs: Sequence[tuple], device: "
     Each owns a copy: nothing, not even an operand a result is a view of, aliases it.  (An array
     the rule made itself is taken as it is; operands are read-only views, never taken.)
 
-    A 0-d result is uploaded at once instead: the scalar ops on a 0-d host value run on the host
-    at every call (:func:`on_host_values`), right for an iteration's elements, but a loop's
-    scalars (conjugate gradients' ``alpha``) then stayed off the device and out of its fused
-    graphs, each use an upload: ``workloads.py``'s CG ran 2x slower."""
-    arrays = []
-    for r, aval in zip(results, outs):
-        if not aval[0]:
-            arrays.append(new_array(upload(r, aval, device), aval, device))
-            continue
-        owned = r if r.flags.owndata and r.flags.writeable and r.flags.c_contiguous else np.array(r, order="C")
-        arrays.extend(host_value_results([owned], (aval,), device))
-    return arrays
+    Not ``lasting``: ops on them take the dispatcher's usual path (host runs while the key's
+    sightings last, then its program), not :func:`on_host_values`, which runs on the host at every
+    call and so would never compile the ops of code that repeats (scikit-learn's ``fbeta_score``
+    took 15 against 7 ms per call in its steady state that way)."""
+    owned = [r if r.flags.owndata and r.flags.writeable and r.flags.c_contiguous else np.array(r, order="C")
+             for r in results]
+    return host_value_results(owned, tuple(outs), device, lasting=False)
 
 
 def _check_types(rule: Any, results: Sequence[np.ndarray], outs: Sequence[tuple]) -> None:

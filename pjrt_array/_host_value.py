@@ -60,15 +60,22 @@ def upload(values: np.ndarray, aval: tuple[tuple[int, ...], np.dtype], device: "
 class HostValue:
     """An Array's buffer while its value lives on the host only (see the module docstring)."""
 
-    __slots__ = ("value", "aval", "device", "buffer", "__weakref__")  # (a key of weak caches, as a Buffer is)
+    # (__weakref__: a key of weak caches, as a Buffer is)
+    __slots__ = ("value", "aval", "device", "buffer", "lasting", "__weakref__")
     #: what ``_donation`` checks: never given away (the upload would be the only copy the op sees)
     deferred = True
 
-    def __init__(self, value: np.ndarray, aval: tuple[tuple[int, ...], np.dtype], device: "Device") -> None:
+    def __init__(self, value: np.ndarray, aval: tuple[tuple[int, ...], np.dtype], device: "Device",
+                 lasting: bool = True) -> None:
         self.value = value
         self.aval = aval
         self.device = device
         self.buffer: Buffer | None = None
+        # Whether the host is the value's home (an iteration's element, a small LAPACK result):
+        # one- and two-operand ops on it then run on the host at every call
+        # (``_host_tier.on_host_values``).  Not for a first sighting's result (``_host_tier``):
+        # the ops of code that repeats must still compile.
+        self.lasting = lasting
 
     def get(self) -> Buffer:
         """The uploaded buffer (uploaded on the first call)."""

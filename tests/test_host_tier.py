@@ -805,12 +805,12 @@ def test_results_of_any_rank():
     np.testing.assert_array_equal(np.asarray(got), a)
 
 
-def test_results_are_host_values_but_scalars_are_uploaded():
+def test_results_are_host_values_that_ops_compile_on_as_before():
     """A host run's results stay on the host until a device op needs them (a chain of host runs
-    uploads nothing), except 0-d ones: scalar ops on a 0-d host value run on the host at every
-    call, which kept a loop's scalars off the device and out of its fused graphs."""
+    uploads nothing), but are not *lasting* host values: ops on them take the usual path, not the
+    every-call host path of an iteration's elements, which kept a loop's scalars off the device
+    and out of its fused graphs."""
     from pjrt_array._host_value import HostValue
-    from pjrt_array._pjrt import Buffer
     xp.cache_clear()
     a = xp.asarray(np.arange(17.0))
     before = runs()
@@ -819,8 +819,9 @@ def test_results_are_host_values_but_scalars_are_uploaded():
     assert runs() == before + 2
     assert type(doubled._buf) is HostValue and doubled._buf.buffer is None  # not uploaded
     np.testing.assert_array_equal(doubled._host, np.arange(17.0) * 2.0)
-    assert type(total._buf) is Buffer and float(total) == 272.0
+    assert type(total._buf) is HostValue and not total._buf.lasting and float(total) == 272.0
     values_before = xp.cache_info()["host_value_runs"]
-    assert float(total * 0.5) == 136.0
-    assert xp.cache_info()["host_value_runs"] == values_before  # the device path, as before
+    assert float(total * 0.5) == 136.0 and float(doubled[3] + total) == 278.0
+    assert xp.cache_info()["host_value_runs"] == values_before  # the usual path
+    assert type(total._buf) is HostValue and total._buf.buffer is None  # still not uploaded
     np.testing.assert_allclose(np.asarray(xp.exp(doubled)), np.exp(np.arange(17.0) * 2.0), rtol=1e-15)
