@@ -284,3 +284,15 @@ def test_a_boolean_times_a_float_keeps_ieee_products_of_zero(dtype, jitted):
     for got in product(xp.asarray(flags), xp.asarray(values)):
         assert_equal(got, want)
         np.testing.assert_array_equal(np.signbit(np.asarray(got)), np.signbit(want))
+
+
+@pytest.mark.parametrize("dtype, ys", [(np.complex128, [1.7e-238, 3e-200, 1e-155, 1e-100, 0.5]),
+                                       (np.complex64, [1e-30, 2e-25, 1e-20, 1e-3])],
+                         ids=["complex128", "complex64"])
+def test_atanh_near_its_poles_keeps_the_real_part(dtype, ys):
+    """XLA's complex atanh gives inf for the real part at ±1 + iy once y**2 underflows (found by
+    array-api-tests: atanh(1 + 1.7e-238j)); numpy's value is finite there."""
+    z = np.array([s * complex(1, y) for y in ys for s in (1, -1)], dtype)
+    got = np.asarray(xp.atanh(xp.asarray(z)))
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, np.arctanh(z), rtol=4 * np.finfo(z.real.dtype).eps)

@@ -58,6 +58,29 @@ def chlo(name: str) -> Rule:
     return _one_op(name, Builder.chlo)
 
 
+def atanh() -> Rule:
+    """XLA's ``chlo.atanh``, with the real part it loses at complex ``z = ±1 + iy`` for ``y`` so
+    small that ``y**2`` underflows (``|y|`` below about 1e-154 in complex128, 1e-19 in complex64):
+    it gives inf there, where ``Re atanh(z) = log(((1+x)**2 + y**2) / ((1-x)**2 + y**2)) / 4`` is
+    ``sign(x) * (log(2) - log|y|) / 2`` (``atanh(1 + 1.7e-238j)``: 274.08 + 0.785j, not inf)."""
+    base = chlo("atanh")
+
+    def rule(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
+        result = base(b, x, dtype=dtype)
+        if not _dtypes.is_complex(result.dtype):
+            return result
+        re, im = _parts(b, b.convert(x, dtype))
+        out_re, out_im = _parts(b, result)
+        tiny = b.abs(im)
+        near_pole = b.and_(b.and_(b.is_inf(out_re), b.compare(b.abs(re), const_like(b, 1, re), "EQ")),
+                           b.and_(b.compare(tiny, const_like(b, 0, tiny), "GT"), b.is_finite(tiny)))
+        half = const_like(b, 0.5, re)
+        lost = b.multiply(b.sign(re), b.multiply(half, b.subtract(const_like(b, math.log(2.0), re), b.log(tiny))))
+        return b.complex(b.select(near_pole, lost, out_re), out_im)
+    rule.__name__ = "atanh"
+    return rule
+
+
 def rounding(kind: str) -> Rule:
     """ceil/floor/trunc: the identity on integers."""
     def rule(b: Builder, x: Value, *, dtype: np.dtype) -> Value:
