@@ -7,7 +7,6 @@ transforms already divide by ``n``; ``norm`` rescales from there.
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any, Callable, Sequence
 
@@ -109,9 +108,28 @@ def _result_aval(x: Array, steps: list[tuple[int, str, int]]) -> tuple[tuple[int
     return tuple(shape), np.dtype(dtype)
 
 
-def _run_fft(x: Array, steps: list[tuple[int, str, int]], norm: str, host: Callable[[np.ndarray], np.ndarray],
-             conj_in: bool = False, conj_out: bool = False) -> Array:
-    """The transform ``steps`` of ``x``; ``host``: the same transform by numpy.fft (``_fft_host``)."""
+# numpy.fft's function for each one-axis step of the program (its hfft and ihfft are irfft and rfft
+# with the conjugations and swapped norm the program's steps carry, computed the same way)
+_NUMPY_STEP: dict[str, Callable[..., np.ndarray]] = {"FFT": np.fft.fft, "IFFT": np.fft.ifft, "RFFT": np.fft.rfft, "IRFFT": np.fft.irfft}
+
+
+def _numpy_call(steps: list[tuple[int, str, int]], norm: str, conj_in: bool,
+                conj_out: bool) -> Callable[[np.ndarray], np.ndarray]:
+    """The transform ``steps`` (one axis, or none: a copy) by numpy.fft, for ``_fft_host``."""
+    if not steps:
+        return np.copy
+    (axis, kind, n), = steps
+    function = _NUMPY_STEP[kind]
+
+    def call(a: np.ndarray) -> np.ndarray:
+        out = function(np.conjugate(a) if conj_in else a, n=n, axis=axis, norm=norm)
+        return np.conjugate(out) if conj_out else out
+    return call
+
+
+def _run_fft(x: Array, steps: list[tuple[int, str, int]], norm: str, conj_in: bool = False,
+             conj_out: bool = False) -> Array:
+    """The transform ``steps`` of ``x`` (one axis on a small CPU operand: numpy.fft, ``_fft_host``)."""
     _check_norm(norm)
     shape = list(x.shape)
     for axis, _, n in steps:  # the transform works on length n along each axis
@@ -121,7 +139,7 @@ def _run_fft(x: Array, steps: list[tuple[int, str, int]], norm: str, host: Calla
     # (a 2x4 fftn costs 10 us in numpy, twice its fft), so several axes keep the program (cached,
     # 8-9 us against jax.numpy's 10-11).  A length 0 numpy refuses, the program takes.
     if len(steps) <= 1 and all(n for _, _, n in steps):
-        out = _fft_host.run(x, _result_aval(x, steps), host)
+        out = _fft_host.run(x, _result_aval(x, steps), _numpy_call(steps, norm, conj_in, conj_out))
         if out is not None:
             return out
     params = (("steps", tuple(steps)), ("norm", norm), ("conj_in", conj_in), ("conj_out", conj_out))
@@ -132,31 +150,18 @@ def _run_fft(x: Array, steps: list[tuple[int, str, int]], norm: str, host: Calla
     return run(_fft_rule, params, (x,), x._device)[0]
 
 
-def _host(function: Callable[..., np.ndarray], n: int, axis: int, norm: str) -> Callable[[np.ndarray], np.ndarray]:
-    """numpy.fft's one-axis ``function`` with the front end's (checked) arguments."""
-    return functools.partial(function, n=n, axis=axis, norm=norm)
-
-
-def _host_nd(function: Callable[..., np.ndarray], pairs: list[tuple[int, int]],
-             norm: str) -> Callable[[np.ndarray], np.ndarray]:
-    """numpy.fft's n-dimensional ``function`` over the front end's (checked) axes and sizes."""
-    return functools.partial(function, s=[n for _, n in pairs], axes=[a for a, _ in pairs], norm=norm)
-
-
 def fft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Array:
     """One-dimensional discrete Fourier transform."""
     x = _check_input(x, False, "fft")
     a = normalize_axis(axis, x.ndim)
-    n = _length(n, x.shape[a], "fft")
-    return _run_fft(x, [(a, "FFT", n)], norm, _host(np.fft.fft, n, a, norm))
+    return _run_fft(x, [(a, "FFT", _length(n, x.shape[a], "fft"))], norm)
 
 
 def ifft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Array:
     """One-dimensional inverse discrete Fourier transform."""
     x = _check_input(x, False, "ifft")
     a = normalize_axis(axis, x.ndim)
-    n = _length(n, x.shape[a], "ifft")
-    return _run_fft(x, [(a, "IFFT", n)], norm, _host(np.fft.ifft, n, a, norm))
+    return _run_fft(x, [(a, "IFFT", _length(n, x.shape[a], "ifft"))], norm)
 
 
 def _axes_and_sizes(x: Array, s: Any, axes: Any, name: str) -> list[tuple[int, int]]:
@@ -176,32 +181,28 @@ def fftn(x: Any, /, *, s: Sequence[int] | None = None, axes: Sequence[int] | Non
          norm: str = "backward") -> Array:
     """N-dimensional discrete Fourier transform over ``axes``."""
     x = _check_input(x, False, "fftn")
-    pairs = _axes_and_sizes(x, s, axes, "fftn")
-    return _run_fft(x, [(a, "FFT", n) for a, n in pairs], norm, _host_nd(np.fft.fftn, pairs, norm))
+    return _run_fft(x, [(a, "FFT", n) for a, n in _axes_and_sizes(x, s, axes, "fftn")], norm)
 
 
 def ifftn(x: Any, /, *, s: Sequence[int] | None = None, axes: Sequence[int] | None = None,
           norm: str = "backward") -> Array:
     """N-dimensional inverse discrete Fourier transform over ``axes``."""
     x = _check_input(x, False, "ifftn")
-    pairs = _axes_and_sizes(x, s, axes, "ifftn")
-    return _run_fft(x, [(a, "IFFT", n) for a, n in pairs], norm, _host_nd(np.fft.ifftn, pairs, norm))
+    return _run_fft(x, [(a, "IFFT", n) for a, n in _axes_and_sizes(x, s, axes, "ifftn")], norm)
 
 
 def rfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Array:
     """Discrete Fourier transform of real input (``n // 2 + 1`` outputs)."""
     x = _check_input(x, True, "rfft")
     a = normalize_axis(axis, x.ndim)
-    n = _length(n, x.shape[a], "rfft")
-    return _run_fft(x, [(a, "RFFT", n)], norm, _host(np.fft.rfft, n, a, norm))
+    return _run_fft(x, [(a, "RFFT", _length(n, x.shape[a], "rfft"))], norm)
 
 
 def irfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Array:
     """Inverse of ``rfft``: real output of length ``n`` (default ``2 * (m - 1)``)."""
     x = _check_input(x, False, "irfft")
     a = normalize_axis(axis, x.ndim)
-    n = _length(n, 2 * (x.shape[a] - 1), "irfft")
-    return _run_fft(x, [(a, "IRFFT", n)], norm, _host(np.fft.irfft, n, a, norm))
+    return _run_fft(x, [(a, "IRFFT", _length(n, 2 * (x.shape[a] - 1), "irfft"))], norm)
 
 
 def rfftn(x: Any, /, *, s: Sequence[int] | None = None, axes: Sequence[int] | None = None,
@@ -210,8 +211,7 @@ def rfftn(x: Any, /, *, s: Sequence[int] | None = None, axes: Sequence[int] | No
     x = _check_input(x, True, "rfftn")
     pairs = _axes_and_sizes(x, s, axes, "rfftn")
     last_axis, last_n = pairs[-1]
-    return _run_fft(x, [(last_axis, "RFFT", last_n)] + [(a, "FFT", n) for a, n in pairs[:-1]], norm,
-                    _host_nd(np.fft.rfftn, pairs, norm))
+    return _run_fft(x, [(last_axis, "RFFT", last_n)] + [(a, "FFT", n) for a, n in pairs[:-1]], norm)
 
 
 def irfftn(x: Any, /, *, s: Sequence[int] | None = None, axes: Sequence[int] | None = None,
@@ -224,8 +224,7 @@ def irfftn(x: Any, /, *, s: Sequence[int] | None = None, axes: Sequence[int] | N
         s[-1] = 2 * (s[-1] - 1)
     pairs = _axes_and_sizes(x, s, axes, "irfftn")
     last_axis, last_n = pairs[-1]
-    return _run_fft(x, [(a, "IFFT", n) for a, n in pairs[:-1]] + [(last_axis, "IRFFT", last_n)], norm,
-                    _host_nd(np.fft.irfftn, pairs, norm))
+    return _run_fft(x, [(a, "IFFT", n) for a, n in pairs[:-1]] + [(last_axis, "IRFFT", last_n)], norm)
 
 
 _SWAPPED = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
@@ -237,7 +236,7 @@ def hfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backwa
     _check_norm(norm)
     a = normalize_axis(axis, x.ndim)
     length = _length(n, 2 * (x.shape[a] - 1), "hfft")
-    return _run_fft(x, [(a, "IRFFT", length)], _SWAPPED[norm], _host(np.fft.hfft, length, a, norm), conj_in=True)
+    return _run_fft(x, [(a, "IRFFT", length)], _SWAPPED[norm], conj_in=True)
 
 
 def ihfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Array:
@@ -245,8 +244,7 @@ def ihfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backw
     x = _check_input(x, True, "ihfft")
     _check_norm(norm)
     a = normalize_axis(axis, x.ndim)
-    n = _length(n, x.shape[a], "ihfft")
-    return _run_fft(x, [(a, "RFFT", n)], _SWAPPED[norm], _host(np.fft.ihfft, n, a, norm), conj_out=True)
+    return _run_fft(x, [(a, "RFFT", _length(n, x.shape[a], "ihfft"))], _SWAPPED[norm], conj_out=True)
 
 
 def _freq_rule(b: Builder, d: Value, *, n: int, rfft: bool) -> Value:
