@@ -4,8 +4,9 @@ The binding (``_pjrt``) compiles whatever it is given; the choices live here,
 one :class:`CompilePolicy` per plugin, consulted by the dispatcher on a cache
 miss (never on a hit):
 
-- the compile options of a program: one device, and XLA debug options passed
-  as ``env_option_overrides`` (measured on the XLA CPU plugins, see
+- the compile options of a program: one device (a portable executable where the
+  platform runs one on any of its devices, so one compile serves them all), and
+  XLA debug options passed as ``env_option_overrides`` (measured on the XLA CPU plugins, see
   docs/benchmarks.md: the fusion emitters double compile time without making
   these programs faster, and for small inputs LLVM's optimizations cost more
   than they ever save);
@@ -61,6 +62,11 @@ _TINY_ELEMENTS = 64  # a fused graph whose arrays all have at most this many ele
 # (cheap code's extra time grows with them: a logistic-regression segment over 1000x10 runs in 360
 # us instead of 70): 109 runs over 600 elements, 3 over 20,000.
 _HOT_ELEMENT_RUNS = 1 << 16
+# Platforms whose plugins run a portable executable (compiled without a device assignment) on the
+# device named at execute (checked on both XLA CPU plugins: the same bits, the same 4-5 us per
+# call).  scipy.special's tests place the same ops on each of the CPU plugin's four devices: 42 of
+# its 238 per-op compiles were a program already compiled for another device.
+_PORTABLE_PLATFORMS = frozenset({"cpu"})
 _NO_SUCH_OPTION = re.compile(r"No such compile option: '([\w.]+)'")
 
 
@@ -110,6 +116,9 @@ class CompilePolicy:
         self.options_small: Overrides = dict(_SMALL_PROGRAM_OPTIONS) if self.platform == "cpu" else {}
         #: Options sent with whole programs (``program_options``).
         self.options_program: Overrides = dict(_WHOLE_PROGRAM_OPTIONS) if self.platform == "cpu" else {}
+        #: One-device programs are portable (``_PORTABLE_PLATFORMS``): run on the device passed at
+        #: execute, and compiled once for all of them.
+        self.portable = self.platform in _PORTABLE_PLATFORMS
         self.small_elements = _SMALL_ELEMENTS
         self.tiny_elements = _TINY_ELEMENTS
         #: Option names the plugin refused; never sent again.
@@ -126,8 +135,7 @@ class CompilePolicy:
         overrides = dict(self.options_always)
         if _largest(avals) <= self.small_elements:
             overrides.update(self.options_small)
-        return CompileOptions(num_replicas=1, num_partitions=1, device_assignment=((device_id,),),
-                              env_option_overrides=overrides)
+        return self._one_device(device_id, overrides)
 
     def program_options(self, device_id: int, *, index_reduction: bool = False,
                         narrow_dot: bool = False) -> CompileOptions:
@@ -146,6 +154,15 @@ class CompilePolicy:
             overrides.update(self.options_always)
         if narrow_dot and "xla_cpu_prefer_vector_width" in overrides:
             overrides["xla_cpu_prefer_vector_width"] = 256
+        return self._one_device(device_id, overrides)
+
+    def _one_device(self, device_id: int, overrides: Overrides) -> CompileOptions:
+        """Options of a program run on one device: portable where the platform allows (no device
+        in them, so every device shares the program and its fingerprint), else assigned to
+        ``device_id``.  Either way the caller names the device at execute."""
+        if self.portable:
+            return CompileOptions(num_replicas=1, num_partitions=1, compile_portable_executable=True,
+                                  env_option_overrides=overrides)
         return CompileOptions(num_replicas=1, num_partitions=1, device_assignment=((device_id,),),
                               env_option_overrides=overrides)
 

@@ -252,7 +252,7 @@ def compile_module(text: str, out_avals: list[Aval], arg_hlo: list[str],
             r.check_shape(shape, "result")
     annotated = annotate(text, out_avals, arg_hlo, requested, mesh)
     options = replace(options, num_partitions=len(order), use_spmd_partitioning=True,
-                      device_assignment=(tuple(d.id for d in order),),
+                      device_assignment=(tuple(d.id for d in order),), compile_portable_executable=False,
                       allow_spmd_sharding_propagation_to_output=tuple(r is None for r in requested))
     exe = compile_text(order[0].client, annotated, options)
     if any(r is None for r in requested):

@@ -123,3 +123,33 @@ def test_to_device_onto_the_same_device_keeps_the_array():
     moved = x.to_device(D1)
     assert moved.device == D1 and moved.device.committed
     np.testing.assert_array_equal(np.asarray(moved), A)
+
+
+def test_one_program_serves_every_device():
+    """One-device programs are portable on the CPU plugins: an op compiled for one device runs on
+    the others without a compile, and each result is on its operand's device."""
+    from pjrt_array import _host_tier
+
+    x = np.linspace(-3.0, 3.0, 37).reshape(37, 1)  # a shape of its own: no test compiled it before
+    _host_tier.set_host_tier(False)
+    try:
+        before = _programs_made()
+        results = []
+        for device in (D2, D0, D1):
+            y = xp.tanh(xp.asarray(x, device=device))
+            assert y.device == device
+            results.append(np.asarray(y))
+    finally:
+        _host_tier.set_host_tier(True)
+    np.testing.assert_allclose(results[0], np.tanh(x), rtol=1e-15)
+    for other in results[1:]:
+        np.testing.assert_array_equal(other, results[0])
+    assert _programs_made() - before == 1
+
+
+def _programs_made() -> int:
+    """Executables compiled or loaded from the disk cache so far."""
+    from pjrt_array import _dispatch
+
+    info = _dispatch.cache_info()
+    return info["compiles"] + info["disk_hits"]

@@ -39,7 +39,7 @@ def test_windowed_sum_is_bit_for_bit_xlas_own_tree(shape, axis, dtype):
     client = x.device.client
     text = _plain_sum_text(shape, axis, "f64" if dtype == np.float64 else "f32")
     plain = client.compile(text, policy_for(client).program_options(0)).execute(
-        [client.buffer_from_numpy(a)])[0].to_numpy()
+        [client.buffer_from_numpy(a)], device=client.devices()[0])[0].to_numpy()
     eager = np.asarray(xp.sum(x, axis=axis))
     jitted = np.asarray(xp.jit(lambda v: xp.sum(v, axis=axis))(x))
     np.testing.assert_array_equal(_bits(eager), _bits(plain))

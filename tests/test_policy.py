@@ -50,7 +50,11 @@ def test_small_programs_get_cheaper_options(client):
     policy = _policy.CompilePolicy(client)
     small = policy.options(3, [((4, 4), np.dtype(np.float32))])
     large = policy.options(3, [((1024, 1024), np.dtype(np.float32))])
-    assert small.device_assignment == large.device_assignment == ((3,),)
+    if policy.portable:  # no device in them: every device shares the program and its fingerprint
+        assert small.compile_portable_executable and small.device_assignment is None
+        assert policy.options(0, [((4, 4), np.dtype(np.float32))]).to_bytes() == small.to_bytes()
+    else:
+        assert small.device_assignment == large.device_assignment == ((3,),)
     assert dict(small.env_option_overrides) == {**policy.options_always, **policy.options_small}
     assert dict(large.env_option_overrides) == policy.options_always
     assert dict(policy.options(0, []).env_option_overrides) == dict(small.env_option_overrides)
@@ -64,7 +68,8 @@ def test_whole_programs_get_wide_vectors_and_index_reductions_no_fusion_emitters
     indexed = dict(policy.program_options(2, index_reduction=True).env_option_overrides)
     assert plain == policy.options_program
     assert indexed == {**policy.options_program, **policy.options_always}
-    assert policy.program_options(2).device_assignment == ((2,),)
+    assert policy.program_options(2).compile_portable_executable == policy.portable
+    assert policy.program_options(2).device_assignment == (None if policy.portable else ((2,),))
     if client.platform_name == "cpu":
         assert policy.options_program == {"xla_cpu_prefer_vector_width": 512}
         assert indexed["xla_cpu_use_fusion_emitters"] is False
@@ -87,7 +92,7 @@ def test_fused_graphs_start_cheap_when_small_and_tiny_ones_stay_so(client):
         assert overrides(policy.graph_options(1, small, hot=True, **flags)) == whole
         for hot in (False, True):
             got = policy.graph_options(1, large, hot=hot, **flags)
-            assert overrides(got) == whole and got.device_assignment == ((1,),)
+            assert overrides(got) == whole and got.to_bytes() == policy.program_options(1, **flags).to_bytes()
     if client.platform_name == "cpu":
         assert policy.tiny_elements < policy.small_elements
         assert overrides(policy.graph_options(1, small))["xla_backend_optimization_level"] == 0
@@ -103,7 +108,7 @@ def test_an_option_the_plugin_refuses_is_dropped_once_and_never_sent_again(clien
     assert len(counting.sent) == 2 and "xla_no_such_option_for_this_test" not in counting.sent[1]
     policy.compile(counting, PROGRAM, options)
     assert len(counting.sent) == 3 and "xla_no_such_option_for_this_test" not in counting.sent[2]
-    out = exe.execute([client.buffer_from_numpy(np.arange(3, dtype=np.float32))])
+    out = exe.execute([client.buffer_from_numpy(np.arange(3, dtype=np.float32))], device=client.devices()[0])
     np.testing.assert_array_equal(out[0].to_numpy(), [0, 1, 2])
 
 
