@@ -10,8 +10,8 @@ programs (42 s of CPU) where array-api-strict's whole run took 8 s.
 What.  When a key misses the executable cache (``_dispatch.run``), its rule has
 a host implementation (``ops._host_rules.HOST_RULES``: only rules whose numpy
 version is bit-identical to the compiled program), the device is a CPU and the
-operands and results are small (``PJRT_ARRAY_HOST_TIER_BYTES``, 1 MiB in all by
-default), each of the first ``sightings`` (256; fewer for larger operands) calls of the key:
+operands and results are not large (``PJRT_ARRAY_HOST_TIER_BYTES``, 64 MiB in all by
+default), each of the first ``sightings`` (256; fewer for larger operands, one from 8 MiB) calls of the key:
 
 1. builds and checks the op's module as a compile would (``_dispatch.checked_module``:
    the same output types, the same errors, sizes beyond int64 refused), without
@@ -36,7 +36,7 @@ more than a compiled call of a small op (3-6 us), a compile 10-20 ms, so 256
 host runs cost about one compile: renting until the rent paid equals the price,
 which never costs more than twice the better choice made in hindsight (fusion's
 ``_SAVED`` is the same bound).  Keys of more than 32 KiB of operands and
-results get proportionally fewer (8 at the 1 MiB bound): their host runs cost
+results get proportionally fewer (8 at 1 MiB, one from 8 MiB): their host runs cost
 more.  Test suites repeat a key a few to a few hundred times (an assertion
 helper's checks on one shape, a parametrized test's cases): array-api-extra's
 tests compiled 2,182 per-op programs without this tier, 1,643 with one host run
@@ -108,7 +108,7 @@ _MAX_SEEN = 1 << 14  # remembered keys (forgotten all at once beyond this: a key
 # is 3-6 us), a compile 10-20 ms: 256 host runs cost about one compile, renting until the rent paid
 # equals the price (never more than twice the better choice made in hindsight).  Keys with more
 # than _FULL_RATE_BYTES of operands and results get proportionally fewer: their host runs cost more
-# (a copy of the result, numpy's op against XLA's), down to 8 at the 1 MiB bound.
+# (a copy of the result, numpy's op against XLA's), down to 8 at 1 MiB and one from 8 MiB.
 _SIGHTINGS = 256
 _FULL_RATE_BYTES = 32 << 10
 
@@ -126,8 +126,12 @@ def _setting(text: str) -> int:
 _sightings = _setting(os.environ.get("PJRT_ARRAY_HOST_TIER", ""))
 _enabled = _sightings > 0
 # Operands and results in all.  Measured per call, host run / compiled call (ms): 8 KiB 0.03-0.10 /
-# 0.01-0.03, 128 KiB 0.11-0.19 / 0.05-0.10 (sort 1.3 / 3.7): at the bound a key gets 8 host runs.
-_max_bytes = int(os.environ.get("PJRT_ARRAY_HOST_TIER_BYTES", 1 << 20))
+# 0.01-0.03, 128 KiB 0.11-0.19 / 0.05-0.10 (sort 1.3 / 3.7).  Beyond 1 MiB a first call compiled at
+# full optimization (20-40 ms) where a suite uses the array once or twice: two calls of 15 ops on
+# 2**17 float64 elements took 1-3 ms on the host against 19-95 ms (sums about even); at 2**20 and
+# 2**21, where a key gets one host run and its second call compiles, 0.6-1.5x
+# (benchmarks/host_tier_large.py).  A loop on large arrays pays one host run per key.
+_max_bytes = int(os.environ.get("PJRT_ARRAY_HOST_TIER_BYTES", 64 << 20))
 # key -> [host runs so far, output avals or None (never on the host), host runs allowed]
 _seen: dict[tuple, list] = {}
 _stats = {"runs": 0, "declined": 0, "bucketed": 0, "value_runs": 0}

@@ -619,12 +619,31 @@ def test_copies(dtype):
     check(lambda x: xp.astype(x, x.dtype, copy=True), edge_values(dtype))
 
 
-def test_large_operands_compile():
+def test_operands_beyond_the_bound_compile(monkeypatch):
+    monkeypatch.setattr(_host_tier, "_max_bytes", 1 << 20)
     xp.cache_clear()
     x = xp.zeros((1024, 257))  # over 1 MiB of float64: compiled, also at its first sighting
     assert xp.cache_info()["host_runs"] == 0
     y = xp.reshape(x, (-1,))
     assert xp.cache_info()["host_runs"] == 0 and y.shape == (1024 * 257,)
+
+
+def test_a_large_key_runs_once_on_the_host_then_compiles():
+    """8 MiB and more of operands and results: one host run (a suite's call on a large array of
+    its own costs no compile at full optimization), then the key's program."""
+    a = np.linspace(-1.0, 1.0, 1 << 20)  # 8 MiB of float64, 16 MiB with the result
+    x = xp.asarray(a)
+    xp.cache_clear()
+    def counts():
+        info = xp.cache_info()
+        return info["host_runs"], info["compiles"] + info["disk_hits"]
+
+    first = xp.negative(x)
+    assert counts() == (1, 0)
+    second = xp.negative(x)
+    assert counts() == (1, 1)
+    np.testing.assert_array_equal(np.asarray(first), -a)
+    np.testing.assert_array_equal(np.asarray(second), -a)
 
 
 def test_a_stale_view_rederives_exactly():
