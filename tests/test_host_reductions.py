@@ -91,4 +91,43 @@ def test_every_reduction_rule_is_exercised():
     with rules_run_on_host() as seen:
         test_float_sums_in_the_devices_order(np.float64)
         test_dot_products_and_norms(np.float32)
+        test_small_float_matmul_sums_its_products_in_the_devices_order(np.float64)
     assert seen & set(REDUCTION_RULES) == set(REDUCTION_RULES)
+
+
+# matmul of small real floats sums its products as vecdot does: row and column vectors, a batch
+# that broadcasts, a contracted axis of one, of 32 (one window) and of 70 (windows of 32), none.
+_MATMUL_CASES = [((150, 4), (4, 3)), ((4,), (4, 3)), ((5, 4), (4,)), ((7,), (7,)), ((3, 1, 4, 5), (2, 5, 6)),
+                 ((9, 1), (1, 8)), ((16, 32), (32, 8)), ((40, 70), (70, 1)), ((0, 3), (3, 2)), ((3, 0), (0, 2))]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+def test_small_float_matmul_sums_its_products_in_the_devices_order(dtype):
+    """A small real-float ``matmul`` on a CPU runs on the host at its first sightings, bit for bit
+    with its compiled program, on data of wide magnitudes with -0.0, inf and NaN."""
+    rng = np.random.default_rng(13)
+    for s1, s2 in _MATMUL_CASES:
+        a, b = [(rng.standard_normal(s) * 10.0 ** rng.uniform(-4, 4, s)).astype(dtype) for s in (s1, s2)]
+        check(lambda x, y: x @ y, a, b)
+        if a.size > 2:
+            a.flat[0], a.flat[1] = -0.0, np.inf
+            b.flat[-1] = np.nan
+            check(lambda x, y: x @ y, a, b)
+        np.testing.assert_allclose(np.asarray(xp.asarray(a) @ xp.asarray(b)), a @ b,
+                                   rtol=1e-5 if dtype == np.float32 else 1e-13, atol=0)
+
+
+@pytest.mark.parametrize("s1, s2, dtype", [((64, 65), (65, 1), np.float64), ((8, 8), (8, 8), np.complex128),
+                                           ((8, 8), (8, 8), np.int64)])
+def test_larger_complex_and_integer_matmul_keep_the_dot(s1, s2, dtype):
+    """Beyond 4,096 products, or of complex or integer operands, ``matmul`` is a ``dot_general``:
+    compiled at its first sighting, numpy's values; so is a small one in ``jit``."""
+    rng = np.random.default_rng(17)
+    a, b = [rng.integers(-9, 9, s).astype(dtype) for s in (s1, s2)]
+    xp.cache_clear()
+    x, y = xp.asarray(a), xp.asarray(b)
+    out = x @ y
+    assert xp.cache_info()["host_runs"] == 0 and xp.cache_info()["compiles"] + xp.cache_info()["disk_hits"] == 1
+    np.testing.assert_array_equal(np.asarray(out), a @ b)
+    small = xp.asarray(np.eye(3))
+    assert "stablehlo.dot_general" in xp.jit(lambda u, v: u @ v).lower(small, small).as_text()

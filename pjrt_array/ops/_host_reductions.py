@@ -200,6 +200,18 @@ def _vecdot(p: dict, x: np.ndarray, y: np.ndarray) -> list:
     return [_float_reduce(_flushed(np.multiply, a, b), dtype, (p["axis"],), "add", False)]
 
 
+def _matmul_sum(p: dict, x: np.ndarray, y: np.ndarray) -> list:
+    """``linalg_core._matmul_sum_rule``: each row of ``x`` and column of ``y`` a ``vecdot``."""
+    dtype = p["dtype"]
+    a, b = _widened(x, dtype, ordered=True), _widened(y, dtype, ordered=True)
+    vec_x, vec_y = a.ndim == 1, b.ndim == 1
+    rows = (a[None, :] if vec_x else a)[..., :, None, :]
+    cols = np.swapaxes(b[:, None] if vec_y else b, -1, -2)[..., None, :, :]
+    products = _flushed(np.multiply, rows, cols)
+    out = _float_reduce(products, dtype, (products.ndim - 1,), "add", False)
+    return [out.reshape(linalg_core._matmul_shape(out.shape, vec_x, vec_y))]
+
+
 def _vector_norm(p: dict, x: np.ndarray) -> list:
     """``linalg._vector_norm_rule`` of real floats for ``ord`` 1 (a sum of magnitudes) and 2 (the
     square root of a sum of squares)."""
@@ -243,5 +255,6 @@ REDUCTION_RULES: dict[Any, Callable[..., list]] = {
     statistical._reduce_rule: _reduction,
     statistical._moments_rule: _moments,
     linalg_core._vecdot_rule: _vecdot,
+    linalg_core._matmul_sum_rule: _matmul_sum,
     linalg._vector_norm_rule: _vector_norm,
 }

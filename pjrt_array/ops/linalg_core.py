@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-
+import math
 import operator
 from typing import Any, Sequence
 
@@ -13,6 +13,7 @@ from .. import _dtypes, _views
 from .._array import Array
 from .._devices import Device
 from .._dispatch import run
+from .._trace_state import state as _trace_state, tracing as _tracing
 from ._axes import normalize_axis
 from ._builder import Builder, Value
 from ._linalg_lower import broadcast_batch, transpose_last
@@ -47,13 +48,50 @@ def _matmul_rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
         y = b.reshape(y, y.shape + (1,))
     x, y = broadcast_batch(b, x, y)
     out = _dot(b, x, y, x.ndim - 2, [(x.ndim - 1, y.ndim - 2)])
-    final = out.shape[:-2] + (() if vec_x else out.shape[-2:-1]) + (() if vec_y else out.shape[-1:])
-    return b.reshape(out, final)
+    return b.reshape(out, _matmul_shape(out.shape, vec_x, vec_y))
+
+
+def _matmul_sum_rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
+    """``matmul`` as ``vecdot`` computes it: the products, each rounded, summed over the contracted
+    axis by ``_reduce.reduce`` (in XLA:CPU's order, which the host tier follows bit for bit:
+    ``_host_reductions``).  For small real-float operands on a CPU, outside a trace
+    (``_MATMUL_SUM_MAX``): a ``dot_general`` has no exact host version, so each new shape compiled
+    one (282 programs in scikit-learn's array-API tests); this form runs in numpy at a new shape's
+    first sightings."""
+    x, y = b.convert(x, dtype), b.convert(y, dtype)
+    vec_x, vec_y = x.ndim == 1, y.ndim == 1
+    if vec_x:
+        x = b.reshape(x, (1,) + x.shape)
+    if vec_y:
+        y = b.reshape(y, y.shape + (1,))
+    x, y = broadcast_batch(b, x, y)
+    *batch, m, k = x.shape
+    n = y.shape[-1]
+    full = (*batch, m, n, k)
+    rows = b.broadcast_in_dim(x, full, [*range(len(batch)), len(batch), len(batch) + 2])
+    cols = b.broadcast_in_dim(y, full, [*range(len(batch)), len(batch) + 2, len(batch) + 1])
+    out = reduce(b, b.multiply(rows, cols), (len(full) - 1,), "add")
+    return b.reshape(out, _matmul_shape(out.shape, vec_x, vec_y))
+
+
+def _matmul_shape(shape: tuple[int, ...], vec_x: bool, vec_y: bool) -> tuple[int, ...]:
+    """The result shape of a matrix product computed with 1-D operands made matrices: their
+    added axes dropped, as numpy does."""
+    return shape[:-2] + (() if vec_x else shape[-2:-1]) + (() if vec_y else shape[-1:])
+
+
+# The products summed on a CPU (``_matmul_sum_rule``) up to this many of them (the batch's included):
+# there a compiled call costs what the dot's does (7-13 us, 16 to 4,096 products, float64), while
+# at 10,000-16,000 products it took 2x (17-25 against 8-11 us); 250 of scikit-learn's 282 new
+# shapes are within it.  (The host follows reductions below ``_reduce._STAGED_MIN`` only.)
+_MATMUL_SUM_MAX = 4096
+_REAL_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 @functools.lru_cache(maxsize=1024)
-def _matmul_params(aval1: tuple, aval2: tuple) -> tuple:
-    """The rule parameters of ``matmul`` on operands of these types, checked once per pair."""
+def _matmul_plan(aval1: tuple, aval2: tuple, eager_cpu: bool) -> tuple[Any, tuple]:
+    """The rule and parameters of ``matmul`` on operands of these types, checked once per pair;
+    ``eager_cpu``: an untraced call on one CPU device, where the host tier may run it."""
     (shape1, d1), (shape2, d2) = aval1, aval2
     dtype = _dtypes.promote_types(d1, d2)
     if not _dtypes.isdtype(dtype, "numeric"):
@@ -64,8 +102,10 @@ def _matmul_params(aval1: tuple, aval2: tuple) -> tuple:
     k2 = shape2[0] if len(shape2) == 1 else shape2[-2]
     if k1 != k2:
         raise ValueError(f"matmul: shapes {shape1} and {shape2} do not align ({k1} != {k2})")
-    broadcast_shapes(shape1[:-2], shape2[:-2])
-    return (("dtype", dtype),)
+    batch = broadcast_shapes(shape1[:-2], shape2[:-2])
+    products = math.prod(batch) * (shape1[-2] if len(shape1) > 1 else 1) * k1 * (shape2[-1] if len(shape2) > 1 else 1)
+    small = eager_cpu and dtype in _REAL_FLOATS and products <= _MATMUL_SUM_MAX
+    return (_matmul_sum_rule if small else _matmul_rule), (("dtype", dtype),)
 
 
 def matmul(x1: Any, x2: Any, /) -> Array:
@@ -75,7 +115,11 @@ def matmul(x1: Any, x2: Any, /) -> Array:
     device = x1._device
     if device is not x2._device or x1._sharding is not None or x2._sharding is not None:
         device, (x1, x2) = on_one_device(x1, x2)
-    return run(_matmul_rule, _matmul_params(x1._aval, x2._aval), (x1, x2), device)[0]
+    # The products summed where the host tier can run them: not in a trace (jit keeps the dot, which
+    # XLA fuses with transposes), nor sharded (a NamedSharding placement).
+    eager_cpu = type(device) is Device and device.platform == "cpu" and not (_tracing[0] and _trace_state.trace)
+    rule, params = _matmul_plan(x1._aval, x2._aval, eager_cpu)
+    return run(rule, params, (x1, x2), device)[0]
 
 
 def _mt_rule(b: Builder, x: Value) -> Value:
