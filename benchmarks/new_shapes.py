@@ -39,6 +39,7 @@ CALLS = {
     "setitem [0] = 1.0": lambda m, x: _setitem(m, x), "x += 1.5": lambda m, x: _iadd(m, x),
     "searchsorted": lambda m, x: m.searchsorted(m.reshape(x, (-1,)), x),
     "arange (float)": lambda m, x: m.arange(0.0, 1.0, 1.0 / x.size),
+    "matmul x @ x.mT": lambda m, x: x @ (m.matrix_transpose(x) if x.ndim > 1 else x),
 }
 
 

@@ -84,6 +84,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -111,6 +112,12 @@ _MAX_SEEN = 1 << 14  # remembered keys (forgotten all at once beyond this: a key
 # (a copy of the result, numpy's op against XLA's), down to 8 at 1 MiB and one from 8 MiB.
 _SIGHTINGS = 256
 _FULL_RATE_BYTES = 32 << 10
+# A key also stops renting once its host runs took as long as a small program's compile (10-13 ms
+# on the XLA CPU plugins; ``_pay``): where a host run costs 100-250 us (complex operands, masked
+# writes, a bucket program's padded run and round trip, as in scipy.special's logsumexp tests)
+# rather than the 15-45 us the count assumes, it compiles after 50-120 runs instead of 256.
+_COMPILE_SECONDS = 0.012
+_clock = time.perf_counter
 
 
 def _setting(text: str) -> int:
@@ -210,7 +217,8 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
                 limit = max(1, _sightings * _FULL_RATE_BYTES // max(_FULL_RATE_BYTES, _max_bytes - budget))
         if len(_seen) >= _MAX_SEEN:
             _seen.clear()
-        seen = _seen[key] = [0, outs, limit, bucket, fn]  # (fn: None once the host version declined)
+        # (fn: None once the host version declined; the last item: seconds of host runs so far)
+        seen = _seen[key] = [0, outs, limit, bucket, fn, 0.0]
     seen[0] += 1
     outs = seen[1]
     if outs is None:  # too big, or not numpy's dtypes
@@ -222,6 +230,7 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
     fusion.settle(args)  # operands still pending from an earlier segment (this thread's or another's)
     bufs = [a._buffer for a in args]
     fn = seen[4]
+    start = _clock()
     if fn is not None:
         try:
             # Unpinned views (``Buffer.transient_view``): this call holds the buffers, and the
@@ -235,7 +244,11 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
             seen[4] = None  # an element-wise case not exact on the host: its bucket program from now on
     if seen[4] is None:
         _count("bucketed")
-        return _bucketed(rule, params, bufs, outs, seen[3], device)
+        program = _bucket_program(rule, params, bufs, seen[3], device)
+        start = _clock()  # (the shared program's compile is no rent of this key)
+        arrays = _bucketed(program, bufs, outs, seen[3], device)
+        _pay(seen, start)
+        return arrays
     _check_types(rule, results, outs)
     taken = _in_place(results[0], args, bufs, donate, device) if donate else None
     if taken is None:
@@ -247,7 +260,16 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
     # is computed already (noting it cost a queue entry per run, then a wait on each at the next
     # bound or drain).
     _count("runs")
+    _pay(seen, start)
     return arrays
+
+
+def _pay(seen: list, start: float) -> None:
+    """Add a host run that began at ``start`` to its key's rent; once the rent reaches the price of
+    a compile (``_COMPILE_SECONDS``), the key's next call compiles."""
+    seen[5] += _clock() - start
+    if seen[5] >= _COMPILE_SECONDS:
+        seen[2] = seen[0]
 
 
 # Ops on host values (``on_host_values``): operands and results of at most this many bytes in all
@@ -354,16 +376,10 @@ def _bucket(avals: Sequence[tuple], outs: list, device: "Device") -> int:
     return min(bucket, small)
 
 
-def _bucketed(rule: Any, params: tuple, bufs: list, outs: list, bucket: int, device: "Device") -> list[Array]:
-    """``rule`` run by its program compiled for ``bucket`` elements (one per bucket, dtypes and
-    parameters, shared by every smaller count: a new size costs no compile), on the operands padded
-    with zeros (broadcast operands spread to the result's shape first; 0-d ones stay parameters);
-    Arrays of the first ``n`` results.  Each element of an element-wise program is
-    computed by the same code whatever the element count (checked on both CPU plugins for every
-    transcendental function, sizes 1 to 1,000, the vector loop's remainder included:
-    tests/test_host_tier.py), so these are the bits the op's own program gives."""
-    (shape, _), = outs
-    n = math.prod(shape)
+def _bucket_program(rule: Any, params: tuple, bufs: list, bucket: int, device: "Device") -> Any:
+    """The ``_dispatch._Entry`` of ``rule`` compiled for ``bucket`` elements of the operands' dtypes
+    (0-d operands stay parameters): one per bucket, dtypes and parameters, shared by every smaller
+    count, so a new size costs no compile."""
     dtypes = tuple((b.dtype, b.shape == ()) for b in bufs)
     program_key = (rule, params, bucket, dtypes, device.token)
     entry = _bucket_programs.get(program_key)
@@ -373,8 +389,21 @@ def _bucketed(rule: Any, params: tuple, bufs: list, outs: list, bucket: int, dev
         if len(_bucket_programs) >= _MAX_BUCKET_PROGRAMS:
             _bucket_programs.clear()
         entry = _bucket_programs[program_key] = compile_rule(rule, params, avals, device)
+    return entry
+
+
+def _bucketed(entry: Any, bufs: list, outs: list, bucket: int, device: "Device") -> list[Array]:
+    """The bucket program ``entry`` (``_bucket_program``) run on the operands padded with zeros
+    (broadcast operands spread to the result's shape first; 0-d ones stay parameters); Arrays of
+    the first ``n`` results.  Each element of an element-wise program is
+    computed by the same code whatever the element count (checked on both CPU plugins for every
+    transcendental function, sizes 1 to 1,000, the vector loop's remainder included:
+    tests/test_host_tier.py), so these are the bits the op's own program gives."""
+    (shape, _), = outs
+    n = math.prod(shape)
     handles, held = [], []
-    for b, (dtype, scalar) in zip(bufs, dtypes):
+    for b in bufs:
+        dtype, scalar = b.dtype, b.shape == ()
         if scalar:
             handles.append(b._handle)
             continue

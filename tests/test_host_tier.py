@@ -708,8 +708,9 @@ def test_sightings():
         xp.set_host_tier(True, sightings=0)
 
 
-def test_larger_operands_get_fewer_host_runs():
+def test_larger_operands_get_fewer_host_runs(monkeypatch):
     """256 host runs per key of up to 32 KiB of operands and results, proportionally fewer beyond."""
+    monkeypatch.setattr(_host_tier, "_COMPILE_SECONDS", float("inf"))  # (counts only, however slow the machine)
     xp.set_host_tier(True)
     for n, allowed in ((64, 256), (8192, 64)):  # float64: 1 KiB, 128 KiB in and out
         xp.cache_clear()
@@ -767,10 +768,24 @@ def test_threads():
     assert xp.cache_info()["host_runs"] > 0
 
 
-def test_fusion_segments_hold_compiled_ops_only():
+def test_a_key_whose_host_runs_took_a_compiles_time_compiles(monkeypatch):
+    """Renting stops at the price: once a key's host runs took as long as a compile
+    (``_COMPILE_SECONDS``), its next call compiles, whatever its count allows."""
+    xp.set_host_tier(True)
+    x = xp.asarray(np.arange(10.0))
+    for price, host_runs in ((float("inf"), 5), (0.0, 1)):
+        monkeypatch.setattr(_host_tier, "_COMPILE_SECONDS", price)
+        xp.cache_clear()
+        for _ in range(5):
+            np.testing.assert_array_equal(np.asarray(xp.flip(x)), np.arange(10.0)[::-1])
+        assert runs() == host_runs and xp.cache_info()["misses"] == (5 - host_runs > 0)
+
+
+def test_fusion_segments_hold_compiled_ops_only(monkeypatch):
     """A loop whose first iterations run on the host (the default sightings) still becomes hot and
     fuses once its ops compile, and its values stay numpy's; a new key inside a deferred segment
     ends it (the segment is computed) and runs on the host: signatures hold compiled entries only."""
+    monkeypatch.setattr(_host_tier, "_COMPILE_SECONDS", float("inf"))  # (counts only, however slow the machine)
     xp.cache_clear()
     xp.set_host_tier(True)
     previous = _fusion.configure(hot=2, saved=0)
