@@ -11,7 +11,8 @@ What.  When a key misses the executable cache (``_dispatch.run``), its rule has
 a host implementation (``ops._host_rules.HOST_RULES``: only rules whose numpy
 version is bit-identical to the compiled program), the device is a CPU and the
 operands and results are not large (``PJRT_ARRAY_HOST_TIER_BYTES``, 64 MiB in all by
-default), each of the first ``sightings`` (256; fewer for larger operands, one from 8 MiB) calls of the key:
+default), each of the first ``sightings`` (256; fewer for larger operands, one from 8 MiB) calls of the
+key, until its host runs took as long as a compile (``_COMPILE_SECONDS``):
 
 1. builds and checks the op's module as a compile would (``_dispatch.checked_module``:
    the same output types, the same errors, sizes beyond int64 refused), without

@@ -39,7 +39,9 @@ def _dot(b: Builder, x: Value, y: Value, batch: int, contract: Sequence[tuple[in
     return b.dot_general(x, y, batch=(bdims, bdims), contract=([c for c, _ in contract], [c for _, c in contract]))
 
 
-def _matmul_rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
+def _matrices(b: Builder, x: Value, y: Value, dtype: np.dtype) -> tuple[Value, Value, bool, bool]:
+    """``matmul``'s operands in ``dtype`` as matrices of one batch shape (a 1-D ``x`` a row, a 1-D
+    ``y`` a column), and whether each was 1-D."""
     x, y = b.convert(x, dtype), b.convert(y, dtype)
     vec_x, vec_y = x.ndim == 1, y.ndim == 1
     if vec_x:
@@ -47,6 +49,11 @@ def _matmul_rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
     if vec_y:
         y = b.reshape(y, y.shape + (1,))
     x, y = broadcast_batch(b, x, y)
+    return x, y, vec_x, vec_y
+
+
+def _matmul_rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Value:
+    x, y, vec_x, vec_y = _matrices(b, x, y, dtype)
     out = _dot(b, x, y, x.ndim - 2, [(x.ndim - 1, y.ndim - 2)])
     return b.reshape(out, _matmul_shape(out.shape, vec_x, vec_y))
 
@@ -58,13 +65,7 @@ def _matmul_sum_rule(b: Builder, x: Value, y: Value, *, dtype: np.dtype) -> Valu
     (``_MATMUL_SUM_MAX``): a ``dot_general`` has no exact host version, so each new shape compiled
     one (282 programs in scikit-learn's array-API tests); this form runs in numpy at a new shape's
     first sightings."""
-    x, y = b.convert(x, dtype), b.convert(y, dtype)
-    vec_x, vec_y = x.ndim == 1, y.ndim == 1
-    if vec_x:
-        x = b.reshape(x, (1,) + x.shape)
-    if vec_y:
-        y = b.reshape(y, y.shape + (1,))
-    x, y = broadcast_batch(b, x, y)
+    x, y, vec_x, vec_y = _matrices(b, x, y, dtype)
     *batch, m, k = x.shape
     n = y.shape[-1]
     full = (*batch, m, n, k)
