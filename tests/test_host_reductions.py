@@ -92,6 +92,7 @@ def test_every_reduction_rule_is_exercised():
         test_float_sums_in_the_devices_order(np.float64)
         test_dot_products_and_norms(np.float32)
         test_small_float_matmul_sums_its_products_in_the_devices_order(np.float64)
+        test_cumulative_sums_and_products_in_the_rules_steps(np.float64)
     assert seen & set(REDUCTION_RULES) == set(REDUCTION_RULES)
 
 
@@ -131,3 +132,36 @@ def test_larger_complex_and_integer_matmul_keep_the_dot(s1, s2, dtype):
     np.testing.assert_array_equal(np.asarray(out), a @ b)
     small = xp.asarray(np.eye(3))
     assert "stablehlo.dot_general" in xp.jit(lambda u, v: u @ v).lower(small, small).as_text()
+
+
+_SCAN_CASES = [((1,), 0), ((2,), 0), ((7,), 0), ((100,), 0), ((5, 33), 1), ((40, 3), 0), ((3, 1, 4), 1), ((0, 3), 0)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128, np.int8, np.uint32, np.bool_],
+                         ids=lambda d: np.dtype(d).name)
+def test_cumulative_sums_and_products_in_the_rules_steps(dtype):
+    """Cumulative sums and products on the host: integers in any order (wrapping), float32/float64
+    and complex sums by the rule's own log-step combines, bit for bit, with -0.0, inf, NaN and a
+    subnormal (read as zero on the device, kept by a single element's conversion)."""
+    rng = np.random.default_rng(19)
+    kind = np.dtype(dtype).kind
+    for shape, axis in _SCAN_CASES:
+        if kind == "b":
+            a = rng.random(shape) < 0.5
+        elif kind in "iu":
+            a = rng.integers(0, 120, shape).astype(dtype)  # (int8 sums wrap)
+        else:
+            a = (rng.standard_normal(shape) * 10.0 ** rng.uniform(-5, 5, shape)).astype(dtype)
+            if a.size > 4:
+                a.flat[0], a.flat[2] = -0.0, np.inf if a.size > 50 else np.nan
+                a.flat[3] = np.finfo(dtype).tiny / 4
+            elif a.size:
+                a.flat[0] = np.finfo(dtype).tiny / 4
+        with np.errstate(all="ignore"):
+            check(lambda x: xp.cumulative_sum(x, axis=axis), a)
+            check(lambda x: xp.cumulative_sum(x, axis=axis, include_initial=True), a)
+            if kind != "c":  # (complex products compile)
+                check(lambda x: xp.cumulative_prod(x, axis=axis), a)
+    if kind == "f":  # accumulated in a wider float, from integers it holds
+        check(lambda x: xp.cumulative_sum(x, dtype=xp.float64), rng.standard_normal(9).astype(np.float32))
+        check(lambda x: xp.cumulative_sum(x, dtype=xp.float32), np.arange(-5, 6, dtype=np.int16))

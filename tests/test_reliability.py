@@ -53,11 +53,13 @@ def test_eight_threads_share_arrays_dispatch_compile_read_and_drop():
 def test_a_program_missed_by_many_threads_at_once_compiles_once():
     was = xp.fusion_enabled()
     xp.set_fusion(False)  # eight sightings of one op sequence would also compile it fused
+    xp.set_host_tier(False)  # (and its first sightings would run on the host)
     _fusion.wait_for_compiles()  # and an earlier test's background compile must not count here
     try:
         _eight_threads_miss_one_program()
     finally:
         xp.set_fusion(was)
+        xp.set_host_tier(True)
 
 
 def _eight_threads_miss_one_program() -> None:

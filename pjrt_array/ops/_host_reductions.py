@@ -212,6 +212,35 @@ def _matmul_sum(p: dict, x: np.ndarray, y: np.ndarray) -> list:
     return [out.reshape(linalg_core._matmul_shape(out.shape, vec_x, vec_y))]
 
 
+def _cumulative(p: dict, x: np.ndarray) -> list:
+    """``statistical._cumulative_rule``: integer accumulations in any order (wrapping as the device
+    does); float32/float64 sums and products, and complex sums, by the rule's own steps
+    (``_reduce.scan``, Hillis-Steele): at step k every element combined with the one k before it,
+    the identity entering at the front, each operation flushed as on the device."""
+    dtype, op, axis = p["dtype"], p["op"], p["axis"]
+    ufunc = np.add if op == "add" else np.multiply
+    identity = dtype.type(0 if op == "add" else 1)
+    n = x.shape[axis]
+    if _int_like(x.dtype) and dtype.kind in "iu":
+        out = ufunc.accumulate(_cast(x, dtype), axis=axis, dtype=dtype)
+    elif n <= 1:  # (no step: the conversion alone, which keeps subnormals)
+        out = _cast(x, dtype) if x.dtype.kind in "biu" else _widened(x, dtype)
+    elif dtype in _FLOATS or (op == "add" and dtype.kind == "c" and x.dtype == dtype):
+        out = _widened(x, dtype, ordered=True) if dtype in _FLOATS else x
+        k = 1
+        while k < n:
+            shifted = np.full_like(out, identity)
+            np.copyto(shifted[(slice(None),) * axis + (slice(k, None),)], out[(slice(None),) * axis + (slice(0, n - k),)])
+            out = _flushed(ufunc, out, shifted)
+            k *= 2
+    else:
+        raise NotExact  # float16 (computed in float32 on the device), complex products
+    if p["include_initial"]:
+        first = np.full(x.shape[:axis] + (1,) + x.shape[axis + 1:], identity, dtype)
+        out = np.concatenate([first, out], axis=axis)
+    return [np.asarray(out, dtype)]
+
+
 def _vector_norm(p: dict, x: np.ndarray) -> list:
     """``linalg._vector_norm_rule`` of real floats for ``ord`` 1 (a sum of magnitudes) and 2 (the
     square root of a sum of squares)."""
@@ -254,6 +283,7 @@ def _moments(p: dict, x: np.ndarray) -> list:
 REDUCTION_RULES: dict[Any, Callable[..., list]] = {
     statistical._reduce_rule: _reduction,
     statistical._moments_rule: _moments,
+    statistical._cumulative_rule: _cumulative,
     linalg_core._vecdot_rule: _vecdot,
     linalg_core._matmul_sum_rule: _matmul_sum,
     linalg._vector_norm_rule: _vector_norm,
