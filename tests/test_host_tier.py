@@ -3,6 +3,7 @@ the next one compiles, and both give the same bits (and numpy's values)."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import threading
@@ -399,6 +400,7 @@ def test_every_host_rule_is_exercised():
         test_integer_reductions(np.int32)
         test_sqrt()
         test_clip_and_diff(np.float64)
+        test_diagonals_as_their_program_computes_them(np.float32)
         from test_host_tier_floats import (test_float_floor_divide_and_remainder,
                                            test_float_reductions_where_the_order_cannot_matter,
                                            test_float_sign_conversions_and_truth, test_rounding_copysign_and_square)
@@ -617,6 +619,18 @@ def test_float_casts_compile():
 def test_copies(dtype):
     """``x + 0`` on the device is simplified to ``x``: -0.0 and subnormals kept."""
     check(lambda x: xp.astype(x, x.dtype, copy=True), edge_values(dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.int16, np.bool_], ids=lambda d: np.dtype(d).name)
+def test_diagonals_as_their_program_computes_them(dtype):
+    """``linalg.diagonal`` sums the band across, so a float comes out as ``x + 0``: -0.0 and
+    subnormals as +0.0 on the host as compiled; other values are numpy's."""
+    for shape in ((3, 4), (2, 5, 3), (4, 40)):
+        a = edge_values(dtype, shape)
+        for offset in (-4, -1, 0, 2, 40):
+            check(lambda x: xp.linalg.diagonal(x, offset=offset), a)
+        b = np.arange(math.prod(shape)).reshape(shape).astype(dtype)
+        check(lambda x: xp.linalg.diagonal(x, offset=1), b, expected=np.diagonal(b, 1, -2, -1).copy())
 
 
 def test_operands_beyond_the_bound_compile(monkeypatch):

@@ -43,8 +43,8 @@ from .. import _views
 from . import _elementwise_rules
 from ._host_exact import _FLOATS, NotExact, _cast, _daz, _flushed
 from ._host_reductions import REDUCTION_RULES, _reduce
-from . import (creation, data_types, elementwise, indexing, linalg_core, manipulation, searching, sets, sorting,
-               statistical, utility)
+from . import (creation, data_types, elementwise, indexing, linalg, linalg_core, manipulation, searching, sets,
+               sorting, statistical, utility)
 
 __all__ = ["HOST_RULES", "NotExact"]
 
@@ -116,6 +116,13 @@ def _unstack(p: dict, x: np.ndarray) -> list:
 
 def _flip(p: dict, x: np.ndarray) -> list:
     return [np.flip(x, p["axes"])]
+
+
+def _diagonal(p: dict, x: np.ndarray) -> list:
+    """``linalg._diagonal_rule``: the band summed across (``_linalg_lower.diagonal``), so a float
+    element comes out as ``x + 0`` flushed: -0.0 and subnormals as +0.0."""
+    d = np.diagonal(x, p["offset"], -2, -1)
+    return [_flushed(np.add, d, np.zeros((), d.dtype)) if d.dtype.kind in "fc" else d]
 
 
 def _roll(p: dict, x: np.ndarray) -> list:
@@ -677,6 +684,7 @@ HOST_RULES: dict[Any, HostFn] = {
     manipulation._reshape_rule: _reshape,
     manipulation._transpose_rule: _transpose,
     linalg_core._mt_rule: _matrix_transpose,
+    linalg._diagonal_rule: _diagonal,
     manipulation._broadcast_rule: _broadcast,
     creation._broadcast_rule: _broadcast,
     manipulation._broadcast_all_rule: _broadcast_all,
