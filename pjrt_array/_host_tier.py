@@ -114,7 +114,7 @@ _MAX_SEEN = 1 << 14  # remembered keys (forgotten all at once beyond this: a key
 _SIGHTINGS = 256
 _FULL_RATE_BYTES = 32 << 10
 # A key also stops renting once its host runs took as long as a small program's compile (10-13 ms
-# on the XLA CPU plugins; ``_pay``): where a host run costs 100-250 us (complex operands, masked
+# on the XLA CPU plugins; ``_Sighting.pay``): where a host run costs 100-250 us (complex operands, masked
 # writes, a bucket program's padded run and round trip, as in scipy.special's logsumexp tests)
 # rather than the 15-45 us the count assumes, it compiles after 50-120 runs instead of 256.
 _COMPILE_SECONDS = 0.012
@@ -140,8 +140,29 @@ _enabled = _sightings > 0
 # 2**21, where a key gets one host run and its second call compiles, 0.6-1.5x
 # (benchmarks/host_tier_large.py).  A loop on large arrays pays one host run per key.
 _max_bytes = int(os.environ.get("PJRT_ARRAY_HOST_TIER_BYTES", 64 << 20))
-# key -> [host runs so far, output avals or None (never on the host), host runs allowed]
-_seen: dict[tuple, list] = {}
+
+
+class _Sighting:
+    """What the tier remembers of a key: its host runs so far (``runs``) and their time in seconds
+    (``rent``), the output avals (None: never on the host), the host runs allowed (``limit``), its
+    bucket's element count (0: none) and its host function (None once it declined: the bucket
+    program from then on)."""
+
+    __slots__ = ("runs", "rent", "outs", "limit", "bucket", "fn")
+
+    def __init__(self, outs: list | None, limit: int, bucket: int, fn: Any) -> None:
+        self.runs, self.rent = 0, 0.0
+        self.outs, self.limit, self.bucket, self.fn = outs, limit, bucket, fn
+
+    def pay(self, start: float) -> None:
+        """Add a host run that began at ``start``; once the rent reaches the price of a compile
+        (``_COMPILE_SECONDS``), the key's next call compiles."""
+        self.rent += _clock() - start
+        if self.rent >= _COMPILE_SECONDS:
+            self.limit = self.runs
+
+
+_seen: dict[tuple, _Sighting] = {}
 _stats = {"runs": 0, "declined": 0, "bucketed": 0, "value_runs": 0}
 # Bucket sizes: 64, 4096, then the policy's small-program count (65,536).  scipy.special's tests
 # call exp, log, ... on counts from 1 to 65,536 in four dtypes: powers of two took only 30 -> 25
@@ -196,7 +217,7 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
     if fn is None and rule not in _ELEMENTWISE:
         return None
     seen = _seen.get(key)
-    if seen is not None and seen[0] >= seen[2]:
+    if seen is not None and seen.runs >= seen.limit:
         return None
     recorder = _trace_state.fusion
     if recorder is not None and fusion.defers_every_segment():
@@ -218,10 +239,9 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
                 limit = max(1, _sightings * _FULL_RATE_BYTES // max(_FULL_RATE_BYTES, _max_bytes - budget))
         if len(_seen) >= _MAX_SEEN:
             _seen.clear()
-        # (fn: None once the host version declined; the last item: seconds of host runs so far)
-        seen = _seen[key] = [0, outs, limit, bucket, fn, 0.0]
-    seen[0] += 1
-    outs = seen[1]
+        seen = _seen[key] = _Sighting(outs, limit, bucket, fn)
+    seen.runs += 1
+    outs = seen.outs
     if outs is None:  # too big, or not numpy's dtypes
         return None
     if out_shape is not None:  # run_elementwise's flat program (one key for every shape of that
@@ -230,7 +250,7 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
         recorder.boundary()  # a host read of the operands: the segment ends (a deferred one is computed)
     fusion.settle(args)  # operands still pending from an earlier segment (this thread's or another's)
     bufs = [a._buffer for a in args]
-    fn = seen[4]
+    fn = seen.fn
     start = _clock()
     if fn is not None:
         try:
@@ -239,16 +259,16 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
             results = fn(dict(params), *[b.transient_view() for b in bufs])
         except not_exact:
             _count("declined")
-            if not seen[3]:
-                seen[2] = 0
+            if not seen.bucket:
+                seen.limit = 0
                 return None
-            seen[4] = None  # an element-wise case not exact on the host: its bucket program from now on
-    if seen[4] is None:
+            seen.fn = None  # an element-wise case not exact on the host: its bucket program from now on
+    if seen.fn is None:
         _count("bucketed")
-        program = _bucket_program(rule, params, bufs, seen[3], device)
+        program = _bucket_program(rule, params, bufs, seen.bucket, device)
         start = _clock()  # (the shared program's compile is no rent of this key)
-        arrays = _bucketed(program, bufs, outs, seen[3], device)
-        _pay(seen, start)
+        arrays = _bucketed(program, bufs, outs, device)
+        seen.pay(start)
         return arrays
     _check_types(rule, results, outs)
     taken = _in_place(results[0], args, bufs, donate, device) if donate else None
@@ -261,16 +281,8 @@ def first_sight(key: tuple, rule: Any, params: tuple, args: Sequence[Array], dev
     # is computed already (noting it cost a queue entry per run, then a wait on each at the next
     # bound or drain).
     _count("runs")
-    _pay(seen, start)
+    seen.pay(start)
     return arrays
-
-
-def _pay(seen: list, start: float) -> None:
-    """Add a host run that began at ``start`` to its key's rent; once the rent reaches the price of
-    a compile (``_COMPILE_SECONDS``), the key's next call compiles."""
-    seen[5] += _clock() - start
-    if seen[5] >= _COMPILE_SECONDS:
-        seen[2] = seen[0]
 
 
 # Ops on host values (``on_host_values``): operands and results of at most this many bytes in all
@@ -393,7 +405,7 @@ def _bucket_program(rule: Any, params: tuple, bufs: list, bucket: int, device: "
     return entry
 
 
-def _bucketed(entry: Any, bufs: list, outs: list, bucket: int, device: "Device") -> list[Array]:
+def _bucketed(entry: Any, bufs: list, outs: list, device: "Device") -> list[Array]:
     """The bucket program ``entry`` (``_bucket_program``) run on the operands padded with zeros
     (broadcast operands spread to the result's shape first; 0-d ones stay parameters); Arrays of
     the first ``n`` results.  Each element of an element-wise program is
@@ -402,6 +414,7 @@ def _bucketed(entry: Any, bufs: list, outs: list, bucket: int, device: "Device")
     tests/test_host_tier.py), so these are the bits the op's own program gives."""
     (shape, _), = outs
     n = math.prod(shape)
+    (bucket,), _ = entry.out_avals[0]
     handles, held = [], []
     for b in bufs:
         dtype, scalar = b.dtype, b.shape == ()

@@ -224,7 +224,7 @@ def _cumulative(p: dict, x: np.ndarray) -> list:
     if _int_like(x.dtype) and dtype.kind in "iu":
         out = ufunc.accumulate(_cast(x, dtype), axis=axis, dtype=dtype)
     elif n <= 1:  # (no step: the conversion alone, which keeps subnormals)
-        out = _cast(x, dtype) if x.dtype.kind in "biu" else _widened(x, dtype)
+        out = _widened(x, dtype)
     elif dtype in _FLOATS or (op == "add" and dtype.kind == "c" and x.dtype == dtype):
         out = _widened(x, dtype, ordered=True) if dtype in _FLOATS else x
         k = 1

@@ -16,6 +16,7 @@ from .._dispatch import run
 from .._trace_state import state as _trace_state, tracing as _tracing
 from ._axes import normalize_axis
 from ._builder import Builder, Value
+from ._host_exact import _FLOATS  # (float32/float64: the dtypes whose sums the host follows)
 from ._linalg_lower import broadcast_batch, transpose_last
 from ._lower import broadcast, broadcast_shapes, conj
 from ._operands import check_array, on_one_device
@@ -86,7 +87,6 @@ def _matmul_shape(shape: tuple[int, ...], vec_x: bool, vec_y: bool) -> tuple[int
 # at 10,000-16,000 products it took 2x (17-25 against 8-11 us); 250 of scikit-learn's 282 new
 # shapes are within it.  (The host follows reductions below ``_reduce._STAGED_MIN`` only.)
 _MATMUL_SUM_MAX = 4096
-_REAL_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -105,7 +105,7 @@ def _matmul_plan(aval1: tuple, aval2: tuple, eager_cpu: bool) -> tuple[Any, tupl
         raise ValueError(f"matmul: shapes {shape1} and {shape2} do not align ({k1} != {k2})")
     batch = broadcast_shapes(shape1[:-2], shape2[:-2])
     products = math.prod(batch) * (shape1[-2] if len(shape1) > 1 else 1) * k1 * (shape2[-1] if len(shape2) > 1 else 1)
-    small = eager_cpu and dtype in _REAL_FLOATS and products <= _MATMUL_SUM_MAX
+    small = eager_cpu and dtype in _FLOATS and products <= _MATMUL_SUM_MAX
     return (_matmul_sum_rule if small else _matmul_rule), (("dtype", dtype),)
 
 
